@@ -1,0 +1,186 @@
+"""The one facade. The CLI and every screen call these methods and nothing else, so they cannot disagree."""
+from __future__ import annotations
+
+import importlib.resources
+import platform
+import sys
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from console import __version__
+from console.settings import Settings
+from core import clock
+from core.audit import AuditLog
+from core.cluster import Cluster
+from core.describe import describe
+from core.errors import NotFound
+from core.registry import Registry
+from core.sim import SimCluster, parse_scale
+from core.store import SCHEMA_VERSION, Store
+from core.types import Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Summary, to_dict
+
+SCORE_DRIFT_ALERT = 0.08  # |live score mean − training score mean| that raises a drift alert
+
+
+def fixtures_dir() -> Path:
+    return Path(str(importlib.resources.files("fixtures")))
+
+
+class Engine:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = Store(settings.home)
+        self.audit = AuditLog(self.store)
+        self.registry = Registry(self.store)
+        self.cluster: Cluster = SimCluster(self.store, fixtures_dir(), seed=settings.seed,
+                                           scale=parse_scale(settings.scale), on_build=self._record_build)
+
+    def _record_build(self, info: dict) -> None:
+        self.audit.append(verb="create", user=self.settings.actor,
+                          object_ref={"resource": "estate", "name": "demo"}, after=info,
+                          annotations={"reason": "first start: built the embedded demo estate"})
+
+    @property
+    def read_only(self) -> bool:
+        return self.settings.read_only
+
+    # -- the dashboard -----------------------------------------------------------------------
+    def summary(self) -> Summary:
+        nodes = self.cluster.list_nodes()
+        pools: dict[str, dict[str, int]] = {}
+        for n in nodes:
+            p = pools.setdefault(n.pool, {"nodes": 0, "ready": 0, "cordoned": 0, "gpus": 0})
+            p["nodes"] += 1
+            p["ready"] += n.ready
+            p["cordoned"] += n.unschedulable
+            p["gpus"] += n.gpus
+        deps = self.cluster.list_deployments()
+        since = clock.iso(clock.now() - timedelta(hours=24))
+        recent = self.cluster.list_attempts(since=since)
+        latest: dict[str, Attempt] = {}
+        for a in recent:  # newest first
+            latest.setdefault(a.job_id, a)
+        failing = [{"job_id": a.job_id, "run_id": a.run_id, "submitted_at": a.submitted_at,
+                    "reason": a.reason or "", "exit_code": a.exit_code}
+                   for a in latest.values() if a.status == "failed"]
+        return Summary(
+            backend=self.cluster.name, nodes_total=len(nodes), nodes_ready=sum(n.ready for n in nodes),
+            nodes_cordoned=sum(n.unschedulable for n in nodes), nodes_pressure=sum(bool(n.pressure) for n in nodes),
+            pools=pools, gpus_total=sum(n.gpus for n in nodes), deployments=len(deps),
+            deployments_degraded=sum(d.status == "Degraded" for d in deps),
+            rollouts_in_flight=[f"{d.name} r{d.canary.number} at {d.canary.weight}%" for d in deps if d.canary],
+            attempts_24h=len(recent), failed_24h=sum(a.status == "failed" for a in recent),
+            failing_jobs=sorted(failing, key=lambda f: f["submitted_at"], reverse=True),
+            pending_approvals=0, drift_alerts=self.drift_alerts(nodes, deps), audit_events=self.audit.count())
+
+    def drift_alerts(self, nodes: list[Node] | None = None, deps: list[ModelDeployment] | None = None) -> list[str]:
+        """Node pools running a mix of config versions, and models whose live scores left their training range."""
+        alerts = []
+        nodes = nodes if nodes is not None else self.cluster.list_nodes()
+        for pool in self.cluster.list_pools():
+            members = [n for n in nodes if n.pool == pool["name"]]
+            off = [n for n in members if n.config_version != pool["desired_config"]]
+            if off:
+                versions = sorted({n.config_version for n in off})
+                alerts.append(f"pool {pool['name']}: {len(off)}/{len(members)} nodes on {', '.join(versions)}, "
+                              f"desired {pool['desired_config']}")
+        for d in deps if deps is not None else self.cluster.list_deployments():
+            rev = d.active
+            mv = rev and self._model_version(rev.model, rev.model_version)
+            if not mv or "score_mean" not in mv.metrics:
+                continue
+            live = self.cluster.deployment_metrics(d.name, minutes=15)
+            mean = sum(p.score_mean for p in live) / len(live)
+            shift = mean - mv.metrics["score_mean"]
+            if abs(shift) >= SCORE_DRIFT_ALERT:
+                alerts.append(f"model {d.model} on {d.name}: score mean {mean:.2f} vs {mv.metrics['score_mean']:.2f} "
+                              f"in training ({shift:+.2f})")
+        return alerts
+
+    def _model_version(self, model: str, version: int) -> ModelVersion | None:
+        try:
+            return self.registry.get(model, version)
+        except NotFound:
+            return None
+
+    # -- nodes ----------------------------------------------------------------------------------
+    def nodes(self, pool: str | None = None) -> list[Node]:
+        return self.cluster.list_nodes(pool)
+
+    def node(self, name: str) -> Node:
+        return self.cluster.get_node(name)
+
+    def pods(self, node: str | None = None) -> list[Pod]:
+        return self.cluster.list_pods(node)
+
+    def describe_node(self, name: str) -> str:
+        n = self.node(name)
+        data = asdict(n) | {"status": n.status, "age": clock.age(n.created_at)}
+        data["pods"] = [f"{p.namespace}/{p.name} ({p.owner}, {p.phase})" for p in self.pods(name)]
+        return describe(data)
+
+    # -- rollouts -------------------------------------------------------------------------------
+    def deployments(self) -> list[ModelDeployment]:
+        return self.cluster.list_deployments()
+
+    def deployment(self, name: str) -> ModelDeployment:
+        return self.cluster.get_deployment(name)
+
+    def metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
+        return self.cluster.deployment_metrics(name, minutes, revision)
+
+    def describe_deployment(self, name: str) -> str:
+        d = self.deployment(name)
+        last = self.metrics(name, minutes=5)[-1]
+        data = asdict(d)
+        data["metrics_now"] = {k: v for k, v in asdict(last).items() if k != "score_hist"}
+        return describe(data)
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def jobs(self) -> list[Job]:
+        return self.cluster.list_jobs()
+
+    def attempts(self, *, failed: bool | None = None, job_id: str | None = None, since: str | None = None,
+                 limit: int | None = None) -> list[Attempt]:
+        return self.cluster.list_attempts(failed=failed, job_id=job_id, since=since, limit=limit)
+
+    def attempt(self, run_id: str) -> Attempt:
+        return self.cluster.get_attempt(run_id)
+
+    def attempt_log(self, run_id: str) -> str:
+        return self.cluster.attempt_log(run_id)
+
+    def describe_attempt(self, run_id: str) -> str:
+        return describe(to_dict(self.attempt(run_id)))
+
+    def retry_candidates(self, hours: int = 24) -> list[Attempt]:
+        """Failed attempts of the last `hours` not yet followed by a later attempt of the same run."""
+        since = clock.iso(clock.now() - timedelta(hours=hours))
+        recent = self.attempts(since=since)
+        retried = {a.run_id.rsplit("-", 1)[0] for a in recent if a.attempt > 1}
+        return [a for a in recent if a.status == "failed" and a.attempt == 1 and a.run_id not in retried]
+
+    # -- models and audit ---------------------------------------------------------------------------
+    def models(self, model: str | None = None) -> list[ModelVersion]:
+        return self.registry.list(model)
+
+    def describe_model(self, model: str, version: int) -> str:
+        return describe(asdict(self.registry.get(model, version)))
+
+    def audit_events(self, limit: int | None = None) -> list[AuditEvent]:
+        return self.audit.list(limit)
+
+    def describe_audit(self, seq: int) -> str:
+        for e in self.audit.list():
+            if e.seq == seq:
+                return describe(asdict(e))
+        raise NotFound(f"no audit event with seq {seq}")
+
+    # -- about -------------------------------------------------------------------------------------
+    def version_info(self) -> dict[str, Any]:
+        from importlib.metadata import version
+        return {"mlops-console": __version__, "schema": SCHEMA_VERSION, "python": platform.python_version(),
+                "textual": version("textual"), "backend": self.cluster.name, "home": str(self.settings.home),
+                "read_only": self.read_only, "user": self.settings.actor, "platform": sys.platform}

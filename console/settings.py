@@ -1,0 +1,105 @@
+"""Settings: defaults < config file (TOML, XDG config dir) < environment (MLOPS_CONSOLE_*) < command line."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from core.errors import BadInput
+
+APP = "mlops-console"
+ENV_PREFIX = "MLOPS_CONSOLE_"
+
+
+@dataclass
+class Settings:
+    home: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP)))
+    read_only: bool = False
+    demo: bool = False
+    seed: int = 42
+    scale: str = ""
+    user: str = ""
+    refresh_seconds: float = 5.0
+    theme: str = "textual-dark"
+    config_path: Path | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who does what, for the audit record: the user, plus the SSH client's address when remote."""
+        user = self.user or os.environ.get("USER") or os.environ.get("LOGNAME") or _login_name()
+        ssh = os.environ.get("SSH_CLIENT", "").split()
+        return f"{user}@{ssh[0]}" if ssh else user
+
+
+def _login_name() -> str:
+    import pwd
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid:{os.getuid()}"
+
+
+# key -> type the config file and environment may set
+KEYS: dict[str, type] = {"home": Path, "read_only": bool, "seed": int, "scale": str, "user": str,
+                         "refresh_seconds": float, "theme": str}
+
+
+def default_config_path() -> Path:
+    env = os.environ.get(ENV_PREFIX + "CONFIG")
+    return Path(env) if env else Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def load(cli: dict[str, Any] | None = None) -> Settings:
+    """Resolve the settings; raise BadInput naming the file, key or variable at fault."""
+    s = Settings()
+    path = Path(cli["config"]) if cli and cli.get("config") else default_config_path()
+    s.config_path = path
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise BadInput(f"config file {path}: invalid TOML: {e}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise BadInput(f"config file {path}: cannot read: {e}") from None
+        for key, value in data.items():
+            if key not in KEYS:
+                raise BadInput(f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(KEYS))})")
+            setattr(s, key, _coerce(value, KEYS[key], f"config file {path}: key {key!r}"))
+    for key, typ in KEYS.items():
+        env = ENV_PREFIX + key.upper()
+        if env in os.environ and os.environ[env] != "":
+            setattr(s, key, _coerce(os.environ[env], typ, f"environment variable {env}"))
+    for key, value in (cli or {}).items():
+        if value is not None and key in {f.name for f in fields(Settings)}:
+            setattr(s, key, _coerce(value, KEYS.get(key, type(value)), f"option --{key.replace('_', '-')}"))
+    s.home = Path(os.path.expanduser(str(s.home)))
+    if s.refresh_seconds <= 0:
+        raise BadInput(f"refresh_seconds must be positive, got {s.refresh_seconds}")
+    return s
+
+
+def _coerce(value: Any, typ: type, where: str) -> Any:
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+        raise BadInput(f"{where} must be true or false, got {value!r}")
+    if typ in (int, float):
+        if isinstance(value, bool):
+            raise BadInput(f"{where} must be a number, got {value!r}")
+        try:
+            return typ(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"{where} must be a{'n integer' if typ is int else ' number'}, got {value!r}") from None
+    if typ is Path:
+        if not isinstance(value, str | Path) or not str(value):
+            raise BadInput(f"{where} must be a path, got {value!r}")
+        return Path(value)
+    if not isinstance(value, str):
+        raise BadInput(f"{where} must be a string, got {value!r}")
+    return value

@@ -1,0 +1,1 @@
+"""The engine's base: domain types, store, backends, audit. Never imports textual."""

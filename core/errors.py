@@ -1,0 +1,20 @@
+"""Errors the engine raises with a message meant for the operator (one line, names the culprit)."""
+
+
+class ConsoleError(Exception):
+    """Anything the operator should see as a clear message rather than a traceback."""
+    exit_code = 1
+
+
+class BadInput(ConsoleError):
+    """The operator's input (a flag, a file, a name) is wrong: exit code 2."""
+    exit_code = 2
+
+
+class NotFound(BadInput):
+    """A named object does not exist."""
+
+
+class StoreError(ConsoleError):
+    """The store cannot be opened or used."""
+    exit_code = 2

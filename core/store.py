@@ -1,0 +1,210 @@
+"""The one store: SQLite, WAL mode, numbered schema migrations; bulk writes through sqlite-utils.
+
+Each thread gets its own connection (the TUI reads from worker threads); WAL lets readers run
+beside a writer. Reads use the sqlite3 connection directly: importing sqlite-utils pulls in numpy
+(~130 ms), which the TUI's first frame must not wait for, so it is imported only when writing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+from core.errors import StoreError
+
+DB_NAME = "console.db"
+
+# Migration N brings the schema from version N-1 to N. Never edit a released one: append.
+MIGRATIONS: list[str] = [
+    # 1: the estate, job history, model registry, audit
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE pools (
+        name TEXT PRIMARY KEY, instance_type TEXT, desired_kubelet TEXT, desired_config TEXT,
+        cpu INTEGER, memory_gib INTEGER, gpus INTEGER);
+    CREATE TABLE nodes (
+        name TEXT PRIMARY KEY, pool TEXT NOT NULL, ready INTEGER NOT NULL, unschedulable INTEGER NOT NULL,
+        cpu INTEGER, memory_gib INTEGER, gpus INTEGER, kubelet_version TEXT, config_version TEXT,
+        zone TEXT, created_at TEXT, labels TEXT, taints TEXT, conditions TEXT);
+    CREATE INDEX nodes_pool ON nodes(pool);
+    CREATE TABLE pods (
+        namespace TEXT NOT NULL, name TEXT NOT NULL, node TEXT, phase TEXT, owner TEXT,
+        cpu REAL, memory_gib REAL, restarts INTEGER, emptydir INTEGER,
+        PRIMARY KEY (namespace, name));
+    CREATE INDEX pods_node ON pods(node);
+    CREATE TABLE deployments (
+        name TEXT PRIMARY KEY, namespace TEXT, model TEXT, replicas INTEGER, ready_replicas INTEGER,
+        status TEXT, current_revision INTEGER);
+    CREATE TABLE revisions (
+        deployment TEXT NOT NULL, number INTEGER NOT NULL, model TEXT, model_version INTEGER, image TEXT,
+        created_at TEXT, weight INTEGER, status TEXT, PRIMARY KEY (deployment, number));
+    CREATE TABLE jobs (job_id TEXT PRIMARY KEY, kind TEXT, owner TEXT, schedule TEXT);
+    CREATE TABLE attempts (
+        run_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, attempt INTEGER NOT NULL, submitted_at TEXT NOT NULL,
+        kind TEXT, input_bytes INTEGER, conf TEXT, status TEXT NOT NULL, log_tail TEXT,
+        runtime_seconds REAL, cost REAL, node TEXT, exit_code INTEGER, reason TEXT, extra TEXT,
+        source TEXT NOT NULL DEFAULT 'sim');
+    CREATE INDEX attempts_status_time ON attempts(status, submitted_at);
+    CREATE INDEX attempts_time ON attempts(submitted_at);
+    CREATE INDEX attempts_job ON attempts(job_id, submitted_at);
+    CREATE TABLE model_versions (
+        model TEXT NOT NULL, version INTEGER NOT NULL, stage TEXT, created_at TEXT, framework TEXT,
+        sha256 TEXT, params TEXT, metrics TEXT, parent TEXT, data_digest TEXT,
+        PRIMARY KEY (model, version));
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY, audit_id TEXT NOT NULL, stage TEXT NOT NULL, verb TEXT NOT NULL,
+        user TEXT NOT NULL, object_ref TEXT, before TEXT, after TEXT, annotations TEXT,
+        timestamp TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+    CREATE INDEX audit_id ON audit(audit_id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+JSON_COLUMNS = {"labels", "taints", "conditions", "conf", "extra", "params", "metrics",
+                "object_ref", "before", "after", "annotations"}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Turn the JSON text columns of a row back into objects."""
+    for k in JSON_COLUMNS.intersection(row):
+        if isinstance(row[k], str):
+            row[k] = json.loads(row[k])
+    return row
+
+
+class Store:
+    def __init__(self, home: Path):
+        self.home = Path(home)
+        self.path = self.home / DB_NAME
+        self._local = threading.local()
+        self._prepare_home()
+        self._migrate()
+
+    # -- opening ---------------------------------------------------------------------------
+    def _prepare_home(self) -> None:
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            # Prove we can write here before SQLite fails half-way with a vaguer message.
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=self.home)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            reason = e.strerror or str(e)
+            raise StoreError(
+                f"cannot use home directory {self.home}: {reason} "
+                "(choose another with --home DIR or MLOPS_CONSOLE_HOME)") from None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"cannot open store {self.path}: {e}") from None
+            self._local.conn = conn
+        return conn
+
+    @property
+    def db(self):
+        """sqlite-utils view of this thread's connection, for bulk writes."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            import sqlite_utils
+            db = self._local.db = sqlite_utils.Database(self.conn)
+        return db
+
+    def _migrate(self) -> None:
+        conn = self.conn
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path} is not a mlops-console store: {e}") from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {version}, newer than this mlops-console "
+                f"understands ({SCHEMA_VERSION}); upgrade mlops-console or use another --home")
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                # Re-read inside the write lock: another process may have migrated meanwhile.
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    continue
+                for stmt in MIGRATIONS[number - 1].split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- helpers ---------------------------------------------------------------------------
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return [decode_row(dict(r)) for r in self.conn.execute(sql, params)]
+
+    def one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        row = self.conn.execute(sql, tuple(params)).fetchone()
+        return row[0] if row else None
+
+    def insert_all(self, table: str, rows: Iterable[dict[str, Any]], batch_size: int = 2000) -> None:
+        encoded = ({k: dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v
+                    for k, v in r.items()} for r in rows)
+        self.db[table].insert_all(encoded, batch_size=batch_size)
+
+    def update(self, table: str, pk: Any, values: dict[str, Any]) -> None:
+        encoded = {k: dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v
+                   for k, v in values.items()}
+        self.db[table].update(pk, encoded)
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+            self._local.db = None
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT/ROLLBACK; nests as a no-op inside an open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.outer:
+            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False

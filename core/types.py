@@ -1,0 +1,214 @@
+"""Domain types shared by the engine, the CLI and the screens.
+
+Plain dataclasses: they cross the worker/UI boundary and serialise to JSON with `to_dict`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """JSON-ready dict of a domain object (extras of an Attempt are flattened in, as in the history file)."""
+    if isinstance(obj, Attempt):
+        return obj.to_record()
+    return asdict(obj)
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str  # NoSchedule | PreferNoSchedule | NoExecute
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}:{self.effect}" if self.value else f"{self.key}:{self.effect}"
+
+
+@dataclass
+class Node:
+    name: str
+    pool: str
+    ready: bool
+    unschedulable: bool
+    cpu: int  # cores allocatable
+    memory_gib: int
+    gpus: int
+    pods: int  # pods currently scheduled
+    cpu_used: float  # cores requested by scheduled pods
+    memory_used_gib: float
+    kubelet_version: str
+    config_version: str
+    zone: str
+    created_at: str
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: list[dict[str, str]] = field(default_factory=list)
+    conditions: dict[str, str] = field(default_factory=dict)  # type -> "True"/"False"
+
+    @property
+    def status(self) -> str:
+        s = "Ready" if self.ready else "NotReady"
+        return s + ",SchedulingDisabled" if self.unschedulable else s
+
+    @property
+    def pressure(self) -> list[str]:
+        return [t for t, v in self.conditions.items() if t != "Ready" and v == "True"]
+
+
+@dataclass
+class Pod:
+    name: str
+    namespace: str
+    node: str
+    phase: str
+    owner: str  # e.g. "Deployment/fraud-scorer" or "DaemonSet/node-exporter"
+    cpu: float
+    memory_gib: float
+    restarts: int
+    emptydir: bool = False
+
+
+@dataclass
+class Revision:
+    number: int
+    model: str
+    model_version: int
+    image: str
+    created_at: str
+    weight: int  # percent of traffic
+    status: str  # active | canary | retired
+
+
+@dataclass
+class ModelDeployment:
+    name: str
+    namespace: str
+    model: str
+    replicas: int
+    ready_replicas: int
+    status: str  # Healthy | Progressing | Degraded | Paused
+    current_revision: int
+    revisions: list[Revision] = field(default_factory=list)
+
+    @property
+    def active(self) -> Revision | None:
+        return next((r for r in self.revisions if r.number == self.current_revision), None)
+
+    @property
+    def canary(self) -> Revision | None:
+        return next((r for r in self.revisions if r.status == "canary"), None)
+
+
+@dataclass
+class MetricPoint:
+    ts: str
+    request_rate: float  # req/s
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    error_rate: float  # fraction of requests that failed
+    score_mean: float
+    score_hist: list[int]  # 10 buckets over [0, 1)
+
+
+@dataclass
+class Job:
+    job_id: str
+    kind: str  # spark | pytorch | python
+    owner: str
+    schedule: str  # cron-like description
+    last_status: str
+    last_run_id: str
+    last_submitted_at: str
+    attempts: int
+    failures: int
+
+
+HISTORY_FIELDS = ("job_id", "run_id", "attempt", "submitted_at", "kind", "input_bytes", "conf",
+                  "status", "log_tail", "runtime_seconds", "cost")
+
+
+@dataclass
+class Attempt:
+    """One job attempt, in the history-record format of DESIGN.md. Unknown fields live in `extra`."""
+    job_id: str
+    run_id: str
+    attempt: int
+    submitted_at: str
+    kind: str
+    input_bytes: int
+    conf: dict[str, str]
+    status: str  # succeeded | failed | running
+    runtime_seconds: float
+    cost: float
+    log_tail: str | None = None
+    node: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None  # container termination reason, e.g. OOMKilled, Error
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        rec: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            v = getattr(self, f.name)
+            if v is None and f.name not in HISTORY_FIELDS:
+                continue
+            rec[f.name] = v
+        if self.status != "failed" and rec.get("log_tail") is None:
+            rec.pop("log_tail", None)
+        rec.update(self.extra)
+        return rec
+
+
+@dataclass
+class ModelVersion:
+    model: str
+    version: int
+    stage: str  # production | staging | archived
+    created_at: str
+    framework: str
+    sha256: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    parent: str | None = None  # lineage: "model:version" it was derived from (retrain, compression)
+    data_digest: str | None = None
+
+
+@dataclass
+class AuditEvent:
+    """Shaped like a Kubernetes audit event, hash-chained to its predecessor."""
+    seq: int
+    audit_id: str
+    stage: str  # RequestReceived | ResponseComplete | Failed
+    verb: str
+    user: str
+    object_ref: dict[str, str]
+    before: Any
+    after: Any
+    annotations: dict[str, str]
+    timestamp: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass
+class Summary:
+    """What the dashboard shows in one glance."""
+    backend: str
+    nodes_total: int
+    nodes_ready: int
+    nodes_cordoned: int
+    nodes_pressure: int
+    pools: dict[str, dict[str, int]]
+    gpus_total: int
+    deployments: int
+    deployments_degraded: int
+    rollouts_in_flight: list[str]
+    attempts_24h: int
+    failed_24h: int
+    failing_jobs: list[dict[str, Any]]
+    pending_approvals: int
+    drift_alerts: list[str]
+    audit_events: int
