@@ -1,0 +1,169 @@
+"""The Textual application: views as modes, k9s keys, one place for worker errors, a refresh loop."""
+from __future__ import annotations
+
+import sys
+from functools import partial
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker, WorkerState
+
+from console.engine import Engine
+from console.settings import Settings
+from core.errors import ConsoleError
+from screens.dashboard import DashboardScreen
+from screens.detail import DescribeScreen, LogScreen
+from screens.overlays import CommandLine, HelpScreen
+from screens.resources import AuditScreen, AutofixScreen, JobsScreen, ModelsScreen, NodesScreen, RolloutsScreen
+
+# view -> aliases accepted on the `:` command line (k9s style)
+VIEWS: dict[str, tuple[str, ...]] = {
+    "dashboard": ("dash", "d", "home"),
+    "nodes": ("node", "no"),
+    "rollouts": ("rollout", "ro", "deployments", "deploy", "dp"),
+    "jobs": ("job", "j", "attempts"),
+    "autofix": ("af", "approvals", "queue"),
+    "models": ("model", "mo", "registry"),
+    "audit": ("au", "events"),
+}
+VIEW_HELP = {
+    "dashboard": "cluster health, failing jobs, approvals, rollouts, drift",
+    "nodes": "cluster nodes by pool, conditions, config versions",
+    "rollouts": "model deployments, revisions, canaries, live metrics",
+    "jobs": "job attempts (failed first), evidence, logs",
+    "autofix": "the approval queue of suggested retries",
+    "models": "model registry: versions, stages, lineage",
+    "audit": "the audit trail of every change",
+}
+
+
+class ConsoleApp(App):
+    TITLE = "mlops-console"
+    MODES = {"dashboard": DashboardScreen, "nodes": NodesScreen, "rollouts": RolloutsScreen, "jobs": JobsScreen,
+             "autofix": AutofixScreen, "models": ModelsScreen, "audit": AuditScreen}
+    DEFAULT_MODE = "dashboard"
+    BINDINGS = [
+        Binding("colon", "command_line", "Command", key_display=":", id="command"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c"),
+    ]
+
+    def __init__(self, engine: Engine, settings: Settings):
+        super().__init__()
+        self.engine = engine
+        self.settings = settings
+        self.history: list[str] = []
+        self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
+
+    def on_mount(self) -> None:
+        self.sub_title = " · ".join(filter(None, [
+            self.engine.cluster.name, self.settings.actor, "READ-ONLY" if self.engine.read_only else ""]))
+        self.set_interval(self.settings.refresh_seconds, self.refresh_active)
+
+    # -- navigation ------------------------------------------------------------------------
+    def switch_view(self, view: str) -> None:
+        if view == self.current_mode:
+            return
+        self.history.append(self.current_mode)
+        self.switch_mode(view)
+
+    def action_back(self) -> None:
+        if self.history:
+            self.switch_mode(self.history.pop())
+
+    def action_command_line(self) -> None:
+        self.push_screen(CommandLine(VIEWS), self.run_command)
+
+    def run_command(self, command: str | None) -> None:
+        if not command:
+            return
+        word = command.split()[0].lower()
+        if word in ("q", "q!", "quit", "exit"):
+            self.exit()
+            return
+        for view, aliases in VIEWS.items():
+            if word == view or word in aliases:
+                self.switch_view(view)
+                return
+        self.notify(f"unknown command :{command} — try :nodes, :jobs, :rollouts, :autofix, :models, :audit",
+                    severity="error", markup=False)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.help_sections()))
+
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        def rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
+            return [(b.key_display or b.key, b.description or b.action) for b in bindings if b.description]
+
+        active: list[Binding] = []
+        for cls in type(self.screen).__mro__:
+            if cls in (Screen, ModalScreen):
+                break
+            active += [b for b in getattr(cls, "BINDINGS", []) if isinstance(b, Binding) and b not in active]
+        return [
+            ("Everywhere", rows(self.BINDINGS) + [("ctrl+p", "command palette: every view and action"),
+                                                  ("esc", "back: close a pane, clear a filter, previous view")]),
+            (f"This view ({self.current_mode})", rows(active)),
+            ("Tables", [("↑ ↓ / k j", "move"), ("pgup pgdn home end", "page, first, last"),
+                        ("enter", "describe the selected row")]),
+            ("Views (type : then the name)", [(f":{v} ({', '.join(a[:2])})", VIEW_HELP[v]) for v, a in VIEWS.items()]),
+        ]
+
+    # -- drill-down ------------------------------------------------------------------------
+    def open_describe(self, title: str, load: Callable[[], str]) -> None:
+        self.push_screen(DescribeScreen(title, load))
+
+    def open_log(self, run_id: str) -> None:
+        def load() -> tuple[str, str | None]:
+            return self.engine.attempt_log(run_id), self.engine.attempt(run_id).log_tail
+        self.push_screen(LogScreen(run_id, load))
+
+    # -- the command palette -----------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for view in VIEWS:
+            yield SystemCommand(f"Go to {view.capitalize()}", VIEW_HELP[view], partial(self.switch_view, view))
+        yield SystemCommand("Help", "List every key", self.action_help)
+        yield SystemCommand("Refresh", "Reload the current view now", self.refresh_active)
+        for binding in getattr(screen, "BINDINGS", []):
+            if isinstance(binding, Binding) and binding.description and binding.action not in ("back",):
+                yield SystemCommand(f"{binding.description} ({screen.__class__.__name__.removesuffix('Screen')})",
+                                    f"key {binding.key_display or binding.key}",
+                                    partial(self._run_screen_action, screen, binding.action))
+
+    def _run_screen_action(self, screen: Screen, action: str) -> None:
+        self.call_later(screen.run_action, action)
+
+    # -- refresh loop and errors ------------------------------------------------------------
+    def refresh_active(self) -> None:
+        """Re-poll the visible view; skipped under a modal or a drill-down pane (dolphie's habit)."""
+        screen = self.screen
+        if isinstance(screen, ModalScreen) or not hasattr(screen, "refresh_data"):
+            return
+        busy = any(w.group == "refresh" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                   for w in self.workers if w.node is screen)
+        if not busy:
+            screen.refresh_data()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.report_worker_error(event.worker)
+
+    def report_worker_error(self, worker: Worker) -> None:
+        """The one place worker failures surface: a notification, and the app stays up."""
+        err = worker.error
+        msg = str(err) if isinstance(err, ConsoleError) else f"{type(err).__name__}: {err}"
+        self.notify(msg, title="error", severity="error", timeout=8, markup=False)
+
+
+def run_tui(settings: Settings) -> int:
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise ConsoleError("the TUI needs a terminal; use a subcommand (e.g. `mlops-console jobs list`) in scripts")
+    engine = Engine(settings)
+    ConsoleApp(engine, settings).run()
+    return 0

@@ -1,0 +1,165 @@
+"""The table view every resource screen is: rows fetched in a worker thread, `/` filter, `enter` describe."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from screens.widgets import ForwardWorkerErrors, safe_text
+
+Row = tuple[str, list[Any]]  # (row key, cells)
+
+
+class ViewScreen(ForwardWorkerErrors, Screen):
+    """Subclasses set VIEW, TITLE, COLUMNS and implement fetch() (runs in a thread) and describe()."""
+
+    VIEW = ""
+    TITLE = ""
+    COLUMNS: tuple[str, ...] = ()
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+        Binding("enter", "describe", "Describe", id="describe"),
+        Binding("escape", "back", "Back", id="back"),
+        Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="refresh"),
+        Binding("j", "cursor('down')", "Down", show=False, id="down"),
+        Binding("k", "cursor('up')", "Up", show=False, id="up"),
+    ]
+    DEFAULT_CSS = """
+    ViewScreen #filter { dock: bottom; display: none; }
+    ViewScreen #filter.visible { display: block; }
+    ViewScreen #status { height: 1; padding: 0 1; color: $text-muted; }
+    ViewScreen DataTable { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[Row] = []
+        self.filter_text = ""
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical():
+            yield Static(self.TITLE, id="status")
+            yield DataTable(id="table", cursor_type="row", zebra_stripes=True)
+            yield from self.compose_extra()
+        yield Input(placeholder="filter (esc clears)", id="filter")
+        yield Footer()
+
+    def compose_extra(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(*self.COLUMNS)
+        self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        if self.loaded:
+            self.refresh_data()
+
+    # -- data ----------------------------------------------------------------------------------
+    def fetch(self) -> list[Row]:
+        raise NotImplementedError
+
+    def describe(self, key: str) -> str:
+        raise NotImplementedError
+
+    def refresh_data(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def _load(self) -> None:
+        rows = self.fetch()
+        self.app.call_from_thread(self.show_rows, rows)
+
+    def show_rows(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self.loaded = True
+        self._render_rows()
+
+    def _render_rows(self) -> None:
+        table = self.query_one(DataTable)
+        keep = self.selected_key()
+        table.clear()
+        needle = self.filter_text.lower()
+        shown = 0
+        for key, cells in self.rows:
+            if needle and needle not in " ".join(_plain(c) for c in cells).lower():
+                continue
+            table.add_row(*[c if isinstance(c, Text) else safe_text(c) for c in cells], key=key)
+            shown += 1
+        if keep is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(keep), animate=False)
+            except Exception:  # the row went away or was filtered out: stay where the cursor is
+                pass
+        flt = f"  filter: {self.filter_text!r}" if self.filter_text else ""
+        self.query_one("#status", Static).update(
+            Text(f"{self.TITLE} — {shown} of {len(self.rows)}{flt}", no_wrap=True, overflow="ellipsis"))
+
+    def selected_key(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.value = self.filter_text
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value
+            self._render_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.input.remove_class("visible")
+            self.query_one(DataTable).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("visible") or self.filter_text:
+            box.remove_class("visible")
+            box.value = ""
+            self.filter_text = ""
+            self._render_rows()
+            self.query_one(DataTable).focus()
+            return
+        self.app.action_back()
+
+    def action_cursor(self, direction: str) -> None:
+        table = self.query_one(DataTable)
+        table.action_cursor_down() if direction == "down" else table.action_cursor_up()
+
+    def action_refresh_now(self) -> None:
+        self.refresh_data()
+
+    def action_describe(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.app.open_describe(f"{self.VIEW}: {key}", lambda: self.describe(key))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_describe()
+
+
+def _plain(cell: Any) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def cells(values: Iterable[Any]) -> list[Any]:
+    return list(values)

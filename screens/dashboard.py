@@ -1,0 +1,123 @@
+"""Dashboard: cluster health, failing jobs, approvals, rollouts in flight, drift alerts — one glance."""
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from core.types import Summary
+from screens.widgets import ForwardWorkerErrors, safe_text, sparkline, status_text
+
+
+class Panel(Static):
+    DEFAULT_CSS = """
+    Panel { border: round $primary; border-title-color: $accent; padding: 0 1; height: auto; }
+    """
+
+    def __init__(self, title: str, id: str):
+        super().__init__("loading…", id=id)
+        self.border_title = title
+
+
+class DashboardScreen(ForwardWorkerErrors, Screen):
+    VIEW = "dashboard"
+    BINDINGS = [
+        Binding("escape", "app.back", "Back", id="back"),
+        Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="refresh"),
+    ]
+    DEFAULT_CSS = """
+    DashboardScreen #grid { grid-size: 2; grid-gutter: 0 1; height: auto; }
+    DashboardScreen.narrow #grid { grid-size: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll():
+            with Grid(id="grid"):
+                yield Panel("Cluster", "cluster")
+                yield Panel("Failing jobs (24h)", "failing")
+                yield Panel("Serving", "serving")
+                yield Panel("Approvals", "approvals")
+                yield Panel("Rollouts in flight", "rollouts")
+                yield Panel("Drift alerts", "drift")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_data()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "narrow")
+
+    def action_refresh_now(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def _load(self) -> None:
+        engine = self.app.engine
+        summary = engine.summary()
+        serving = []
+        for d in engine.deployments():
+            pts = engine.metrics(d.name, minutes=30)
+            serving.append((d, pts))
+        candidates = len(engine.retry_candidates())
+        self.app.call_from_thread(self.show, summary, serving, candidates)
+
+    def show(self, s: Summary, serving: list, candidates: int) -> None:
+        # Cluster
+        t = Table(box=None, expand=True, padding=(0, 1))
+        for col in ("pool", "nodes", "ready", "cordoned", "gpus"):
+            t.add_column(col, justify="left" if col == "pool" else "right")
+        for name, p in sorted(s.pools.items()):
+            t.add_row(safe_text(name), str(p["nodes"]), Text(str(p["ready"]), "green" if p["ready"] == p["nodes"] else "red"),
+                      str(p["cordoned"]), str(p["gpus"]))
+        head = Text.assemble(
+            (f"{s.nodes_ready}/{s.nodes_total} nodes ready", "bold green" if s.nodes_ready == s.nodes_total else "bold yellow"),
+            f"  ·  {s.nodes_cordoned} cordoned  ·  {s.nodes_pressure} under pressure  ·  {s.gpus_total} GPUs\n",
+            f"backend {s.backend}  ·  {s.audit_events} audit events")
+        self.query_one("#cluster", Panel).update(_group(head, t))
+        # Failing jobs
+        ft = Table(box=None, expand=True, padding=(0, 1), show_header=True)
+        for col in ("job", "run", "reason", "when"):
+            ft.add_column(col, no_wrap=True, overflow="ellipsis")
+        for f in s.failing_jobs[:8]:
+            ft.add_row(safe_text(f["job_id"]), safe_text(f["run_id"]), safe_text(f["reason"]), f["submitted_at"][5:16])
+        head = Text(f"{s.failed_24h} of {s.attempts_24h} attempts failed in 24h; {len(s.failing_jobs)} jobs failing now",
+                    "bold red" if s.failing_jobs else "green")
+        self.query_one("#failing", Panel).update(_group(head, ft))
+        # Serving
+        st = Table(box=None, expand=True, padding=(0, 1))
+        for col in ("deployment", "status", "req/s", "p99 ms", "err %"):
+            st.add_column(col, no_wrap=True, overflow="ellipsis", min_width=len(col))
+        st.add_column("req/s 20m", no_wrap=True, overflow="crop", max_width=20)
+        for d, pts in serving:
+            last = pts[-1]
+            st.add_row(safe_text(d.name), status_text(d.status), f"{last.request_rate:.0f}", f"{last.p99_ms:.0f}",
+                       Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),
+                       Text(sparkline([p.request_rate for p in pts[-20:]]), "cyan"))
+        self.query_one("#serving", Panel).update(st)
+        # Approvals
+        self.query_one("#approvals", Panel).update(Text.assemble(
+            (f"{s.pending_approvals} suggestions awaiting approval\n", "bold"),
+            f"{candidates} failed attempts in the last 24h not retried yet (:autofix)"))
+        # Rollouts
+        self.query_one("#rollouts", Panel).update(
+            Text("\n".join(s.rollouts_in_flight), "yellow") if s.rollouts_in_flight else Text("none", "dim"))
+        # Drift
+        self.query_one("#drift", Panel).update(
+            Text("\n".join(f"▲ {a}" for a in s.drift_alerts), "yellow") if s.drift_alerts else Text("none", "dim"))
+
+
+def _group(*parts):
+    from rich.console import Group
+    return Group(*parts)

@@ -1,0 +1,186 @@
+"""The resource views: Nodes, Rollouts, Jobs, Autofix queue, Models, Audit."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from core import clock
+from screens.base import Row, ViewScreen
+from screens.widgets import safe_text, sparkline, status_text
+
+JOB_ROWS_SHOWN = 5000  # newest attempts listed; the filter and the CLI reach the rest
+
+
+class NodesScreen(ViewScreen):
+    VIEW = "nodes"
+    TITLE = "Nodes"
+    COLUMNS = ("NAME", "POOL", "STATUS", "PRESSURE", "CPU", "MEM GiB", "GPU", "PODS", "KUBELET", "CONFIG", "AGE")
+
+    def fetch(self) -> list[Row]:
+        engine = self.app.engine
+        desired = {p["name"]: p["desired_config"] for p in engine.cluster.list_pools()}
+        rows = []
+        for n in engine.nodes():
+            drift = n.config_version != desired.get(n.pool, n.config_version)
+            rows.append((n.name, [
+                safe_text(n.name), safe_text(n.pool), status_text(n.status),
+                Text(",".join(n.pressure), "red") if n.pressure else Text("-", "dim"),
+                f"{n.cpu_used:g}/{n.cpu}", f"{n.memory_used_gib:g}/{n.memory_gib}", n.gpus, n.pods,
+                safe_text(n.kubelet_version),
+                safe_text(n.config_version + (" ≠ pool" if drift else ""), "yellow" if drift else ""),
+                clock.age(n.created_at)]))
+        return rows
+
+    def describe(self, key: str) -> str:
+        return self.app.engine.describe_node(key)
+
+
+class RolloutsScreen(ViewScreen):
+    VIEW = "rollouts"
+    TITLE = "Rollouts"
+    COLUMNS = ("DEPLOYMENT", "MODEL", "REV", "VERSION", "CANARY", "READY", "STATUS", "REQ/S", "P99 ms", "ERR %")
+    DEFAULT_CSS = "RolloutsScreen #metrics { height: auto; max-height: 8; padding: 0 1; border-top: solid $primary; }"
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static("", id="metrics")
+
+    def fetch(self) -> list[Row]:
+        engine = self.app.engine
+        self.series = {}
+        rows = []
+        for d in engine.deployments():
+            pts = engine.metrics(d.name, minutes=60)
+            self.series[d.name] = pts
+            last = pts[-1]
+            active, canary = d.active, d.canary
+            rows.append((d.name, [
+                safe_text(f"{d.namespace}/{d.name}"), safe_text(d.model), d.current_revision,
+                active.model_version if active else "-",
+                Text(f"r{canary.number} v{canary.model_version} {canary.weight}%", "yellow") if canary else Text("-", "dim"),
+                f"{d.ready_replicas}/{d.replicas}", status_text(d.status), f"{last.request_rate:.0f}",
+                f"{last.p99_ms:.1f}", Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else "")]))
+        return rows
+
+    def show_rows(self, rows: list[Row]) -> None:
+        super().show_rows(rows)
+        self._show_metrics()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_metrics()
+
+    def _show_metrics(self) -> None:
+        key = self.selected_key()
+        pts = getattr(self, "series", {}).get(key or "")
+        if not pts:
+            return
+        lines = Text()
+        for label, values, fmt in (("req/s ", [p.request_rate for p in pts], "{:.0f}"),
+                                   ("p99 ms", [p.p99_ms for p in pts], "{:.1f}"),
+                                   ("err % ", [p.error_rate * 100 for p in pts], "{:.2f}")):
+            lines.append(f"{label} ", "bold")
+            lines.append(sparkline(values), "cyan")
+            lines.append(f"  now {fmt.format(values[-1])}  min {fmt.format(min(values))}  max {fmt.format(max(values))}\n")
+        lines.append(f"last 60 min of {key}", "dim")
+        self.query_one("#metrics", Static).update(lines)
+
+    def describe(self, key: str) -> str:
+        return self.app.engine.describe_deployment(key)
+
+
+def _last_line(tail: str | None) -> str:
+    if not tail:
+        return ""
+    # The last line that says something: skip JVM frames ("at …", "... 12 more") and blanks.
+    lines = [ln.strip() for ln in tail.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("at ", "... "))]
+    return lines[-1] if lines else ""
+
+
+class JobsScreen(ViewScreen):
+    VIEW = "jobs"
+    TITLE = "Job attempts"
+    COLUMNS = ("SUBMITTED", "JOB", "RUN", "ATT", "STATUS", "REASON", "EXIT", "RUNTIME s", "COST", "LAST LOG LINE")
+    BINDINGS = [
+        Binding("l", "log", "Log", id="log"),
+        Binding("f", "toggle_failed", "Failed/all", id="toggle_failed"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed_only = True
+
+    def fetch(self) -> list[Row]:
+        attempts = self.app.engine.attempts(failed=True if self.failed_only else None, limit=JOB_ROWS_SHOWN)
+        self.TITLE = "Failed job attempts" if self.failed_only else "Job attempts"
+        return [(a.run_id, [
+            a.submitted_at[:16].replace("T", " "), safe_text(a.job_id), safe_text(a.run_id), a.attempt,
+            status_text(a.status), safe_text(a.reason), a.exit_code, f"{a.runtime_seconds:g}", f"{a.cost:.2f}",
+            safe_text(_last_line(a.log_tail), "dim")]) for a in attempts]
+
+    def describe(self, key: str) -> str:
+        return self.app.engine.describe_attempt(key)
+
+    def action_log(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.app.open_log(key)
+
+    def action_toggle_failed(self) -> None:
+        self.failed_only = not self.failed_only
+        self.refresh_data()
+
+
+class AutofixScreen(ViewScreen):
+    VIEW = "autofix"
+    TITLE = "Autofix queue"
+    COLUMNS = ("SUBMITTED", "JOB", "RUN", "REASON", "EXIT", "STATE", "LAST LOG LINE")
+    BINDINGS = [Binding("l", "log", "Log", id="log")]
+
+    def fetch(self) -> list[Row]:
+        candidates = self.app.engine.retry_candidates()
+        self.TITLE = f"Autofix queue: 0 suggestions; {len(candidates)} failed attempts (24h) not retried"
+        return [(a.run_id, [
+            a.submitted_at[:16].replace("T", " "), safe_text(a.job_id), safe_text(a.run_id), safe_text(a.reason),
+            a.exit_code, Text("awaiting triage", "yellow"), safe_text(_last_line(a.log_tail), "dim")])
+            for a in candidates]
+
+    def describe(self, key: str) -> str:
+        return self.app.engine.describe_attempt(key)
+
+    def action_log(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.app.open_log(key)
+
+
+class ModelsScreen(ViewScreen):
+    VIEW = "models"
+    TITLE = "Model registry"
+    COLUMNS = ("MODEL", "VERSION", "STAGE", "FRAMEWORK", "PARENT", "AUC", "SHA256", "CREATED")
+
+    def fetch(self) -> list[Row]:
+        return [(f"{m.model}:{m.version}", [
+            safe_text(m.model), m.version, status_text(m.stage), safe_text(m.framework), safe_text(m.parent),
+            m.metrics.get("auc", "-"), m.sha256[:12], m.created_at[:16].replace("T", " ")])
+            for m in self.app.engine.models()]
+
+    def describe(self, key: str) -> str:
+        model, _, version = key.rpartition(":")
+        return self.app.engine.describe_model(model, int(version))
+
+
+class AuditScreen(ViewScreen):
+    VIEW = "audit"
+    TITLE = "Audit trail"
+    COLUMNS = ("SEQ", "TIME", "USER", "VERB", "OBJECT", "STAGE", "AUDIT ID")
+
+    def fetch(self) -> list[Row]:
+        return [(str(e.seq), [
+            e.seq, e.timestamp.replace("T", " ")[:19], safe_text(e.user), safe_text(e.verb),
+            safe_text("/".join(str(v) for v in e.object_ref.values())), safe_text(e.stage), e.audit_id[:8]])
+            for e in self.app.engine.audit_events(limit=5000)]
+
+    def describe(self, key: str) -> str:
+        return self.app.engine.describe_audit(int(key))

@@ -1,0 +1,140 @@
+"""Shared fixtures: a demo estate built once per session, and a runner for the real CLI in a subprocess.
+
+Every CLI run gets an environment of its own: no MLOPS_CONSOLE_* variable of the developer leaks in,
+MLOPS_CONSOLE_CONFIG names a file that does not exist, HOME and the XDG dirs point into a temporary
+directory, and the clock is pinned (MLOPS_CONSOLE_NOW) so that the estate and its ages are reproducible.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PINNED_NOW = "2026-11-20T12:00:00Z"
+DB_NAME = "console.db"
+
+
+def isolated_env(root: Path, **extra: str) -> dict[str, str]:
+    """os.environ without MLOPS_CONSOLE_*, with HOME, XDG dirs and the config path inside `root`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_CONSOLE_")}
+    for k in ("PYTHONPATH", "SSH_CLIENT"):
+        env.pop(k, None)
+    root.mkdir(parents=True, exist_ok=True)
+    env.update({
+        "HOME": str(root / "user-home"),
+        "XDG_CONFIG_HOME": str(root / "xdg-config"),
+        "XDG_DATA_HOME": str(root / "xdg-data"),
+        "XDG_CACHE_HOME": str(root / "xdg-cache"),
+        "XDG_STATE_HOME": str(root / "xdg-state"),
+        "MLOPS_CONSOLE_CONFIG": str(root / "no-such-config.toml"),
+        "MLOPS_CONSOLE_NOW": PINNED_NOW,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+    def json(self):
+        assert self.rc == 0, self.err
+        return json.loads(self.out)
+
+
+class Cli:
+    """Runs `python -m console ARGS` in a fresh interpreter, as a user would."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.env = isolated_env(root)
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                 timeout: float = 60) -> Result:
+        full_env = dict(self.env)
+        full_env.update(env or {})
+        p = subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
+                           env=full_env, cwd=cwd or self.root, timeout=timeout)
+        return Result(p.returncode, p.stdout, p.stderr)
+
+    def ok(self, *args: str, **kw) -> Result:
+        r = self(*args, **kw)
+        assert r.rc == 0, f"{args} exited {r.rc}: {r.err}"
+        assert "Traceback" not in r.err, r.err
+        return r
+
+
+def copy_home(src: Path, dst: Path) -> Path:
+    """A consistent copy of a store (sqlite backup API: WAL contents included)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    s = sqlite3.connect(src / DB_NAME)
+    d = sqlite3.connect(dst / DB_NAME)
+    try:
+        s.backup(d)
+    finally:
+        d.close()
+        s.close()
+    return dst
+
+
+@pytest.fixture(scope="session")
+def session_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("session")
+
+
+@pytest.fixture(scope="session")
+def demo_home(session_root) -> Path:
+    """The default demo estate (seed 42), built once by the real CLI. Treat it as read-only."""
+    home = session_root / "demo-home"
+    r = Cli(session_root / "builder")("--home", str(home), "version")
+    assert r.rc == 0, r.err
+    assert (home / DB_NAME).is_file()
+    return home
+
+
+@pytest.fixture
+def cli(tmp_path) -> Cli:
+    return Cli(tmp_path / "cli")
+
+
+@pytest.fixture(scope="session")
+def session_cli(session_root) -> Cli:
+    return Cli(session_root / "cli")
+
+
+@pytest.fixture
+def home_copy(demo_home, tmp_path) -> Path:
+    """A private copy of the demo estate, for tests that change it."""
+    return copy_home(demo_home, tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def demo_attempts(demo_home, session_cli) -> list[dict]:
+    return session_cli.ok("--home", str(demo_home), "jobs", "list", "--format", "json").json()
+
+
+@pytest.fixture(scope="session")
+def demo_failed(demo_home, session_cli) -> list[dict]:
+    return session_cli.ok("--home", str(demo_home), "jobs", "list", "--failed", "--format", "json").json()
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """For in-process tests: the same isolation as the CLI runs get."""
+    for k in list(os.environ):
+        if k.startswith("MLOPS_CONSOLE_"):
+            monkeypatch.delenv(k)
+    for k, v in isolated_env(tmp_path / "env").items():
+        if k.startswith(("MLOPS_CONSOLE_", "XDG_")) or k == "HOME":
+            monkeypatch.setenv(k, v)
+    return tmp_path / "env"

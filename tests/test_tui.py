@@ -1,0 +1,260 @@
+"""The TUI under Pilot, as an operator drives it: every view, filter, drill in, come back, quit."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.widgets import DataTable, Input, RichLog, Static
+
+from console.app import VIEWS, ConsoleApp
+from console.engine import Engine
+from console.settings import load
+from screens.detail import DescribeScreen, LogScreen
+from screens.overlays import HelpScreen
+
+PINNED = "2026-11-20T12:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def tui_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tui-home")
+
+
+@pytest.fixture
+def make_app(tui_home, monkeypatch):
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED)
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tui_home / "none.toml"))
+
+    def make(**cli) -> ConsoleApp:
+        settings = load({"home": str(tui_home), "user": "alice", **cli})
+        return ConsoleApp(Engine(settings), settings)
+    return make
+
+
+async def wait_rows(pilot, minimum: int = 1) -> DataTable:
+    """Wait until the active view's worker has filled its table."""
+    for _ in range(100):
+        await pilot.pause(0.05)
+        tables = pilot.app.screen.query(DataTable)
+        if tables and tables.first().row_count >= minimum:
+            return tables.first()
+    raise AssertionError(f"{type(pilot.app.screen).__name__}: table never filled")
+
+
+async def goto(pilot, view: str) -> None:
+    await pilot.press("colon")
+    await pilot.pause()
+    for ch in view:
+        await pilot.press(ch)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def plain(widget: Static) -> str:
+    """What a Static shows, as plain text (Rich renderables rendered off-screen)."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def screen_text(app) -> str:
+    return "\n".join(plain(w) for w in app.screen.query(Static))
+
+
+async def test_dashboard_shows_the_demo_estate(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "nodes ready" in screen_text(app):
+                break
+        text = screen_text(app)
+        assert "39/40 nodes ready" in text  # the fixture estate has one NotReady node
+        assert "ranker r3 at 20%" in text  # the canary in flight
+        assert "pool highmem: 2/14 nodes on ncfg-2026.10.3" in text  # the config drift
+        assert "churn-gbm" in text  # the score drift alert
+
+
+async def test_every_view_filter_describe_and_back(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for view in VIEWS:
+            if view == "dashboard":
+                continue
+            await goto(pilot, view)
+            assert app.current_mode == view
+            table = await wait_rows(pilot)
+            total = table.row_count
+            # `/` filters the current table; the status line says how many rows are left.
+            first_key = table.coordinate_to_cell_key((0, 0)).row_key.value
+            needle = str(table.get_row_at(0)[0].plain if hasattr(table.get_row_at(0)[0], "plain") else table.get_row_at(0)[0])
+            await pilot.press("slash")
+            for ch in needle[:12]:
+                await pilot.press(ch)
+            await pilot.pause()
+            assert 1 <= table.row_count <= total
+            assert table.coordinate_to_cell_key((0, 0)).row_key.value == first_key
+            await pilot.press("enter")  # closes the filter box, keeps the filter
+            await pilot.press("enter")  # describe the selected row
+            for _ in range(50):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, DescribeScreen) and "loading" not in plain(app.screen.query_one("#body")):
+                    break
+            assert isinstance(app.screen, DescribeScreen), view
+            body = plain(app.screen.query_one("#body", Static))
+            assert ":" in body and "loading" not in body
+            await pilot.press("escape")  # back from describe
+            assert not isinstance(app.screen, DescribeScreen)
+            await pilot.press("escape")  # clears the filter
+            await pilot.pause()
+            assert table.row_count == total
+        # esc with nothing to close goes back through the views visited
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_mode == "models"
+
+
+async def test_filter_matches_nothing_then_clears(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await goto(pilot, "nodes")
+        table = await wait_rows(pilot, 40)
+        await pilot.press("slash", *"zzz-no-such-node")
+        await pilot.pause()
+        assert table.row_count == 0
+        assert "0 of 40" in plain(app.screen.query_one("#status", Static))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.row_count == 40
+        assert not app.screen.query_one("#filter", Input).has_class("visible")
+
+
+async def test_job_log_view_shows_the_failure_tail(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "jobs")
+        table = await wait_rows(pilot)
+        run_id = table.coordinate_to_cell_key((0, 0)).row_key.value
+        await pilot.press("l")
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, LogScreen) and app.screen.query_one(RichLog).lines:
+                break
+        assert isinstance(app.screen, LogScreen)
+        log = app.screen.query_one(RichLog)
+        tail = app.engine.attempt(run_id).log_tail
+        last_line = [ln for ln in tail.splitlines() if ln.strip()][-1]
+        assert any(last_line.strip() in strip.text for strip in log.lines)
+        await pilot.press("escape")
+        assert app.current_mode == "jobs" and not isinstance(app.screen, LogScreen)
+
+
+async def test_jobs_toggle_failed_and_all(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "jobs")
+        table = await wait_rows(pilot)
+        failed = table.row_count
+        assert failed == len(app.engine.attempts(failed=True))
+        await pilot.press("f")
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if table.row_count > failed:
+                break
+        assert table.row_count == min(5000, len(app.engine.attempts()))
+
+
+async def test_help_lists_every_key_and_unknown_command_keeps_app_up(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await goto(pilot, "nodes")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for key in (":", "?", "/", "enter", "esc", "q", "ctrl+p"):
+            assert key in text, key
+        for view in VIEWS:
+            assert f":{view}" in text
+        await pilot.press("escape")
+        await goto(pilot, "no-such-view")
+        assert app.current_mode == "nodes"
+        assert any("unknown command" in str(n.message) for n in app._notifications)
+
+
+async def test_command_palette_lists_views(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for view in VIEWS:
+            assert f"Go to {view.capitalize()}" in titles
+        # and running one navigates
+        next(c for c in app.get_system_commands(app.screen) if c.title == "Go to Audit").callback()
+        await pilot.pause()
+        assert app.current_mode == "audit"
+
+
+async def test_small_terminal_stays_usable(make_app):
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        for _ in range(60):
+            await pilot.pause(0.05)
+            if "nodes ready" in screen_text(app):
+                break
+        assert app.screen.has_class("narrow")  # one column of panels
+        await goto(pilot, "jobs")
+        table = await wait_rows(pilot)
+        assert table.size.width <= 60
+        await pilot.press("q")
+    assert app.return_code in (0, None)
+
+
+async def test_read_only_is_shown(make_app):
+    app = make_app(read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert "READ-ONLY" in app.sub_title and "alice" in app.sub_title
+
+
+async def test_worker_error_is_shown_and_app_stays_up(make_app, tui_home):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await goto(pilot, "jobs")
+        await wait_rows(pilot)
+        # A store that disappears under the view (disk trouble) must not take the TUI down.
+        original = app.engine.cluster.list_attempts
+        app.engine.cluster.list_attempts = lambda **kw: (_ for _ in ()).throw(OSError("disk I/O error"))
+        await pilot.press("ctrl+r")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if app._notifications:
+                break
+        assert any("disk I/O error" in str(n.message) for n in app._notifications)
+        app.engine.cluster.list_attempts = original
+        assert app.is_running
+
+
+def test_first_frame_imports_neither_torch_nor_sklearn(tui_home):
+    """Start the real app headless, let it paint its first frame, then look at sys.modules."""
+    code = (
+        "import sys\n"
+        "from console.settings import load\n"
+        "from console.engine import Engine\n"
+        "from console.app import ConsoleApp\n"
+        "s = load({'home': sys.argv[1]})\n"
+        "app = ConsoleApp(Engine(s), s)\n"
+        "app.call_after_refresh(lambda: app.set_timer(0.5, app.exit))\n"
+        "app.run(headless=True)\n"
+        "bad = [m for m in ('torch', 'sklearn') if m in sys.modules]\n"
+        "print('heavy:', bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    env = {**os.environ, "MLOPS_CONSOLE_CONFIG": str(tui_home / "none.toml"), "MLOPS_CONSOLE_NOW": PINNED}
+    p = subprocess.run([sys.executable, "-c", code, str(tui_home)], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "heavy: []" in p.stdout
