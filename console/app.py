@@ -13,10 +13,9 @@ from textual.worker import Worker, WorkerState
 from console.engine import Engine
 from console.settings import Settings
 from core.errors import ConsoleError
+from screens import STYLES
 from screens.dashboard import DashboardScreen
-from screens.detail import DescribeScreen, LogScreen
 from screens.overlays import CommandLine, HelpScreen
-from screens.resources import AuditScreen, AutofixScreen, JobsScreen, ModelsScreen, NodesScreen, RolloutsScreen
 
 # view -> aliases accepted on the `:` command line (k9s style)
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -39,10 +38,19 @@ VIEW_HELP = {
 }
 
 
+def _view(name: str) -> Screen:
+    import screens.resources
+    return getattr(screens.resources, name)()
+
+
 class ConsoleApp(App):
     TITLE = "mlops-console"
-    MODES = {"dashboard": DashboardScreen, "nodes": NodesScreen, "rollouts": RolloutsScreen, "jobs": JobsScreen,
-             "autofix": AutofixScreen, "models": ModelsScreen, "audit": AuditScreen}
+    CSS_PATH = STYLES
+    # The dashboard is the first frame; the other views are imported when first visited.
+    MODES = {"dashboard": DashboardScreen, "nodes": partial(_view, "NodesScreen"),
+             "rollouts": partial(_view, "RolloutsScreen"), "jobs": partial(_view, "JobsScreen"),
+             "autofix": partial(_view, "AutofixScreen"), "models": partial(_view, "ModelsScreen"),
+             "audit": partial(_view, "AuditScreen")}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("colon", "command_line", "Command", key_display=":", id="command"),
@@ -116,11 +124,13 @@ class ConsoleApp(App):
 
     # -- drill-down ------------------------------------------------------------------------
     def open_describe(self, title: str, load: Callable[[], str]) -> None:
+        from screens.detail import DescribeScreen
         self.push_screen(DescribeScreen(title, load))
 
     def open_log(self, run_id: str) -> None:
         def load() -> tuple[str, str | None]:
             return self.engine.attempt_log(run_id), self.engine.attempt(run_id).log_tail
+        from screens.detail import LogScreen
         self.push_screen(LogScreen(run_id, load))
 
     # -- the command palette -----------------------------------------------------------------

@@ -30,12 +30,6 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         Binding("j", "cursor('down')", "Down", show=False, id="down"),
         Binding("k", "cursor('up')", "Up", show=False, id="up"),
     ]
-    DEFAULT_CSS = """
-    ViewScreen #filter { dock: bottom; display: none; }
-    ViewScreen #filter.visible { display: block; }
-    ViewScreen #status { height: 1; padding: 0 1; color: $text-muted; }
-    ViewScreen DataTable { height: 1fr; }
-    """
 
     def __init__(self) -> None:
         super().__init__()

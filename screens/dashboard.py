@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -15,9 +15,6 @@ from screens.widgets import ForwardWorkerErrors, safe_text, sparkline, status_te
 
 
 class Panel(Static):
-    DEFAULT_CSS = """
-    Panel { border: round $primary; border-title-color: $accent; padding: 0 1; height: auto; }
-    """
 
     def __init__(self, title: str, id: str):
         super().__init__("loading…", id=id)
@@ -30,21 +27,16 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         Binding("escape", "app.back", "Back", id="back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="refresh"),
     ]
-    DEFAULT_CSS = """
-    DashboardScreen #grid { grid-size: 2; grid-gutter: 0 1; height: auto; }
-    DashboardScreen.narrow #grid { grid-size: 1; }
-    """
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll():
-            with Grid(id="grid"):
-                yield Panel("Cluster", "cluster")
-                yield Panel("Failing jobs (24h)", "failing")
-                yield Panel("Serving", "serving")
-                yield Panel("Approvals", "approvals")
-                yield Panel("Rollouts in flight", "rollouts")
-                yield Panel("Drift alerts", "drift")
+        with VerticalScroll(id="grid"):
+            yield Panel("Cluster", "cluster")
+            yield Panel("Failing jobs (24h)", "failing")
+            yield Panel("Serving", "serving")
+            yield Panel("Approvals", "approvals")
+            yield Panel("Rollouts in flight", "rollouts")
+            yield Panel("Drift alerts", "drift")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -54,7 +46,9 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         self.refresh_data()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < 100, "narrow")
+        narrow = self.size.width < 100
+        if narrow != self.has_class("narrow"):  # restyling the whole screen costs ~50 ms: only on change
+            self.set_class(narrow, "narrow")
 
     def action_refresh_now(self) -> None:
         self.refresh_data()

@@ -17,10 +17,6 @@ from screens.widgets import ForwardWorkerErrors
 
 class DescribeScreen(ForwardWorkerErrors, Screen):
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="back")]
-    DEFAULT_CSS = """
-    DescribeScreen #title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
-    DescribeScreen #body { padding: 0 1; }
-    """
 
     def __init__(self, title: str, load: Callable[[], str]):
         super().__init__()
@@ -52,10 +48,6 @@ class LogScreen(ForwardWorkerErrors, Screen):
         Binding("g", "top", "Top", id="top"),
         Binding("G", "bottom", "Bottom", key_display="G", id="bottom"),
     ]
-    DEFAULT_CSS = """
-    LogScreen #title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
-    LogScreen RichLog { height: 1fr; }
-    """
 
     def __init__(self, run_id: str, load: Callable[[], tuple[str, str | None]]):
         super().__init__()

@@ -14,11 +14,6 @@ class CommandLine(ModalScreen[str | None]):
     """k9s's `:` prompt. Returns the typed command, or None on esc."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    CommandLine { align: left bottom; background: $background 40%; }
-    CommandLine Input { dock: bottom; width: 100%; border: tall $accent; }
-    CommandLine #hint { dock: bottom; height: auto; width: 100%; padding: 0 1; background: $panel; }
-    """
 
     def __init__(self, views: dict[str, tuple[str, ...]]):
         super().__init__()
@@ -41,11 +36,6 @@ class CommandLine(ModalScreen[str | None]):
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 90%; max-width: 100; height: 90%; border: thick $accent; background: $surface; }
-    HelpScreen VerticalScroll { padding: 0 1; }
-    """
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]):
         super().__init__()

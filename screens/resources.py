@@ -41,7 +41,6 @@ class RolloutsScreen(ViewScreen):
     VIEW = "rollouts"
     TITLE = "Rollouts"
     COLUMNS = ("DEPLOYMENT", "MODEL", "REV", "VERSION", "CANARY", "READY", "STATUS", "REQ/S", "P99 ms", "ERR %")
-    DEFAULT_CSS = "RolloutsScreen #metrics { height: auto; max-height: 8; padding: 0 1; border-top: solid $primary; }"
 
     def compose_extra(self) -> ComposeResult:
         yield Static("", id="metrics")

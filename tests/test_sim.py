@@ -111,6 +111,7 @@ def test_every_failed_log_comes_from_a_template_of_its_kind(demo_failed):
     # exit code and reason are those of the template the log came from
     for a in demo_failed:
         fits = [t for t, rx in MATCHERS if a["kind"] in t.kinds and rx.fullmatch(a["log_tail"])]
+        assert len({t.category for t in fits}) == 1, (a["run_id"], {t.category for t in fits})
         assert any((t.exit_code, t.reason) == (a["exit_code"], a["reason"]) for t in fits), a["run_id"]
 
 

@@ -2,14 +2,13 @@
 what an operator changes survives a restart."""
 from __future__ import annotations
 
-from datetime import datetime
+import tomllib
 from pathlib import Path
 from typing import Callable
 
 from core import clock
 from core.errors import BadInput, NotFound
 from core.sim import metrics
-from core.sim.estate import EstateBuilder, load_estate
 from core.sim.logs import full_log
 from core.store import Store
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, Node, Pod, Revision
@@ -54,12 +53,14 @@ class SimCluster:
                     f"{store.get_meta('sim.scale') or 'default'}; use a new --home for another scale")
         self.seed = int(store.get_meta("sim.seed"))
         self.anchor = clock.parse_ts(store.get_meta("sim.anchor"))
-        spec = load_estate(self.fixtures_dir)
+        with open(self.fixtures_dir / "estate.toml", "rb") as f:
+            spec = tomllib.load(f)
         self._dep_specs = {d["name"]: d for d in spec["deployments"]}
         self.name = f"sim:{spec['estate']['name']} (seed {self.seed})"
 
     # -- building ------------------------------------------------------------------------------
     def _build(self, seed: int, scale: dict[str, int], on_build: Callable[[dict], None] | None) -> None:
+        from core.sim.estate import EstateBuilder  # only on first start: keep it off the TUI's start path
         anchor = clock.now().replace(minute=0, second=0, microsecond=0)
         b = EstateBuilder(self.fixtures_dir, seed, scale, anchor)
         with self.store.transaction():

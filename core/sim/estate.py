@@ -121,9 +121,21 @@ class EstateBuilder:
 
     def pods(self) -> Iterator[dict[str, Any]]:
         all_nodes = [n for names in self.node_names.values() for n in names]
+        taken: set[str] = set()
+
+        def _suffix(owner: str, i: int) -> str:
+            # Kubernetes-like 5-character suffixes; lengthened on the rare collision so names stay unique.
+            digest = hashlib.sha256(f"{self.seed}:{owner}:{i}".encode()).hexdigest()
+            for n in range(5, 65):
+                name = f"{owner}-{digest[:n]}"
+                if name not in taken:
+                    taken.add(name)
+                    return name
+            raise AssertionError("sha256 ran out of digits")
+
         for ds in self.spec.get("daemonsets", []):
             for i, node in enumerate(all_nodes):
-                yield {"namespace": ds["namespace"], "name": f"{ds['name']}-{_suffix(self.seed, ds['name'], i)}",
+                yield {"namespace": ds["namespace"], "name": _suffix(ds["name"], i),
                        "node": node, "phase": "Running", "owner": f"DaemonSet/{ds['name']}", "cpu": ds["cpu"],
                        "memory_gib": ds["memory_gib"], "restarts": 0, "emptydir": 0}
         for d in self.spec["deployments"]:
@@ -132,7 +144,7 @@ class EstateBuilder:
             for r in range(d["replicas"]):
                 node = nodes[(r * 7 + rng.randint(0, 3)) % len(nodes)]
                 gpu = d["pool"].startswith("gpu")
-                yield {"namespace": d["namespace"], "name": f"{d['name']}-{_suffix(self.seed, d['name'], r)}",
+                yield {"namespace": d["namespace"], "name": _suffix(d["name"], r),
                        "node": node, "phase": "Running", "owner": f"Deployment/{d['name']}",
                        "cpu": 8.0 if gpu else 2.0, "memory_gib": 64.0 if gpu else 8.0,
                        "restarts": rng.choice([0, 0, 0, 1, 3]), "emptydir": int(gpu)}
@@ -188,7 +200,7 @@ class EstateBuilder:
             b = base[i % len(base)]
             clone = dict(b, id=b["id"] if i < len(base) else f"{b['id']}-{i // len(base):04d}")
             specs.append(clone)
-            runs += int(days * 24 / b["every_hours"]) * 1.1
+            runs += int(days * 24 / b["every_hours"])
             i += 1
         return specs
 
@@ -216,8 +228,6 @@ class EstateBuilder:
                 runs.append((t, s))
                 t += timedelta(hours=s["every_hours"])
         runs.sort(key=lambda r: (r[0], r[1]["id"]))
-        if target:
-            runs = runs[:max(1, int(target / (1 + est["failure_rate"])))]
         emitted = 0
         for seq, (t, s) in enumerate(runs):
             rng = rng_for(self.seed, "run", s["id"], seq)
@@ -238,6 +248,8 @@ class EstateBuilder:
                             break
             yield self._attempt(s, run_id, 1, t, input_bytes, dict(s["conf"]), category, rng)
             emitted += 1
+            if target and emitted >= target:
+                return
             if category and category in RETRY_FIXES:
                 conf = dict(s["conf"])
                 if category == "memory_exceeded":
@@ -278,10 +290,6 @@ class EstateBuilder:
             row.update(status="failed", log_tail=tpl.body.format_map(values), exit_code=tpl.exit_code,
                        reason=tpl.reason, runtime_seconds=round(runtime * frac, 1), cost=round(cost * frac, 2))
         return row
-
-
-def _suffix(seed: int, name: str, i: int) -> str:
-    return hashlib.sha256(f"{seed}:{name}:{i}".encode()).hexdigest()[:5]
 
 
 def _bump_memory(conf: dict[str, str]) -> dict[str, str]:
