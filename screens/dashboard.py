@@ -86,7 +86,8 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
             ft.add_column(col, no_wrap=True, overflow="ellipsis")
         for f in s.failing_jobs[:8]:
             ft.add_row(safe_text(f["job_id"]), safe_text(f["run_id"]), safe_text(f["reason"]), f["submitted_at"][5:16])
-        head = Text(f"{s.failed_24h} of {s.attempts_24h} attempts failed in 24h; {len(s.failing_jobs)} jobs failing now",
+        head = Text(f"{s.failed_24h} of {s.attempts_24h} attempts failed in 24h; "
+                    f"{len(s.failing_jobs)} job{'' if len(s.failing_jobs) == 1 else 's'} failing now",
                     "bold red" if s.failing_jobs else "green")
         self.query_one("#failing", Panel).update(_group(head, ft))
         # Serving

@@ -97,14 +97,25 @@ def _last_line(tail: str | None) -> str:
     return lines[-1] if lines else ""
 
 
-class JobsScreen(ViewScreen):
+class AttemptsView(ViewScreen):
+    """A table keyed by run id: `enter` describes the attempt, `l` opens its log."""
+
+    BINDINGS = [Binding("l", "log", "Log", id="log")]
+
+    def describe(self, key: str) -> str:
+        return self.app.engine.describe_attempt(key)
+
+    def action_log(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.app.open_log(key)
+
+
+class JobsScreen(AttemptsView):
     VIEW = "jobs"
     TITLE = "Job attempts"
     COLUMNS = ("SUBMITTED", "JOB", "RUN", "ATT", "STATUS", "REASON", "EXIT", "RUNTIME s", "COST", "LAST LOG LINE")
-    BINDINGS = [
-        Binding("l", "log", "Log", id="log"),
-        Binding("f", "toggle_failed", "Failed/all", id="toggle_failed"),
-    ]
+    BINDINGS = [Binding("f", "toggle_failed", "Failed/all", id="toggle_failed")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -118,24 +129,15 @@ class JobsScreen(ViewScreen):
             status_text(a.status), safe_text(a.reason), a.exit_code, f"{a.runtime_seconds:g}", f"{a.cost:.2f}",
             safe_text(_last_line(a.log_tail), "dim")]) for a in attempts]
 
-    def describe(self, key: str) -> str:
-        return self.app.engine.describe_attempt(key)
-
-    def action_log(self) -> None:
-        key = self.selected_key()
-        if key is not None:
-            self.app.open_log(key)
-
     def action_toggle_failed(self) -> None:
         self.failed_only = not self.failed_only
         self.refresh_data()
 
 
-class AutofixScreen(ViewScreen):
+class AutofixScreen(AttemptsView):
     VIEW = "autofix"
     TITLE = "Autofix queue"
     COLUMNS = ("SUBMITTED", "JOB", "RUN", "REASON", "EXIT", "STATE", "LAST LOG LINE")
-    BINDINGS = [Binding("l", "log", "Log", id="log")]
 
     def fetch(self) -> list[Row]:
         candidates = self.app.engine.retry_candidates()
@@ -144,14 +146,6 @@ class AutofixScreen(ViewScreen):
             a.submitted_at[:16].replace("T", " "), safe_text(a.job_id), safe_text(a.run_id), safe_text(a.reason),
             a.exit_code, Text("awaiting triage", "yellow"), safe_text(_last_line(a.log_tail), "dim")])
             for a in candidates]
-
-    def describe(self, key: str) -> str:
-        return self.app.engine.describe_attempt(key)
-
-    def action_log(self) -> None:
-        key = self.selected_key()
-        if key is not None:
-            self.app.open_log(key)
 
 
 class ModelsScreen(ViewScreen):

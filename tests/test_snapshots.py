@@ -1,0 +1,44 @@
+"""Screens as the operator sees them (pytest-textual-snapshot). Clock and seed are pinned, so the SVGs
+are stable; after an intended change of a screen, refresh with `pytest --snapshot-update`."""
+from __future__ import annotations
+
+import pytest
+
+from console.app import ConsoleApp
+from console.engine import Engine
+from console.settings import load
+
+PINNED = "2026-11-20T12:00:00Z"
+
+
+@pytest.fixture
+def app_factory(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED)
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("SSH_CLIENT", raising=False)
+
+    def make() -> ConsoleApp:
+        settings = load({"home": str(tmp_path / "home"), "user": "snap"})
+        return ConsoleApp(Engine(settings), settings)
+    return make
+
+
+def test_dashboard(snap_compare, app_factory):
+    async def run_before(pilot):
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "loading" not in str(pilot.app.screen.query_one("#drift").content):
+                break
+    assert snap_compare(app_factory(), terminal_size=(120, 34), run_before=run_before)
+
+
+def test_nodes_view_filtered(snap_compare, app_factory):
+    async def run_before(pilot):
+        await pilot.press("colon", *"nodes", "enter")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if pilot.app.screen.query("DataTable") and pilot.app.screen.query_one("DataTable").row_count:
+                break
+        await pilot.press("slash", *"highmem", "enter")
+        await pilot.pause(0.2)
+    assert snap_compare(app_factory(), terminal_size=(120, 30), run_before=run_before)
