@@ -129,7 +129,8 @@ class ConsoleApp(App):
 
     def open_log(self, run_id: str) -> None:
         def load() -> tuple[str, str | None]:
-            return self.engine.attempt_log(run_id), self.engine.attempt(run_id).log_tail
+            c = self.engine.triage.classification(run_id)
+            return self.engine.attempt_log(run_id), c.evidence if c else None
         from screens.detail import LogScreen
         self.push_screen(LogScreen(run_id, load))
 

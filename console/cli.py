@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from console import __version__
 from console.output import emit
 from core import clock
-from core.errors import BadInput, ConsoleError
+from core.errors import BadInput, ConsoleError, Forbidden
 from core.sanitize import strip_control
 from core.types import to_dict
 
@@ -81,6 +81,34 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run_id", metavar="RUN_ID")
     sp.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
     sp.add_argument("--raw", action="store_true", help="keep terminal control sequences (unsafe on a terminal)")
+
+    sp = leaf(jobs, "signatures", "unclassified failures grouped by normalised signature, most frequent first")
+    _fmt(sp)
+
+    sp = leaf(sub, "classify", "classify log files with the rules: category, rule, action, evidence")
+    sp.add_argument("paths", nargs="+", metavar="PATH", help="log files; - reads standard input")
+    sp.add_argument("--rules", metavar="FILE", help="use this rule file in place of the user's (built-in rules still apply)")
+    _fmt(sp)
+
+    rules = sub.add_parser("rules", help="failure classification rules").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    _fmt(leaf(rules, "list", "the active rules in priority order (user's first, then built-in)"))
+    sp = leaf(rules, "check", "run every rule's examples and counter-examples (exit 2 on any failure)")
+    sp.add_argument("file", metavar="FILE")
+    sp = leaf(rules, "test", "which rule of FILE classifies LOG, and which rules of FILE match it")
+    sp.add_argument("file", metavar="FILE")
+    sp.add_argument("log", metavar="LOG")
+    _fmt(sp, ("table", "json"))
+    sp = leaf(rules, "new", "propose a rule from an unclassified signature; --yes saves it to the user rule file")
+    sp.add_argument("--from-signature", required=True, metavar="N|TEXT",
+                    help="the signature: its rank in `jobs signatures` (1 = most frequent) or its exact text")
+    sp.add_argument("--id", dest="rule_id", metavar="ID", help="rule id (default: derived from the signature)")
+    sp.add_argument("--category", default="user_code_error", help="taxonomy category (default user_code_error)")
+    sp.add_argument("--rule-action", dest="rule_action", choices=("retry", "retry_with_conf", "retry_later", "no_retry"),
+                    help="action (default: the category's)")
+    sp.add_argument("--pattern", metavar="REGEX", help="the regex (default: the one proposed from the signature)")
+    sp.add_argument("--yes", action="store_true", help="save it (otherwise only show the preview)")
+    _fmt(sp, ("table", "json"))
 
     models = sub.add_parser("models", help="model registry").add_subparsers(dest="action", metavar="ACTION", required=True)
     sp = leaf(models, "list", "list registered model versions")
@@ -160,11 +188,39 @@ def run(args: argparse.Namespace) -> int:
         since = parse_since(args.since) if args.since else None
         if args.limit is not None and args.limit < 1:
             raise BadInput(f"--limit must be at least 1, got {args.limit}")
-        attempts = engine.attempts(failed=True if args.failed else None, job_id=args.job, since=since, limit=args.limit)
-        emit([to_dict(a) for a in attempts], fmt, ATTEMPT_COLUMNS)
+        _warn_rules(engine)
+        emit(engine.attempt_records(failed=True if args.failed else None, job_id=args.job, since=since,
+                                    limit=args.limit), fmt, ATTEMPT_COLUMNS)
+    elif (command, action) == ("jobs", "signatures"):
+        _warn_rules(engine)
+        emit([{**g, "rank": i} for i, g in enumerate(engine.signatures(), start=1)], fmt, SIGNATURE_COLUMNS)
+    elif command == "classify":
+        _warn_rules(engine)
+        emit(engine.classify_paths(args.paths, args.rules), fmt, CLASSIFY_COLUMNS)
+    elif (command, action) == ("rules", "list"):
+        _warn_rules(engine)
+        emit([r.to_dict() | {"n": n, "source": r.source, "fields": r.fields}
+              for n, r in enumerate(engine.rules(), start=1)], fmt, RULE_COLUMNS)
+    elif (command, action) == ("rules", "check"):
+        problems = engine.check_rules(args.file)
+        for p in problems:
+            print(p, file=sys.stderr)
+        if problems:
+            raise BadInput(f"{args.file}: {len(problems)} example check(s) failed")
+        print(f"{args.file}: ok")
+    elif (command, action) == ("rules", "test"):
+        result = engine.test_rules(args.file, args.log)
+        if fmt == "json":
+            print(json.dumps(result, indent=2))
+        else:
+            print(f"category: {result['category']}\nrule: {result['rule_id'] or '-'}\naction: {result['action'] or '-'}")
+            print(f"evidence (line {result['evidence_line']}): {strip_control(result['evidence'] or '-')}")
+            print(f"fields: {json.dumps(result['fields'])}\nmatching rules: {', '.join(result['matching_rules']) or '-'}")
+    elif (command, action) == ("rules", "new"):
+        _new_rule(engine, args, fmt)
     elif (command, action) == ("jobs", "show"):
         if fmt == "json":
-            print(json.dumps(to_dict(engine.attempt(args.run_id)), indent=2))
+            print(json.dumps(engine.attempt_record(engine.attempt(args.run_id)), indent=2))
         else:
             sys.stdout.write(strip_control(engine.describe_attempt(args.run_id)))
     elif (command, action) == ("jobs", "logs"):
@@ -177,6 +233,39 @@ def run(args: argparse.Namespace) -> int:
     elif (command, action) == ("audit", "list"):
         emit([to_dict(e) for e in engine.audit_events(args.limit)], fmt, AUDIT_COLUMNS)
     return 0
+
+
+def _warn_rules(engine) -> None:
+    if engine.rules_warning:
+        print(f"mlops-console: warning: {engine.rules_warning}", file=sys.stderr)
+
+
+def _new_rule(engine, args: argparse.Namespace, fmt: str) -> None:
+    sigs = engine.signatures()
+    key = args.from_signature
+    if key.isdigit():
+        if not 1 <= int(key) <= len(sigs):
+            raise BadInput(f"--from-signature: there are {len(sigs)} unclassified signatures, not {key}")
+        sig = sigs[int(key) - 1]["signature"]
+    else:
+        sig = key
+    rule = engine.draft_rule(sig, rule_id=args.rule_id, category=args.category, action=args.rule_action,
+                             pattern=args.pattern)
+    preview = engine.preview_rule(rule)
+    out = {"rule": rule.to_dict(), "preview": preview, "saved": False, "file": str(engine.settings.rules_file)}
+    if args.yes:
+        if engine.read_only:
+            raise Forbidden("read-only: saving a rule changes the user rule file (run without --read-only)")
+        engine.add_rule(rule)
+        out["saved"] = True
+    if fmt == "json":
+        print(json.dumps(out, indent=2))
+        return
+    from autofix.rules import rule_to_toml
+    sys.stdout.write(strip_control(rule_to_toml(rule)))
+    shadows = ", ".join(f"{k} ({v})" for k, v in preview["shadows"].items()) or "none"
+    print(f"# would classify {preview['matches']} of {preview['failures']} past failures; shadows: {shadows}")
+    print(f"# saved to {out['file']}" if out["saved"] else "# not saved: add --yes to append it to " + out["file"])
 
 
 def _age(ts: str) -> str:
@@ -200,7 +289,25 @@ ROLLOUT_COLUMNS = [
 ATTEMPT_COLUMNS = [
     ("SUBMITTED", lambda r: r["submitted_at"]), ("JOB", lambda r: r["job_id"]), ("RUN", lambda r: r["run_id"]),
     ("ATTEMPT", lambda r: r["attempt"]), ("STATUS", lambda r: r["status"]), ("REASON", lambda r: r.get("reason")),
-    ("EXIT", lambda r: r.get("exit_code")), ("RUNTIME(s)", lambda r: r["runtime_seconds"]), ("COST", lambda r: r["cost"]),
+    ("EXIT", lambda r: r.get("exit_code")),
+    ("RUNTIME(s)", lambda r: r["runtime_seconds"]), ("COST", lambda r: r["cost"]),
+    ("CATEGORY", lambda r: r.get("category")), ("ACTION", lambda r: r.get("action")), ("RULE", lambda r: r.get("rule_id")),
+    ("EVIDENCE", lambda r: (r.get("evidence") or "")[:100] or None),
+]
+SIGNATURE_COLUMNS = [
+    ("#", lambda r: r["rank"]), ("COUNT", lambda r: r["count"]), ("LAST SEEN", lambda r: r["last_seen"]),
+    ("JOBS", lambda r: ",".join(r["jobs"][:3]) + ("…" if len(r["jobs"]) > 3 else "")),
+    ("SIGNATURE", lambda r: r["signature"][:120]),
+]
+CLASSIFY_COLUMNS = [
+    ("PATH", lambda r: r["path"]), ("CATEGORY", lambda r: r["category"]), ("ACTION", lambda r: r["action"]),
+    ("RULE", lambda r: r["rule_id"]), ("LINE", lambda r: r["evidence_line"]),
+    ("EVIDENCE", lambda r: (r["evidence"] or "")[:100] or None),
+]
+RULE_COLUMNS = [
+    ("#", lambda r: r["n"]), ("ID", lambda r: r["id"]), ("CATEGORY", lambda r: r["category"]),
+    ("ACTION", lambda r: r["action"]), ("SOURCE", lambda r: r["source"].rsplit("/", 1)[-1]),
+    ("DESCRIPTION", lambda r: r["description"][:80]),
 ]
 MODEL_COLUMNS = [
     ("MODEL", lambda r: r["model"]), ("VERSION", lambda r: r["version"]), ("STAGE", lambda r: r["stage"]),

@@ -15,9 +15,12 @@ from core import clock
 from core.audit import AuditLog
 from core.cluster import Cluster
 from core.describe import describe
-from core.errors import NotFound
+from core.errors import BadInput, NotFound
 from core.registry import Registry
 from core.sim import SimCluster, parse_scale
+from autofix.classify import Classification, Classifier, rule_matches
+from autofix.rules import Rule, RuleSet, check_rule_file, load_file, load_ruleset
+from autofix.triage import Triage
 from core.store import SCHEMA_VERSION, Store
 from core.types import Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Summary, to_dict
 
@@ -36,6 +39,8 @@ class Engine:
         self.registry = Registry(self.store)
         self.cluster: Cluster = SimCluster(self.store, fixtures_dir(), seed=settings.seed,
                                            scale=parse_scale(settings.scale), on_build=self._record_build)
+        self.triage = Triage(self.store, self.cluster, self.audit, settings.rules_file,
+                             settings.log_tail_lines, settings.log_tail_bytes)
 
     def _record_build(self, info: dict) -> None:
         self.audit.append(verb="create", user=self.settings.actor,
@@ -152,8 +157,87 @@ class Engine:
     def attempt_log(self, run_id: str) -> str:
         return self.cluster.attempt_log(run_id)
 
+    def attempt_record(self, a: Attempt, c: Classification | None = None) -> dict[str, Any]:
+        """An attempt as a history record, with its triage (category, rule_id, action, evidence) when failed."""
+        rec = to_dict(a)
+        if a.status == "failed":
+            c = c or self.triage.classification(a.run_id)
+            if c is not None:
+                rec.update(category=c.category, rule_id=c.rule_id, action=c.action, evidence=c.evidence,
+                           fields=c.fields)
+        return rec
+
+    def attempt_records(self, **filters: Any) -> list[dict[str, Any]]:
+        attempts = self.attempts(**filters)
+        classes = self.triage.classifications() if any(a.status == "failed" for a in attempts) else {}
+        return [self.attempt_record(a, classes.get(a.run_id)) for a in attempts]
+
     def describe_attempt(self, run_id: str) -> str:
-        return describe(to_dict(self.attempt(run_id)))
+        a = self.attempt(run_id)
+        rec = self.attempt_record(a)
+        if a.status == "failed":
+            c = self.triage.classification(run_id)
+            rec["triage"] = c.to_dict() if c else None
+            rec["events"] = self.cluster.attempt_events(run_id)
+        return describe(rec)
+
+    # -- triage: rules, classification, signatures ----------------------------------------------------
+    @property
+    def rules_warning(self) -> str | None:
+        self.triage.classifier  # (re)loads the rule set, which sets the warning
+        return self.triage.warning
+
+    def rules(self) -> list[Rule]:
+        return self.triage.ruleset.rules
+
+    def classify_paths(self, paths: list[str], rules_file: str | None = None) -> list[dict[str, Any]]:
+        """Classify log files (`-` is stdin) with the active rules, or with FILE in place of the user's."""
+        clf = Classifier(load_ruleset(Path(rules_file))) if rules_file else self.triage.classifier
+        out = []
+        for path in paths:
+            if path == "-":
+                c = clf.classify_stream(sys.stdin.buffer)
+            else:
+                try:
+                    c = clf.classify_path(path)
+                except FileNotFoundError:
+                    raise BadInput(f"{path}: no such file") from None
+                except IsADirectoryError:
+                    raise BadInput(f"{path}: is a directory") from None
+                except OSError as e:
+                    raise BadInput(f"{path}: cannot read: {e.strerror}") from None
+            out.append({"path": path, "category": c.category, "rule_id": c.rule_id, "action": c.action,
+                        "evidence": c.evidence, "fields": c.fields, "evidence_line": c.evidence_line,
+                        "context": c.context})
+        return out
+
+    def check_rules(self, path: str) -> list[str]:
+        return check_rule_file(Path(path))
+
+    def test_rules(self, rules_path: str, log_path: str) -> dict[str, Any]:
+        """Which rule of FILE wins on LOG, and every rule of FILE that matches it."""
+        rs = RuleSet(load_file(Path(rules_path)), [rules_path])
+        try:
+            text = Path(log_path).read_bytes().decode("utf-8", "replace") if log_path != "-" else \
+                sys.stdin.buffer.read().decode("utf-8", "replace")
+        except OSError as e:
+            raise BadInput(f"{log_path}: cannot read: {e.strerror}") from None
+        c = Classifier(rs).classify_text(text)
+        result = c.to_dict()
+        result["matching_rules"] = [r.id for r in rs.rules if rule_matches(r, text)]
+        return result
+
+    def signatures(self) -> list[dict[str, Any]]:
+        return self.triage.signatures()
+
+    def draft_rule(self, signature: str, **kw: Any) -> Rule:
+        return self.triage.draft_rule(signature, **kw)
+
+    def preview_rule(self, rule: Rule) -> dict[str, Any]:
+        return self.triage.preview(rule)
+
+    def add_rule(self, rule: Rule) -> None:
+        self.triage.add_rule(rule, self.settings.actor)
 
     def retry_candidates(self, hours: int = 24) -> list[Attempt]:
         """Failed attempts of the last `hours` not yet followed by a later attempt of the same run."""

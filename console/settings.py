@@ -25,6 +25,9 @@ class Settings:
     user: str = ""
     refresh_seconds: float = 5.0
     theme: str = "textual-dark"
+    rules_file: Path = field(default_factory=lambda: Path(platformdirs.user_config_dir(APP)) / "rules.toml")
+    log_tail_lines: int = 500
+    log_tail_bytes: int = 1 << 20
     config_path: Path | None = None
 
     @property
@@ -45,7 +48,8 @@ def _login_name() -> str:
 
 # key -> type the config file and environment may set
 KEYS: dict[str, type] = {"home": Path, "read_only": bool, "seed": int, "scale": str, "user": str,
-                         "refresh_seconds": float, "theme": str}
+                         "refresh_seconds": float, "theme": str, "rules_file": Path, "log_tail_lines": int,
+                         "log_tail_bytes": int}
 
 
 def default_config_path() -> Path:
@@ -77,8 +81,12 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
         if value is not None and key in {f.name for f in fields(Settings)}:
             setattr(s, key, _coerce(value, KEYS.get(key, type(value)), f"option --{key.replace('_', '-')}"))
     s.home = Path(os.path.expanduser(str(s.home)))
+    s.rules_file = Path(os.path.expanduser(str(s.rules_file)))
     if s.refresh_seconds <= 0:
         raise BadInput(f"refresh_seconds must be positive, got {s.refresh_seconds}")
+    if s.log_tail_lines < 1 or s.log_tail_bytes < 1024:
+        raise BadInput(f"log_tail_lines must be ≥ 1 and log_tail_bytes ≥ 1024, "
+                       f"got {s.log_tail_lines} and {s.log_tail_bytes}")
     return s
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from core import clock
 from core.store import Store
 from core.types import AuditEvent
 
+T = TypeVar("T")
 GENESIS = "0" * 64
 HASHED_FIELDS = ("seq", "audit_id", "stage", "verb", "user", "object_ref", "before", "after",
                  "annotations", "timestamp", "prev_hash")
@@ -50,6 +51,23 @@ class AuditLog:
                 (event["seq"], event["audit_id"], stage, verb, user, _j(object_ref), _j(before), _j(after),
                  _j(event["annotations"]), event["timestamp"], event["prev_hash"], event["hash"]))
         return AuditEvent(**event)
+
+    def change(self, *, verb: str, user: str, object_ref: dict[str, str], before: Any, after: Any,
+               apply: Callable[[], T], annotations: dict[str, str] | None = None) -> T:
+        """The one audit path: an intent record, the change, then its outcome — all under one auditID."""
+        import uuid
+
+        audit_id = str(uuid.uuid4())
+        notes = dict(annotations or {})
+        common = dict(verb=verb, user=user, object_ref=object_ref, audit_id=audit_id)
+        self.append(stage="RequestReceived", before=before, after=after, annotations=notes, **common)
+        try:
+            result = apply()
+        except Exception as e:
+            self.append(stage="Failed", before=before, after=None, annotations={**notes, "error": str(e)[:500]}, **common)
+            raise
+        self.append(stage="ResponseComplete", before=before, after=after, annotations=notes, **common)
+        return result
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[AuditEvent]:
         sql = "SELECT * FROM audit ORDER BY seq DESC"

@@ -18,3 +18,8 @@ class NotFound(BadInput):
 class StoreError(ConsoleError):
     """The store cannot be opened or used."""
     exit_code = 2
+
+
+class Forbidden(ConsoleError):
+    """The operator's role (or --read-only) does not allow this: exit code 3."""
+    exit_code = 3

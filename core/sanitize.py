@@ -27,3 +27,16 @@ def safe_markup(text: str) -> str:
     """Text made safe to embed in Rich markup: control sequences stripped, markup escaped."""
     from rich.markup import escape
     return escape(strip_control(text))
+
+
+# ESC shows as ␛ (so `\x1b[2J` reads `␛[2J`), other C0 as Control Pictures, DEL as ␡, C1 as <9b>.
+_VISIBLE = {c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)}
+_VISIBLE |= {0x7F: "\u2421"} | {c: f"<{c:02x}>" for c in range(0x80, 0xA0)}
+
+
+def visible_control(text: str) -> str:
+    """Control characters made visible instead of removed, for an operator reading a hostile log.
+    Tabs and newlines stay; nothing is left that a terminal would act on."""
+    if not text:
+        return text
+    return text.replace("\r\n", "\n").translate(_VISIBLE)

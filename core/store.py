@@ -61,15 +61,27 @@ MIGRATIONS: list[str] = [
         timestamp TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
     CREATE INDEX audit_id ON audit(audit_id);
     """,
+    # 2: classifications of failed attempts, with the content hash of the rule set that made them
+    """
+    CREATE TABLE classifications (
+        run_id TEXT PRIMARY KEY, category TEXT NOT NULL, rule_id TEXT, action TEXT, evidence TEXT,
+        evidence_line INTEGER, context TEXT, fields TEXT, ruleset TEXT NOT NULL, classified_at TEXT NOT NULL);
+    CREATE INDEX classifications_category ON classifications(category);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JSON_COLUMNS = {"labels", "taints", "conditions", "conf", "extra", "params", "metrics",
-                "object_ref", "before", "after", "annotations"}
+                "object_ref", "before", "after", "annotations", "context", "fields"}
 
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def encode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON-encode the JSON columns of a row about to be written (text is taken as already encoded)."""
+    return {k: dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v for k, v in row.items()}
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -166,14 +178,13 @@ class Store:
         return row[0] if row else None
 
     def insert_all(self, table: str, rows: Iterable[dict[str, Any]], batch_size: int = 2000) -> None:
-        encoded = ({k: dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v
-                    for k, v in r.items()} for r in rows)
-        self.db[table].insert_all(encoded, batch_size=batch_size)
+        self.db[table].insert_all((encode_row(r) for r in rows), batch_size=batch_size)
+
+    def upsert_all(self, table: str, rows: Iterable[dict[str, Any]], pk: str | tuple[str, ...]) -> None:
+        self.db[table].upsert_all((encode_row(r) for r in rows), pk=pk)
 
     def update(self, table: str, pk: Any, values: dict[str, Any]) -> None:
-        encoded = {k: dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v
-                   for k, v in values.items()}
-        self.db[table].update(pk, encoded)
+        self.db[table].update(pk, encode_row(values))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

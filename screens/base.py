@@ -133,7 +133,11 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             self._render_rows()
             self.query_one(DataTable).focus()
             return
-        self.app.action_back()
+        stack = self.app.screen_stack
+        if len(stack) > 1 and stack[-1] is self and stack[0] is not self:
+            self.app.pop_screen()  # a pushed view (e.g. signatures) goes back to the one below
+        else:
+            self.app.action_back()
 
     def action_cursor(self, direction: str) -> None:
         table = self.query_one(DataTable)

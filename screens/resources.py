@@ -111,23 +111,43 @@ class AttemptsView(ViewScreen):
             self.app.open_log(key)
 
 
+CATEGORY_STYLES = {"memory_exceeded": "magenta", "unclassified": "bold yellow", "user_code_error": "cyan",
+                   "permission_denied": "red", "gpu_failure": "bright_red", "node_lost": "blue"}
+
+
 class JobsScreen(AttemptsView):
     VIEW = "jobs"
     TITLE = "Job attempts"
-    COLUMNS = ("SUBMITTED", "JOB", "RUN", "ATT", "STATUS", "REASON", "EXIT", "RUNTIME s", "COST", "LAST LOG LINE")
-    BINDINGS = [Binding("f", "toggle_failed", "Failed/all", id="toggle_failed")]
+    COLUMNS = ("SUBMITTED", "JOB", "RUN", "ATT", "STATUS", "CATEGORY", "ACTION", "RULE", "EVIDENCE")
+    BINDINGS = [
+        Binding("f", "toggle_failed", "Failed/all", id="toggle_failed"),
+        Binding("s", "signatures", "Signatures", id="signatures"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self.failed_only = True
 
     def fetch(self) -> list[Row]:
-        attempts = self.app.engine.attempts(failed=True if self.failed_only else None, limit=JOB_ROWS_SHOWN)
+        engine = self.app.engine
+        records = engine.attempt_records(failed=True if self.failed_only else None, limit=JOB_ROWS_SHOWN)
         self.TITLE = "Failed job attempts" if self.failed_only else "Job attempts"
-        return [(a.run_id, [
-            a.submitted_at[:16].replace("T", " "), safe_text(a.job_id), safe_text(a.run_id), a.attempt,
-            status_text(a.status), safe_text(a.reason), a.exit_code, f"{a.runtime_seconds:g}", f"{a.cost:.2f}",
-            safe_text(_last_line(a.log_tail), "dim")]) for a in attempts]
+        if engine.rules_warning:
+            self.app.call_from_thread(self.app.notify, engine.rules_warning, title="rules", severity="warning",
+                                      markup=False)
+        rows = []
+        for r in records:
+            cat = r.get("category")
+            rows.append((r["run_id"], [
+                r["submitted_at"][:16].replace("T", " "), safe_text(r["job_id"]), safe_text(r["run_id"]),
+                r["attempt"], status_text(r["status"]),
+                safe_text(cat, CATEGORY_STYLES.get(cat or "", "")) if cat else Text("-", "dim"),
+                safe_text(r.get("action") or "-"), safe_text(r.get("rule_id") or "-", "dim"),
+                safe_text(r.get("evidence") or _last_line(r.get("log_tail")), "")]))
+        return rows
+
+    def action_signatures(self) -> None:
+        self.app.push_screen(SignaturesScreen())
 
     def action_toggle_failed(self) -> None:
         self.failed_only = not self.failed_only
@@ -146,6 +166,44 @@ class AutofixScreen(AttemptsView):
             a.submitted_at[:16].replace("T", " "), safe_text(a.job_id), safe_text(a.run_id), safe_text(a.reason),
             a.exit_code, Text("awaiting triage", "yellow"), safe_text(_last_line(a.log_tail), "dim")])
             for a in candidates]
+
+
+class SignaturesScreen(ViewScreen):
+    """Unclassified failures grouped by normalised signature; `n` turns one into a rule."""
+
+    VIEW = "signatures"
+    TITLE = "Unclassified signatures"
+    COLUMNS = ("#", "COUNT", "LAST SEEN", "JOBS", "SIGNATURE")
+    BINDINGS = [Binding("n", "new_rule", "New rule", id="new_rule")]
+
+    def fetch(self) -> list[Row]:
+        self.groups = {g["signature"]: g for g in self.app.engine.signatures()}
+        self.TITLE = f"Unclassified signatures ({sum(g['count'] for g in self.groups.values())} failures)"
+        return [(sig, [n, g["count"], g["last_seen"][:16].replace("T", " "),
+                       safe_text(", ".join(g["jobs"][:3]) + (" …" if len(g["jobs"]) > 3 else "")), safe_text(sig)])
+                for n, (sig, g) in enumerate(self.groups.items(), start=1)]
+
+    def describe(self, key: str) -> str:
+        from core.describe import describe
+        g = self.groups[key]
+        return describe({k: g[k] for k in ("signature", "count", "jobs", "last_seen", "example", "regex")}
+                        | {"run_ids": g["run_ids"][:20]})
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "new_rule" and self.app.engine.read_only:
+            return False  # read-only: the action is not offered at all
+        return True
+
+    def action_new_rule(self) -> None:
+        key = self.selected_key()
+        if key is None or self.app.engine.read_only:
+            return
+        from screens.rule_editor import NewRuleScreen
+
+        def saved(rule_id: str | None) -> None:
+            if rule_id:
+                self.refresh_data()
+        self.app.push_screen(NewRuleScreen(key), saved)
 
 
 class ModelsScreen(ViewScreen):

@@ -4,14 +4,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.worker import Worker, WorkerState
 
-from core.sanitize import strip_control
+from core.sanitize import visible_control
 
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 
 def safe_text(value: object, style: str = "") -> Text:
-    """Cluster data as a Rich Text: never parsed as markup, control sequences stripped."""
-    text = strip_control("-" if value is None else str(value))
+    """Cluster data as a Rich Text: never parsed as markup; control characters shown, never sent."""
+    text = visible_control("-" if value is None else str(value))
     return Text(text.replace("\n", " ").replace("\t", " "), style=style)
 
 

@@ -12,7 +12,8 @@ from conftest import PINNED_NOW, REPO
 from core import clock
 from core.errors import BadInput
 from core.sim import parse_scale
-from core.sim.estate import TAXONOMY, GiB, parse_mem
+from core.sim.estate import GiB, parse_mem
+from core.taxonomy import TAXONOMY
 from core.sim.logs import LogTemplate, load_templates
 
 TEMPLATES = load_templates(REPO / "fixtures" / "logs")

@@ -2,6 +2,7 @@
 what an operator changes survives a restart."""
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from pathlib import Path
 from typing import Callable
@@ -172,6 +173,41 @@ class SimCluster:
     def attempt_log(self, run_id: str) -> str:
         a = self.get_attempt(run_id)
         return full_log(a.run_id, a.kind, a.job_id, a.submitted_at, a.log_tail, a.node or "localhost")
+
+    def attempt_log_tail(self, run_id: str, lines: int, max_bytes: int) -> str:
+        """The last `lines` lines, at most `max_bytes` of them, as `kubectl logs --tail --limit-bytes`."""
+        row = self.store.one("SELECT log_tail FROM attempts WHERE run_id = ?", (run_id,))
+        if row is None:
+            raise NotFound(f"no job attempt with run_id {run_id!r}")
+        text = "\n".join((row["log_tail"] or "").splitlines()[-lines:]) if lines > 0 else ""
+        data = text.encode("utf-8", "surrogateescape")
+        return data[-max_bytes:].decode("utf-8", "replace") if len(data) > max_bytes else text
+
+    def attempt_events(self, run_id: str) -> list[str]:
+        """Kubernetes events of the attempt's driver pod and job, as `kubectl get events` would list them."""
+        return sim_events(self.get_attempt(run_id))
+
+
+def sim_events(a: Attempt) -> list[str]:
+    pod = f"{a.job_id}-{a.run_id}-driver"
+    pid = int(hashlib.sha256(a.run_id.encode()).hexdigest()[:4], 16) + 1000
+    events = [f"Normal Scheduled pod/{pod} Successfully assigned jobs/{pod} to {a.node}"]
+    if a.reason == "ImagePullBackOff":
+        events += [f"Normal Pulling pod/{pod} Pulling image for {a.job_id}",
+                   f"Warning Failed pod/{pod} Error: ErrImagePull",
+                   f"Warning BackOff pod/{pod} Back-off pulling image"]
+        return events
+    events.append(f"Normal Started pod/{pod} Started container driver")
+    if a.status != "failed":
+        return events + [f"Normal Completed job/{a.job_id} Job completed"]
+    if a.reason == "OOMKilled":
+        events.append(f"Warning OOMKilling node/{a.node} Memory cgroup out of memory: Killed process {pid} (java)")
+    elif a.reason == "Evicted":
+        events.append(f"Warning Evicted pod/{pod} The node was low on resource: ephemeral-storage.")
+    elif a.reason == "DeadlineExceeded":
+        events.append(f"Warning DeadlineExceeded job/{a.job_id} Job was active longer than specified deadline")
+    events.append(f"Warning BackoffLimitExceeded job/{a.job_id} Job has reached the specified backoff limit")
+    return events
 
 
 def _node(r: dict, usage: dict | None) -> Node:

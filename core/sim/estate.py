@@ -15,10 +15,8 @@ from typing import Any, Iterator
 
 from core.clock import iso
 from core.sim.logs import LogTemplate, load_templates
+from core.taxonomy import TAXONOMY
 
-TAXONOMY = ("memory_exceeded", "disk_exhausted", "shuffle_fetch_failed", "node_lost", "network_transient",
-            "storage_throttled", "missing_input", "permission_denied", "schema_mismatch", "user_code_error",
-            "timeout", "image_pull_failed", "gpu_failure", "unclassified")
 
 # How often each failure happens in the demo (relative weights). Memory dominates, as in production.
 FAILURE_WEIGHTS = {"memory_exceeded": 30, "disk_exhausted": 5, "shuffle_fetch_failed": 7, "node_lost": 7,

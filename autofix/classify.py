@@ -1,0 +1,274 @@
+"""The classification engine: ordered rules over a stream of lines, bounded memory, many patterns at once.
+
+All patterns (every rule's `patterns` and `all_of`) are compiled into one Hyperscan database and the
+input is scanned in chunks of CHUNK bytes cut at line ends, so the cost is one linear pass whatever the
+number of rules (measured in bench/classify.py). Hyperscan only says *which* pattern matched *where*;
+Python's `re` then confirms the match on that one line and extracts the named groups. Patterns
+Hyperscan cannot compile (lookarounds, backreferences) are searched with `re` line by line in every
+chunk: each costs a Python pass over the input, which `rules check` reports.
+
+Lines longer than MAX_LINE bytes are cut into MAX_LINE pieces, each counted as a line (a 50 MB line
+costs what 50 MB of short lines cost, and memory stays under CHUNK + MAX_LINE). Bytes that are not
+UTF-8 are decoded with replacement characters.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator
+
+from autofix.rules import Rule, RuleSet
+from core.taxonomy import UNCLASSIFIED
+
+CHUNK = 4 << 20
+MAX_LINE = 64 << 10
+EVIDENCE_MAX = 2000  # characters kept of an evidence or context line
+
+
+@dataclass
+class Classification:
+    category: str
+    rule_id: str | None
+    action: str | None  # None when no rule decided (unclassified): the recommender decides
+    evidence: str | None
+    evidence_line: int | None  # 1-based line number in the input
+    context: list[str] = field(default_factory=list)  # [line before, evidence, line after]
+    fields: dict[str, str] = field(default_factory=dict)
+    ruleset: str = ""
+
+    def to_dict(self) -> dict:
+        return {"category": self.category, "rule_id": self.rule_id, "action": self.action,
+                "evidence": self.evidence, "evidence_line": self.evidence_line, "context": self.context,
+                "fields": self.fields, "ruleset": self.ruleset}
+
+
+def unclassified(ruleset: str = "") -> Classification:
+    return Classification(UNCLASSIFIED, None, None, None, None, [], {}, ruleset)
+
+
+@dataclass
+class _Hit:
+    line_no: int
+    line: str
+    before: str
+    after: str | None
+    fields: dict[str, str]
+
+
+class Classifier:
+    def __init__(self, ruleset: RuleSet):
+        self.ruleset = ruleset
+        self.digest = ruleset.digest
+        # pattern table: (rule index, is_all_of, compiled re)
+        self.table: list[tuple[int, bool, re.Pattern]] = []
+        for ri, rule in enumerate(ruleset.rules):
+            self.table += [(ri, False, c) for c in rule.compiled]
+            self.table += [(ri, True, c) for c in rule.compiled_all]
+        self.hs_db, self.fallback = _compile_hyperscan([c.pattern for _, _, c in self.table])
+
+    # -- entry points ------------------------------------------------------------------------
+    def classify_text(self, text: str) -> Classification:
+        return self.classify_stream(io.BytesIO(text.encode("utf-8", "surrogateescape")))
+
+    def classify_path(self, path: str) -> Classification:
+        with open(path, "rb") as f:
+            return self.classify_stream(f)
+
+    def classify_stream(self, f: BinaryIO) -> Classification:
+        state = _ScanState(len(self.ruleset.rules))
+        for chunk, first_line in _chunks(f):
+            self._scan(chunk, first_line, state)
+            state.prev_last_line = _last_line(chunk)
+        return self._decide(state)
+
+    # -- scanning ----------------------------------------------------------------------------
+    def _scan(self, chunk: bytes, first_line: int, st: "_ScanState") -> None:
+        if st.pending_after:  # the evidence was the last line of the previous chunk
+            nl = chunk.find(b"\n")
+            after = _decode(chunk[: nl if nl >= 0 else len(chunk)])
+            for hit in st.pending_after:
+                hit.after = after
+            st.pending_after = []
+        candidates: dict[int, int] = {}  # pattern id -> first offset reported
+        if self.hs_db is not None:
+            def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
+                if pid not in candidates:
+                    candidates[pid] = end
+            self.hs_db.scan(chunk, match_event_handler=on_match)
+        for pid in self.fallback:
+            candidates[pid] = -1
+        for pid, end in sorted(candidates.items(), key=lambda kv: kv[1]):
+            ri, is_all, rx = self.table[pid]
+            if is_all:
+                if pid in st.all_seen:
+                    continue
+                if end >= 0 and rx.search(_decode(_line_at(chunk, end))) is not None:
+                    st.all_seen.add(pid)
+                    continue
+            elif pid in st.patterns_seen:
+                continue
+            for off, line in _lines_from(chunk, end):
+                m = rx.search(line)
+                if m is None:
+                    continue
+                if is_all:
+                    st.all_seen.add(pid)
+                    break
+                st.patterns_seen.add(pid)
+                found = {k: v for k, v in m.groupdict().items() if v is not None}
+                if st.hits[ri] is not None:  # the rule's evidence is its first line; other patterns add fields
+                    st.hits[ri].fields = found | st.hits[ri].fields
+                    break
+                line_no = first_line + chunk.count(b"\n", 0, off)
+                before, after = _neighbours(chunk, off, st.prev_last_line)
+                hit = _Hit(line_no, line[:EVIDENCE_MAX], before, after, found)
+                st.hits[ri] = hit
+                if after is None:
+                    st.pending_after.append(hit)
+                break
+
+    def _decide(self, st: "_ScanState") -> Classification:
+        for ri, rule in enumerate(self.ruleset.rules):
+            hit = st.hits[ri]
+            if hit is None:
+                continue
+            if not all(pid in st.all_seen for pid, (r, is_all, _) in enumerate(self.table) if r == ri and is_all):
+                continue
+            context = [c for c in (hit.before, hit.line, hit.after) if c is not None]
+            return Classification(rule.category, rule.id, rule.action, hit.line, hit.line_no,
+                                  [c[:EVIDENCE_MAX] for c in context], hit.fields, self.digest)
+        return unclassified(self.digest)
+
+    @property
+    def unaccelerated(self) -> list[str]:
+        return [self.table[pid][2].pattern for pid in self.fallback]
+
+
+def rule_matches(rule: Rule, text: str) -> bool:
+    """Does this one rule match this document, whatever the other rules say? (checks and previews)"""
+    lines = text.splitlines() or [""]
+    any_pattern = any(c.search(line) for c in rule.compiled for line in lines)
+    return any_pattern and all(any(c.search(line) for line in lines) for c in rule.compiled_all)
+
+
+class _ScanState:
+    def __init__(self, n_rules: int):
+        self.hits: list[_Hit | None] = [None] * n_rules
+        self.all_seen: set[int] = set()
+        self.patterns_seen: set[int] = set()  # patterns whose first match is known
+        self.pending_after: list[_Hit] = []
+        self.prev_last_line = ""
+
+
+def _compile_hyperscan(patterns: list[str]):
+    """One database of every pattern Hyperscan accepts; the ids of the others go to the `re` fallback."""
+    try:
+        import hyperscan
+    except ImportError:  # still correct without it, only slower
+        return None, list(range(len(patterns)))
+    ok, fallback = [], []
+    for pid, p in enumerate(patterns):
+        try:
+            probe = hyperscan.Database()
+            probe.compile(expressions=[_hs_expr(p)], ids=[pid], elements=1, flags=[_hs_flags(p)])
+            ok.append(pid)
+        except hyperscan.error:
+            fallback.append(pid)
+    if not ok:
+        return None, fallback
+    db = hyperscan.Database()
+    db.compile(expressions=[_hs_expr(patterns[i]) for i in ok], ids=ok, elements=len(ok),
+               flags=[_hs_flags(patterns[i]) for i in ok])
+    return db, fallback
+
+
+def _hs_expr(p: str) -> bytes:
+    return p.removeprefix("(?i)").encode("utf-8")
+
+
+def _hs_flags(p: str) -> int:
+    import hyperscan
+    # `^`/`$` at line ends, as Python re sees each line; one report per pattern per chunk is enough
+    # because `re` re-finds the first occurrence from there.
+    # Byte mode, not HS_FLAG_UTF8: logs carry invalid UTF-8, on which UTF-8 mode is undefined.
+    flags = hyperscan.HS_FLAG_MULTILINE | hyperscan.HS_FLAG_SINGLEMATCH
+    if p.startswith("(?i)"):
+        flags |= hyperscan.HS_FLAG_CASELESS
+    return flags
+
+
+# -- byte-level helpers ----------------------------------------------------------------------------
+def _chunks(f: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """Chunks of ~CHUNK bytes ending at a line end, long lines cut at MAX_LINE; with their first line number."""
+    carry = b""
+    line_no = 1
+    while True:
+        block = f.read(CHUNK)
+        if not block:
+            break
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            cut = len(data)  # no line end at all: the segmenting below bounds it
+        chunk, carry = data[:cut], data[cut:]
+        if len(carry) > MAX_LINE:  # a line longer than MAX_LINE: emit it in pieces
+            pieces = len(carry) // MAX_LINE * MAX_LINE
+            chunk, carry = chunk + carry[:pieces], carry[pieces:]
+        chunk = _segment(chunk)
+        yield chunk, line_no
+        line_no += chunk.count(b"\n")
+    if carry:
+        yield _segment(carry), line_no
+
+
+def _segment(chunk: bytes) -> bytes:
+    """Cut every line longer than MAX_LINE into MAX_LINE pieces (only when there is one)."""
+    if len(chunk) <= MAX_LINE or max((len(x) for x in chunk.split(b"\n")), default=0) <= MAX_LINE:
+        return chunk
+    out = []
+    for line in chunk.split(b"\n"):
+        out.append(b"\n".join(line[i:i + MAX_LINE] for i in range(0, len(line), MAX_LINE)) if len(line) > MAX_LINE else line)
+    return b"\n".join(out)
+
+
+def _decode(b: bytes) -> str:
+    return b.decode("utf-8", "replace").rstrip("\r")
+
+
+def _line_at(chunk: bytes, end: int) -> bytes:
+    start = chunk.rfind(b"\n", 0, max(0, end - 1)) + 1
+    stop = chunk.find(b"\n", max(0, end - 1))
+    return chunk[start: stop if stop >= 0 else len(chunk)]
+
+
+def _lines_from(chunk: bytes, end: int) -> Iterator[tuple[int, str]]:
+    """Decoded lines with their byte offsets, from the line holding `end` on (all lines when end < 0)."""
+    pos = 0 if end < 0 else chunk.rfind(b"\n", 0, max(0, end - 1)) + 1
+    n = len(chunk)
+    while pos < n:
+        stop = chunk.find(b"\n", pos)
+        if stop < 0:
+            stop = n
+        yield pos, _decode(chunk[pos:stop])
+        pos = stop + 1
+
+
+def _neighbours(chunk: bytes, off: int, prev_last_line: str) -> tuple[str, str | None]:
+    if off == 0:
+        before = prev_last_line
+    else:
+        bstart = chunk.rfind(b"\n", 0, off - 1) + 1
+        before = _decode(chunk[bstart: off - 1])
+    stop = chunk.find(b"\n", off)
+    if stop < 0 or stop + 1 >= len(chunk):
+        return before[:EVIDENCE_MAX], None
+    astop = chunk.find(b"\n", stop + 1)
+    return before[:EVIDENCE_MAX], _decode(chunk[stop + 1: astop if astop >= 0 else len(chunk)])[:EVIDENCE_MAX]
+
+
+def _last_line(chunk: bytes) -> str:
+    body = chunk[:-1] if chunk.endswith(b"\n") else chunk
+    return _decode(body[body.rfind(b"\n") + 1:])[:EVIDENCE_MAX]
+
+

@@ -1,0 +1,175 @@
+"""The classification engine: rule order is priority, all_of, fields, evidence with context, hostile
+and huge input, and the same answer with and without Hyperscan."""
+from __future__ import annotations
+
+import io
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+import autofix.classify as classify_mod
+from autofix.classify import Classifier
+from autofix.rules import RuleError, RuleSet, load_file, load_ruleset, parse_rules
+
+RULES = r"""
+[[rule]]
+id = "yarn-physical-memory"
+category = "memory_exceeded"
+action = "retry_with_conf"
+patterns = ['Container killed by YARN for exceeding memory limits\. (?P<used_gb>[0-9.]+) GB of (?P<limit_gb>[0-9.]+) GB physical memory used']
+examples = ["Container killed by YARN for exceeding memory limits. 12.4 GB of 12 GB physical memory used"]
+
+[[rule]]
+id = "boto-access-denied"
+category = "permission_denied"
+action = "no_retry"
+patterns = ['botocore\.exceptions\.ClientError: An error occurred \(AccessDenied\)']
+
+[[rule]]
+id = "executor-lost-on-spark"
+category = "node_lost"
+action = "retry"
+patterns = ['ExecutorLostFailure']
+all_of = ['(?i)spark']
+
+[[rule]]
+id = "python-traceback"
+category = "user_code_error"
+action = "no_retry"
+patterns = ['^Traceback \(most recent call last\):']
+
+[[rule]]
+id = "needs-lookaround"
+category = "timeout"
+action = "retry_with_conf"
+patterns = ['timed out(?! gracefully)']
+"""
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return Classifier(RuleSet(parse_rules(RULES, "test.toml"), ["test.toml"]))
+
+
+def test_first_rule_in_file_order_wins_wherever_it_matches(clf):
+    doc = ("Traceback (most recent call last):\n  File \"job.py\", line 3, in <module>\n"
+           "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject operation\n")
+    c = clf.classify_text(doc)
+    # the traceback comes first in the log, but the AccessDenied rule comes first in the file
+    assert (c.category, c.rule_id, c.action) == ("permission_denied", "boto-access-denied", "no_retry")
+    assert c.evidence.startswith("botocore.exceptions.ClientError")
+    assert c.evidence_line == 3
+
+
+def test_a_user_error_mentioning_permission_stays_a_user_error(clf):
+    doc = "Traceback (most recent call last):\nValueError: invalid permission level 'admin' (AccessDenied is not a level)\n"
+    assert clf.classify_text(doc).category == "user_code_error"
+
+
+def test_fields_evidence_and_a_line_of_context(clf):
+    doc = ("INFO starting\nWARN before it\n"
+           "ERROR Container killed by YARN for exceeding memory limits. 12.4 GB of 12 GB physical memory used.\n"
+           "INFO after it\n")
+    c = clf.classify_text(doc)
+    assert c.fields == {"used_gb": "12.4", "limit_gb": "12"}
+    assert c.context == ["WARN before it", c.evidence, "INFO after it"]
+    assert c.evidence_line == 3
+
+
+def test_all_of_must_also_match_somewhere(clf):
+    assert clf.classify_text("ExecutorLostFailure (executor 7 exited)\n").category == "unclassified"
+    c = clf.classify_text("org.apache.spark.SparkException: boom\nExecutorLostFailure (executor 7 exited)\n")
+    assert (c.category, c.evidence_line) == ("node_lost", 2)
+
+
+def test_nothing_matches_is_unclassified_without_an_action(clf):
+    c = clf.classify_text("Process exited with code 3\n")
+    assert (c.category, c.rule_id, c.action, c.evidence) == ("unclassified", None, None, None)
+
+
+def test_patterns_hyperscan_cannot_take_still_work(clf):
+    assert clf.unaccelerated == ["timed out(?! gracefully)"]
+    assert clf.classify_text("the request timed out\n").category == "timeout"
+    assert clf.classify_text("the request timed out gracefully\n").category == "unclassified"
+
+
+def test_invalid_utf8_and_binary_are_read_with_replacement(clf):
+    data = b"\xff\xfe\x00garbage\x80\n" + bytes(range(256)) + b"\nContainer killed by YARN for exceeding memory limits." \
+           b" 3 GB of 2 GB physical memory used \xc3\x28\n"
+    c = clf.classify_stream(io.BytesIO(data))
+    assert c.category == "memory_exceeded" and "\ufffd" in c.evidence
+
+
+def test_a_50_mb_single_line_costs_bounded_memory(clf):
+    class Stream(io.RawIOBase):  # 50 MB of one line, then the failure: never held whole in memory
+        def __init__(self):
+            self.left, self.tail = 50 << 20, b"\nContainer killed by YARN for exceeding memory limits. 9 GB of 8 GB physical memory used\n"
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            if self.left > 0:
+                n = min(len(b), self.left)
+                b[:n] = b"x" * n
+                self.left -= n
+                return n
+            n = len(self.tail[:len(b)])
+            b[:n], self.tail = self.tail[:n], self.tail[n:]
+            return n
+
+    tracemalloc.start()
+    try:
+        c = clf.classify_stream(io.BufferedReader(Stream(), 1 << 16))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert c.fields == {"used_gb": "9", "limit_gb": "8"}
+    assert peak < 40 << 20, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_chunk_boundaries_do_not_lose_matches_or_context(clf, monkeypatch):
+    monkeypatch.setattr(classify_mod, "CHUNK", 64)  # many tiny chunks
+    lines = [f"noise line {i}" for i in range(40)]
+    lines[25] = "ERROR Container killed by YARN for exceeding memory limits. 5 GB of 4 GB physical memory used"
+    c = clf.classify_text("\n".join(lines) + "\n")
+    assert c.evidence_line == 26
+    assert c.context == ["noise line 24", lines[25], "noise line 26"]
+
+
+def test_without_hyperscan_the_answers_are_the_same(clf, monkeypatch):
+    docs = ["Traceback (most recent call last):\nbotocore.exceptions.ClientError: An error occurred (AccessDenied) x\n",
+            "spark\nExecutorLostFailure\n", "nothing\n",
+            "Container killed by YARN for exceeding memory limits. 1 GB of 2 GB physical memory used\n"]
+    expected = [clf.classify_text(d).to_dict() for d in docs]
+    monkeypatch.setattr(classify_mod, "_compile_hyperscan", lambda patterns: (None, list(range(len(patterns)))))
+    plain = Classifier(clf.ruleset)
+    assert [plain.classify_text(d).to_dict() for d in docs] == expected
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[[rule]]\nid = "a"\ncategory = "memory_exceeded"\naction = "retry"\npatterns = ["(unclosed"]\n',
+     "rule 'a': invalid regex"),
+    ('[[rule]]\nid = "a"\ncategory = "out_of_coffee"\naction = "retry"\npatterns = ["x"]\n', "rule 'a': unknown category"),
+    ('[[rule]]\nid = "a"\ncategory = "timeout"\naction = "pray"\npatterns = ["x"]\n', "rule 'a': unknown action"),
+    ('[[rule]]\nid = "a"\ncategory = "timeout"\naction = "retry"\npatterns = ["x"]\n' * 2, "rule 'a': duplicate id"),
+    ('[[rule]]\nid = "a"\ncategory = "timeout"\naction = "retry"\n', "rule 'a': missing field 'patterns'"),
+    ('[[rule]]\ncategory = "timeout"\naction = "retry"\npatterns = ["x"]\n', "rule #1: missing field 'id'"),
+    ('[[rule]\nid = "a"\n', "invalid TOML"),
+])
+def test_bad_rule_files_name_the_file_the_rule_and_the_problem(text, needle, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(RuleError) as e:
+        load_file(path)
+    assert str(path) in str(e.value) and needle in str(e.value)
+
+
+def test_user_rules_come_before_built_in_ones(tmp_path):
+    user = tmp_path / "rules.toml"
+    user.write_text('[[rule]]\nid = "mine"\ncategory = "timeout"\naction = "retry"\npatterns = ["OutOfMemoryError"]\n')
+    rs = load_ruleset(user)
+    assert rs.rules[0].id == "mine" and len(rs.rules) > 60
+    assert Classifier(rs).classify_text("java.lang.OutOfMemoryError: Java heap space\n").rule_id == "mine"
+    assert rs.digest != load_ruleset(None).digest
