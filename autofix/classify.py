@@ -5,11 +5,11 @@ input is scanned in chunks of CHUNK bytes cut at line ends, so the cost is one l
 number of rules (measured in bench/classify.py). Hyperscan only says *which* pattern matched *where*;
 Python's `re` then confirms the match on that one line and extracts the named groups. Patterns
 Hyperscan cannot compile (lookarounds, backreferences) are searched with `re` line by line in every
-chunk: each costs a Python pass over the input, which `rules check` reports.
+chunk: each costs a Python `re` pass over the input (measured in the bench).
 
-Lines longer than MAX_LINE bytes are cut into MAX_LINE pieces, each counted as a line (a 50 MB line
-costs what 50 MB of short lines cost, and memory stays under CHUNK + MAX_LINE). Bytes that are not
-UTF-8 are decoded with replacement characters.
+A line longer than CHUNK is read in CHUNK-sized pieces: a 50 MB line costs what 50 MB of short lines
+cost, and memory stays under two chunks. Bytes that are not UTF-8 are decoded with replacement
+characters.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from autofix.rules import Rule, RuleSet
 from core.taxonomy import UNCLASSIFIED
 
 CHUNK = 4 << 20
-MAX_LINE = 64 << 10
 EVIDENCE_MAX = 2000  # characters kept of an evidence or context line
 
 
@@ -66,6 +65,7 @@ class Classifier:
             self.table += [(ri, False, c) for c in rule.compiled]
             self.table += [(ri, True, c) for c in rule.compiled_all]
         self.hs_db, self.fallback = _compile_hyperscan([c.pattern for _, _, c in self.table])
+        self.multiline = {pid: re.compile(self.table[pid][2].pattern, re.MULTILINE) for pid in self.fallback}
 
     # -- entry points ------------------------------------------------------------------------
     def classify_text(self, text: str) -> Classification:
@@ -96,8 +96,15 @@ class Classifier:
                 if pid not in candidates:
                     candidates[pid] = end
             self.hs_db.scan(chunk, match_event_handler=on_match)
-        for pid in self.fallback:
-            candidates[pid] = -1
+        if self.fallback:
+            # Patterns Hyperscan cannot take: one `re` search each over the chunk, to find where to look.
+            text = chunk.decode("utf-8", "surrogateescape")
+            for pid in self.fallback:
+                if pid in st.all_seen or pid in st.patterns_seen:
+                    continue
+                m = self.multiline[pid].search(text)
+                if m is not None:
+                    candidates[pid] = len(text[:max(m.end(), m.start() + 1)].encode("utf-8", "surrogateescape"))
         for pid, end in sorted(candidates.items(), key=lambda kv: kv[1]):
             ri, is_all, rx = self.table[pid]
             if is_all:
@@ -200,7 +207,9 @@ def _hs_flags(p: str) -> int:
 
 # -- byte-level helpers ----------------------------------------------------------------------------
 def _chunks(f: BinaryIO) -> Iterator[tuple[bytes, int]]:
-    """Chunks of ~CHUNK bytes ending at a line end, long lines cut at MAX_LINE; with their first line number."""
+    """Chunks of ~CHUNK bytes ending at a line end, with the number of their first line. A line that has
+    no end within CHUNK bytes comes in CHUNK-sized pieces (a match across two pieces is missed), so
+    memory stays under two chunks whatever the input."""
     carry = b""
     line_no = 1
     while True:
@@ -209,27 +218,18 @@ def _chunks(f: BinaryIO) -> Iterator[tuple[bytes, int]]:
             break
         data = carry + block
         cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            cut = len(data)  # no line end at all: the segmenting below bounds it
+        if cut == 0:  # no line end yet
+            if len(data) >= CHUNK:
+                yield data, line_no  # a piece of a very long line
+                carry = b""
+            else:
+                carry = data
+            continue
         chunk, carry = data[:cut], data[cut:]
-        if len(carry) > MAX_LINE:  # a line longer than MAX_LINE: emit it in pieces
-            pieces = len(carry) // MAX_LINE * MAX_LINE
-            chunk, carry = chunk + carry[:pieces], carry[pieces:]
-        chunk = _segment(chunk)
         yield chunk, line_no
         line_no += chunk.count(b"\n")
     if carry:
-        yield _segment(carry), line_no
-
-
-def _segment(chunk: bytes) -> bytes:
-    """Cut every line longer than MAX_LINE into MAX_LINE pieces (only when there is one)."""
-    if len(chunk) <= MAX_LINE or max((len(x) for x in chunk.split(b"\n")), default=0) <= MAX_LINE:
-        return chunk
-    out = []
-    for line in chunk.split(b"\n"):
-        out.append(b"\n".join(line[i:i + MAX_LINE] for i in range(0, len(line), MAX_LINE)) if len(line) > MAX_LINE else line)
-    return b"\n".join(out)
+        yield carry, line_no
 
 
 def _decode(b: bytes) -> str:

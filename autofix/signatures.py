@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-# The line that tells: the last one that sounds like a failure, skipping stack frames.
-_FAILURE_WORDS = re.compile(r"(?i)error|exception|fail|fatal|killed|abort|panic|exit(?:ed)? (?:with )?(?:code|status)|denied|refused")
+# The line that tells: the first one that sounds most like the failure, skipping stack frames.
+_STRONG = re.compile(r"(?i)fatal|panic|abort|sigsegv|sigabrt|segmentation fault|killed|terminate called|"
+                     r"exit(?:ed)? (?:with )?(?:code|status)|exception|denied|refused")
+_WEAK = re.compile(r"(?i)error|fail")
 _FRAME = re.compile(r"^\s*(at |\.\.\. \d+ more|File \"|Caused by: \.\.\.)")
 # Log prefixes that differ on every line: timestamps, levels, logger names.
 _PREFIX = re.compile(
@@ -30,11 +32,13 @@ _REGEX_FOR = {name: rx for name, _, rx in MASKS}
 def telling_line(text: str) -> str:
     """The line of a log tail most likely to name the failure."""
     lines = [ln.strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith(("termination:", "event: Normal")) and not _FRAME.match(ln)]
-    for ln in reversed(lines):
-        if _FAILURE_WORDS.search(ln):
-            return ln
-    return lines[-1] if lines else ""
+    lines = [ln for ln in lines if ln.strip("# ") and not ln.startswith(("termination:", "event: Normal"))
+             and not _FRAME.match(ln)]
+    if not lines:
+        return ""
+    scores = [2 * bool(_STRONG.search(ln)) + bool(_WEAK.search(ln)) for ln in lines]
+    best = max(scores)
+    return lines[scores.index(best)] if best else lines[-1]
 
 
 def mask(line: str) -> str:

@@ -89,7 +89,7 @@ def run_child(corpus: Path, engine: str) -> tuple[float, int, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=int, default=1024)
-    ap.add_argument("--slice-mb", type=int, default=64, help="size for the pure-Python engine run")
+    ap.add_argument("--slice-mb", type=int, default=32, help="size for the pure-Python engine run")
     ap.add_argument("--keep", action="store_true", help="keep the corpus in bench/out/")
     args = ap.parse_args()
     out_dir = REPO / "bench" / "out" if args.keep else Path(tempfile.mkdtemp(prefix="classify-bench-"))

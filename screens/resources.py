@@ -11,6 +11,7 @@ from screens.base import Row, ViewScreen
 from screens.widgets import safe_text, sparkline, status_text
 
 JOB_ROWS_SHOWN = 5000  # newest attempts listed; the filter and the CLI reach the rest
+EVIDENCE_SHOWN = 140  # characters of the evidence line in the table; `enter` and `l` show it whole
 
 
 class NodesScreen(ViewScreen):
@@ -118,7 +119,7 @@ CATEGORY_STYLES = {"memory_exceeded": "magenta", "unclassified": "bold yellow", 
 class JobsScreen(AttemptsView):
     VIEW = "jobs"
     TITLE = "Job attempts"
-    COLUMNS = ("SUBMITTED", "JOB", "RUN", "ATT", "STATUS", "CATEGORY", "ACTION", "RULE", "EVIDENCE")
+    COLUMNS = ("WHEN", "JOB", "RUN", "CATEGORY", "ACTION", "EVIDENCE", "RULE", "ATT", "STATUS")
     BINDINGS = [
         Binding("f", "toggle_failed", "Failed/all", id="toggle_failed"),
         Binding("s", "signatures", "Signatures", id="signatures"),
@@ -138,12 +139,12 @@ class JobsScreen(AttemptsView):
         rows = []
         for r in records:
             cat = r.get("category")
+            evidence = (r.get("evidence") or _last_line(r.get("log_tail")))[:EVIDENCE_SHOWN]
             rows.append((r["run_id"], [
-                r["submitted_at"][:16].replace("T", " "), safe_text(r["job_id"]), safe_text(r["run_id"]),
-                r["attempt"], status_text(r["status"]),
+                r["submitted_at"][5:16].replace("T", " "), safe_text(r["job_id"]), safe_text(r["run_id"]),
                 safe_text(cat, CATEGORY_STYLES.get(cat or "", "")) if cat else Text("-", "dim"),
-                safe_text(r.get("action") or "-"), safe_text(r.get("rule_id") or "-", "dim"),
-                safe_text(r.get("evidence") or _last_line(r.get("log_tail")), "")]))
+                safe_text(r.get("action") or "-"), safe_text(evidence), safe_text(r.get("rule_id") or "-", "dim"),
+                r["attempt"], status_text(r["status"])]))
         return rows
 
     def action_signatures(self) -> None:

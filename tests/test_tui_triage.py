@@ -38,14 +38,14 @@ async def test_jobs_screen_shows_category_action_rule_evidence(make_app):
         await goto(pilot, "jobs")
         table = await wait_rows(pilot)
         headers = [c.label.plain for c in table.columns.values()]
-        assert headers[5:9] == ["CATEGORY", "ACTION", "RULE", "EVIDENCE"]
-        categories = {str(table.get_row_at(i)[5]) for i in range(table.row_count)}
+        assert headers[3:7] == ["CATEGORY", "ACTION", "EVIDENCE", "RULE"]
+        categories = {str(table.get_row_at(i)[3]) for i in range(table.row_count)}
         assert "memory_exceeded" in categories and len(categories) >= 10
         # filter by category
         await pilot.press("slash", *"memory_exceeded", "enter")
         await pilot.pause()
         assert 0 < table.row_count < len(categories) * 100
-        assert all(str(table.get_row_at(i)[5]) == "memory_exceeded" for i in range(table.row_count))
+        assert all(str(table.get_row_at(i)[3]) == "memory_exceeded" for i in range(table.row_count))
 
 
 async def test_hostile_log_is_shown_never_interpreted(make_app):
@@ -59,7 +59,7 @@ async def test_hostile_log_is_shown_never_interpreted(make_app):
         await goto(pilot, "jobs")
         table = await wait_rows(pilot)
         row = table.get_row_index("r-hostile")
-        evidence = table.get_row_at(row)[8]
+        evidence = table.get_row_at(row)[5]
         assert evidence.plain.endswith("Java heap space [red]x[/red] ␛[31m")  # markup and ESC shown as text
         assert not evidence.spans and "red" not in str(evidence.style)
         table.move_cursor(row=row)
