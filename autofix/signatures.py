@@ -11,9 +11,11 @@ _STRONG = re.compile(r"(?i)fatal|panic|abort|sigsegv|sigabrt|segmentation fault|
 _WEAK = re.compile(r"(?i)error|fail")
 _FRAME = re.compile(r"^\s*(at |\.\.\. \d+ more|File \"|Caused by: \.\.\.)")
 # Log prefixes that differ on every line: timestamps, levels, logger names.
+# (the logger name goes only after a level: "botocore.exceptions.ClientError: …" is the failure itself)
 _PREFIX = re.compile(
-    r"^(?:\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}|\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?)"
-    r"\s*(?:(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL)\b:?\s*)?(?:[\w.$-]+:\s)?")
+    r"^(?:(?:\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}|\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?\]?)\s*)?"
+    r"(?:(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL)\b:?\s*(?:[\w.$-]+:\s)?)?")
 # Order matters: the wider shapes first, so a UUID is not read as numbers.
 MASKS: list[tuple[str, re.Pattern, str]] = [
     ("TS", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), r"\S+"),

@@ -173,3 +173,62 @@ def test_user_rules_come_before_built_in_ones(tmp_path):
     assert rs.rules[0].id == "mine" and len(rs.rules) > 60
     assert Classifier(rs).classify_text("java.lang.OutOfMemoryError: Java heap space\n").rule_id == "mine"
     assert rs.digest != load_ruleset(None).digest
+
+
+# -- the built-in rules on the cases the issue names --------------------------------------------------
+@pytest.fixture(scope="module")
+def builtin() -> Classifier:
+    return Classifier(load_ruleset(None))
+
+
+def test_builtin_permission_error_inside_a_traceback_is_permission_denied(builtin):
+    doc = ("Traceback (most recent call last):\n  File \"/app/job.py\", line 12, in <module>\n"
+           "    obj = s3.get_object(Bucket=b, Key=k)\n"
+           "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject "
+           "operation: Access Denied\n")
+    assert builtin.classify_text(doc).category == "permission_denied"
+
+
+def test_builtin_user_bug_that_mentions_permission_is_user_code_error(builtin):
+    doc = ("Traceback (most recent call last):\n  File \"/app/roles.py\", line 40, in check\n"
+           "ValueError: invalid permission level 'admin' for role 'reader'\n")
+    assert builtin.classify_text(doc).category == "user_code_error"
+
+
+def test_builtin_yarn_memory_kill_extracts_used_and_limit(builtin):
+    doc = ("termination: reason=Error exit_code=1\n"
+           "WARN YarnAllocator: Container killed by YARN for exceeding physical memory limits. "
+           "12.4 GB of 12 GB physical memory used. Consider boosting spark.executor.memoryOverhead.\n"
+           "ERROR YarnScheduler: Lost executor 3 on host-1: ExecutorLostFailure (executor 3 exited)\n")
+    c = builtin.classify_text(doc)
+    assert (c.category, c.action) == ("memory_exceeded", "retry_with_conf")
+    assert c.fields.get("used_gb") == "12.4" and c.fields.get("limit_gb") == "12"
+
+
+# -- signatures ----------------------------------------------------------------------------------------
+def test_signatures_mask_what_varies_and_the_regex_matches_the_originals():
+    from autofix.signatures import regex_for, signature
+    import re
+    a = "2026-11-20T03:14:07Z ERROR sync: Failed to commit batch 42 to ip-10-3-4-5.ec2.internal at /data/x/y (id 9f8e7d6c5b4a)"
+    b = "2026-11-21T09:00:00Z ERROR sync: Failed to commit batch 7 to ip-10-9-9-9.ec2.internal at /data/z/w (id 0a1b2c3d4e5f)"
+    assert signature(a) == signature(b) == "Failed to commit batch <NUM> to <HOST> at <PATH> (id <HEX>)"
+    rx = re.compile(regex_for(signature(a)))
+    assert rx.search(a) and rx.search(b) and not rx.search("Failed to commit batch x to y")
+    # the telling line is the failure, not the noise after it
+    assert signature("INFO start\nFATAL core: invariant 3 failed\nINFO flushing logs\n") == "invariant <NUM> failed"
+
+
+def test_collector_document_is_bounded_and_carries_termination_and_events(tmp_path, monkeypatch):
+    from console.engine import Engine
+    from console.settings import load
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", "2026-11-20T12:00:00Z")
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    engine = Engine(load({"home": str(tmp_path / "h")}))
+    engine.triage.tail_lines = 3
+    failed = engine.attempts(failed=True)
+    oom = next(a for a in failed if a.reason == "OOMKilled")
+    doc = engine.triage.document(oom).splitlines()
+    assert doc[0] == f"termination: reason=OOMKilled exit_code={oom.exit_code}"
+    assert any(line.startswith("event: Warning OOMKilling") for line in doc)
+    assert doc[-3:] == oom.log_tail.splitlines()[-3:]
+    assert len([ln for ln in doc if not ln.startswith(("termination:", "event:"))]) == 3
