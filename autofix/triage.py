@@ -3,6 +3,7 @@ set's hash), group the unclassified by signature, and turn a signature into a us
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 from collections import Counter, defaultdict
@@ -157,17 +158,38 @@ class Triage:
         if clash:
             raise RuleError(f"{self.user_rules}: rule {sorted(clash)[0]!r}: duplicate id (also built in)")
 
-        def write() -> None:
-            self.user_rules.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".rules-", dir=self.user_rules.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(new)
-            os.replace(tmp, self.user_rules)
-
         self.audit.change(verb="create", user=user, object_ref={"resource": "rule", "name": rule.id,
                                                                 "file": str(self.user_rules)},
-                          before=None, after=rule.to_dict(), apply=write,
+                          before=None, apply=lambda: self._write(new), after=lambda: self.rule_snapshot(rule.id),
                           annotations={"reason": "rule from unclassified signature"})
+
+    # -- rules as objects of the audit path: snapshot and restore (rollback) -------------------------------
+    def rule_snapshot(self, rule_id: str, namespace: str | None = None) -> dict | None:
+        if not self.user_rules.exists():
+            return None
+        for r in parse_rules(self.user_rules.read_text(encoding="utf-8"), str(self.user_rules)):
+            if r.id == rule_id:
+                return r.to_dict()
+        return None
+
+    def rule_restore(self, rule_id: str, snap: dict | None, namespace: str | None = None) -> None:
+        """Put the user file back as it was for this rule: without it (snap None), or with it."""
+        text = self.user_rules.read_text(encoding="utf-8") if self.user_rules.exists() else ""
+        blocks = re.split(r"(?m)^(?=\[\[rule\]\])", text)
+        kept = [b for b in blocks if not (b.startswith("[[rule]]") and
+                                          any(r.id == rule_id for r in parse_rules(b, str(self.user_rules))))]
+        new = "".join(kept).rstrip("\n") + "\n"
+        if snap is not None:
+            new += "\n" + rule_to_toml(Rule(**snap))
+        parse_rules(new, str(self.user_rules))
+        self._write(new)
+
+    def _write(self, text: str) -> None:
+        self.user_rules.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".rules-", dir=self.user_rules.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, self.user_rules)
         with self._lock:
             self._classifier = None  # reload, and reclassify on the next look
 

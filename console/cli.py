@@ -17,7 +17,8 @@ from console.output import emit
 from core import clock
 from core.errors import BadInput, ConsoleError, Forbidden
 from core.sanitize import strip_control
-from core.types import to_dict
+from core.changes import DrainOptions
+from core.types import object_name, to_dict
 
 FORMATS = ("table", "json", "jsonl")
 
@@ -62,10 +63,67 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(nodes, "list", "list nodes")
     sp.add_argument("--pool", help="only this node pool")
     _fmt(sp)
+    for verb, text in (("cordon", "mark nodes unschedulable"), ("uncordon", "mark nodes schedulable again")):
+        sp = leaf(nodes, verb, text)
+        sp.add_argument("names", nargs="+", metavar="NAME")
+    sp = leaf(nodes, "drain", "cordon nodes and evict their pods (honours disruption budgets, retries 429s)")
+    sp.add_argument("names", nargs="+", metavar="NAME")
+    sp.add_argument("--grace-period", type=int, default=30, metavar="SECONDS")
+    sp.add_argument("--ignore-daemonsets", action="store_true")
+    sp.add_argument("--delete-emptydir-data", action="store_true")
+    sp.add_argument("--timeout", default="120s", metavar="DURATION", help="give up after this long (default 120s)")
+    sp.add_argument("--yes", action="store_true", help="no confirmation for several nodes")
+    sp = leaf(nodes, "label", "add (key=value) or remove (key-) labels, kubectl's syntax")
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("changes", nargs="+", metavar="key=value|key-")
+    sp = leaf(nodes, "taint", "add (key=value:Effect) or remove (key- or key:Effect-) taints, kubectl's syntax")
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("changes", nargs="+", metavar="key=value:Effect|key-")
+    sp = leaf(nodes, "apply-config", "move a pool to another node-config version, in batches")
+    sp.add_argument("pool", metavar="POOL")
+    sp.add_argument("version", metavar="VERSION")
+    sp.add_argument("--max-unavailable", type=int, default=1, metavar="N", help="nodes changed at once (default 1)")
+    sp.add_argument("--no-drain", action="store_true", help="do not drain before the change")
+    sp.add_argument("--yes", action="store_true", help="no confirmation (required without a terminal)")
+    _fmt(sp, ("table", "json"))
+    _fmt(leaf(nodes, "drift", "nodes whose observed config differs from their pool's desired config"))
 
     ro = sub.add_parser("rollouts", help="model deployments and their rollouts").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     _fmt(leaf(ro, "list", "list model deployments with their revisions"))
+    sp = leaf(ro, "start", "roll a model version out on a deployment in canary steps, with analysis")
+    sp.add_argument("deployment", metavar="DEPLOYMENT")
+    sp.add_argument("model", metavar="MODEL")
+    sp.add_argument("version", type=int, metavar="VERSION")
+    sp.add_argument("--steps", default="10,30,60,100", help="canary weights (default 10,30,60,100)")
+    sp.add_argument("--pause", default="manual", help="after each step: manual (until promoted) or a duration like 5m")
+    sp.add_argument("--max-error-rate", type=float, help="success: error rate at most this (default max(1%%, 3x stable))")
+    sp.add_argument("--max-p99-ms", type=float, help="success: p99 latency at most this (default 1.5x stable)")
+    sp.add_argument("--window", type=int, default=10, metavar="MINUTES", help="analysis window (default 10)")
+    sp.add_argument("--failure-limit", type=int, default=2, help="bad measurements tolerated (default 2)")
+    _fmt(sp, ("table", "json"))
+    for verb, text in (("promote", "pass the current pause: analyse, then the next step"),
+                       ("abort", "send all traffic back to the stable revision; the deployment is marked degraded"),
+                       ("status", "the deployment's revisions and its rollout's steps and analyses")):
+        sp = leaf(ro, verb, text)
+        sp.add_argument("deployment", metavar="DEPLOYMENT")
+        _fmt(sp, ("table", "json"))
+    sp = leaf(ro, "rollback", "a new revision serving what an earlier one served (kubectl rollout undo)")
+    sp.add_argument("deployment", metavar="DEPLOYMENT")
+    sp.add_argument("--to-revision", type=int, metavar="N")
+    _fmt(sp, ("table", "json"))
+
+    ops = sub.add_parser("ops", help="multi-step operations: pool config changes and rollouts").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    sp = leaf(ops, "list", "operations, newest first")
+    sp.add_argument("--unfinished", action="store_true", help="only running, paused, interrupted or failed ones")
+    _fmt(sp)
+    for verb, text in (("show", "an operation's exact state, step by step"), ("pause", "stop before the next batch"),
+                       ("resume", "carry on from where it stopped"),
+                       ("rollback", "undo every step it made")):
+        sp = leaf(ops, verb, text)
+        sp.add_argument("op_id", metavar="ID")
+        _fmt(sp, ("table", "json"))
 
     jobs = sub.add_parser("jobs", help="job attempts").add_subparsers(dest="action", metavar="ACTION", required=True)
     sp = leaf(jobs, "list", "list job attempts, newest first")
@@ -119,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(audit, "list", "list audit events, newest first")
     sp.add_argument("--limit", type=int, metavar="N", help="at most N events")
     _fmt(sp)
+    sp = leaf(audit, "show", "the events of one change (intent and outcome), with before and after")
+    sp.add_argument("key", metavar="ID", help="seq or auditID (or a unique prefix)")
+    _fmt(sp, ("yaml", "json"), "yaml")
+    _fmt(leaf(audit, "verify", "check the hash chain; exit 1 naming the first bad record"), ("table", "json"))
+    sp = leaf(audit, "rollback", "apply the inverse of a change (itself audited)")
+    sp.add_argument("key", metavar="ID", help="seq or auditID of the change")
+    sp.add_argument("--force", action="store_true", help="even if the object has changed since")
+    _fmt(sp, ("table", "json"))
     return p
 
 
@@ -171,6 +237,11 @@ def run(args: argparse.Namespace) -> int:
 
     from console.engine import Engine
     engine = Engine(settings)
+    for op in engine.ops.list(unfinished=True):
+        if op["state"] == "interrupted":
+            print(f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted at "
+                  f"step {op['position'] + 1} of {len(op['steps'])}: `ops show {op['id']}`, then `ops resume` or "
+                  f"`ops rollback`", file=sys.stderr)
     action = getattr(args, "action", None)
     fmt = getattr(args, "format", "table")
 
@@ -228,11 +299,168 @@ def run(args: argparse.Namespace) -> int:
         if args.tail is not None:
             text = "\n".join(text.splitlines()[-args.tail:]) + "\n" if args.tail > 0 else ""
         sys.stdout.write(text if args.raw else strip_control(text))
+    elif command == "nodes":
+        _nodes(engine, args, fmt)
+    elif command == "rollouts" and action != "list":
+        _rollouts(engine, args, fmt)
+    elif command == "ops":
+        _ops(engine, args, fmt)
+    elif (command, action) == ("audit", "show"):
+        events = [to_dict(e) for e in engine.audit_show(args.key)]
+        print(json.dumps(events, indent=2) if fmt == "json" else strip_control(describe_events(events)), end="" if fmt != "json" else "\n")
+    elif (command, action) == ("audit", "verify"):
+        v = engine.audit_verify()
+        if fmt == "json":
+            print(json.dumps(v.to_dict(), indent=2))
+        elif v.ok:
+            print(f"audit chain ok: {v.events} events")
+        if not v.ok:
+            raise ConsoleError(f"audit chain broken at seq {v.first_bad}"
+                               f"{' (auditID ' + v.audit_id + ')' if v.audit_id else ''}: {v.reason}")
+    elif (command, action) == ("audit", "rollback"):
+        _show(engine.audit_rollback(args.key, args.force), fmt)
     elif (command, action) == ("models", "list"):
         emit([to_dict(m) for m in engine.models(args.model)], fmt, MODEL_COLUMNS)
     elif (command, action) == ("audit", "list"):
         emit([to_dict(e) for e in engine.audit_events(args.limit)], fmt, AUDIT_COLUMNS)
     return 0
+
+
+def _progress(msg: str) -> None:
+    print(strip_control(msg), file=sys.stderr, flush=True)
+
+
+def _show(obj: Any, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(obj, indent=2, default=str))
+    else:
+        from core.describe import describe
+        sys.stdout.write(strip_control(describe(json.loads(json.dumps(obj, default=str)))))
+
+
+def _confirm(what: str, name: str, yes: bool) -> None:
+    """Destructive batch actions: type the target's name (k9s habit), or --yes where nobody can type."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise BadInput(f"{what} needs --yes when there is no terminal to confirm on")
+    typed = input(f"{what}: type {name!r} to confirm: ").strip()
+    if typed != name:
+        raise BadInput(f"confirmation did not match {name!r}: nothing done")
+
+
+def _duration(text: str, flag: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text.strip())
+    if not m:
+        raise BadInput(f"{flag}: expected a duration like 90s or 5m, got {text!r}")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def parse_labels(changes: list[str]) -> tuple[dict[str, str], list[str]]:
+    set_, remove = {}, []
+    for c in changes:
+        if c.endswith("-") and "=" not in c:
+            remove.append(c[:-1])
+        elif "=" in c and c.split("=", 1)[0]:
+            k, v = c.split("=", 1)
+            set_[k] = v
+        else:
+            raise BadInput(f"label {c!r}: expected key=value or key-")
+    return set_, remove
+
+
+def parse_taints(changes: list[str]) -> tuple[list[dict[str, str]], list[tuple[str, str | None]]]:
+    add, remove = [], []
+    effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+    for c in changes:
+        if c.endswith("-"):
+            key, _, effect = c[:-1].partition(":")
+            if effect and effect not in effects:
+                raise BadInput(f"taint {c!r}: effect must be one of {', '.join(effects)}")
+            remove.append((key, effect or None))
+            continue
+        kv, sep, effect = c.rpartition(":")
+        if not sep or effect not in effects or not kv:
+            raise BadInput(f"taint {c!r}: expected key=value:Effect (Effect one of {', '.join(effects)}) or key-")
+        key, _, value = kv.partition("=")
+        add.append({"key": key, "value": value, "effect": effect})
+    return add, remove
+
+
+def _nodes(engine, args: argparse.Namespace, fmt: str) -> None:
+    action = args.action
+    if action in ("cordon", "uncordon"):
+        changed = engine.cordon(args.names, on=action == "cordon")
+        for n in args.names:
+            print(f"node/{n} {action + 'ed' if n in changed else 'already ' + action + 'ed'}")
+    elif action == "drain":
+        if len(args.names) > 1:
+            _confirm(f"drain {len(args.names)} nodes", str(len(args.names)), args.yes)
+        opts = DrainOptions(grace_seconds=args.grace_period, ignore_daemonsets=args.ignore_daemonsets,
+                            delete_emptydir_data=args.delete_emptydir_data,
+                            timeout_seconds=_duration(args.timeout, "--timeout"))
+        for r in engine.drain(args.names, opts, _progress):
+            print(f"node/{r['node']} drained ({len(r['evicted'])} pods evicted, {r['retries']} retries)")
+    elif action == "label":
+        engine.label(args.name, *parse_labels(args.changes))
+        print(f"node/{args.name} labeled")
+    elif action == "taint":
+        engine.taint(args.name, *parse_taints(args.changes))
+        print(f"node/{args.name} tainted")
+    elif action == "apply-config":
+        _confirm(f"change every node of pool {args.pool} to {args.version}", args.pool, args.yes)
+        op = engine.apply_config(args.pool, args.version, args.max_unavailable, not args.no_drain, _progress)
+        _show(op, fmt)
+        if op["state"] == "failed":
+            raise ConsoleError(f"operation {op['id']} stopped: {op['error']} (`ops resume {op['id']}` or "
+                               f"`ops rollback {op['id']}`)")
+    elif action == "drift":
+        emit(engine.drift(), fmt, DRIFT_COLUMNS)
+
+
+def _rollouts(engine, args: argparse.Namespace, fmt: str) -> None:
+    from core.rollouts import parse_pause, parse_steps
+    action = args.action
+    if action == "start":
+        op = engine.rollout_start(args.deployment, args.model, args.version, parse_steps(args.steps),
+                                  parse_pause(args.pause), {"max_error_rate": args.max_error_rate,
+                                                            "max_p99_ms": args.max_p99_ms, "window_minutes": args.window,
+                                                            "failure_limit": args.failure_limit}, _progress)
+    elif action == "promote":
+        op = engine.rollout_promote(args.deployment, _progress)
+    elif action == "abort":
+        op = engine.rollout_abort(args.deployment)
+    elif action == "rollback":
+        _show(engine.rollout_rollback(args.deployment, args.to_revision), fmt)
+        return
+    else:
+        _show(engine.rollout_status(args.deployment), fmt)
+        return
+    _show(op, fmt)
+    if op["state"] == "failed":
+        raise ConsoleError(f"rollout aborted: {op['error']}")
+
+
+def _ops(engine, args: argparse.Namespace, fmt: str) -> None:
+    action = args.action
+    if action == "list":
+        emit(engine.operations(args.unfinished), fmt, OP_COLUMNS)
+        return
+    op = {"show": engine.operation, "pause": engine.op_pause,
+          "resume": lambda i: engine.op_resume(i, _progress),
+          "rollback": lambda i: engine.op_rollback(i, _progress)}[action](args.op_id)
+    _show(op, fmt)
+    if action != "show" and op["state"] == "failed":
+        raise ConsoleError(f"operation {op['id']} stopped: {op['error']}")
+
+
+def describe_events(events: list[dict]) -> str:
+    from core.describe import describe
+    return describe({"auditID": events[0]["audit_id"], "verb": events[0]["verb"], "user": events[0]["user"],
+                     "objectRef": events[0]["object_ref"],
+                     "stages": [{"seq": e["seq"], "stage": e["stage"], "timestamp": e["timestamp"],
+                                 "annotations": e["annotations"]} for e in events],
+                     "before": events[-1]["before"], "after": events[-1]["after"]})
 
 
 def _warn_rules(engine) -> None:
@@ -314,8 +542,17 @@ MODEL_COLUMNS = [
     ("FRAMEWORK", lambda r: r["framework"]), ("PARENT", lambda r: r["parent"]),
     ("SHA256", lambda r: r["sha256"][:12]), ("CREATED", lambda r: r["created_at"]),
 ]
+DRIFT_COLUMNS = [
+    ("NODE", lambda r: r["node"]), ("POOL", lambda r: r["pool"]), ("OBSERVED", lambda r: r["observed"]),
+    ("DESIRED", lambda r: r["desired"]), ("CORDONED", lambda r: r["unschedulable"]),
+]
+OP_COLUMNS = [
+    ("ID", lambda r: r["id"]), ("KIND", lambda r: r["kind"]), ("TARGET", lambda r: r["target"]),
+    ("STATE", lambda r: r["state"]), ("PROGRESS", lambda r: ",".join(f"{k}={v}" for k, v in r["progress"].items())),
+    ("USER", lambda r: r["user"]), ("UPDATED", lambda r: r["updated_at"]), ("ERROR", lambda r: (r["error"] or "")[:60] or None),
+]
 AUDIT_COLUMNS = [
     ("SEQ", lambda r: r["seq"]), ("TIME", lambda r: r["timestamp"]), ("USER", lambda r: r["user"]),
-    ("VERB", lambda r: r["verb"]), ("OBJECT", lambda r: "/".join(str(v) for v in r["object_ref"].values())),
+    ("VERB", lambda r: r["verb"]), ("OBJECT", lambda r: object_name(r["object_ref"])),
     ("STAGE", lambda r: r["stage"]), ("AUDIT ID", lambda r: r["audit_id"][:8]),
 ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import os
 import platform
 import sys
 from dataclasses import asdict
@@ -13,9 +14,12 @@ from console import __version__
 from console.settings import Settings
 from core import clock
 from core.audit import AuditLog
+from core.changes import Changes, DrainOptions
+from core.operations import Operations, describe_op
+from core.rollouts import Rollouts
 from core.cluster import Cluster
 from core.describe import describe
-from core.errors import BadInput, NotFound
+from core.errors import BadInput, Forbidden, NotFound
 from core.registry import Registry
 from core.sim import SimCluster, parse_scale
 from autofix.classify import Classification, Classifier, rule_matches
@@ -24,7 +28,8 @@ from autofix.triage import Triage
 from core.store import SCHEMA_VERSION, Store
 from core.types import Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Summary, to_dict
 
-SCORE_DRIFT_ALERT = 0.08  # |live score mean − training score mean| that raises a drift alert
+SCORE_DRIFT_ALERT = 0.08
+ROLE_RANK = {"viewer": 0, "operator": 1, "admin": 2}  # |live score mean − training score mean| that raises a drift alert
 
 
 def fixtures_dir() -> Path:
@@ -38,9 +43,19 @@ class Engine:
         self.audit = AuditLog(self.store)
         self.registry = Registry(self.store)
         self.cluster: Cluster = SimCluster(self.store, fixtures_dir(), seed=settings.seed,
-                                           scale=parse_scale(settings.scale), on_build=self._record_build)
+                                           scale=parse_scale(settings.scale), on_build=self._record_build,
+                                           pod_start_seconds=float(os.environ.get("MLOPS_CONSOLE_SIM_POD_START", "2")))
         self.triage = Triage(self.store, self.cluster, self.audit, settings.rules_file,
                              settings.log_tail_lines, settings.log_tail_bytes)
+        self.changes = Changes(self.cluster, self.audit)
+        self.changes.register("rule", self.triage.rule_snapshot, self.triage.rule_restore)
+        self.ops = Operations(self.store, self.changes)
+        self.rollouts_ = Rollouts(self.ops, self.registry)
+        self.recovered: list[dict] = []
+        self.interrupted: list[dict] = []
+        if not settings.read_only:  # settle what a killed process left half-recorded
+            self.recovered = self.changes.recover()
+            self.interrupted = self.ops.mark_interrupted()
 
     def _record_build(self, info: dict) -> None:
         self.audit.append(verb="create", user=self.settings.actor,
@@ -50,6 +65,21 @@ class Engine:
     @property
     def read_only(self) -> bool:
         return self.settings.read_only
+
+    @property
+    def role(self) -> str:
+        return self.settings.role
+
+    def can(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def require(self, role: str, what: str) -> str:
+        """Refuse (exit 3) unless the operator's role allows it; returns the actor for the audit record."""
+        if self.read_only:
+            raise Forbidden(f"read-only: {what} is not allowed (run without --read-only)")
+        if not self.can(role):
+            raise Forbidden(f"{what} needs the {role} role; {self.settings.actor} is {self.role}")
+        return self.settings.actor
 
     # -- the dashboard -----------------------------------------------------------------------
     def summary(self) -> Summary:
@@ -237,7 +267,98 @@ class Engine:
         return self.triage.preview(rule)
 
     def add_rule(self, rule: Rule) -> None:
-        self.triage.add_rule(rule, self.settings.actor)
+        self.triage.add_rule(rule, self.require("operator", "saving a rule"))
+
+    # -- change management: nodes ----------------------------------------------------------------------
+    def cordon(self, nodes: list[str], on: bool = True) -> list[str]:
+        user = self.require("operator", "cordon" if on else "uncordon")
+        return [n for n in nodes if self.changes.cordon(n, user, on=on)]
+
+    def label(self, node: str, set_: dict[str, str], remove: list[str]) -> None:
+        self.changes.label(node, self.require("operator", "labelling a node"), set_, remove)
+
+    def taint(self, node: str, add: list[dict[str, str]], remove: list[tuple[str, str | None]]) -> None:
+        self.changes.taint(node, self.require("operator", "tainting a node"), add, remove)
+
+    def drain(self, nodes: list[str], opts: DrainOptions, progress=lambda m: None) -> list[dict]:
+        user = self.require("operator", "drain")
+        return [self.changes.drain(n, user, opts, progress) for n in nodes]
+
+    def drift(self) -> list[dict[str, Any]]:
+        """Nodes whose observed config differs from their pool's desired config."""
+        desired = {p["name"]: p for p in self.cluster.list_pools()}
+        return [{"node": n.name, "pool": n.pool, "observed": n.config_version,
+                 "desired": desired[n.pool]["desired_config"], "unschedulable": n.unschedulable}
+                for n in self.cluster.list_nodes() if n.config_version != desired[n.pool]["desired_config"]]
+
+    def apply_config(self, pool: str, version: str, max_unavailable: int, drain: bool = True,
+                     progress=lambda m: None) -> dict:
+        user = self.require("admin", "changing a pool's node config")
+        op = self.ops.start_pool_config(pool, version, max_unavailable, user, drain)
+        return describe_op(self.ops.run_pool_config(op, user, progress))
+
+    # -- change management: rollouts -------------------------------------------------------------------
+    def rollout_start(self, deployment: str, model: str, version: int, steps: list[int], pause: float | None,
+                      analysis: dict[str, float], progress=lambda m: None) -> dict:
+        user = self.require("operator", "starting a rollout")
+        op = self.rollouts_.start(deployment, model, version, user, steps, pause, analysis)
+        return describe_op(self.rollouts_.run(op, user, progress))
+
+    def rollout_promote(self, deployment: str, progress=lambda m: None) -> dict:
+        return describe_op(self.rollouts_.promote(deployment, self.require("operator", "promote"), progress))
+
+    def rollout_abort(self, deployment: str) -> dict:
+        return describe_op(self.rollouts_.abort(deployment, self.require("operator", "abort")))
+
+    def rollout_rollback(self, deployment: str, to_revision: int | None = None) -> dict:
+        return self.rollouts_.rollback(deployment, self.require("admin", "rolling back a deployment"), to_revision)
+
+    def rollout_status(self, deployment: str) -> dict:
+        d = self.deployment(deployment)
+        op = self.rollouts_.current(deployment)
+        return {"deployment": asdict(d), "rollout": describe_op(op) if op else None}
+
+    # -- operations (multi-step, durable) ---------------------------------------------------------------
+    def operations(self, unfinished: bool = False) -> list[dict]:
+        return [describe_op(o) for o in self.ops.list(unfinished)]
+
+    def operation(self, op_id: str) -> dict:
+        return describe_op(self.ops.get(op_id))
+
+    def op_pause(self, op_id: str) -> dict:
+        self.require("operator", "pausing an operation")
+        return describe_op(self.ops.pause(op_id))
+
+    def op_resume(self, op_id: str, progress=lambda m: None) -> dict:
+        op = self.ops.get(op_id)
+        user = self.require("admin" if op["kind"] == "pool-config" else "operator", "resuming an operation")
+        if op["kind"] == "pool-config":
+            return describe_op(self.ops.run_pool_config(op, user, progress))
+        return describe_op(self.rollouts_.run(op, user, progress))
+
+    def op_rollback(self, op_id: str, progress=lambda m: None) -> dict:
+        op = self.ops.get(op_id)
+        user = self.require("admin", "rolling back an operation")
+        if op["kind"] == "pool-config":
+            return describe_op(self.ops.rollback_pool_config(op, user, progress))
+        self.ops.claim(op)
+        self.rollouts_._abort(op, op["params"]["deployment"], op["params"]["canary_revision"], user,
+                              reason="rolled back by operator")
+        return describe_op(op)
+
+    # -- audit -------------------------------------------------------------------------------------------
+    def audit_show(self, key: str) -> list[AuditEvent]:
+        events = self.audit.get(key)
+        if not events:
+            raise NotFound(f"no audit event {key!r} (give a seq, an auditID or a unique prefix of one)")
+        return events
+
+    def audit_verify(self):
+        return self.audit.verify()
+
+    def audit_rollback(self, key: str, force: bool = False) -> dict:
+        user = self.require("admin", "rolling back a change")
+        return self.changes.rollback(key, user, force)
 
     def retry_candidates(self, hours: int = 24) -> list[Attempt]:
         """Failed attempts of the last `hours` not yet followed by a later attempt of the same run."""

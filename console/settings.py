@@ -12,6 +12,7 @@ import platformdirs
 from core.errors import BadInput
 
 APP = "mlops-console"
+ROLES = ("viewer", "operator", "admin")
 ENV_PREFIX = "MLOPS_CONSOLE_"
 
 
@@ -28,14 +29,33 @@ class Settings:
     rules_file: Path = field(default_factory=lambda: Path(platformdirs.user_config_dir(APP)) / "rules.toml")
     log_tail_lines: int = 500
     log_tail_bytes: int = 1 << 20
+    default_role: str = "viewer"
+    roles: dict[str, str] = field(default_factory=dict)  # user -> viewer | operator | admin
     config_path: Path | None = None
 
     @property
+    def login(self) -> str:
+        return os.environ.get("USER") or os.environ.get("LOGNAME") or _login_name()
+
+    @property
     def actor(self) -> str:
-        """Who does what, for the audit record: the user, plus the SSH client's address when remote."""
-        user = self.user or os.environ.get("USER") or os.environ.get("LOGNAME") or _login_name()
+        """Who does what, for the audit record: the user (--as, or the login), plus the SSH client's address."""
+        user = self.user or self.login
         ssh = os.environ.get("SSH_CLIENT", "").split()
         return f"{user}@{ssh[0]}" if ssh else user
+
+    @property
+    def role(self) -> str:
+        """viewer < operator < admin. No [roles] table: a single-user install, the user is admin.
+        --read-only forces viewer; --as USER takes USER's role, and only an admin may act as another."""
+        if self.read_only:
+            return "viewer"
+        if not self.roles:
+            return "admin"
+        mine = self.roles.get(self.login, self.default_role)
+        if self.user and self.user != self.login:
+            return self.roles.get(self.user, self.default_role) if mine == "admin" else "viewer"
+        return mine
 
 
 def _login_name() -> str:
@@ -49,7 +69,7 @@ def _login_name() -> str:
 # key -> type the config file and environment may set
 KEYS: dict[str, type] = {"home": Path, "read_only": bool, "seed": int, "scale": str, "user": str,
                          "refresh_seconds": float, "theme": str, "rules_file": Path, "log_tail_lines": int,
-                         "log_tail_bytes": int}
+                         "log_tail_bytes": int, "default_role": str, "roles": dict}
 
 
 def default_config_path() -> Path:
@@ -74,6 +94,8 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
                 raise BadInput(f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(KEYS))})")
             setattr(s, key, _coerce(value, KEYS[key], f"config file {path}: key {key!r}"))
     for key, typ in KEYS.items():
+        if typ is dict:  # tables live in the file only
+            continue
         env = ENV_PREFIX + key.upper()
         if env in os.environ and os.environ[env] != "":
             setattr(s, key, _coerce(os.environ[env], typ, f"environment variable {env}"))
@@ -82,6 +104,8 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
             setattr(s, key, _coerce(value, KEYS.get(key, type(value)), f"option --{key.replace('_', '-')}"))
     s.home = Path(os.path.expanduser(str(s.home)))
     s.rules_file = Path(os.path.expanduser(str(s.rules_file)))
+    if s.default_role not in ROLES:
+        raise BadInput(f"default_role must be one of {', '.join(ROLES)}, got {s.default_role!r}")
     if s.refresh_seconds <= 0:
         raise BadInput(f"refresh_seconds must be positive, got {s.refresh_seconds}")
     if s.log_tail_lines < 1 or s.log_tail_bytes < 1024:
@@ -104,6 +128,13 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
             return typ(value)
         except (TypeError, ValueError):
             raise BadInput(f"{where} must be a{'n integer' if typ is int else ' number'}, got {value!r}") from None
+    if typ is dict:  # [roles]: user = "viewer" | "operator" | "admin"
+        if not isinstance(value, dict):
+            raise BadInput(f"{where} must be a table of user = role")
+        for user, role in value.items():
+            if role not in ROLES:
+                raise BadInput(f"{where}: user {user!r} has unknown role {role!r} (one of {', '.join(ROLES)})")
+        return dict(value)
     if typ is Path:
         if not isinstance(value, str | Path) or not str(value):
             raise BadInput(f"{where} must be a path, got {value!r}")

@@ -1,12 +1,20 @@
-"""The one audit path's record: events shaped like Kubernetes audit events, hash-chained.
+"""The one audit path: events shaped like Kubernetes audit events (auditID, stage, verb, user, objectRef,
+before/after objects, timestamps, annotations), hash-chained.
 
-Each event's hash covers its content and the previous event's hash, so editing, deleting,
-inserting or reordering any row breaks the chain from that row on.
+Each event's hash covers its stored columns and the previous event's hash, so editing, inserting or
+reordering any row breaks the chain at that row; deleting one leaves a gap in `seq`, and deleting the
+newest ones is caught by the head anchor kept in `meta` (written in the same transaction as the row).
+
+Every mutation goes through `AuditLog.change`: an intent record (RequestReceived) is committed before
+the change, the outcome (ResponseComplete or Failed) after it. A process killed in between leaves an
+intent without an outcome; `recover` settles it on the next start by looking at the object.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from core import clock
@@ -15,59 +23,105 @@ from core.types import AuditEvent
 
 T = TypeVar("T")
 GENESIS = "0" * 64
-HASHED_FIELDS = ("seq", "audit_id", "stage", "verb", "user", "object_ref", "before", "after",
-                 "annotations", "timestamp", "prev_hash")
+HEAD_KEY = "audit.head"  # "seq:hash" of the newest event
+COLUMNS = ("seq", "audit_id", "stage", "verb", "user", "object_ref", "before", "after", "annotations",
+           "timestamp", "prev_hash")
+TERMINAL = ("ResponseComplete", "Failed")
+PARALLEL_FROM = 200_000  # events; below this one process verifies faster than starting others
 
 
-def event_hash(event: dict[str, Any]) -> str:
-    body = json.dumps({k: event[k] for k in HASHED_FIELDS}, sort_keys=True, separators=(",", ":"),
-                      default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
+def _j(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def row_hash(values: tuple) -> str:
+    """sha256 over the stored text of the hashed columns (no JSON round trip: verify stays fast)."""
+    return hashlib.sha256("\x1f".join(str(v) for v in values).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    events: int
+    first_bad: int | None = None  # seq of the first bad record
+    audit_id: str | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad, "audit_id": self.audit_id,
+                "reason": self.reason}
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the crash-safety tests: MLOPS_CONSOLE_CRASH_AT=NAME:N kills the process the Nth
+    time NAME is reached, as a power cut would (no cleanup, no flush)."""
+    spec = os.environ.get("MLOPS_CONSOLE_CRASH_AT")
+    if not spec:
+        return
+    point, _, n = spec.partition(":")
+    if point != name:
+        return
+    counts = crash_point.__dict__.setdefault("counts", {})
+    counts[name] = counts.get(name, 0) + 1
+    if counts[name] == int(n or 1):
+        os._exit(137)
 
 
 class AuditLog:
     def __init__(self, store: Store):
         self.store = store
 
-    def append(self, *, verb: str, user: str, object_ref: dict[str, str], stage: str = "ResponseComplete",
-               before: Any = None, after: Any = None, annotations: dict[str, str] | None = None,
+    def append(self, *, verb: str, user: str, object_ref: dict[str, Any], stage: str = "ResponseComplete",
+               before: Any = None, after: Any = None, annotations: dict[str, Any] | None = None,
                audit_id: str | None = None) -> AuditEvent:
         import uuid  # ~5 ms to import; only mutations need it
 
         with self.store.transaction() as conn:
             last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            event = {
-                "seq": (last[0] + 1) if last else 1,
-                "audit_id": audit_id or str(uuid.uuid4()),
-                "stage": stage, "verb": verb, "user": user, "object_ref": object_ref,
-                "before": before, "after": after, "annotations": annotations or {},
-                "timestamp": clock.iso(clock.now()),
-                "prev_hash": last[1] if last else GENESIS,
-            }
-            event["hash"] = event_hash(event)
-            conn.execute(
-                "INSERT INTO audit(seq, audit_id, stage, verb, user, object_ref, before, after, annotations,"
-                " timestamp, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (event["seq"], event["audit_id"], stage, verb, user, _j(object_ref), _j(before), _j(after),
-                 _j(event["annotations"]), event["timestamp"], event["prev_hash"], event["hash"]))
-        return AuditEvent(**event)
+            seq = (last[0] + 1) if last else 1
+            prev = last[1] if last else GENESIS
+            values = (seq, audit_id or str(uuid.uuid4()), stage, verb, user, _j(object_ref), _j(before), _j(after),
+                      _j(annotations or {}), clock.iso(clock.now()), prev)
+            digest = row_hash(values)
+            conn.execute(f"INSERT INTO audit({', '.join(COLUMNS)}, hash) VALUES ({', '.join('?' * 12)})",
+                         (*values, digest))
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                         (HEAD_KEY, f"{seq}:{digest}"))
+        return AuditEvent(seq=seq, audit_id=values[1], stage=stage, verb=verb, user=user, object_ref=object_ref,
+                          before=before, after=after, annotations=annotations or {}, timestamp=values[9],
+                          prev_hash=prev, hash=digest)
 
-    def change(self, *, verb: str, user: str, object_ref: dict[str, str], before: Any, after: Any,
-               apply: Callable[[], T], annotations: dict[str, str] | None = None) -> T:
-        """The one audit path: an intent record, the change, then its outcome — all under one auditID."""
+    def change(self, *, verb: str, user: str, object_ref: dict[str, Any], before: Any, apply: Callable[[], T],
+               after: Callable[[], Any] | Any = None, annotations: dict[str, Any] | None = None) -> T:
+        """Intent record → the change → outcome record, all under one auditID.
+
+        `after` may be a callable, read once the change is made (the object as it now is)."""
         import uuid
 
         audit_id = str(uuid.uuid4())
         notes = dict(annotations or {})
         common = dict(verb=verb, user=user, object_ref=object_ref, audit_id=audit_id)
-        self.append(stage="RequestReceived", before=before, after=after, annotations=notes, **common)
+        planned = None if callable(after) else after
+        self.append(stage="RequestReceived", before=before, after=planned, annotations=notes, **common)
+        crash_point("after-intent")
         try:
             result = apply()
         except Exception as e:
-            self.append(stage="Failed", before=before, after=None, annotations={**notes, "error": str(e)[:500]}, **common)
+            self.append(stage="Failed", before=before, after=None, annotations={**notes, "error": str(e)[:500]},
+                        **common)
             raise
-        self.append(stage="ResponseComplete", before=before, after=after, annotations=notes, **common)
+        crash_point("after-change")
+        final = after() if callable(after) else after
+        self.append(stage="ResponseComplete", before=before, after=final, annotations=notes, **common)
         return result
+
+    def pending(self) -> list[AuditEvent]:
+        """Intents with no outcome: a process died between the two records."""
+        rows = self.store.query(
+            "SELECT * FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
+            " SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id AND b.stage IN ('ResponseComplete', 'Failed'))"
+            " ORDER BY seq")
+        return [AuditEvent(**r) for r in rows]
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[AuditEvent]:
         sql = "SELECT * FROM audit ORDER BY seq DESC"
@@ -77,9 +131,97 @@ class AuditLog:
             params = (limit, offset)
         return [AuditEvent(**r) for r in self.store.query(sql, params)]
 
+    def get(self, key: str | int) -> list[AuditEvent]:
+        """The events of one change: by seq, or by auditID (or a unique prefix of one)."""
+        if isinstance(key, int) or str(key).isdigit():
+            row = self.store.one("SELECT audit_id FROM audit WHERE seq = ?", (int(key),))
+            key = row["audit_id"] if row else ""
+        rows = self.store.query("SELECT * FROM audit WHERE audit_id LIKE ? ORDER BY seq", (f"{key}%",))
+        if len({r["audit_id"] for r in rows}) > 1:
+            return []
+        return [AuditEvent(**r) for r in rows]
+
     def count(self) -> int:
         return self.store.scalar("SELECT count(*) FROM audit") or 0
 
+    def verify(self, workers: int | None = None) -> Verdict:
+        """Walk the chain from the first event; name the first record that does not fit. Long chains are
+        cut into segments checked by one process per core, then joined at the seams."""
+        import threading
 
-def _j(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        total = self.count()
+        # fork, with no other thread alive (a forked lock held by another thread would never be released);
+        # in the TUI, which has threads, one process does it all
+        alone = threading.active_count() == 1
+        workers = workers or (min(os.cpu_count() or 1, 4) if total >= PARALLEL_FROM and alone else 1)
+        last = self.store.scalar("SELECT max(seq) FROM audit") or 0
+        bounds = [last * i // workers for i in range(workers + 1)]
+        segments = [(str(self.store.path), bounds[i] + 1 if i else 1, bounds[i + 1]) for i in range(workers)]
+        if workers == 1:
+            results = [verify_segment(*segments[0])]
+        else:
+            import concurrent.futures
+            import multiprocessing
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as ex:
+                results = list(ex.map(verify_segment, *zip(*segments)))
+        prev_hash, expected_seq, n = GENESIS, 1, 0
+        for r in results:
+            if r["n"] == 0:
+                continue
+            if r["first_seq"] != expected_seq:
+                return Verdict(False, n + 1, r["first_seq"], r["first_id"],
+                               f"sequence jumps from {expected_seq - 1} to {r['first_seq']}: record(s) deleted")
+            if r["first_prev"] != prev_hash:
+                return Verdict(False, n + 1, r["first_seq"], r["first_id"],
+                               "does not follow the previous record (inserted, deleted or reordered)")
+            if r["bad"]:
+                return Verdict(False, n + r["bad"][0], r["bad"][1], r["bad"][2], r["bad"][3])
+            n += r["n"]
+            prev_hash, expected_seq = r["last_hash"], r["last_seq"] + 1
+        head = self.store.get_meta(HEAD_KEY)
+        if head is not None and head != f"{expected_seq - 1}:{prev_hash}":
+            head_seq = int(head.split(":")[0])
+            if head_seq >= expected_seq:
+                return Verdict(False, n, expected_seq, None,
+                               f"the newest record(s) from seq {expected_seq} to {head_seq} were deleted")
+            return Verdict(False, n, expected_seq - 1, None, "the newest record does not match the head anchor")
+        return Verdict(True, n)
+
+
+def verify_segment(db_path: str, lo: int, hi: int) -> dict[str, Any]:
+    """Check the records with lo <= seq <= hi among themselves (a worker of `AuditLog.verify`)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    body = " || char(31) || ".join(COLUMNS)
+    cur = conn.execute(f"SELECT seq, audit_id, prev_hash, hash, {body} FROM audit WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                       (lo, hi))
+    out: dict[str, Any] = {"n": 0, "bad": None}
+    sha = hashlib.sha256
+    prev_hash = expected = None
+    while True:
+        rows = cur.fetchmany(20000)
+        if not rows:
+            break
+        for seq, audit_id, prev, stored, text in rows:
+            if out["n"] == 0:
+                out.update(first_seq=seq, first_prev=prev, first_id=audit_id)
+            else:
+                reason = None
+                if seq != expected:
+                    reason = f"sequence jumps from {expected - 1} to {seq}: record(s) deleted"
+                elif prev != prev_hash:
+                    reason = "does not follow the previous record (inserted, deleted or reordered)"
+                if reason:
+                    out["bad"] = (out["n"] + 1, seq, audit_id, reason)
+                    conn.close()
+                    return out
+            out["n"] += 1
+            if sha(text.encode("utf-8", "surrogatepass")).hexdigest() != stored:
+                out["bad"] = (out["n"], seq, audit_id, "content does not match its hash (edited)")
+                conn.close()
+                return out
+            prev_hash, expected = stored, seq + 1
+            out.update(last_seq=seq, last_hash=stored)
+    conn.close()
+    return out

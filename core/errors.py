@@ -23,3 +23,15 @@ class StoreError(ConsoleError):
 class Forbidden(ConsoleError):
     """The operator's role (or --read-only) does not allow this: exit code 3."""
     exit_code = 3
+
+
+class ClusterError(ConsoleError):
+    """The cluster refused or failed a change (the message says what it answered)."""
+
+
+class TooManyRequests(ClusterError):
+    """429: e.g. an eviction that would violate a PodDisruptionBudget; worth retrying later."""
+
+
+class Conflict(ConsoleError):
+    """The object changed since (a rollback would overwrite someone's change): exit code 1 unless forced."""

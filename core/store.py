@@ -68,11 +68,24 @@ MIGRATIONS: list[str] = [
         evidence_line INTEGER, context TEXT, fields TEXT, ruleset TEXT NOT NULL, classified_at TEXT NOT NULL);
     CREATE INDEX classifications_category ON classifications(category);
     """,
+    # 3: change management: pod readiness, disruption budgets, node faults, durable multi-step operations
+    """
+    ALTER TABLE pods ADD COLUMN ready_at TEXT;
+    ALTER TABLE nodes ADD COLUMN faults TEXT;
+    CREATE TABLE pdbs (namespace TEXT NOT NULL, name TEXT NOT NULL, owner TEXT NOT NULL,
+        min_available INTEGER NOT NULL, PRIMARY KEY (namespace, name));
+    CREATE TABLE operations (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, params TEXT NOT NULL, state TEXT NOT NULL,
+        steps TEXT NOT NULL, position INTEGER NOT NULL DEFAULT 0, results TEXT, error TEXT, user TEXT NOT NULL,
+        pid INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE INDEX operations_state ON operations(state);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JSON_COLUMNS = {"labels", "taints", "conditions", "conf", "extra", "params", "metrics",
-                "object_ref", "before", "after", "annotations", "context", "fields"}
+                "object_ref", "before", "after", "annotations", "context", "fields", "faults", "steps",
+                "results"}
 
 
 def dumps(value: Any) -> str:

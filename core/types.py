@@ -66,6 +66,7 @@ class Pod:
     memory_gib: float
     restarts: int
     emptydir: bool = False
+    ready_at: str | None = None  # when a (re)scheduled pod becomes ready; until then it is not available
 
 
 @dataclass
@@ -212,3 +213,9 @@ class Summary:
     pending_approvals: int
     drift_alerts: list[str]
     audit_events: int
+
+
+def object_name(ref: dict[str, Any]) -> str:
+    """kubectl-style name of an audit event's object: resource/namespace/name."""
+    parts = [ref.get("resource", "?"), ref.get("namespace"), ref.get("name", "?")]
+    return "/".join(str(p) for p in parts if p)

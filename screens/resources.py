@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from core import clock
+from core.types import object_name
 from screens.base import Row, ViewScreen
 from screens.widgets import safe_text, sparkline, status_text
 
@@ -231,7 +232,7 @@ class AuditScreen(ViewScreen):
     def fetch(self) -> list[Row]:
         return [(str(e.seq), [
             e.seq, e.timestamp.replace("T", " ")[:19], safe_text(e.user), safe_text(e.verb),
-            safe_text("/".join(str(v) for v in e.object_ref.values())), safe_text(e.stage), e.audit_id[:8]])
+            safe_text(object_name(e.object_ref)), safe_text(e.stage), e.audit_id[:8]])
             for e in self.app.engine.audit_events(limit=5000)]
 
     def describe(self, key: str) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
 from core import clock
-from core.errors import BadInput, NotFound
+from core.errors import BadInput, ClusterError, NotFound, TooManyRequests
 from core.sim import metrics
 from core.sim.logs import full_log
 from core.store import Store
@@ -40,7 +41,7 @@ def parse_scale(text: str | None) -> dict[str, int]:
 class SimCluster:
     def __init__(self, store: Store, fixtures_dir: Path, seed: int = DEFAULT_SEED,
                  scale: dict[str, int] | None = None,
-                 on_build: Callable[[dict], None] | None = None):
+                 on_build: Callable[[dict], None] | None = None, pod_start_seconds: float = 2.0):
         self.store = store
         self.fixtures_dir = Path(fixtures_dir)
         built = store.get_meta("sim.seed")
@@ -53,6 +54,7 @@ class SimCluster:
                     f"home {store.home} already holds an estate built with --scale "
                     f"{store.get_meta('sim.scale') or 'default'}; use a new --home for another scale")
         self.seed = int(store.get_meta("sim.seed"))
+        self.pod_start_seconds = pod_start_seconds
         self.anchor = clock.parse_ts(store.get_meta("sim.anchor"))
         with open(self.fixtures_dir / "estate.toml", "rb") as f:
             spec = tomllib.load(f)
@@ -70,6 +72,7 @@ class SimCluster:
             self.store.insert_all("pools", b.pools())
             self.store.insert_all("nodes", b.nodes())
             self.store.insert_all("pods", b.pods())
+            self.store.insert_all("pdbs", b.pdbs())
             deps, revs, versions = b.deployments()
             self.store.insert_all("deployments", deps)
             self.store.insert_all("revisions", revs)
@@ -110,7 +113,7 @@ class SimCluster:
         sql, params = "SELECT * FROM pods", ()
         if node:
             sql, params = sql + " WHERE node = ?", (node,)
-        return [Pod(**{**r, "emptydir": bool(r["emptydir"])}) for r in self.store.query(sql + " ORDER BY namespace, name", params)]
+        return [_pod(r) for r in self.store.query(sql + " ORDER BY namespace, name", params)]
 
     # -- deployments -------------------------------------------------------------------------------
     def list_deployments(self) -> list[ModelDeployment]:
@@ -128,8 +131,104 @@ class SimCluster:
 
     def deployment_metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
         dep = self.get_deployment(name)
-        spec = self._dep_specs.get(name, {"name": name, "rate": 10.0, "latency_ms": 20.0, "error_rate": 0.001})
-        return metrics.series(self.seed, spec, revision or dep.current_revision, clock.now(), minutes)
+        number = revision or dep.current_revision
+        spec = dict(self._dep_specs.get(name, {"name": name, "rate": 10.0, "latency_ms": 20.0, "error_rate": 0.001}))
+        rev = next((r for r in dep.revisions if r.number == number), None)
+        if rev is not None:  # a model version serves with its own quality
+            mv = self.store.one("SELECT params FROM model_versions WHERE model = ? AND version = ?",
+                                (rev.model, rev.model_version))
+            spec["error_rate"] *= float(((mv or {}).get("params") or {}).get("sim_error_factor", 1.0))
+        return metrics.series(self.seed, spec, number, clock.now(), minutes)
+
+    # -- mutations (each one SQLite transaction: all or nothing) --------------------------------------
+    def set_node(self, name: str, **fields) -> None:
+        """Write node fields: unschedulable, labels, taints, config_version, kubelet_version."""
+        allowed = {"unschedulable", "labels", "taints", "config_version", "kubelet_version"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"cannot set {sorted(bad)} on a node")
+        self.get_node(name)
+        with self.store.transaction():
+            self.store.update("nodes", name, {k: int(v) if k == "unschedulable" else v for k, v in fields.items()})
+
+    def apply_node_config(self, name: str, version: str) -> None:
+        """The node takes a new node-config version (the kubelet restarts with it), or fails as a node does."""
+        row = self.store.one("SELECT faults FROM nodes WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"no node named {name!r}")
+        fault = (row["faults"] or {}).get("config_apply")
+        if fault:
+            raise ClusterError(f"node {name}: {fault}")
+        self.set_node(name, config_version=version)
+
+    def evict(self, namespace: str, pod: str, grace_seconds: int = 30) -> None:
+        """The Eviction API: refuses with 429 when the pod's disruption budget would be violated; otherwise
+        the pod's controller recreates it on another schedulable node, ready after a short start-up."""
+        with self.store.transaction():
+            row = self.store.one("SELECT * FROM pods WHERE namespace = ? AND name = ?", (namespace, pod))
+            if row is None:
+                raise NotFound(f"no pod {namespace}/{pod}")
+            now = clock.now()
+            pdb = self.store.one("SELECT * FROM pdbs WHERE namespace = ? AND owner = ?", (namespace, row["owner"]))
+            if pdb is not None:
+                siblings = self.store.query("SELECT ready_at FROM pods WHERE namespace = ? AND owner = ?",
+                                            (namespace, row["owner"]))
+                available = sum(1 for p in siblings if _ready(p["ready_at"], now))
+                if _ready(row["ready_at"], now) and available - 1 < pdb["min_available"]:
+                    raise TooManyRequests(f"Cannot evict pod as it would violate the pod's disruption budget "
+                                          f"{namespace}/{pdb['name']} (needs {pdb['min_available']} available, "
+                                          f"has {available})")
+            if row["owner"].startswith("DaemonSet/"):
+                self.store.conn.execute("DELETE FROM pods WHERE namespace = ? AND name = ?", (namespace, pod))
+                return
+            target = self.store.one(
+                "SELECT n.name FROM nodes n LEFT JOIN pods p ON p.node = n.name WHERE n.unschedulable = 0"
+                " AND n.ready = 1 AND n.name != ? AND n.pool = (SELECT pool FROM nodes WHERE name = ?)"
+                " GROUP BY n.name ORDER BY count(p.name), n.name LIMIT 1", (row["node"], row["node"]))
+            if target is None:
+                raise ClusterError(f"pod {namespace}/{pod}: no schedulable node left in its pool to run it")
+            ready = clock.iso(now + timedelta(seconds=self.pod_start_seconds))
+            self.store.update("pods", (namespace, pod), {"node": target["name"], "phase": "Running", "ready_at": ready})
+
+    # -- snapshots: what the audit records as before/after, and what a rollback writes back --------------
+    def snapshot(self, resource: str, name: str, namespace: str | None = None) -> dict | None:
+        if resource == "node":
+            r = self.store.one("SELECT unschedulable, labels, taints, config_version, kubelet_version FROM nodes"
+                               " WHERE name = ?", (name,))
+            return None if r is None else {**r, "unschedulable": bool(r["unschedulable"])}
+        if resource == "pod":
+            return self.store.one("SELECT node, phase, ready_at FROM pods WHERE namespace = ? AND name = ?",
+                                  (namespace, name))
+        if resource == "deployment":
+            d = self.store.one("SELECT status, current_revision, replicas, ready_replicas FROM deployments"
+                               " WHERE name = ?", (name,))
+            if d is None:
+                return None
+            d["revisions"] = self.store.query("SELECT number, model, model_version, image, created_at, weight, status"
+                                              " FROM revisions WHERE deployment = ? ORDER BY number", (name,))
+            return d
+        raise ValueError(f"no snapshots of {resource!r}")
+
+    def restore(self, resource: str, name: str, snap: dict | None, namespace: str | None = None) -> None:
+        with self.store.transaction():
+            if resource == "node":
+                self.store.update("nodes", name, {**snap, "unschedulable": int(snap["unschedulable"])})
+            elif resource == "pod":
+                if snap is None:
+                    raise ClusterError(f"pod {namespace}/{name} did not exist before; it cannot be restored to nothing")
+                if self.store.one("SELECT 1 AS x FROM pods WHERE namespace = ? AND name = ?", (namespace, name)):
+                    self.store.update("pods", (namespace, name), snap)
+                else:  # a deleted DaemonSet pod comes back on its node
+                    ds = snap.get("owner") or ""
+                    raise ClusterError(f"pod {namespace}/{name} was deleted; its controller {ds} recreates it")
+            elif resource == "deployment":
+                revs = snap.pop("revisions")
+                self.store.update("deployments", name, snap)
+                self.store.conn.execute("DELETE FROM revisions WHERE deployment = ?", (name,))
+                self.store.insert_all("revisions", [{**r, "deployment": name} for r in revs])
+                snap["revisions"] = revs
+            else:
+                raise ValueError(f"cannot restore {resource!r}")
 
     # -- jobs ------------------------------------------------------------------------------------------
     def list_jobs(self) -> list[Job]:
@@ -208,6 +307,17 @@ def sim_events(a: Attempt) -> list[str]:
         events.append(f"Warning DeadlineExceeded job/{a.job_id} Job was active longer than specified deadline")
     events.append(f"Warning BackoffLimitExceeded job/{a.job_id} Job has reached the specified backoff limit")
     return events
+
+
+def _ready(ready_at: str | None, now) -> bool:
+    return ready_at is None or clock.parse_ts(ready_at) <= now
+
+
+def _pod(r: dict) -> Pod:
+    r = {**r, "emptydir": bool(r["emptydir"])}
+    if not _ready(r.get("ready_at"), clock.now()):
+        r["phase"] = "ContainerCreating"
+    return Pod(**r)
 
 
 def _node(r: dict, usage: dict | None) -> Node:

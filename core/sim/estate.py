@@ -107,6 +107,8 @@ class EstateBuilder:
                     k, _, v = kv.partition("=")
                     taints.append({"key": k, "value": v, "effect": effect})
                 cordoned = state == "Cordoned"
+                faults = {"config_apply": "kubelet failed to start with the new node config: "
+                                          "invalid --eviction-hard threshold"} if state == "ConfigApplyFails" else {}
                 if cordoned:
                     taints.append({"key": "node.kubernetes.io/unschedulable", "value": "", "effect": "NoSchedule"})
                 created = self.anchor - timedelta(days=rng.randint(8, 120), minutes=rng.randint(0, 1440))
@@ -114,7 +116,7 @@ class EstateBuilder:
                              "unschedulable": int(cordoned), "cpu": pool["cpu"], "memory_gib": pool["memory_gib"],
                              "gpus": pool["gpus"], "kubelet_version": pool["kubelet"], "config_version": config,
                              "zone": zone, "created_at": iso(created), "labels": labels, "taints": taints,
-                             "conditions": conditions})
+                             "conditions": conditions, "faults": faults})
         return rows
 
     def pods(self) -> Iterator[dict[str, Any]]:
@@ -147,6 +149,11 @@ class EstateBuilder:
                        "cpu": 8.0 if gpu else 2.0, "memory_gib": 64.0 if gpu else 8.0,
                        "restarts": rng.choice([0, 0, 0, 1, 3]), "emptydir": int(gpu)}
 
+    def pdbs(self) -> list[dict[str, Any]]:
+        """One PodDisruptionBudget per deployment: at most one replica down at a time."""
+        return [{"namespace": d["namespace"], "name": f"{d['name']}-pdb", "owner": f"Deployment/{d['name']}",
+                 "min_available": max(1, d["replicas"] - 1)} for d in self.spec["deployments"]]
+
     # -- deployments and the registry -----------------------------------------------------------
     def deployments(self) -> tuple[list[dict], list[dict], list[dict]]:
         deps, revs, versions = [], [], []
@@ -177,6 +184,17 @@ class EstateBuilder:
                                              "score_mean": d.get("score_mean", 0.5)},
                                  "parent": f"{d['model']}:{d['versions'][number - 2]}" if number > 1 else None,
                                  "data_digest": hashlib.sha256(f"data:{d['model']}:{version}".encode()).hexdigest()[:16]})
+            for cand in d.get("candidates", []):
+                digest = hashlib.sha256(f"{self.seed}:{d['model']}:{cand['version']}".encode()).hexdigest()
+                versions.append({"model": d["model"], "version": cand["version"], "stage": "staging",
+                                 "created_at": iso(self.anchor - timedelta(hours=rng.randint(2, 30))),
+                                 "framework": d["framework"], "sha256": digest,
+                                 "params": {"trained_on_days": 30, "sim_error_factor": cand.get("error_factor", 1.0)},
+                                 "metrics": {"auc": round(0.83 + rng.uniform(0, 0.02), 4),
+                                             "p99_ms": round(d["latency_ms"] * 2.6, 1),
+                                             "score_mean": d.get("score_mean", 0.5)},
+                                 "parent": f"{d['model']}:{d['versions'][-1]}",
+                                 "data_digest": hashlib.sha256(f"data:{d['model']}:{cand['version']}".encode()).hexdigest()[:16]})
             status = "Degraded" if d.get("degraded") else "Progressing" if canary else "Healthy"
             ready = d["replicas"] - (1 if d.get("degraded") else 0)
             deps.append({"name": d["name"], "namespace": d["namespace"], "model": d["model"],

@@ -1,0 +1,208 @@
+"""Durable multi-step operations: a pool's node-config change in batches, a canary rollout.
+
+The plan and the progress of each operation live in the store and are written after every step, so a
+process killed at any point leaves an exact record: on the next start the operation shows as
+`interrupted`, with which node or step it was on, and can be resumed or rolled back. The individual
+changes go through the audit path (core/changes.py); intents left without an outcome are settled by
+`Changes.recover` first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from core.audit import crash_point
+from core.changes import Changes, DrainOptions
+from core.errors import BadInput, ConsoleError, Conflict, NotFound
+from core.store import Store
+
+ACTIVE = ("running", "paused", "interrupted", "failed")  # not finished: can be resumed or rolled back
+Progress = Callable[[str], None]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Operations:
+    def __init__(self, store: Store, changes: Changes):
+        self.store = store
+        self.changes = changes
+        self.cluster = changes.cluster
+
+    # -- the record --------------------------------------------------------------------------------
+    def create(self, kind: str, target: str, params: dict, steps: list[dict], user: str) -> dict:
+        busy = self.store.one("SELECT id, state FROM operations WHERE target = ? AND state IN (?, ?, ?, ?)",
+                              (target, *ACTIVE))
+        if busy:
+            raise Conflict(f"{target} already has an unfinished operation {busy['id']} ({busy['state']}): "
+                           f"resume or roll it back first (`ops list`)")
+        op = {"id": uuid.uuid4().hex[:8], "kind": kind, "target": target, "params": params, "state": "running",
+              "steps": steps, "position": 0, "results": [], "error": None, "user": user, "pid": os.getpid(),
+              "created_at": _now(), "updated_at": _now()}
+        with self.store.transaction():
+            self.store.insert_all("operations", [op])
+        return op
+
+    def get(self, op_id: str) -> dict:
+        rows = self.store.query("SELECT * FROM operations WHERE id LIKE ?", (f"{op_id}%",))
+        if len(rows) != 1:
+            raise NotFound(f"no operation {op_id!r}" if not rows else f"operation id {op_id!r} is ambiguous")
+        return rows[0]
+
+    def list(self, unfinished: bool = False) -> list[dict]:
+        sql = "SELECT * FROM operations"
+        if unfinished:
+            sql += f" WHERE state IN ({','.join('?' * len(ACTIVE))})"
+        return self.store.query(sql + " ORDER BY created_at DESC", ACTIVE if unfinished else ())
+
+    def save(self, op: dict, **fields: Any) -> None:
+        op.update(fields, updated_at=_now())
+        with self.store.transaction():
+            self.store.update("operations", op["id"], {k: op[k] for k in (*fields, "updated_at")})
+
+    def mark_interrupted(self) -> list[dict]:
+        """Operations left `running` by a process that is gone: say so, exactly where they stopped."""
+        found = []
+        for op in self.store.query("SELECT * FROM operations WHERE state = 'running'"):
+            if op["pid"] != os.getpid() and not _alive(op["pid"]):
+                self.save(op, state="interrupted")
+                found.append(op)
+        return found
+
+    def claim(self, op: dict) -> None:
+        if op["state"] == "running" and op["pid"] != os.getpid() and _alive(op["pid"]):
+            raise Conflict(f"operation {op['id']} is running in process {op['pid']}")
+        self.save(op, state="running", pid=os.getpid(), error=None)
+
+    def pause(self, op_id: str) -> dict:
+        op = self.get(op_id)
+        if op["state"] != "running":
+            raise Conflict(f"operation {op['id']} is {op['state']}, not running")
+        self.save(op, state="paused")  # the runner stops before its next batch
+        return op
+
+    # -- a pool's node config, in batches ----------------------------------------------------------------
+    def start_pool_config(self, pool: str, version: str, max_unavailable: int, user: str, drain: bool = True) -> dict:
+        if max_unavailable < 1:
+            raise BadInput(f"--max-unavailable must be at least 1, got {max_unavailable}")
+        pools = {p["name"]: p for p in self.cluster.list_pools()}
+        if pool not in pools:
+            raise NotFound(f"no node pool {pool!r} (pools: {', '.join(pools)})")
+        nodes = [n for n in self.cluster.list_nodes(pool) if n.config_version != version]
+        if not nodes:
+            raise BadInput(f"every node of pool {pool} already runs {version}")
+        steps = [{"node": n.name, "from": n.config_version, "was_unschedulable": n.unschedulable, "state": "pending"}
+                 for n in nodes]
+        return self.create("pool-config", f"pool/{pool}", {"pool": pool, "version": version,
+                           "from": pools[pool]["desired_config"], "max_unavailable": max_unavailable,
+                           "drain": drain}, steps, user)
+
+    def run_pool_config(self, op: dict, user: str, progress: Progress = lambda m: None) -> dict:
+        """Batches of max_unavailable nodes: cordon (and drain) them, apply the config, uncordon. Stops on
+        the first failure (that node stays cordoned), or before the next batch when paused."""
+        self.claim(op)
+        p, steps = op["params"], op["steps"]
+        version, batch_size = p["version"], p["max_unavailable"]
+        while True:
+            pending = [i for i, s in enumerate(steps) if s["state"] != "done"]
+            if not pending:
+                self._set_pool_desired(p["pool"], version)
+                self.save(op, state="done", position=len(steps))
+                progress(f"pool {p['pool']}: all {len(steps)} nodes on {version}")
+                return op
+            if self.get(op["id"])["state"] == "paused":
+                op["state"] = "paused"
+                progress(f"paused before node {steps[pending[0]]['node']}")
+                return op
+            batch = pending[:batch_size]
+            self.save(op, position=batch[0])
+            try:
+                for i in batch:
+                    self._node_step(op, i, "cordoned", lambda n: self.changes.cordon(n, user, operation=op["id"]))
+                    if p.get("drain", True):
+                        self._node_step(op, i, "drained", lambda n: self.changes.drain(
+                            n, user, DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True),
+                            operation=op["id"]))
+                for i in batch:
+                    self._node_step(op, i, "applied", lambda n: self.changes.apply(
+                        verb="apply-config", user=user, resource="node", name=n,
+                        change=lambda: self.cluster.apply_node_config(n, version),
+                        annotations={"operation": op["id"], "version": version}))
+                for i in batch:
+                    self._node_step(op, i, "done", lambda n, i=i: steps[i]["was_unschedulable"] or
+                                    self.changes.cordon(n, user, on=False, operation=op["id"]))
+                    progress(f"{steps[i]['node']}: {version}")
+            except ConsoleError as e:
+                # Stop here. Nodes of this batch that took the config go back into service; the one that
+                # failed stays cordoned, on its old config, for someone to look at.
+                for i in batch:
+                    if steps[i]["state"] == "applied":
+                        self._node_step(op, i, "done", lambda n, i=i: steps[i]["was_unschedulable"] or
+                                        self.changes.cordon(n, user, on=False, operation=op["id"]))
+                self.save(op, state="failed", error=str(e)[:1000])
+                progress(f"stopped: {e}")
+                return op
+
+    def _node_step(self, op: dict, i: int, state: str, action: Callable[[str], Any]) -> None:
+        order = ["pending", "cordoned", "drained", "applied", "done"]
+        step = op["steps"][i]
+        if order.index(step["state"]) >= order.index(state):
+            return  # done before an interruption: resuming skips it
+        crash_point("node-step")
+        action(step["node"])
+        step["state"] = state
+        self.save(op, steps=op["steps"])
+
+    def _set_pool_desired(self, pool: str, version: str) -> None:
+        with self.store.transaction():
+            self.store.update("pools", pool, {"desired_config": version})
+
+    def rollback_pool_config(self, op: dict, user: str, progress: Progress = lambda m: None) -> dict:
+        """Every node the operation touched goes back to its old config and schedulability."""
+        self.claim(op)
+        for step in reversed(op["steps"]):
+            if step["state"] == "pending":
+                continue
+            node = self.cluster.get_node(step["node"])
+            if node.config_version != step["from"]:
+                self.changes.apply(verb="apply-config", user=user, resource="node", name=step["node"],
+                                   change=lambda s=step: self.cluster.set_node(s["node"], config_version=s["from"]),
+                                   annotations={"operation": op["id"], "version": step["from"], "reason": "rollback"})
+            self.changes.cordon(step["node"], user, on=step["was_unschedulable"], operation=op["id"])
+            step["state"] = "pending"
+            self.save(op, steps=op["steps"])
+            progress(f"{step['node']}: back on {step['from']}")
+        self._set_pool_desired(op["params"]["pool"], op["params"]["from"])
+        self.save(op, state="rolled_back")
+        return op
+
+
+def describe_op(op: dict) -> dict:
+    """The exact state of an operation, for `ops show` and the TUI."""
+    out = {k: op[k] for k in ("id", "kind", "target", "state", "user", "created_at", "updated_at", "error")}
+    out["params"] = op["params"]
+    steps = op["steps"]
+    counts: dict[str, int] = {}
+    for s in steps:
+        counts[s.get("state", "?")] = counts.get(s.get("state", "?"), 0) + 1
+    out["progress"] = counts
+    out["steps"] = steps
+    if op.get("results"):
+        out["results"] = op["results"]
+    return json.loads(json.dumps(out))

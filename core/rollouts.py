@@ -1,0 +1,233 @@
+"""Canary rollouts of a model version on a deployment, as Argo Rollouts does them: set a weight, pause
+(for a duration, or until promoted), analyse the canary's metrics, go on — or abort. A rollback is a new
+revision of an old one, as `kubectl rollout undo` does. Each weight change is an audited change of the
+deployment; the rollout itself is a durable operation (core/operations.py)."""
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from typing import Any
+
+from core import clock
+from core.errors import BadInput, Conflict, NotFound
+from core.operations import Operations, Progress
+
+DEFAULT_STEPS = (10, 30, 60, 100)
+
+
+def parse_steps(text: str) -> list[int]:
+    try:
+        steps = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise BadInput(f"--steps: expected weights like 10,30,60,100, got {text!r}") from None
+    if not steps or steps[-1] != 100 or any(not 0 < w <= 100 for w in steps) or steps != sorted(set(steps)):
+        raise BadInput(f"--steps: weights must rise from above 0 to 100, got {text!r}")
+    return steps
+
+
+def parse_pause(text: str) -> float | None:
+    """`manual` (until promoted) → None; `30s`, `5m`, `0` → seconds."""
+    if text in ("manual", "promote", "until-promoted"):
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text.strip())
+    if not m:
+        raise BadInput(f"--pause: expected manual, or a duration like 30s or 5m, got {text!r}")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+class Rollouts:
+    def __init__(self, ops: Operations, registry):
+        self.ops = ops
+        self.changes = ops.changes
+        self.cluster = ops.cluster
+        self.registry = registry
+
+    # -- starting ---------------------------------------------------------------------------------
+    def start(self, deployment: str, model: str, version: int, user: str, steps: list[int],
+              pause: float | None, analysis: dict[str, float]) -> dict:
+        dep = self.cluster.get_deployment(deployment)
+        if dep.model != model:
+            raise BadInput(f"deployment {deployment} serves model {dep.model!r}, not {model!r}")
+        self.registry.get(model, version)  # NotFound names it
+        if dep.active and dep.active.model_version == version:
+            raise BadInput(f"{deployment} already serves {model} version {version}")
+        if dep.canary:
+            raise Conflict(f"{deployment} already has a canary (r{dep.canary.number} at {dep.canary.weight}%): "
+                           f"promote or abort it first")
+        stable = self.cluster.deployment_metrics(deployment, minutes=int(analysis["window_minutes"]))
+        limits = {"max_error_rate": analysis.get("max_error_rate") or max(0.01, 3 * statistics.median(
+                      p.error_rate for p in stable)),
+                  "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
+                  "window_minutes": int(analysis["window_minutes"]), "failure_limit": int(analysis["failure_limit"])}
+        plan = [{"weight": w, "state": "pending"} for w in steps]
+        op = self.ops.create("rollout", f"deployment/{deployment}",
+                             {"deployment": deployment, "model": model, "version": version, "pause": pause,
+                              "analysis": limits, "stable_revision": dep.current_revision}, plan, user)
+        number = max(r.number for r in dep.revisions) + 1
+        mv = self.registry.get(model, version)
+
+        def add_revision() -> None:
+            snap = self.cluster.snapshot("deployment", deployment)
+            snap["revisions"].append({"number": number, "model": model, "model_version": version,
+                                      "image": f"registry.internal/serving/{model}:{version}",
+                                      "created_at": clock.iso(clock.now()), "weight": 0, "status": "canary"})
+            snap["status"] = "Progressing"
+            self.cluster.restore("deployment", deployment, snap)
+
+        self.changes.apply(verb="rollout-start", user=user, resource="deployment", name=deployment, change=add_revision,
+                           annotations={"operation": op["id"], "model": f"{model}:{version}", "sha256": mv.sha256})
+        op["params"]["canary_revision"] = number
+        self.ops.save(op, params=op["params"])
+        return op
+
+    # -- running ----------------------------------------------------------------------------------
+    def run(self, op: dict, user: str, progress: Progress = lambda m: None, promoted: bool = False) -> dict:
+        """Walk the steps from where the rollout is. Stops at a manual pause (state `paused`), on a failed
+        analysis (aborted, `failed`), or when the canary has all the traffic (`done`)."""
+        self.ops.claim(op)
+        p = op["params"]
+        dep_name, canary = p["deployment"], p["canary_revision"]
+        for i, step in enumerate(op["steps"]):
+            if step["state"] == "done":
+                continue
+            self.ops.save(op, position=i)
+            if step["state"] == "pending":
+                self._set_weight(op, dep_name, canary, step["weight"], user)
+                step["state"] = "weighted"
+                self.ops.save(op, steps=op["steps"])
+                progress(f"canary r{canary} at {step['weight']}%")
+            if step["weight"] == 100:
+                self._promote(op, dep_name, canary, user)
+                step["state"] = "done"
+                self.ops.save(op, steps=op["steps"], state="done", position=len(op["steps"]))
+                progress(f"r{canary} is now serving all traffic")
+                return op
+            if p["pause"] is None and not promoted:
+                self.ops.save(op, state="paused")
+                progress(f"paused at {step['weight']}% until promoted")
+                return op
+            if p["pause"]:
+                time.sleep(p["pause"])
+            promoted = False  # a promotion moves one step
+            result = self.analyse(dep_name, canary, p["analysis"])
+            op["results"] = (op.get("results") or []) + [{"step": i, "weight": step["weight"], **result}]
+            self.ops.save(op, results=op["results"])
+            progress(f"analysis at {step['weight']}%: {'passed' if result['passed'] else 'FAILED'} "
+                     f"({result['failures']} bad of {result['measurements']} measurements)")
+            if not result["passed"]:
+                self._abort(op, dep_name, canary, user, reason=f"analysis failed at {step['weight']}%: "
+                                                              f"{result['summary']}")
+                return op
+            step["state"] = "done"
+            self.ops.save(op, steps=op["steps"])
+        return op
+
+    def analyse(self, deployment: str, revision: int, limits: dict[str, Any]) -> dict[str, Any]:
+        """The canary's last `window_minutes` of metrics against the success conditions; fails past the
+        failure limit of bad measurements."""
+        pts = self.cluster.deployment_metrics(deployment, minutes=int(limits["window_minutes"]), revision=revision)
+        bad = [p for p in pts if p.error_rate > limits["max_error_rate"] or p.p99_ms > limits["max_p99_ms"]]
+        err = statistics.mean(p.error_rate for p in pts)
+        p99 = statistics.median(p.p99_ms for p in pts)
+        return {"passed": len(bad) <= limits["failure_limit"], "measurements": len(pts), "failures": len(bad),
+                "error_rate": round(err, 5), "p99_ms": round(p99, 1), "at": clock.iso(clock.now()),
+                "summary": f"error rate {err:.2%} (max {limits['max_error_rate']:.2%}), p99 {p99:.0f} ms "
+                           f"(max {limits['max_p99_ms']:.0f}), {len(bad)} bad of {len(pts)} (limit "
+                           f"{limits['failure_limit']})"}
+
+    # -- the operator's verbs --------------------------------------------------------------------------
+    def current(self, deployment: str) -> dict | None:
+        ops = [o for o in self.ops.list() if o["target"] == f"deployment/{deployment}" and o["kind"] == "rollout"]
+        return ops[0] if ops else None
+
+    def promote(self, deployment: str, user: str, progress: Progress = lambda m: None) -> dict:
+        op = self._unfinished(deployment)
+        return self.run(op, user, progress, promoted=True)
+
+    def abort(self, deployment: str, user: str, reason: str = "aborted by operator") -> dict:
+        op = self._unfinished(deployment)
+        self.ops.claim(op)
+        self._abort(op, deployment, op["params"]["canary_revision"], user, reason=reason)
+        return op
+
+    def rollback(self, deployment: str, user: str, to_revision: int | None = None) -> dict:
+        """A new revision serving what revision N served (default: the one before the current)."""
+        dep = self.cluster.get_deployment(deployment)
+        if dep.canary:
+            raise Conflict(f"{deployment} has a canary in flight (r{dep.canary.number}): abort it first")
+        olds = [r for r in dep.revisions if r.number != dep.current_revision and r.status != "aborted"]
+        if to_revision is None:
+            if not olds:
+                raise BadInput(f"{deployment} has no earlier revision to roll back to")
+            target = max(olds, key=lambda r: r.number)
+        else:
+            target = next((r for r in dep.revisions if r.number == to_revision), None)
+            if target is None:
+                raise NotFound(f"{deployment} has no revision {to_revision} "
+                               f"(revisions: {', '.join(str(r.number) for r in dep.revisions)})")
+            if target.number == dep.current_revision:
+                raise BadInput(f"revision {to_revision} is the current one")
+        number = max(r.number for r in dep.revisions) + 1
+
+        def undo() -> None:
+            snap = self.cluster.snapshot("deployment", deployment)
+            for r in snap["revisions"]:
+                if r["status"] == "active":
+                    r.update(status="retired", weight=0)
+            snap["revisions"].append({"number": number, "model": target.model, "model_version": target.model_version,
+                                      "image": target.image, "created_at": clock.iso(clock.now()), "weight": 100,
+                                      "status": "active"})
+            snap.update(current_revision=number, status="Healthy")
+            self.cluster.restore("deployment", deployment, snap)
+
+        self.changes.apply(verb="rollout-undo", user=user, resource="deployment", name=deployment, change=undo,
+                           annotations={"to_revision": target.number, "model": f"{target.model}:{target.model_version}"})
+        return {"deployment": deployment, "revision": number, "serves": f"{target.model}:{target.model_version}",
+                "copied_from": target.number}
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _unfinished(self, deployment: str) -> dict:
+        op = self.current(deployment)
+        if op is None or op["state"] not in ("running", "paused", "interrupted"):
+            raise Conflict(f"{deployment} has no rollout in progress")
+        return op
+
+    def _set_weight(self, op: dict, dep_name: str, canary: int, weight: int, user: str) -> None:
+        def change() -> None:
+            snap = self.cluster.snapshot("deployment", dep_name)
+            for r in snap["revisions"]:
+                if r["number"] == canary:
+                    r["weight"] = weight
+                elif r["status"] == "active":
+                    r["weight"] = 100 - weight
+            self.cluster.restore("deployment", dep_name, snap)
+        self.changes.apply(verb="set-weight", user=user, resource="deployment", name=dep_name, change=change,
+                           annotations={"operation": op["id"], "weight": weight})
+
+    def _promote(self, op: dict, dep_name: str, canary: int, user: str) -> None:
+        def change() -> None:
+            snap = self.cluster.snapshot("deployment", dep_name)
+            for r in snap["revisions"]:
+                if r["number"] == canary:
+                    r.update(status="active", weight=100)
+                elif r["status"] == "active":
+                    r.update(status="retired", weight=0)
+            snap.update(current_revision=canary, status="Healthy")
+            self.cluster.restore("deployment", dep_name, snap)
+        self.changes.apply(verb="promote", user=user, resource="deployment", name=dep_name, change=change,
+                           annotations={"operation": op["id"]})
+
+    def _abort(self, op: dict, dep_name: str, canary: int, user: str, reason: str) -> None:
+        def change() -> None:
+            snap = self.cluster.snapshot("deployment", dep_name)
+            for r in snap["revisions"]:
+                if r["number"] == canary:
+                    r.update(status="aborted", weight=0)
+                elif r["status"] == "active":
+                    r["weight"] = 100
+            snap["status"] = "Degraded"
+            self.cluster.restore("deployment", dep_name, snap)
+        self.changes.apply(verb="abort", user=user, resource="deployment", name=dep_name, change=change,
+                           annotations={"operation": op["id"], "reason": reason})
+        self.ops.save(op, state="failed", error=reason)
