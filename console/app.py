@@ -26,6 +26,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "autofix": ("af", "approvals", "queue"),
     "models": ("model", "mo", "registry"),
     "audit": ("au", "events"),
+    "ops": ("operations", "op"),
 }
 VIEW_HELP = {
     "dashboard": "cluster health, failing jobs, approvals, rollouts, drift",
@@ -34,7 +35,8 @@ VIEW_HELP = {
     "jobs": "job attempts (failed first), evidence, logs",
     "autofix": "the approval queue of suggested retries",
     "models": "model registry: versions, stages, lineage",
-    "audit": "the audit trail of every change",
+    "audit": "the audit trail of every change: verify, diff, roll back",
+    "ops": "multi-step operations (pool config, rollouts): resume, roll back, pause",
 }
 
 
@@ -50,7 +52,7 @@ class ConsoleApp(App):
     MODES = {"dashboard": DashboardScreen, "nodes": partial(_view, "NodesScreen"),
              "rollouts": partial(_view, "RolloutsScreen"), "jobs": partial(_view, "JobsScreen"),
              "autofix": partial(_view, "AutofixScreen"), "models": partial(_view, "ModelsScreen"),
-             "audit": partial(_view, "AuditScreen")}
+             "audit": partial(_view, "AuditScreen"), "ops": partial(_view, "OpsScreen")}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("colon", "command_line", "Command", key_display=":", id="command"),
@@ -68,8 +70,16 @@ class ConsoleApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = " · ".join(filter(None, [
-            self.engine.cluster.name, self.settings.actor, "READ-ONLY" if self.engine.read_only else ""]))
+            self.engine.cluster.name, f"{self.settings.actor} ({self.engine.role})",
+            "READ-ONLY" if self.engine.read_only else ""]))
         self.set_interval(self.settings.refresh_seconds, self.refresh_active)
+        for op in self.engine.interrupted:
+            self.notify(f"operation {op['id']} ({op['kind']} {op['target']}) was interrupted at step "
+                        f"{op['position'] + 1} of {len(op['steps'])}: :ops to resume or roll it back",
+                        title="interrupted", severity="warning", timeout=30, markup=False)
+        if self.engine.recovered:
+            self.notify(f"settled {len(self.engine.recovered)} change(s) a killed process left half-recorded",
+                        title="recovered", markup=False)
 
     # -- navigation ------------------------------------------------------------------------
     def switch_view(self, view: str) -> None:

@@ -17,7 +17,7 @@ from console.output import emit
 from core import clock
 from core.errors import BadInput, ConsoleError, Forbidden
 from core.sanitize import strip_control
-from core.changes import DrainOptions
+from core.changes import DrainOptions, parse_labels, parse_taints
 from core.types import object_name, to_dict
 
 FORMATS = ("table", "json", "jsonl")
@@ -354,37 +354,6 @@ def _duration(text: str, flag: str) -> float:
     if not m:
         raise BadInput(f"{flag}: expected a duration like 90s or 5m, got {text!r}")
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-
-
-def parse_labels(changes: list[str]) -> tuple[dict[str, str], list[str]]:
-    set_, remove = {}, []
-    for c in changes:
-        if c.endswith("-") and "=" not in c:
-            remove.append(c[:-1])
-        elif "=" in c and c.split("=", 1)[0]:
-            k, v = c.split("=", 1)
-            set_[k] = v
-        else:
-            raise BadInput(f"label {c!r}: expected key=value or key-")
-    return set_, remove
-
-
-def parse_taints(changes: list[str]) -> tuple[list[dict[str, str]], list[tuple[str, str | None]]]:
-    add, remove = [], []
-    effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-    for c in changes:
-        if c.endswith("-"):
-            key, _, effect = c[:-1].partition(":")
-            if effect and effect not in effects:
-                raise BadInput(f"taint {c!r}: effect must be one of {', '.join(effects)}")
-            remove.append((key, effect or None))
-            continue
-        kv, sep, effect = c.rpartition(":")
-        if not sep or effect not in effects or not kv:
-            raise BadInput(f"taint {c!r}: expected key=value:Effect (Effect one of {', '.join(effects)}) or key-")
-        key, _, value = kv.partition("=")
-        add.append({"key": key, "value": value, "effect": effect})
-    return add, remove
 
 
 def _nodes(engine, args: argparse.Namespace, fmt: str) -> None:

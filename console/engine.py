@@ -14,7 +14,7 @@ from console import __version__
 from console.settings import Settings
 from core import clock
 from core.audit import AuditLog
-from core.changes import Changes, DrainOptions
+from core.changes import Changes, DrainOptions, parse_labels, parse_taints
 from core.operations import Operations, describe_op
 from core.rollouts import Rollouts
 from core.cluster import Cluster
@@ -284,6 +284,27 @@ class Engine:
         user = self.require("operator", "drain")
         return [self.changes.drain(n, user, opts, progress) for n in nodes]
 
+    def label_words(self, node: str, words: list[str]) -> None:
+        self.label(node, *parse_labels(words))
+
+    def taint_words(self, node: str, words: list[str]) -> None:
+        self.taint(node, *parse_taints(words))
+
+    @staticmethod
+    def drain_options(values: dict[str, Any]) -> DrainOptions:
+        try:
+            return DrainOptions(grace_seconds=int(values.get("grace_seconds", 30)),
+                                timeout_seconds=float(values.get("timeout", 120)),
+                                ignore_daemonsets=bool(values.get("ignore_daemonsets")),
+                                delete_emptydir_data=bool(values.get("delete_emptydir_data")))
+        except ValueError:
+            raise BadInput("drain: grace period and timeout must be numbers of seconds") from None
+
+    @staticmethod
+    def parse_rollout(steps: str, pause: str) -> tuple[list[int], float | None]:
+        from core.rollouts import parse_pause, parse_steps
+        return parse_steps(steps), parse_pause(pause)
+
     def drift(self) -> list[dict[str, Any]]:
         """Nodes whose observed config differs from their pool's desired config."""
         desired = {p["name"]: p for p in self.cluster.list_pools()}
@@ -378,10 +399,21 @@ class Engine:
         return self.audit.list(limit)
 
     def describe_audit(self, seq: int) -> str:
-        for e in self.audit.list():
-            if e.seq == seq:
-                return describe(asdict(e))
-        raise NotFound(f"no audit event with seq {seq}")
+        return self.describe_change(str(seq))
+
+    def describe_change(self, key: str) -> str:
+        """A change as the operator reads it: who, what, its stages, and a diff of before → after."""
+        import difflib
+        events = self.audit_show(key)
+        last = events[-1]
+        before = describe({"object": last.before}).splitlines()
+        after = describe({"object": last.after}).splitlines()
+        diff = [ln for ln in difflib.unified_diff(before, after, "before", "after", lineterm="", n=2)]
+        head = describe({"auditID": last.audit_id, "verb": last.verb, "user": last.user,
+                         "objectRef": last.object_ref,
+                         "stages": [f"{e.seq} {e.stage} {e.timestamp}" for e in events],
+                         "annotations": last.annotations})
+        return head + "diff:\n" + ("\n".join("  " + ln for ln in diff) if diff else "  (no difference)") + "\n"
 
     # -- about -------------------------------------------------------------------------------------
     def version_info(self) -> dict[str, Any]:

@@ -183,3 +183,34 @@ def _first_difference(expected: Any, current: Any, path: str = "") -> str:
             if expected.get(k) != current.get(k):
                 return _first_difference(expected.get(k), current.get(k), f"{path}.{k}" if path else k)
     return f"{path or 'object'} is {current!r}, the change left {expected!r}"
+
+
+def parse_labels(changes: list[str]) -> tuple[dict[str, str], list[str]]:
+    set_, remove = {}, []
+    for c in changes:
+        if c.endswith("-") and "=" not in c:
+            remove.append(c[:-1])
+        elif "=" in c and c.split("=", 1)[0]:
+            k, v = c.split("=", 1)
+            set_[k] = v
+        else:
+            raise BadInput(f"label {c!r}: expected key=value or key-")
+    return set_, remove
+
+
+def parse_taints(changes: list[str]) -> tuple[list[dict[str, str]], list[tuple[str, str | None]]]:
+    add, remove = [], []
+    effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+    for c in changes:
+        if c.endswith("-"):
+            key, _, effect = c[:-1].partition(":")
+            if effect and effect not in effects:
+                raise BadInput(f"taint {c!r}: effect must be one of {', '.join(effects)}")
+            remove.append((key, effect or None))
+            continue
+        kv, sep, effect = c.rpartition(":")
+        if not sep or effect not in effects or not kv:
+            raise BadInput(f"taint {c!r}: expected key=value:Effect (Effect one of {', '.join(effects)}) or key-")
+        key, _, value = kv.partition("=")
+        add.append({"key": key, "value": value, "effect": effect})
+    return add, remove

@@ -1,7 +1,7 @@
 """The table view every resource screen is: rows fetched in a worker thread, `/` filter, `enter` describe."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from rich.text import Text
 from textual import work
@@ -22,11 +22,15 @@ class ViewScreen(ForwardWorkerErrors, Screen):
     VIEW = ""
     TITLE = ""
     COLUMNS: tuple[str, ...] = ()
+    #: action -> the role it needs; the footer and palette hide what the operator's role cannot do
+    ROLE_ACTIONS: dict[str, str] = {}
+    MARKABLE = False  # `space` marks rows for a batch action
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/", id="filter"),
         Binding("enter", "describe", "Describe", id="describe"),
         Binding("escape", "back", "Back", id="back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="refresh"),
+        Binding("space", "mark", "Mark", id="mark"),
         Binding("j", "cursor('down')", "Down", show=False, id="down"),
         Binding("k", "cursor('up')", "Up", show=False, id="up"),
     ]
@@ -36,6 +40,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         self.rows: list[Row] = []
         self.filter_text = ""
         self.loaded = False
+        self.marked: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -87,7 +92,10 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         for key, cells in self.rows:
             if needle and needle not in " ".join(_plain(c) for c in cells).lower():
                 continue
-            table.add_row(*[c if isinstance(c, Text) else safe_text(c) for c in cells], key=key)
+            row = [c if isinstance(c, Text) else safe_text(c) for c in cells]
+            if self.MARKABLE:
+                row[0] = Text.assemble(("● " if key in self.marked else "  ", "bold yellow"), row[0])
+            table.add_row(*row, key=key)
             shown += 1
         if keep is not None:
             try:
@@ -95,6 +103,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             except Exception:  # the row went away or was filtered out: stay where the cursor is
                 pass
         flt = f"  filter: {self.filter_text!r}" if self.filter_text else ""
+        flt += f"  marked: {len(self.marked)}" if self.marked else ""
         self.query_one("#status", Static).update(
             Text(f"{self.TITLE} — {shown} of {len(self.rows)}{flt}", no_wrap=True, overflow="ellipsis"))
 
@@ -138,6 +147,44 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             self.app.pop_screen()  # a pushed view (e.g. signatures) goes back to the one below
         else:
             self.app.action_back()
+
+    # -- actions that change things ------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        role = self.ROLE_ACTIONS.get(action)
+        if role is not None and not self.app.engine.can(role):
+            return False  # not offered at all: hidden from the footer, the palette and the keys
+        if action == "mark" and not self.MARKABLE:
+            return False
+        return True
+
+    def targets(self) -> list[str]:
+        """The marked rows, or else the selected one."""
+        if self.marked:
+            return sorted(self.marked)
+        key = self.selected_key()
+        return [key] if key is not None else []
+
+    def action_mark(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            return
+        self.marked.symmetric_difference_update({key})
+        self._render_rows()
+        self.query_one(DataTable).action_cursor_down()
+
+    def perform(self, label: str, change: Callable[[], Any], clear_marks: bool = True) -> None:
+        """Run a change in a worker; say how it went; refresh. Errors reach the app's one handler."""
+        self._perform(label, change, clear_marks)
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _perform(self, label: str, change: Callable[[], Any], clear_marks: bool) -> None:
+        self.app.call_from_thread(self.app.notify, f"{label}…", timeout=2, markup=False)
+        result = change()
+        summary = result if isinstance(result, str) else "done"
+        self.app.call_from_thread(self.app.notify, f"{label}: {summary}", markup=False)
+        if clear_marks:
+            self.marked.clear()
+        self.app.call_from_thread(self.refresh_data)
 
     def action_cursor(self, direction: str) -> None:
         table = self.query_one(DataTable)

@@ -19,29 +19,149 @@ class NodesScreen(ViewScreen):
     VIEW = "nodes"
     TITLE = "Nodes"
     COLUMNS = ("NAME", "POOL", "STATUS", "PRESSURE", "CPU", "MEM GiB", "GPU", "PODS", "KUBELET", "CONFIG", "AGE")
+    MARKABLE = True
+    BINDINGS = [
+        Binding("c", "cordon", "Cordon", id="cordon"),
+        Binding("u", "uncordon", "Uncordon", id="uncordon"),
+        Binding("r", "drain", "Drain", id="drain"),
+        Binding("l", "labels", "Labels", id="labels"),
+        Binding("t", "taints", "Taints", id="taints"),
+        Binding("a", "apply_config", "Pool config", id="apply_config"),
+        Binding("d", "toggle_drift", "Drift", id="toggle_drift"),
+    ]
+    ROLE_ACTIONS = {"cordon": "operator", "uncordon": "operator", "drain": "operator", "labels": "operator",
+                    "taints": "operator", "apply_config": "admin"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drift_only = False
 
     def fetch(self) -> list[Row]:
         engine = self.app.engine
         desired = {p["name"]: p["desired_config"] for p in engine.cluster.list_pools()}
+        self.pools = {}
         rows = []
         for n in engine.nodes():
+            self.pools[n.name] = n.pool
             drift = n.config_version != desired.get(n.pool, n.config_version)
+            if self.drift_only and not drift:
+                continue
             rows.append((n.name, [
                 safe_text(n.name), safe_text(n.pool), status_text(n.status),
                 Text(",".join(n.pressure), "red") if n.pressure else Text("-", "dim"),
                 f"{n.cpu_used:g}/{n.cpu}", f"{n.memory_used_gib:g}/{n.memory_gib}", n.gpus, n.pods,
                 safe_text(n.kubelet_version),
-                safe_text(n.config_version + (" ≠ pool" if drift else ""), "yellow" if drift else ""),
+                safe_text(n.config_version + (f" ≠ {desired[n.pool]}" if drift else ""), "yellow" if drift else ""),
                 clock.age(n.created_at)]))
+        self.TITLE = "Nodes whose config differs from their pool's (drift)" if self.drift_only else "Nodes"
         return rows
 
     def describe(self, key: str) -> str:
         return self.app.engine.describe_node(key)
 
+    def action_cordon(self, on: bool = True) -> None:
+        names = self.targets()
+        if names:
+            verb = "cordon" if on else "uncordon"
+            self.perform(f"{verb} {_count(names)}", lambda: f"{len(self.app.engine.cordon(names, on))} changed")
+
+    def action_uncordon(self) -> None:
+        self.action_cordon(on=False)
+
+    def action_drain(self) -> None:
+        names = self.targets()
+        if not names:
+            return
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            try:
+                opts = self.app.engine.drain_options(values)
+            except Exception as e:  # a bad number: say so, change nothing
+                self.app.notify(str(e), severity="error", markup=False)
+                return
+            self.perform(f"drain {_count(names)}", lambda: ", ".join(
+                f"{len(r['evicted'])} pods evicted" for r in self.app.engine.drain(names, opts)))
+
+        self.app.push_screen(FormScreen(
+            f"Drain {_count(names)}", [("grace_seconds", "grace period (s)", "30"),
+                                        ("timeout", "timeout (s)", "120"),
+                                        ("ignore_daemonsets", "ignore DaemonSet pods", True),
+                                        ("delete_emptydir_data", "delete emptyDir data", False)],
+            note="cordons, then evicts every pod through the Eviction API (disruption budgets honoured)",
+            type_to_confirm=str(len(names)) if len(names) > 1 else None), go)
+
+    def _edit(self, what: str, example: str, apply) -> None:
+        names = self.targets()
+        if not names:
+            return
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values and str(values["changes"]).strip():
+                words = str(values["changes"]).split()
+                self.perform(f"{what} {_count(names)}", lambda: [apply(n, words) for n in names] and "done")
+
+        self.app.push_screen(FormScreen(f"{what.capitalize()} on {_count(names)}",
+                                        [("changes", f"kubectl syntax, e.g. {example}", "")]), go)
+
+    def action_labels(self) -> None:
+        self._edit("labels", "team=ml env-", self.app.engine.label_words)
+
+    def action_taints(self) -> None:
+        self._edit("taints", "dedicated=ml:NoSchedule gpu-", self.app.engine.taint_words)
+
+    def action_apply_config(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            return
+        pool = self.pools.get(key, "")
+        desired = next((p["desired_config"] for p in self.app.engine.cluster.list_pools() if p["name"] == pool), "")
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            try:
+                batch = int(str(values["max_unavailable"]))
+            except ValueError:
+                self.app.notify("max unavailable must be a whole number", severity="error")
+                return
+            self.perform(f"pool {pool} → {values['version']}", lambda: _op_summary(self.app.engine.apply_config(
+                pool, str(values["version"]).strip(), batch, bool(values["drain"]))))
+
+        self.app.push_screen(FormScreen(
+            f"Change the node config of pool {pool}",
+            [("version", "node-config version (the pool's desired one converges drifted nodes)", desired),
+             ("max_unavailable", "nodes at a time (max unavailable)", "1"), ("drain", "drain each node first", True)],
+            note="in batches; stops on the first failure; `:ops` shows it, to resume or roll back",
+            type_to_confirm=pool), go)
+
+    def action_toggle_drift(self) -> None:
+        self.drift_only = not self.drift_only
+        self.refresh_data()
+
+
+def _count(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{len(names)} nodes"
+
+
+def _op_summary(op: dict) -> str:
+    return f"operation {op['id']} {op['state']}" + (f": {op['error']}" if op.get("error") else "")
+
 
 class RolloutsScreen(ViewScreen):
     VIEW = "rollouts"
     TITLE = "Rollouts"
+    BINDINGS = [
+        Binding("n", "start", "New rollout", id="start"),
+        Binding("p", "promote", "Promote", id="promote"),
+        Binding("a", "abort", "Abort", id="abort"),
+        Binding("b", "rollback", "Rollback", id="rollback"),
+    ]
+    ROLE_ACTIONS = {"start": "operator", "promote": "operator", "abort": "operator", "rollback": "admin"}
     COLUMNS = ("DEPLOYMENT", "MODEL", "REV", "VERSION", "CANARY", "READY", "STATUS", "REQ/S", "P99 ms", "ERR %")
 
     def compose_extra(self) -> ComposeResult:
@@ -50,6 +170,11 @@ class RolloutsScreen(ViewScreen):
     def fetch(self) -> list[Row]:
         engine = self.app.engine
         self.series = {}
+        self.analyses = {}
+        for op in engine.operations():
+            dep_name = op["target"].removeprefix("deployment/")
+            if op["kind"] == "rollout" and dep_name not in self.analyses:
+                self.analyses[dep_name] = {"state": op["state"], "results": op.get("results") or []}
         rows = []
         for d in engine.deployments():
             pts = engine.metrics(d.name, minutes=60)
@@ -84,10 +209,79 @@ class RolloutsScreen(ViewScreen):
             lines.append(sparkline(values), "cyan")
             lines.append(f"  now {fmt.format(values[-1])}  min {fmt.format(min(values))}  max {fmt.format(max(values))}\n")
         lines.append(f"last 60 min of {key}", "dim")
+        analysis = getattr(self, "analyses", {}).get(key)
+        if analysis:
+            lines.append("\n")
+            lines.append(f"rollout {analysis['state']}: ", "bold")
+            for r in analysis["results"][-3:]:
+                lines.append(f"{r['weight']}% {'pass' if r['passed'] else 'FAIL'} ({r['summary']})  ",
+                             "green" if r["passed"] else "bold red")
         self.query_one("#metrics", Static).update(lines)
 
     def describe(self, key: str) -> str:
         return self.app.engine.describe_deployment(key)
+
+    def action_promote(self) -> None:
+        key = self.selected_key()
+        if key:
+            self.perform(f"promote {key}", lambda: _op_summary(self.app.engine.rollout_promote(key)))
+
+    def action_abort(self) -> None:
+        key = self.selected_key()
+        if not key:
+            return
+        from screens.dialogs import ConfirmScreen
+        self.app.push_screen(ConfirmScreen(f"Abort the rollout of {key}?",
+                                           "all traffic goes back to the stable revision; the deployment is marked "
+                                           "degraded"),
+                             lambda ok: ok and self.perform(f"abort {key}",
+                                                            lambda: _op_summary(self.app.engine.rollout_abort(key))))
+
+    def action_rollback(self) -> None:
+        key = self.selected_key()
+        if not key:
+            return
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            text = str(values["revision"]).strip()
+            rev = int(text) if text.isdigit() else None
+            self.perform(f"rollback {key}", lambda: "revision {revision} serves {serves}".format(
+                **self.app.engine.rollout_rollback(key, rev)))
+
+        self.app.push_screen(FormScreen(f"Roll {key} back", [("revision", "to revision (empty: the previous)", "")],
+                                        note="a new revision serving what the old one served", type_to_confirm=key), go)
+
+    def action_start(self) -> None:
+        key = self.selected_key()
+        if not key:
+            return
+        engine = self.app.engine
+        dep = engine.deployment(key)
+        served = {r.model_version for r in dep.revisions}
+        candidates = [m.version for m in engine.models(dep.model) if m.version not in served]
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            try:
+                version = int(str(values["version"]))
+                steps, pause = engine.parse_rollout(str(values["steps"]), str(values["pause"]))
+            except Exception as e:
+                self.app.notify(str(e), severity="error", markup=False)
+                return
+            self.perform(f"rollout {dep.model}:{version} on {key}", lambda: _op_summary(engine.rollout_start(
+                key, dep.model, version, steps, pause, {"window_minutes": 10, "failure_limit": 2})))
+
+        self.app.push_screen(FormScreen(
+            f"Roll a version of {dep.model} out on {key}",
+            [("version", f"model version (not yet served: {', '.join(map(str, candidates)) or 'none'})",
+              str(candidates[0]) if candidates else ""),
+             ("steps", "canary weights", "10,30,60,100"), ("pause", "after each step: manual or a duration", "manual")],
+            note="after each step the canary's error rate and p99 are analysed; a failure aborts"), go)
 
 
 def _last_line(tail: str | None) -> str:
@@ -228,12 +422,99 @@ class AuditScreen(ViewScreen):
     VIEW = "audit"
     TITLE = "Audit trail"
     COLUMNS = ("SEQ", "TIME", "USER", "VERB", "OBJECT", "STAGE", "AUDIT ID")
+    BINDINGS = [Binding("b", "rollback", "Rollback", id="rollback"), Binding("v", "verify", "Verify", id="verify")]
+    ROLE_ACTIONS = {"rollback": "admin"}
 
     def fetch(self) -> list[Row]:
+        engine = self.app.engine
+        v = engine.audit_verify()
+        self.TITLE = (f"Audit trail — chain verified: {v.events} events" if v.ok else
+                      f"Audit trail — CHAIN BROKEN at seq {v.first_bad}: {v.reason}")
+        styles = {"Failed": "red", "RequestReceived": "dim"}
         return [(str(e.seq), [
             e.seq, e.timestamp.replace("T", " ")[:19], safe_text(e.user), safe_text(e.verb),
-            safe_text(object_name(e.object_ref)), safe_text(e.stage), e.audit_id[:8]])
-            for e in self.app.engine.audit_events(limit=5000)]
+            safe_text(object_name(e.object_ref)), safe_text(e.stage, styles.get(e.stage, "")), e.audit_id[:8]])
+            for e in engine.audit_events(limit=5000)]
 
     def describe(self, key: str) -> str:
-        return self.app.engine.describe_audit(int(key))
+        return self.app.engine.describe_change(key)
+
+    def action_verify(self) -> None:
+        self.refresh_data()
+
+    def action_rollback(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            return
+        engine = self.app.engine
+        events = engine.audit_show(key)
+        what = f"{events[0].verb} of {object_name(events[0].object_ref)}"
+        from screens.dialogs import ConfirmScreen
+
+        def go(ok: bool, force: bool = False) -> None:
+            if ok:
+                self.perform(f"rollback of {what}", lambda: self._rollback(key, force, what))
+
+        self.app.push_screen(ConfirmScreen(f"Roll back the {what}?",
+                                           "writes the object back as it was before this change (itself audited)"), go)
+
+    def _rollback(self, key: str, force: bool, what: str) -> str:
+        from core.errors import Conflict
+        try:
+            r = self.app.engine.audit_rollback(key, force=force)
+        except Conflict as e:
+            self.app.call_from_thread(self._offer_force, key, str(e), what)
+            return "refused"
+        return f"restored {r['resource']} {r['name']}"
+
+    def _offer_force(self, key: str, reason: str, what: str) -> None:
+        from screens.dialogs import ConfirmScreen
+        self.app.push_screen(ConfirmScreen("Roll back anyway?", reason, type_to_confirm="force"),
+                             lambda ok: ok and self.perform(f"forced rollback of {what}",
+                                                            lambda: self._rollback(key, True, what)))
+
+
+class OpsScreen(ViewScreen):
+    """Multi-step operations (pool config changes, rollouts): their exact state, resume, roll back, pause."""
+
+    VIEW = "ops"
+    TITLE = "Operations"
+    COLUMNS = ("ID", "KIND", "TARGET", "STATE", "PROGRESS", "USER", "UPDATED", "ERROR")
+    BINDINGS = [Binding("R", "resume", "Resume", key_display="R", id="resume"),
+                Binding("b", "rollback", "Rollback", id="rollback"),
+                Binding("p", "pause", "Pause", id="pause")]
+    ROLE_ACTIONS = {"resume": "operator", "rollback": "admin", "pause": "operator"}
+    STATES = {"interrupted": "bold yellow", "failed": "bold red", "running": "cyan", "paused": "yellow",
+              "done": "green", "rolled_back": "dim"}
+
+    def fetch(self) -> list[Row]:
+        ops = self.app.engine.operations()
+        return [(o["id"], [o["id"], o["kind"], safe_text(o["target"]), safe_text(o["state"], self.STATES.get(o["state"], "")),
+                           ", ".join(f"{k} {v}" for k, v in o["progress"].items()), safe_text(o["user"]),
+                           o["updated_at"].replace("T", " ")[:19], safe_text((o["error"] or "")[:80])]) for o in ops]
+
+    def describe(self, key: str) -> str:
+        from core.describe import describe
+        return describe(self.app.engine.operation(key))
+
+    def action_resume(self) -> None:
+        key = self.selected_key()
+        if key:
+            self.perform(f"resume {key}", lambda: _op_summary(self.app.engine.op_resume(key)))
+
+    def action_pause(self) -> None:
+        key = self.selected_key()
+        if key:
+            self.perform(f"pause {key}", lambda: _op_summary(self.app.engine.op_pause(key)))
+
+    def action_rollback(self) -> None:
+        key = self.selected_key()
+        if not key:
+            return
+        target = self.app.engine.operation(key)["target"]
+        from screens.dialogs import ConfirmScreen
+        self.app.push_screen(ConfirmScreen(f"Roll back operation {key} on {target}?",
+                                           "every step it made is undone, newest first (each audited)",
+                                           type_to_confirm=target.split("/", 1)[-1]),
+                             lambda ok: ok and self.perform(f"rollback {key}",
+                                                            lambda: _op_summary(self.app.engine.op_rollback(key))))

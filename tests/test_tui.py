@@ -88,13 +88,15 @@ async def test_every_view_filter_describe_and_back(make_app):
                 continue
             await goto(pilot, view)
             assert app.current_mode == view
+            if view == "ops":  # a fresh estate has run no operation yet: an empty table
+                continue
             table = await wait_rows(pilot)
             total = table.row_count
             # `/` filters the current table; the status line says how many rows are left.
             first_key = table.coordinate_to_cell_key((0, 0)).row_key.value
             needle = str(table.get_row_at(0)[0].plain if hasattr(table.get_row_at(0)[0], "plain") else table.get_row_at(0)[0])
             await pilot.press("slash")
-            for ch in needle[:12]:
+            for ch in needle.strip()[:12]:
                 await pilot.press(ch)
             await pilot.pause()
             assert 1 <= table.row_count <= total
@@ -116,7 +118,7 @@ async def test_every_view_filter_describe_and_back(make_app):
         # esc with nothing to close goes back through the views visited
         await pilot.press("escape")
         await pilot.pause()
-        assert app.current_mode == "models"
+        assert app.current_mode == "audit"
 
 
 async def test_filter_matches_nothing_then_clears(make_app):

@@ -1,0 +1,106 @@
+"""Dialogs the actions share: a confirmation (typing the target's name for destructive batch actions) and a
+small form. Both are modal, keyboard-only, and return their answer through `dismiss`."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from screens.widgets import safe_text
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no; with `type_to_confirm`, the operator must type that text (k9s-style) before it says yes."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, body: str, type_to_confirm: str | None = None, danger: bool = True):
+        super().__init__()
+        self.title_text, self.body, self.expected, self.danger = title, body, type_to_confirm, danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(Text(self.title_text, "bold red" if self.danger else "bold"))
+            yield Static(safe_text(self.body))
+            if self.expected:
+                yield Label(Text.assemble("type ", (self.expected, "bold"), " to confirm"))
+                yield Input(id="typed")
+            with Horizontal(classes="buttons"):
+                yield Button("Confirm", variant="error" if self.danger else "primary", id="yes",
+                             disabled=bool(self.expected))
+                yield Button("Cancel (esc)", id="no")
+
+    def on_mount(self) -> None:
+        (self.query_one("#typed", Input) if self.expected else self.query_one("#no", Button)).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#yes", Button).disabled = event.value.strip() != self.expected
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.expected:
+            self.dismiss(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class FormScreen(ModalScreen[dict | None]):
+    """A few labelled inputs and checkboxes. Fields: (id, label, default); a bool default makes a checkbox."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Submit")]
+
+    def __init__(self, title: str, fields: list[tuple[str, str, object]], note: str = "",
+                 type_to_confirm: str | None = None):
+        super().__init__()
+        self.title_text, self.fields, self.note, self.expected = title, fields, note, type_to_confirm
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(Text(self.title_text, "bold"))
+            if self.note:
+                yield Static(safe_text(self.note, "dim"))
+            for fid, label, default in self.fields:
+                if isinstance(default, bool):
+                    yield Checkbox(label, value=default, id=f"f-{fid}")
+                else:
+                    yield Label(label)
+                    yield Input(str(default), id=f"f-{fid}")
+            if self.expected:
+                yield Label(Text.assemble("type ", (self.expected, "bold"), " to confirm"))
+                yield Input(id="typed")
+            with Horizontal(classes="buttons"):
+                yield Button("OK (ctrl+s)", variant="primary", id="ok", disabled=bool(self.expected))
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        first = self.query(Input).first() if self.query(Input) else None
+        if first is not None:
+            first.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "typed":
+            self.query_one("#ok", Button).disabled = event.value.strip() != self.expected
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_submit() if event.button.id == "ok" else self.action_cancel()
+
+    def action_submit(self) -> None:
+        if self.query_one("#ok", Button).disabled:
+            return
+        values: dict[str, object] = {}
+        for fid, _, default in self.fields:
+            widget = self.query_one(f"#f-{fid}")
+            values[fid] = widget.value
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,701 @@
+"""Change management as an operator drives it, through the real CLI on copies of the demo estate:
+the hash-chained audit trail and its tamper evidence, rollback of every kind of change, roles and
+read-only, crash safety of multi-step operations (killed at every kind of step), drains and disruption
+budgets, and a batch change that stops on its first failure.
+
+Every mutation runs on a private copy of the estate; the simulated pod start-up is 0 s so drains do not
+wait (tests that need the disruption budgets to bite set it themselves)."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import DB_NAME, Cli, copy_home
+
+FAST = {"MLOPS_CONSOLE_SIM_POD_START": "0"}
+NEW_CFG = "ncfg-2026.12.1"
+NODE_FIELDS = ("unschedulable", "labels", "taints", "config_version", "kubelet_version")
+UNSCHED_TAINT = "node.kubernetes.io/unschedulable"
+
+
+def H(home) -> tuple[str, str]:
+    return ("--home", str(home))
+
+
+@pytest.fixture
+def mc(cli) -> Cli:
+    cli.env.update(FAST)
+    return cli
+
+
+# -- helpers: read the estate the way a user does (CLI), or the store directly for what no command shows --
+def db(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(home / DB_NAME)
+
+
+def sql(home: Path, query: str, params: tuple = ()) -> list[tuple]:
+    c = db(home)
+    try:
+        return c.execute(query, params).fetchall()
+    finally:
+        c.close()
+
+
+def nodes(cli, home, pool: str | None = None) -> dict[str, dict]:
+    args = ("--pool", pool) if pool else ()
+    return {n["name"]: n for n in cli.ok(*H(home), "nodes", "list", *args, "--format", "json").json()}
+
+
+def node_state(entry: dict) -> dict:
+    return {k: entry[k] for k in NODE_FIELDS}
+
+
+def deployment(cli, home, name: str) -> dict:
+    return next(d for d in cli.ok(*H(home), "rollouts", "list", "--format", "json").json() if d["name"] == name)
+
+
+def audit(cli, home) -> list[dict]:
+    return cli.ok(*H(home), "audit", "list", "--format", "json").json()  # newest first
+
+
+def events(home: Path, where: str = "1", params: tuple = ()) -> list[dict]:
+    """Audit events straight from the store, newest first (JSON columns decoded)."""
+    c = db(home)
+    c.row_factory = sqlite3.Row
+    try:
+        rows = [dict(r) for r in c.execute(f"SELECT * FROM audit WHERE {where} ORDER BY seq DESC", params)]
+    finally:
+        c.close()
+    for r in rows:
+        for k in ("object_ref", "before", "after", "annotations"):
+            r[k] = json.loads(r[k])
+    return rows
+
+
+def completed(home: Path, verb: str, name: str | None = None) -> dict:
+    """The newest ResponseComplete event of `verb` (on object `name`)."""
+    return next(e for e in events(home, "stage = 'ResponseComplete' AND verb = ?", (verb,))
+                if name is None or e["object_ref"]["name"] == name)
+
+
+def rollback(cli, home, event: dict, *extra: str) -> dict:
+    """`audit rollback SEQ`, then check the rollback is itself audited and linked to the change it undoes."""
+    out = cli.ok(*H(home), "audit", "rollback", str(event["seq"]), *extra, "--format", "json").json()
+    assert out["rolled_back"] == event["audit_id"]
+    intent, rb = events(home)[1::-1]
+    assert (intent["stage"], rb["stage"]) == ("RequestReceived", "ResponseComplete")
+    assert rb["verb"] == "rollback" and rb["audit_id"] == intent["audit_id"] != event["audit_id"]
+    assert rb["annotations"]["rollback_of"] == event["audit_id"]
+    assert rb["annotations"]["rolled_back_verb"] == event["verb"]
+    assert rb["object_ref"] == event["object_ref"] and rb["after"] == event["before"]
+    return rb
+
+
+def pool_nodes(home: Path, pool: str) -> dict[str, dict]:
+    """The pool's nodes as the store has them (for checks right after a crash, before any next start)."""
+    return {name: {"unschedulable": bool(u), "labels": json.loads(lb), "taints": json.loads(t), "config_version": cv,
+                   "kubelet_version": kv}
+            for name, u, lb, t, cv, kv in sql(home, "SELECT name, unschedulable, labels, taints, config_version,"
+                                                    " kubelet_version FROM nodes WHERE pool = ?", (pool,))}
+
+
+def dep_db(home: Path, name: str) -> dict:
+    status, current = sql(home, "SELECT status, current_revision FROM deployments WHERE name = ?", (name,))[0]
+    revs = {n: {"model_version": v, "weight": w, "status": st} for n, v, w, st in
+            sql(home, "SELECT number, model_version, weight, status FROM revisions WHERE deployment = ?", (name,))}
+    return {"status": status, "current_revision": current, "revisions": revs}
+
+
+def pending_intents(home: Path) -> list[tuple]:
+    """Intents (RequestReceived) with no outcome (ResponseComplete or Failed) under the same auditID."""
+    return sql(home, "SELECT seq, verb FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
+                     " SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id"
+                     " AND b.stage IN ('ResponseComplete', 'Failed'))")
+
+
+def verify(cli, home, *extra: str):
+    r = cli(*H(home), "audit", "verify", "--format", "json", *extra)
+    assert "Traceback" not in r.err
+    return r, json.loads(r.out)
+
+
+def store_digest(home: Path) -> list[str]:
+    c = db(home)
+    try:
+        return list(c.iterdump())
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="session")
+def estate_facts(demo_home) -> dict:
+    """Names the demo estate's scenarios need, read from the store once."""
+    pods = sql(demo_home, "SELECT node, owner FROM pods")
+    fraud_nodes = sorted({n for n, o in pods if o == "Deployment/fraud-scorer"})
+    [faulty] = [n for (n,) in sql(demo_home, "SELECT name FROM nodes WHERE faults LIKE '%config_apply%'")]
+    [cordoned] = [n for (n,) in sql(demo_home, "SELECT name FROM nodes WHERE unschedulable = 1")]
+    return {"fraud_nodes": fraud_nodes, "faulty": faulty, "cordoned": cordoned}
+
+
+# == 1. the audit chain and its tamper evidence ==========================================================
+@pytest.fixture(scope="module")
+def audited_home(demo_home, tmp_path_factory) -> Path:
+    """The demo estate after a few audited changes (4 changes: events 2..9)."""
+    root = tmp_path_factory.mktemp("audited")
+    home = copy_home(demo_home, root / "home")
+    c = Cli(root / "cli")
+    c.env.update(FAST)
+    node = sorted(n for n in nodes(c, home, "cpu-general"))[0]
+    c.ok(*H(home), "nodes", "cordon", node)
+    c.ok(*H(home), "nodes", "label", node, "team=ml")
+    c.ok(*H(home), "nodes", "taint", node, "dedicated=ml:NoSchedule")
+    c.ok(*H(home), "nodes", "uncordon", node)
+    assert len(audit(c, home)) == 9
+    return home
+
+
+def tampered(audited_home: Path, tmp_path: Path, *statements: str | tuple) -> Path:
+    home = copy_home(audited_home, tmp_path / "tampered")
+    c = db(home)
+    with c:
+        for s in statements:
+            c.execute(*((s,) if isinstance(s, str) else s))
+    c.close()
+    return home
+
+
+def row(home: Path, seq: int) -> tuple:
+    return sql(home, "SELECT * FROM audit WHERE seq = ?", (seq,))[0]
+
+
+def test_verify_a_clean_chain(mc, audited_home):
+    r = mc.ok(*H(audited_home), "audit", "verify")
+    assert r.out.strip() == "audit chain ok: 9 events"
+    r, v = verify(mc, audited_home)
+    assert r.rc == 0 and v == {"ok": True, "events": 9, "first_bad_seq": None, "audit_id": None, "reason": ""}
+
+
+def test_verify_names_an_edited_row(mc, audited_home, tmp_path):
+    home = tampered(audited_home, tmp_path, "UPDATE audit SET user = 'mallory' WHERE seq = 5")
+    r = mc(*H(home), "audit", "verify")
+    assert r.rc == 1 and "audit chain broken at seq 5" in r.err and "edited" in r.err
+    assert row(home, 5)[1] in r.err  # its auditID
+    r, v = verify(mc, home)
+    assert r.rc == 1 and v["ok"] is False and v["first_bad_seq"] == 5
+
+
+def test_verify_an_edited_before_snapshot(mc, audited_home, tmp_path):
+    home = tampered(audited_home, tmp_path, "UPDATE audit SET before = replace(before, 'false', 'true') WHERE seq = 3")
+    r, v = verify(mc, home)
+    assert r.rc == 1 and v["first_bad_seq"] == 3
+
+
+def test_verify_names_the_row_after_a_deleted_one(mc, audited_home, tmp_path):
+    home = tampered(audited_home, tmp_path, "DELETE FROM audit WHERE seq = 4")
+    r = mc(*H(home), "audit", "verify")
+    assert r.rc == 1 and "audit chain broken at seq 5" in r.err and "deleted" in r.err
+    assert verify(mc, home)[1]["first_bad_seq"] == 5
+
+
+def test_verify_catches_a_forged_row_inserted_with_renumbering(mc, audited_home, tmp_path):
+    # shift seq 5.. up by one (through negative numbers: the key stays unique), then put a copy of row 4 at 5
+    forged = row(audited_home, 4)
+    home = tampered(audited_home, tmp_path,
+                    "UPDATE audit SET seq = -(seq + 1) WHERE seq >= 5", "UPDATE audit SET seq = -seq WHERE seq < 0",
+                    ("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (5, *forged[1:])),
+                    "UPDATE meta SET value = (SELECT seq || ':' || hash FROM audit ORDER BY seq DESC LIMIT 1)"
+                    " WHERE key = 'audit.head'")
+    assert sql(home, "SELECT count(*) FROM audit")[0][0] == 10
+    r = mc(*H(home), "audit", "verify")
+    assert r.rc == 1 and "audit chain broken at seq 5" in r.err
+    assert verify(mc, home)[1]["first_bad_seq"] == 5
+
+
+def test_verify_catches_a_forged_row_with_a_recomputed_hash(mc, audited_home, tmp_path):
+    """A forger who knows the hash function can make the inserted row fit, but not the one after it."""
+    from core.audit import row_hash
+    prev = row(audited_home, 4)
+    values = (5, "f0f0f0f0-0000-4000-8000-000000000000", *prev[2:10], prev[11])  # prev_hash = row 4's hash
+    home = tampered(audited_home, tmp_path,
+                    "UPDATE audit SET seq = -(seq + 1) WHERE seq >= 5", "UPDATE audit SET seq = -seq WHERE seq < 0",
+                    ("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (*values, row_hash(values))))
+    r, v = verify(mc, home)
+    assert r.rc == 1 and v["first_bad_seq"] == 6
+
+
+def test_verify_names_the_first_of_two_swapped_rows(mc, audited_home, tmp_path):
+    a, b = row(audited_home, 4), row(audited_home, 6)
+    cols = "audit_id=?, stage=?, verb=?, user=?, object_ref=?, before=?, after=?, annotations=?, timestamp=?, " \
+           "prev_hash=?, hash=?"
+    home = tampered(audited_home, tmp_path, (f"UPDATE audit SET {cols} WHERE seq = 4", (*b[1:],)),
+                    (f"UPDATE audit SET {cols} WHERE seq = 6", (*a[1:],)))
+    r = mc(*H(home), "audit", "verify")
+    assert r.rc == 1 and "audit chain broken at seq 4" in r.err
+    assert verify(mc, home)[1]["first_bad_seq"] == 4
+
+
+def test_verify_catches_deleted_newest_rows_by_the_head_anchor(mc, audited_home, tmp_path):
+    home = tampered(audited_home, tmp_path, "DELETE FROM audit WHERE seq >= 8")  # the whole last change
+    r = mc(*H(home), "audit", "verify")
+    assert r.rc == 1 and "seq 8" in r.err and "deleted" in r.err
+    r, v = verify(mc, home)
+    assert r.rc == 1 and v["first_bad_seq"] == 8 and v["events"] == 7
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the next start's recovery settles the orphaned intent, appends a new "
+                                       "outcome at the deleted seq and moves the head anchor over the deletion")
+def test_verify_catches_a_deleted_newest_outcome(mc, audited_home, tmp_path):
+    home = tampered(audited_home, tmp_path, "DELETE FROM audit WHERE seq = 9")
+    assert mc(*H(home), "--read-only", "audit", "verify").rc == 1  # read-only: no recovery, caught
+    r = mc(*H(home), "audit", "verify")
+    assert r.rc == 1, r.out
+
+
+# == 2. rollback restores the exact prior state ===========================================================
+NODE_CHANGES = {
+    "cordon": ("cordon",),
+    "label-add": ("label", "team=ml", "tier=gold"),
+    "label-remove": ("label", "topology.kubernetes.io/zone-"),
+    "taint-add": ("taint", "dedicated=ml:NoSchedule"),
+    "taint-remove": ("taint", "nvidia.com/gpu-"),
+    "uncordon": ("uncordon",),
+}
+
+
+@pytest.mark.parametrize("case", NODE_CHANGES)
+def test_rollback_of_a_node_change(mc, home_copy, estate_facts, case):
+    verb, *args = NODE_CHANGES[case]
+    # a GPU node for the taint removal; the demo's cordoned node for uncordon; else a plain cpu node
+    name = estate_facts["cordoned"] if case == "uncordon" else \
+        sorted(nodes(mc, home_copy, "gpu-a100"))[0] if case == "taint-remove" else \
+        sorted(nodes(mc, home_copy, "cpu-general"))[0]
+    before = nodes(mc, home_copy)[name]
+    mc.ok(*H(home_copy), "nodes", verb, name, *args)
+    changed = nodes(mc, home_copy)[name]
+    assert node_state(changed) != node_state(before)
+    event = completed(home_copy, verb, name)
+    assert event["before"] == node_state(before) and event["after"] == node_state(changed)
+    rollback(mc, home_copy, event)
+    assert nodes(mc, home_copy)[name] == before
+    assert mc.ok(*H(home_copy), "audit", "verify").rc == 0
+
+
+def test_rollback_refuses_when_the_object_changed_since_unless_forced(mc, home_copy):
+    name = sorted(nodes(mc, home_copy, "highmem"))[0]
+    before = nodes(mc, home_copy)[name]
+    mc.ok(*H(home_copy), "nodes", "label", name, "first=1")
+    first = completed(home_copy, "label", name)
+    mc.ok(*H(home_copy), "nodes", "label", name, "second=2")
+    count = len(audit(mc, home_copy))
+    r = mc(*H(home_copy), "audit", "rollback", str(first["seq"]))
+    assert r.rc == 1 and "has changed since" in r.err and "--force" in r.err
+    assert len(audit(mc, home_copy)) == count  # nothing written
+    assert nodes(mc, home_copy)[name]["labels"] == {**before["labels"], "first": "1", "second": "2"}
+    rb = rollback(mc, home_copy, first, "--force")
+    assert rb["annotations"]["forced"] is True
+    assert nodes(mc, home_copy)[name] == before
+
+
+def test_rollback_of_a_drain_eviction_puts_the_pod_back(mc, home_copy, estate_facts):
+    name = estate_facts["fraud_nodes"][0]
+    mine = sql(home_copy, "SELECT namespace, name, node, phase, ready_at FROM pods WHERE node = ?"
+                          " AND owner NOT LIKE 'DaemonSet/%'", (name,))
+    assert mine
+    count = nodes(mc, home_copy)[name]["pods"]
+    mc.ok(*H(home_copy), "nodes", "drain", name, "--ignore-daemonsets", "--delete-emptydir-data")
+    assert nodes(mc, home_copy)[name]["pods"] == count - len(mine)
+    event = completed(home_copy, "evict")
+    ns, pod = event["object_ref"]["namespace"], event["object_ref"]["name"]
+    orig = next(p for p in mine if p[:2] == (ns, pod))
+    assert sql(home_copy, "SELECT node FROM pods WHERE namespace = ? AND name = ?", (ns, pod))[0][0] != name
+    rollback(mc, home_copy, event)
+    assert sql(home_copy, "SELECT namespace, name, node, phase, ready_at FROM pods WHERE namespace = ? AND name = ?",
+               (ns, pod))[0] == orig
+    assert nodes(mc, home_copy)[name]["pods"] == count - len(mine) + 1
+
+
+def test_rollback_of_a_node_config_apply(mc, home_copy, estate_facts):
+    """The pool change made three changes to each node (cordon, apply-config, uncordon); the apply cannot be
+    undone alone (the uncordon came after), but undoing the three in reverse gives the node back exactly."""
+    name = next(n for n in sorted(nodes(mc, home_copy, "gpu-a100")) if n != estate_facts["cordoned"])
+    before = nodes(mc, home_copy)[name]
+    mc.ok(*H(home_copy), "nodes", "apply-config", "gpu-a100", NEW_CFG, "--max-unavailable", "8", "--no-drain", "--yes")
+    assert nodes(mc, home_copy)[name]["config_version"] == NEW_CFG
+    apply_ev = completed(home_copy, "apply-config", name)
+    assert apply_ev["before"]["config_version"] == before["config_version"] and apply_ev["after"]["config_version"] == NEW_CFG
+    r = mc(*H(home_copy), "audit", "rollback", str(apply_ev["seq"]))
+    assert r.rc == 1 and "has changed since" in r.err
+    rollback(mc, home_copy, completed(home_copy, "uncordon", name))
+    rollback(mc, home_copy, apply_ev)
+    restored = nodes(mc, home_copy)[name]
+    assert restored["config_version"] == before["config_version"] and restored["unschedulable"] is True
+    rollback(mc, home_copy, completed(home_copy, "cordon", name))
+    assert nodes(mc, home_copy)[name] == before
+
+
+def start_paused(cli, home, version: int = 9, steps: str = "10,100") -> dict:
+    op = cli.ok(*H(home), "rollouts", "start", "fraud-scorer", "fraud-xgb", str(version), "--steps", steps,
+                "--format", "json").json()
+    assert op["state"] == "paused"
+    return op
+
+
+def test_rollback_of_a_rollout_start_and_set_weight(mc, home_copy):
+    before = deployment(mc, home_copy, "fraud-scorer")
+    start_paused(mc, home_copy)
+    started = deployment(mc, home_copy, "fraud-scorer")
+    canary = next(r for r in started["revisions"] if r["status"] == "canary")
+    assert canary["model_version"] == 9 and canary["weight"] == 10
+    rollback(mc, home_copy, completed(home_copy, "set-weight"))
+    mid = deployment(mc, home_copy, "fraud-scorer")
+    assert next(r for r in mid["revisions"] if r["status"] == "canary")["weight"] == 0
+    rollback(mc, home_copy, completed(home_copy, "rollout-start"))
+    assert deployment(mc, home_copy, "fraud-scorer") == before
+
+
+def test_rollback_of_a_promotion(mc, home_copy):
+    start_paused(mc, home_copy)
+    before = deployment(mc, home_copy, "fraud-scorer")
+    op = mc.ok(*H(home_copy), "rollouts", "promote", "fraud-scorer", "--format", "json").json()
+    assert op["state"] == "done"
+    after = deployment(mc, home_copy, "fraud-scorer")
+    assert after["current_revision"] != before["current_revision"]
+    rollback(mc, home_copy, completed(home_copy, "promote"))  # then the weight 100 step before it
+    rollback(mc, home_copy, completed(home_copy, "set-weight"))
+    assert deployment(mc, home_copy, "fraud-scorer") == before
+
+
+def test_rollback_of_an_abort(mc, home_copy):
+    start_paused(mc, home_copy)
+    before = deployment(mc, home_copy, "fraud-scorer")
+    mc.ok(*H(home_copy), "rollouts", "abort", "fraud-scorer")
+    aborted = deployment(mc, home_copy, "fraud-scorer")
+    assert aborted["status"] == "Degraded" and aborted != before
+    rollback(mc, home_copy, completed(home_copy, "abort"))
+    assert deployment(mc, home_copy, "fraud-scorer") == before
+
+
+def test_rollback_of_a_rollouts_rollback(mc, home_copy):
+    before = deployment(mc, home_copy, "fraud-scorer")
+    out = mc.ok(*H(home_copy), "rollouts", "rollback", "fraud-scorer", "--format", "json").json()
+    assert out["serves"] == "fraud-xgb:7"
+    assert deployment(mc, home_copy, "fraud-scorer")["current_revision"] == out["revision"]
+    rollback(mc, home_copy, completed(home_copy, "rollout-undo"))
+    assert deployment(mc, home_copy, "fraud-scorer") == before
+
+
+def test_rollback_of_a_rule_created_from_a_signature(mc, home_copy):
+    before = mc.ok(*H(home_copy), "rules", "list", "--format", "json").json()
+    out = mc.ok(*H(home_copy), "rules", "new", "--from-signature", "1", "--yes", "--format", "json").json()
+    rule_id, rule_file = out["rule"]["id"], Path(out["file"])
+    assert out["saved"] and rule_id in rule_file.read_text()
+    assert rule_id in [r["id"] for r in mc.ok(*H(home_copy), "rules", "list", "--format", "json").json()]
+    rollback(mc, home_copy, completed(home_copy, "create", rule_id))
+    assert rule_id not in rule_file.read_text()
+    assert mc.ok(*H(home_copy), "rules", "list", "--format", "json").json() == before
+
+
+# == 3. roles and read-only ==================================================================================
+@pytest.fixture(scope="module")
+def ro_home(demo_home, tmp_path_factory) -> tuple[Path, str]:
+    """The demo estate with a paused rollout (an operation to pause, resume and roll back)."""
+    root = tmp_path_factory.mktemp("ro")
+    home = copy_home(demo_home, root / "home")
+    c = Cli(root / "cli")
+    c.env.update(FAST)
+    return home, start_paused(c, home)["id"]
+
+
+def test_read_only_cannot_mutate_anything(mc, ro_home, estate_facts, tmp_path):
+    home, op_id = ro_home
+    node = estate_facts["fraud_nodes"][0]
+    seq = str(audit(mc, home)[0]["seq"])
+    commands = [
+        ("nodes", "cordon", node), ("nodes", "uncordon", estate_facts["cordoned"]),
+        ("nodes", "drain", node, "--ignore-daemonsets", "--delete-emptydir-data"),
+        ("nodes", "label", node, "a=b"), ("nodes", "taint", node, "a=b:NoSchedule"),
+        ("nodes", "apply-config", "highmem", NEW_CFG, "--yes"),
+        ("rollouts", "start", "churn-predictor", "churn-gbm", "5"), ("rollouts", "promote", "fraud-scorer"),
+        ("rollouts", "abort", "fraud-scorer"), ("rollouts", "rollback", "churn-predictor"),
+        ("ops", "pause", op_id), ("ops", "resume", op_id), ("ops", "rollback", op_id),
+        ("audit", "rollback", seq), ("audit", "rollback", seq, "--force"),
+        ("rules", "new", "--from-signature", "1", "--yes"),
+    ]
+    state = store_digest(home)
+    views = [mc.ok(*H(home), *v, "--format", "json").out for v in
+             (("audit", "list"), ("nodes", "list"), ("rollouts", "list"), ("ops", "list"))]
+    for args in commands:
+        r = mc(*H(home), "--read-only", *args)
+        assert r.rc == 3, (args, r.rc, r.err)
+        assert "read-only" in r.err and "Traceback" not in r.err
+    assert store_digest(home) == state
+    assert [mc.ok(*H(home), *v, "--format", "json").out for v in
+            (("audit", "list"), ("nodes", "list"), ("rollouts", "list"), ("ops", "list"))] == views
+    assert not list(mc.root.rglob("rules.toml"))  # no user rule file was written
+
+
+@pytest.fixture
+def roles_cli(mc, tmp_path) -> Cli:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('default_role = "viewer"\n\n[roles]\nalice = "admin"\nbob = "operator"\ncarol = "viewer"\n')
+    mc.env["MLOPS_CONSOLE_CONFIG"] = str(cfg)
+    return mc
+
+
+def as_user(user: str) -> dict:
+    return {"USER": user, "LOGNAME": user}
+
+
+def test_roles(roles_cli, home_copy):
+    c, home = roles_cli, home_copy
+    a, b = sorted(nodes(c, home, "cpu-general"))[:2]
+    count = len(audit(c, home))
+    # carol is a viewer: can look, not cordon
+    r = c(*H(home), "nodes", "cordon", a, env=as_user("carol"))
+    assert r.rc == 3 and "operator role" in r.err and "carol" in r.err
+    assert nodes(c, home)[a]["unschedulable"] is False and len(audit(c, home)) == count
+    # bob is an operator: can cordon (recorded as bob), not change a pool's config nor roll back a change
+    c.ok(*H(home), "nodes", "cordon", a, env=as_user("bob"))
+    ev = completed(home, "cordon", a)
+    assert ev["user"] == "bob" and nodes(c, home)[a]["unschedulable"] is True
+    r = c(*H(home), "nodes", "apply-config", "gpu-a100", NEW_CFG, "--yes", env=as_user("bob"))
+    assert r.rc == 3 and "admin role" in r.err
+    r = c(*H(home), "audit", "rollback", str(ev["seq"]), env=as_user("bob"))
+    assert r.rc == 3 and "admin role" in r.err
+    assert not c.ok(*H(home), "ops", "list", "--format", "json").json()
+    # bob cannot borrow alice's role
+    r = c(*H(home), "--as", "alice", "nodes", "cordon", b, env=as_user("bob"))
+    assert r.rc == 3 and nodes(c, home)[b]["unschedulable"] is False
+    r = c(*H(home), "--as", "alice", "audit", "rollback", str(ev["seq"]), env=as_user("bob"))
+    assert r.rc == 3 and nodes(c, home)[a]["unschedulable"] is True
+    # alice is an admin: both
+    c.ok(*H(home), "audit", "rollback", str(ev["seq"]), env=as_user("alice"))
+    assert nodes(c, home)[a]["unschedulable"] is False and audit(c, home)[0]["user"] == "alice"
+    op = c.ok(*H(home), "nodes", "apply-config", "gpu-a100", NEW_CFG, "--max-unavailable", "8", "--no-drain", "--yes",
+              "--format", "json", env=as_user("alice")).json()
+    assert op["state"] == "done" and op["user"] == "alice"
+    # an unknown user gets default_role (viewer)
+    assert c(*H(home), "nodes", "cordon", b, env=as_user("dave")).rc == 3
+
+
+# == 4. crash safety: kill at every kind of step =============================================================
+POOL, POOL_SIZE, BATCH = "cpu-general", 18, 3
+APPLY = ("nodes", "apply-config", POOL, NEW_CFG, "--max-unavailable", str(BATCH), "--yes", "--format", "json")
+# every node step of the first two batches, then a few later ones (the last is the 72nd: 18 nodes x 4 steps)
+NODE_STEPS = list(range(1, 25)) + [31, 47, 60, 72]
+CHANGE_POINTS = [("after-intent", n) for n in (1, 4, 13, 40, 72)] + [("after-change", n) for n in (1, 2, 4, 13, 40, 72)]
+
+
+def step_states_after(done_steps: int, n: int = POOL_SIZE, batch: int = BATCH) -> list[str]:
+    """The steps' states once `done_steps` node steps are made, in the runner's order: per batch, cordon and
+    drain each node, then apply each, then uncordon each."""
+    states = ["pending"] * n
+    order = []
+    for b in range(0, n, batch):
+        idx = list(range(b, min(n, b + batch)))
+        order += [(i, s) for i in idx for s in ("cordoned", "drained")]
+        order += [(i, "applied") for i in idx] + [(i, "done") for i in idx]
+    for i, s in order[:done_steps]:
+        states[i] = s
+    return states
+
+
+@pytest.fixture(scope="module")
+def pool_before(demo_home) -> dict[str, dict]:
+    return nodes(Cli(demo_home.parent / "pool-before"), demo_home, POOL)
+
+
+def test_a_clean_pool_change_and_its_audit_events(mc, home_copy, pool_before):
+    assert len(pool_before) == POOL_SIZE
+    old = {n["config_version"] for n in pool_before.values()}
+    n0 = len(audit(mc, home_copy))
+    op = mc.ok(*H(home_copy), *APPLY).json()
+    assert op["state"] == "done" and op["progress"] == {"done": POOL_SIZE}
+    events = audit(mc, home_copy)[: len(audit(mc, home_copy)) - n0]
+    intents = [e for e in events if e["stage"] == "RequestReceived"]
+    assert len(events) == 2 * len(intents) and not pending_intents(home_copy)
+    assert len(intents) >= max(n for _, n in CHANGE_POINTS)  # the crash points below are all reached
+    assert {e["verb"] for e in intents} == {"cordon", "evict", "apply-config", "uncordon"}
+    assert all(e["annotations"].get("operation") == op["id"] for e in intents)
+    after = nodes(mc, home_copy, POOL)
+    assert {n["config_version"] for n in after.values()} == {NEW_CFG} != old
+    assert not any(n["unschedulable"] for n in after.values())
+    assert not [d for d in mc.ok(*H(home_copy), "nodes", "drift", "--format", "json").json() if d["pool"] == POOL]
+
+
+def crash(cli, home: Path, point: str, *args: str) -> None:
+    r = cli(*H(home), *args, env={"MLOPS_CONSOLE_CRASH_AT": point})
+    assert r.rc == 137, (point, r.rc, r.err[-2000:])
+
+
+def check_after_crash(cli, home: Path, kind: str) -> dict:
+    """The next start: the operation shows as interrupted where it stopped; the chain holds; no intent is left
+    without an outcome."""
+    r = cli.ok(*H(home), "ops", "list", "--format", "json")
+    [op] = r.json()
+    assert op["kind"] == kind and op["state"] == "interrupted"
+    m = re.search(rf"operation {op['id']} \({kind} \S+\) was interrupted at step (\d+) of (\d+)", r.err)
+    assert m and int(m.group(2)) == len(op["steps"]), r.err
+    first_open = next(i for i, s in enumerate(op["steps"]) if s["state"] != "done")
+    assert int(m.group(1)) == first_open + 1
+    assert cli.ok(*H(home), "audit", "verify").out.startswith("audit chain ok")
+    assert not pending_intents(home)
+    return op
+
+
+def assert_pool(cli, home: Path, before: dict[str, dict], version: str | None) -> None:
+    """Every node on `version` (None: back on its old one), schedulable as before, labels and taints as before."""
+    now = nodes(cli, home, POOL)
+    for name, b in before.items():
+        want = {**node_state(b), "config_version": version or b["config_version"]}
+        assert node_state(now[name]) == want, name
+
+
+@pytest.mark.parametrize("point", [f"node-step:{n}" for n in NODE_STEPS] + [f"{p}:{n}" for p, n in CHANGE_POINTS])
+def test_pool_change_killed_at(mc, home_copy, pool_before, tmp_path, point):
+    crash(mc, home_copy, point, *APPLY)
+    twin = copy_home(home_copy, tmp_path / "twin")  # the same crashed store, for the rollback
+    op = check_after_crash(mc, home_copy, "pool-config")
+    if point.startswith("node-step:"):  # killed before its Nth node step: exactly N-1 were made and recorded
+        assert [s["state"] for s in op["steps"]] == step_states_after(int(point.split(":")[1]) - 1)
+    now = nodes(mc, home_copy, POOL)
+    old = {n["config_version"] for n in pool_before.values()}
+    assert {n["config_version"] for n in now.values()} <= old | {NEW_CFG}
+    # resume: finishes from where it stopped
+    done = mc.ok(*H(home_copy), "ops", "resume", op["id"], "--format", "json").json()
+    assert done["state"] == "done" and done["progress"] == {"done": POOL_SIZE}
+    assert_pool(mc, home_copy, pool_before, NEW_CFG)
+    assert not pending_intents(home_copy)
+    # or roll back: every node back on its old config, schedulable as before
+    back = mc.ok(*H(twin), "ops", "rollback", op["id"], "--format", "json").json()
+    assert back["state"] == "rolled_back"
+    assert_pool(mc, twin, pool_before, None)
+    assert mc.ok(*H(twin), "audit", "verify").rc == 0
+
+
+ROLLOUT = ("rollouts", "start", "fraud-scorer", "fraud-xgb", "9", "--steps", "10,50,100", "--pause", "0")
+ROLLOUT_POINTS = [pytest.param("after-change:1", "promote", marks=pytest.mark.xfail(
+                      strict=True, reason="BUG: killed after the canary revision is added but before the operation "
+                                          "records its number: resume, promote and abort fail with KeyError "
+                                          "'canary_revision'")),
+                  ("after-change:2", "promote"), ("after-change:3", "resume"), ("after-change:4", "promote"),
+                  ("after-change:5", "resume"), ("after-intent:3", "resume")]
+
+
+@pytest.mark.parametrize("point,how", ROLLOUT_POINTS)
+def test_rollout_killed_midway(mc, home_copy, tmp_path, point, how):
+    stable = deployment(mc, home_copy, "fraud-scorer")
+    crash(mc, home_copy, point, *ROLLOUT)
+    twin = copy_home(home_copy, tmp_path / "twin")
+    op = check_after_crash(mc, home_copy, "rollout")
+    status = mc.ok(*H(home_copy), "rollouts", "status", "fraud-scorer", "--format", "json").json()
+    assert status["rollout"]["id"] == op["id"] and status["rollout"]["state"] == "interrupted"
+    # carry on: the canary ends serving all traffic
+    args = ("rollouts", "promote", "fraud-scorer") if how == "promote" else ("ops", "resume", op["id"])
+    assert mc.ok(*H(home_copy), *args, "--format", "json").json()["state"] == "done"
+    dep = deployment(mc, home_copy, "fraud-scorer")
+    revs = {r["number"]: r for r in dep["revisions"]}
+    assert revs[dep["current_revision"]]["model_version"] == 9 and revs[dep["current_revision"]]["weight"] == 100
+    assert revs[stable["current_revision"]]["status"] == "retired" and dep["status"] == "Healthy"
+    assert not [r for r in dep["revisions"] if r["status"] == "canary"]
+    # or abort: all traffic back on the stable revision
+    r = mc(*H(twin), "rollouts", "abort", "fraud-scorer")
+    assert r.rc == 0, r.err
+    dep = deployment(mc, twin, "fraud-scorer")
+    revs = {r["number"]: r for r in dep["revisions"]}
+    assert dep["current_revision"] == stable["current_revision"] and revs[stable["current_revision"]]["weight"] == 100
+    assert [r["status"] for r in dep["revisions"] if r["number"] not in {x["number"] for x in stable["revisions"]}] \
+        in ([], ["aborted"])
+    assert mc.ok(*H(twin), "audit", "verify").rc == 0 and not pending_intents(twin)
+
+
+def test_ops_rollback_of_a_paused_rollout(mc, home_copy):
+    stable = deployment(mc, home_copy, "fraud-scorer")
+    op = start_paused(mc, home_copy)
+    r = mc(*H(home_copy), "ops", "rollback", op["id"], "--format", "json")
+    assert r.rc == 0, r.err
+    dep = deployment(mc, home_copy, "fraud-scorer")
+    assert {r["number"]: r["weight"] for r in dep["revisions"]}[stable["current_revision"]] == 100
+    assert [r["status"] for r in dep["revisions"]][-1] == "aborted"
+
+
+# == 5. drains ===============================================================================================
+def test_drain_refuses_daemonset_pods_without_the_flag_and_the_node_stays_cordoned(mc, home_copy, estate_facts):
+    name = estate_facts["fraud_nodes"][0]
+    count = nodes(mc, home_copy)[name]["pods"]
+    r = mc(*H(home_copy), "nodes", "drain", name)
+    assert r.rc == 2 and "--ignore-daemonsets" in r.err
+    now = nodes(mc, home_copy)[name]
+    assert now["unschedulable"] is True and now["pods"] == count
+
+
+def test_drain_empties_the_node_but_for_daemonset_pods(mc, home_copy, estate_facts):
+    name = estate_facts["fraud_nodes"][0]
+    owners = [o for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (name,))]
+    assert any(not o.startswith("DaemonSet/") for o in owners)
+    r = mc.ok(*H(home_copy), "nodes", "drain", name, "--ignore-daemonsets", "--delete-emptydir-data")
+    moved = len([o for o in owners if not o.startswith("DaemonSet/")])
+    assert f"node/{name} drained ({moved} pods evicted" in r.out
+    left = [o for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (name,))]
+    assert left and all(o.startswith("DaemonSet/") for o in left)
+    assert nodes(mc, home_copy)[name]["unschedulable"] is True
+    evictions = [e for e in audit(mc, home_copy) if e["verb"] == "evict" and e["stage"] == "ResponseComplete"]
+    assert len(evictions) == moved and all(e["annotations"]["drain"] == name for e in evictions)
+
+
+def test_drain_waits_for_disruption_budgets_and_retries(mc, home_copy, estate_facts):
+    a, b = estate_facts["fraud_nodes"][:2]
+    # real time (not the pinned clock) so that a rescheduled pod becomes ready after its 1 s start-up
+    r = mc.ok(*H(home_copy), "nodes", "drain", a, b, "--ignore-daemonsets", "--yes",
+              env={"MLOPS_CONSOLE_SIM_POD_START": "1", "MLOPS_CONSOLE_NOW": ""}, timeout=30)
+    retries = [int(x) for x in re.findall(r"drained \(\d+ pods evicted, (\d+) retries\)", r.out)]
+    assert len(retries) == 2 and sum(retries) > 0, r.out
+    assert "disruption budgets; retrying" in r.err
+    for n in (a, b):
+        assert all(o.startswith("DaemonSet/") for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (n,)))
+
+
+def test_drain_times_out_and_the_node_stays_cordoned(mc, home_copy, estate_facts):
+    a, b = estate_facts["fraud_nodes"][:2]
+    r = mc(*H(home_copy), "nodes", "drain", a, b, "--ignore-daemonsets", "--yes", "--timeout", "0.2s",
+           env={"MLOPS_CONSOLE_SIM_POD_START": "30"})
+    assert r.rc == 1 and "Traceback" not in r.err
+    assert f"drain {b}: timed out after 0.2s" in r.err and "disruption budget" in r.err
+    assert nodes(mc, home_copy)[b]["unschedulable"] is True
+    assert any(o == "Deployment/fraud-scorer" for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (b,)))
+
+
+# == 6. a batch change stops on its first failure ==============================================================
+def test_pool_change_stops_on_the_first_failure_and_rolls_back(mc, home_copy, estate_facts):
+    faulty = estate_facts["faulty"]
+    before = nodes(mc, home_copy, "highmem")
+    assert faulty in before and len(before) == 14
+    r = mc(*H(home_copy), "nodes", "apply-config", "highmem", NEW_CFG, "--yes", "--format", "json")
+    assert r.rc == 1 and faulty in r.err and "kubelet failed to start" in r.err
+    op_id = json.loads(r.out)["id"]
+    assert f"ops rollback {op_id}" in r.err
+    shown = mc.ok(*H(home_copy), "ops", "show", op_id, "--format", "json").json()
+    assert shown["state"] == "failed" and faulty in shown["error"]
+    states = {s["node"]: s["state"] for s in shown["steps"]}
+    order = [s["node"] for s in shown["steps"]]
+    k = order.index(faulty)
+    assert [states[n] for n in order] == ["done"] * k + ["drained"] + ["pending"] * (len(order) - k - 1)
+    assert shown["progress"] == {s: c for s, c in (("done", k), ("drained", 1), ("pending", len(order) - k - 1)) if c}
+    now = nodes(mc, home_copy, "highmem")
+    assert now[faulty]["unschedulable"] is True and now[faulty]["config_version"] == before[faulty]["config_version"]
+    for n in order[:k]:
+        assert now[n]["config_version"] == NEW_CFG and now[n]["unschedulable"] is False
+    for n in order[k + 1:]:
+        assert node_state(now[n]) == node_state(before[n])
+    failed = [e for e in audit(mc, home_copy) if e["stage"] == "Failed"]
+    assert [(e["verb"], e["object_ref"]["name"]) for e in failed] == [("apply-config", faulty)]
+    # roll back: everything as it was
+    back = mc.ok(*H(home_copy), "ops", "rollback", op_id, "--format", "json").json()
+    assert back["state"] == "rolled_back"
+    now = nodes(mc, home_copy, "highmem")
+    assert {n: node_state(e) for n, e in now.items()} == {n: node_state(e) for n, e in before.items()}
+    assert mc.ok(*H(home_copy), "audit", "verify").rc == 0

@@ -1,0 +1,140 @@
+"""Change management in the TUI: node actions (with marks and typed confirmation), rollout verbs, the
+audit chain's status and rollback, and roles that hide what they do not allow."""
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, DataTable, Input
+
+from console.app import ConsoleApp
+from console.engine import Engine
+from console.settings import load
+from screens.dialogs import ConfirmScreen, FormScreen
+from test_tui import goto, plain, wait_rows
+
+PINNED = "2026-11-20T12:00:00Z"
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED)
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MLOPS_CONSOLE_SIM_POD_START", "0")
+
+    def make(**cli) -> ConsoleApp:
+        settings = load({"home": str(tmp_path / "home"), "user": "erin", **cli})
+        return ConsoleApp(Engine(settings), settings)
+    return make
+
+
+async def until(pilot, predicate, tries: int = 100) -> None:
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if predicate():
+            return
+    raise AssertionError("condition never held")
+
+
+async def test_cordon_and_uncordon_the_selected_node_are_audited(make_app):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await goto(pilot, "nodes")
+        table = await wait_rows(pilot)
+        name = table.coordinate_to_cell_key((0, 0)).row_key.value
+        await pilot.press("c")
+        await until(pilot, lambda: app.engine.node(name).unschedulable)
+        trail = [e for e in app.engine.audit_events() if e.object_ref.get("name") == name]
+        assert [e.stage for e in trail] == ["ResponseComplete", "RequestReceived"] and trail[0].verb == "cordon"
+        assert trail[0].user == "erin"
+        await pilot.press("u")
+        await until(pilot, lambda: not app.engine.node(name).unschedulable)
+
+
+async def test_draining_marked_nodes_asks_to_type_the_count(make_app):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await goto(pilot, "nodes")
+        table = await wait_rows(pilot)
+        names = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(2)]
+        await pilot.press("space", "space")  # marks the first two rows
+        assert app.screen.marked == set(names)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        ok = app.screen.query_one("#ok", Button)
+        assert ok.disabled  # nothing typed yet
+        app.screen.query_one("#typed", Input).value = "3"
+        await pilot.pause()
+        assert ok.disabled  # the wrong count
+        app.screen.query_one("#typed", Input).value = "2"
+        await pilot.pause()
+        assert not ok.disabled
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: all(app.engine.node(n).unschedulable for n in names)
+                    and not any(p for n in names for p in app.engine.pods(n) if not p.owner.startswith("DaemonSet/")))
+
+
+async def test_rollout_promote_and_abort_from_the_rollouts_view(make_app):
+    app = make_app()
+    engine = app.engine
+    engine.rollout_start("fraud-scorer", "fraud-xgb", 9, [20, 100], None, {"window_minutes": 5, "failure_limit": 2})
+    async with app.run_test(size=(140, 40)) as pilot:
+        await goto(pilot, "rollouts")
+        table = await wait_rows(pilot)
+        table.move_cursor(row=table.get_row_index("fraud-scorer"))
+        await until(pilot, lambda: "rollout paused" in plain(app.screen.query_one("#metrics")))
+        await pilot.press("p")  # analysis passes, then 100%: version 9 serves
+        await until(pilot, lambda: engine.deployment("fraud-scorer").active.model_version == 9)
+        engine.rollout_start("fraud-scorer", "fraud-xgb", 8, [20, 100], None, {"window_minutes": 5, "failure_limit": 2})
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await until(pilot, lambda: engine.deployment("fraud-scorer").canary is None)
+        assert engine.deployment("fraud-scorer").status == "Degraded"
+
+
+async def test_audit_view_shows_the_chain_status_and_rolls_back(make_app):
+    app = make_app()
+    engine = app.engine
+    node = engine.nodes()[0].name
+    engine.label(node, {"team": "ml"}, [])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await goto(pilot, "audit")
+        table = await wait_rows(pilot)
+        assert "chain verified" in plain(app.screen.query_one("#status"))
+        table.move_cursor(row=0)  # the newest: the label change's outcome
+        await pilot.press("enter")
+        await until(pilot, lambda: "diff:" in plain(app.screen.query_one("#body")))
+        assert "+    team: ml" in plain(app.screen.query_one("#body"))
+        await pilot.press("escape")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.click("#yes")
+        await until(pilot, lambda: "team" not in engine.node(node).labels)
+        assert engine.audit_events()[0].verb == "rollback"
+        # tamper with the store: the view says so
+        engine.store.conn.execute("UPDATE audit SET user = 'mallory' WHERE seq = 2")
+        await pilot.press("v")
+        await until(pilot, lambda: "CHAIN BROKEN at seq 2" in plain(app.screen.query_one("#status")))
+
+
+@pytest.mark.parametrize("mode", ["read_only", "viewer"])
+async def test_read_only_and_viewer_are_offered_no_change(make_app, tmp_path, mode):
+    if mode == "viewer":
+        (tmp_path / "none.toml").write_text('[roles]\nerin = "viewer"\n')
+        app = make_app()
+    else:
+        app = make_app(read_only=True)
+    before = app.engine.audit.count()
+    async with app.run_test(size=(140, 40)) as pilot:
+        for view, keys in (("nodes", "curlta"), ("rollouts", "npab"), ("audit", "b"), ("ops", "Rbp")):
+            await goto(pilot, view)
+            if view != "ops":
+                await wait_rows(pilot)
+            for key in keys:
+                action = next(b.action for b in app.screen.BINDINGS if b.key == key)
+                assert app.screen.check_action(action, ()) is False, (view, key)
+                await pilot.press(key)
+                await pilot.pause(0.1)
+                assert not isinstance(app.screen, (ConfirmScreen, FormScreen)), (view, key)
+        await pilot.pause(0.3)
+    assert app.engine.audit.count() == before
+    assert "(viewer)" in app.sub_title
