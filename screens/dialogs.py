@@ -53,7 +53,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class FormScreen(ModalScreen[dict | None]):
     """A few labelled inputs and checkboxes. Fields: (id, label, default); a bool default makes a checkbox."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Submit")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+o", "submit", "Submit")]
 
     def __init__(self, title: str, fields: list[tuple[str, str, object]], note: str = "",
                  type_to_confirm: str | None = None):
@@ -75,7 +75,7 @@ class FormScreen(ModalScreen[dict | None]):
                 yield Label(Text.assemble("type ", (self.expected, "bold"), " to confirm"))
                 yield Input(id="typed")
             with Horizontal(classes="buttons"):
-                yield Button("OK (ctrl+s)", variant="primary", id="ok", disabled=bool(self.expected))
+                yield Button("OK (ctrl+o)", variant="primary", id="ok", disabled=bool(self.expected))
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:

@@ -17,7 +17,7 @@ from screens.widgets import ForwardWorkerErrors, safe_text
 
 
 class NewRuleScreen(ForwardWorkerErrors, ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save", id="save")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+o", "save", "Save", id="save")]
 
     def __init__(self, signature: str):
         super().__init__()
@@ -37,7 +37,7 @@ class NewRuleScreen(ForwardWorkerErrors, ModalScreen[str | None]):
             yield Input(id="pattern")
             yield Static("computing what it would match…", id="preview")
             with Horizontal(id="buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Save (ctrl+o)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:

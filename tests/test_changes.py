@@ -91,7 +91,8 @@ def rollback(cli, home, event: dict, *extra: str) -> dict:
     assert rb["verb"] == "rollback" and rb["audit_id"] == intent["audit_id"] != event["audit_id"]
     assert rb["annotations"]["rollback_of"] == event["audit_id"]
     assert rb["annotations"]["rolled_back_verb"] == event["verb"]
-    assert rb["object_ref"] == event["object_ref"] and rb["after"] == event["before"]
+    assert {k: rb["object_ref"][k] for k in ("resource", "name")} == {k: event["object_ref"][k] for k in ("resource", "name")}
+    assert rb["after"] == event["before"]
     return rb
 
 
@@ -124,9 +125,10 @@ def verify(cli, home, *extra: str):
 
 
 def store_digest(home: Path) -> list[str]:
+    """Every row of the store but the classification cache (derived from the rules, may be filled on a read)."""
     c = db(home)
     try:
-        return list(c.iterdump())
+        return [line for line in c.iterdump() if not line.startswith('INSERT INTO "classifications"')]
     finally:
         c.close()
 
@@ -266,48 +268,63 @@ NODE_CHANGES = {
 }
 
 
+@pytest.fixture(scope="session")
+def demo_nodes(demo_home, session_cli) -> dict[str, dict]:
+    """`nodes list` of the demo estate: what every fresh copy shows before a change."""
+    return nodes(session_cli, demo_home)
+
+
+@pytest.fixture(scope="session")
+def demo_fraud(demo_home, session_cli) -> dict:
+    return deployment(session_cli, demo_home, "fraud-scorer")
+
+
+@pytest.fixture(scope="session")
+def node_names(demo_home) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, pool in sql(demo_home, "SELECT name, pool FROM nodes ORDER BY name"):
+        out.setdefault(pool, []).append(name)
+    return out
+
+
 @pytest.mark.parametrize("case", NODE_CHANGES)
-def test_rollback_of_a_node_change(mc, home_copy, estate_facts, case):
+def test_rollback_of_a_node_change(mc, home_copy, estate_facts, node_names, demo_nodes, case):
     verb, *args = NODE_CHANGES[case]
-    # a GPU node for the taint removal; the demo's cordoned node for uncordon; else a plain cpu node
+    # the demo's cordoned node for uncordon; a GPU node for the GPU taint's removal; else a plain cpu node
     name = estate_facts["cordoned"] if case == "uncordon" else \
-        sorted(nodes(mc, home_copy, "gpu-a100"))[0] if case == "taint-remove" else \
-        sorted(nodes(mc, home_copy, "cpu-general"))[0]
-    before = nodes(mc, home_copy)[name]
+        node_names["gpu-a100"][0] if case == "taint-remove" else node_names["cpu-general"][0]
+    before = demo_nodes[name]
     mc.ok(*H(home_copy), "nodes", verb, name, *args)
-    changed = nodes(mc, home_copy)[name]
-    assert node_state(changed) != node_state(before)
     event = completed(home_copy, verb, name)
-    assert event["before"] == node_state(before) and event["after"] == node_state(changed)
+    assert event["before"] == node_state(before) and event["after"] != event["before"]
     rollback(mc, home_copy, event)
     assert nodes(mc, home_copy)[name] == before
-    assert mc.ok(*H(home_copy), "audit", "verify").rc == 0
 
 
-def test_rollback_refuses_when_the_object_changed_since_unless_forced(mc, home_copy):
-    name = sorted(nodes(mc, home_copy, "highmem"))[0]
-    before = nodes(mc, home_copy)[name]
+def test_rollback_refuses_when_the_object_changed_since_unless_forced(mc, home_copy, node_names, demo_nodes):
+    name = node_names["highmem"][0]
+    before = demo_nodes[name]
     mc.ok(*H(home_copy), "nodes", "label", name, "first=1")
     first = completed(home_copy, "label", name)
     mc.ok(*H(home_copy), "nodes", "label", name, "second=2")
-    count = len(audit(mc, home_copy))
+    count = len(events(home_copy))
     r = mc(*H(home_copy), "audit", "rollback", str(first["seq"]))
     assert r.rc == 1 and "has changed since" in r.err and "--force" in r.err
-    assert len(audit(mc, home_copy)) == count  # nothing written
-    assert nodes(mc, home_copy)[name]["labels"] == {**before["labels"], "first": "1", "second": "2"}
+    assert len(events(home_copy)) == count  # nothing written, nothing changed
+    assert pool_nodes(home_copy, "highmem")[name] == {**node_state(before), "labels": {**before["labels"], "first": "1",
+                                                                                         "second": "2"}}
     rb = rollback(mc, home_copy, first, "--force")
     assert rb["annotations"]["forced"] is True
     assert nodes(mc, home_copy)[name] == before
 
 
-def test_rollback_of_a_drain_eviction_puts_the_pod_back(mc, home_copy, estate_facts):
+def test_rollback_of_a_drain_eviction_puts_the_pod_back(mc, home_copy, estate_facts, demo_nodes):
     name = estate_facts["fraud_nodes"][0]
     mine = sql(home_copy, "SELECT namespace, name, node, phase, ready_at FROM pods WHERE node = ?"
                           " AND owner NOT LIKE 'DaemonSet/%'", (name,))
     assert mine
-    count = nodes(mc, home_copy)[name]["pods"]
+    count = demo_nodes[name]["pods"]
     mc.ok(*H(home_copy), "nodes", "drain", name, "--ignore-daemonsets", "--delete-emptydir-data")
-    assert nodes(mc, home_copy)[name]["pods"] == count - len(mine)
     event = completed(home_copy, "evict")
     ns, pod = event["object_ref"]["namespace"], event["object_ref"]["name"]
     orig = next(p for p in mine if p[:2] == (ns, pod))
@@ -318,21 +335,21 @@ def test_rollback_of_a_drain_eviction_puts_the_pod_back(mc, home_copy, estate_fa
     assert nodes(mc, home_copy)[name]["pods"] == count - len(mine) + 1
 
 
-def test_rollback_of_a_node_config_apply(mc, home_copy, estate_facts):
+def test_rollback_of_a_node_config_apply(mc, home_copy, estate_facts, node_names, demo_nodes):
     """The pool change made three changes to each node (cordon, apply-config, uncordon); the apply cannot be
     undone alone (the uncordon came after), but undoing the three in reverse gives the node back exactly."""
-    name = next(n for n in sorted(nodes(mc, home_copy, "gpu-a100")) if n != estate_facts["cordoned"])
-    before = nodes(mc, home_copy)[name]
+    name = next(n for n in node_names["gpu-a100"] if n != estate_facts["cordoned"])
+    before = demo_nodes[name]
     mc.ok(*H(home_copy), "nodes", "apply-config", "gpu-a100", NEW_CFG, "--max-unavailable", "8", "--no-drain", "--yes")
-    assert nodes(mc, home_copy)[name]["config_version"] == NEW_CFG
     apply_ev = completed(home_copy, "apply-config", name)
-    assert apply_ev["before"]["config_version"] == before["config_version"] and apply_ev["after"]["config_version"] == NEW_CFG
+    assert apply_ev["before"]["config_version"] == before["config_version"]
+    assert apply_ev["after"]["config_version"] == NEW_CFG
     r = mc(*H(home_copy), "audit", "rollback", str(apply_ev["seq"]))
     assert r.rc == 1 and "has changed since" in r.err
     rollback(mc, home_copy, completed(home_copy, "uncordon", name))
     rollback(mc, home_copy, apply_ev)
-    restored = nodes(mc, home_copy)[name]
-    assert restored["config_version"] == before["config_version"] and restored["unschedulable"] is True
+    assert pool_nodes(home_copy, "gpu-a100")[name] == {**node_state(before), "unschedulable": True,
+                                                       "taints": apply_ev["before"]["taints"]}
     rollback(mc, home_copy, completed(home_copy, "cordon", name))
     assert nodes(mc, home_copy)[name] == before
 
@@ -344,15 +361,13 @@ def start_paused(cli, home, version: int = 9, steps: str = "10,100") -> dict:
     return op
 
 
-def test_rollback_of_a_rollout_start_and_set_weight(mc, home_copy):
-    before = deployment(mc, home_copy, "fraud-scorer")
+def test_rollback_of_a_rollout_start_and_set_weight(mc, home_copy, demo_fraud):
+    before = demo_fraud
     start_paused(mc, home_copy)
-    started = deployment(mc, home_copy, "fraud-scorer")
-    canary = next(r for r in started["revisions"] if r["status"] == "canary")
-    assert canary["model_version"] == 9 and canary["weight"] == 10
+    canary = [r for r in dep_db(home_copy, "fraud-scorer")["revisions"].values() if r["status"] == "canary"]
+    assert canary == [{"model_version": 9, "weight": 10, "status": "canary"}]
     rollback(mc, home_copy, completed(home_copy, "set-weight"))
-    mid = deployment(mc, home_copy, "fraud-scorer")
-    assert next(r for r in mid["revisions"] if r["status"] == "canary")["weight"] == 0
+    assert [r["weight"] for r in dep_db(home_copy, "fraud-scorer")["revisions"].values() if r["status"] == "canary"] == [0]
     rollback(mc, home_copy, completed(home_copy, "rollout-start"))
     assert deployment(mc, home_copy, "fraud-scorer") == before
 
@@ -362,9 +377,8 @@ def test_rollback_of_a_promotion(mc, home_copy):
     before = deployment(mc, home_copy, "fraud-scorer")
     op = mc.ok(*H(home_copy), "rollouts", "promote", "fraud-scorer", "--format", "json").json()
     assert op["state"] == "done"
-    after = deployment(mc, home_copy, "fraud-scorer")
-    assert after["current_revision"] != before["current_revision"]
-    rollback(mc, home_copy, completed(home_copy, "promote"))  # then the weight 100 step before it
+    assert dep_db(home_copy, "fraud-scorer")["current_revision"] != before["current_revision"]
+    rollback(mc, home_copy, completed(home_copy, "promote"))  # then the step to 100% before it
     rollback(mc, home_copy, completed(home_copy, "set-weight"))
     assert deployment(mc, home_copy, "fraud-scorer") == before
 
@@ -372,18 +386,17 @@ def test_rollback_of_a_promotion(mc, home_copy):
 def test_rollback_of_an_abort(mc, home_copy):
     start_paused(mc, home_copy)
     before = deployment(mc, home_copy, "fraud-scorer")
-    mc.ok(*H(home_copy), "rollouts", "abort", "fraud-scorer")
-    aborted = deployment(mc, home_copy, "fraud-scorer")
-    assert aborted["status"] == "Degraded" and aborted != before
+    mc(*H(home_copy), "rollouts", "abort", "fraud-scorer")  # exit status: see test_a_successful_abort_exits_0
+    assert dep_db(home_copy, "fraud-scorer")["status"] == "Degraded"
     rollback(mc, home_copy, completed(home_copy, "abort"))
     assert deployment(mc, home_copy, "fraud-scorer") == before
 
 
-def test_rollback_of_a_rollouts_rollback(mc, home_copy):
-    before = deployment(mc, home_copy, "fraud-scorer")
+def test_rollback_of_a_rollouts_rollback(mc, home_copy, demo_fraud):
+    before = demo_fraud
     out = mc.ok(*H(home_copy), "rollouts", "rollback", "fraud-scorer", "--format", "json").json()
     assert out["serves"] == "fraud-xgb:7"
-    assert deployment(mc, home_copy, "fraud-scorer")["current_revision"] == out["revision"]
+    assert dep_db(home_copy, "fraud-scorer")["current_revision"] == out["revision"]
     rollback(mc, home_copy, completed(home_copy, "rollout-undo"))
     assert deployment(mc, home_copy, "fraud-scorer") == before
 
@@ -393,7 +406,6 @@ def test_rollback_of_a_rule_created_from_a_signature(mc, home_copy):
     out = mc.ok(*H(home_copy), "rules", "new", "--from-signature", "1", "--yes", "--format", "json").json()
     rule_id, rule_file = out["rule"]["id"], Path(out["file"])
     assert out["saved"] and rule_id in rule_file.read_text()
-    assert rule_id in [r["id"] for r in mc.ok(*H(home_copy), "rules", "list", "--format", "json").json()]
     rollback(mc, home_copy, completed(home_copy, "create", rule_id))
     assert rule_id not in rule_file.read_text()
     assert mc.ok(*H(home_copy), "rules", "list", "--format", "json").json() == before
@@ -410,10 +422,10 @@ def ro_home(demo_home, tmp_path_factory) -> tuple[Path, str]:
     return home, start_paused(c, home)["id"]
 
 
-def test_read_only_cannot_mutate_anything(mc, ro_home, estate_facts, tmp_path):
+def test_read_only_cannot_mutate_anything(mc, ro_home, estate_facts):
     home, op_id = ro_home
     node = estate_facts["fraud_nodes"][0]
-    seq = str(audit(mc, home)[0]["seq"])
+    seq = str(events(home)[0]["seq"])
     commands = [
         ("nodes", "cordon", node), ("nodes", "uncordon", estate_facts["cordoned"]),
         ("nodes", "drain", node, "--ignore-daemonsets", "--delete-emptydir-data"),
@@ -422,19 +434,14 @@ def test_read_only_cannot_mutate_anything(mc, ro_home, estate_facts, tmp_path):
         ("rollouts", "start", "churn-predictor", "churn-gbm", "5"), ("rollouts", "promote", "fraud-scorer"),
         ("rollouts", "abort", "fraud-scorer"), ("rollouts", "rollback", "churn-predictor"),
         ("ops", "pause", op_id), ("ops", "resume", op_id), ("ops", "rollback", op_id),
-        ("audit", "rollback", seq), ("audit", "rollback", seq, "--force"),
-        ("rules", "new", "--from-signature", "1", "--yes"),
+        ("audit", "rollback", seq, "--force"), ("rules", "new", "--from-signature", "1", "--yes"),
     ]
     state = store_digest(home)
-    views = [mc.ok(*H(home), *v, "--format", "json").out for v in
-             (("audit", "list"), ("nodes", "list"), ("rollouts", "list"), ("ops", "list"))]
     for args in commands:
         r = mc(*H(home), "--read-only", *args)
         assert r.rc == 3, (args, r.rc, r.err)
         assert "read-only" in r.err and "Traceback" not in r.err
-    assert store_digest(home) == state
-    assert [mc.ok(*H(home), *v, "--format", "json").out for v in
-            (("audit", "list"), ("nodes", "list"), ("rollouts", "list"), ("ops", "list"))] == views
+    assert store_digest(home) == state  # not one row of the store changed
     assert not list(mc.root.rglob("rules.toml"))  # no user rule file was written
 
 
@@ -450,44 +457,49 @@ def as_user(user: str) -> dict:
     return {"USER": user, "LOGNAME": user}
 
 
-def test_roles(roles_cli, home_copy):
+def test_roles(roles_cli, home_copy, node_names):
     c, home = roles_cli, home_copy
-    a, b = sorted(nodes(c, home, "cpu-general"))[:2]
-    count = len(audit(c, home))
+    a, b = node_names["cpu-general"][:2]
+    count = len(events(home))
     # carol is a viewer: can look, not cordon
+    assert c(*H(home), "nodes", "list", env=as_user("carol")).rc == 0
     r = c(*H(home), "nodes", "cordon", a, env=as_user("carol"))
     assert r.rc == 3 and "operator role" in r.err and "carol" in r.err
-    assert nodes(c, home)[a]["unschedulable"] is False and len(audit(c, home)) == count
+    assert len(events(home)) == count
     # bob is an operator: can cordon (recorded as bob), not change a pool's config nor roll back a change
     c.ok(*H(home), "nodes", "cordon", a, env=as_user("bob"))
     ev = completed(home, "cordon", a)
-    assert ev["user"] == "bob" and nodes(c, home)[a]["unschedulable"] is True
+    assert ev["user"] == "bob" and pool_nodes(home, "cpu-general")[a]["unschedulable"] is True
     r = c(*H(home), "nodes", "apply-config", "gpu-a100", NEW_CFG, "--yes", env=as_user("bob"))
     assert r.rc == 3 and "admin role" in r.err
     r = c(*H(home), "audit", "rollback", str(ev["seq"]), env=as_user("bob"))
     assert r.rc == 3 and "admin role" in r.err
-    assert not c.ok(*H(home), "ops", "list", "--format", "json").json()
     # bob cannot borrow alice's role
-    r = c(*H(home), "--as", "alice", "nodes", "cordon", b, env=as_user("bob"))
-    assert r.rc == 3 and nodes(c, home)[b]["unschedulable"] is False
     r = c(*H(home), "--as", "alice", "audit", "rollback", str(ev["seq"]), env=as_user("bob"))
-    assert r.rc == 3 and nodes(c, home)[a]["unschedulable"] is True
+    assert r.rc == 3
+    r = c(*H(home), "--as", "alice", "nodes", "cordon", b, env=as_user("bob"))
+    assert r.rc == 3
+    assert len(events(home)) == count + 2 and not sql(home, "SELECT * FROM operations")
     # alice is an admin: both
     c.ok(*H(home), "audit", "rollback", str(ev["seq"]), env=as_user("alice"))
-    assert nodes(c, home)[a]["unschedulable"] is False and audit(c, home)[0]["user"] == "alice"
+    assert pool_nodes(home, "cpu-general")[a]["unschedulable"] is False and events(home)[0]["user"] == "alice"
     op = c.ok(*H(home), "nodes", "apply-config", "gpu-a100", NEW_CFG, "--max-unavailable", "8", "--no-drain", "--yes",
               "--format", "json", env=as_user("alice")).json()
     assert op["state"] == "done" and op["user"] == "alice"
-    # an unknown user gets default_role (viewer)
+    # an unknown user gets the default role: viewer
     assert c(*H(home), "nodes", "cordon", b, env=as_user("dave")).rc == 3
 
 
 # == 4. crash safety: kill at every kind of step =============================================================
 POOL, POOL_SIZE, BATCH = "cpu-general", 18, 3
 APPLY = ("nodes", "apply-config", POOL, NEW_CFG, "--max-unavailable", str(BATCH), "--yes", "--format", "json")
-# every node step of the first two batches, then a few later ones (the last is the 72nd: 18 nodes x 4 steps)
-NODE_STEPS = list(range(1, 25)) + [31, 47, 60, 72]
-CHANGE_POINTS = [("after-intent", n) for n in (1, 4, 13, 40, 72)] + [("after-change", n) for n in (1, 2, 4, 13, 40, 72)]
+# every node step of the first batch (each kind of step, on each of its nodes), some of the second, then later ones
+# (the 72nd is the last: 18 nodes x 4 steps); intents and changes: the first, one mid-way, the last (72 of each)
+NODE_STEPS = list(range(1, 13)) + [14, 19, 24, 47, 72]
+CHANGE_POINTS = [("after-intent", n) for n in (1, 40)] + [("after-change", n) for n in (2, 40, 72)]
+POOL_POINTS = [f"node-step:{n}" for n in NODE_STEPS] + [f"{p}:{n}" for p, n in CHANGE_POINTS]
+# killed right after a node's cordon, before its step was recorded (the 1st and 5th changes: nodes 1 and 3)
+CORDON_POINTS = ["after-change:1", "after-change:5"]
 
 
 def step_states_after(done_steps: int, n: int = POOL_SIZE, batch: int = BATCH) -> list[str]:
@@ -504,26 +516,23 @@ def step_states_after(done_steps: int, n: int = POOL_SIZE, batch: int = BATCH) -
     return states
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pool_before(demo_home) -> dict[str, dict]:
-    return nodes(Cli(demo_home.parent / "pool-before"), demo_home, POOL)
+    return pool_nodes(demo_home, POOL)
 
 
 def test_a_clean_pool_change_and_its_audit_events(mc, home_copy, pool_before):
-    assert len(pool_before) == POOL_SIZE
-    old = {n["config_version"] for n in pool_before.values()}
-    n0 = len(audit(mc, home_copy))
+    assert len(pool_before) == POOL_SIZE and not any(n["unschedulable"] for n in pool_before.values())
+    n0 = len(events(home_copy))
     op = mc.ok(*H(home_copy), *APPLY).json()
     assert op["state"] == "done" and op["progress"] == {"done": POOL_SIZE}
-    events = audit(mc, home_copy)[: len(audit(mc, home_copy)) - n0]
-    intents = [e for e in events if e["stage"] == "RequestReceived"]
-    assert len(events) == 2 * len(intents) and not pending_intents(home_copy)
+    new = audit(mc, home_copy)[: -n0]
+    intents = [e for e in new if e["stage"] == "RequestReceived"]
+    assert len(new) == 2 * len(intents) and not pending_intents(home_copy)
     assert len(intents) >= max(n for _, n in CHANGE_POINTS)  # the crash points below are all reached
     assert {e["verb"] for e in intents} == {"cordon", "evict", "apply-config", "uncordon"}
     assert all(e["annotations"].get("operation") == op["id"] for e in intents)
-    after = nodes(mc, home_copy, POOL)
-    assert {n["config_version"] for n in after.values()} == {NEW_CFG} != old
-    assert not any(n["unschedulable"] for n in after.values())
+    assert pool_nodes(home_copy, POOL) == {n: {**b, "config_version": NEW_CFG} for n, b in pool_before.items()}
     assert not [d for d in mc.ok(*H(home_copy), "nodes", "drift", "--format", "json").json() if d["pool"] == POOL]
 
 
@@ -532,8 +541,8 @@ def crash(cli, home: Path, point: str, *args: str) -> None:
     assert r.rc == 137, (point, r.rc, r.err[-2000:])
 
 
-def check_after_crash(cli, home: Path, kind: str) -> dict:
-    """The next start: the operation shows as interrupted where it stopped; the chain holds; no intent is left
+def check_after_crash(cli, home: Path, kind: str, batch: int = 1) -> dict:
+    """The next start: the operation shows as interrupted, at the batch (or step) it was on; no intent is left
     without an outcome."""
     r = cli.ok(*H(home), "ops", "list", "--format", "json")
     [op] = r.json()
@@ -541,54 +550,59 @@ def check_after_crash(cli, home: Path, kind: str) -> dict:
     m = re.search(rf"operation {op['id']} \({kind} \S+\) was interrupted at step (\d+) of (\d+)", r.err)
     assert m and int(m.group(2)) == len(op["steps"]), r.err
     first_open = next(i for i, s in enumerate(op["steps"]) if s["state"] != "done")
-    assert int(m.group(1)) == first_open + 1
-    assert cli.ok(*H(home), "audit", "verify").out.startswith("audit chain ok")
+    assert int(m.group(1)) - 1 == first_open // batch * batch
     assert not pending_intents(home)
     return op
 
 
-def assert_pool(cli, home: Path, before: dict[str, dict], version: str | None) -> None:
-    """Every node on `version` (None: back on its old one), schedulable as before, labels and taints as before."""
-    now = nodes(cli, home, POOL)
-    for name, b in before.items():
-        want = {**node_state(b), "config_version": version or b["config_version"]}
-        assert node_state(now[name]) == want, name
-
-
-@pytest.mark.parametrize("point", [f"node-step:{n}" for n in NODE_STEPS] + [f"{p}:{n}" for p, n in CHANGE_POINTS])
-def test_pool_change_killed_at(mc, home_copy, pool_before, tmp_path, point):
+@pytest.mark.parametrize("point", POOL_POINTS + CORDON_POINTS)
+def test_pool_change_killed_then_resumed_or_rolled_back(mc, home_copy, pool_before, tmp_path, point):
     crash(mc, home_copy, point, *APPLY)
     twin = copy_home(home_copy, tmp_path / "twin")  # the same crashed store, for the rollback
-    op = check_after_crash(mc, home_copy, "pool-config")
+    old = {n["config_version"] for n in pool_before.values()}
+    assert {n["config_version"] for n in pool_nodes(home_copy, POOL).values()} <= old | {NEW_CFG}
+    op = check_after_crash(mc, home_copy, "pool-config", BATCH)
     if point.startswith("node-step:"):  # killed before its Nth node step: exactly N-1 were made and recorded
         assert [s["state"] for s in op["steps"]] == step_states_after(int(point.split(":")[1]) - 1)
-    now = nodes(mc, home_copy, POOL)
-    old = {n["config_version"] for n in pool_before.values()}
-    assert {n["config_version"] for n in now.values()} <= old | {NEW_CFG}
-    # resume: finishes from where it stopped
+    # resume: it finishes from where it stopped
     done = mc.ok(*H(home_copy), "ops", "resume", op["id"], "--format", "json").json()
     assert done["state"] == "done" and done["progress"] == {"done": POOL_SIZE}
-    assert_pool(mc, home_copy, pool_before, NEW_CFG)
+    assert pool_nodes(home_copy, POOL) == {n: {**b, "config_version": NEW_CFG} for n, b in pool_before.items()}
     assert not pending_intents(home_copy)
-    # or roll back: every node back on its old config, schedulable as before
+    assert mc.ok(*H(home_copy), "audit", "verify").out.startswith("audit chain ok")  # before, during and after
+    if point in CORDON_POINTS:
+        return  # test_pool_change_killed_right_after_a_cordon_then_rolled_back
+    # or roll back: every node on its old config, schedulable as before
     back = mc.ok(*H(twin), "ops", "rollback", op["id"], "--format", "json").json()
     assert back["state"] == "rolled_back"
-    assert_pool(mc, twin, pool_before, None)
-    assert mc.ok(*H(twin), "audit", "verify").rc == 0
+    assert pool_nodes(twin, POOL) == pool_before
+    assert not pending_intents(twin)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: ops rollback skips steps still 'pending', so a node cordoned just "
+                                       "before the kill (its step not yet recorded) stays cordoned")
+@pytest.mark.parametrize("point", CORDON_POINTS)
+def test_pool_change_killed_right_after_a_cordon_then_rolled_back(mc, home_copy, pool_before, point):
+    crash(mc, home_copy, point, *APPLY)
+    [(op_id,)] = sql(home_copy, "SELECT id FROM operations")
+    back = mc.ok(*H(home_copy), "ops", "rollback", op_id, "--format", "json").json()
+    assert back["state"] == "rolled_back"
+    assert pool_nodes(home_copy, POOL) == pool_before
 
 
 ROLLOUT = ("rollouts", "start", "fraud-scorer", "fraud-xgb", "9", "--steps", "10,50,100", "--pause", "0")
-ROLLOUT_POINTS = [pytest.param("after-change:1", "promote", marks=pytest.mark.xfail(
-                      strict=True, reason="BUG: killed after the canary revision is added but before the operation "
-                                          "records its number: resume, promote and abort fail with KeyError "
-                                          "'canary_revision'")),
-                  ("after-change:2", "promote"), ("after-change:3", "resume"), ("after-change:4", "promote"),
-                  ("after-change:5", "resume"), ("after-intent:3", "resume")]
+CANARY_BUG = pytest.mark.xfail(strict=True, reason="BUG: killed after the canary revision is added but before the "
+                                                   "operation records its number: promote, resume and abort all fail "
+                                                   "with KeyError 'canary_revision'")
+# the changes of a clean run: 1 rollout-start, 2-4 set-weight 10/50/100, 5 promote
+ROLLOUT_POINTS = [pytest.param("after-change:1", "promote", marks=CANARY_BUG),
+                  ("after-change:2", "promote"), ("after-change:3", "resume"), ("after-intent:4", "promote"),
+                  ("after-change:4", "resume")]
 
 
 @pytest.mark.parametrize("point,how", ROLLOUT_POINTS)
 def test_rollout_killed_midway(mc, home_copy, tmp_path, point, how):
-    stable = deployment(mc, home_copy, "fraud-scorer")
+    stable = dep_db(home_copy, "fraud-scorer")
     crash(mc, home_copy, point, *ROLLOUT)
     twin = copy_home(home_copy, tmp_path / "twin")
     op = check_after_crash(mc, home_copy, "rollout")
@@ -597,30 +611,30 @@ def test_rollout_killed_midway(mc, home_copy, tmp_path, point, how):
     # carry on: the canary ends serving all traffic
     args = ("rollouts", "promote", "fraud-scorer") if how == "promote" else ("ops", "resume", op["id"])
     assert mc.ok(*H(home_copy), *args, "--format", "json").json()["state"] == "done"
-    dep = deployment(mc, home_copy, "fraud-scorer")
-    revs = {r["number"]: r for r in dep["revisions"]}
-    assert revs[dep["current_revision"]]["model_version"] == 9 and revs[dep["current_revision"]]["weight"] == 100
-    assert revs[stable["current_revision"]]["status"] == "retired" and dep["status"] == "Healthy"
-    assert not [r for r in dep["revisions"] if r["status"] == "canary"]
-    # or abort: all traffic back on the stable revision
+    dep = dep_db(home_copy, "fraud-scorer")
+    assert dep["status"] == "Healthy" and dep["current_revision"] not in stable["revisions"]
+    assert dep["revisions"][dep["current_revision"]] == {"model_version": 9, "weight": 100, "status": "active"}
+    assert dep["revisions"][stable["current_revision"]]["status"] == "retired"
+    assert mc.ok(*H(home_copy), "audit", "verify").out.startswith("audit chain ok")
+    # or abort: all traffic back on the stable revision, the canary marked aborted
     r = mc(*H(twin), "rollouts", "abort", "fraud-scorer")
-    assert r.rc == 0, r.err
-    dep = deployment(mc, twin, "fraud-scorer")
-    revs = {r["number"]: r for r in dep["revisions"]}
-    assert dep["current_revision"] == stable["current_revision"] and revs[stable["current_revision"]]["weight"] == 100
-    assert [r["status"] for r in dep["revisions"] if r["number"] not in {x["number"] for x in stable["revisions"]}] \
-        in ([], ["aborted"])
-    assert mc.ok(*H(twin), "audit", "verify").rc == 0 and not pending_intents(twin)
+    assert "Traceback" not in r.err and "internal error" not in r.err
+    dep = dep_db(twin, "fraud-scorer")
+    assert dep["current_revision"] == stable["current_revision"]
+    assert {n: v for n, v in dep["revisions"].items() if n in stable["revisions"]} == stable["revisions"]
+    assert [v["status"] for n, v in dep["revisions"].items() if n not in stable["revisions"]] == ["aborted"]
+    assert sql(twin, "SELECT state FROM operations") == [("failed",)] and not pending_intents(twin)
 
 
-def test_ops_rollback_of_a_paused_rollout(mc, home_copy):
-    stable = deployment(mc, home_copy, "fraud-scorer")
+@pytest.mark.xfail(strict=True, reason="BUG: `rollouts abort` and `ops rollback` of a rollout exit 1 with "
+                                       "'error: rollout aborted: aborted by operator' although they succeeded")
+@pytest.mark.parametrize("how", ["rollouts-abort", "ops-rollback"])
+def test_a_successful_abort_exits_0(mc, home_copy, how):
     op = start_paused(mc, home_copy)
-    r = mc(*H(home_copy), "ops", "rollback", op["id"], "--format", "json")
+    args = ("rollouts", "abort", "fraud-scorer") if how == "rollouts-abort" else ("ops", "rollback", op["id"])
+    r = mc(*H(home_copy), *args)
+    assert [v["status"] for v in dep_db(home_copy, "fraud-scorer")["revisions"].values()][-1] == "aborted"
     assert r.rc == 0, r.err
-    dep = deployment(mc, home_copy, "fraud-scorer")
-    assert {r["number"]: r["weight"] for r in dep["revisions"]}[stable["current_revision"]] == 100
-    assert [r["status"] for r in dep["revisions"]][-1] == "aborted"
 
 
 # == 5. drains ===============================================================================================
@@ -636,13 +650,13 @@ def test_drain_refuses_daemonset_pods_without_the_flag_and_the_node_stays_cordon
 def test_drain_empties_the_node_but_for_daemonset_pods(mc, home_copy, estate_facts):
     name = estate_facts["fraud_nodes"][0]
     owners = [o for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (name,))]
-    assert any(not o.startswith("DaemonSet/") for o in owners)
-    r = mc.ok(*H(home_copy), "nodes", "drain", name, "--ignore-daemonsets", "--delete-emptydir-data")
     moved = len([o for o in owners if not o.startswith("DaemonSet/")])
+    assert moved
+    r = mc.ok(*H(home_copy), "nodes", "drain", name, "--ignore-daemonsets", "--delete-emptydir-data")
     assert f"node/{name} drained ({moved} pods evicted" in r.out
-    left = [o for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (name,))]
-    assert left and all(o.startswith("DaemonSet/") for o in left)
-    assert nodes(mc, home_copy)[name]["unschedulable"] is True
+    now = nodes(mc, home_copy)[name]
+    assert now["unschedulable"] is True and now["pods"] == len(owners) - moved
+    assert all(o.startswith("DaemonSet/") for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (name,)))
     evictions = [e for e in audit(mc, home_copy) if e["verb"] == "evict" and e["stage"] == "ResponseComplete"]
     assert len(evictions) == moved and all(e["annotations"]["drain"] == name for e in evictions)
 
@@ -654,7 +668,7 @@ def test_drain_waits_for_disruption_budgets_and_retries(mc, home_copy, estate_fa
               env={"MLOPS_CONSOLE_SIM_POD_START": "1", "MLOPS_CONSOLE_NOW": ""}, timeout=30)
     retries = [int(x) for x in re.findall(r"drained \(\d+ pods evicted, (\d+) retries\)", r.out)]
     assert len(retries) == 2 and sum(retries) > 0, r.out
-    assert "disruption budgets; retrying" in r.err
+    assert "blocked by disruption budgets; retrying" in r.err
     for n in (a, b):
         assert all(o.startswith("DaemonSet/") for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (n,)))
 
@@ -665,14 +679,15 @@ def test_drain_times_out_and_the_node_stays_cordoned(mc, home_copy, estate_facts
            env={"MLOPS_CONSOLE_SIM_POD_START": "30"})
     assert r.rc == 1 and "Traceback" not in r.err
     assert f"drain {b}: timed out after 0.2s" in r.err and "disruption budget" in r.err
-    assert nodes(mc, home_copy)[b]["unschedulable"] is True
-    assert any(o == "Deployment/fraud-scorer" for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (b,)))
+    now = pool_nodes(home_copy, POOL)
+    assert now[a]["unschedulable"] is True and now[b]["unschedulable"] is True
+    assert "Deployment/fraud-scorer" in [o for (o,) in sql(home_copy, "SELECT owner FROM pods WHERE node = ?", (b,))]
 
 
 # == 6. a batch change stops on its first failure ==============================================================
 def test_pool_change_stops_on_the_first_failure_and_rolls_back(mc, home_copy, estate_facts):
     faulty = estate_facts["faulty"]
-    before = nodes(mc, home_copy, "highmem")
+    before = pool_nodes(home_copy, "highmem")
     assert faulty in before and len(before) == 14
     r = mc(*H(home_copy), "nodes", "apply-config", "highmem", NEW_CFG, "--yes", "--format", "json")
     assert r.rc == 1 and faulty in r.err and "kubelet failed to start" in r.err
@@ -680,22 +695,21 @@ def test_pool_change_stops_on_the_first_failure_and_rolls_back(mc, home_copy, es
     assert f"ops rollback {op_id}" in r.err
     shown = mc.ok(*H(home_copy), "ops", "show", op_id, "--format", "json").json()
     assert shown["state"] == "failed" and faulty in shown["error"]
-    states = {s["node"]: s["state"] for s in shown["steps"]}
     order = [s["node"] for s in shown["steps"]]
     k = order.index(faulty)
-    assert [states[n] for n in order] == ["done"] * k + ["drained"] + ["pending"] * (len(order) - k - 1)
-    assert shown["progress"] == {s: c for s, c in (("done", k), ("drained", 1), ("pending", len(order) - k - 1)) if c}
-    now = nodes(mc, home_copy, "highmem")
+    assert k > 0
+    assert [s["state"] for s in shown["steps"]] == ["done"] * k + ["drained"] + ["pending"] * (len(order) - k - 1)
+    assert shown["progress"] == {"done": k, "drained": 1, "pending": len(order) - k - 1}
+    now = pool_nodes(home_copy, "highmem")
     assert now[faulty]["unschedulable"] is True and now[faulty]["config_version"] == before[faulty]["config_version"]
     for n in order[:k]:
-        assert now[n]["config_version"] == NEW_CFG and now[n]["unschedulable"] is False
+        assert now[n] == {**before[n], "config_version": NEW_CFG}
     for n in order[k + 1:]:
-        assert node_state(now[n]) == node_state(before[n])
-    failed = [e for e in audit(mc, home_copy) if e["stage"] == "Failed"]
+        assert now[n] == before[n]
+    failed = events(home_copy, "stage = 'Failed'")
     assert [(e["verb"], e["object_ref"]["name"]) for e in failed] == [("apply-config", faulty)]
     # roll back: everything as it was
     back = mc.ok(*H(home_copy), "ops", "rollback", op_id, "--format", "json").json()
     assert back["state"] == "rolled_back"
-    now = nodes(mc, home_copy, "highmem")
-    assert {n: node_state(e) for n, e in now.items()} == {n: node_state(e) for n, e in before.items()}
+    assert pool_nodes(home_copy, "highmem") == before
     assert mc.ok(*H(home_copy), "audit", "verify").rc == 0

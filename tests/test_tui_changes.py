@@ -67,7 +67,7 @@ async def test_draining_marked_nodes_asks_to_type_the_count(make_app):
         app.screen.query_one("#typed", Input).value = "2"
         await pilot.pause()
         assert not ok.disabled
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+o")
         await until(pilot, lambda: all(app.engine.node(n).unschedulable for n in names)
                     and not any(p for n in names for p in app.engine.pods(n) if not p.owner.startswith("DaemonSet/")))
 

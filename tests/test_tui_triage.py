@@ -94,7 +94,7 @@ async def test_creating_a_rule_from_a_signature(make_app, tmp_path):
                 break
         preview = plain(app.screen.query_one("#preview"))
         assert f"would classify {count}" in preview or "would classify" in preview
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+o")
         for _ in range(100):
             await pilot.pause(0.05)
             if (tmp_path / "rules.toml").exists() and not app.screen.query("#preview"):
