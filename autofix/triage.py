@@ -27,8 +27,10 @@ LAST_GOOD_KEY = "rules.user.last_good"
 
 class Triage:
     def __init__(self, store: Store, cluster: Cluster, audit: AuditLog, user_rules: Path,
-                 tail_lines: int = collect.DEFAULT_TAIL_LINES, tail_bytes: int = collect.DEFAULT_TAIL_BYTES):
+                 tail_lines: int = collect.DEFAULT_TAIL_LINES, tail_bytes: int = collect.DEFAULT_TAIL_BYTES,
+                 read_only: bool = False):
         self.store, self.cluster, self.audit = store, cluster, audit
+        self.read_only = read_only
         self.user_rules = Path(user_rules)
         self.tail_lines, self.tail_bytes = tail_lines, tail_bytes
         self.warning: str | None = None
@@ -57,7 +59,7 @@ class Triage:
         try:
             rs = load_ruleset(self.user_rules)
             self.warning = None
-            if self.user_rules.exists():
+            if self.user_rules.exists() and not self.read_only:
                 self.store.set_meta(LAST_GOOD_KEY, self.user_rules.read_text(encoding="utf-8"))
             return rs
         except RuleError as e:
@@ -75,7 +77,11 @@ class Triage:
         return collect.collect(self.cluster, a, self.tail_lines, self.tail_bytes)
 
     def classify_pending(self) -> int:
-        """Classify failed attempts never classified, or classified by another rule set. Returns how many."""
+        """Classify failed attempts never classified, or classified by another rule set, and keep the result
+        (a cache, not a change: it is rebuilt whenever the rules change). Read-only: nothing is written,
+        `classifications` computes what is missing in memory instead. Returns how many were classified."""
+        if self.read_only:
+            return 0
         clf = self.classifier
         rows = self.store.query(
             "SELECT a.run_id FROM attempts a LEFT JOIN classifications c ON c.run_id = a.run_id"
@@ -94,20 +100,31 @@ class Triage:
 
     def classification(self, run_id: str) -> Classification | None:
         self.classify_pending()
-        row = self.store.one("SELECT * FROM classifications WHERE run_id = ?", (run_id,))
-        return _from_row(row) if row else None
+        row = self.store.one("SELECT * FROM classifications WHERE run_id = ? AND ruleset = ?",
+                             (run_id, self.classifier.digest))
+        if row:
+            return _from_row(row)
+        a = self.cluster.get_attempt(run_id)
+        return self.classifier.classify_text(self.document(a)) if a.status == "failed" else None
 
     def classifications(self) -> dict[str, Classification]:
         self.classify_pending()
-        return {r["run_id"]: _from_row(r) for r in self.store.query("SELECT * FROM classifications")}
+        digest = self.classifier.digest
+        out = {r["run_id"]: _from_row(r) for r in self.store.query(
+            "SELECT * FROM classifications WHERE ruleset = ?", (digest,))}
+        if self.read_only:  # what the cache lacks, computed and not kept
+            for r in self.store.query("SELECT run_id FROM attempts WHERE status = 'failed'"):
+                if r["run_id"] not in out:
+                    out[r["run_id"]] = self.classifier.classify_text(self.document(self.cluster.get_attempt(r["run_id"])))
+        return out
 
     # -- signatures and new rules ---------------------------------------------------------------------
     def signatures(self) -> list[dict[str, Any]]:
-        self.classify_pending()
         groups: dict[str, list[Attempt]] = defaultdict(list)
-        for r in self.store.query("SELECT run_id FROM classifications WHERE category = ?", (UNCLASSIFIED,)):
-            a = self.cluster.get_attempt(r["run_id"])
-            groups[signature(self.document(a))].append(a)
+        for run_id, c in self.classifications().items():
+            if c.category == UNCLASSIFIED:
+                a = self.cluster.get_attempt(run_id)
+                groups[signature(self.document(a))].append(a)
         out = []
         for sig, attempts in groups.items():
             attempts.sort(key=lambda a: a.submitted_at, reverse=True)

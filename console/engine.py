@@ -46,7 +46,7 @@ class Engine:
                                            scale=parse_scale(settings.scale), on_build=self._record_build,
                                            pod_start_seconds=float(os.environ.get("MLOPS_CONSOLE_SIM_POD_START", "2")))
         self.triage = Triage(self.store, self.cluster, self.audit, settings.rules_file,
-                             settings.log_tail_lines, settings.log_tail_bytes)
+                             settings.log_tail_lines, settings.log_tail_bytes, read_only=settings.read_only)
         self.changes = Changes(self.cluster, self.audit)
         self.changes.register("rule", self.triage.rule_snapshot, self.triage.rule_restore)
         self.ops = Operations(self.store, self.changes)
@@ -362,10 +362,8 @@ class Engine:
         user = self.require("admin", "rolling back an operation")
         if op["kind"] == "pool-config":
             return describe_op(self.ops.rollback_pool_config(op, user, progress))
-        self.ops.claim(op)
-        self.rollouts_._abort(op, op["params"]["deployment"], op["params"]["canary_revision"], user,
-                              reason="rolled back by operator")
-        return describe_op(op)
+        return describe_op(self.rollouts_.abort(op["params"]["deployment"], user, reason="rolled back by operator",
+                                                state="rolled_back"))
 
     # -- audit -------------------------------------------------------------------------------------------
     def audit_show(self, key: str) -> list[AuditEvent]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from core import clock
+from core.errors import ConsoleError
 from core.store import Store
 from core.types import AuditEvent
 
@@ -28,6 +29,10 @@ COLUMNS = ("seq", "audit_id", "stage", "verb", "user", "object_ref", "before", "
            "timestamp", "prev_hash")
 TERMINAL = ("ResponseComplete", "Failed")
 PARALLEL_FROM = 200_000  # events; below this one process verifies faster than starting others
+
+
+class AuditTampered(ConsoleError):
+    """The chain's head does not match its anchor: nothing may be appended."""
 
 
 def _j(value: Any) -> str:
@@ -78,6 +83,11 @@ class AuditLog:
 
         with self.store.transaction() as conn:
             last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            head = conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_KEY,)).fetchone()
+            if head is not None and (last is None or head[0] != f"{last[0]}:{last[1]}"):
+                # The newest records were removed: appending would chain over the hole and hide it.
+                raise AuditTampered("the audit trail's newest record does not match its head anchor (records "
+                                    "deleted?): no change is made until `audit verify` is looked into")
             seq = (last[0] + 1) if last else 1
             prev = last[1] if last else GENESIS
             values = (seq, audit_id or str(uuid.uuid4()), stage, verb, user, _j(object_ref), _j(before), _j(after),
@@ -114,6 +124,11 @@ class AuditLog:
         final = after() if callable(after) else after
         self.append(stage="ResponseComplete", before=before, after=final, annotations=notes, **common)
         return result
+
+    def head_ok(self) -> bool:
+        last = self.store.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        head = self.store.get_meta(HEAD_KEY)
+        return head is None or (last is not None and head == f"{last[0]}:{last[1]}")
 
     def pending(self) -> list[AuditEvent]:
         """Intents with no outcome: a process died between the two records."""

@@ -156,7 +156,10 @@ class Changes:
     def recover(self) -> list[dict[str, Any]]:
         """Settle intents left without an outcome by a process that died: applied, or not."""
         settled = []
-        for intent in self.audit.pending():
+        pending = self.audit.pending()
+        if pending and not self.audit.head_ok():
+            return []  # a tampered trail is not written to; `audit verify` names the problem
+        for intent in pending:
             ref = intent.object_ref
             resource, name, ns = ref.get("resource"), ref.get("name"), ref.get("namespace")
             if resource not in self.handlers:

@@ -11,20 +11,21 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Callable
 
+from core import clock
 from core.audit import crash_point
 from core.changes import Changes, DrainOptions
 from core.errors import BadInput, ConsoleError, Conflict, NotFound
 from core.store import Store
 
 ACTIVE = ("running", "paused", "interrupted", "failed")  # not finished: can be resumed or rolled back
+# finished: done, rolled_back, aborted
 Progress = Callable[[str], None]
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.iso(clock.now())
 
 
 def _alive(pid: int | None) -> bool:
@@ -69,7 +70,7 @@ class Operations:
         sql = "SELECT * FROM operations"
         if unfinished:
             sql += f" WHERE state IN ({','.join('?' * len(ACTIVE))})"
-        return self.store.query(sql + " ORDER BY created_at DESC", ACTIVE if unfinished else ())
+        return self.store.query(sql + " ORDER BY created_at DESC, rowid DESC", ACTIVE if unfinished else ())
 
     def save(self, op: dict, **fields: Any) -> None:
         op.update(fields, updated_at=_now())
@@ -149,12 +150,21 @@ class Operations:
                                     self.changes.cordon(n, user, on=False, operation=op["id"]))
                     progress(f"{steps[i]['node']}: {version}")
             except ConsoleError as e:
-                # Stop here. Nodes of this batch that took the config go back into service; the one that
-                # failed stays cordoned, on its old config, for someone to look at.
+                # Stop here. The failing node stays cordoned, on its old config, for someone to look at; the
+                # rest of the batch goes back into service — with the new config, or still the old one (to
+                # be redone on resume).
+                failing = next((i for i in batch if steps[i]["state"] not in ("applied", "done")), None)
                 for i in batch:
+                    if i == failing:
+                        continue
                     if steps[i]["state"] == "applied":
                         self._node_step(op, i, "done", lambda n, i=i: steps[i]["was_unschedulable"] or
                                         self.changes.cordon(n, user, on=False, operation=op["id"]))
+                    elif steps[i]["state"] in ("cordoned", "drained"):
+                        if not steps[i]["was_unschedulable"]:
+                            self.changes.cordon(steps[i]["node"], user, on=False, operation=op["id"])
+                        steps[i]["state"] = "pending"
+                        self.save(op, steps=steps)
                 self.save(op, state="failed", error=str(e)[:1000])
                 progress(f"stopped: {e}")
                 return op
@@ -176,9 +186,8 @@ class Operations:
     def rollback_pool_config(self, op: dict, user: str, progress: Progress = lambda m: None) -> dict:
         """Every node the operation touched goes back to its old config and schedulability."""
         self.claim(op)
+        # Every step, whatever its recorded state: a kill can come between a change and its record.
         for step in reversed(op["steps"]):
-            if step["state"] == "pending":
-                continue
             node = self.cluster.get_node(step["node"])
             if node.config_version != step["from"]:
                 self.changes.apply(verb="apply-config", user=user, resource="node", name=step["node"],

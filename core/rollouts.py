@@ -61,25 +61,35 @@ class Rollouts:
                   "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
                   "window_minutes": int(analysis["window_minutes"]), "failure_limit": int(analysis["failure_limit"])}
         plan = [{"weight": w, "state": "pending"} for w in steps]
+        # The canary's revision number is recorded before the revision is made, so that a kill in between
+        # leaves an operation that knows what to make (run() makes it when it is missing).
         op = self.ops.create("rollout", f"deployment/{deployment}",
                              {"deployment": deployment, "model": model, "version": version, "pause": pause,
-                              "analysis": limits, "stable_revision": dep.current_revision}, plan, user)
-        number = max(r.number for r in dep.revisions) + 1
-        mv = self.registry.get(model, version)
+                              "analysis": limits, "stable_revision": dep.current_revision,
+                              "canary_revision": max(r.number for r in dep.revisions) + 1}, plan, user)
+        self._add_canary(op, user)
+        return op
+
+    def _add_canary(self, op: dict, user: str) -> None:
+        p = op["params"]
+        deployment, number = p["deployment"], p["canary_revision"]
+        mv = self.registry.get(p["model"], p["version"])
 
         def add_revision() -> None:
             snap = self.cluster.snapshot("deployment", deployment)
-            snap["revisions"].append({"number": number, "model": model, "model_version": version,
-                                      "image": f"registry.internal/serving/{model}:{version}",
+            snap["revisions"].append({"number": number, "model": p["model"], "model_version": p["version"],
+                                      "image": f"registry.internal/serving/{p['model']}:{p['version']}",
                                       "created_at": clock.iso(clock.now()), "weight": 0, "status": "canary"})
             snap["status"] = "Progressing"
             self.cluster.restore("deployment", deployment, snap)
 
         self.changes.apply(verb="rollout-start", user=user, resource="deployment", name=deployment, change=add_revision,
-                           annotations={"operation": op["id"], "model": f"{model}:{version}", "sha256": mv.sha256})
-        op["params"]["canary_revision"] = number
-        self.ops.save(op, params=op["params"])
-        return op
+                           annotations={"operation": op["id"], "model": f"{p['model']}:{p['version']}",
+                                        "sha256": mv.sha256})
+
+    def _canary(self, op: dict):
+        dep = self.cluster.get_deployment(op["params"]["deployment"])
+        return next((r for r in dep.revisions if r.number == op["params"]["canary_revision"]), None)
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, op: dict, user: str, progress: Progress = lambda m: None, promoted: bool = False) -> dict:
@@ -88,6 +98,13 @@ class Rollouts:
         self.ops.claim(op)
         p = op["params"]
         dep_name, canary = p["deployment"], p["canary_revision"]
+        rev = self._canary(op)
+        if rev is None:  # killed before the canary revision was made
+            self._add_canary(op, user)
+        elif rev.status == "active":  # killed after the promotion, before it was recorded: it is done
+            self.ops.save(op, state="done", position=len(op["steps"]))
+            progress(f"r{canary} already serves all traffic")
+            return op
         for i, step in enumerate(op["steps"]):
             if step["state"] == "done":
                 continue
@@ -145,10 +162,18 @@ class Rollouts:
         op = self._unfinished(deployment)
         return self.run(op, user, progress, promoted=True)
 
-    def abort(self, deployment: str, user: str, reason: str = "aborted by operator") -> dict:
+    def abort(self, deployment: str, user: str, reason: str = "aborted by operator", state: str = "aborted") -> dict:
         op = self._unfinished(deployment)
         self.ops.claim(op)
-        self._abort(op, deployment, op["params"]["canary_revision"], user, reason=reason)
+        rev = self._canary(op)
+        if rev is not None and rev.status == "active":
+            self.ops.save(op, state="done", position=len(op["steps"]))
+            raise Conflict(f"r{rev.number} of {deployment} was already promoted and serves all traffic: "
+                           f"use `rollouts rollback {deployment}` to go back")
+        if rev is None:  # killed before the canary existed: nothing serves it, nothing to send back
+            self.ops.save(op, state=state, error=reason)
+            return op
+        self._abort(op, deployment, op["params"]["canary_revision"], user, reason=reason, state=state)
         return op
 
     def rollback(self, deployment: str, user: str, to_revision: int | None = None) -> dict:
@@ -218,7 +243,7 @@ class Rollouts:
         self.changes.apply(verb="promote", user=user, resource="deployment", name=dep_name, change=change,
                            annotations={"operation": op["id"]})
 
-    def _abort(self, op: dict, dep_name: str, canary: int, user: str, reason: str) -> None:
+    def _abort(self, op: dict, dep_name: str, canary: int, user: str, reason: str, state: str = "failed") -> None:
         def change() -> None:
             snap = self.cluster.snapshot("deployment", dep_name)
             for r in snap["revisions"]:
@@ -230,4 +255,4 @@ class Rollouts:
             self.cluster.restore("deployment", dep_name, snap)
         self.changes.apply(verb="abort", user=user, resource="deployment", name=dep_name, change=change,
                            annotations={"operation": op["id"], "reason": reason})
-        self.ops.save(op, state="failed", error=reason)
+        self.ops.save(op, state=state, error=reason)
