@@ -17,7 +17,6 @@ from console.output import emit
 from core import clock
 from core.errors import BadInput, ConsoleError, Forbidden
 from core.sanitize import strip_control
-from core.changes import DrainOptions, parse_labels, parse_taints
 from core.types import object_name, to_dict
 
 FORMATS = ("table", "json", "jsonl")
@@ -357,6 +356,7 @@ def _duration(text: str, flag: str) -> float:
 
 
 def _nodes(engine, args: argparse.Namespace, fmt: str) -> None:
+    from core.changes import DrainOptions, parse_labels, parse_taints
     action = args.action
     if action in ("cordon", "uncordon"):
         changed = engine.cordon(args.names, on=action == "cordon")

@@ -8,28 +8,36 @@ import sys
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from console import __version__
 from console.settings import Settings
 from core import clock
 from core.audit import AuditLog
-from core.changes import Changes, DrainOptions, parse_labels, parse_taints
-from core.operations import Operations, describe_op
-from core.rollouts import Rollouts
 from core.cluster import Cluster
 from core.describe import describe
 from core.errors import BadInput, Forbidden, NotFound
 from core.registry import Registry
 from core.sim import SimCluster, parse_scale
-from autofix.classify import Classification, Classifier, rule_matches
-from autofix.rules import Rule, RuleSet, check_rule_file, load_file, load_ruleset
-from autofix.triage import Triage
 from core.store import SCHEMA_VERSION, Store
 from core.types import Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Summary, to_dict
 
+if TYPE_CHECKING:
+    from autofix.classify import Classification
+    from autofix.rules import Rule
+    from autofix.triage import Triage
+    from core.changes import Changes, DrainOptions
+    from core.operations import Operations
+    from core.rollouts import Rollouts
+
 SCORE_DRIFT_ALERT = 0.08
 ROLE_RANK = {"viewer": 0, "operator": 1, "admin": 2}  # |live score mean − training score mean| that raises a drift alert
+
+
+def describe_op(op: dict) -> dict:
+    from core.operations import describe_op as describe
+    return describe(op)
 
 
 def fixtures_dir() -> Path:
@@ -45,17 +53,43 @@ class Engine:
         self.cluster: Cluster = SimCluster(self.store, fixtures_dir(), seed=settings.seed,
                                            scale=parse_scale(settings.scale), on_build=self._record_build,
                                            pod_start_seconds=float(os.environ.get("MLOPS_CONSOLE_SIM_POD_START", "2")))
-        self.triage = Triage(self.store, self.cluster, self.audit, settings.rules_file,
-                             settings.log_tail_lines, settings.log_tail_bytes, read_only=settings.read_only)
-        self.changes = Changes(self.cluster, self.audit)
-        self.changes.register("rule", self.triage.rule_snapshot, self.triage.rule_restore)
-        self.ops = Operations(self.store, self.changes)
-        self.rollouts_ = Rollouts(self.ops, self.registry)
         self.recovered: list[dict] = []
         self.interrupted: list[dict] = []
-        if not settings.read_only:  # settle what a killed process left half-recorded
+        if not settings.read_only and self._left_unsettled():  # what a killed process left half-recorded
             self.recovered = self.changes.recover()
             self.interrupted = self.ops.mark_interrupted()
+
+    # The pieces below are built on first use: the TUI's first frame needs none of them.
+    @cached_property
+    def triage(self) -> Triage:
+        from autofix.triage import Triage
+        s = self.settings
+        return Triage(self.store, self.cluster, self.audit, s.rules_file, s.log_tail_lines, s.log_tail_bytes,
+                      read_only=s.read_only)
+
+    @cached_property
+    def changes(self) -> Changes:
+        from core.changes import Changes
+        changes = Changes(self.cluster, self.audit)
+        changes.register("rule", self.triage.rule_snapshot, self.triage.rule_restore)
+        return changes
+
+    @cached_property
+    def ops(self) -> Operations:
+        from core.operations import Operations
+        return Operations(self.store, self.changes)
+
+    @cached_property
+    def rollouts_(self) -> Rollouts:
+        from core.rollouts import Rollouts
+        return Rollouts(self.ops, self.registry)
+
+    def _left_unsettled(self) -> bool:
+        """An intent without an outcome, or an operation still marked running: only then load the recovery."""
+        return bool(self.store.scalar(
+            "SELECT EXISTS (SELECT 1 FROM operations WHERE state = 'running') OR EXISTS ("
+            " SELECT 1 FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS (SELECT 1 FROM audit b"
+            " WHERE b.audit_id = a.audit_id AND b.stage IN ('ResponseComplete', 'Failed')))"))
 
     def _record_build(self, info: dict) -> None:
         self.audit.append(verb="create", user=self.settings.actor,
@@ -222,6 +256,8 @@ class Engine:
 
     def classify_paths(self, paths: list[str], rules_file: str | None = None) -> list[dict[str, Any]]:
         """Classify log files (`-` is stdin) with the active rules, or with FILE in place of the user's."""
+        from autofix.classify import Classifier
+        from autofix.rules import load_ruleset
         clf = Classifier(load_ruleset(Path(rules_file))) if rules_file else self.triage.classifier
         out = []
         for path in paths:
@@ -242,10 +278,13 @@ class Engine:
         return out
 
     def check_rules(self, path: str) -> list[str]:
+        from autofix.rules import check_rule_file
         return check_rule_file(Path(path))
 
     def test_rules(self, rules_path: str, log_path: str) -> dict[str, Any]:
         """Which rule of FILE wins on LOG, and every rule of FILE that matches it."""
+        from autofix.classify import Classifier, rule_matches
+        from autofix.rules import RuleSet, load_file
         rs = RuleSet(load_file(Path(rules_path)), [rules_path])
         try:
             text = Path(log_path).read_bytes().decode("utf-8", "replace") if log_path != "-" else \
@@ -285,13 +324,16 @@ class Engine:
         return [self.changes.drain(n, user, opts, progress) for n in nodes]
 
     def label_words(self, node: str, words: list[str]) -> None:
+        from core.changes import parse_labels
         self.label(node, *parse_labels(words))
 
     def taint_words(self, node: str, words: list[str]) -> None:
+        from core.changes import parse_taints
         self.taint(node, *parse_taints(words))
 
     @staticmethod
     def drain_options(values: dict[str, Any]) -> DrainOptions:
+        from core.changes import DrainOptions
         try:
             return DrainOptions(grace_seconds=int(values.get("grace_seconds", 30)),
                                 timeout_seconds=float(values.get("timeout", 120)),

@@ -40,7 +40,8 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_data()
+        # After the first paint: the loading thread would otherwise hold the GIL while the frame is drawn.
+        self.call_after_refresh(self.refresh_data)
 
     def on_screen_resume(self) -> None:
         self.refresh_data()
