@@ -118,11 +118,8 @@ class ConsoleApp(App):
         def rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
             return [(b.key_display or b.key, b.description or b.action) for b in bindings if b.description]
 
-        active: list[Binding] = []
-        for cls in type(self.screen).__mro__:
-            if cls in (Screen, ModalScreen):
-                break
-            active += [b for b in getattr(cls, "BINDINGS", []) if isinstance(b, Binding) and b not in active]
+        active = [b for b in self._screen_bindings(self.screen)
+                  if self.screen.check_action(b.action, ()) is not False]
         return [
             ("Everywhere", rows(self.BINDINGS) + [("ctrl+p", "command palette: every view and action"),
                                                   ("esc", "back: close a pane, clear a filter, previous view")]),
@@ -151,11 +148,22 @@ class ConsoleApp(App):
             yield SystemCommand(f"Go to {view.capitalize()}", VIEW_HELP[view], partial(self.switch_view, view))
         yield SystemCommand("Help", "List every key", self.action_help)
         yield SystemCommand("Refresh", "Reload the current view now", self.refresh_active)
-        for binding in getattr(screen, "BINDINGS", []):
-            if isinstance(binding, Binding) and binding.description and binding.action not in ("back",):
+        for binding in self._screen_bindings(screen):
+            allowed = screen.check_action(binding.action, ()) if hasattr(screen, "check_action") else True
+            if binding.description and binding.action not in ("back",) and allowed is not False:
                 yield SystemCommand(f"{binding.description} ({screen.__class__.__name__.removesuffix('Screen')})",
                                     f"key {binding.key_display or binding.key}",
                                     partial(self._run_screen_action, screen, binding.action))
+
+    @staticmethod
+    def _screen_bindings(screen: Screen) -> list[Binding]:
+        """The screen's own bindings and those it inherits from our base views (not Textual's)."""
+        found: list[Binding] = []
+        for cls in type(screen).__mro__:
+            if cls in (Screen, ModalScreen):
+                break
+            found += [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding) and b not in found]
+        return found
 
     def _run_screen_action(self, screen: Screen, action: str) -> None:
         self.call_later(screen.run_action, action)

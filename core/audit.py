@@ -150,7 +150,11 @@ class AuditLog:
         """The events of one change: by seq, or by auditID (or a unique prefix of one)."""
         if isinstance(key, int) or str(key).isdigit():
             row = self.store.one("SELECT audit_id FROM audit WHERE seq = ?", (int(key),))
-            key = row["audit_id"] if row else ""
+            if row is None:
+                return []
+            key = row["audit_id"]
+        if not key:
+            return []
         rows = self.store.query("SELECT * FROM audit WHERE audit_id LIKE ? ORDER BY seq", (f"{key}%",))
         if len({r["audit_id"] for r in rows}) > 1:
             return []

@@ -739,3 +739,9 @@ def test_pool_change_stops_on_the_first_failure_and_rolls_back(mc, home_copy, es
     assert back["state"] == "rolled_back"
     assert pool_nodes(home_copy, "highmem") == before
     assert mc.ok(*H(home_copy), "audit", "verify").rc == 0
+
+
+def test_an_unknown_audit_id_is_bad_input_not_the_first_change(mc, home_copy):
+    for args in (("audit", "rollback", "999"), ("audit", "show", "999"), ("audit", "rollback", "nope")):
+        r = mc(*H(home_copy), *args)
+        assert r.rc == 2 and "no audit event" in r.err, (args, r.rc, r.err)
