@@ -202,13 +202,15 @@ class RolloutsScreen(ViewScreen):
         if not pts:
             return
         lines = Text()
+        span = max(10, min(len(pts), self.size.width - 44))  # as many minutes as fit on one line
+        pts = pts[-span:]
         for label, values, fmt in (("req/s ", [p.request_rate for p in pts], "{:.0f}"),
                                    ("p99 ms", [p.p99_ms for p in pts], "{:.1f}"),
                                    ("err % ", [p.error_rate * 100 for p in pts], "{:.2f}")):
             lines.append(f"{label} ", "bold")
             lines.append(sparkline(values), "cyan")
             lines.append(f"  now {fmt.format(values[-1])}  min {fmt.format(min(values))}  max {fmt.format(max(values))}\n")
-        lines.append(f"last 60 min of {key}", "dim")
+        lines.append(f"last {len(pts)} min of {key}", "dim")
         analysis = getattr(self, "analyses", {}).get(key)
         if analysis:
             lines.append("\n")
