@@ -167,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--yes", action="store_true", help="save it (otherwise only show the preview)")
     _fmt(sp, ("table", "json"))
 
+    af = sub.add_parser("autofix", help="auto-remediation: history, recommender, approvals").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    sp = leaf(af, "import", "load history records (JSONL, one attempt per line) into the store")
+    sp.add_argument("file", metavar="FILE.jsonl")
+    sp.add_argument("--strict", action="store_true", help="stop at the first bad line, importing nothing")
+    _fmt(sp, ("table", "json"))
+
     models = sub.add_parser("models", help="model registry").add_subparsers(dest="action", metavar="ACTION", required=True)
     sp = leaf(models, "list", "list registered model versions")
     sp.add_argument("--model", help="only this model")
@@ -318,6 +325,14 @@ def run(args: argparse.Namespace) -> int:
                                f"{' (auditID ' + v.audit_id + ')' if v.audit_id else ''}: {v.reason}")
     elif (command, action) == ("audit", "rollback"):
         _show(engine.audit_rollback(args.key, args.force), fmt)
+    elif (command, action) == ("autofix", "import"):
+        report = engine.import_history(args.file, args.strict)
+        for e in report["errors"]:
+            print(f"{args.file}:{e['line']}: {e['error']} (skipped)", file=sys.stderr)
+        if fmt == "json":
+            print(json.dumps(report, indent=2))
+        else:
+            print(f"imported {report['imported']} records from {args.file}; skipped {report['skipped']}")
     elif (command, action) == ("models", "list"):
         emit([to_dict(m) for m in engine.models(args.model)], fmt, MODEL_COLUMNS)
     elif (command, action) == ("audit", "list"):

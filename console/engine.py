@@ -308,6 +308,42 @@ class Engine:
     def add_rule(self, rule: Rule) -> None:
         self.triage.add_rule(rule, self.require("operator", "saving a rule"))
 
+    # -- history ----------------------------------------------------------------------------------------
+    def import_history(self, path: str, strict: bool = False) -> dict[str, Any]:
+        """Load history records (JSONL) into the store. Every line is checked first; with `strict` the first
+        bad line stops it and nothing is written. Records replace earlier ones with the same run_id."""
+        from autofix import history
+        user = self.require("operator", "importing history")
+        p = Path(path)
+        report = history.Report(str(p))
+        rows = []
+        try:
+            for n, row, error in history.read(p):
+                if error:
+                    if strict:
+                        raise BadInput(f"{p}:{n}: {error}")
+                    report.errors.append({"line": n, "error": error})
+                else:
+                    rows.append({**row, "source": f"import:{p.name}"})
+        except FileNotFoundError:
+            raise BadInput(f"{p}: no such file") from None
+        except IsADirectoryError:
+            raise BadInput(f"{p}: is a directory") from None
+        known = {r["job_id"] for r in self.store.query("SELECT job_id FROM jobs")}
+        jobs = {r["job_id"]: {"job_id": r["job_id"], "kind": r["kind"], "owner": "imported", "schedule": "-"}
+                for r in rows if r["job_id"] not in known}
+
+        if rows:
+            with self.store.transaction():
+                self.store.upsert_all("attempts", rows, pk="run_id")
+                if jobs:
+                    self.store.insert_all("jobs", list(jobs.values()))
+            self.audit.append(verb="import", user=user, object_ref={"resource": "history", "name": str(p)},
+                              after={"records": len(rows), "skipped": len(report.errors)},
+                              annotations={"new_jobs": len(jobs)})
+        report.imported = len(rows)
+        return report.to_dict()
+
     # -- change management: nodes ----------------------------------------------------------------------
     def cordon(self, nodes: list[str], on: bool = True) -> list[str]:
         user = self.require("operator", "cordon" if on else "uncordon")
@@ -437,9 +473,6 @@ class Engine:
 
     def audit_events(self, limit: int | None = None) -> list[AuditEvent]:
         return self.audit.list(limit)
-
-    def describe_audit(self, seq: int) -> str:
-        return self.describe_change(str(seq))
 
     def describe_change(self, key: str) -> str:
         """A change as the operator reads it: who, what, its stages, and a diff of before → after."""

@@ -134,7 +134,7 @@ class AuditLog:
         """Intents with no outcome: a process died between the two records."""
         rows = self.store.query(
             "SELECT * FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
-            " SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id AND b.stage IN ('ResponseComplete', 'Failed'))"
+            f" SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id AND b.stage IN {TERMINAL})"
             " ORDER BY seq")
         return [AuditEvent(**r) for r in rows]
 

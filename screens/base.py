@@ -1,7 +1,7 @@
 """The table view every resource screen is: rows fetched in a worker thread, `/` filter, `enter` describe."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import work
@@ -205,6 +205,3 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 def _plain(cell: Any) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
 
-
-def cells(values: Iterable[Any]) -> list[Any]:
-    return list(values)

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from core.clock import iso
 from core.sim.logs import LogTemplate, load_templates
+from core.spark import GiB, format_size, parse_size
 from core.taxonomy import TAXONOMY
 
 
@@ -27,7 +28,6 @@ FAILURE_WEIGHTS = {"memory_exceeded": 30, "disk_exhausted": 5, "shuffle_fetch_fa
 RETRY_FIXES = {"memory_exceeded", "disk_exhausted", "shuffle_fetch_failed", "node_lost", "network_transient",
                "storage_throttled", "timeout", "gpu_failure"}
 
-GiB = 1024 ** 3
 
 
 def load_estate(fixtures_dir: Path) -> dict[str, Any]:
@@ -40,20 +40,8 @@ def rng_for(seed: int, *parts: object) -> random.Random:
     return random.Random(hashlib.sha256(key.encode()).digest())
 
 
-def parse_mem(value: str) -> int:
-    """Spark memory syntax ("4g", "512m", "1536m", bare bytes) → bytes."""
-    v = str(value).strip().lower()
-    units = {"k": 1024, "m": 1024 ** 2, "g": GiB, "t": 1024 ** 4}
-    if v[-1:] == "b" and v[-2:-1] in units:
-        v = v[:-1]
-    if v[-1:] in units:
-        return int(float(v[:-1]) * units[v[-1]])
-    return int(v)
-
-
-def fmt_mem(n: int) -> str:
-    mib = max(1, round(n / 1024 ** 2))
-    return f"{mib // 1024}g" if mib % 1024 == 0 else f"{mib}m"
+parse_mem = parse_size  # the simulator's name for it
+fmt_mem = format_size
 
 
 class EstateBuilder:

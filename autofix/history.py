@@ -1,0 +1,96 @@
+"""History records (DESIGN.md: JSONL, one job attempt per line) read, checked and kept in the store.
+
+A record is refused with the line number and the field at fault: malformed JSON, a missing or mistyped
+field, an impossible value (negative memory, an unparsable size, a count below 1). Unknown fields and
+conf keys are kept as they are (`extra`, `conf`)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from core.spark import COUNT_KEYS, SIZE_KEYS, parse_count, parse_size
+
+REQUIRED: dict[str, tuple[type, ...]] = {
+    "job_id": (str,), "run_id": (str,), "attempt": (int,), "submitted_at": (str,), "kind": (str,),
+    "input_bytes": (int,), "conf": (dict,), "status": (str,), "runtime_seconds": (int, float), "cost": (int, float)}
+STATUSES = ("succeeded", "failed", "running")
+COLUMNS = ("run_id", "job_id", "attempt", "submitted_at", "kind", "input_bytes", "conf", "status", "log_tail",
+           "runtime_seconds", "cost", "node", "exit_code", "reason")
+
+
+class RecordError(ValueError):
+    """One bad record: says which field and why."""
+
+
+@dataclass
+class Report:
+    path: str
+    imported: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {"line", "error"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "imported": self.imported, "skipped": len(self.errors), "errors": self.errors}
+
+
+def check(rec: object) -> dict[str, Any]:
+    """A history record as a row of the attempts table, or RecordError naming the field."""
+    if not isinstance(rec, dict):
+        raise RecordError(f"a record must be a JSON object, got {type(rec).__name__}")
+    for key, types in REQUIRED.items():
+        if key not in rec:
+            raise RecordError(f"missing field {key!r}")
+        v = rec[key]
+        if isinstance(v, bool) or not isinstance(v, types):
+            raise RecordError(f"field {key!r} must be {' or '.join(t.__name__ for t in types)}, got {v!r}")
+    if not rec["job_id"].strip() or not rec["run_id"].strip():
+        raise RecordError("job_id and run_id must not be empty")
+    if rec["attempt"] < 1:
+        raise RecordError(f"field 'attempt' must be at least 1, got {rec['attempt']}")
+    if rec["input_bytes"] < 0:
+        raise RecordError(f"field 'input_bytes' must not be negative, got {rec['input_bytes']}")
+    for key in ("runtime_seconds", "cost"):
+        if rec[key] < 0:
+            raise RecordError(f"field {key!r} must not be negative, got {rec[key]}")
+    if rec["status"] not in STATUSES:
+        raise RecordError(f"field 'status' must be one of {', '.join(STATUSES)}, got {rec['status']!r}")
+    try:
+        datetime.fromisoformat(rec["submitted_at"].replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordError(f"field 'submitted_at' is not an ISO time: {rec['submitted_at']!r}") from None
+    conf = {}
+    for key, value in rec["conf"].items():
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise RecordError(f"conf[{key!r}] must be a string or a number, got {value!r}")
+        try:
+            if key in SIZE_KEYS:
+                parse_size(value)
+            elif key in COUNT_KEYS:
+                parse_count(value)
+        except ValueError as e:
+            raise RecordError(f"conf[{key!r}]: {e}") from None
+        conf[key] = str(value)
+    if rec["status"] == "failed" and not isinstance(rec.get("log_tail"), str):
+        raise RecordError("a failed attempt needs its 'log_tail' (a string)")
+    row = {k: rec.get(k) for k in COLUMNS}
+    row["conf"] = conf
+    row["extra"] = {k: v for k, v in rec.items() if k not in COLUMNS}
+    return row
+
+
+def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, row, error) for every non-blank line."""
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield n, check(json.loads(raw.decode("utf-8"))), None
+            except UnicodeDecodeError as e:
+                yield n, None, f"not UTF-8 (byte {e.start + 1})"
+            except json.JSONDecodeError as e:
+                yield n, None, f"not JSON: {e.msg} (column {e.colno})"
+            except RecordError as e:
+                yield n, None, str(e)

@@ -1,0 +1,56 @@
+"""Spark configuration values in Spark's own syntax: sizes ("4g", "512m", "1536m", bare bytes), counts,
+and the defaults Spark applies when a key is absent."""
+from __future__ import annotations
+
+import re
+
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+_UNITS = {"b": 1, "k": 1024, "m": MiB, "g": GiB, "t": 1024 ** 4, "p": 1024 ** 5}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+# keys whose value is a size; the rest of the known keys are counts
+SIZE_KEYS = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory",
+             "spark.driver.memoryOverhead", "spark.driver.maxResultSize", "resources.memory")
+COUNT_KEYS = ("spark.executor.cores", "spark.executor.instances", "spark.sql.shuffle.partitions",
+              "spark.driver.cores", "resources.cpu", "resources.gpus", "train.batch_size", "train.nodes")
+
+
+def parse_size(value: object) -> int:
+    """Spark memory syntax → bytes. A bare number is bytes. Raises ValueError naming the value."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"negative size: {value!r}")
+        return int(value)
+    m = _SIZE.match(str(value))
+    if not m:
+        raise ValueError(f"not a size: {value!r} (expected e.g. 4g, 512m, 1536m or bytes)")
+    n = float(m.group(1)) * _UNITS[(m.group(2) or "b").lower()]
+    return int(n)
+
+
+def format_size(n: int) -> str:
+    """Bytes → Spark syntax, in whole MiB (Spark's own granularity for these keys)."""
+    mib = max(1, round(n / MiB))
+    return f"{mib // 1024}g" if mib % 1024 == 0 else f"{mib}m"
+
+
+def parse_count(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"not a count: {value!r}")
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"not a whole number: {value!r}") from None
+    if n < 1:
+        raise ValueError(f"must be at least 1, got {n}")
+    return n
+
+
+def overhead_bytes(conf: dict[str, str]) -> int:
+    """spark.executor.memoryOverhead, or Spark's default: max(384m, 10% of executor memory)."""
+    if "spark.executor.memoryOverhead" in conf:
+        return parse_size(conf["spark.executor.memoryOverhead"])
+    return max(384 * MiB, parse_size(conf.get("spark.executor.memory", "1g")) // 10)

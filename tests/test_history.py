@@ -1,0 +1,71 @@
+"""`autofix import`: history records in, bad lines named by number, nothing half-written."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+GOOD = {"job_id": "etl-daily-sales", "run_id": "h-1", "attempt": 1, "submitted_at": "2026-11-01T03:00:00Z",
+        "kind": "spark", "input_bytes": 53687091200,
+        "conf": {"spark.executor.memory": "4g", "spark.executor.memoryOverhead": "1g", "spark.executor.cores": "4",
+                 "spark.executor.instances": "20", "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "2g",
+                 "spark.custom.flag": "kept"},
+        "status": "failed", "log_tail": "java.lang.OutOfMemoryError: Java heap space", "runtime_seconds": 812.4,
+        "cost": 3.91, "team": "sales"}
+
+
+def write(path, *lines) -> str:
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    return str(path)
+
+
+def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_path):
+    f = write(tmp_path / "h.jsonl", GOOD, {**GOOD, "run_id": "h-2", "attempt": 2, "status": "succeeded",
+                                           "conf": {"spark.executor.memory": "6g"}})
+    out = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f, "--format", "json").json()
+    assert out["imported"] == 2 and out["skipped"] == 0
+    rec = cli.ok("--home", str(tmp_path / "home"), "jobs", "show", "h-1", "--format", "json").json()
+    assert rec["conf"]["spark.custom.flag"] == "kept" and rec["team"] == "sales"
+    assert rec["category"] == "memory_exceeded"  # imported failures are triaged like the cluster's own
+    # importing again replaces, never duplicates
+    cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f)
+    runs = cli.ok("--home", str(tmp_path / "home"), "jobs", "list", "--job", "etl-daily-sales", "--format", "json").json()
+    assert sum(r["run_id"].startswith("h-") for r in runs) == 2
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ("{not json", "not JSON"),
+    ({**GOOD, "conf": {"spark.executor.memory": "-4g"}}, "conf['spark.executor.memory']: not a size"),
+    ({**GOOD, "conf": {"spark.executor.memory": "four gigs"}}, "not a size"),
+    ({**GOOD, "conf": {"spark.executor.cores": "0"}}, "conf['spark.executor.cores']: must be at least 1"),
+    ({**GOOD, "input_bytes": -1}, "'input_bytes' must not be negative"),
+    ({k: v for k, v in GOOD.items() if k != "run_id"}, "missing field 'run_id'"),
+    ({**GOOD, "attempt": "one"}, "field 'attempt' must be int"),
+    ({**GOOD, "status": "exploded"}, "field 'status' must be one of"),
+    ({**GOOD, "log_tail": None}, "needs its 'log_tail'"),
+    ({**GOOD, "submitted_at": "yesterday"}, "not an ISO time"),
+])
+def test_bad_lines_are_named_by_number_and_skipped_or_fatal(cli, tmp_path, bad, needle):
+    f = write(tmp_path / "h.jsonl", GOOD, bad, {**GOOD, "run_id": "h-3"})
+    home = str(tmp_path / "home")
+    r = cli("--home", home, "autofix", "import", f)
+    assert r.rc == 0 and "imported 2 records" in r.out and "skipped 1" in r.out
+    assert f"{f}:2: " in r.err and needle in r.err
+    r = cli("--home", str(tmp_path / "strict"), "autofix", "import", f, "--strict")
+    assert r.rc == 2 and f"{f}:2: " in r.err and needle in r.err and "Traceback" not in r.err
+    listed = cli.ok("--home", str(tmp_path / "strict"), "jobs", "list", "--format", "json").json()
+    assert not any(x["run_id"].startswith("h-") for x in listed)  # strict: nothing written
+
+
+def test_invalid_utf8_line_is_reported(cli, tmp_path):
+    f = tmp_path / "h.jsonl"
+    f.write_bytes(json.dumps(GOOD).encode() + b"\n\xff\xfe{}\n")
+    r = cli("--home", str(tmp_path / "home"), "autofix", "import", str(f))
+    assert r.rc == 0 and f"{f}:2: not UTF-8" in r.err
+
+
+def test_import_is_refused_read_only_and_for_missing_files(cli, tmp_path):
+    f = write(tmp_path / "h.jsonl", GOOD)
+    assert cli("--home", str(tmp_path / "home"), "--read-only", "autofix", "import", f).rc == 3
+    r = cli("--home", str(tmp_path / "home"), "autofix", "import", str(tmp_path / "nope.jsonl"))
+    assert r.rc == 2 and "nope.jsonl: no such file" in r.err
