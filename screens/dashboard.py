@@ -1,6 +1,8 @@
 """Dashboard: cluster health, failing jobs, approvals, rollouts in flight, drift alerts — one glance."""
 from __future__ import annotations
 
+from rich.console import RenderableType
+from rich.panel import Panel as RichPanel
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -14,29 +16,24 @@ from core.types import Summary
 from screens.widgets import ForwardWorkerErrors, safe_text, sparkline, status_text
 
 
-class Panel(Static):
-
-    def __init__(self, title: str, id: str):
-        super().__init__("loading…", id=id)
-        self.border_title = title
-
-
 class DashboardScreen(ForwardWorkerErrors, Screen):
+    """One widget holding a Rich grid of panels: six bordered widgets cost the first frame ~100 ms more
+    (measured with bench/startup.py), for nothing a grid of Rich panels does not show as well."""
+
     VIEW = "dashboard"
     BINDINGS = [
         Binding("escape", "app.back", "Back", id="back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="refresh"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.panels: list[tuple[str, RenderableType]] = []
+
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="grid"):
-            yield Panel("Cluster", "cluster")
-            yield Panel("Failing jobs (24h)", "failing")
-            yield Panel("Serving", "serving")
-            yield Panel("Approvals", "approvals")
-            yield Panel("Rollouts in flight", "rollouts")
-            yield Panel("Drift alerts", "drift")
+            yield Static("loading…", id="board")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -50,6 +47,21 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         narrow = self.size.width < 100
         if narrow != self.has_class("narrow"):  # restyling the whole screen costs ~50 ms: only on change
             self.set_class(narrow, "narrow")
+            self._layout()
+
+    def _layout(self) -> None:
+        """Two columns of panels, or one on a narrow terminal."""
+        if not self.panels:
+            return
+        cols = 1 if self.has_class("narrow") else 2
+        grid = Table.grid(expand=True, padding=(0, 1))
+        for _ in range(cols):
+            grid.add_column(ratio=1)
+        boxes = [RichPanel(body, title=title, title_align="left", border_style="blue", expand=True)
+                 for title, body in self.panels]
+        for i in range(0, len(boxes), cols):
+            grid.add_row(*boxes[i:i + cols])
+        self.query_one("#board", Static).update(grid)
 
     def action_refresh_now(self) -> None:
         self.refresh_data()
@@ -80,7 +92,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
             (f"{s.nodes_ready}/{s.nodes_total} nodes ready", "bold green" if s.nodes_ready == s.nodes_total else "bold yellow"),
             f"  ·  {s.nodes_cordoned} cordoned  ·  {s.nodes_pressure} under pressure  ·  {s.gpus_total} GPUs\n",
             f"backend {s.backend}  ·  {s.audit_events} audit events")
-        self.query_one("#cluster", Panel).update(_group(head, t))
+        panels: list[tuple[str, RenderableType]] = [("Cluster", _group(head, t))]
         # Failing jobs
         ft = Table(box=None, expand=True, padding=(0, 1), show_header=True)
         for col in ("job", "run", "reason", "when"):
@@ -90,7 +102,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         head = Text(f"{s.failed_24h} of {s.attempts_24h} attempts failed in 24h; "
                     f"{len(s.failing_jobs)} job{'' if len(s.failing_jobs) == 1 else 's'} failing now",
                     "bold red" if s.failing_jobs else "green")
-        self.query_one("#failing", Panel).update(_group(head, ft))
+        panels.append(("Failing jobs (24h)", _group(head, ft)))
         # Serving
         st = Table(box=None, expand=True, padding=(0, 1))
         for col in ("deployment", "status", "req/s", "p99 ms", "err %"):
@@ -101,17 +113,19 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
             st.add_row(safe_text(d.name), status_text(d.status), f"{last.request_rate:.0f}", f"{last.p99_ms:.0f}",
                        Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),
                        Text(sparkline([p.request_rate for p in pts[-20:]]), "cyan"))
-        self.query_one("#serving", Panel).update(st)
+        panels.append(("Serving", st))
         # Approvals
-        self.query_one("#approvals", Panel).update(Text.assemble(
+        panels.append(("Approvals", Text.assemble(
             (f"{s.pending_approvals} suggestions awaiting approval\n", "bold"),
-            f"{candidates} failed attempts in the last 24h not retried yet (:autofix)"))
+            f"{candidates} failed attempts in the last 24h not retried yet (:autofix)")))
         # Rollouts
-        self.query_one("#rollouts", Panel).update(
-            Text("\n".join(s.rollouts_in_flight), "yellow") if s.rollouts_in_flight else Text("none", "dim"))
+        panels.append(("Rollouts in flight", Text("\n".join(s.rollouts_in_flight), "yellow")
+                       if s.rollouts_in_flight else Text("none", "dim")))
         # Drift
-        self.query_one("#drift", Panel).update(
-            Text("\n".join(f"▲ {a}" for a in s.drift_alerts), "yellow") if s.drift_alerts else Text("none", "dim"))
+        panels.append(("Drift alerts", Text("\n".join(f"▲ {a}" for a in s.drift_alerts), "yellow")
+                       if s.drift_alerts else Text("none", "dim")))
+        self.panels = panels
+        self._layout()
 
 
 def _group(*parts):

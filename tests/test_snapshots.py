@@ -27,7 +27,7 @@ def test_dashboard(snap_compare, app_factory):
     async def run_before(pilot):
         for _ in range(100):
             await pilot.pause(0.05)
-            if "loading" not in str(pilot.app.screen.query_one("#drift").content):
+            if "loading" not in str(pilot.app.screen.query_one("#board").content):
                 break
     assert snap_compare(app_factory(), terminal_size=(120, 34), run_before=run_before)
 
