@@ -1,0 +1,265 @@
+"""A Spark world for training and judging the retry recommender (issue 5): what a job's run needs, how
+long it takes and what it costs under a config, and which failure a shortfall produces.
+
+The recommender never sees this module's formulas — only the history records the world writes
+(DESIGN.md's format) — and is judged by this module's truth.
+
+The model, per recurring job (its hidden `JobTruth`) and one run (input bytes I, config):
+
+- Partitions. Spark splits the shuffle into P = spark.sql.shuffle.partitions parts; the largest one
+  holds `skew` × I / P bytes.
+- Executor heap. A task needs `expansion` × (its partition) + 64 MiB of execution memory. Each of the C
+  concurrent tasks of an executor gets (M − 300 MiB) × 0.6 / C of a heap of M (Spark's unified memory).
+  Spark spills what does not fit, at a cost: runtime grows with the ratio need/available; past
+  SPILL_LIMIT× the non-spillable structures no longer fit and the executor dies with
+  `java.lang.OutOfMemoryError: Java heap space`.
+- Off-heap. Each running task holds `native_mib_per_core` MiB outside the heap (netty buffers, Python
+  workers, Arrow), plus 5 % of the heap; more than spark.executor.memoryOverhead O (default
+  max(384 MiB, 10 % of M)) and the container is killed for exceeding its memory limit (exit 137).
+- Driver. The job collects `collect_fraction` × I bytes to the driver: more than
+  spark.driver.maxResultSize (default 1 GiB) fails the job; more than 60 % of the driver's heap D is a
+  driver OutOfMemoryError.
+- Time. `cpu_s_per_gib` × I of CPU work over min(P, C × E) slots (E executors), in waves; the last wave
+  waits for the largest task; spilling slows tasks down; 45 s to start.
+- Cost. Executors and driver by the hour: 0.048 a core, 0.0065 a GiB of container memory (heap +
+  overhead).
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
+
+RESERVED = 300 * MiB
+UNIFIED_FRACTION = 0.6
+SPILL_LIMIT = 2.5  # need/available beyond which execution memory cannot spill its way out
+CORE_HOUR = 0.048
+GIB_HOUR = 0.0065
+START_SECONDS = 45.0
+DEFAULTS = {"spark.executor.memory": "1g", "spark.executor.cores": "1", "spark.executor.instances": "2",
+            "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "1g", "spark.driver.maxResultSize": "1g"}
+# the bounds of the search space the issue gives
+BOUNDS = {"spark.executor.memory": (512 * MiB, 64 * GiB), "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
+          "spark.executor.cores": (1, 8), "spark.executor.instances": (1, 500),
+          "spark.sql.shuffle.partitions": (1, 20000), "spark.driver.memory": (512 * MiB, 64 * GiB)}
+
+
+@dataclass(frozen=True)
+class JobTruth:
+    """What a recurring job really needs: hidden from the recommender."""
+    job_id: str
+    expansion: float  # in-memory bytes per input byte of a task's partition
+    skew: float  # largest partition / mean partition
+    native_mib_per_core: float  # off-heap MiB per running task
+    collect_fraction: float  # bytes brought to the driver per input byte
+    cpu_s_per_gib: float  # CPU seconds of work per GiB of input
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded | failed
+    failure: str | None  # heap | overhead | driver_result | driver_heap
+    runtime_seconds: float
+    cost: float
+    detail: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def settings(conf: dict[str, str]) -> dict[str, int]:
+    """The numbers a config means, Spark's defaults filled in."""
+    c = {**DEFAULTS, **conf}
+    return {"heap": parse_size(c["spark.executor.memory"]), "overhead": overhead_bytes(c),
+            "cores": int(c["spark.executor.cores"]), "instances": int(c["spark.executor.instances"]),
+            "partitions": int(c["spark.sql.shuffle.partitions"]), "driver": parse_size(c["spark.driver.memory"]),
+            "max_result": parse_size(c["spark.driver.maxResultSize"])}
+
+
+def run(truth: JobTruth, conf: dict[str, str], input_bytes: int) -> Outcome:
+    s = settings(conf)
+    largest = truth.skew * input_bytes / s["partitions"]
+    need = truth.expansion * largest + 64 * MiB
+    available = max(1.0, (s["heap"] - RESERVED) * UNIFIED_FRACTION / s["cores"])
+    pressure = need / available
+    offheap = truth.native_mib_per_core * MiB * s["cores"] + 0.05 * s["heap"]
+    collected = truth.collect_fraction * input_bytes
+    slots = min(s["partitions"], s["cores"] * s["instances"])
+    spill = 1.0 + 0.6 * max(0.0, pressure - 1.0)
+    work = truth.cpu_s_per_gib * input_bytes / GiB
+    per_task = work / s["partitions"]
+    waves = math.ceil(s["partitions"] / slots)
+    runtime = START_SECONDS + ((waves - 1) * per_task + truth.skew * per_task) * spill + 0.02 * s["partitions"] / slots
+    hourly = (s["instances"] * (s["cores"] * CORE_HOUR + (s["heap"] + s["overhead"]) / GiB * GIB_HOUR)
+              + CORE_HOUR + s["driver"] / GiB * GIB_HOUR)
+    detail = {"pressure": round(pressure, 3), "offheap_ratio": round(offheap / s["overhead"], 3),
+              "collected_ratio": round(collected / s["max_result"], 4), "driver_ratio": round(collected / (0.6 * s["driver"]), 4)}
+    failure = None
+    if collected > s["max_result"]:
+        failure = "driver_result"
+    elif collected > 0.6 * s["driver"]:
+        failure = "driver_heap"
+    elif offheap > s["overhead"]:
+        failure = "overhead"
+    elif pressure > SPILL_LIMIT:
+        failure = "heap"
+    if failure:
+        # it dies part way: when the first big task or the collect blows up
+        frac = 0.9 if failure.startswith("driver") else min(0.9, 0.25 + 0.5 / waves)
+        runtime = START_SECONDS + (runtime - START_SECONDS) * frac
+    return Outcome("failed" if failure else "succeeded", failure, round(runtime, 1), round(hourly * runtime / 3600, 4),
+                   detail)
+
+
+def log_tail(failure: str, conf: dict[str, str], truth: JobTruth, input_bytes: int, rng: random.Random) -> str:
+    """The end of the driver log a failure of this kind leaves — as Spark on YARN prints it."""
+    s = settings(conf)
+    ts = "26/11/20 03:%02d:%02d" % (rng.randint(0, 59), rng.randint(0, 59))
+    ex, stage, tid = rng.randint(1, 40), f"{rng.randint(2, 30)}.0", rng.randint(1000, 90000)
+    host = f"ip-10-{rng.randint(0, 255)}-{rng.randint(0, 255)}-{rng.randint(1, 254)}.ec2.internal"
+    if failure == "heap":
+        return (f"{ts} ERROR Executor: Exception in task {rng.randint(0, 999)}.0 in stage {stage} (TID {tid})\n"
+                "java.lang.OutOfMemoryError: Java heap space\n"
+                "\tat org.apache.spark.util.collection.ExternalSorter.insertAll(ExternalSorter.scala:199)\n"
+                "\tat org.apache.spark.shuffle.sort.SortShuffleWriter.write(SortShuffleWriter.scala:63)\n"
+                f"{ts} ERROR YarnScheduler: Lost executor {ex} on {host}: Executor heartbeat timed out\n"
+                f"{ts} ERROR TaskSetManager: Task {rng.randint(0, 999)} in stage {stage} failed 4 times; aborting job")
+    if failure == "overhead":
+        limit = (s["heap"] + s["overhead"]) / GiB
+        used = limit * rng.uniform(1.01, 1.25)
+        return (f"{ts} WARN YarnAllocator: Container killed by YARN for exceeding physical memory limits. "
+                f"{used:.1f} GB of {limit:.1f} GB physical memory used. "
+                "Consider boosting spark.executor.memoryOverhead.\n"
+                f"{ts} ERROR YarnScheduler: Lost executor {ex} on {host}: Container killed by YARN for exceeding "
+                "physical memory limits.\n"
+                f"{ts} ERROR TaskSetManager: Task {rng.randint(0, 999)} in stage {stage} failed 4 times; aborting job")
+    if failure == "driver_result":
+        size = truth.collect_fraction * input_bytes / MiB
+        return (f"{ts} ERROR TaskSetManager: Total size of serialized results of {rng.randint(100, 900)} tasks "
+                f"({size:.1f} MiB) is bigger than spark.driver.maxResultSize ({s['max_result'] / MiB:.1f} MiB)\n"
+                "org.apache.spark.SparkException: Job aborted due to stage failure: Total size of serialized results "
+                f"of {rng.randint(100, 900)} tasks ({size:.1f} MiB) is bigger than spark.driver.maxResultSize "
+                f"({s['max_result'] / MiB:.1f} MiB)")
+    return (f"{ts} ERROR Utils: Uncaught exception in thread driver-heartbeater\n"
+            "java.lang.OutOfMemoryError: Java heap space\n"
+            "\tat java.util.Arrays.copyOf(Arrays.java:3332)\n"
+            f"{ts} ERROR SparkContext: Error initializing SparkContext.\n"
+            "Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space")
+
+
+def cheapest_fix(truth: JobTruth, conf: dict[str, str], input_bytes: int, sla_seconds: float | None = None,
+                 grid: int = 1) -> tuple[dict[str, str], Outcome] | None:
+    """The world's own answer: the cheapest config that succeeds (within the SLA, when given), searched
+    over the issue's space on a coarse grid. None when nothing in the space fixes it."""
+    best: tuple[dict[str, str], Outcome] | None = None
+    mems = [2 ** k * GiB for k in range(-1, 7)]  # 512m .. 64g
+    for heap in mems:
+        for cores in (1, 2, 4, 5, 8):
+            for parts in (50, 200, 400, 800, 1600, 3200, 6400, 12800, 20000):
+                for over in (384 * MiB, 1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB, 16 * GiB):
+                    base = settings(conf)
+                    inst = max(1, min(500, round(base["cores"] * base["instances"] / cores)))
+                    candidate = {**conf, "spark.executor.memory": format_size(heap), "spark.executor.cores": str(cores),
+                                 "spark.executor.instances": str(inst), "spark.sql.shuffle.partitions": str(parts),
+                                 "spark.executor.memoryOverhead": format_size(over)}
+                    for drv in ((base["driver"],) if truth.collect_fraction == 0 else (base["driver"], 8 * GiB, 32 * GiB, 64 * GiB)):
+                        cand = {**candidate, "spark.driver.memory": format_size(drv)}
+                        if truth.collect_fraction:
+                            cand["spark.driver.maxResultSize"] = format_size(max(parse_size(conf.get(
+                                "spark.driver.maxResultSize", "1g")), int(drv * 0.6)))
+                        o = run(truth, cand, input_bytes)
+                        if o.status != "succeeded" or (sla_seconds and o.runtime_seconds > sla_seconds):
+                            continue
+                        if best is None or o.cost < best[1].cost:
+                            best = (cand, o)
+    return best
+
+
+def random_truth(job_id: str, rng: random.Random) -> JobTruth:
+    return JobTruth(job_id=job_id, expansion=round(rng.uniform(1.5, 6.0), 2), skew=round(rng.choice(
+        [rng.uniform(1.0, 1.6), rng.uniform(1.6, 4.0)]), 2), native_mib_per_core=round(rng.uniform(80, 700), 0),
+        collect_fraction=rng.choice([0.0] * 6 + [rng.uniform(2e-5, 4e-4)]), cpu_s_per_gib=round(rng.uniform(15, 90), 1))
+
+
+TRANSIENT_TAILS = {
+    "node_lost": "{ts} ERROR YarnScheduler: Lost executor 7 on {host}: Container marked as failed: container_e42 on host: "
+                 "{host}. Exit status: -100. Diagnostics: Container released on a *lost* node.\n"
+                 "{ts} WARN TaskSetManager: Lost task 12.0 in stage 4.0: ExecutorLostFailure (executor 7 exited caused "
+                 "by one of the running tasks) Reason: Container released on a *lost* node",
+    "network_transient": "{ts} WARN TransportChannelHandler: Exception in connection from /10.0.3.7:7337\n"
+                         "java.io.IOException: Connection reset by peer\n"
+                         "\tat sun.nio.ch.FileDispatcherImpl.read0(Native Method)",
+}
+
+
+def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-01T00:00:00Z",
+            transient_rate: float = 0.03) -> tuple[list[dict[str, Any]], dict[str, JobTruth]]:
+    """Daily runs of recurring Spark jobs whose inputs grow, sized by hand by their owners: when a run fails
+    for memory, the owner retries with 1.5× the memory (up to three tries) and keeps that config. Records in
+    DESIGN.md's history format, oldest first; and the world's truth about each job, for judging."""
+    from datetime import datetime, timedelta
+
+    rng = random.Random(f"spark-world:{seed}")
+    t0 = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    records: list[dict[str, Any]] = []
+    truths: dict[str, JobTruth] = {}
+    run_no = 0
+    for j in range(n_jobs):
+        job = f"spark-job-{j:03d}"
+        truth = truths[job] = random_truth(job, rng)
+        base = min(2000.0, max(1.0, rng.lognormvariate(math.log(40), 1.0))) * GiB
+        growth = rng.uniform(0.0, 0.04)
+        cores = rng.choice([2, 4, 4, 5])
+        conf = {"spark.executor.memory": rng.choice(["2g", "4g", "4g", "8g", "16g"]), "spark.executor.cores": str(cores),
+                "spark.executor.instances": str(max(2, min(200, round(base / GiB / 8)))),
+                "spark.sql.shuffle.partitions": rng.choice(["200", "200", "400", "1000"]),
+                "spark.driver.memory": rng.choice(["1g", "2g", "4g"])}
+        if rng.random() < 0.4:
+            conf["spark.executor.memoryOverhead"] = rng.choice(["512m", "1g", "2g"])
+        hour = rng.randint(0, 23)
+        for d in range(days):
+            input_bytes = int(base * (1 + growth) ** d * rng.uniform(0.9, 1.1))
+            submitted = t0 + timedelta(days=d, hours=hour)
+            run_no += 1
+            attempt = 1
+            while True:
+                o = run(truth, conf, input_bytes)
+                transient = o.status == "succeeded" and attempt == 1 and rng.random() < transient_rate
+                rec = {"job_id": job, "run_id": f"w{seed}-{run_no:06d}" + (f"-{attempt}" if attempt > 1 else ""),
+                       "attempt": attempt, "submitted_at": (submitted + timedelta(minutes=40 * (attempt - 1)))
+                       .strftime("%Y-%m-%dT%H:%M:%SZ"), "kind": "spark", "input_bytes": input_bytes,
+                       "conf": dict(conf), "status": o.status, "runtime_seconds": o.runtime_seconds, "cost": o.cost}
+                if transient:
+                    kind = rng.choice(list(TRANSIENT_TAILS))
+                    rec.update(status="failed", runtime_seconds=round(o.runtime_seconds * 0.4, 1),
+                               cost=round(o.cost * 0.4, 4), log_tail=TRANSIENT_TAILS[kind].format(
+                                   ts="26/11/20 03:14:07", host="ip-10-1-2-3.ec2.internal"))
+                    records.append(rec)
+                    attempt += 1
+                    continue
+                if o.status == "failed":
+                    rec["log_tail"] = log_tail(o.failure, conf, truth, input_bytes, rng)
+                records.append(rec)
+                if o.status == "succeeded" or attempt >= 3:
+                    break
+                conf = _owner_fix(conf, o.failure)
+                attempt += 1
+    records.sort(key=lambda r: (r["submitted_at"], r["run_id"]))
+    return records, truths
+
+
+def _owner_fix(conf: dict[str, str], failure: str | None) -> dict[str, str]:
+    """What a person does by hand after a memory failure: more of the memory that ran out, 1.5× at a time."""
+    out = dict(conf)
+    if failure in ("driver_heap", "driver_result"):
+        out["spark.driver.memory"] = format_size(int(parse_size(out.get("spark.driver.memory", "1g")) * 1.5))
+        if failure == "driver_result":
+            out["spark.driver.maxResultSize"] = format_size(int(parse_size(out.get("spark.driver.maxResultSize", "1g")) * 2))
+    elif failure == "overhead":
+        out["spark.executor.memoryOverhead"] = format_size(int(overhead_bytes(out) * 1.5))
+    else:
+        out["spark.executor.memory"] = format_size(int(parse_size(out.get("spark.executor.memory", "1g")) * 1.5))
+    return out

@@ -1,0 +1,74 @@
+"""The Spark world the recommender will be trained and judged on: deterministic, physically sensible,
+and writing history records and logs that the rest of the console reads like the real thing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autofix.classify import Classifier
+from autofix.history import check
+from autofix.rules import load_ruleset
+from core.sim import spark_world as w
+from core.spark import GiB, format_size
+
+
+@pytest.fixture(scope="module")
+def world():
+    return w.history(7, n_jobs=40, days=20)
+
+
+def test_history_is_deterministic_and_in_the_design_format(world):
+    records, truths = world
+    again, _ = w.history(7, n_jobs=40, days=20)
+    assert records == again and len(truths) == 40
+    for r in records:
+        check(r)  # the importer's own check: every record is a valid history record
+    failed = [r for r in records if r["status"] == "failed"]
+    assert 0.05 < len(failed) / len(records) < 0.35
+    assert all(r["log_tail"] for r in failed)
+
+
+def test_failure_logs_are_classified_by_the_built_in_rules(world):
+    records, _ = world
+    clf = Classifier(load_ruleset(None))
+    cats = {clf.classify_text(r["log_tail"]).category for r in records if r["status"] == "failed"}
+    assert "memory_exceeded" in cats and cats <= {"memory_exceeded", "node_lost", "network_transient", "timeout"}
+
+
+def test_more_heap_never_brings_a_heap_failure(world):
+    _, truths = world
+    for truth in list(truths.values())[:15]:
+        conf = {"spark.executor.memory": "2g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+                "spark.sql.shuffle.partitions": "200", "spark.executor.memoryOverhead": "16g"}
+        failures = [w.run(truth, {**conf, "spark.executor.memory": format_size(m * GiB)}, 200 * GiB).failure
+                    for m in (2, 4, 8, 16, 32, 64)]
+        seen_ok = False
+        for f in failures:
+            seen_ok = seen_ok or f != "heap"
+            assert not (seen_ok and f == "heap"), failures
+
+
+def test_overhead_kills_are_fixed_by_more_overhead_and_cost_more_memory():
+    truth = w.JobTruth("j", expansion=2.0, skew=1.2, native_mib_per_core=600, collect_fraction=0.0, cpu_s_per_gib=30)
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "800"}
+    tight = w.run(truth, conf, 100 * GiB)
+    assert tight.failure == "overhead"
+    roomy = w.run(truth, {**conf, "spark.executor.memoryOverhead": "4g"}, 100 * GiB)
+    assert roomy.status == "succeeded" and roomy.cost > 0
+    assert "Container killed by YARN" in w.log_tail("overhead", conf, truth, 100 * GiB, __import__("random").Random(1))
+
+
+def test_the_cheapest_fix_succeeds_and_beats_a_blind_memory_bump(world):
+    records, truths = world
+    failed = [r for r in records if r["status"] == "failed" and "OutOfMemoryError: Java heap" in r["log_tail"]][:5]
+    assert failed
+    for r in failed:
+        truth = truths[r["job_id"]]
+        fix = w.cheapest_fix(truth, r["conf"], r["input_bytes"])
+        assert fix is not None and fix[1].status == "succeeded"
+        doubled = {**r["conf"], "spark.executor.memory": format_size(2 * w.settings(r["conf"])["heap"])}
+        bump = w.run(truth, doubled, r["input_bytes"])
+        if bump.status == "succeeded":
+            assert fix[1].cost <= bump.cost + 1e-9
