@@ -1,0 +1,162 @@
+"""The retry recommender's models: a torch multi-task MLP (P(success), log cost) and a scikit-learn
+baseline (logistic regression, ridge) on the same features, chosen by validation on a time split.
+
+Artifacts are plain tensors (torch.save of a dict of tensors, read back with weights_only=True), named by
+their sha256 in the registry: nothing is ever unpickled. torch and scikit-learn are imported here only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from autofix.features import NAMES
+
+MODEL = "retry-recommender"
+
+
+class Predictor:
+    """Either family, from its tensors: predict(X) -> (p_success, expected cost of a success)."""
+
+    def __init__(self, tensors: dict[str, Any], meta: dict[str, Any]):
+        self.t, self.meta = tensors, meta
+        self.family = meta["family"]
+
+    def predict(self, X):
+        import torch
+        x = (torch.as_tensor(X, dtype=torch.float32) - self.t["mean"]) / self.t["std"]
+        if self.family == "torch-mlp":
+            h = torch.relu(x @ self.t["w1"].T + self.t["b1"])
+            h = torch.relu(h @ self.t["w2"].T + self.t["b2"])
+            out = h @ self.t["w3"].T + self.t["b3"]
+            logit, logcost = out[:, 0], out[:, 1]
+        else:
+            logit = x @ self.t["clf_w"] + self.t["clf_b"]
+            logcost = x @ self.t["reg_w"] + self.t["reg_b"]
+        return torch.sigmoid(logit).numpy(), torch.exp(logcost).numpy()
+
+
+def _time_split(when: list[str], frac: float = 0.8) -> tuple[list[int], int]:
+    order = sorted(range(len(when)), key=lambda i: when[i])
+    return order, int(len(order) * frac)
+
+
+def train(X: list[list[float]], y: list[int], cost: list[float], when: list[str], seed: int = 0,
+          device: str | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Train both families on the older 80 %, validate on the newer 20 %, refit the better on everything.
+    Returns (tensors, meta, metrics)."""
+    import numpy as np
+    import torch
+
+    Xa, ya, ca = np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32), np.asarray(cost, dtype=np.float32)
+    order, cut = _time_split(when)
+    tr, va = np.asarray(order[:cut]), np.asarray(order[cut:])
+    results = {}
+    for family in ("torch-mlp", "sklearn-linear"):
+        tensors = _fit(family, Xa[tr], ya[tr], ca[tr], seed, device)
+        p, c = Predictor(tensors, {"family": family}).predict(Xa[va])
+        results[family] = _metrics(p, ya[va], c, ca[va])
+    best = min(results, key=lambda f: results[f]["val_logloss"])
+    tensors = _fit(best, Xa, ya, ca, seed, device)
+    meta = {"family": best, "features": list(NAMES), "seed": seed}
+    metrics = {"chosen": best, "validation": results, "rows": len(y), "train_rows": int(cut), "val_rows": len(va)}
+    return tensors, meta, metrics
+
+
+def _fit(family: str, X, y, cost, seed: int, device: str | None) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    mean, std = X.mean(0), X.std(0) + 1e-6
+    Z = (X - mean) / std
+    ok = y > 0.5
+    logc = np.log(np.maximum(cost, 1e-6))
+    t = {"mean": torch.as_tensor(mean), "std": torch.as_tensor(std)}
+    if family == "sklearn-linear":
+        from sklearn.linear_model import LogisticRegression, Ridge
+        clf = LogisticRegression(C=1.0, max_iter=2000).fit(Z, y.astype(int)) if len(set(y.tolist())) > 1 else None
+        reg = Ridge(alpha=1.0).fit(Z[ok], logc[ok]) if ok.any() else None
+        t["clf_w"] = torch.as_tensor(clf.coef_[0] if clf is not None else np.zeros(Z.shape[1]), dtype=torch.float32)
+        t["clf_b"] = torch.tensor(float(clf.intercept_[0]) if clf is not None else 0.0)
+        t["reg_w"] = torch.as_tensor(reg.coef_ if reg is not None else np.zeros(Z.shape[1]), dtype=torch.float32)
+        t["reg_b"] = torch.tensor(float(reg.intercept_) if reg is not None else 0.0)
+        return t
+    torch.manual_seed(seed)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    net = torch.nn.Sequential(torch.nn.Linear(Z.shape[1], 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
+                              torch.nn.ReLU(), torch.nn.Linear(64, 2)).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-5)
+    Zt, yt = torch.as_tensor(Z, device=dev), torch.as_tensor(y, device=dev)
+    ct, okt = torch.as_tensor(logc, device=dev), torch.as_tensor(ok, device=dev)
+    n = len(Zt)
+    epochs = max(8, min(60, int(400_000 / max(n, 1))))
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(n, generator=g).split(512):
+            idx = idx.to(dev)
+            out = net(Zt[idx])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(out[:, 0], yt[idx])
+            m = okt[idx]
+            if m.any():
+                loss = loss + torch.nn.functional.mse_loss(out[m, 1], ct[idx][m])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    lin = [m for m in net if isinstance(m, torch.nn.Linear)]
+    for i, layer in enumerate(lin, start=1):
+        t[f"w{i}"] = layer.weight.detach().cpu()
+        t[f"b{i}"] = layer.bias.detach().cpu()
+    return t
+
+
+def _metrics(p, y, c, cost) -> dict[str, Any]:
+    import numpy as np
+    eps = 1e-6
+    pc = np.clip(p, eps, 1 - eps)
+    logloss = float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
+    acc = float(np.mean((p >= 0.5) == (y > 0.5)))
+    ok = y > 0.5
+    cost_err = float(np.median(np.abs(np.log(np.maximum(c[ok], eps)) - np.log(np.maximum(cost[ok], eps))))) if ok.any() else None
+    table = []
+    for lo in np.arange(0, 1, 0.1):
+        m = (p >= lo) & (p < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
+        if m.any():
+            table.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(m.sum()), "predicted": round(float(p[m].mean()), 3),
+                          "observed": round(float(y[m].mean()), 3)})
+    return {"val_logloss": round(logloss, 4), "val_accuracy": round(acc, 4),
+            "val_cost_median_abs_log_error": None if cost_err is None else round(cost_err, 4), "reliability": table}
+
+
+# -- artifacts: tensors only, checked by sha256 before they are read ------------------------------------
+def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
+    import torch
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = {**tensors, "meta_json": torch.tensor(list(json.dumps(meta).encode()), dtype=torch.uint8)}
+    tmp = path.with_suffix(".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load(path: Path, sha256: str) -> Predictor:
+    import torch
+    from core.errors import ConsoleError
+    data = Path(path).read_bytes() if Path(path).exists() else None
+    if data is None:
+        raise ConsoleError(f"model artifact {path} is missing")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ConsoleError(f"model artifact {path} is corrupt: sha256 {digest[:12]}… is not the registered "
+                           f"{sha256[:12]}…; retrain with `autofix train`")
+    blob = torch.load(path, weights_only=True)
+    meta = json.loads(bytes(blob.pop("meta_json").tolist()).decode())
+    return Predictor(blob, meta)
+
+
+def data_digest(records: list[dict[str, Any]]) -> str:
+    h = hashlib.sha256()
+    for r in sorted(records, key=lambda r: r["run_id"]):
+        h.update(json.dumps(r, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+

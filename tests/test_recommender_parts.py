@@ -1,0 +1,68 @@
+"""Pieces of the retry recommender (issue 5, in progress): features from history alone, both model
+families trained and chosen on a time split, artifacts read back only through their sha256 and
+weights_only, and a search whose answer changes only what needs changing, inside the space."""
+from __future__ import annotations
+
+import pytest
+
+from autofix.features import NAMES, JobMemory, dataset, quantities, vector
+from autofix.model import load, save, train
+from autofix.recommend import SPACE, candidates, changed, search
+from core.errors import ConsoleError
+from core.sim import spark_world as w
+from core.spark import parse_size
+
+
+@pytest.fixture(scope="module")
+def trained():
+    records, truths = w.history(3, n_jobs=30, days=20)
+    X, y, cost, when, memory = dataset(records)
+    tensors, meta, metrics = train(X, y, cost, when, seed=1)
+    return records, truths, memory, tensors, meta, metrics
+
+
+def test_features_use_only_the_history_before_each_record():
+    records, _ = w.history(3, n_jobs=3, days=5)
+    X, y, _, _, _ = dataset(records)
+    assert all(len(row) == len(NAMES) for row in X) and set(y) <= {0, 1}
+    # the first run of a job knows nothing of it
+    first = vector(quantities(records[0]["conf"], records[0]["input_bytes"]), JobMemory())
+    assert first[NAMES.index("failures_seen")] == 0
+
+
+def test_both_families_are_trained_validated_and_calibration_reported(trained):
+    *_, meta, metrics = trained
+    assert metrics["chosen"] == meta["family"] and set(metrics["validation"]) == {"torch-mlp", "sklearn-linear"}
+    for m in metrics["validation"].values():
+        assert 0 <= m["val_logloss"] < 0.7 and m["val_accuracy"] > 0.8
+        assert sum(b["n"] for b in m["reliability"]) == metrics["val_rows"]
+
+
+def test_artifacts_round_trip_and_a_corrupt_one_is_refused(trained, tmp_path):
+    *_, tensors, meta, _ = trained
+    path = tmp_path / "v1.pt"
+    digest = save(path, tensors, meta)
+    model = load(path, digest)
+    p, c = model.predict([[0.0] * len(NAMES)])
+    assert 0 <= p[0] <= 1 and c[0] > 0
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ConsoleError, match="corrupt"):
+        load(path, digest)
+
+
+def test_search_stays_in_the_space_and_changes_only_what_it_must(trained):
+    records, _, memory, tensors, meta, _ = trained
+    from autofix.model import Predictor
+    model = Predictor(tensors, meta)
+    failed = next(r for r in records if r["status"] == "failed" and "OutOfMemoryError" in r["log_tail"])
+    for cand in candidates(failed["conf"]):
+        for key, (lo, hi) in SPACE.items():
+            if key in cand:
+                v = parse_size(cand[key]) if "memory" in key.lower() else int(cand[key])
+                assert lo <= v <= hi, (key, cand[key])
+    best = search(model, failed["conf"], failed["input_bytes"], memory[failed["job_id"]])
+    assert best == sorted(best, key=lambda s: s[0])
+    diff = changed(failed["conf"], best[0][3])
+    assert diff and all(failed["conf"].get(k) != v for k, v in diff.items())
