@@ -173,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file", metavar="FILE.jsonl")
     sp.add_argument("--strict", action="store_true", help="stop at the first bad line, importing nothing")
     _fmt(sp, ("table", "json"))
+    sp = leaf(af, "train", "import history, train the retry recommender, register a new version")
+    sp.add_argument("--history", required=True, metavar="FILE.jsonl")
+    sp.add_argument("--train-seed", type=int, default=0, metavar="N")
+    _fmt(sp, ("table", "json"), "json")
+    sp = leaf(af, "recommend", "a decision for each failed attempt of FILE (history records)")
+    sp.add_argument("file", metavar="FILE.jsonl")
+    _fmt(sp, ("jsonl", "json"), "jsonl")
+    sp = leaf(af, "evaluate", "judge the newest version on a held-out period of the simulator's Spark world")
+    sp.add_argument("--world-seed", "--seed-world", dest="world_seed", type=int, default=7, metavar="N")
+    _fmt(sp, ("table", "json"), "json")
 
     models = sub.add_parser("models", help="model registry").add_subparsers(dest="action", metavar="ACTION", required=True)
     sp = leaf(models, "list", "list registered model versions")
@@ -333,6 +343,13 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(report, indent=2))
         else:
             print(f"imported {report['imported']} records from {args.file}; skipped {report['skipped']}")
+    elif (command, action) == ("autofix", "train"):
+        print(json.dumps(engine.train_recommender(args.history, args.train_seed), indent=2))
+    elif (command, action) == ("autofix", "recommend"):
+        out = engine.recommend(args.file)
+        print(json.dumps(out, indent=2) if fmt == "json" else "\n".join(json.dumps(o) for o in out))
+    elif (command, action) == ("autofix", "evaluate"):
+        print(json.dumps(engine.evaluate_recommender(args.world_seed), indent=2))
     elif (command, action) == ("models", "list"):
         emit([to_dict(m) for m in engine.models(args.model)], fmt, MODEL_COLUMNS)
     elif (command, action) == ("audit", "list"):

@@ -68,6 +68,11 @@ class Engine:
                       read_only=s.read_only)
 
     @cached_property
+    def recommender(self):
+        from autofix.service import Recommender
+        return Recommender(self.registry, self.settings.home / "artifacts")
+
+    @cached_property
     def changes(self) -> Changes:
         from core.changes import Changes
         changes = Changes(self.cluster, self.audit)
@@ -343,6 +348,44 @@ class Engine:
                               annotations={"new_jobs": len(jobs)})
         report.imported = len(rows)
         return report.to_dict()
+
+    # -- the retry recommender ------------------------------------------------------------------------------
+    def _records(self, path: str) -> list[dict[str, Any]]:
+        from autofix import history
+        rows = []
+        try:
+            for n, row, error in history.read(Path(path)):
+                if error:
+                    raise BadInput(f"{path}:{n}: {error}")
+                rows.append({**{k: v for k, v in row.items() if k != "extra"}, **row["extra"]})
+        except FileNotFoundError:
+            raise BadInput(f"{path}: no such file") from None
+        return rows
+
+    def _classify_record(self, r: dict[str, Any]) -> tuple[str, str | None]:
+        from autofix.collect import document
+        from core.types import Attempt
+        a = Attempt(**{k: r.get(k) for k in ("job_id", "run_id", "attempt", "submitted_at", "kind", "input_bytes",
+                                             "conf", "status", "runtime_seconds", "cost", "log_tail", "exit_code",
+                                             "reason")})
+        c = self.triage.classifier.classify_text(document(a, [], r.get("log_tail") or ""))
+        return c.category, c.rule_id
+
+    def train_recommender(self, history_path: str, seed: int = 0) -> dict[str, Any]:
+        """Import the history (audited), train both model families on it, register the chosen one."""
+        self.require("operator", "training the recommender")
+        self.import_history(history_path, strict=True)
+        return self.recommender.train(self._records(history_path), seed=seed)
+
+    def recommend(self, path: str) -> list[dict[str, Any]]:
+        records = self._records(path)
+        past = [self.attempt_record(a) for a in self.attempts()]
+        decisions = self.recommender.recommend([r for r in records], self._classify_record, past)
+        return [d.to_dict() for d in decisions]
+
+    def evaluate_recommender(self, seed: int = 7) -> dict[str, Any]:
+        from autofix.service import evaluate
+        return evaluate(self.recommender, seed, self._classify_record)
 
     # -- change management: nodes ----------------------------------------------------------------------
     def cordon(self, nodes: list[str], on: bool = True) -> list[str]:

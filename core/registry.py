@@ -26,3 +26,16 @@ class Registry:
         row = self.store.one("SELECT * FROM model_versions WHERE model = ? AND stage = 'production' "
                              "ORDER BY version DESC LIMIT 1", (model,))
         return ModelVersion(**row) if row else None
+
+    def register(self, model: str, *, framework: str, sha256: str, params: dict, metrics: dict, data_digest: str,
+                 created_at: str, parent: str | None = None, stage: str = "production") -> ModelVersion:
+        """A new version, the newest production one: earlier production versions are archived."""
+        with self.store.transaction():
+            version = (self.store.scalar("SELECT max(version) FROM model_versions WHERE model = ?", (model,)) or 0) + 1
+            if stage == "production":
+                self.store.conn.execute("UPDATE model_versions SET stage = 'archived' WHERE model = ? AND "
+                                        "stage = 'production'", (model,))
+            self.store.insert_all("model_versions", [{
+                "model": model, "version": version, "stage": stage, "created_at": created_at, "framework": framework,
+                "sha256": sha256, "params": params, "metrics": metrics, "parent": parent, "data_digest": data_digest}])
+        return self.get(model, version)

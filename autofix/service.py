@@ -1,0 +1,140 @@
+"""The recommender as the engine uses it: train on history and register a version; load the newest
+version; recommend for failed attempts; evaluate on a held-out period of the Spark world."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from autofix import model as models
+from autofix.features import JobMemory, dataset, failure_kind, quantities
+from autofix.recommend import Decision, decide
+from core import clock
+from core.errors import BadInput
+from core.registry import Registry
+
+NO_MODEL = ("no trained retry-recommender yet: train one with "
+            "`mlops-console autofix train --history FILE.jsonl` (history records, DESIGN.md's format)")
+
+
+class Recommender:
+    def __init__(self, registry: Registry, artifacts: Path):
+        self.registry = registry
+        self.artifacts = Path(artifacts)
+
+    def train(self, records: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+        spark = [r for r in records if r.get("kind") == "spark"]
+        if len(spark) < 50:
+            raise BadInput(f"need at least 50 Spark history records to train, got {len(spark)}")
+        t = time.perf_counter()
+        X, y, cost, when, _ = dataset(spark)
+        if len(set(y)) < 2:
+            raise BadInput("the history needs both succeeded and failed attempts to learn from")
+        tensors, meta, metrics = models.train(X, y, cost, when, seed=seed)
+        metrics["train_seconds"] = round(time.perf_counter() - t, 2)
+        version = (self.registry.store.scalar("SELECT max(version) FROM model_versions WHERE model = ?",
+                                              (models.MODEL,)) or 0) + 1
+        path = self.artifacts / models.MODEL / f"v{version}.pt"
+        digest = models.save(path, tensors, meta)
+        prod = self.registry.production(models.MODEL)
+        mv = self.registry.register(models.MODEL, framework=meta["family"], sha256=digest,
+                                    params={"features": meta["features"], "seed": seed, "artifact": str(path)},
+                                    metrics=metrics, data_digest=models.data_digest(spark),
+                                    created_at=clock.iso(clock.now()),
+                                    parent=f"{models.MODEL}:{prod.version}" if prod else None)
+        return {"model": models.MODEL, "version": mv.version, "metrics": metrics}
+
+    def load(self):
+        mv = self.registry.production(models.MODEL)
+        if mv is None:
+            raise BadInput(NO_MODEL)
+        return models.load(Path(mv.params["artifact"]), mv.sha256), mv
+
+    def recommend(self, records: list[dict[str, Any]], classify, history: list[dict[str, Any]]) -> list[Decision]:
+        """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
+        job's past (what its runs survived and died of)."""
+        predictor, _ = self.load()
+        memory: dict[str, JobMemory] = defaultdict(JobMemory)
+        for r in sorted(history, key=lambda r: (r["submitted_at"], r["run_id"])):
+            memory[r["job_id"]].learn(quantities(r["conf"], r["input_bytes"]), r["status"], failure_kind(r))
+        out = []
+        for r in records:
+            category, rule_id = classify(r)
+            out.append(decide(r, category, rule_id, predictor, memory[r["job_id"]]))
+        return out
+
+
+def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 120, days: int = 40) -> dict[str, Any]:
+    """On the newest quarter of a Spark world's history, judged by the world's truth: first-retry fix rate
+    of memory failures some config fixes within the SLA, episode spend over the cheapest fixes', decision
+    accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'."""
+    from core.sim import spark_world as w
+
+    records, truths = w.history(seed, n_jobs=n_jobs, days=days)
+    cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
+    predictor, mv = recommender.load()
+    memory: dict[str, JobMemory] = defaultdict(JobMemory)
+    policies = ("recommender", "vpa_bump", "double_memory")
+    fixed = dict.fromkeys(policies, 0)
+    spend = dict.fromkeys(policies, 0.0)
+    cheapest, cases, unfixable, right, decided = 0.0, 0, 0, 0, 0
+    for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
+        kind = failure_kind(r)
+        q = quantities(r["conf"], r["input_bytes"])
+        if r["submitted_at"] >= cut and r["attempt"] == 1 and r["status"] == "failed":
+            truth, mem = truths[r["job_id"]], memory[r["job_id"]]
+            category, rule_id = classify(r)
+            roomy = {**r["conf"], "spark.executor.memory": "64g", "spark.executor.memoryOverhead": "16g",
+                     "spark.driver.memory": "64g", "spark.driver.maxResultSize": "64g"}
+            sla = 1.5 * w.run(truth, roomy, r["input_bytes"]).runtime_seconds
+            best = w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla) if kind in ("heap", "overhead", "driver") else None
+            d = decide(r, category, rule_id, predictor, mem)
+            if best is None:
+                # transient (retry it) or a memory failure nothing fixes (stop it)
+                decided += 1
+                should = "retry" if kind == "other" else "no_retry"
+                got = "retry" if d.action in ("retry", "retry_with_conf", "retry_later") else "no_retry"
+                right += got == should
+                unfixable += kind != "other"
+            else:
+                cases += 1
+                cheapest += best[1].cost
+                tries = {"recommender": [{**r["conf"], **d.conf}] if d.action == "retry_with_conf" else [],
+                         "vpa_bump": _vpa(r["conf"]), "double_memory": [_double(r["conf"])]}
+                for policy, confs in tries.items():
+                    cost, first, any_ok = 0.0, False, False
+                    for i, conf in enumerate(confs):
+                        o = w.run(truth, conf, r["input_bytes"])
+                        cost += o.cost
+                        if o.status == "succeeded" and o.runtime_seconds <= sla:
+                            first, any_ok = i == 0, True
+                            break
+                    fixed[policy] += first
+                    # a retry that does not fix it: its cost, then a person's fix at twice the cheapest
+                    spend[policy] += cost + (0.0 if any_ok else 2 * best[1].cost)
+        memory[r["job_id"]].learn(q, r["status"], kind)
+    table = {p: {"first_retry_fix_rate": round(fixed[p] / cases, 4) if cases else None,
+                 "episode_spend_vs_cheapest": round(spend[p] / cheapest, 3) if cheapest else None}
+             for p in policies}
+    return {"model": f"{models.MODEL}:{mv.version}", "seed": seed, "fixable_memory_failures": cases,
+            "other_failures": decided, "memory_failures_nothing_fixes": unfixable,
+            "decision_accuracy": round(right / decided, 4) if decided else None, "policies": table}
+
+
+def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:
+    """VPA-style: memory ×1.2, at least +100 MiB, up to 3 tries."""
+    from core.spark import MiB, format_size, parse_size
+    out, c = [], dict(conf)
+    for _ in range(3):
+        heap = parse_size(c.get("spark.executor.memory", "1g"))
+        c = {**c, "spark.executor.memory": format_size(max(int(heap * 1.2), heap + 100 * MiB))}
+        out.append(dict(c))
+    return out
+
+
+def _double(conf: dict[str, str]) -> dict[str, str]:
+    from core.spark import format_size, overhead_bytes, parse_size
+    return {**conf, "spark.executor.memory": format_size(2 * parse_size(conf.get("spark.executor.memory", "1g"))),
+            "spark.executor.memoryOverhead": format_size(2 * overhead_bytes(conf)),
+            "spark.driver.memory": format_size(2 * parse_size(conf.get("spark.driver.memory", "1g")))}

@@ -1,0 +1,58 @@
+"""The recommender's CLI contract (issue 5, in progress): train → a registered version; recommend → one
+line per input with the contract's keys; a missing or corrupt model is refused with what to do."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.sim import spark_world as w
+
+KEYS = {"run_id", "category", "rule_id", "action", "conf", "p_success", "expected_cost"}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("world")
+    records, _ = w.history(5, n_jobs=25, days=20)
+    (d / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    failed = [r for r in records if r["status"] == "failed"][-12:]
+    (d / "failed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in failed))
+    return d
+
+
+def test_recommend_without_a_model_says_how_to_train_one(cli, tmp_path, files):
+    r = cli("--home", str(tmp_path / "h"), "autofix", "recommend", str(files / "failed.jsonl"))
+    assert r.rc == 2 and "autofix train --history" in r.err
+
+
+def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_path, files):
+    home = str(tmp_path / "h")
+    out = cli.ok("--home", home, "autofix", "train", "--history", str(files / "history.jsonl")).json()
+    assert out["model"] == "retry-recommender" and out["version"] == 1
+    assert out["metrics"]["chosen"] in ("torch-mlp", "sklearn-linear")
+    versions = cli.ok("--home", home, "models", "list", "--model", "retry-recommender", "--format", "json").json()
+    assert [v["stage"] for v in versions] == ["production"] and len(versions[0]["sha256"]) == 64
+    r = cli.ok("--home", home, "autofix", "recommend", str(files / "failed.jsonl"))
+    lines = [json.loads(x) for x in r.out.splitlines()]
+    assert len(lines) == 12
+    for d in lines:
+        assert set(d) == KEYS and d["action"] in ("retry", "retry_with_conf", "retry_later", "no_retry")
+        if d["action"] == "retry_with_conf":
+            assert d["conf"] and 0 <= d["p_success"] <= 1 and d["expected_cost"] > 0
+    # a second training makes version 2 the production one
+    cli.ok("--home", home, "autofix", "train", "--history", str(files / "history.jsonl"))
+    stages = {v["version"]: v["stage"] for v in cli.ok("--home", home, "models", "list", "--model",
+                                                       "retry-recommender", "--format", "json").json()}
+    assert stages == {2: "production", 1: "archived"}
+    # the evaluation judges the newest version beside both baselines, on the world's truth
+    ev = cli.ok("--home", home, "autofix", "evaluate", "--world-seed", "3").json()
+    assert ev["model"] == "retry-recommender:2" and ev["fixable_memory_failures"] > 0
+    assert set(ev["policies"]) == {"recommender", "vpa_bump", "double_memory"}
+    for p in ev["policies"].values():
+        assert 0 <= p["first_retry_fix_rate"] <= 1 and p["episode_spend_vs_cheapest"] > 0
+    # a corrupt artifact is refused by its checksum
+    artifact = next((tmp_path / "h" / "artifacts" / "retry-recommender").glob("v2.pt"))
+    artifact.write_bytes(artifact.read_bytes()[:-10] + b"0123456789")
+    r = cli("--home", home, "autofix", "recommend", str(files / "failed.jsonl"))
+    assert r.rc != 0 and "corrupt" in r.err and "Traceback" not in r.err
