@@ -23,6 +23,16 @@ class Predictor:
         self.t, self.meta = tensors, meta
         self.family = meta["family"]
 
+    def seen(self, X):
+        """Which rows lie inside the box of the training data (5 % margin): where predictions mean something."""
+        import torch
+        x = torch.as_tensor(X, dtype=torch.float32)
+        lo, hi = self.t.get("lo"), self.t.get("hi")
+        if lo is None:
+            return torch.ones(len(x), dtype=torch.bool).numpy()
+        margin = 0.05 * (hi - lo)
+        return ((x >= lo - margin) & (x <= hi + margin)).all(dim=1).numpy()
+
     def predict(self, X):
         import torch
         x = (torch.as_tensor(X, dtype=torch.float32) - self.t["mean"]) / self.t["std"]
@@ -72,7 +82,9 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None) -> dict[str, An
     Z = (X - mean) / std
     ok = y > 0.5
     logc = np.log(np.maximum(cost, 1e-6))
-    t = {"mean": torch.as_tensor(mean), "std": torch.as_tensor(std)}
+    # the box of what the model has seen: the search does not trust it outside (see recommend.search)
+    t = {"mean": torch.as_tensor(mean), "std": torch.as_tensor(std),
+         "lo": torch.as_tensor(X.min(0)), "hi": torch.as_tensor(X.max(0))}
     if family == "sklearn-linear":
         from sklearn.linear_model import LogisticRegression, Ridge
         clf = LogisticRegression(C=1.0, max_iter=2000).fit(Z, y.astype(int)) if len(set(y.tolist())) > 1 else None

@@ -68,6 +68,10 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     """(score, p_success, expected cost, config), best first."""
     cands = candidates(conf)
     X = [vector(quantities(c, input_bytes), mem) for c in cands]
+    inside = predictor.seen(X)
+    if inside.any():  # a model is not to be trusted far from anything it has seen
+        cands = [c for c, ok in zip(cands, inside) if ok]
+        X = [x for x, ok in zip(X, inside) if ok]
     p, cost = predictor.predict(X)
     base = float(predictor.predict([vector(quantities(conf, input_bytes), mem)])[1][0])
     pen = penalty if penalty is not None else PENALTY_FACTOR * base
