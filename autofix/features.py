@@ -93,10 +93,11 @@ def failure_kind(record: dict[str, Any]) -> str | None:
     return "other"
 
 
-def dataset(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[int], list[float], list[str], dict[str, JobMemory]]:
+def dataset(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[int], list[float], list[str],
+                                                   dict[str, JobMemory], list[float]]:
     """Rows of every record in time order, each featurised with only the history before it. Failures that
     are not about memory (lost nodes, resets) say nothing about the config: they are left out."""
-    X, y, cost, when = [], [], [], []
+    X, y, cost, when, runtime = [], [], [], [], []
     memory: dict[str, JobMemory] = {}
     for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
         mem = memory.setdefault(r["job_id"], JobMemory())
@@ -106,6 +107,7 @@ def dataset(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[int]
             X.append(vector(q, mem))
             y.append(1 if r["status"] == "succeeded" else 0)
             cost.append(float(r["cost"]))
+            runtime.append(float(r["runtime_seconds"]))
             when.append(r["submitted_at"])
         mem.learn(q, r["status"], kind)
-    return X, y, cost, when, memory
+    return X, y, cost, when, memory, runtime

@@ -16,6 +16,16 @@ from autofix.features import NAMES
 MODEL = "retry-recommender"
 
 
+def rate_design(X):
+    """Resources by the hour from the features (log2 of heap, overhead, instances, driver; cores raw):
+    cores in use, GiB of containers, GiB of driver, 1. Prices are learned from history, not assumed."""
+    import numpy as np
+    X = np.asarray(X, dtype=np.float64)
+    cores, inst = X[:, 3], np.exp2(X[:, 4])
+    heap, over, drv = np.exp2(X[:, 1]), np.exp2(X[:, 2]), np.exp2(X[:, 6])
+    return np.stack([cores * inst, inst * (heap + over), drv, np.ones(len(X))], axis=1)
+
+
 class Predictor:
     """Either family, from its tensors: predict(X) -> (p_success, expected cost of a success)."""
 
@@ -34,6 +44,7 @@ class Predictor:
         return ((x >= lo - margin) & (x <= hi + margin)).all(dim=1).numpy()
 
     def predict(self, X):
+        import numpy as np
         import torch
         x = (torch.as_tensor(X, dtype=torch.float32) - self.t["mean"]) / self.t["std"]
         if self.family == "torch-mlp":
@@ -44,7 +55,11 @@ class Predictor:
         else:
             logit = x @ self.t["clf_w"] + self.t["clf_b"]
             logcost = x @ self.t["reg_w"] + self.t["reg_b"]
-        return torch.sigmoid(logit).numpy(), torch.exp(logcost).numpy()
+        p = torch.sigmoid(logit).numpy()
+        if "rate" in self.t:  # cost = learned price of the resources × predicted runtime
+            rate = np.maximum(rate_design(X) @ self.t["rate"].numpy().astype(np.float64), 1e-6)
+            return p, rate * np.exp(logcost.numpy().astype(np.float64)) / 3600.0
+        return p, torch.exp(logcost).numpy()
 
 
 def _time_split(when: list[str], frac: float = 0.8) -> tuple[list[int], int]:
@@ -53,28 +68,29 @@ def _time_split(when: list[str], frac: float = 0.8) -> tuple[list[int], int]:
 
 
 def train(X: list[list[float]], y: list[int], cost: list[float], when: list[str], seed: int = 0,
-          device: str | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+          device: str | None = None, runtime: list[float] | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train both families on the older 80 %, validate on the newer 20 %, refit the better on everything.
     Returns (tensors, meta, metrics)."""
     import numpy as np
     import torch
 
     Xa, ya, ca = np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32), np.asarray(cost, dtype=np.float32)
+    ra = np.asarray(runtime if runtime is not None else np.full(len(y), np.nan), dtype=np.float32)
     order, cut = _time_split(when)
     tr, va = np.asarray(order[:cut]), np.asarray(order[cut:])
     results = {}
     for family in ("torch-mlp", "sklearn-linear"):
-        tensors = _fit(family, Xa[tr], ya[tr], ca[tr], seed, device)
+        tensors = _fit(family, Xa[tr], ya[tr], ca[tr], seed, device, ra[tr])
         p, c = Predictor(tensors, {"family": family}).predict(Xa[va])
         results[family] = _metrics(p, ya[va], c, ca[va])
     best = min(results, key=lambda f: results[f]["val_logloss"])
-    tensors = _fit(best, Xa, ya, ca, seed, device)
+    tensors = _fit(best, Xa, ya, ca, seed, device, ra)
     meta = {"family": best, "features": list(NAMES), "seed": seed}
     metrics = {"chosen": best, "validation": results, "rows": len(y), "train_rows": int(cut), "val_rows": len(va)}
     return tensors, meta, metrics
 
 
-def _fit(family: str, X, y, cost, seed: int, device: str | None) -> dict[str, Any]:
+def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -> dict[str, Any]:
     import numpy as np
     import torch
 
@@ -82,9 +98,18 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None) -> dict[str, An
     Z = (X - mean) / std
     ok = y > 0.5
     logc = np.log(np.maximum(cost, 1e-6))
+    rate = None
+    if runtime is not None and np.isfinite(runtime).all() and ok.sum() >= 10:
+        # the price list, from what succeeded runs cost per hour (non-negative least squares)
+        from scipy.optimize import nnls
+        hourly = cost[ok] / np.maximum(runtime[ok], 1.0) * 3600.0
+        rate, _ = nnls(rate_design(X[ok]), hourly.astype(np.float64))
+        logc = np.log(np.maximum(runtime, 1.0))  # the models learn runtime; cost is price × runtime
     # the box of what the model has seen: the search does not trust it outside (see recommend.search)
     t = {"mean": torch.as_tensor(mean), "std": torch.as_tensor(std),
          "lo": torch.as_tensor(X.min(0)), "hi": torch.as_tensor(X.max(0))}
+    if rate is not None:
+        t["rate"] = torch.as_tensor(rate, dtype=torch.float64)
     if family == "sklearn-linear":
         from sklearn.linear_model import LogisticRegression, Ridge
         clf = LogisticRegression(C=1.0, max_iter=2000).fit(Z, y.astype(int)) if len(set(y.tolist())) > 1 else None

@@ -13,7 +13,7 @@ from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 LAMBDA = 1.0
-PENALTY_FACTOR = 4.0  # a failed retry costs its own run, then a person's fix: weigh P(fail) by this × the run
+PENALTY_FACTOR = 25.0  # a failed retry costs its own run, then a person's fix: weigh P(fail) by this × the run
 SPACE = {"spark.executor.memory": (512 * MiB, 64 * GiB), "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
          "spark.executor.cores": (1, 8), "spark.executor.instances": (1, 500),
          "spark.sql.shuffle.partitions": (1, 20000), "spark.driver.memory": (512 * MiB, 64 * GiB)}
@@ -49,7 +49,7 @@ def candidates(conf: dict[str, str]) -> list[dict[str, str]]:
     inst = int(conf.get("spark.executor.instances", "2"))
     parts = int(conf.get("spark.sql.shuffle.partitions", "200"))
     out = []
-    for hm, om, c, pm in itertools.product((1, 1.25, 1.5, 2, 3, 4), (1, 1.5, 2, 3, 4),
+    for hm, om, c, pm in itertools.product((0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4), (1, 1.5, 2, 3, 4),
                                            sorted({1, 2, 4, cores, min(8, cores * 2)}), (1, 2, 4, 8, 16)):
         new_cores = int(_clamp("spark.executor.cores", c))
         cand = dict(conf)

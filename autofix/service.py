@@ -28,10 +28,10 @@ class Recommender:
         if len(spark) < 50:
             raise BadInput(f"need at least 50 Spark history records to train, got {len(spark)}")
         t = time.perf_counter()
-        X, y, cost, when, _ = dataset(spark)
+        X, y, cost, when, _, runtime = dataset(spark)
         if len(set(y)) < 2:
             raise BadInput("the history needs both succeeded and failed attempts to learn from")
-        tensors, meta, metrics = models.train(X, y, cost, when, seed=seed)
+        tensors, meta, metrics = models.train(X, y, cost, when, seed=seed, runtime=runtime)
         metrics["train_seconds"] = round(time.perf_counter() - t, 2)
         version = (self.registry.store.scalar("SELECT max(version) FROM model_versions WHERE model = ?",
                                               (models.MODEL,)) or 0) + 1

@@ -16,14 +16,14 @@ from core.spark import parse_size
 @pytest.fixture(scope="module")
 def trained():
     records, truths = w.history(3, n_jobs=30, days=20)
-    X, y, cost, when, memory = dataset(records)
-    tensors, meta, metrics = train(X, y, cost, when, seed=1)
+    X, y, cost, when, memory, runtime = dataset(records)
+    tensors, meta, metrics = train(X, y, cost, when, seed=1, runtime=runtime)
     return records, truths, memory, tensors, meta, metrics
 
 
 def test_features_use_only_the_history_before_each_record():
     records, _ = w.history(3, n_jobs=3, days=5)
-    X, y, _, _, _ = dataset(records)
+    X, y, *_ = dataset(records)
     assert all(len(row) == len(NAMES) for row in X) and set(y) <= {0, 1}
     # the first run of a job knows nothing of it
     first = vector(quantities(records[0]["conf"], records[0]["input_bytes"]), JobMemory())
