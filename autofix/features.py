@@ -48,35 +48,53 @@ class JobMemory:
             self.failures += 1
 
 
-def quantities(conf: dict[str, str], input_bytes: int) -> dict[str, float]:
+def numbers(conf: dict[str, str]) -> tuple[float, float, float, float, float, float]:
+    """(heap GiB, overhead GiB, cores, instances, partitions, driver GiB) of a config, Spark's defaults filled in."""
     c = {"spark.executor.memory": "1g", "spark.executor.cores": "1", "spark.executor.instances": "2",
          "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "1g", **conf}
-    heap = parse_size(c["spark.executor.memory"]) / GiB
-    over = overhead_bytes(c) / GiB
-    cores = float(c["spark.executor.cores"])
-    inst = float(c["spark.executor.instances"])
-    parts = float(c["spark.sql.shuffle.partitions"])
+    return (parse_size(c["spark.executor.memory"]) / GiB, overhead_bytes(c) / GiB, float(c["spark.executor.cores"]),
+            float(c["spark.executor.instances"]), float(c["spark.sql.shuffle.partitions"]),
+            parse_size(c["spark.driver.memory"]) / GiB)
+
+
+def quantities(conf: dict[str, str], input_bytes: int) -> dict[str, float]:
+    """The per-task quantities of one config (what the job's memory is learned from)."""
+    heap, over, cores, inst, parts, driver = numbers(conf)
     gib = input_bytes / GiB
     part = gib / parts
     hpc = max(1e-3, (heap - 0.3) / cores)
     return {"input_gib": gib, "heap_gib": heap, "overhead_gib": over, "cores": cores, "instances": inst,
-            "partitions": parts, "driver_gib": parse_size(c["spark.driver.memory"]) / GiB, "partition_gib": part,
+            "partitions": parts, "driver_gib": driver, "partition_gib": part,
             "heap_per_core_gib": hpc, "overhead_per_core_gib": over / cores, "load": part / hpc,
             "slots": cores * inst, "input_per_slot_gib": gib / (cores * inst)}
 
 
-def vector(q: dict[str, float], mem: JobMemory) -> list[float]:
+def matrix(configs, input_bytes: float, mem: JobMemory):
+    """Feature rows for many configs at once — the (heap, overhead, cores, instances, partitions, driver)
+    columns of `configs` (an N×6 array, GiB and counts) — as the search scores them in one batch."""
+    import numpy as np
+    c = np.asarray(configs, dtype=np.float64).reshape(-1, 6)
+    heap, over, cores, inst, parts, driver = c.T
+    gib = np.full(len(c), input_bytes / GiB)
+    part = gib / parts
+    hpc = np.maximum(1e-3, (heap - 0.3) / cores)
+    load, opc, slots = part / hpc, over / cores, cores * inst
     ok_load = mem.ok_load or 1e-6
     fail_load = mem.fail_load if math.isfinite(mem.fail_load) else 1e6
     ok_off = mem.ok_offheap if math.isfinite(mem.ok_offheap) else 1e-6
     fail_off = mem.fail_offheap or 1e-6
-    return [_l2(q["input_gib"]), _l2(q["heap_gib"]), _l2(q["overhead_gib"]), q["cores"], _l2(q["instances"]),
-            _l2(q["partitions"]), _l2(q["driver_gib"]), _l2(q["partition_gib"]), _l2(q["heap_per_core_gib"]),
-            _l2(q["overhead_per_core_gib"]), _l2(q["load"]), _l2(q["slots"]), _l2(q["input_per_slot_gib"]),
-            _l2(ok_load), _l2(fail_load), _l2(q["load"] / ok_load), _l2(q["load"] / fail_load),
-            _l2(ok_off), _l2(fail_off), _l2(q["overhead_per_core_gib"] / ok_off),
-            _l2(q["overhead_per_core_gib"] / fail_off), float(mem.failures), _l2(mem.runs + 1),
-            _l2(q["input_gib"] / (mem.last_ok_input or q["input_gib"]))]
+    l2 = lambda x: np.log2(np.maximum(x, 1e-9))  # noqa: E731
+    const = lambda v: np.full(len(c), v)  # noqa: E731
+    cols = [l2(gib), l2(heap), l2(over), cores, l2(inst), l2(parts), l2(driver), l2(part), l2(hpc), l2(opc), l2(load),
+            l2(slots), l2(gib / slots), const(_l2(ok_load)), const(_l2(fail_load)), l2(load / ok_load),
+            l2(load / fail_load), const(_l2(ok_off)), const(_l2(fail_off)), l2(opc / ok_off), l2(opc / fail_off),
+            const(float(mem.failures)), const(_l2(mem.runs + 1)), l2(gib / (mem.last_ok_input or gib))]
+    return np.stack(cols, axis=1)
+
+
+def vector(conf: dict[str, str], input_bytes: int, mem: JobMemory) -> list[float]:
+    """One config's feature row: the same code as the batch the search scores."""
+    return matrix([numbers(conf)], input_bytes, mem)[0].tolist()
 
 
 def failure_kind(record: dict[str, Any]) -> str | None:
@@ -104,7 +122,7 @@ def dataset(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[int]
         q = quantities(r["conf"], r["input_bytes"])
         kind = failure_kind(r)
         if kind not in ("other",):
-            X.append(vector(q, mem))
+            X.append(vector(r["conf"], r["input_bytes"], mem))
             y.append(1 if r["status"] == "succeeded" else 0)
             cost.append(float(r["cost"]))
             runtime.append(float(r["runtime_seconds"]))

@@ -4,11 +4,10 @@ that minimises cost + λ·P(fail)·penalty over the search space, scored in one 
 The output changes only what needs changing: the keys whose value differs from the failed config."""
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from autofix.features import JobMemory, quantities, vector
+from autofix.features import JobMemory, matrix, numbers
 from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
@@ -35,49 +34,65 @@ class Decision:
                 "conf": self.conf, "p_success": self.p_success, "expected_cost": self.expected_cost}
 
 
-def _clamp(key: str, value: float) -> float:
+def _clamp(key: str, value):
+    import numpy as np
     lo, hi = SPACE[key]
-    return min(hi, max(lo, value))
+    return np.clip(value, lo, hi)
 
 
-def candidates(conf: dict[str, str]) -> list[dict[str, str]]:
-    """Reshapings of a config around itself: memory up, overhead up, fewer cores per executor with more
-    executors (same slots), more partitions — and their combinations."""
-    heap = parse_size(conf.get("spark.executor.memory", "1g"))
-    over = overhead_bytes(conf)
-    cores = int(conf.get("spark.executor.cores", "1"))
-    inst = int(conf.get("spark.executor.instances", "2"))
-    parts = int(conf.get("spark.sql.shuffle.partitions", "200"))
-    out = []
-    for hm, om, c, pm in itertools.product((0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4), (1, 1.5, 2, 3, 4),
-                                           sorted({1, 2, 4, cores, min(8, cores * 2)}), (1, 2, 4, 8, 16)):
-        new_cores = int(_clamp("spark.executor.cores", c))
-        cand = dict(conf)
-        cand["spark.executor.memory"] = format_size(int(_clamp("spark.executor.memory", heap * hm)))
-        if om != 1 or "spark.executor.memoryOverhead" in conf:
-            cand["spark.executor.memoryOverhead"] = format_size(int(_clamp("spark.executor.memoryOverhead", over * om)))
-        cand["spark.executor.cores"] = str(new_cores)
-        cand["spark.executor.instances"] = str(int(_clamp("spark.executor.instances", round(cores * inst / new_cores))))
-        cand["spark.sql.shuffle.partitions"] = str(int(_clamp("spark.sql.shuffle.partitions", parts * pm)))
-        out.append(cand)
+def grid(conf: dict[str, str]):
+    """Reshapings of a config around itself, as an N×6 array (heap GiB, overhead GiB, cores, instances,
+    partitions, driver GiB): memory down or up, overhead up, other cores per executor with as many
+    slots in all, more partitions — and their combinations."""
+    import numpy as np
+    heap, over, cores, inst, parts, driver = numbers(conf)
+    hm, om, c, pm = np.meshgrid([0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4], [1, 1.5, 2, 3, 4],
+                                sorted({1, 2, 4, int(cores), min(8, int(cores) * 2)}), [1, 2, 4, 8, 16], indexing="ij")
+    new_cores = _clamp("spark.executor.cores", c.ravel())
+    rows = np.stack([
+        _clamp("spark.executor.memory", heap * hm.ravel() * GiB) / GiB,
+        _clamp("spark.executor.memoryOverhead", over * om.ravel() * GiB) / GiB,
+        new_cores,
+        _clamp("spark.executor.instances", np.round(cores * inst / new_cores)),
+        _clamp("spark.sql.shuffle.partitions", np.round(parts * pm.ravel())),
+        np.full(hm.size, driver)], axis=1)
+    return rows
+
+
+def to_conf(conf: dict[str, str], row) -> dict[str, str]:
+    """A grid row back into Spark's syntax; overhead is written only when it is not Spark's default."""
+    heap, over, cores, inst, parts, _ = (float(v) for v in row)
+    out = dict(conf)
+    out["spark.executor.memory"] = format_size(int(heap * GiB))
+    default_over = max(384 * MiB, int(heap * GiB) // 10)
+    if "spark.executor.memoryOverhead" in conf or abs(over * GiB - default_over) > MiB:
+        out["spark.executor.memoryOverhead"] = format_size(int(over * GiB))
+    out["spark.executor.cores"] = str(int(cores))
+    out["spark.executor.instances"] = str(int(inst))
+    out["spark.sql.shuffle.partitions"] = str(int(parts))
     return out
 
 
+def candidates(conf: dict[str, str]) -> list[dict[str, str]]:
+    return [to_conf(conf, row) for row in grid(conf)]
+
+
 def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, lam: float = LAMBDA,
-           penalty: float | None = None) -> list[tuple[float, float, float, dict[str, str]]]:
-    """(score, p_success, expected cost, config), best first."""
-    cands = candidates(conf)
-    X = [vector(quantities(c, input_bytes), mem) for c in cands]
+           penalty: float | None = None, keep: int = 3) -> list[tuple[float, float, float, dict[str, str]]]:
+    """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate scored in
+    one batch, only those inside what the model has seen."""
+    import numpy as np
+    rows = grid(conf)
+    X = matrix(rows, input_bytes, mem)
     inside = predictor.seen(X)
     if inside.any():  # a model is not to be trusted far from anything it has seen
-        cands = [c for c, ok in zip(cands, inside) if ok]
-        X = [x for x, ok in zip(X, inside) if ok]
+        rows, X = rows[inside], X[inside]
     p, cost = predictor.predict(X)
-    base = float(predictor.predict([vector(quantities(conf, input_bytes), mem)])[1][0])
+    base = float(predictor.predict(matrix([numbers(conf)], input_bytes, mem))[1][0])
     pen = penalty if penalty is not None else PENALTY_FACTOR * base
-    scored = [(float(cost[i] + lam * (1 - p[i]) * pen), float(p[i]), float(cost[i]), cands[i]) for i in range(len(cands))]
-    scored.sort(key=lambda s: s[0])
-    return scored
+    score = cost + lam * (1 - p) * pen
+    best = np.argsort(score, kind="stable")[:keep]
+    return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
 
 
 def changed(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
@@ -93,7 +108,7 @@ def decide(record: dict[str, Any], category: str, rule_id: str | None, predictor
             raise LookupError("no trained model")
         best = search(predictor, record["conf"], record["input_bytes"], mem, lam)
         if category == UNCLASSIFIED:
-            same = predictor.predict([vector(quantities(record["conf"], record["input_bytes"]), mem)])[0][0]
+            same = predictor.predict(matrix([numbers(record["conf"])], record["input_bytes"], mem))[0][0]
             top = best[0]
             # doomed retries cost money: retry an unclassified failure only when the model expects success
             if top[1] >= 0.5 and top[1] > same + 0.1:

@@ -26,7 +26,7 @@ def test_features_use_only_the_history_before_each_record():
     X, y, *_ = dataset(records)
     assert all(len(row) == len(NAMES) for row in X) and set(y) <= {0, 1}
     # the first run of a job knows nothing of it
-    first = vector(quantities(records[0]["conf"], records[0]["input_bytes"]), JobMemory())
+    first = vector(records[0]["conf"], records[0]["input_bytes"], JobMemory())
     assert first[NAMES.index("failures_seen")] == 0
 
 
@@ -63,6 +63,6 @@ def test_search_stays_in_the_space_and_changes_only_what_it_must(trained):
                 v = parse_size(cand[key]) if "memory" in key.lower() else int(cand[key])
                 assert lo <= v <= hi, (key, cand[key])
     best = search(model, failed["conf"], failed["input_bytes"], memory[failed["job_id"]])
-    assert best == sorted(best, key=lambda s: s[0])
+    assert len(best) == 3 and best == sorted(best, key=lambda s: s[0])
     diff = changed(failed["conf"], best[0][3])
     assert diff and all(failed["conf"].get(k) != v for k, v in diff.items())

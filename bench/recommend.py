@@ -1,0 +1,57 @@
+"""Training time of the retry recommender on ~100k history records from the Spark world (both model
+families, validation on a time split, refit of the chosen one), and recommendation time for 1,000
+failed attempts once the model is loaded — beside the time to read the same records as JSON, the anchor.
+
+    .venv/bin/python bench/recommend.py [--jobs 2500] [--days 40]
+
+Goals (issue 5): training 100k records ≤ 60 s on this CPU; 1,000 recommendations ≤ 2 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autofix.features import JobMemory, dataset, failure_kind, quantities  # noqa: E402
+from autofix.model import Predictor, train  # noqa: E402
+from autofix.recommend import decide  # noqa: E402
+from core.sim import spark_world as w  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jobs", type=int, default=2500)
+    ap.add_argument("--days", type=int, default=40)
+    args = ap.parse_args()
+    records, _ = w.history(3, n_jobs=args.jobs, days=args.days)
+    text = "\n".join(json.dumps(r) for r in records)
+    t = time.perf_counter()
+    [json.loads(line) for line in text.splitlines()]
+    json_dt = time.perf_counter() - t
+    t = time.perf_counter()
+    X, y, cost, when, memory, runtime = dataset(records)
+    feat_dt = time.perf_counter() - t
+    t = time.perf_counter()
+    tensors, meta, metrics = train(X, y, cost, when, seed=0, runtime=runtime)
+    train_dt = time.perf_counter() - t
+    model = Predictor(tensors, meta)
+    failed = [r for r in records if r["status"] == "failed" and failure_kind(r) in ("heap", "overhead", "driver")][:1000]
+    t = time.perf_counter()
+    for r in failed:
+        decide(r, "memory_exceeded", "bench", model, memory.get(r["job_id"], JobMemory()))
+    rec_dt = time.perf_counter() - t
+    print(f"records: {len(records):,} ({len(X):,} training rows); chosen: {metrics['chosen']}")
+    print(f"read as JSON (anchor):       {json_dt:6.2f} s")
+    print(f"features:                    {feat_dt:6.2f} s ({feat_dt / json_dt:.1f}x the JSON read)")
+    print(f"train both families + refit: {train_dt:6.2f} s (goal <= 60 s)")
+    print(f"recommend {len(failed):,} failures:     {rec_dt:6.2f} s (goal <= 2 s for 1,000)")
+
+
+if __name__ == "__main__":
+    main()
