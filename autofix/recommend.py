@@ -100,13 +100,14 @@ def changed(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
 
 
 def decide(record: dict[str, Any], category: str, rule_id: str | None, predictor, mem: JobMemory,
-           lam: float = LAMBDA) -> Decision:
+           lam: float = LAMBDA, penalty_factor: float = PENALTY_FACTOR) -> Decision:
     action = CATEGORIES.get(category)
     d = Decision(record["run_id"], category, rule_id, action or "no_retry")
     if category == UNCLASSIFIED or action == "retry_with_conf":
         if predictor is None:
             raise LookupError("no trained model")
-        best = search(predictor, record["conf"], record["input_bytes"], mem, lam)
+        base = float(predictor.predict(matrix([numbers(record["conf"])], record["input_bytes"], mem))[1][0])
+        best = search(predictor, record["conf"], record["input_bytes"], mem, lam, penalty_factor * base)
         if category == UNCLASSIFIED:
             same = predictor.predict(matrix([numbers(record["conf"])], record["input_bytes"], mem))[0][0]
             top = best[0]

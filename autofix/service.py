@@ -19,9 +19,10 @@ NO_MODEL = ("no trained retry-recommender yet: train one with "
 
 
 class Recommender:
-    def __init__(self, registry: Registry, artifacts: Path):
+    def __init__(self, registry: Registry, artifacts: Path, lam: float = 1.0, penalty_factor: float = 25.0):
         self.registry = registry
         self.artifacts = Path(artifacts)
+        self.lam, self.penalty_factor = lam, penalty_factor
 
     def train(self, records: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
         spark = [r for r in records if r.get("kind") == "spark"]
@@ -61,7 +62,7 @@ class Recommender:
         out = []
         for r in records:
             category, rule_id = classify(r)
-            out.append(decide(r, category, rule_id, predictor, memory[r["job_id"]]))
+            out.append(decide(r, category, rule_id, predictor, memory[r["job_id"]], self.lam, self.penalty_factor))
         return out
 
 
@@ -89,7 +90,7 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 120, d
                      "spark.driver.memory": "64g", "spark.driver.maxResultSize": "64g"}
             sla = 1.5 * w.run(truth, roomy, r["input_bytes"]).runtime_seconds
             best = w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla) if kind in ("heap", "overhead", "driver") else None
-            d = decide(r, category, rule_id, predictor, mem)
+            d = decide(r, category, rule_id, predictor, mem, recommender.lam, recommender.penalty_factor)
             if best is None:
                 # transient (retry it) or a memory failure nothing fixes (stop it)
                 decided += 1

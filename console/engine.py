@@ -70,7 +70,8 @@ class Engine:
     @cached_property
     def recommender(self):
         from autofix.service import Recommender
-        return Recommender(self.registry, self.settings.home / "artifacts")
+        s = self.settings
+        return Recommender(self.registry, s.home / "artifacts", s.autofix_lambda, s.autofix_penalty)
 
     @cached_property
     def changes(self) -> Changes:

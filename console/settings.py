@@ -29,6 +29,8 @@ class Settings:
     rules_file: Path = field(default_factory=lambda: Path(platformdirs.user_config_dir(APP)) / "rules.toml")
     log_tail_lines: int = 500
     log_tail_bytes: int = 1 << 20
+    autofix_lambda: float = 1.0  # weight of P(fail) × penalty against cost in the config search
+    autofix_penalty: float = 25.0  # the penalty, in multiples of the failed config's predicted cost
     default_role: str = "viewer"
     roles: dict[str, str] = field(default_factory=dict)  # user -> viewer | operator | admin
     config_path: Path | None = None
@@ -69,7 +71,8 @@ def _login_name() -> str:
 # key -> type the config file and environment may set
 KEYS: dict[str, type] = {"home": Path, "read_only": bool, "seed": int, "scale": str, "user": str,
                          "refresh_seconds": float, "theme": str, "rules_file": Path, "log_tail_lines": int,
-                         "log_tail_bytes": int, "default_role": str, "roles": dict}
+                         "log_tail_bytes": int, "autofix_lambda": float, "autofix_penalty": float,
+                         "default_role": str, "roles": dict}
 
 
 def default_config_path() -> Path:
@@ -104,6 +107,9 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
             setattr(s, key, _coerce(value, KEYS.get(key, type(value)), f"option --{key.replace('_', '-')}"))
     s.home = Path(os.path.expanduser(str(s.home)))
     s.rules_file = Path(os.path.expanduser(str(s.rules_file)))
+    if s.autofix_lambda < 0 or s.autofix_penalty < 0:
+        raise BadInput(f"autofix_lambda and autofix_penalty must not be negative, got {s.autofix_lambda} and "
+                       f"{s.autofix_penalty}")
     if s.default_role not in ROLES:
         raise BadInput(f"default_role must be one of {', '.join(ROLES)}, got {s.default_role!r}")
     if s.refresh_seconds <= 0:
