@@ -380,13 +380,6 @@ def _confirm(what: str, name: str, yes: bool) -> None:
         raise BadInput(f"confirmation did not match {name!r}: nothing done")
 
 
-def _duration(text: str, flag: str) -> float:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text.strip())
-    if not m:
-        raise BadInput(f"{flag}: expected a duration like 90s or 5m, got {text!r}")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-
-
 def _nodes(engine, args: argparse.Namespace, fmt: str) -> None:
     from core.changes import DrainOptions, parse_labels, parse_taints
     action = args.action
@@ -399,7 +392,7 @@ def _nodes(engine, args: argparse.Namespace, fmt: str) -> None:
             _confirm(f"drain {len(args.names)} nodes", str(len(args.names)), args.yes)
         opts = DrainOptions(grace_seconds=args.grace_period, ignore_daemonsets=args.ignore_daemonsets,
                             delete_emptydir_data=args.delete_emptydir_data,
-                            timeout_seconds=_duration(args.timeout, "--timeout"))
+                            timeout_seconds=clock.parse_duration(args.timeout, "--timeout"))
         for r in engine.drain(args.names, opts, _progress):
             print(f"node/{r['node']} drained ({len(r['evicted'])} pods evicted, {r['retries']} retries)")
     elif action == "label":

@@ -92,10 +92,8 @@ class Engine:
 
     def _left_unsettled(self) -> bool:
         """An intent without an outcome, or an operation still marked running: only then load the recovery."""
-        return bool(self.store.scalar(
-            "SELECT EXISTS (SELECT 1 FROM operations WHERE state = 'running') OR EXISTS ("
-            " SELECT 1 FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS (SELECT 1 FROM audit b"
-            " WHERE b.audit_id = a.audit_id AND b.stage IN ('ResponseComplete', 'Failed')))"))
+        return bool(self.audit.pending()) or bool(self.store.scalar(
+            "SELECT EXISTS (SELECT 1 FROM operations WHERE state = 'running')"))
 
     def _record_build(self, info: dict) -> None:
         self.audit.append(verb="create", user=self.settings.actor,
@@ -381,7 +379,7 @@ class Engine:
     def recommend(self, path: str) -> list[dict[str, Any]]:
         records = self._records(path)
         past = [self.attempt_record(a) for a in self.attempts()]
-        decisions = self.recommender.recommend([r for r in records], self._classify_record, past)
+        decisions = self.recommender.recommend(records, self._classify_record, past)
         return [d.to_dict() for d in decisions]
 
     def evaluate_recommender(self, seed: int = 7) -> dict[str, Any]:

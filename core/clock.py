@@ -30,3 +30,13 @@ def age(ts: str, ref: datetime | None = None) -> str:
         if secs >= size * (2 if unit == "d" else 1):
             return f"{secs // size}{unit}"
     return f"{secs}s"
+
+
+def parse_duration(text: str, what: str) -> float:
+    """`90s`, `5m`, `2h`, or bare seconds → seconds; BadInput naming `what` (a flag or field) otherwise."""
+    import re
+    from core.errors import BadInput
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text.strip())
+    if not m:
+        raise BadInput(f"{what}: expected a duration like 90s or 5m, got {text!r}")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]

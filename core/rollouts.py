@@ -4,7 +4,6 @@ revision of an old one, as `kubectl rollout undo` does. Each weight change is an
 deployment; the rollout itself is a durable operation (core/operations.py)."""
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from typing import Any
@@ -30,10 +29,7 @@ def parse_pause(text: str) -> float | None:
     """`manual` (until promoted) → None; `30s`, `5m`, `0` → seconds."""
     if text in ("manual", "promote", "until-promoted"):
         return None
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text.strip())
-    if not m:
-        raise BadInput(f"--pause: expected manual, or a duration like 30s or 5m, got {text!r}")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+    return clock.parse_duration(text, "--pause (manual, or a duration)")
 
 
 class Rollouts:
