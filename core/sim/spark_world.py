@@ -17,12 +17,29 @@ The model, per recurring job (its hidden `JobTruth`) and one run (input bytes I,
   workers, Arrow), plus 5 % of the heap; more than spark.executor.memoryOverhead O (default
   max(384 MiB, 10 % of M)) and the container is killed for exceeding its memory limit (exit 137).
 - Driver. The job collects `collect_fraction` × I bytes to the driver: more than
-  spark.driver.maxResultSize (default 1 GiB) fails the job; more than 60 % of the driver's heap D is a
-  driver OutOfMemoryError.
+  spark.driver.maxResultSize (default 1 GiB; 0 means unlimited, as in Spark) fails the job; more than
+  60 % of the driver's heap D is a driver OutOfMemoryError. Some jobs ("collectors", about 1 in 12)
+  bring a sizeable share of their input to the driver; as their input grows, some outgrow even a 64 GiB
+  driver: memory failures that no config in the search space fixes (a person must change the code).
 - Time. `cpu_s_per_gib` × I of CPU work over min(P, C × E) slots (E executors), in waves; the last wave
-  waits for the largest task; spilling slows tasks down; 45 s to start.
-- Cost. Executors and driver by the hour: 0.048 a core, 0.0065 a GiB of container memory (heap +
+  waits for the largest task; spilling slows tasks down; 45 s to start. Every task also pays a fixed
+  cost: TASK_SECONDS to schedule and launch, plus FETCH_SECONDS for each shuffle block it reads — one
+  per map task, and there are I / 128 MiB map tasks. So very many small partitions are slow (M × P
+  shuffle blocks), very few big ones need big heaps and leave slots idle: the cheapest shape lies in
+  between, near the 100–500 MiB partitions of the usual rule of thumb, larger for larger shuffles.
+- Cost. Executors and driver by the hour: 0.0357 a core, 0.0034 a GiB of container memory (heap +
   overhead).
+
+Owners (in `history`) size their jobs by hand, in three habits drawn per job: "defaults" (about 40 %)
+keep the shuffle partitions they chose when the job was new (200–1000, or a partition per 1–4 GiB of
+the input of the day) while the input grows, and an executor per 8 GiB of input; "tuners"
+(35 %) set partitions to the input (one per 96–384 MiB, re-tuned weekly) and pick executor shapes
+of their own; "reshapers" (25 %) start like defaults but answer a heap OOM with twice the partitions
+and 1.25× the heap, and a container kill with fewer cores per executor. Everyone else answers a failure
+with 1.5× the memory that ran out, within the search space (at most 64 GiB). Calibration: on the
+evaluation's held-out failures, doubling all memory costs about 1.7–1.9× the cheapest fixes, the
+figure issue 5 gives for naive bumps in practice (earlier versions of this world, where every owner
+kept 200 partitions and ratcheted memory, gave 5×).
 """
 from __future__ import annotations
 
@@ -36,9 +53,12 @@ from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
 RESERVED = 300 * MiB
 UNIFIED_FRACTION = 0.6
 SPILL_LIMIT = 2.5  # need/available beyond which execution memory cannot spill its way out
-CORE_HOUR = 0.048
-GIB_HOUR = 0.0065
+CORE_HOUR = 0.0357  # fitted to on-demand prices of c5/m5/r5.xlarge (4 vCPU, 8/16/32 GiB: 0.170, 0.192, 0.252 an hour)
+GIB_HOUR = 0.0034
 START_SECONDS = 45.0
+TASK_SECONDS = 0.1  # to schedule and launch one task
+FETCH_SECONDS = 0.0005  # for a task to fetch one shuffle block (there is one per map task)
+MAP_SPLIT = 128 * MiB  # input bytes per map task
 DEFAULTS = {"spark.executor.memory": "1g", "spark.executor.cores": "1", "spark.executor.instances": "2",
             "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "1g", "spark.driver.maxResultSize": "1g"}
 # the bounds of the search space the issue gives
@@ -56,6 +76,7 @@ class JobTruth:
     native_mib_per_core: float  # off-heap MiB per running task
     collect_fraction: float  # bytes brought to the driver per input byte
     cpu_s_per_gib: float  # CPU seconds of work per GiB of input
+    owner: str = "defaults"  # how the job's owner sizes it by hand: defaults | tuner | reshaper
 
 
 @dataclass
@@ -92,13 +113,15 @@ def run(truth: JobTruth, conf: dict[str, str], input_bytes: int) -> Outcome:
     work = truth.cpu_s_per_gib * input_bytes / GiB
     per_task = work / s["partitions"]
     waves = math.ceil(s["partitions"] / slots)
-    runtime = START_SECONDS + ((waves - 1) * per_task + truth.skew * per_task) * spill + 0.02 * s["partitions"] / slots
+    fixed = TASK_SECONDS + FETCH_SECONDS * max(1, math.ceil(input_bytes / MAP_SPLIT))
+    runtime = START_SECONDS + ((waves - 1) * per_task + truth.skew * per_task) * spill + waves * fixed
     hourly = (s["instances"] * (s["cores"] * CORE_HOUR + (s["heap"] + s["overhead"]) / GiB * GIB_HOUR)
               + CORE_HOUR + s["driver"] / GiB * GIB_HOUR)
+    max_result = s["max_result"] or math.inf  # 0: unlimited
     detail = {"pressure": round(pressure, 3), "offheap_ratio": round(offheap / s["overhead"], 3),
-              "collected_ratio": round(collected / s["max_result"], 4), "driver_ratio": round(collected / (0.6 * s["driver"]), 4)}
+              "collected_ratio": round(collected / max_result, 4), "driver_ratio": round(collected / (0.6 * s["driver"]), 4)}
     failure = None
-    if collected > s["max_result"]:
+    if collected > max_result:
         failure = "driver_result"
     elif collected > 0.6 * s["driver"]:
         failure = "driver_heap"
@@ -165,7 +188,8 @@ def cheapest_fix(truth: JobTruth, conf: dict[str, str], input_bytes: int, sla_se
                     candidate = {**conf, "spark.executor.memory": format_size(heap), "spark.executor.cores": str(cores),
                                  "spark.executor.instances": str(inst), "spark.sql.shuffle.partitions": str(parts),
                                  "spark.executor.memoryOverhead": format_size(over)}
-                    for drv in ((base["driver"],) if truth.collect_fraction == 0 else (base["driver"], 8 * GiB, 32 * GiB, 64 * GiB)):
+                    drivers = [base["driver"]] + ([2 ** k * GiB for k in range(1, 7)] if truth.collect_fraction else [])
+                    for drv in drivers:
                         cand = {**candidate, "spark.driver.memory": format_size(drv)}
                         if truth.collect_fraction:
                             cand["spark.driver.maxResultSize"] = format_size(max(parse_size(conf.get(
@@ -178,10 +202,29 @@ def cheapest_fix(truth: JobTruth, conf: dict[str, str], input_bytes: int, sla_se
     return best
 
 
-def random_truth(job_id: str, rng: random.Random) -> JobTruth:
-    return JobTruth(job_id=job_id, expansion=round(rng.uniform(1.5, 6.0), 2), skew=round(rng.choice(
-        [rng.uniform(1.0, 1.6), rng.uniform(1.6, 4.0)]), 2), native_mib_per_core=round(rng.uniform(80, 700), 0),
-        collect_fraction=rng.choice([0.0] * 6 + [rng.uniform(2e-5, 4e-4)]), cpu_s_per_gib=round(rng.uniform(15, 90), 1))
+# The ranges a world draws its jobs from. `OTHER_ESTATE` is a differently drawn estate (hungrier,
+# more skewed jobs, bigger inputs, other owners' habits) for checking that what the recommender learns
+# from one estate's history is a method, not this world's numbers.
+RANGES: dict[str, Any] = {"expansion": (1.5, 6.0), "skew_low": (1.0, 1.6), "skew_high": (1.6, 4.0),
+                          "native_mib": (80, 700), "cpu_s_per_gib": (15, 90), "small_collect": (2e-5, 4e-4),
+                          "collectors": 1 / 12, "big_collect": (0.02, 0.2), "input_gib_median": 40.0,
+                          "input_sigma": 1.0, "growth": (0.0, 0.04), "owners": (0.35, 0.35, 0.30)}
+OTHER_ESTATE: dict[str, Any] = {**RANGES, "expansion": (3.0, 10.0), "skew_low": (1.1, 2.0), "skew_high": (2.0, 6.0),
+                                "native_mib": (150, 1200), "cpu_s_per_gib": (30, 160), "collectors": 1 / 8,
+                                "big_collect": (0.005, 0.1), "input_gib_median": 120.0, "input_sigma": 0.8,
+                                "growth": (0.0, 0.06), "owners": (0.6, 0.25, 0.15)}
+
+
+def random_truth(job_id: str, rng: random.Random, ranges: dict[str, Any] | None = None) -> JobTruth:
+    g = ranges or RANGES
+    expansion = round(rng.uniform(*g["expansion"]), 2)
+    skew = round(rng.choice([rng.uniform(*g["skew_low"]), rng.uniform(*g["skew_high"])]), 2)
+    native = round(rng.uniform(*g["native_mib"]), 0)
+    small = rng.choice([0.0] * 6 + [rng.uniform(*g["small_collect"])])
+    collect = rng.uniform(*g["big_collect"]) if rng.random() < g["collectors"] else small
+    owner = rng.choices(("defaults", "tuner", "reshaper"), weights=g["owners"])[0]
+    return JobTruth(job_id=job_id, expansion=expansion, skew=skew, native_mib_per_core=native,
+                    collect_fraction=collect, cpu_s_per_gib=round(rng.uniform(*g["cpu_s_per_gib"]), 1), owner=owner)
 
 
 TRANSIENT_TAILS = {
@@ -196,32 +239,31 @@ TRANSIENT_TAILS = {
 
 
 def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-01T00:00:00Z",
-            transient_rate: float = 0.03) -> tuple[list[dict[str, Any]], dict[str, JobTruth]]:
-    """Daily runs of recurring Spark jobs whose inputs grow, sized by hand by their owners: when a run fails
-    for memory, the owner retries with 1.5× the memory (up to three tries) and keeps that config. Records in
-    DESIGN.md's history format, oldest first; and the world's truth about each job, for judging."""
+            transient_rate: float = 0.03, ranges: dict[str, Any] | None = None
+            ) -> tuple[list[dict[str, Any]], dict[str, JobTruth]]:
+    """Daily runs of recurring Spark jobs whose inputs grow, sized by hand by their owners (three habits,
+    see the module's doc): after a memory failure the owner retries with a fix of their habit (up to
+    three tries) and keeps that config. Records in DESIGN.md's history format, oldest first; and the
+    world's truth about each job, for judging."""
     from datetime import datetime, timedelta
 
-    rng = random.Random(f"spark-world:{seed}")
+    g = ranges or RANGES
+    rng = random.Random(f"spark-world:{seed}" + ("" if ranges is None else f":{sorted(g.items())}"))
     t0 = datetime.fromisoformat(start.replace("Z", "+00:00"))
     records: list[dict[str, Any]] = []
     truths: dict[str, JobTruth] = {}
     run_no = 0
     for j in range(n_jobs):
         job = f"spark-job-{j:03d}"
-        truth = truths[job] = random_truth(job, rng)
-        base = min(2000.0, max(1.0, rng.lognormvariate(math.log(40), 1.0))) * GiB
-        growth = rng.uniform(0.0, 0.04)
-        cores = rng.choice([2, 4, 4, 5])
-        conf = {"spark.executor.memory": rng.choice(["2g", "4g", "4g", "8g", "16g"]), "spark.executor.cores": str(cores),
-                "spark.executor.instances": str(max(2, min(200, round(base / GiB / 8)))),
-                "spark.sql.shuffle.partitions": rng.choice(["200", "200", "400", "1000"]),
-                "spark.driver.memory": rng.choice(["1g", "2g", "4g"])}
-        if rng.random() < 0.4:
-            conf["spark.executor.memoryOverhead"] = rng.choice(["512m", "1g", "2g"])
+        truth = truths[job] = random_truth(job, rng, g)
+        base = min(2000.0, max(1.0, rng.lognormvariate(math.log(g["input_gib_median"]), g["input_sigma"]))) * GiB
+        growth = rng.uniform(*g["growth"])
+        conf = _owner_conf(truth.owner, base, rng)
         hour = rng.randint(0, 23)
         for d in range(days):
             input_bytes = int(base * (1 + growth) ** d * rng.uniform(0.9, 1.1))
+            if truth.owner == "tuner" and d % 7 == 0 and d:
+                conf = _retune(conf, input_bytes, rng)
             submitted = t0 + timedelta(days=d, hours=hour)
             run_no += 1
             attempt = 1
@@ -245,21 +287,66 @@ def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-0
                 records.append(rec)
                 if o.status == "succeeded" or attempt >= 3:
                     break
-                conf = _owner_fix(conf, o.failure)
+                conf = _owner_fix(conf, o.failure, truth.owner)
                 attempt += 1
     records.sort(key=lambda r: (r["submitted_at"], r["run_id"]))
     return records, truths
 
 
-def _owner_fix(conf: dict[str, str], failure: str | None) -> dict[str, str]:
-    """What a person does by hand after a memory failure: more of the memory that ran out, 1.5× at a time."""
-    out = dict(conf)
-    if failure in ("driver_heap", "driver_result"):
-        out["spark.driver.memory"] = format_size(int(parse_size(out.get("spark.driver.memory", "1g")) * 1.5))
-        if failure == "driver_result":
-            out["spark.driver.maxResultSize"] = format_size(int(parse_size(out.get("spark.driver.maxResultSize", "1g")) * 2))
-    elif failure == "overhead":
-        out["spark.executor.memoryOverhead"] = format_size(int(overhead_bytes(out) * 1.5))
+def _owner_conf(owner: str, input_bytes: float, rng: random.Random) -> dict[str, str]:
+    """A job's first config, as its owner's habit makes it."""
+    gib = input_bytes / GiB
+    if owner == "tuner":
+        cores = rng.choice([2, 4, 5, 8])
+        slots = gib / rng.uniform(1.0, 4.0)
+        heap = 0.3 + cores * rng.uniform(1.0, 4.0)
+        conf = {"spark.executor.memory": format_size(int(round(heap * 2) / 2 * GiB)), "spark.executor.cores": str(cores),
+                "spark.executor.instances": str(max(1, min(300, round(slots / cores)))),
+                "spark.driver.memory": rng.choice(["1g", "2g", "4g"])}
+        conf = _retune(conf, input_bytes, rng)
     else:
-        out["spark.executor.memory"] = format_size(int(parse_size(out.get("spark.executor.memory", "1g")) * 1.5))
+        cores = rng.choice([2, 4, 4, 5])
+        conf = {"spark.executor.memory": rng.choice(["2g", "4g", "4g", "8g", "16g"]), "spark.executor.cores": str(cores),
+                "spark.executor.instances": str(max(2, min(200, round(gib / 8)))),
+                # the default 200 or a round number; enough that a partition starts at most a few GiB
+                "spark.sql.shuffle.partitions": str(max(int(rng.choice(["200", "200", "400", "1000"])),
+                                                        100 * math.ceil(gib / rng.uniform(1.0, 4.0) / 100))),
+                "spark.driver.memory": rng.choice(["1g", "2g", "4g"])}
+    if rng.random() < 0.4:
+        conf["spark.executor.memoryOverhead"] = rng.choice(["512m", "1g", "2g"])
+    return conf
+
+
+def _retune(conf: dict[str, str], input_bytes: float, rng: random.Random) -> dict[str, str]:
+    """A tuner's partitions: one per 96–384 MiB of input, a round number."""
+    parts = input_bytes / (rng.uniform(96, 384) * MiB)
+    step = 50 if parts < 1000 else 500
+    return {**conf, "spark.sql.shuffle.partitions": str(max(50, min(20000, int(round(parts / step) * step))))}
+
+
+def _more(key: str, factor: float, now: int) -> str:
+    return format_size(min(BOUNDS[key][1], int(now * factor)))
+
+
+def _owner_fix(conf: dict[str, str], failure: str | None, owner: str = "defaults") -> dict[str, str]:
+    """What a person does by hand after a memory failure: more of the memory that ran out, 1.5× at a time
+    (within the search space); reshapers — and anyone whose memory is already at the space's bound —
+    add partitions for a heap OOM and take cores away for a container kill."""
+    out = dict(conf)
+    s = settings(out)
+    if failure in ("driver_heap", "driver_result"):
+        out["spark.driver.memory"] = _more("spark.driver.memory", 1.5, s["driver"])
+        if failure == "driver_result":
+            out["spark.driver.maxResultSize"] = format_size(2 * s["max_result"])
+    elif failure == "overhead":
+        out["spark.executor.memoryOverhead"] = _more("spark.executor.memoryOverhead", 1.5, s["overhead"])
+        if (owner == "reshaper" or s["overhead"] >= BOUNDS["spark.executor.memoryOverhead"][1]) and s["cores"] > 1:
+            cores = max(1, s["cores"] // 2)
+            out["spark.executor.cores"] = str(cores)
+            out["spark.executor.instances"] = str(min(500, s["instances"] * s["cores"] // cores))
+    elif owner == "reshaper" or s["heap"] >= BOUNDS["spark.executor.memory"][1]:
+        out["spark.sql.shuffle.partitions"] = str(min(20000, 2 * s["partitions"]))
+        out["spark.executor.memory"] = _more("spark.executor.memory", 1.25, s["heap"])
+    else:
+        out["spark.executor.memory"] = _more("spark.executor.memory", 1.5, s["heap"])
     return out
