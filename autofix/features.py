@@ -1,8 +1,14 @@
 """Features of a (job, config, input) for the retry recommender: the parsed config (Spark's syntax and
-defaults), the input, per-task quantities derived from them, and what the job's own history says —
-the largest load per task it survived and the smallest it died of, for heap and for off-heap memory.
+defaults), the input, per-task quantities derived from them (partition size, memory per core, load per
+task, tasks per slot), and what the job's own history says — the largest load per task it survived and
+the smallest it died of, for heap, off-heap and driver memory, and how long its last good run took on
+which shape.
 
-Everything is learnable from history records alone: nothing here knows the world's formulas."""
+Everything is learnable from history records alone: nothing here knows the world's formulas. The
+quantities are the ones a Spark engineer reasons with (bytes per partition, heap per concurrent task,
+waves of tasks over the slots); how they turn into success, runtime and cost is left to the models.
+A reference the job's history does not have yet (no success, no failure of a kind) gives a ratio of 0
+and a flag, never a sentinel: the box of seen features (model.Predictor.seen) stays meaningful."""
 from __future__ import annotations
 
 import math
@@ -11,11 +17,19 @@ from typing import Any
 
 from core.spark import GiB, overhead_bytes, parse_size
 
+# the first seven are the config's own numbers, in this order (model.rate_design reads them)
 NAMES = ("input_gib", "heap_gib", "overhead_gib", "cores", "instances", "partitions", "driver_gib",
-         "partition_gib", "heap_per_core_gib", "overhead_per_core_gib", "load", "slots", "input_per_slot_gib",
-         "ok_load", "fail_load", "load_vs_ok", "load_vs_fail", "ok_offheap", "fail_offheap", "offheap_vs_ok",
-         "offheap_vs_fail", "failures_seen", "runs_seen", "last_ok_input_ratio")
+         "result_gib", "partition_gib", "heap_per_core_gib", "overhead_per_core_gib", "load", "slots",
+         "input_per_slot_gib", "tasks_per_slot",
+         "has_ok", "load_vs_ok", "has_heap_fail", "load_vs_fail", "offheap_vs_ok", "has_offheap_fail",
+         "offheap_vs_fail", "driver_vs_ok", "has_driver_fail", "driver_vs_fail", "result_vs_ok",
+         "has_result_fail", "result_vs_fail",
+         "failures_seen", "driver_failures_seen", "runs_seen", "input_vs_last_ok",
+         "last_ok_runtime", "last_ok_slot_seconds_per_gib", "partitions_vs_last_ok", "slots_vs_last_ok",
+         "heap_per_core_vs_last_ok")
 N = len(NAMES)
+COLUMNS = 7  # of a config row: heap, overhead, cores, instances, partitions, driver, result limit
+FAILS_KEPT = 40  # the memory failures of a job kept as evidence (the newest)
 
 
 def _l2(x: float) -> float:
@@ -27,69 +41,142 @@ class JobMemory:
     """What one job's history has shown so far (updated in time order)."""
     ok_load: float = 0.0  # largest partition-per-heap-per-core load a run survived
     fail_load: float = math.inf  # smallest such load a heap OOM died of
-    ok_offheap: float = math.inf  # smallest overhead-per-core it ran with... and survived (lower bound of need)
+    ok_offheap: float = math.inf  # smallest overhead per core it ran with and survived
     fail_offheap: float = 0.0  # largest overhead per core it was killed with
+    ok_driver: float = math.inf  # smallest driver memory per GiB of input a run succeeded with
+    fail_driver: float = 0.0  # largest driver memory per GiB of input a driver OOM happened with
+    ok_result: float = math.inf  # the same for spark.driver.maxResultSize
+    fail_result: float = 0.0  # largest maxResultSize per GiB of input that results were bigger than
     failures: int = 0
+    driver_failures: int = 0
     runs: int = 0
-    last_ok_input: float = 0.0
+    last_ok: dict[str, float] | None = None  # the last good run: input, runtime, partitions, slots, heap/core
     seen: set[str] = field(default_factory=set)
+    # the job's latest memory failures: (kind, input GiB, heap, overhead, cores, partitions, driver, result)
+    fails: list[tuple[str, float, float, float, float, float, float, float]] = field(default_factory=list)
 
-    def learn(self, q: dict[str, float], status: str, failure: str | None) -> None:
+    def learn(self, q: dict[str, float], status: str, failure: str | None, runtime: float | None = None) -> None:
         self.runs += 1
+        if status != "succeeded" and failure in ("heap", "overhead", "driver", "driver_result"):
+            self.fails = (self.fails + [(failure, q["input_gib"], q["heap_gib"], q["overhead_gib"], q["cores"],
+                                         q["partitions"], q["driver_gib"], q["result_gib"])])[-FAILS_KEPT:]
+        driver = q["driver_gib"] / max(q["input_gib"], 1e-3)
+        result = q["result_gib"] / max(q["input_gib"], 1e-3)
         if status == "succeeded":
+            self.ok_result = min(self.ok_result, result)
             self.ok_load = max(self.ok_load, q["load"])
             self.ok_offheap = min(self.ok_offheap, q["overhead_per_core_gib"])
-            self.last_ok_input = q["input_gib"]
+            self.ok_driver = min(self.ok_driver, driver)
+            if runtime:
+                self.last_ok = {"input_gib": q["input_gib"], "runtime": float(runtime), "partitions": q["partitions"],
+                                "slots": q["slots"], "heap_per_core_gib": q["heap_per_core_gib"]}
         elif failure == "heap":
             self.fail_load = min(self.fail_load, q["load"])
             self.failures += 1
         elif failure == "overhead":
             self.fail_offheap = max(self.fail_offheap, q["overhead_per_core_gib"])
             self.failures += 1
+        elif failure == "driver":
+            self.fail_driver = max(self.fail_driver, driver)
+            self.driver_failures += 1
+        elif failure == "driver_result":
+            self.fail_result = max(self.fail_result, result)
+            self.driver_failures += 1
+
+    @property
+    def last_ok_input(self) -> float:
+        return self.last_ok["input_gib"] if self.last_ok else 0.0
 
 
-def numbers(conf: dict[str, str]) -> tuple[float, float, float, float, float, float]:
-    """(heap GiB, overhead GiB, cores, instances, partitions, driver GiB) of a config, Spark's defaults filled in."""
+def numbers(conf: dict[str, str]) -> tuple[float, float, float, float, float, float, float]:
+    """(heap GiB, overhead GiB, cores, instances, partitions, driver GiB, maxResultSize GiB) of a config,
+    Spark's defaults filled in (maxResultSize 1g; 0, unlimited, counts as the driver's memory)."""
     c = {"spark.executor.memory": "1g", "spark.executor.cores": "1", "spark.executor.instances": "2",
-         "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "1g", **conf}
+         "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "1g", "spark.driver.maxResultSize": "1g", **conf}
+    driver = parse_size(c["spark.driver.memory"]) / GiB
     return (parse_size(c["spark.executor.memory"]) / GiB, overhead_bytes(c) / GiB, float(c["spark.executor.cores"]),
-            float(c["spark.executor.instances"]), float(c["spark.sql.shuffle.partitions"]),
-            parse_size(c["spark.driver.memory"]) / GiB)
+            float(c["spark.executor.instances"]), float(c["spark.sql.shuffle.partitions"]), driver,
+            parse_size(c["spark.driver.maxResultSize"]) / GiB or driver)
 
 
 def quantities(conf: dict[str, str], input_bytes: int) -> dict[str, float]:
     """The per-task quantities of one config (what the job's memory is learned from)."""
-    heap, over, cores, inst, parts, driver = numbers(conf)
+    heap, over, cores, inst, parts, driver, result = numbers(conf)
     gib = input_bytes / GiB
     part = gib / parts
     hpc = max(1e-3, (heap - 0.3) / cores)
     return {"input_gib": gib, "heap_gib": heap, "overhead_gib": over, "cores": cores, "instances": inst,
-            "partitions": parts, "driver_gib": driver, "partition_gib": part,
+            "partitions": parts, "driver_gib": driver, "result_gib": result, "partition_gib": part,
             "heap_per_core_gib": hpc, "overhead_per_core_gib": over / cores, "load": part / hpc,
             "slots": cores * inst, "input_per_slot_gib": gib / (cores * inst)}
 
 
 def matrix(configs, input_bytes: float, mem: JobMemory):
-    """Feature rows for many configs at once — the (heap, overhead, cores, instances, partitions, driver)
-    columns of `configs` (an N×6 array, GiB and counts) — as the search scores them in one batch."""
+    """Feature rows for many configs at once — the (heap, overhead, cores, instances, partitions, driver,
+    result limit) columns of `configs` (an N×7 array, GiB and counts) — as the search scores them in one batch."""
     import numpy as np
-    c = np.asarray(configs, dtype=np.float64).reshape(-1, 6)
-    heap, over, cores, inst, parts, driver = c.T
-    gib = np.full(len(c), input_bytes / GiB)
+    c = np.asarray(configs, dtype=np.float64).reshape(-1, COLUMNS)
+    heap, over, cores, inst, parts, driver, result = c.T
+    n = len(c)
+    gib = np.full(n, input_bytes / GiB)
     part = gib / parts
     hpc = np.maximum(1e-3, (heap - 0.3) / cores)
     load, opc, slots = part / hpc, over / cores, cores * inst
-    ok_load = mem.ok_load or 1e-6
-    fail_load = mem.fail_load if math.isfinite(mem.fail_load) else 1e6
-    ok_off = mem.ok_offheap if math.isfinite(mem.ok_offheap) else 1e-6
-    fail_off = mem.fail_offheap or 1e-6
+    drv, res = driver / gib, result / gib
     l2 = lambda x: np.log2(np.maximum(x, 1e-9))  # noqa: E731
-    const = lambda v: np.full(len(c), v)  # noqa: E731
-    cols = [l2(gib), l2(heap), l2(over), cores, l2(inst), l2(parts), l2(driver), l2(part), l2(hpc), l2(opc), l2(load),
-            l2(slots), l2(gib / slots), const(_l2(ok_load)), const(_l2(fail_load)), l2(load / ok_load),
-            l2(load / fail_load), const(_l2(ok_off)), const(_l2(fail_off)), l2(opc / ok_off), l2(opc / fail_off),
-            const(float(mem.failures)), const(_l2(mem.runs + 1)), l2(gib / (mem.last_ok_input or gib))]
+    const = lambda v: np.full(n, float(v))  # noqa: E731
+    zero = const(0.0)
+
+    def vs(x, ref: float, known: bool):  # log ratio to a reference from the job's history, 0 when none
+        return l2(x / ref) if known else zero
+
+    last = mem.last_ok
+    cols = [l2(gib), l2(heap), l2(over), cores, l2(inst), l2(parts), l2(driver), l2(result),
+            l2(part), l2(hpc), l2(opc), l2(load), l2(slots), l2(gib / slots), l2(parts / slots),
+            const(mem.ok_load > 0), vs(load, mem.ok_load, mem.ok_load > 0),
+            const(math.isfinite(mem.fail_load)), vs(load, mem.fail_load, math.isfinite(mem.fail_load)),
+            vs(opc, mem.ok_offheap, math.isfinite(mem.ok_offheap)),
+            const(mem.fail_offheap > 0), vs(opc, mem.fail_offheap, mem.fail_offheap > 0),
+            vs(drv, mem.ok_driver, math.isfinite(mem.ok_driver)),
+            const(mem.fail_driver > 0), vs(drv, mem.fail_driver, mem.fail_driver > 0),
+            vs(res, mem.ok_result, math.isfinite(mem.ok_result)),
+            const(mem.fail_result > 0), vs(res, mem.fail_result, mem.fail_result > 0),
+            const(mem.failures), const(mem.driver_failures), const(_l2(mem.runs + 1)),
+            vs(gib, last["input_gib"], True) if last else zero,
+            const(_l2(last["runtime"])) if last else zero,
+            const(_l2(last["runtime"] * min(last["partitions"], last["slots"]) / max(last["input_gib"], 1e-3)))
+            if last else zero,
+            vs(parts, last["partitions"], True) if last else zero,
+            vs(slots, last["slots"], True) if last else zero,
+            vs(hpc, last["heap_per_core_gib"], True) if last else zero]
     return np.stack(cols, axis=1)
+
+
+def dominated(configs, input_gib: float, mem: JobMemory):
+    """Which configs the job's own failures already rule out, by monotonicity alone — less memory never
+    helps and more input never needs less: a config is dominated by a failure at no more input when,
+    for a driver OOM, its driver memory is no larger; for results over maxResultSize, its limit is no
+    larger; for a heap OOM, its heap per core is no larger with no more partitions; for a container kill,
+    its overhead is no larger with no fewer cores and no less heap. Nothing here is fitted: it is what
+    the history shows, applied before the model is asked."""
+    import numpy as np
+    c = np.asarray(configs, dtype=np.float64).reshape(-1, COLUMNS)
+    heap, over, cores, _, parts, driver, result = c.T
+    hpc = (heap - 0.3) / cores
+    out = np.zeros(len(c), dtype=bool)
+    eps = 1e-6
+    for kind, f_in, f_heap, f_over, f_cores, f_parts, f_driver, f_result in mem.fails:
+        if f_in > input_gib * (1 + eps):
+            continue
+        if kind == "driver":
+            out |= driver <= f_driver + eps
+        elif kind == "driver_result":
+            out |= result <= f_result + eps
+        elif kind == "heap":
+            out |= (hpc <= (f_heap - 0.3) / f_cores + eps) & (parts <= f_parts + eps)
+        elif kind == "overhead":
+            out |= (over <= f_over + eps) & (cores >= f_cores - eps) & (heap >= f_heap - eps)
+    return out
 
 
 def vector(conf: dict[str, str], input_bytes: int, mem: JobMemory) -> list[float]:
@@ -111,6 +198,15 @@ def failure_kind(record: dict[str, Any]) -> str | None:
     return "other"
 
 
+def learn(memory: dict[str, JobMemory], record: dict[str, Any]) -> None:
+    """Add one history record to its job's memory."""
+    kind = failure_kind(record)
+    if kind == "driver" and "maxResultSize" in (record.get("log_tail") or ""):
+        kind = "driver_result"  # the results outgrew the limit, not the driver's heap
+    memory.setdefault(record["job_id"], JobMemory()).learn(
+        quantities(record["conf"], record["input_bytes"]), record["status"], kind, record.get("runtime_seconds"))
+
+
 def dataset(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[int], list[float], list[str],
                                                    dict[str, JobMemory], list[float]]:
     """Rows of every record in time order, each featurised with only the history before it. Failures that
@@ -119,13 +215,11 @@ def dataset(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[int]
     memory: dict[str, JobMemory] = {}
     for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
         mem = memory.setdefault(r["job_id"], JobMemory())
-        q = quantities(r["conf"], r["input_bytes"])
-        kind = failure_kind(r)
-        if kind not in ("other",):
+        if failure_kind(r) != "other":
             X.append(vector(r["conf"], r["input_bytes"], mem))
             y.append(1 if r["status"] == "succeeded" else 0)
             cost.append(float(r["cost"]))
             runtime.append(float(r["runtime_seconds"]))
             when.append(r["submitted_at"])
-        mem.learn(q, r["status"], kind)
+        learn(memory, r)
     return X, y, cost, when, memory, runtime

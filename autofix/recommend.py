@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from autofix.features import JobMemory, matrix, numbers
+from autofix.features import JobMemory, dominated, failure_kind, matrix, numbers
 from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 LAMBDA = 1.0
 PENALTY_FACTOR = 25.0  # a failed retry costs its own run, then a person's fix: weigh P(fail) by this × the run
+NO_RETRY_BELOW = 0.5  # a config-fixable failure whose best candidate is this unlikely to succeed is not retried
 SPACE = {"spark.executor.memory": (512 * MiB, 64 * GiB), "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
          "spark.executor.cores": (1, 8), "spark.executor.instances": (1, 500),
          "spark.sql.shuffle.partitions": (1, 20000), "spark.driver.memory": (512 * MiB, 64 * GiB)}
@@ -40,28 +41,38 @@ def _clamp(key: str, value):
     return np.clip(value, lo, hi)
 
 
-def grid(conf: dict[str, str]):
-    """Reshapings of a config around itself, as an N×6 array (heap GiB, overhead GiB, cores, instances,
-    partitions, driver GiB): memory down or up, overhead up, other cores per executor with as many
-    slots in all, more partitions — and their combinations."""
+def grid(conf: dict[str, str], kind: str | None = None):
+    """Reshapings of a config around itself, as an N×7 array (heap GiB, overhead GiB, cores, instances,
+    partitions, driver GiB, result limit GiB): memory down or up, overhead up, other cores per executor
+    with as many slots in all, fewer or more partitions — and their combinations; for a driver failure
+    (`kind` "driver") each of them with more driver memory too, its result limit raised to match."""
     import numpy as np
-    heap, over, cores, inst, parts, driver = numbers(conf)
-    hm, om, c, pm = np.meshgrid([0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4], [1, 1.5, 2, 3, 4],
-                                sorted({1, 2, 4, int(cores), min(8, int(cores) * 2)}), [1, 2, 4, 8, 16], indexing="ij")
+    heap, over, cores, inst, parts, driver, result = numbers(conf)
+    drivers = [1, 1.5, 2, 3, 4, 6, 8, 16, 32] if kind == "driver" else [1]
+    hm, om, c, pm, dm = np.meshgrid([0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4], [1, 1.5, 2, 3, 4],
+                                    sorted({1, 2, 4, int(cores), min(8, int(cores) * 2), 8}), [0.5, 1, 2, 4, 8, 16],
+                                    drivers, indexing="ij")
     new_cores = _clamp("spark.executor.cores", c.ravel())
+    new_driver = _clamp("spark.driver.memory", driver * dm.ravel() * GiB) / GiB
     rows = np.stack([
         _clamp("spark.executor.memory", heap * hm.ravel() * GiB) / GiB,
         _clamp("spark.executor.memoryOverhead", over * om.ravel() * GiB) / GiB,
         new_cores,
         _clamp("spark.executor.instances", np.round(cores * inst / new_cores)),
         _clamp("spark.sql.shuffle.partitions", np.round(parts * pm.ravel())),
-        np.full(hm.size, driver)], axis=1)
-    return rows
+        new_driver,
+        np.where(new_driver > driver, np.maximum(result, new_driver), result)], axis=1)
+    rows[:, :2] = np.round(rows[:, :2] * 1024) / 1024  # whole MiB, as Spark's syntax writes them
+    rows[:, 5:] = np.round(rows[:, 5:] * 1024) / 1024
+    _, first = np.unique(rows, axis=0, return_index=True)  # clamping makes twins: keep one of each
+    return rows[np.sort(first)]
 
 
 def to_conf(conf: dict[str, str], row) -> dict[str, str]:
-    """A grid row back into Spark's syntax; overhead is written only when it is not Spark's default."""
-    heap, over, cores, inst, parts, _ = (float(v) for v in row)
+    """A grid row back into Spark's syntax; overhead is written only when it is not Spark's default, the
+    driver's keys only when they change."""
+    heap, over, cores, inst, parts, driver, result = (float(v) for v in row)
+    old = numbers(conf)
     out = dict(conf)
     out["spark.executor.memory"] = format_size(int(heap * GiB))
     default_over = max(384 * MiB, int(heap * GiB) // 10)
@@ -70,24 +81,31 @@ def to_conf(conf: dict[str, str], row) -> dict[str, str]:
     out["spark.executor.cores"] = str(int(cores))
     out["spark.executor.instances"] = str(int(inst))
     out["spark.sql.shuffle.partitions"] = str(int(parts))
+    if abs(driver - old[5]) * GiB > MiB:
+        out["spark.driver.memory"] = format_size(int(driver * GiB))
+    if abs(result - old[6]) * GiB > MiB:
+        out["spark.driver.maxResultSize"] = format_size(int(result * GiB))
     return out
 
 
-def candidates(conf: dict[str, str]) -> list[dict[str, str]]:
-    return [to_conf(conf, row) for row in grid(conf)]
+def candidates(conf: dict[str, str], kind: str | None = None) -> list[dict[str, str]]:
+    return [to_conf(conf, row) for row in grid(conf, kind)]
 
 
 def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, lam: float = LAMBDA,
-           penalty: float | None = None, keep: int = 3) -> list[tuple[float, float, float, dict[str, str]]]:
+           penalty: float | None = None, keep: int = 3, kind: str | None = None
+           ) -> list[tuple[float, float, float, dict[str, str]]]:
     """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate scored in
-    one batch, only those inside what the model has seen."""
+    one batch, only those inside what the model has seen; a candidate the job's own failures already rule
+    out (features.dominated) counts as certain to fail."""
     import numpy as np
-    rows = grid(conf)
+    rows = grid(conf, kind)
     X = matrix(rows, input_bytes, mem)
     inside = predictor.seen(X)
     if inside.any():  # a model is not to be trusted far from anything it has seen
         rows, X = rows[inside], X[inside]
     p, cost = predictor.predict(X)
+    p = np.where(dominated(rows, input_bytes / GiB, mem), 0.0, p)  # what the job's own failures rule out
     base = float(predictor.predict(matrix([numbers(conf)], input_bytes, mem))[1][0])
     pen = penalty if penalty is not None else PENALTY_FACTOR * base
     score = cost + lam * (1 - p) * pen
@@ -101,27 +119,35 @@ def changed(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
 
 def decide(record: dict[str, Any], category: str, rule_id: str | None, predictor, mem: JobMemory,
            lam: float = LAMBDA, penalty_factor: float = PENALTY_FACTOR) -> Decision:
+    """The decision for one failed attempt. A config-fixable failure gets the best config found — unless
+    even that one is predicted to fail (P(success) < NO_RETRY_BELOW): then no_retry, for a doomed retry
+    only costs money; its candidates stay in `alternatives` for a person to look at."""
     action = CATEGORIES.get(category)
     d = Decision(record["run_id"], category, rule_id, action or "no_retry")
     if category == UNCLASSIFIED or action == "retry_with_conf":
         if predictor is None:
             raise LookupError("no trained model")
-        base = float(predictor.predict(matrix([numbers(record["conf"])], record["input_bytes"], mem))[1][0])
-        best = search(predictor, record["conf"], record["input_bytes"], mem, lam, penalty_factor * base)
+        same_p, same_cost = (float(v[0]) for v in predictor.predict(
+            matrix([numbers(record["conf"])], record["input_bytes"], mem)))
+        best = search(predictor, record["conf"], record["input_bytes"], mem, lam, penalty_factor * same_cost,
+                      kind=failure_kind(record))
+        top = best[0]
         if category == UNCLASSIFIED:
-            same = predictor.predict(matrix([numbers(record["conf"])], record["input_bytes"], mem))[0][0]
-            top = best[0]
             # doomed retries cost money: retry an unclassified failure only when the model expects success
-            if top[1] >= 0.5 and top[1] > same + 0.1:
+            if top[1] >= 0.5 and top[1] > same_p + 0.1:
                 d.action, d.conf = "retry_with_conf", changed(record["conf"], top[3])
                 d.p_success, d.expected_cost = round(top[1], 4), round(top[2], 4)
-            elif same >= 0.5:
-                d.action, d.p_success = "retry", round(float(same), 4)
+            elif same_p >= 0.5:
+                d.action, d.p_success = "retry", round(same_p, 4)
             else:
-                d.action, d.p_success = "no_retry", round(float(same), 4)
+                d.action, d.p_success = "no_retry", round(same_p, 4)
             return d
-        top = best[0]
-        d.conf, d.p_success, d.expected_cost = changed(record["conf"], top[3]), round(top[1], 4), round(top[2], 4)
+        alternatives = best[1:3]
+        if top[1] < NO_RETRY_BELOW:
+            d.action, alternatives = "no_retry", best[:2]
+        else:
+            d.conf, d.expected_cost = changed(record["conf"], top[3]), round(top[2], 4)
+        d.p_success = round(top[1], 4)
         d.alternatives = [{"conf": changed(record["conf"], s[3]), "p_success": round(s[1], 4),
-                           "expected_cost": round(s[2], 4)} for s in best[1:3]]
+                           "expected_cost": round(s[2], 4)} for s in alternatives]
     return d

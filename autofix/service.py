@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autofix import model as models
-from autofix.features import JobMemory, dataset, failure_kind, quantities
+from autofix.features import JobMemory, dataset, failure_kind, learn
 from autofix.recommend import Decision, decide
 from core import clock
 from core.errors import BadInput
@@ -58,7 +58,7 @@ class Recommender:
         predictor, _ = self.load()
         memory: dict[str, JobMemory] = defaultdict(JobMemory)
         for r in sorted(history, key=lambda r: (r["submitted_at"], r["run_id"])):
-            memory[r["job_id"]].learn(quantities(r["conf"], r["input_bytes"]), r["status"], failure_kind(r))
+            learn(memory, r)
         out = []
         for r in records:
             category, rule_id = classify(r)
@@ -66,7 +66,7 @@ class Recommender:
         return out
 
 
-def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 120, days: int = 40) -> dict[str, Any]:
+def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, days: int = 40) -> dict[str, Any]:
     """On the newest quarter of a Spark world's history, judged by the world's truth: first-retry fix rate
     of memory failures some config fixes within the SLA, episode spend over the cheapest fixes', decision
     accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'."""
@@ -82,7 +82,6 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 120, d
     cheapest, cases, unfixable, right, decided = 0.0, 0, 0, 0, 0
     for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
         kind = failure_kind(r)
-        q = quantities(r["conf"], r["input_bytes"])
         if r["submitted_at"] >= cut and r["attempt"] == 1 and r["status"] == "failed":
             truth, mem = truths[r["job_id"]], memory[r["job_id"]]
             category, rule_id = classify(r)
@@ -114,7 +113,7 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 120, d
                     fixed[policy] += first
                     # a retry that does not fix it: its cost, then a person's fix at twice the cheapest
                     spend[policy] += cost + (0.0 if any_ok else 2 * best[1].cost)
-        memory[r["job_id"]].learn(q, r["status"], kind)
+        learn(memory, r)
     table = {p: {"first_retry_fix_rate": round(fixed[p] / cases, 4) if cases else None,
                  "episode_spend_vs_cheapest": round(spend[p] / cheapest, 3) if cheapest else None}
              for p in policies}
@@ -135,7 +134,9 @@ def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:
 
 
 def _double(conf: dict[str, str]) -> dict[str, str]:
+    """Twice every memory setting: executor heap and overhead, driver heap and the driver's result limit."""
     from core.spark import format_size, overhead_bytes, parse_size
     return {**conf, "spark.executor.memory": format_size(2 * parse_size(conf.get("spark.executor.memory", "1g"))),
             "spark.executor.memoryOverhead": format_size(2 * overhead_bytes(conf)),
-            "spark.driver.memory": format_size(2 * parse_size(conf.get("spark.driver.memory", "1g")))}
+            "spark.driver.memory": format_size(2 * parse_size(conf.get("spark.driver.memory", "1g"))),
+            "spark.driver.maxResultSize": format_size(2 * parse_size(conf.get("spark.driver.maxResultSize", "1g")))}

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autofix.features import JobMemory, dataset, failure_kind, quantities  # noqa: E402
+from autofix.features import JobMemory, dataset, failure_kind  # noqa: E402
 from autofix.model import Predictor, train  # noqa: E402
 from autofix.recommend import decide  # noqa: E402
 from core.sim import spark_world as w  # noqa: E402
