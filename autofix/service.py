@@ -56,14 +56,29 @@ class Recommender:
         """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
         job's past (what its runs survived and died of)."""
         predictor, _ = self.load()
-        memory: dict[str, JobMemory] = defaultdict(JobMemory)
-        for r in sorted(history, key=lambda r: (r["submitted_at"], r["run_id"])):
-            learn(memory, r)
+        memory = memories(history)
         out = []
         for r in records:
             category, rule_id = classify(r)
             out.append(decide(r, category, rule_id, predictor, memory[r["job_id"]], self.lam, self.penalty_factor))
         return out
+
+    def score(self, record: dict[str, Any], confs: list[dict[str, str]],
+              history: list[dict[str, Any]]) -> list[tuple[float, float]]:
+        """(P(success), expected cost) of running `record`'s job on its input with each of `confs`."""
+        from autofix.features import matrix, numbers
+        predictor, _ = self.load()
+        p, cost = predictor.predict(matrix([numbers(c) for c in confs], record["input_bytes"],
+                                           memories(history)[record["job_id"]]))
+        return [(float(a), float(b)) for a, b in zip(p, cost)]
+
+
+def memories(history: list[dict[str, Any]]) -> dict[str, JobMemory]:
+    """What each job's past shows (what its runs survived and died of), learned in time order."""
+    memory: dict[str, JobMemory] = defaultdict(JobMemory)
+    for r in sorted(history, key=lambda r: (r["submitted_at"], r["run_id"])):
+        learn(memory, r)
+    return memory
 
 
 def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, days: int = 40) -> dict[str, Any]:

@@ -184,6 +184,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world-seed", "--seed-world", dest="world_seed", type=int, default=7, metavar="N")
     _fmt(sp, ("table", "json"), "json")
 
+    sp = leaf(af, "world", "print a history of the simulator's Spark world (JSONL), to train or try the recommender on")
+    sp.add_argument("--world-seed", dest="world_seed", type=int, default=11, metavar="N")
+    sp.add_argument("--jobs", type=int, default=150, metavar="N", help="recurring jobs (default 150)")
+    sp.add_argument("--days", type=int, default=40, metavar="N", help="days of daily runs (default 40)")
+    sp = leaf(af, "queue", "the approval queue: retry suggestions waiting for a decision (looking refreshes it)")
+    sp.add_argument("--all", dest="everything", action="store_true", help="decided ones too, with their outcomes")
+    _fmt(sp)
+    for name, what in (("show", "one suggestion: failure, evidence, config diff, P(success), cost, alternatives, model"),
+                       ("approve", "submit the suggested retry to the backend (audited)"),
+                       ("reject", "decline a suggestion, with the reason"),
+                       ("edit", "change a suggestion's retry config before approving it (key=value, key- drops a key)")):
+        sp = leaf(af, name, what)
+        sp.add_argument("id", metavar="ID")
+        _fmt(sp, ("yaml", "json"), "yaml")
+        if name == "reject":
+            sp.add_argument("--reason", required=True, metavar="TEXT")
+        elif name == "edit":
+            sp.add_argument("changes", nargs="+", metavar="KEY=VALUE|KEY-")
+
     models = sub.add_parser("models", help="model registry").add_subparsers(dest="action", metavar="ACTION", required=True)
     sp = leaf(models, "list", "list registered model versions")
     sp.add_argument("--model", help="only this model")
@@ -350,6 +369,23 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2) if fmt == "json" else "\n".join(json.dumps(o) for o in out))
     elif (command, action) == ("autofix", "evaluate"):
         print(json.dumps(engine.evaluate_recommender(args.world_seed), indent=2))
+    elif (command, action) == ("autofix", "world"):
+        for r in engine.world_history(args.world_seed, args.jobs, args.days):
+            sys.stdout.write(json.dumps(r) + "\n")
+    elif (command, action) == ("autofix", "queue"):
+        items, report = engine.autofix_queue(args.everything)
+        _queue_notes(report)
+        emit([s.to_dict() for s in items], fmt, SUGGESTION_COLUMNS)
+    elif (command, action) == ("autofix", "show"):
+        _show(json.loads(json.dumps(engine.suggestion(args.id).to_dict())), fmt)
+    elif (command, action) == ("autofix", "approve"):
+        s = engine.approve(args.id)
+        print(f"# suggestion {s.id}: retry {s.retry_run_id} submitted for {s.run_id}", file=sys.stderr)
+        _show(s.to_dict(), fmt)
+    elif (command, action) == ("autofix", "reject"):
+        _show(engine.reject(args.id, args.reason).to_dict(), fmt)
+    elif (command, action) == ("autofix", "edit"):
+        _show(engine.edit_suggestion(args.id, args.changes).to_dict(), fmt)
     elif (command, action) == ("models", "list"):
         emit([to_dict(m) for m in engine.models(args.model)], fmt, MODEL_COLUMNS)
     elif (command, action) == ("audit", "list"):
@@ -490,6 +526,16 @@ def _new_rule(engine, args: argparse.Namespace, fmt: str) -> None:
     print(f"# saved to {out['file']}" if out["saved"] else "# not saved: add --yes to append it to " + out["file"])
 
 
+def _queue_notes(report: dict[str, Any]) -> None:
+    if report["read_only"]:
+        print("# read-only: showing what is queued; new failures are not added", file=sys.stderr)
+    if report["waiting_for_model"]:
+        print(f"# {report['waiting_for_model']} failures need a config change and wait for a trained recommender: "
+              "`mlops-console autofix train --history FILE.jsonl`", file=sys.stderr)
+    for a in report["auto_applied"]:
+        print(f"# suggestion {a['id']} ({a['run_id']}) applied by policy {a['policy']}", file=sys.stderr)
+
+
 def _age(ts: str) -> str:
     return clock.age(ts)
 
@@ -549,4 +595,13 @@ AUDIT_COLUMNS = [
     ("SEQ", lambda r: r["seq"]), ("TIME", lambda r: r["timestamp"]), ("USER", lambda r: r["user"]),
     ("VERB", lambda r: r["verb"]), ("OBJECT", lambda r: object_name(r["object_ref"])),
     ("STAGE", lambda r: r["stage"]), ("AUDIT ID", lambda r: r["audit_id"][:8]),
+]
+SUGGESTION_COLUMNS = [
+    ("ID", lambda r: r["id"]), ("JOB", lambda r: r["job_id"]), ("RUN", lambda r: r["run_id"]),
+    ("CATEGORY", lambda r: r["category"]), ("ACTION", lambda r: r["action"]),
+    ("CHANGE", lambda r: r["change"] or None),
+    ("P(OK)", lambda r: None if r["p_success"] is None else f"{r['p_success']:.2f}"),
+    ("COST", lambda r: None if r["cost_increase"] is None else f"{r['cost_increase']:+.0%}"),
+    ("MODEL", lambda r: r["model"]), ("STATUS", lambda r: r["status"]),
+    ("OUTCOME", lambda r: r["outcome"] or ("running" if r["retry_run_id"] else None)),
 ]

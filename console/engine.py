@@ -21,7 +21,8 @@ from core.errors import BadInput, Forbidden, NotFound
 from core.registry import Registry
 from core.sim import SimCluster, parse_scale
 from core.store import SCHEMA_VERSION, Store
-from core.types import Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Summary, to_dict
+from core.types import (Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Summary, run_of,
+                        to_dict)
 
 if TYPE_CHECKING:
     from autofix.classify import Classification
@@ -52,7 +53,8 @@ class Engine:
         self.registry = Registry(self.store)
         self.cluster: Cluster = SimCluster(self.store, fixtures_dir(), seed=settings.seed,
                                            scale=parse_scale(settings.scale), on_build=self._record_build,
-                                           pod_start_seconds=float(os.environ.get("MLOPS_CONSOLE_SIM_POD_START", "2")))
+                                           pod_start_seconds=float(os.environ.get("MLOPS_CONSOLE_SIM_POD_START", "2")),
+                                           job_seconds=float(os.environ.get("MLOPS_CONSOLE_SIM_JOB_SECONDS", "20")))
         self.recovered: list[dict] = []
         self.interrupted: list[dict] = []
         if not settings.read_only and self._left_unsettled():  # what a killed process left half-recorded
@@ -78,6 +80,8 @@ class Engine:
         from core.changes import Changes
         changes = Changes(self.cluster, self.audit)
         changes.register("rule", self.triage.rule_snapshot, self.triage.rule_restore)
+        from autofix.approvals import run_snapshot
+        changes.register("run", lambda run, job: run_snapshot(self.cluster, run, job), None)
         return changes
 
     @cached_property
@@ -146,7 +150,7 @@ class Engine:
             rollouts_in_flight=[f"{d.name} r{d.canary.number} at {d.canary.weight}%" for d in deps if d.canary],
             attempts_24h=len(recent), failed_24h=sum(a.status == "failed" for a in recent),
             failing_jobs=sorted(failing, key=lambda f: f["submitted_at"], reverse=True),
-            pending_approvals=0, drift_alerts=self.drift_alerts(nodes, deps), audit_events=self.audit.count())
+            pending_approvals=self.store.scalar("SELECT count(*) FROM suggestions WHERE status = 'pending'") or 0, drift_alerts=self.drift_alerts(nodes, deps), audit_events=self.audit.count())
 
     def drift_alerts(self, nodes: list[Node] | None = None, deps: list[ModelDeployment] | None = None) -> list[str]:
         """Node pools running a mix of config versions, and models whose live scores left their training range."""
@@ -374,13 +378,25 @@ class Engine:
         """Import the history (audited), train both model families on it, register the chosen one."""
         self.require("operator", "training the recommender")
         self.import_history(history_path, strict=True)
-        return self.recommender.train(self._records(history_path), seed=seed)
+        records = {r["run_id"]: r for r in self._records(history_path)}
+        # what approved retries came to is history too: the next model learns from its own outcomes
+        outcomes = {r["run_id"]: r for r in self.approvals.outcome_records() if r["run_id"] not in records}
+        result = self.recommender.train([*records.values(), *outcomes.values()], seed=seed)
+        result["metrics"]["outcome_records"] = len(outcomes)
+        return result
 
     def recommend(self, path: str) -> list[dict[str, Any]]:
         records = self._records(path)
         past = [self.attempt_record(a) for a in self.attempts()]
         decisions = self.recommender.recommend(records, self._classify_record, past)
         return [d.to_dict() for d in decisions]
+
+    @staticmethod
+    def world_history(seed: int, jobs: int, days: int) -> list[dict[str, Any]]:
+        from core.sim import spark_world
+        if not (1 <= jobs <= 5000 and 1 <= days <= 3650):
+            raise BadInput(f"--jobs must be 1..5000 and --days 1..3650, got {jobs} and {days}")
+        return spark_world.history(seed, n_jobs=jobs, days=days)[0]
 
     def evaluate_recommender(self, seed: int = 7) -> dict[str, Any]:
         from autofix.service import evaluate
@@ -499,12 +515,48 @@ class Engine:
         user = self.require("admin", "rolling back a change")
         return self.changes.rollback(key, user, force)
 
-    def retry_candidates(self, hours: int = 24) -> list[Attempt]:
-        """Failed attempts of the last `hours` not yet followed by a later attempt of the same run."""
+    def retry_candidates(self, hours: int = 24, max_attempts: int = 3) -> list[Attempt]:
+        """The latest attempt of each run of the last `hours`, when it failed and the run has tries left."""
         since = clock.iso(clock.now() - timedelta(hours=hours))
-        recent = self.attempts(since=since)
-        retried = {a.run_id.rsplit("-", 1)[0] for a in recent if a.attempt > 1}
-        return [a for a in recent if a.status == "failed" and a.attempt == 1 and a.run_id not in retried]
+        latest: dict[str, Attempt] = {}
+        for a in self.attempts(since=since):
+            run = run_of(a.run_id, a.attempt)
+            if run not in latest or a.attempt > latest[run].attempt:
+                latest[run] = a
+        return sorted((a for a in latest.values() if a.status == "failed" and a.attempt < max_attempts),
+                      key=lambda a: (a.submitted_at, a.run_id), reverse=True)
+
+    # -- the approval queue ---------------------------------------------------------------------------
+    @cached_property
+    def approvals(self):
+        from autofix.approvals import Approvals
+        from autofix.queue import Queue
+        return Approvals(Queue(self.store), self.cluster, self.changes, self.triage, self.recommender,
+                         self.settings.autofix_policy, self.retry_candidates)
+
+    def autofix_queue(self, everything: bool = False) -> tuple[list, dict[str, Any]]:
+        """(suggestions, what this look did). Looking refreshes the queue — not in read-only mode, which
+        shows what is queued and writes nothing; the policy applies only when an operator looks."""
+        report: dict[str, Any] = {"queued": 0, "waiting_for_model": 0, "auto_applied": [], "outcomes": 0}
+        if not self.read_only:
+            report = self.approvals.refresh(self.settings.actor if self.can("operator") else None)
+        report["read_only"] = self.read_only
+        return self.approvals.queue.list(None if everything else "pending"), report
+
+    def suggestion(self, key: int | str):
+        return self.approvals.queue.get(key)
+
+    def describe_suggestion(self, key: int | str) -> str:
+        return describe(self.suggestion(key).to_dict())
+
+    def approve(self, key: int | str):
+        return self.approvals.approve(key, self.require("operator", "approving a retry"))
+
+    def reject(self, key: int | str, reason: str):
+        return self.approvals.reject(key, self.require("operator", "rejecting a suggestion"), reason)
+
+    def edit_suggestion(self, key: int | str, words: list[str]):
+        return self.approvals.edit(key, self.require("operator", "editing a suggestion"), words)
 
     # -- models and audit ---------------------------------------------------------------------------
     def models(self, model: str | None = None) -> list[ModelVersion]:

@@ -31,6 +31,8 @@ class Settings:
     log_tail_bytes: int = 1 << 20
     autofix_lambda: float = 1.0  # weight of P(fail) × penalty against cost in the config search
     autofix_penalty: float = 25.0  # the penalty, in multiples of the failed config's predicted cost
+    # [[autofix_policy]] tables: which suggestions apply themselves (none, unless configured)
+    autofix_policy: list[dict[str, Any]] = field(default_factory=list)
     default_role: str = "viewer"
     roles: dict[str, str] = field(default_factory=dict)  # user -> viewer | operator | admin
     config_path: Path | None = None
@@ -72,7 +74,8 @@ def _login_name() -> str:
 KEYS: dict[str, type] = {"home": Path, "read_only": bool, "seed": int, "scale": str, "user": str,
                          "refresh_seconds": float, "theme": str, "rules_file": Path, "log_tail_lines": int,
                          "log_tail_bytes": int, "autofix_lambda": float, "autofix_penalty": float,
-                         "default_role": str, "roles": dict}
+                         "autofix_policy": list, "default_role": str, "roles": dict}
+POLICY_KEYS = {"name": str, "category": str, "min_p_success": float, "max_cost_increase": float}
 
 
 def default_config_path() -> Path:
@@ -97,7 +100,7 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
                 raise BadInput(f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(KEYS))})")
             setattr(s, key, _coerce(value, KEYS[key], f"config file {path}: key {key!r}"))
     for key, typ in KEYS.items():
-        if typ is dict:  # tables live in the file only
+        if typ in (dict, list):  # tables live in the file only
             continue
         env = ENV_PREFIX + key.upper()
         if env in os.environ and os.environ[env] != "":
@@ -141,6 +144,9 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
             if role not in ROLES:
                 raise BadInput(f"{where}: user {user!r} has unknown role {role!r} (one of {', '.join(ROLES)})")
         return dict(value)
+    if typ is list:  # [[autofix_policy]]: category, min_p_success, max_cost_increase, name
+        return [_policy(p, f"{where}[{i}]") for i, p in enumerate(value)] if isinstance(value, list) else \
+            _fail(f"{where} must be an array of tables ([[autofix_policy]])")
     if typ is Path:
         if not isinstance(value, str | Path) or not str(value):
             raise BadInput(f"{where} must be a path, got {value!r}")
@@ -148,3 +154,29 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
     if not isinstance(value, str):
         raise BadInput(f"{where} must be a string, got {value!r}")
     return value
+
+
+def _fail(message: str):
+    raise BadInput(message)
+
+
+def _policy(p: Any, where: str) -> dict[str, Any]:
+    from core.taxonomy import TAXONOMY
+    if not isinstance(p, dict):
+        raise BadInput(f"{where} must be a table")
+    for key, value in p.items():
+        if key not in POLICY_KEYS:
+            raise BadInput(f"{where}: unknown key {key!r} (known: {', '.join(POLICY_KEYS)})")
+        if POLICY_KEYS[key] is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise BadInput(f"{where}: {key} must be a number, got {value!r}")
+        if POLICY_KEYS[key] is str and not isinstance(value, str):
+            raise BadInput(f"{where}: {key} must be a string, got {value!r}")
+    if p.get("category", "*") not in (*TAXONOMY, "*"):
+        raise BadInput(f"{where}: category {p['category']!r} is not in the taxonomy (or \"*\")")
+    if not 0 <= p.get("min_p_success", 0.9) <= 1:
+        raise BadInput(f"{where}: min_p_success must be between 0 and 1, got {p['min_p_success']}")
+    if p.get("max_cost_increase", 0) < 0:
+        raise BadInput(f"{where}: max_cost_increase must not be negative, got {p['max_cost_increase']}")
+    return {"name": p.get("name", f"{p.get('category', '*')}-policy"), "category": p.get("category", "*"),
+            "min_p_success": float(p.get("min_p_success", 0.9)),
+            "max_cost_increase": None if "max_cost_increase" not in p else float(p["max_cost_increase"])}

@@ -37,7 +37,8 @@ class Changes:
                 lambda name, snap, ns, r=r: cluster.restore(r, name, snap, ns))
             for r in ("node", "pod", "deployment")}
 
-    def register(self, resource: str, snapshot: Snapshot, restore: Restore) -> None:
+    def register(self, resource: str, snapshot: Snapshot, restore: Restore | None) -> None:
+        """`restore` None: changes to it are audited and recovered, but cannot be rolled back."""
         self.handlers[resource] = (snapshot, restore)
 
     def snapshot(self, resource: str, name: str, namespace: str | None = None) -> Any:
@@ -141,8 +142,9 @@ class Changes:
             raise Conflict(f"change {events[0].audit_id} has no completed outcome ({stage}): nothing to roll back")
         ref = done.object_ref
         resource, name, ns = ref.get("resource"), ref.get("name"), ref.get("namespace")
-        if resource not in self.handlers:
-            raise BadInput(f"changes to {resource!r} cannot be rolled back")
+        if resource not in self.handlers or self.handlers[resource][1] is None:
+            raise BadInput(f"changes to {resource!r} cannot be rolled back"
+                           + (": a submitted retry runs on its own; stop it on the cluster" if resource == "run" else ""))
         current = self.snapshot(resource, name, ns)
         if current != done.after and not force:
             raise Conflict(f"{resource} {name} has changed since change {done.audit_id[:8]} (seq {done.seq}): "

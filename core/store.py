@@ -80,12 +80,23 @@ MIGRATIONS: list[str] = [
         pid INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
     CREATE INDEX operations_state ON operations(state);
     """,
+    # 4: the approval queue of retry suggestions; the simulator's hidden truth about its own failures
+    """
+    CREATE TABLE suggestions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE, job_id TEXT NOT NULL,
+        category TEXT NOT NULL, rule_id TEXT, evidence TEXT, action TEXT NOT NULL, conf_before TEXT NOT NULL,
+        conf TEXT NOT NULL, p_success REAL, expected_cost REAL, base_cost REAL, alternatives TEXT,
+        model TEXT, status TEXT NOT NULL, created_at TEXT NOT NULL, decided_by TEXT, decided_at TEXT,
+        reason TEXT, edited_by TEXT, retry_run_id TEXT, outcome TEXT, note TEXT, attempt INTEGER NOT NULL DEFAULT 1);
+    CREATE INDEX suggestions_status ON suggestions(status, created_at);
+    ALTER TABLE attempts ADD COLUMN truth TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 JSON_COLUMNS = {"labels", "taints", "conditions", "conf", "extra", "params", "metrics",
                 "object_ref", "before", "after", "annotations", "context", "fields", "faults", "steps",
-                "results"}
+                "results", "conf_before", "alternatives"}
 
 
 def dumps(value: Any) -> str:

@@ -219,3 +219,9 @@ def object_name(ref: dict[str, Any]) -> str:
     """kubectl-style name of an audit event's object: resource/namespace/name."""
     parts = [ref.get("resource", "?"), ref.get("namespace"), ref.get("name", "?")]
     return "/".join(str(p) for p in parts if p)
+
+
+def run_of(run_id: str, attempt: int) -> str:
+    """The run an attempt belongs to: retries are named `<run>-<attempt>` (r0000123-2, w11-000042-3)."""
+    suffix = f"-{attempt}"
+    return run_id[: -len(suffix)] if attempt > 1 and run_id.endswith(suffix) else run_id

@@ -117,7 +117,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         # Approvals
         panels.append(("Approvals", Text.assemble(
             (f"{s.pending_approvals} suggestions awaiting approval\n", "bold"),
-            f"{candidates} failed attempts in the last 24h not retried yet (:autofix)")))
+            f"{candidates} failures of the last 24h with tries left (:autofix queues them)")))
         # Rollouts
         panels.append(("Rollouts in flight", Text("\n".join(s.rollouts_in_flight), "yellow")
                        if s.rollouts_in_flight else Text("none", "dim")))

@@ -24,7 +24,8 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Static(Text(self.title_text, "bold red" if self.danger else "bold"))
-            yield Static(safe_text(self.body))
+            for line in self.body.splitlines():  # one line each: safe_text shows a newline as a symbol
+                yield Static(safe_text(line))
             if self.expected:
                 yield Label(Text.assemble("type ", (self.expected, "bold"), " to confirm"))
                 yield Input(id="typed")
@@ -34,7 +35,9 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button("Cancel (esc)", id="no")
 
     def on_mount(self) -> None:
-        (self.query_one("#typed", Input) if self.expected else self.query_one("#no", Button)).focus()
+        # a dangerous action starts on Cancel; a routine one (approving a retry) on Confirm
+        (self.query_one("#typed", Input) if self.expected else
+         self.query_one("#no" if self.danger else "#yes", Button)).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one("#yes", Button).disabled = event.value.strip() != self.expected

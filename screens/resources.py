@@ -353,17 +353,117 @@ class JobsScreen(AttemptsView):
 
 
 class AutofixScreen(AttemptsView):
+    """The approval queue: `a` approves (the retry goes to the backend, audited), `e` edits its config,
+    `x` rejects with a reason; `enter` shows the failure, evidence, diff, alternatives and model."""
+
     VIEW = "autofix"
     TITLE = "Autofix queue"
-    COLUMNS = ("SUBMITTED", "JOB", "RUN", "REASON", "EXIT", "STATE", "LAST LOG LINE")
+    COLUMNS = ("ID", "JOB", "RUN", "CATEGORY", "ACTION", "CHANGE", "P(OK)", "COST", "STATUS", "MODEL")
+    BINDINGS = [
+        Binding("a", "approve", "Approve", id="approve"),
+        Binding("e", "edit", "Edit", id="edit"),
+        Binding("x", "reject", "Reject", id="reject"),
+        Binding("h", "toggle_history", "Decided", id="toggle_history"),
+    ]
+    ROLE_ACTIONS = {"approve": "operator", "edit": "operator", "reject": "operator"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.everything = False
+        self.items: dict[str, object] = {}
 
     def fetch(self) -> list[Row]:
-        candidates = self.app.engine.retry_candidates()
-        self.TITLE = f"Autofix queue: 0 suggestions; {len(candidates)} failed attempts (24h) not retried"
-        return [(a.run_id, [
-            a.submitted_at[:16].replace("T", " "), safe_text(a.job_id), safe_text(a.run_id), safe_text(a.reason),
-            a.exit_code, Text("awaiting triage", "yellow"), safe_text(_last_line(a.log_tail), "dim")])
-            for a in candidates]
+        items, report = self.app.engine.autofix_queue(self.everything)
+        self.items = {str(s.id): s for s in items}
+        pending = sum(s.status == "pending" for s in items)
+        notes = [f"{pending} pending"]
+        if report["waiting_for_model"]:
+            notes.append(f"{report['waiting_for_model']} wait for a trained recommender (autofix train)")
+        if report["read_only"]:
+            notes.append("read-only")
+        self.TITLE = "Autofix queue" + (" (with decided)" if self.everything else "") + ": " + ", ".join(notes)
+        for a in report["auto_applied"]:
+            self.app.call_from_thread(self.app.notify, f"suggestion {a['id']} ({a['run_id']}) applied by policy "
+                                      f"{a['policy']}", markup=False)
+        return [(str(s.id), [
+            s.id, safe_text(s.job_id), safe_text(s.run_id), safe_text(s.category, CATEGORY_STYLES.get(s.category, "")),
+            safe_text(s.action), safe_text(s.change or "-"),
+            "-" if s.p_success is None else f"{s.p_success:.2f}",
+            "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
+            status_text(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
+            safe_text("v" + s.model.rsplit(":", 1)[-1] if s.model else "-", "dim")]) for s in items]
+
+    def describe(self, key: str) -> str:
+        return self.app.engine.describe_suggestion(key)
+
+    def action_log(self) -> None:
+        s = self.items.get(self.selected_key() or "")
+        if s is not None:
+            self.app.open_log(s.run_id)
+
+    def action_toggle_history(self) -> None:
+        self.everything = not self.everything
+        self.refresh_data()
+
+    def _pending(self):
+        s = self.items.get(self.selected_key() or "")
+        if s is None:
+            return None
+        if s.status != "pending":
+            self.app.notify(f"suggestion {s.id} is already {s.status}", severity="warning", markup=False)
+            return None
+        return s
+
+    def action_approve(self) -> None:
+        s = self._pending()
+        if s is None:
+            return
+        from screens.dialogs import ConfirmScreen
+        p = "" if s.p_success is None else f"P(success) {s.p_success:.2f}"
+        cost = "" if s.cost_increase is None else f", cost {s.cost_increase:+.0%} vs. the failed config"
+        body = (f"{s.job_id}: retry {s.run_id} ({s.category})\n"
+                + ("\n".join(f"  {k}: {old or '(default)'} → {new or '(default)'}" for k, old, new in s.diff())
+                   or "  same config") + (f"\n{p}{cost}" if p else "") + (f"\n{s.note}" if s.note else ""))
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.perform(f"approve {s.id}", lambda: f"retry {self.app.engine.approve(s.id).retry_run_id} submitted")
+        self.app.push_screen(ConfirmScreen(f"Approve suggestion {s.id}?", body, danger=False), go)
+
+    def action_edit(self) -> None:
+        s = self._pending()
+        if s is None:
+            return
+        from screens.dialogs import FormScreen
+        current = " ".join(f"{k}={v}" for k, v in sorted(s.conf.items()) if v is not None)
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            words = str(values["changes"]).split()
+            self.perform(f"edit {s.id}", lambda: _edited(self.app.engine.edit_suggestion(s.id, words)))
+        self.app.push_screen(FormScreen(
+            f"Edit the retry config of suggestion {s.id}", [("changes", "key=value … (key- drops a key)", current)],
+            note=f"now: {s.change or 'same config'}; the edit is re-scored and stays pending"), go)
+
+    def action_reject(self) -> None:
+        s = self._pending()
+        if s is None:
+            return
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            reason = str(values["reason"])
+            self.perform(f"reject {s.id}", lambda: self.app.engine.reject(s.id, reason).status)
+        self.app.push_screen(FormScreen(f"Reject suggestion {s.id} ({s.run_id})",
+                                        [("reason", "why (kept with the decision)", "")]), go)
+
+
+def _edited(s) -> str:
+    p = "" if s.p_success is None else f"; P(success) {s.p_success:.2f}"
+    return f"{s.change or 'same config'}{p}"
 
 
 class SignaturesScreen(ViewScreen):

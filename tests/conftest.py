@@ -138,3 +138,15 @@ def clean_env(monkeypatch, tmp_path):
         if k.startswith(("MLOPS_CONSOLE_", "XDG_")) or k == "HOME":
             monkeypatch.setenv(k, v)
     return tmp_path / "env"
+
+
+@pytest.fixture(scope="session")
+def trained_home(demo_home, session_root) -> Path:
+    """The demo estate with a retry-recommender trained on a small history of the simulator's Spark
+    world (the approval queue's memory suggestions need one). Treat it as read-only."""
+    home = copy_home(demo_home, session_root / "trained-home")
+    cli = Cli(session_root / "trainer")
+    world = session_root / "world.jsonl"
+    world.write_text(cli.ok("autofix", "world", "--jobs", "40", "--days", "20").out)
+    cli.ok("--home", str(home), "autofix", "train", "--history", str(world), timeout=180)
+    return home

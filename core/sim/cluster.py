@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Callable
 
 from core import clock
-from core.errors import BadInput, ClusterError, NotFound, TooManyRequests
+from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 from core.sim import metrics
 from core.sim.logs import full_log
 from core.store import Store
-from core.types import Attempt, Job, MetricPoint, ModelDeployment, Node, Pod, Revision
+from core.types import Attempt, Job, MetricPoint, ModelDeployment, Node, Pod, Revision, run_of
 
 DEFAULT_SEED = 42
 SCALE_KEYS = ("nodes", "jobs")
@@ -41,7 +41,8 @@ def parse_scale(text: str | None) -> dict[str, int]:
 class SimCluster:
     def __init__(self, store: Store, fixtures_dir: Path, seed: int = DEFAULT_SEED,
                  scale: dict[str, int] | None = None,
-                 on_build: Callable[[dict], None] | None = None, pod_start_seconds: float = 2.0):
+                 on_build: Callable[[dict], None] | None = None, pod_start_seconds: float = 2.0,
+                 job_seconds: float = 20.0):
         self.store = store
         self.fixtures_dir = Path(fixtures_dir)
         built = store.get_meta("sim.seed")
@@ -55,6 +56,7 @@ class SimCluster:
                     f"{store.get_meta('sim.scale') or 'default'}; use a new --home for another scale")
         self.seed = int(store.get_meta("sim.seed"))
         self.pod_start_seconds = pod_start_seconds
+        self.job_seconds = job_seconds
         self.anchor = clock.parse_ts(store.get_meta("sim.anchor"))
         with open(self.fixtures_dir / "estate.toml", "rb") as f:
             spec = tomllib.load(f)
@@ -261,7 +263,34 @@ class SimCluster:
         sql += " ORDER BY submitted_at DESC, run_id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [_attempt(r) for r in self.store.query(sql, params)]
+        shown = [_attempt(r) for r in self.store.query(sql, params)]
+        return [a for a in shown if a.status == "failed"] if failed else shown
+
+    def submit_retry(self, run_id: str, conf: dict[str, str]) -> Attempt:
+        """Run the failed attempt `run_id` again with `conf`, as attempt N+1 of the same run. It shows as
+        running for `job_seconds` (wall clock: the simulator is faster than the jobs it plays), then as what
+        the simulator's truth says it came to (core/sim/retries.py)."""
+        from core.sim import retries
+
+        failed = self.store.one("SELECT * FROM attempts WHERE run_id = ?", (run_id,))
+        if failed is None:
+            raise NotFound(f"no job attempt with run_id {run_id!r}")
+        truth = failed.get("truth")
+        shown = _attempt(dict(failed))
+        if shown.status != "failed":
+            raise Conflict(f"attempt {run_id} did not fail ({shown.status}): nothing to retry")
+        base = run_of(run_id, shown.attempt)
+        n = self.store.scalar("SELECT max(attempt) FROM attempts WHERE job_id = ? AND (run_id = ? OR run_id LIKE ?)",
+                              (shown.job_id, base, base + "-%")) or 1
+        now = clock.now()
+        result = retries.outcome(shown, truth, conf, self.seed)
+        row = {**{k: failed[k] for k in ("job_id", "kind", "input_bytes", "node")}, **result,
+               "run_id": f"{base}-{n + 1}", "attempt": n + 1, "submitted_at": clock.iso(now), "conf": conf,
+               "truth": truth if result["status"] == "failed" else None, "source": "autofix",
+               "extra": {"retry_of": run_id, "finishes_at": clock.iso(now + timedelta(seconds=self.job_seconds))}}
+        with self.store.transaction():
+            self.store.insert_all("attempts", [row])
+        return self.get_attempt(row["run_id"])
 
     def get_attempt(self, run_id: str) -> Attempt:
         row = self.store.one("SELECT * FROM attempts WHERE run_id = ?", (run_id,))
@@ -331,5 +360,8 @@ def _node(r: dict, usage: dict | None) -> Node:
 
 def _attempt(r: dict) -> Attempt:
     r.pop("source", None)
+    r.pop("truth", None)  # the simulator's own knowledge of the failure: never shown
     extra = r.pop("extra", None) or {}
+    if not _ready(extra.get("finishes_at"), clock.now()):  # a retry still running: its end is not known yet
+        r.update(status="running", log_tail=None, exit_code=None, reason="Running", runtime_seconds=0.0, cost=0.0)
     return Attempt(**r, extra=extra)

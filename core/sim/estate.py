@@ -24,6 +24,7 @@ FAILURE_WEIGHTS = {"memory_exceeded": 30, "disk_exhausted": 5, "shuffle_fetch_fa
                    "network_transient": 8, "storage_throttled": 6, "missing_input": 6, "permission_denied": 4,
                    "schema_mismatch": 5, "user_code_error": 8, "timeout": 6, "image_pull_failed": 3,
                    "gpu_failure": 4, "unclassified": 4}
+AWAITING_HOURS = 12  # failures this recent have no owner's retry yet: they wait in the approval queue
 # Which failures an owner's retry (attempt 2) usually fixes.
 RETRY_FIXES = {"memory_exceeded", "disk_exhausted", "shuffle_fetch_failed", "node_lost", "network_transient",
                "storage_throttled", "timeout", "gpu_failure"}
@@ -259,7 +260,8 @@ class EstateBuilder:
                 if category == "memory_exceeded":
                     conf = _bump_memory(conf)
                 retry_at = t + timedelta(minutes=rng.randint(15, 50))
-                if retry_at < self.anchor:
+                # failures of the last hours are left to the console's approval queue
+                if retry_at < self.anchor - timedelta(hours=AWAITING_HOURS):
                     yield self._attempt(s, f"{run_id}-2", 2, retry_at, input_bytes, conf, None, rng)
                     emitted += 1
             if target and emitted >= target:
@@ -291,7 +293,7 @@ class EstateBuilder:
                       "job": s["id"], "image": f"registry.internal/jobs/{s['id']}:{rng.randint(1, 9)}.{rng.randint(0, 20)}.0",
                       "gpu": rng.randint(0, 7), "port": rng.randint(30000, 45000),
                       "pod": f"{s['id']}-{run_id}-driver"}
-            row.update(status="failed", log_tail=tpl.body.format_map(values), exit_code=tpl.exit_code,
+            row.update(status="failed", truth=category, log_tail=tpl.body.format_map(values), exit_code=tpl.exit_code,
                        reason=tpl.reason, runtime_seconds=round(runtime * frac, 1), cost=round(cost * frac, 2))
         return row
 

@@ -1,0 +1,204 @@
+"""The approval queue: one suggestion per failed attempt that a retry may fix, waiting for a person (or a
+policy) to approve, edit or reject it. Rows live in the store's `suggestions` table; the engine does the
+audited part (submitting the retry through the backend)."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core import clock
+from core.errors import BadInput, Conflict, NotFound
+from core.spark import parse_size
+from core.store import Store
+from core.types import run_of
+
+PENDING, APPROVED, AUTO_APPLIED, REJECTED, RETRIED = "pending", "approved", "auto_applied", "rejected", "retried"
+DECIDED = (APPROVED, AUTO_APPLIED, REJECTED, RETRIED)
+SIZE_KEYS = {"spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory",
+             "spark.driver.maxResultSize", "resources.memory"}
+COUNT_KEYS = {"spark.executor.cores": (1, 64), "spark.executor.instances": (1, 5000),
+              "spark.sql.shuffle.partitions": (1, 200_000), "resources.cpu": (1, 256), "resources.gpus": (0, 64)}
+KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class Suggestion:
+    id: int
+    run_id: str
+    job_id: str
+    category: str
+    rule_id: str | None
+    evidence: str | None
+    action: str  # retry | retry_with_conf | retry_later
+    conf_before: dict[str, str]
+    conf: dict[str, str | None]  # the keys the retry changes, Spark syntax (None: dropped, back to default)
+    p_success: float | None
+    expected_cost: float | None
+    base_cost: float | None  # what the model expects the failed config to cost, had it had enough memory
+    alternatives: list[dict[str, Any]]
+    model: str | None
+    status: str
+    created_at: str
+    decided_by: str | None = None
+    decided_at: str | None = None
+    reason: str | None = None
+    edited_by: str | None = None
+    retry_run_id: str | None = None
+    outcome: str | None = None  # succeeded | failed, once the retry has run
+    note: str | None = None  # why there is no model's suggestion, when there is none
+    attempt: int = 1
+
+    @property
+    def run(self) -> str:
+        return run_of(self.run_id, self.attempt)
+
+    @property
+    def retry_conf(self) -> dict[str, str]:
+        """The config the retry runs with; a changed key set to None goes back to its default."""
+        return {k: v for k, v in {**self.conf_before, **self.conf}.items() if v is not None}
+
+    @property
+    def cost_increase(self) -> float | None:
+        """Expected cost of the retry over the failed config's, minus one (0.3 = 30 % more)."""
+        if self.expected_cost is None or not self.base_cost:
+            return None
+        return self.expected_cost / self.base_cost - 1
+
+    @property
+    def change(self) -> str:
+        """executor.memory=6g, sql.shuffle.partitions=800: the change on one line."""
+        return ", ".join(f"{k.removeprefix('spark.')}={'(default)' if v is None else v}"
+                         for k, v in sorted(self.conf.items()))
+
+    def diff(self) -> list[tuple[str, str | None, str]]:
+        return [(k, self.conf_before.get(k), v) for k, v in sorted(self.conf.items())]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["change"] = self.change
+        d["diff"] = [{"key": k, "from": old, "to": new} for k, old, new in self.diff()]
+        d["cost_increase"] = None if self.cost_increase is None else round(self.cost_increase, 4)
+        return d
+
+
+class Queue:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def known_runs(self) -> set[str]:
+        return {r[0] for r in self.store.conn.execute("SELECT run_id FROM suggestions")}
+
+    def add(self, rows: list[dict[str, Any]]) -> list[Suggestion]:
+        now = clock.iso(clock.now())
+        out = []
+        with self.store.transaction() as conn:
+            for r in rows:
+                cur = conn.execute(
+                    "INSERT INTO suggestions(run_id, job_id, category, rule_id, evidence, action, conf_before, conf,"
+                    " p_success, expected_cost, base_cost, alternatives, model, status, created_at, note, attempt)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO NOTHING",
+                    (r["run_id"], r["job_id"], r["category"], r.get("rule_id"), r.get("evidence"), r["action"],
+                     _j(r["conf_before"]), _j(r["conf"]), r.get("p_success"), r.get("expected_cost"),
+                     r.get("base_cost"), _j(r.get("alternatives") or []), r.get("model"), PENDING, now, r.get("note"),
+                     r["attempt"]))
+                if cur.rowcount:
+                    out.append(cur.lastrowid)
+        return [self.get(i) for i in out]
+
+    def list(self, status: str | None = None, limit: int | None = None) -> list[Suggestion]:
+        sql = "SELECT * FROM suggestions" + (" WHERE status = ?" if status else "")
+        sql += " ORDER BY (status = 'pending') DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return [_suggestion(r) for r in self.store.query(sql, (status,) if status else ())]
+
+    def get(self, key: int | str) -> Suggestion:
+        try:
+            ident = int(str(key).lstrip("#"))
+        except ValueError:
+            raise BadInput(f"suggestion id must be a number, got {key!r}") from None
+        row = self.store.one("SELECT * FROM suggestions WHERE id = ?", (ident,))
+        if row is None:
+            raise NotFound(f"no suggestion {ident} (see `mlops-console autofix queue`)")
+        return _suggestion(row)
+
+    def pending(self, key: int | str) -> Suggestion:
+        s = self.get(key)
+        if s.status != PENDING:
+            raise Conflict(f"suggestion {s.id} is already {s.status}"
+                           f"{' by ' + s.decided_by if s.decided_by else ''}: nothing to decide")
+        return s
+
+    def update(self, ident: int, **values: Any) -> None:
+        cols = ", ".join(f"{k} = ?" for k in values)
+        encoded = [_j(v) if isinstance(v, dict | list) else v for v in values.values()]
+        with self.store.transaction() as conn:
+            conn.execute(f"UPDATE suggestions SET {cols} WHERE id = ?", (*encoded, ident))
+
+    def awaiting_outcome(self) -> list[Suggestion]:
+        return [_suggestion(r) for r in self.store.query(
+            "SELECT * FROM suggestions WHERE retry_run_id IS NOT NULL AND outcome IS NULL")]
+
+
+def parse_changes(words: list[str], where: str = "edit") -> tuple[dict[str, str], list[str]]:
+    """`key=value` sets, `key-` removes (back to the default); sizes and counts checked."""
+    sets, removes = {}, []
+    for w in words:
+        if w.endswith("-") and "=" not in w:
+            key = w[:-1]
+            if not KEY.match(key):
+                raise BadInput(f"{where}: {key!r} is not a config key")
+            removes.append(key)
+            continue
+        key, sep, value = w.partition("=")
+        if not sep or not KEY.match(key) or not value:
+            raise BadInput(f"{where}: expected key=value or key-, got {w!r}")
+        sets[key] = check_value(key, value, where)
+    return sets, removes
+
+
+def check_value(key: str, value: str, where: str = "edit") -> str:
+    value = value.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise BadInput(f"{where}: field {key}: control characters are not allowed")
+    if key in SIZE_KEYS:
+        try:
+            if parse_size(value) <= 0:
+                raise ValueError
+        except (ValueError, BadInput):
+            raise BadInput(f"{where}: field {key}: {value!r} is not a memory size (e.g. 4g, 512m)") from None
+    elif key in COUNT_KEYS:
+        lo, hi = COUNT_KEYS[key]
+        if not value.isdigit() or not lo <= int(value) <= hi:
+            raise BadInput(f"{where}: field {key}: {value!r} is not a whole number in {lo}..{hi}")
+    return value
+
+
+def policy_match(s: Suggestion, policies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first policy that lets this suggestion be applied without a person, or None.
+
+    A policy names a category (or "*"), the least P(success) and the most cost increase it accepts;
+    suggestions without a prediction (plain retries) pass only a policy with min_p_success = 0."""
+    for p in policies:
+        if p.get("category", "*") not in ("*", s.category):
+            continue
+        need_p = float(p.get("min_p_success", 0.9))
+        if need_p > 0 and (s.p_success is None or s.p_success < need_p):
+            continue
+        most = p.get("max_cost_increase")
+        if most is not None and s.action == "retry_with_conf" and (s.cost_increase is None or s.cost_increase > float(most)):
+            continue
+        return p
+    return None
+
+
+def _j(value: Any) -> str:
+    import json
+    return json.dumps(value, sort_keys=True)
+
+
+def _suggestion(row: dict[str, Any]) -> Suggestion:
+    import json
+    for k in ("conf_before", "conf", "alternatives"):
+        if isinstance(row.get(k), str):
+            row[k] = json.loads(row[k])
+    return Suggestion(**row)

@@ -1,0 +1,151 @@
+"""The approval queue from the command line: suggestions for the demo's recent failures, approve (the retry
+goes to the backend through the audit path), edit, reject, the policy, read-only, and outcomes that become
+training data. A small recommender is trained once per session on the simulator's Spark world."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import DB_NAME, Cli, copy_home
+
+FAST = {"MLOPS_CONSOLE_SIM_JOB_SECONDS": "0"}
+
+
+@pytest.fixture
+def home(trained_home, tmp_path):
+    return copy_home(trained_home, tmp_path / "home")
+
+
+def queue(cli: Cli, home, *args: str, **kw) -> list[dict]:
+    return json.loads(cli.ok("--home", str(home), "autofix", "queue", "-o", "json", *args, env=FAST, **kw).out)
+
+
+def audit_of(cli: Cli, home, verb: str) -> list[dict]:
+    return [e for e in json.loads(cli.ok("--home", str(home), "audit", "list", "-o", "json").out) if e["verb"] == verb]
+
+
+def memory_suggestion(items: list[dict]) -> dict:
+    return next(s for s in items if s["category"] == "memory_exceeded" and s["model"])
+
+
+def test_without_a_model_memory_failures_wait_and_plain_retries_are_queued(cli, home_copy):
+    r = cli.ok("--home", str(home_copy), "autofix", "queue", "-o", "json")
+    items = json.loads(r.out)
+    assert items and all(s["status"] == "pending" and s["model"] is None for s in items)
+    assert {s["action"] for s in items} <= {"retry", "retry_later", "retry_with_conf"}
+    assert not any(s["category"] == "memory_exceeded" for s in items)
+    assert "wait for a trained recommender" in r.err and "autofix train --history" in r.err
+    # looking again queues nothing twice
+    assert [s["id"] for s in queue(cli, home_copy)] == [s["id"] for s in items]
+
+
+def test_a_memory_suggestion_shows_diff_probability_cost_alternatives_and_model(cli, home):
+    s = memory_suggestion(queue(cli, home))
+    assert s["action"] == "retry_with_conf" and s["conf"]
+    assert all(s["conf_before"].get(k) != v for k, v in s["conf"].items())  # only what changes
+    assert 0 <= s["p_success"] <= 1 and s["expected_cost"] > 0 and s["base_cost"] > 0
+    assert s["model"] == "retry-recommender:1"
+    assert s["evidence"] and s["rule_id"]
+    assert len(s["alternatives"]) == 2 and all("conf" in a and "p_success" in a for a in s["alternatives"])
+    shown = cli.ok("--home", str(home), "autofix", "show", str(s["id"])).out
+    assert "alternatives:" in shown and "diff:" in shown and s["evidence"][:40] in shown
+
+
+def test_approve_submits_the_retry_through_the_audit_path_and_records_its_outcome(cli, home):
+    s = memory_suggestion(queue(cli, home))
+    r = cli.ok("--home", str(home), "--as", "dana", "autofix", "approve", str(s["id"]), "-o", "json", env=FAST)
+    done = json.loads(r.out)
+    assert done["status"] == "approved" and done["decided_by"] == "dana" and done["retry_run_id"]
+    retry = json.loads(cli.ok("--home", str(home), "jobs", "show", done["retry_run_id"], "-o", "json").out)
+    assert retry["attempt"] == 2 and retry["conf"] == {**s["conf_before"], **s["conf"]}
+    trail = [e for e in audit_of(cli, home, "retry") if e["annotations"]["suggestion"] == s["id"]]
+    assert [e["stage"] for e in trail] == ["ResponseComplete", "RequestReceived"]
+    assert trail[0]["user"] == "dana" and trail[0]["annotations"]["model"] == "retry-recommender:1"
+    assert [a["run_id"] for a in trail[0]["after"]["attempts"]] == [s["run_id"], done["retry_run_id"]]
+    # the retry has finished: the next look records how it went
+    decided = {x["id"]: x for x in queue(cli, home, "--all")}
+    assert decided[s["id"]]["outcome"] in ("succeeded", "failed")
+    again = cli("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
+    assert again.rc == 1 and "already approved by dana" in again.err
+    # a retry is not rolled back by writing the old state back
+    rb = cli("--home", str(home), "audit", "rollback", str(trail[0]["seq"]))
+    assert rb.rc == 2 and "cannot be rolled back" in rb.err
+
+
+def test_edit_rescores_and_the_approved_retry_uses_the_edited_config(cli, home):
+    s = memory_suggestion(queue(cli, home))
+    bad = cli("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.memory=lots")
+    assert bad.rc == 2 and "field spark.executor.memory" in bad.err and "Traceback" not in bad.err
+    assert next(x for x in queue(cli, home) if x["id"] == s["id"])["conf"] == s["conf"]  # nothing half-done
+    r = cli.ok("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.memory=24g",
+               "spark.sql.shuffle.partitions=1600", "-o", "json")
+    edited = json.loads(r.out)
+    assert edited["status"] == "pending" and edited["edited_by"]
+    assert edited["conf"]["spark.executor.memory"] == "24g" and edited["conf"]["spark.sql.shuffle.partitions"] == "1600"
+    assert edited["p_success"] is not None and edited["expected_cost"] != s["expected_cost"]
+    assert audit_of(cli, home, "edit")[0]["after"]["conf"] == edited["conf"]
+    done = json.loads(cli.ok("--home", str(home), "autofix", "approve", str(s["id"]), "-o", "json", env=FAST).out)
+    retry = json.loads(cli.ok("--home", str(home), "jobs", "show", done["retry_run_id"], "-o", "json").out)
+    assert retry["conf"]["spark.executor.memory"] == "24g"
+
+
+def test_reject_needs_a_reason_and_is_kept_with_it(cli, home):
+    s = queue(cli, home)[0]
+    blank = cli("--home", str(home), "autofix", "reject", str(s["id"]), "--reason", "  ")
+    assert blank.rc == 2 and "reason" in blank.err
+    done = json.loads(cli.ok("--home", str(home), "autofix", "reject", str(s["id"]), "--reason", "owner reruns it",
+                             "-o", "json").out)
+    assert done["status"] == "rejected" and done["reason"] == "owner reruns it"
+    assert audit_of(cli, home, "reject")[0]["after"] == {"status": "rejected", "reason": "owner reruns it"}
+    assert s["id"] not in [x["id"] for x in queue(cli, home)]
+    missing = cli("--home", str(home), "autofix", "approve", "9999")
+    assert missing.rc == 2 and "no suggestion 9999" in missing.err
+
+
+def test_read_only_shows_the_queue_and_writes_nothing(cli, home):
+    r = cli.ok("--home", str(home), "--read-only", "autofix", "queue", "-o", "json")
+    assert json.loads(r.out) == [] and "read-only" in r.err
+    with sqlite3.connect(home / DB_NAME) as db:
+        assert db.execute("SELECT count(*) FROM suggestions").fetchone()[0] == 0
+    s = queue(cli, home)[0]
+    denied = cli("--home", str(home), "--read-only", "autofix", "approve", str(s["id"]))
+    assert denied.rc == 3 and "approving a retry" in denied.err
+
+
+def test_a_policy_applies_what_it_allows_as_the_policy_on_behalf_of_the_operator(cli, home, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[[autofix_policy]]\nname = "transient"\ncategory = "node_lost"\nmin_p_success = 0\n')
+    r = cli.ok("--home", str(home), "--config", str(config), "autofix", "queue", "--all", "-o", "json", env=FAST)
+    items = json.loads(r.out)
+    applied = [s for s in items if s["status"] == "auto_applied"]
+    assert applied and all(s["category"] == "node_lost" for s in applied)
+    assert all(s["status"] == "pending" for s in items if s["category"] != "node_lost")
+    assert "applied by policy transient" in r.err
+    trail = audit_of(cli, home, "retry")
+    assert trail[0]["user"] == "policy:transient" and trail[0]["annotations"]["on_behalf_of"]
+    config.write_text('[[autofix_policy]]\ncategory = "memory_exceded"\n')
+    bad = cli("--home", str(home), "--config", str(config), "autofix", "queue")
+    assert bad.rc == 2 and "memory_exceded" in bad.err and str(config) in bad.err
+
+
+def test_outcomes_of_approved_retries_become_training_data(cli, home, tmp_path):
+    s = memory_suggestion(queue(cli, home))
+    cli.ok("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
+    queue(cli, home)  # records the outcome
+    world = tmp_path / "w.jsonl"
+    world.write_text(cli.ok("autofix", "world", "--jobs", "30", "--days", "15", "--world-seed", "3").out)
+    out = json.loads(cli.ok("--home", str(home), "autofix", "train", "--history", str(world)).out)
+    assert out["version"] == 2 and out["metrics"]["outcome_records"] == 2
+
+
+def test_a_kill_between_intent_and_submission_leaves_the_suggestion_pending_and_recorded_as_failed(cli, home):
+    s = memory_suggestion(queue(cli, home))
+    r = cli("--home", str(home), "autofix", "approve", str(s["id"]),
+            env={**FAST, "MLOPS_CONSOLE_CRASH_AT": "after-intent:1"})
+    assert r.rc == 137
+    cli.ok("--home", str(home), "version")  # the next start settles what the kill left
+    trail = [e for e in audit_of(cli, home, "retry") if e["annotations"].get("suggestion") == s["id"]]
+    assert [e["stage"] for e in trail] == ["Failed", "RequestReceived"]
+    assert next(x for x in queue(cli, home) if x["id"] == s["id"])["status"] == "pending"

@@ -1,0 +1,115 @@
+"""The Autofix screen under Pilot: approve, edit and reject suggestions; each retry is an audited change
+submitted to the backend; a viewer is not offered the actions."""
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from conftest import copy_home
+from console.app import ConsoleApp
+from console.engine import Engine
+from console.settings import load
+from screens.dialogs import ConfirmScreen, FormScreen
+from test_tui import goto, wait_rows
+from test_tui_changes import until
+
+PINNED = "2026-11-20T12:00:00Z"
+
+
+@pytest.fixture
+def make_app(trained_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED)
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MLOPS_CONSOLE_SIM_JOB_SECONDS", "0")
+    home = copy_home(trained_home, tmp_path / "home")
+
+    def make(**cli) -> ConsoleApp:
+        settings = load({"home": str(home), "user": "erin", **cli})
+        return ConsoleApp(Engine(settings), settings)
+    return make
+
+
+async def select_memory_suggestion(pilot, app) -> int:
+    """Put the cursor on the first suggestion the model made; return its id."""
+    table = await wait_rows(pilot)
+    ids = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+    target = next(k for k in ids if app.screen.items[k].model)
+    table.move_cursor(row=ids.index(target))
+    await pilot.pause()
+    return int(target)
+
+
+def retries(app, sid: int):
+    return [e for e in app.engine.audit_events() if e.verb == "retry" and e.annotations.get("suggestion") == sid]
+
+
+async def test_approve_submits_an_audited_retry(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await goto(pilot, "autofix")
+        sid = await select_memory_suggestion(pilot, app)
+        s = app.engine.suggestion(sid)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")  # a routine confirmation starts on Confirm
+        await until(pilot, lambda: app.engine.suggestion(sid).status == "approved")
+        done = app.engine.suggestion(sid)
+        retry = app.engine.attempt(done.retry_run_id)
+        assert retry.attempt == s.attempt + 1 and retry.conf == s.retry_conf
+        trail = retries(app, sid)
+        assert [e.stage for e in trail] == ["ResponseComplete", "RequestReceived"] and trail[0].user == "erin"
+        assert trail[0].annotations["conf_changed"] == s.conf
+
+
+async def test_edit_then_approve_runs_the_edited_config(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await goto(pilot, "autofix")
+        sid = await select_memory_suggestion(pilot, app)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        box = app.screen.query_one("#f-changes", Input)
+        box.value = "spark.executor.memory=20g spark.sql.shuffle.partitions=999"
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: app.engine.suggestion(sid).edited_by == "erin")
+        edited = app.engine.suggestion(sid)
+        assert edited.status == "pending" and edited.conf["spark.executor.memory"] == "20g"
+        assert [e.verb for e in app.engine.audit_events()[:2]] == ["edit", "edit"]
+        await until(pilot, lambda: "20g" in str(app.screen.query_one("DataTable").get_row(str(sid))))
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.engine.suggestion(sid).status == "approved")
+        retry = app.engine.attempt(app.engine.suggestion(sid).retry_run_id)
+        assert retry.conf["spark.executor.memory"] == "20g" and retry.conf["spark.sql.shuffle.partitions"] == "999"
+        assert retries(app, sid)
+
+
+async def test_reject_records_the_reason_and_submits_nothing(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await goto(pilot, "autofix")
+        sid = await select_memory_suggestion(pilot, app)
+        attempts = len(app.engine.attempts())
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        app.screen.query_one("#f-reason", Input).value = "owner is rewriting the job"
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: app.engine.suggestion(sid).status == "rejected")
+        s = app.engine.suggestion(sid)
+        assert s.reason == "owner is rewriting the job" and s.decided_by == "erin" and s.retry_run_id is None
+        assert len(app.engine.attempts()) == attempts and not retries(app, sid)
+        assert app.engine.audit_events()[0].verb == "reject"
+        await until(pilot, lambda: str(sid) not in app.screen.items)  # gone from the pending list
+
+
+async def test_a_viewer_is_not_offered_approve_edit_or_reject(make_app):
+    app = make_app(read_only=True)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await goto(pilot, "autofix")
+        await pilot.pause(0.3)
+        for action in ("approve", "edit", "reject"):
+            assert app.screen.check_action(action, ()) is False
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmScreen)
