@@ -391,6 +391,16 @@ class Engine:
         decisions = self.recommender.recommend(records, self._classify_record, past)
         return [d.to_dict() for d in decisions]
 
+    def train_on_world(self, seed: int = 11, jobs: int = 60, days: int = 30) -> dict[str, Any]:
+        """Train on a history of the simulator's Spark world: the demo's way to a first model."""
+        import json
+        self.require("operator", "training the recommender")
+        path = self.settings.home / f"spark-world-{seed}-{jobs}x{days}.jsonl"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.world_history(seed, jobs, days)))
+        tmp.replace(path)
+        return self.train_recommender(str(path))
+
     @staticmethod
     def world_history(seed: int, jobs: int, days: int) -> list[dict[str, Any]]:
         from core.sim import spark_world

@@ -12,6 +12,7 @@ from screens.base import Row, ViewScreen
 from screens.widgets import safe_text, sparkline, status_text
 
 JOB_ROWS_SHOWN = 5000  # newest attempts listed; the filter and the CLI reach the rest
+CHANGE_SHOWN = 48  # characters of a suggestion's change in the table; `enter` and `a` show it whole
 EVIDENCE_SHOWN = 140  # characters of the evidence line in the table; `enter` and `l` show it whole
 
 
@@ -364,8 +365,9 @@ class AutofixScreen(AttemptsView):
         Binding("e", "edit", "Edit", id="edit"),
         Binding("x", "reject", "Reject", id="reject"),
         Binding("h", "toggle_history", "Decided", id="toggle_history"),
+        Binding("T", "train", "Train on sim", id="train"),
     ]
-    ROLE_ACTIONS = {"approve": "operator", "edit": "operator", "reject": "operator"}
+    ROLE_ACTIONS = {"approve": "operator", "edit": "operator", "reject": "operator", "train": "operator"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -378,7 +380,7 @@ class AutofixScreen(AttemptsView):
         pending = sum(s.status == "pending" for s in items)
         notes = [f"{pending} pending"]
         if report["waiting_for_model"]:
-            notes.append(f"{report['waiting_for_model']} wait for a trained recommender (autofix train)")
+            notes.append(f"{report['waiting_for_model']} wait for a trained recommender (T trains one)")
         if report["read_only"]:
             notes.append("read-only")
         self.TITLE = "Autofix queue" + (" (with decided)" if self.everything else "") + ": " + ", ".join(notes)
@@ -387,7 +389,7 @@ class AutofixScreen(AttemptsView):
                                       f"{a['policy']}", markup=False)
         return [(str(s.id), [
             s.id, safe_text(s.job_id), safe_text(s.run_id), safe_text(s.category, CATEGORY_STYLES.get(s.category, "")),
-            safe_text(s.action), safe_text(s.change or "-"),
+            safe_text(s.action), safe_text(_clip(s.change, CHANGE_SHOWN) or "-"),
             "-" if s.p_success is None else f"{s.p_success:.2f}",
             "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
             status_text(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
@@ -400,6 +402,10 @@ class AutofixScreen(AttemptsView):
         s = self.items.get(self.selected_key() or "")
         if s is not None:
             self.app.open_log(s.run_id)
+
+    def action_train(self) -> None:
+        self.perform("train the recommender on the simulator's Spark world (about 20 s)",
+                     lambda: f"retry-recommender v{self.app.engine.train_on_world()['version']} registered")
 
     def action_toggle_history(self) -> None:
         self.everything = not self.everything
@@ -459,6 +465,10 @@ class AutofixScreen(AttemptsView):
             self.perform(f"reject {s.id}", lambda: self.app.engine.reject(s.id, reason).status)
         self.app.push_screen(FormScreen(f"Reject suggestion {s.id} ({s.run_id})",
                                         [("reason", "why (kept with the decision)", "")]), go)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _edited(s) -> str:

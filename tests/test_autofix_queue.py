@@ -149,3 +149,14 @@ def test_a_kill_between_intent_and_submission_leaves_the_suggestion_pending_and_
     trail = [e for e in audit_of(cli, home, "retry") if e["annotations"].get("suggestion") == s["id"]]
     assert [e["stage"] for e in trail] == ["Failed", "RequestReceived"]
     assert next(x for x in queue(cli, home) if x["id"] == s["id"])["status"] == "pending"
+
+
+def test_training_on_the_simulators_world_gives_the_queue_a_model(home_copy, monkeypatch, tmp_path):
+    from console.engine import Engine
+    from console.settings import load
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    engine = Engine(load({"home": str(home_copy)}))
+    out = engine.train_on_world(seed=5, jobs=25, days=12)
+    assert out["model"] == "retry-recommender" and out["version"] == 1
+    items, report = engine.autofix_queue()
+    assert report["waiting_for_model"] == 0 and any(s.model == "retry-recommender:1" for s in items)
