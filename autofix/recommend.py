@@ -17,6 +17,7 @@ NO_RETRY_BELOW = 0.5  # a config-fixable failure whose best candidate is this un
 SPACE = {"spark.executor.memory": (512 * MiB, 64 * GiB), "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
          "spark.executor.cores": (1, 8), "spark.executor.instances": (1, 500),
          "spark.sql.shuffle.partitions": (1, 20000), "spark.driver.memory": (512 * MiB, 64 * GiB)}
+SIZES = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory")
 
 
 @dataclass
@@ -48,24 +49,19 @@ def grid(conf: dict[str, str], kind: str | None = None):
     (`kind` "driver") each of them with more driver memory too, its result limit raised to match."""
     import numpy as np
     heap, over, cores, inst, parts, driver, result = numbers(conf)
-    drivers = [1, 1.5, 2, 3, 4, 6, 8, 16, 32] if kind == "driver" else [1]
-    hm, om, c, pm, dm = np.meshgrid([0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4], [1, 1.5, 2, 3, 4],
-                                    sorted({1, 2, 4, int(cores), min(8, int(cores) * 2), 8}), [0.5, 1, 2, 4, 8, 16],
-                                    drivers, indexing="ij")
-    new_cores = _clamp("spark.executor.cores", c.ravel())
-    new_driver = _clamp("spark.driver.memory", driver * dm.ravel() * GiB) / GiB
-    rows = np.stack([
-        _clamp("spark.executor.memory", heap * hm.ravel() * GiB) / GiB,
-        _clamp("spark.executor.memoryOverhead", over * om.ravel() * GiB) / GiB,
-        new_cores,
-        _clamp("spark.executor.instances", np.round(cores * inst / new_cores)),
-        _clamp("spark.sql.shuffle.partitions", np.round(parts * pm.ravel())),
-        new_driver,
-        np.where(new_driver > driver, np.maximum(result, new_driver), result)], axis=1)
-    rows[:, :2] = np.round(rows[:, :2] * 1024) / 1024  # whole MiB, as Spark's syntax writes them
-    rows[:, 5:] = np.round(rows[:, 5:] * 1024) / 1024
-    _, first = np.unique(rows, axis=0, return_index=True)  # clamping makes twins: keep one of each
-    return rows[np.sort(first)]
+
+    def axis(key, values):  # the clamped values of one dimension, each once (in whole MiB for sizes)
+        v = _clamp(key, np.asarray(values, dtype=np.float64))
+        return np.unique(np.round(v / MiB) * MiB / GiB) if key in SIZES else np.unique(np.round(v))
+
+    heaps = axis("spark.executor.memory", heap * GiB * np.array([0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4]))
+    overs = axis("spark.executor.memoryOverhead", over * GiB * np.array([1, 1.5, 2, 3, 4]))
+    coreset = axis("spark.executor.cores", [1, 2, 4, cores, min(8, cores * 2), 8])
+    partset = axis("spark.sql.shuffle.partitions", parts * np.array([0.5, 1, 2, 4, 8, 16]))
+    drivers = axis("spark.driver.memory", driver * GiB * np.array([1, 1.5, 2, 3, 4, 6, 8, 16, 32] if kind == "driver" else [1]))
+    h, o, c, pt, d = (a.ravel() for a in np.meshgrid(heaps, overs, coreset, partset, drivers, indexing="ij"))
+    return np.stack([h, o, c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, d,
+                     np.where(d > driver, np.maximum(result, d), result)], axis=1)
 
 
 def to_conf(conf: dict[str, str], row) -> dict[str, str]:
@@ -106,10 +102,11 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
         rows, X = rows[inside], X[inside]
     p, cost = predictor.predict(X)
     p = np.where(dominated(rows, input_bytes / GiB, mem), 0.0, p)  # what the job's own failures rule out
-    base = float(predictor.predict(matrix([numbers(conf)], input_bytes, mem))[1][0])
-    pen = penalty if penalty is not None else PENALTY_FACTOR * base
-    score = cost + lam * (1 - p) * pen
-    best = np.argsort(score, kind="stable")[:keep]
+    if penalty is None:
+        penalty = PENALTY_FACTOR * float(predictor.predict(matrix([numbers(conf)], input_bytes, mem))[1][0])
+    score = cost + lam * (1 - p) * penalty
+    top = np.argpartition(score, keep)[:keep] if len(score) > keep else np.arange(len(score))
+    best = top[np.argsort(score[top], kind="stable")]
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
 
 

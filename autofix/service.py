@@ -81,13 +81,15 @@ def memories(history: list[dict[str, Any]]) -> dict[str, JobMemory]:
     return memory
 
 
-def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, days: int = 40) -> dict[str, Any]:
+def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, days: int = 40,
+             ranges: dict[str, Any] | None = None) -> dict[str, Any]:
     """On the newest quarter of a Spark world's history, judged by the world's truth: first-retry fix rate
     of memory failures some config fixes within the SLA, episode spend over the cheapest fixes', decision
-    accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'."""
+    accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'. `ranges` draws the
+    world from other ranges (spark_world.OTHER_ESTATE) than the default's."""
     from core.sim import spark_world as w
 
-    records, truths = w.history(seed, n_jobs=n_jobs, days=days)
+    records, truths = w.history(seed, n_jobs=n_jobs, days=days, ranges=ranges)
     cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
     predictor, mv = recommender.load()
     memory: dict[str, JobMemory] = defaultdict(JobMemory)

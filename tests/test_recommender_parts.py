@@ -66,3 +66,28 @@ def test_search_stays_in_the_space_and_changes_only_what_it_must(trained):
     assert len(best) == 3 and best == sorted(best, key=lambda s: s[0])
     diff = changed(failed["conf"], best[0][3])
     assert diff and all(failed["conf"].get(k) != v for k, v in diff.items())
+
+
+def test_what_the_jobs_own_failures_rule_out_is_not_retried(trained):
+    from autofix.features import dominated, numbers
+    from autofix.model import Predictor
+    from autofix.recommend import decide, grid
+    records, _, memory, tensors, meta, _ = trained
+    model = Predictor(tensors, meta)
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "800", "spark.driver.memory": "64g", "spark.driver.maxResultSize": "64g"}
+    mem = JobMemory()
+    tail = "java.lang.OutOfMemoryError: Java heap space\nERROR SparkContext: Error initializing SparkContext."
+    failed = {"run_id": "r1", "job_id": "j", "input_bytes": 300 * 2**30, "conf": conf, "status": "failed",
+              "log_tail": tail, "submitted_at": "2026-11-01T00:00:00Z", "runtime_seconds": 100.0, "cost": 1.0}
+    mem.learn(quantities(conf, 250 * 2**30), "failed", "driver", 100.0)  # already died with 64g on less input
+    rows = grid(conf, "driver")
+    assert dominated(rows, 300, mem).all()  # no driver in the space is bigger than 64g
+    assert not dominated(rows, 200, mem).any()  # on less input than the failure, nothing is ruled out
+    d = decide(failed, "memory_exceeded", "r", model, mem)
+    assert d.action == "no_retry" and d.conf == {} and d.p_success < 0.5 and d.alternatives
+    # a job whose driver failed with less memory gets a retry with more
+    small = {**conf, "spark.driver.memory": "4g", "spark.driver.maxResultSize": "4g"}
+    mem2 = JobMemory()
+    mem2.learn(quantities(small, 250 * 2**30), "failed", "driver", 100.0)
+    assert not dominated([numbers({**small, "spark.driver.memory": "16g"})], 300, mem2).any()

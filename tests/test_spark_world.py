@@ -72,3 +72,24 @@ def test_the_cheapest_fix_succeeds_and_beats_a_blind_memory_bump(world):
         bump = w.run(truth, doubled, r["input_bytes"])
         if bump.status == "succeeded":
             assert fix[1].cost <= bump.cost + 1e-9
+
+
+def test_tiny_partitions_cost_time_and_a_driver_can_outgrow_the_whole_space():
+    truth = w.JobTruth("j", expansion=3.0, skew=1.3, native_mib_per_core=200, collect_fraction=0.2, cpu_s_per_gib=40)
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "800", "spark.executor.memoryOverhead": "2g",
+            "spark.driver.memory": "64g", "spark.driver.maxResultSize": "0"}
+    moderate = w.run(truth, conf, 100 * GiB)
+    tiny = w.run(truth, {**conf, "spark.sql.shuffle.partitions": "20000"}, 100 * GiB)
+    assert moderate.status == tiny.status == "succeeded" and tiny.runtime_seconds > moderate.runtime_seconds
+    # 0.2 × 400 GiB collected is more than any driver in the search space holds: nothing fixes it
+    assert w.run(truth, conf, 400 * GiB).failure == "driver_heap"
+    assert w.cheapest_fix(truth, conf, 400 * GiB) is None
+    assert w.cheapest_fix(truth, {**conf, "spark.driver.memory": "4g"}, 100 * GiB) is not None
+
+
+def test_owners_have_different_habits_and_the_other_estate_differs():
+    _, truths = w.history(7, n_jobs=60, days=2)
+    assert {t.owner for t in truths.values()} == {"defaults", "tuner", "reshaper"}
+    _, other = w.history(7, n_jobs=60, days=2, ranges=w.OTHER_ESTATE)
+    assert max(t.expansion for t in other.values()) > max(t.expansion for t in truths.values())
