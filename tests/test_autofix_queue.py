@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from conftest import DB_NAME, Cli, copy_home
+from conftest import DB_NAME, PINNED_NOW, Cli, copy_home
 
 FAST = {"MLOPS_CONSOLE_SIM_JOB_SECONDS": "0"}
 
@@ -155,6 +155,7 @@ def test_training_on_the_simulators_world_gives_the_queue_a_model(home_copy, mon
     from console.engine import Engine
     from console.settings import load
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
     engine = Engine(load({"home": str(home_copy)}))
     out = engine.train_on_world(seed=5, jobs=25, days=12)
     assert out["model"] == "retry-recommender" and out["version"] == 1

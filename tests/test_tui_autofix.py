@@ -75,7 +75,7 @@ async def test_edit_then_approve_runs_the_edited_config(make_app):
         edited = app.engine.suggestion(sid)
         assert edited.status == "pending" and edited.conf["spark.executor.memory"] == "20g"
         assert [e.verb for e in app.engine.audit_events()[:2]] == ["edit", "edit"]
-        await until(pilot, lambda: "20g" in str(app.screen.query_one("DataTable").get_row(str(sid))))
+        await until(pilot, lambda: getattr(app.screen.items.get(str(sid)), "edited_by", None) == "erin")  # reloaded
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("enter")
