@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autofix.features import JobMemory, dominated, failure_kind, matrix, numbers
-from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
+from core.spark import GiB, MiB, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 LAMBDA = 1.0
