@@ -42,3 +42,15 @@ def test_nodes_view_filtered(snap_compare, app_factory):
         await pilot.press("slash", *"highmem", "enter")
         await pilot.pause(0.2)
     assert snap_compare(app_factory(), terminal_size=(120, 30), run_before=run_before)
+
+
+def test_autofix_queue_without_a_model(snap_compare, app_factory):
+    """The queue before any model is trained: plain retries queued, memory failures waiting, T offered."""
+    async def run_before(pilot):
+        await pilot.press("colon", *"autofix", "enter")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if pilot.app.screen.query("DataTable") and pilot.app.screen.query_one("DataTable").row_count:
+                break
+        await pilot.pause(0.2)
+    assert snap_compare(app_factory(), terminal_size=(130, 24), run_before=run_before)
