@@ -82,11 +82,13 @@ def memories(history: list[dict[str, Any]]) -> dict[str, JobMemory]:
 
 
 def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, days: int = 40,
-             ranges: dict[str, Any] | None = None) -> dict[str, Any]:
+             ranges: dict[str, Any] | None = None, cases_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """On the newest quarter of a Spark world's history, judged by the world's truth: first-retry fix rate
     of memory failures some config fixes within the SLA, episode spend over the cheapest fixes', decision
     accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'. `ranges` draws the
-    world from other ranges (spark_world.OTHER_ESTATE) than the default's."""
+    world from other ranges (spark_world.OTHER_ESTATE) than the default's. `cases_out`, when given, receives
+    one row per judged failure (what was recommended, what the world did with it, the cheapest fix): the
+    per-case diagnostic of bench/evaluate_pairs.py."""
     from core.sim import spark_world as w
 
     records, truths = w.history(seed, n_jobs=n_jobs, days=days, ranges=ranges)
@@ -114,6 +116,9 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
                 got = "retry" if d.action in ("retry", "retry_with_conf", "retry_later") else "no_retry"
                 right += got == should
                 unfixable += kind != "other"
+                if cases_out is not None:
+                    cases_out.append({"run_id": r["run_id"], "job_id": r["job_id"], "kind": kind, "fixable": False,
+                                      "should": should, "got": got, "p_success": d.p_success})
             else:
                 cases += 1
                 cheapest += best[1].cost
@@ -130,6 +135,16 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
                     fixed[policy] += first
                     # a retry that does not fix it: its cost, then a person's fix at twice the cheapest
                     spend[policy] += cost + (0.0 if any_ok else 2 * best[1].cost)
+                    if cases_out is not None and policy == "recommender":
+                        o = w.run(truth, confs[0], r["input_bytes"]) if confs else None
+                        cases_out.append({"run_id": r["run_id"], "job_id": r["job_id"], "kind": kind, "fixable": True,
+                                          "action": d.action, "conf": r["conf"], "change": d.conf,
+                                          "input_gib": r["input_bytes"] / 2 ** 30, "p_success": d.p_success,
+                                          "expected_cost": d.expected_cost, "fixed": first, "spend": cost if any_ok
+                                          else cost + 2 * best[1].cost, "cheapest": best[1].cost,
+                                          "cheapest_conf": best[0], "failure": o.failure if o else None,
+                                          "runtime": o.runtime_seconds if o else None, "sla": sla,
+                                          "detail": o.detail if o else None, "truth": truth})
         learn(memory, r)
     table = {p: {"first_retry_fix_rate": round(fixed[p] / cases, 4) if cases else None,
                  "episode_spend_vs_cheapest": round(spend[p] / cheapest, 3) if cheapest else None}

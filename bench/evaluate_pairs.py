@@ -1,0 +1,71 @@
+"""Train the retry recommender on one Spark-world history and judge it (autofix evaluate's measures) on
+other worlds — the same estate's other seeds, and estates drawn from other ranges it has never seen.
+
+    .venv/bin/python bench/evaluate_pairs.py                       # the default pairs, one table
+    .venv/bin/python bench/evaluate_pairs.py --pairs default:11:default:7 --cases /tmp/cases.jsonl
+
+A pair is TRAIN_ESTATE:TRAIN_SEED:EVAL_ESTATE:EVAL_SEED, an estate `default` (spark_world.RANGES) or
+`other` (spark_world.OTHER_ESTATE). Training uses 200 jobs × 40 days, as the README's commands do
+(`autofix world --world-seed 11 --jobs 200 --days 40`, `autofix train`, `autofix evaluate`); each pair
+runs in a fresh home. `--cases` writes one line per judged failure (the per-case diagnostic).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DEFAULT_PAIRS = ("default:11:default:7", "default:5:default:3", "other:11:other:7", "default:11:other:7")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", nargs="*", default=list(DEFAULT_PAIRS))
+    ap.add_argument("--jobs", type=int, default=200)
+    ap.add_argument("--days", type=int, default=40)
+    ap.add_argument("--cases", default=None, help="write the per-case diagnostic here (JSONL)")
+    args = ap.parse_args()
+    from console import settings
+    from console.engine import Engine
+    from core.sim import spark_world as w
+
+    estates = {"default": None, "other": w.OTHER_ESTATE}
+    out = open(args.cases, "w") if args.cases else None
+    print(f"{'train':>12} {'evaluate':>12} | {'fix':>5} {'spend':>5} {'dec':>5} | {'vpa fix':>7} {'spend':>5} | "
+          f"{'dbl fix':>7} {'spend':>5} | cases | train s")
+    for pair in args.pairs:
+        te, ts, ee, es = pair.split(":")
+        with tempfile.TemporaryDirectory() as home:
+            engine = Engine(settings.load({"home": home}))
+            records, _ = w.history(int(ts), n_jobs=args.jobs, days=args.days, ranges=estates[te])
+            t = time.perf_counter()
+            engine.recommender.train(records)
+            dt = time.perf_counter() - t
+            from autofix.service import evaluate
+            cases: list[dict] = []
+            ev = evaluate(engine.recommender, int(es), engine._classify_record, ranges=estates[ee], cases_out=cases)
+        p = ev["policies"]
+        print(f"{te + ':' + ts:>12} {ee + ':' + es:>12} | {p['recommender']['first_retry_fix_rate']:5.2f} "
+              f"{p['recommender']['episode_spend_vs_cheapest']:5.2f} {ev['decision_accuracy']:5.2f} | "
+              f"{p['vpa_bump']['first_retry_fix_rate']:7.2f} {p['vpa_bump']['episode_spend_vs_cheapest']:5.2f} | "
+              f"{p['double_memory']['first_retry_fix_rate']:7.2f} {p['double_memory']['episode_spend_vs_cheapest']:5.2f}"
+              f" | {ev['fixable_memory_failures']:5d} | {dt:6.1f}", flush=True)
+        if out:
+            for c in cases:
+                c = {**c, "pair": pair}
+                if "truth" in c:
+                    c["truth"] = asdict(c["truth"])
+                out.write(json.dumps(c) + "\n")
+    if out:
+        out.close()
+
+
+if __name__ == "__main__":
+    main()
