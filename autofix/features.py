@@ -20,15 +20,15 @@ from core.spark import GiB, overhead_bytes, parse_size
 # the first seven are the config's own numbers, in this order (model.rate_design reads them)
 NAMES = ("input_gib", "heap_gib", "overhead_gib", "cores", "instances", "partitions", "driver_gib",
          "result_gib", "partition_gib", "heap_per_core_gib", "overhead_per_core_gib", "load", "slots",
-         "input_per_slot_gib", "tasks_per_slot",
+         "input_per_slot_gib", "tasks_per_slot", "shuffle_blocks_per_slot",
          "has_ok", "load_vs_ok", "has_heap_fail", "load_vs_fail", "offheap_vs_ok", "has_offheap_fail",
          "offheap_vs_fail", "driver_vs_ok", "has_driver_fail", "driver_vs_fail", "result_vs_ok",
          "has_result_fail", "result_vs_fail",
          "failures_seen", "driver_failures_seen", "runs_seen", "input_vs_last_ok",
-         "last_ok_runtime", "last_ok_slot_seconds_per_gib", "partitions_vs_last_ok", "slots_vs_last_ok",
-         "heap_per_core_vs_last_ok")
+         "last_ok_runtime", "last_ok_slot_seconds_per_gib", "scaled_last_ok_runtime")
 N = len(NAMES)
 COLUMNS = 7  # of a config row: heap, overhead, cores, instances, partitions, driver, result limit
+MAP_SPLIT = 128 * 1024 ** 2  # Spark's default input split (spark.sql.files.maxPartitionBytes): a map task each
 FAILS_KEPT = 40  # the memory failures of a job kept as evidence (the newest)
 
 
@@ -42,6 +42,7 @@ class JobMemory:
     ok_load: float = 0.0  # largest partition-per-heap-per-core load a run survived
     fail_load: float = math.inf  # smallest such load a heap OOM died of
     ok_offheap: float = math.inf  # smallest overhead per core it ran with and survived
+    ok_over_share: float = math.inf  # smallest share of overhead in the container it ran with and survived
     fail_offheap: float = 0.0  # largest overhead per core it was killed with
     ok_driver: float = math.inf  # smallest driver memory per GiB of input a run succeeded with
     fail_driver: float = 0.0  # largest driver memory per GiB of input a driver OOM happened with
@@ -51,7 +52,7 @@ class JobMemory:
     driver_failures: int = 0
     runs: int = 0
     last_ok: dict[str, float] | None = None  # the last good run: input, runtime, partitions, slots, heap/core
-    seen: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)  # the run ids learned (a failure is learned once)
     # the job's latest memory failures: (kind, input GiB, heap, overhead, cores, partitions, driver, result)
     fails: list[tuple[str, float, float, float, float, float, float, float]] = field(default_factory=list)
 
@@ -66,6 +67,7 @@ class JobMemory:
             self.ok_result = min(self.ok_result, result)
             self.ok_load = max(self.ok_load, q["load"])
             self.ok_offheap = min(self.ok_offheap, q["overhead_per_core_gib"])
+            self.ok_over_share = min(self.ok_over_share, q["overhead_gib"] / (q["heap_gib"] + q["overhead_gib"]))
             self.ok_driver = min(self.ok_driver, driver)
             if runtime:
                 self.last_ok = {"input_gib": q["input_gib"], "runtime": float(runtime), "partitions": q["partitions"],
@@ -133,6 +135,7 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
     last = mem.last_ok
     cols = [l2(gib), l2(heap), l2(over), cores, l2(inst), l2(parts), l2(driver), l2(result),
             l2(part), l2(hpc), l2(opc), l2(load), l2(slots), l2(gib / slots), l2(parts / slots),
+            l2(np.maximum(1.0, gib * GiB / MAP_SPLIT) * parts / slots),
             const(mem.ok_load > 0), vs(load, mem.ok_load, mem.ok_load > 0),
             const(math.isfinite(mem.fail_load)), vs(load, mem.fail_load, math.isfinite(mem.fail_load)),
             vs(opc, mem.ok_offheap, math.isfinite(mem.ok_offheap)),
@@ -146,10 +149,18 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
             const(_l2(last["runtime"])) if last else zero,
             const(_l2(last["runtime"] * min(last["partitions"], last["slots"]) / max(last["input_gib"], 1e-3)))
             if last else zero,
-            vs(parts, last["partitions"], True) if last else zero,
-            vs(slots, last["slots"], True) if last else zero,
-            vs(hpc, last["heap_per_core_gib"], True) if last else zero]
+            l2(scaled_runtime(last, gib, parts, slots)) if last else zero]
     return np.stack(cols, axis=1)
+
+
+def scaled_runtime(last: dict[str, float], gib, parts, slots):
+    """The job's last good runtime scaled to this input and shape by the rule of thumb of any Spark
+    engineer — the work grows with the input and is shared by the tasks that run at once, min(partitions,
+    slots): the anchor the runtime model learns its correction to (model.py), so that a shape the job has
+    never run with starts from its own history, not from other jobs' runtimes."""
+    import numpy as np
+    before = min(last["partitions"], last["slots"])
+    return last["runtime"] * (gib / max(last["input_gib"], 1e-3)) * before / np.minimum(parts, slots)
 
 
 def dominated(configs, input_gib: float, mem: JobMemory):
@@ -179,6 +190,23 @@ def dominated(configs, input_gib: float, mem: JobMemory):
     return out
 
 
+def untried_offheap(configs, mem: JobMemory):
+    """Which configs give the executors' off-heap memory less room than any run of the job that
+    succeeded: less overhead per running task, or a smaller share of the container (the JVM's own native
+    memory grows with its heap — Spark's default overhead is a tenth of it). The job's history says
+    nothing about how its off-heap need behaves there, and a container kill costs a whole run: the
+    search leaves such configs to the last (recommend.search). Nothing here is fitted."""
+    import numpy as np
+    c = np.asarray(configs, dtype=np.float64).reshape(-1, COLUMNS)
+    heap, over, cores = c[:, 0], c[:, 1], c[:, 2]
+    out = np.zeros(len(c), dtype=bool)
+    if math.isfinite(mem.ok_offheap):
+        out |= over / cores < mem.ok_offheap * (1 - 1e-6)
+    if math.isfinite(mem.ok_over_share):
+        out |= over / (heap + over) < mem.ok_over_share * (1 - 1e-6)
+    return out
+
+
 def vector(conf: dict[str, str], input_bytes: int, mem: JobMemory) -> list[float]:
     """One config's feature row: the same code as the batch the search scores."""
     return matrix([numbers(conf)], input_bytes, mem)[0].tolist()
@@ -201,10 +229,26 @@ def failure_kind(record: dict[str, Any]) -> str | None:
 def learn(memory: dict[str, JobMemory], record: dict[str, Any]) -> None:
     """Add one history record to its job's memory."""
     kind = failure_kind(record)
+    mem = memory.setdefault(record["job_id"], JobMemory())
+    if record.get("run_id") in mem.seen:
+        return
+    if record.get("run_id"):
+        mem.seen.add(record["run_id"])
     if kind == "driver" and "maxResultSize" in (record.get("log_tail") or ""):
         kind = "driver_result"  # the results outgrew the limit, not the driver's heap
-    memory.setdefault(record["job_id"], JobMemory()).learn(
+    mem.learn(
         quantities(record["conf"], record["input_bytes"]), record["status"], kind, record.get("runtime_seconds"))
+
+
+def with_failure(mem: JobMemory, record: dict[str, Any]) -> JobMemory:
+    """The job's memory with the failed attempt itself learned — the newest and best evidence of what the
+    config lacked — when it is not in it yet (the caller's memory is left as it was)."""
+    if record.get("run_id") in mem.seen:
+        return mem
+    import copy
+    memory = {record["job_id"]: copy.deepcopy(mem)}
+    learn(memory, record)
+    return memory[record["job_id"]]
 
 
 def dataset(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[int], list[float], list[str],

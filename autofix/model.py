@@ -14,6 +14,15 @@ from typing import Any
 from autofix.features import NAMES
 
 MODEL = "retry-recommender"
+ANCHOR = NAMES.index("scaled_last_ok_runtime")  # log2 of the job's own runtime scaled to the row (0: none)
+LOG_RUNTIME = (0.0, 14.0)  # the runtime models' answers stay within 1 s .. 1.2 M s (no overflow in exp)
+
+
+def anchor(X):
+    """The natural log of each row's anchor runtime (features.scaled_runtime), 0 where the job has none:
+    the runtime models learn log(runtime) minus this — a correction to the job's own scaled past."""
+    import numpy as np
+    return np.asarray(X, dtype=np.float64)[:, ANCHOR] * np.log(2.0)
 
 
 def rate_design(X):
@@ -43,10 +52,28 @@ class Predictor:
         margin = 0.05 * (hi - lo)
         return ((x >= lo - margin) & (x <= hi + margin)).all(dim=1).numpy()
 
-    def predict(self, X):
+    def clip(self, X):
+        """Rows moved into the box of the training data (5 % margin), feature by feature: what the model
+        says at the edge of what it has seen stands for what lies beyond it."""
+        import numpy as np
+        lo, hi = self.t.get("lo"), self.t.get("hi")
+        if lo is None:
+            return X
+        lo, hi = lo.numpy().astype(np.float64), hi.numpy().astype(np.float64)
+        margin = 0.05 * (hi - lo)
+        return np.clip(np.asarray(X, dtype=np.float64), lo - margin, hi + margin)
+
+    def predict(self, X, clip: bool = False):
+        """(P(success), expected cost) of each row. `clip`: the networks see the rows moved into their
+        box (self.clip); the price and the runtime anchor stay those of the rows themselves."""
+        p, cost, _ = self.predict_all(X, clip)
+        return p, cost
+
+    def predict_all(self, X, clip: bool = False):
+        """(P(success), expected cost, expected runtime in seconds — None for models without a price list)."""
         import numpy as np
         import torch
-        x = (torch.as_tensor(X, dtype=torch.float32) - self.t["mean"]) / self.t["std"]
+        x = (torch.as_tensor(self.clip(X) if clip else X, dtype=torch.float32) - self.t["mean"]) / self.t["std"]
         if self.family == "torch-mlp":
             h = torch.relu(x @ self.t["w1"].T + self.t["b1"])
             h = torch.relu(h @ self.t["w2"].T + self.t["b2"])
@@ -56,10 +83,14 @@ class Predictor:
             logit = x @ self.t["clf_w"] + self.t["clf_b"]
             logcost = x @ self.t["reg_w"] + self.t["reg_b"]
         p = torch.sigmoid(logit).numpy()
+        logcost = logcost.numpy().astype(np.float64)
         if "rate" in self.t:  # cost = learned price of the resources × predicted runtime
             rate = np.maximum(rate_design(X) @ self.t["rate"].numpy().astype(np.float64), 1e-6)
-            return p, rate * np.exp(logcost.numpy().astype(np.float64)) / 3600.0
-        return p, torch.exp(logcost).numpy()
+            if self.meta.get("runtime_anchor"):
+                logcost = logcost + anchor(X)
+            runtime = np.exp(np.clip(logcost, *LOG_RUNTIME))
+            return p, rate * runtime / 3600.0, runtime
+        return p, np.exp(np.clip(logcost, -20.0, 20.0)), None
 
 
 def _time_split(when: list[str], frac: float = 0.8) -> tuple[list[int], int]:
@@ -81,11 +112,11 @@ def train(X: list[list[float]], y: list[int], cost: list[float], when: list[str]
     results = {}
     for family in ("torch-mlp", "sklearn-linear"):
         tensors = _fit(family, Xa[tr], ya[tr], ca[tr], seed, device, ra[tr])
-        p, c = Predictor(tensors, {"family": family}).predict(Xa[va])
+        p, c = Predictor(tensors, {"family": family, "runtime_anchor": "rate" in tensors}).predict(Xa[va])
         results[family] = _metrics(p, ya[va], c, ca[va])
     best = min(results, key=lambda f: results[f]["val_logloss"])
     tensors = _fit(best, Xa, ya, ca, seed, device, ra)
-    meta = {"family": best, "features": list(NAMES), "seed": seed}
+    meta = {"family": best, "features": list(NAMES), "seed": seed, "runtime_anchor": "rate" in tensors}
     metrics = {"chosen": best, "validation": results, "rows": len(y), "train_rows": int(cut), "val_rows": len(va)}
     return tensors, meta, metrics
 
@@ -104,7 +135,8 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
         from scipy.optimize import nnls
         hourly = cost[ok] / np.maximum(runtime[ok], 1.0) * 3600.0
         rate, _ = nnls(rate_design(X[ok]), hourly.astype(np.float64))
-        logc = np.log(np.maximum(runtime, 1.0))  # the models learn runtime; cost is price × runtime
+        # the models learn runtime (cost is price × runtime), as a correction to the job's own past
+        logc = (np.log(np.maximum(runtime, 1.0)) - anchor(X)).astype(np.float32)
     # the box of what the model has seen: the search does not trust it outside (see recommend.search)
     t = {"mean": torch.as_tensor(mean), "std": torch.as_tensor(std),
          "lo": torch.as_tensor(X.min(0)), "hi": torch.as_tensor(X.max(0))}
@@ -188,6 +220,9 @@ def load(path: Path, sha256: str) -> Predictor:
                            f"{sha256[:12]}…; retrain with `autofix train`")
     blob = torch.load(path, weights_only=True)
     meta = json.loads(bytes(blob.pop("meta_json").tolist()).decode())
+    if meta.get("features") != list(NAMES):
+        raise ConsoleError(f"model artifact {path} was trained on other features than this version computes; "
+                           "retrain with `autofix train`")
     return Predictor(blob, meta)
 
 

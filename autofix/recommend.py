@@ -7,12 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from autofix.features import JobMemory, dominated, failure_kind, matrix, numbers
+from autofix.features import JobMemory, dominated, failure_kind, matrix, numbers, untried_offheap, with_failure
 from core.spark import GiB, MiB, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 LAMBDA = 1.0
 PENALTY_FACTOR = 25.0  # a failed retry costs its own run, then a person's fix: weigh P(fail) by this × the run
+SLA = 1.5  # a retry is to finish within this × the runtime the failed config would have had with enough memory
+RUNTIME_MARGIN = 0.8  # of that limit, what the search plans for: runtime predictions err by some 20 %
+MIN_PARTITION_GIB = 1 / 16  # 64 MiB: below the 100–200 MiB partitions of the usual rule of thumb
 NO_RETRY_BELOW = 0.5  # a config-fixable failure whose best candidate is this unlikely to succeed is not retried
 SPACE = {"spark.executor.memory": (512 * MiB, 64 * GiB), "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
          "spark.executor.cores": (1, 8), "spark.executor.instances": (1, 500),
@@ -54,7 +57,7 @@ def grid(conf: dict[str, str], kind: str | None = None):
         v = _clamp(key, np.asarray(values, dtype=np.float64))
         return np.unique(np.round(v / MiB) * MiB / GiB) if key in SIZES else np.unique(np.round(v))
 
-    heaps = axis("spark.executor.memory", heap * GiB * np.array([0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4]))
+    heaps = axis("spark.executor.memory", heap * GiB * np.array([0.25, 0.35, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4]))
     overs = axis("spark.executor.memoryOverhead", over * GiB * np.array([1, 1.5, 2, 3, 4]))
     coreset = axis("spark.executor.cores", [1, 2, 4, cores, min(8, cores * 2), 8])
     partset = axis("spark.sql.shuffle.partitions", parts * np.array([0.5, 1, 2, 4, 8, 16]))
@@ -92,16 +95,32 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
            penalty: float | None = None, keep: int = 3, kind: str | None = None
            ) -> list[tuple[float, float, float, dict[str, str]]]:
     """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate scored in
-    one batch, only those inside what the model has seen; a candidate the job's own failures already rule
-    out (features.dominated) counts as certain to fail."""
+    one batch, only those inside what the model has seen and inside the off-heap room the job has
+    succeeded with (features.untried_offheap) — when none is, those inside that room (or, when none
+    is, all), their features clipped into the model's box; a candidate the job's own failures already
+    rule out (features.dominated), or that the model expects to run past the SLA, counts as certain to fail."""
     import numpy as np
     rows = grid(conf, kind)
     X = matrix(rows, input_bytes, mem)
-    inside = predictor.seen(X)
+    ruled_out = dominated(rows, input_bytes / GiB, mem)  # what the job's own failures rule out
+    # the rule of thumb's floor on partition size (unless the job already runs smaller ones): tasks much
+    # smaller pay more in launch and shuffle-fetch time than they save, and the runtime model has seen
+    # too few of them to tell
+    gib = input_bytes / GiB
+    tiny = gib / rows[:, 4] < min(MIN_PARTITION_GIB, gib / numbers(conf)[4])
+    known = ~ruled_out & ~untried_offheap(rows, mem) & ~tiny
+    inside = predictor.seen(X) & known
     if inside.any():  # a model is not to be trusted far from anything it has seen
-        rows, X = rows[inside], X[inside]
-    p, cost = predictor.predict(X)
-    p = np.where(dominated(rows, input_bytes / GiB, mem), 0.0, p)  # what the job's own failures rule out
+        rows, X, ruled_out = rows[inside], X[inside], ruled_out[inside]
+        p, cost, runtime = predictor.predict_all(X)
+    else:  # nothing the job's history leaves open lies inside: ask at the edge of what the model has seen
+        if known.any():
+            rows, X, ruled_out = rows[known], X[known], ruled_out[known]
+        p, cost, runtime = predictor.predict_all(X, clip=True)
+    p = np.where(ruled_out, 0.0, p)
+    if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
+        limit = SLA * RUNTIME_MARGIN * float(predictor.predict_all(matrix([numbers(conf)], input_bytes, mem))[2][0])
+        p = np.where(runtime > limit, np.minimum(p, 0.0), p)
     if penalty is None:
         penalty = PENALTY_FACTOR * float(predictor.predict(matrix([numbers(conf)], input_bytes, mem))[1][0])
     score = cost + lam * (1 - p) * penalty
@@ -124,6 +143,7 @@ def decide(record: dict[str, Any], category: str, rule_id: str | None, predictor
     if category == UNCLASSIFIED or action == "retry_with_conf":
         if predictor is None:
             raise LookupError("no trained model")
+        mem = with_failure(mem, record)  # what this failure shows about the config is evidence too
         same_p, same_cost = (float(v[0]) for v in predictor.predict(
             matrix([numbers(record["conf"])], record["input_bytes"], mem)))
         best = search(predictor, record["conf"], record["input_bytes"], mem, lam, penalty_factor * same_cost,
