@@ -190,16 +190,20 @@ def dominated(configs, input_gib: float, mem: JobMemory):
     return out
 
 
-def untried_offheap(configs, mem: JobMemory):
-    """Which configs give the executors' off-heap memory less room than any run of the job that
-    succeeded: less overhead per running task, or a smaller share of the container (the JVM's own native
-    memory grows with its heap — Spark's default overhead is a tenth of it). The job's history says
-    nothing about how its off-heap need behaves there, and a container kill costs a whole run: the
-    search leaves such configs to the last (recommend.search). Nothing here is fitted."""
+def untried(configs, input_gib: float, mem: JobMemory):
+    """Which configs ask more of the executors' memory than any run of the job that succeeded: a larger
+    partition per GiB of heap per running task (the load), or less off-heap room — less overhead per
+    running task, or a smaller share of the container (the JVM's own native memory grows with its heap;
+    Spark's default overhead is a tenth of it). The job's history says nothing about how its memory need
+    behaves there, the model can only extrapolate, and a failure costs a whole run: the search leaves such
+    configs to the last (recommend.search). Nothing here is fitted."""
     import numpy as np
     c = np.asarray(configs, dtype=np.float64).reshape(-1, COLUMNS)
-    heap, over, cores = c[:, 0], c[:, 1], c[:, 2]
+    heap, over, cores, parts = c[:, 0], c[:, 1], c[:, 2], c[:, 4]
     out = np.zeros(len(c), dtype=bool)
+    if mem.ok_load > 0:
+        load = (input_gib / parts) / np.maximum(1e-3, (heap - 0.3) / cores)
+        out |= load > mem.ok_load * (1 + 1e-6)
     if math.isfinite(mem.ok_offheap):
         out |= over / cores < mem.ok_offheap * (1 - 1e-6)
     if math.isfinite(mem.ok_over_share):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from autofix.features import JobMemory, dominated, failure_kind, matrix, numbers, untried_offheap, with_failure
+from autofix.features import JobMemory, dominated, failure_kind, matrix, numbers, untried, with_failure
 from core.spark import GiB, MiB, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
@@ -95,8 +95,8 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
            penalty: float | None = None, keep: int = 3, kind: str | None = None
            ) -> list[tuple[float, float, float, dict[str, str]]]:
     """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate scored in
-    one batch, only those inside what the model has seen and inside the off-heap room the job has
-    succeeded with (features.untried_offheap) — when none is, those inside that room (or, when none
+    one batch, only those inside what the model has seen and inside the memory room the job has
+    succeeded with (features.untried) — when none is, those inside that room (or, when none
     is, all), their features clipped into the model's box; a candidate the job's own failures already
     rule out (features.dominated), or that the model expects to run past the SLA, counts as certain to fail."""
     import numpy as np
@@ -108,7 +108,7 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     # too few of them to tell
     gib = input_bytes / GiB
     tiny = gib / rows[:, 4] < min(MIN_PARTITION_GIB, gib / numbers(conf)[4])
-    known = ~ruled_out & ~untried_offheap(rows, mem) & ~tiny
+    known = ~ruled_out & ~untried(rows, gib, mem) & ~tiny
     inside = predictor.seen(X) & known
     if inside.any():  # a model is not to be trusted far from anything it has seen
         rows, X, ruled_out = rows[inside], X[inside], ruled_out[inside]
