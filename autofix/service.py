@@ -117,8 +117,11 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
                 right += got == should
                 unfixable += kind != "other"
                 if cases_out is not None:
+                    o = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"]) if d.conf else None
                     cases_out.append({"run_id": r["run_id"], "job_id": r["job_id"], "kind": kind, "fixable": False,
-                                      "should": should, "got": got, "p_success": d.p_success})
+                                      "should": should, "got": got, "p_success": d.p_success, "conf": r["conf"],
+                                      "change": d.conf, "failure": o.failure if o else None, "sla": sla,
+                                      "runtime": o.runtime_seconds if o else None, "input_gib": r["input_bytes"] / 2 ** 30})
             else:
                 cases += 1
                 cheapest += best[1].cost

@@ -39,14 +39,14 @@ def main() -> None:
     estates = {"default": None, "other": w.OTHER_ESTATE}
     out = open(args.cases, "w") if args.cases else None
     print(f"{'train':>12} {'evaluate':>12} | {'fix':>5} {'spend':>5} {'dec':>5} | {'vpa fix':>7} {'spend':>5} | "
-          f"{'dbl fix':>7} {'spend':>5} | cases | train s")
+          f"{'dbl fix':>7} {'spend':>5} | cases | train s | chosen")
     for pair in args.pairs:
         te, ts, ee, es = pair.split(":")
         with tempfile.TemporaryDirectory() as home:
             engine = Engine(settings.load({"home": home}))
             records, _ = w.history(int(ts), n_jobs=args.jobs, days=args.days, ranges=estates[te])
             t = time.perf_counter()
-            engine.recommender.train(records)
+            chosen = engine.recommender.train(records)["metrics"]["chosen"]
             dt = time.perf_counter() - t
             from autofix.service import evaluate
             cases: list[dict] = []
@@ -56,7 +56,7 @@ def main() -> None:
               f"{p['recommender']['episode_spend_vs_cheapest']:5.2f} {ev['decision_accuracy']:5.2f} | "
               f"{p['vpa_bump']['first_retry_fix_rate']:7.2f} {p['vpa_bump']['episode_spend_vs_cheapest']:5.2f} | "
               f"{p['double_memory']['first_retry_fix_rate']:7.2f} {p['double_memory']['episode_spend_vs_cheapest']:5.2f}"
-              f" | {ev['fixable_memory_failures']:5d} | {dt:6.1f}", flush=True)
+              f" | {ev['fixable_memory_failures']:5d} | {dt:7.1f} | {chosen}", flush=True)
         if out:
             for c in cases:
                 c = {**c, "pair": pair}
