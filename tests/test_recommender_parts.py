@@ -91,3 +91,46 @@ def test_what_the_jobs_own_failures_rule_out_is_not_retried(trained):
     mem2 = JobMemory()
     mem2.learn(quantities(small, 250 * 2**30), "failed", "driver", 100.0)
     assert not dominated([numbers({**small, "spark.driver.memory": "16g"})], 300, mem2).any()
+
+
+def test_the_failure_itself_is_evidence_and_the_callers_memory_is_left_as_it_was():
+    from autofix.features import learn, with_failure
+    conf = {"spark.executor.memory": "4g", "spark.executor.cores": "4", "spark.driver.maxResultSize": "2g"}
+    failed = {"run_id": "r9", "job_id": "j", "input_bytes": 100 * 2**30, "conf": conf, "status": "failed",
+              "log_tail": "Total size of serialized results of 9 tasks (2100.0 MiB) is bigger than "
+                          "spark.driver.maxResultSize (2048.0 MiB)", "submitted_at": "2026-11-01T00:00:00Z",
+              "runtime_seconds": 100.0, "cost": 1.0}
+    mem = JobMemory()
+    got = with_failure(mem, failed)
+    assert mem.fails == [] and got.fails[-1][0] == "driver_result" and got.driver_failures == 1
+    memory = {"j": JobMemory()}
+    learn(memory, failed)
+    learn(memory, failed)  # a run is learned once, however often it is seen
+    assert memory["j"].driver_failures == 1 and with_failure(memory["j"], failed) is memory["j"]
+
+
+def test_the_search_stays_in_the_memory_room_the_job_succeeded_with():
+    from autofix.features import numbers, untried
+    ok = {"spark.executor.memory": "8g", "spark.executor.memoryOverhead": "2g", "spark.executor.cores": "4",
+          "spark.sql.shuffle.partitions": "400"}
+    mem = JobMemory()
+    mem.learn(quantities(ok, 200 * 2**30), "succeeded", None, 300.0)
+    same, more_cores = numbers(ok), numbers({**ok, "spark.executor.cores": "8"})  # less overhead per task
+    bigger_heap = numbers({**ok, "spark.executor.memory": "32g"})  # a smaller share of overhead
+    fewer_parts = numbers({**ok, "spark.sql.shuffle.partitions": "100"})  # more load per heap per task
+    assert untried([same, more_cores, bigger_heap, fewer_parts], 200, mem).tolist() == [False, True, True, True]
+    assert not untried([more_cores], 200, JobMemory()).any()  # nothing known, nothing ruled
+
+
+def test_runtime_predictions_are_clipped_far_outside_what_the_model_saw(trained):
+    import warnings
+
+    import numpy as np
+    *_, tensors, meta, _ = trained
+    from autofix.model import Predictor
+    model = Predictor(tensors, meta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        far = tensors["hi"].numpy().astype(np.float64) + 20 * (tensors["hi"] - tensors["lo"]).numpy() + 5
+        p, cost, runtime = model.predict_all(np.stack([far, far]))
+    assert np.isfinite(cost).all() and (runtime <= np.exp(14.0) + 1).all()
