@@ -32,13 +32,18 @@ def test_dashboard(snap_compare, app_factory):
     assert snap_compare(app_factory(), terminal_size=(120, 34), run_before=run_before)
 
 
+async def open_view(pilot, view: str) -> None:
+    """`:view`, then wait until its table has rows."""
+    await pilot.press("colon", *view, "enter")
+    for _ in range(200):
+        await pilot.pause(0.05)
+        if pilot.app.screen.query("DataTable") and pilot.app.screen.query_one("DataTable").row_count:
+            break
+
+
 def test_nodes_view_filtered(snap_compare, app_factory):
     async def run_before(pilot):
-        await pilot.press("colon", *"nodes", "enter")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if pilot.app.screen.query("DataTable") and pilot.app.screen.query_one("DataTable").row_count:
-                break
+        await open_view(pilot, "nodes")
         await pilot.press("slash", *"highmem", "enter")
         await pilot.pause(0.2)
     assert snap_compare(app_factory(), terminal_size=(120, 30), run_before=run_before)
@@ -47,10 +52,6 @@ def test_nodes_view_filtered(snap_compare, app_factory):
 def test_autofix_queue_without_a_model(snap_compare, app_factory):
     """The queue before any model is trained: plain retries queued, memory failures waiting, T offered."""
     async def run_before(pilot):
-        await pilot.press("colon", *"autofix", "enter")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if pilot.app.screen.query("DataTable") and pilot.app.screen.query_one("DataTable").row_count:
-                break
+        await open_view(pilot, "autofix")
         await pilot.pause(0.2)
     assert snap_compare(app_factory(), terminal_size=(130, 24), run_before=run_before)
