@@ -51,6 +51,7 @@ class JobMemory:
     failures: int = 0
     driver_failures: int = 0
     runs: int = 0
+    ok_blocks: float = 0.0  # most shuffle blocks per slot a run succeeded with (how far its shapes have gone)
     last_ok: dict[str, float] | None = None  # the last good run: input, runtime, partitions, slots, heap/core
     seen: set[str] = field(default_factory=set)  # the run ids learned (a failure is learned once)
     # the job's latest memory failures: (kind, input GiB, heap, overhead, cores, partitions, driver, result)
@@ -69,6 +70,7 @@ class JobMemory:
             self.ok_offheap = min(self.ok_offheap, q["overhead_per_core_gib"])
             self.ok_over_share = min(self.ok_over_share, q["overhead_gib"] / (q["heap_gib"] + q["overhead_gib"]))
             self.ok_driver = min(self.ok_driver, driver)
+            self.ok_blocks = max(self.ok_blocks, float(blocks_per_slot(q["input_gib"], q["partitions"], q["slots"])))
             if runtime:
                 self.last_ok = {"input_gib": q["input_gib"], "runtime": float(runtime), "partitions": q["partitions"],
                                 "slots": q["slots"], "heap_per_core_gib": q["heap_per_core_gib"]}
@@ -135,7 +137,7 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
     last = mem.last_ok
     cols = [l2(gib), l2(heap), l2(over), cores, l2(inst), l2(parts), l2(driver), l2(result),
             l2(part), l2(hpc), l2(opc), l2(load), l2(slots), l2(gib / slots), l2(parts / slots),
-            l2(np.maximum(1.0, gib * GiB / MAP_SPLIT) * parts / slots),
+            l2(blocks_per_slot(gib, parts, slots)),
             const(mem.ok_load > 0), vs(load, mem.ok_load, mem.ok_load > 0),
             const(math.isfinite(mem.fail_load)), vs(load, mem.fail_load, math.isfinite(mem.fail_load)),
             vs(opc, mem.ok_offheap, math.isfinite(mem.ok_offheap)),
@@ -151,6 +153,12 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
             if last else zero,
             l2(scaled_runtime(last, gib, parts, slots)) if last else zero]
     return np.stack(cols, axis=1)
+
+
+def blocks_per_slot(input_gib, partitions, slots):
+    """Shuffle blocks each slot fetches: map tasks (one per 128 MiB split) × reduce partitions ÷ slots."""
+    import numpy as np
+    return np.maximum(1.0, np.asarray(input_gib, dtype=np.float64) * GiB / MAP_SPLIT) * partitions / slots
 
 
 def scaled_runtime(last: dict[str, float], gib, parts, slots):

