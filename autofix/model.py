@@ -187,14 +187,23 @@ def _metrics(p, y, c, cost) -> dict[str, Any]:
     acc = float(np.mean((p >= 0.5) == (y > 0.5)))
     ok = y > 0.5
     cost_err = float(np.median(np.abs(np.log(np.maximum(c[ok], eps)) - np.log(np.maximum(cost[ok], eps))))) if ok.any() else None
+    return {"val_logloss": round(logloss, 4), "val_accuracy": round(acc, 4),
+            "val_cost_median_abs_log_error": None if cost_err is None else round(cost_err, 4),
+            "reliability": reliability(p, y)}
+
+
+def reliability(p, y) -> list[dict[str, Any]]:
+    """Calibration in tenths: in each bin of predicted P(success), how many, the mean predicted, the share
+    that did succeed."""
+    import numpy as np
+    p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
     table = []
     for lo in np.arange(0, 1, 0.1):
         m = (p >= lo) & (p < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
         if m.any():
             table.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(m.sum()), "predicted": round(float(p[m].mean()), 3),
                           "observed": round(float(y[m].mean()), 3)})
-    return {"val_logloss": round(logloss, 4), "val_accuracy": round(acc, 4),
-            "val_cost_median_abs_log_error": None if cost_err is None else round(cost_err, 4), "reliability": table}
+    return table
 
 
 # -- artifacts: tensors only, checked by sha256 before they are read ------------------------------------

@@ -99,6 +99,7 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
     fixed = dict.fromkeys(policies, 0)
     spend = dict.fromkeys(policies, 0.0)
     cheapest, cases, unfixable, right, decided = 0.0, 0, 0, 0, 0
+    calibration: list[tuple[float, int]] = []  # (predicted P(success), did the world run it to success)
     for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
         kind = failure_kind(r)
         if r["submitted_at"] >= cut and r["attempt"] == 1 and r["status"] == "failed":
@@ -109,6 +110,9 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
             sla = 1.5 * w.run(truth, roomy, r["input_bytes"]).runtime_seconds
             best = w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla) if kind in ("heap", "overhead", "driver") else None
             d = decide(r, category, rule_id, predictor, mem, recommender.lam, recommender.penalty_factor)
+            if d.action == "retry_with_conf" and d.p_success is not None:
+                ran = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"])
+                calibration.append((d.p_success, int(ran.status == "succeeded")))
             if best is None:
                 # transient (retry it) or a memory failure nothing fixes (stop it)
                 decided += 1
@@ -154,7 +158,12 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
              for p in policies}
     return {"model": f"{models.MODEL}:{mv.version}", "seed": seed, "fixable_memory_failures": cases,
             "other_failures": decided, "memory_failures_nothing_fixes": unfixable,
-            "decision_accuracy": round(right / decided, 4) if decided else None, "policies": table}
+            "decision_accuracy": round(right / decided, 4) if decided else None, "policies": table,
+            # calibration of the recommended retries on the held-out period (runs past the SLA count as
+            # successes here: P is about the run, the SLA about the fix), and on the training's time split
+            "reliability": models.reliability([p for p, _ in calibration], [ok for _, ok in calibration]),
+            "validation_reliability": mv.metrics.get("validation", {}).get(mv.metrics.get("chosen"), {})
+            .get("reliability")}
 
 
 def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:

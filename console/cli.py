@@ -22,9 +22,10 @@ from core.types import object_name, to_dict
 FORMATS = ("table", "json", "jsonl")
 
 
-def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def _global_options(parser: argparse.ArgumentParser, suppress: bool, own_seed: bool = False) -> None:
     """Global options, accepted before or after the subcommand. Under a subcommand their defaults are
-    SUPPRESS so that an option given before the subcommand is not reset by the subparser."""
+    SUPPRESS so that an option given before the subcommand is not reset by the subparser. `own_seed`:
+    the subcommand's --seed is its own (autofix evaluate's world), the estate's goes before it."""
     d = argparse.SUPPRESS if suppress else None
     g = parser.add_argument_group("global options")
     g.add_argument("--home", metavar="DIR", default=d,
@@ -34,7 +35,8 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--demo", action="store_true", default=d,
                    help="run on the embedded demo estate (the simulator)")
     g.add_argument("--read-only", action="store_true", default=d, help="view only: no action can change anything")
-    g.add_argument("--seed", type=int, metavar="N", default=d, help="simulator seed for a new estate (default 42)")
+    if not own_seed:
+        g.add_argument("--seed", type=int, metavar="N", default=d, help="simulator seed for a new estate (default 42)")
     g.add_argument("--scale", metavar="nodes=N,jobs=M", default=d,
                    help="size of a new simulated estate, e.g. nodes=10000,jobs=100000")
     g.add_argument("--as", dest="user", metavar="USER", default=d, help="act as USER in the audit record")
@@ -50,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def leaf(parent, name: str, help: str) -> argparse.ArgumentParser:
+    def leaf(parent, name: str, help: str, own_seed: bool = False) -> argparse.ArgumentParser:
         sp = parent.add_parser(name, help=help, description=help)
-        _global_options(sp, suppress=True)
+        _global_options(sp, suppress=True, own_seed=own_seed)
         return sp
 
     leaf(sub, "tui", "open the terminal UI (the default)")
@@ -180,8 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(af, "recommend", "a decision for each failed attempt of FILE (history records)")
     sp.add_argument("file", metavar="FILE.jsonl")
     _fmt(sp, ("jsonl", "json"), "jsonl")
-    sp = leaf(af, "evaluate", "judge the newest version on a held-out period of the simulator's Spark world")
-    sp.add_argument("--world-seed", "--seed-world", dest="world_seed", type=int, default=7, metavar="N")
+    sp = leaf(af, "evaluate", "judge the newest version on a held-out period of the simulator's Spark world",
+              own_seed=True)
+    sp.add_argument("--seed", "--world-seed", dest="world_seed", type=int, default=7, metavar="N",
+                    help="the Spark world's seed (default 7); an estate seed goes before `autofix`")
     _fmt(sp, ("table", "json"), "json")
 
     sp = leaf(af, "world", "print a history of the simulator's Spark world (JSONL), to train or try the recommender on")

@@ -46,8 +46,11 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
                                                        "retry-recommender", "--format", "json").json()}
     assert stages == {2: "production", 1: "archived"}
     # the evaluation judges the newest version beside both baselines, on the world's truth
-    ev = cli.ok("--home", home, "autofix", "evaluate", "--world-seed", "3").json()
-    assert ev["model"] == "retry-recommender:2" and ev["fixable_memory_failures"] > 0
+    ev = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", "--format", "json").json()
+    assert ev["model"] == "retry-recommender:2" and ev["fixable_memory_failures"] > 0 and ev["seed"] == 3
+    # calibration: the recommended retries of the held-out period, and the training's validation split
+    for table in (ev["reliability"], ev["validation_reliability"]):
+        assert table and all(0 <= b["predicted"] <= 1 and 0 <= b["observed"] <= 1 and b["n"] > 0 for b in table)
     assert set(ev["policies"]) == {"recommender", "vpa_bump", "double_memory"}
     for p in ev["policies"].values():
         assert 0 <= p["first_retry_fix_rate"] <= 1 and p["episode_spend_vs_cheapest"] > 0
