@@ -41,27 +41,34 @@ class Predictor:
     def __init__(self, tensors: dict[str, Any], meta: dict[str, Any]):
         self.t, self.meta = tensors, meta
         self.family = meta["family"]
+        # numpy copies: scoring a grid of ~1,500 rows is too small for torch's per-call overhead to pay
+        self.a = {k: v.detach().cpu().numpy() for k, v in tensors.items() if hasattr(v, "numpy")}
+
+    def _box(self):
+        import numpy as np
+        lo, hi = self.a.get("lo"), self.a.get("hi")
+        if lo is None:
+            return None
+        lo, hi = lo.astype(np.float64), hi.astype(np.float64)
+        margin = 0.05 * (hi - lo)
+        return lo - margin, hi + margin
 
     def seen(self, X):
         """Which rows lie inside the box of the training data (5 % margin): where predictions mean something."""
-        import torch
-        x = torch.as_tensor(X, dtype=torch.float32)
-        lo, hi = self.t.get("lo"), self.t.get("hi")
-        if lo is None:
-            return torch.ones(len(x), dtype=torch.bool).numpy()
-        margin = 0.05 * (hi - lo)
-        return ((x >= lo - margin) & (x <= hi + margin)).all(dim=1).numpy()
+        import numpy as np
+        X = np.asarray(X, dtype=np.float32)
+        box = self._box()
+        if box is None:
+            return np.ones(len(X), dtype=bool)
+        lo, hi = (b.astype(np.float32) for b in box)
+        return ((X >= lo) & (X <= hi)).all(axis=1)
 
     def clip(self, X):
         """Rows moved into the box of the training data (5 % margin), feature by feature: what the model
         says at the edge of what it has seen stands for what lies beyond it."""
         import numpy as np
-        lo, hi = self.t.get("lo"), self.t.get("hi")
-        if lo is None:
-            return X
-        lo, hi = lo.numpy().astype(np.float64), hi.numpy().astype(np.float64)
-        margin = 0.05 * (hi - lo)
-        return np.clip(np.asarray(X, dtype=np.float64), lo - margin, hi + margin)
+        box = self._box()
+        return X if box is None else np.clip(np.asarray(X, dtype=np.float64), *box)
 
     def predict(self, X, clip: bool = False):
         """(P(success), expected cost) of each row. `clip`: the networks see the rows moved into their
@@ -72,20 +79,20 @@ class Predictor:
     def predict_all(self, X, clip: bool = False):
         """(P(success), expected cost, expected runtime in seconds — None for models without a price list)."""
         import numpy as np
-        import torch
-        x = (torch.as_tensor(self.clip(X) if clip else X, dtype=torch.float32) - self.t["mean"]) / self.t["std"]
+        a = self.a
+        x = (np.asarray(self.clip(X) if clip else X, dtype=np.float32) - a["mean"]) / a["std"]
         if self.family == "torch-mlp":
-            h = torch.relu(x @ self.t["w1"].T + self.t["b1"])
-            h = torch.relu(h @ self.t["w2"].T + self.t["b2"])
-            out = h @ self.t["w3"].T + self.t["b3"]
+            h = np.maximum(x @ a["w1"].T + a["b1"], 0)
+            h = np.maximum(h @ a["w2"].T + a["b2"], 0)
+            out = h @ a["w3"].T + a["b3"]
             logit, logcost = out[:, 0], out[:, 1]
         else:
-            logit = x @ self.t["clf_w"] + self.t["clf_b"]
-            logcost = x @ self.t["reg_w"] + self.t["reg_b"]
-        p = torch.sigmoid(logit).numpy()
-        logcost = logcost.numpy().astype(np.float64)
-        if "rate" in self.t:  # cost = learned price of the resources × predicted runtime
-            rate = np.maximum(rate_design(X) @ self.t["rate"].numpy().astype(np.float64), 1e-6)
+            logit = x @ a["clf_w"] + a["clf_b"]
+            logcost = x @ a["reg_w"] + a["reg_b"]
+        p = 0.5 * (1.0 + np.tanh(0.5 * logit))  # the logistic function, without overflow
+        logcost = logcost.astype(np.float64)
+        if "rate" in a:  # cost = learned price of the resources × predicted runtime
+            rate = np.maximum(rate_design(X) @ a["rate"].astype(np.float64), 1e-6)
             if self.meta.get("runtime_anchor"):
                 logcost = logcost + anchor(X)
             runtime = np.exp(np.clip(logcost, *LOG_RUNTIME))
