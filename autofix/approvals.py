@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from autofix.queue import APPROVED, AUTO_APPLIED, PENDING, REJECTED, RETRIED, Queue, Suggestion, parse_changes, policy_match
 from core import clock
-from core.errors import BadInput
+from core.errors import BadInput, Conflict
 from core.taxonomy import UNCLASSIFIED
 from core.types import Attempt, run_of, to_dict
 
@@ -129,6 +129,11 @@ class Approvals:
                 on_behalf_of: str | None = None) -> Suggestion:
         s = self.queue.pending(key)
         conf = s.retry_conf
+        later = [a for a in self._attempts_of(s.job_id, s.run) if a.attempt > s.attempt]
+        if later:  # retried since the suggestion was made (by hand, or by another console)
+            self.mark_retried_elsewhere()
+            raise Conflict(f"suggestion {s.id}: run {s.run} was already retried as {later[-1].run_id}; "
+                           "nothing submitted")
 
         def submit() -> Attempt:
             a = self.cluster.submit_retry(s.run_id, conf)

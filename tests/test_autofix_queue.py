@@ -161,3 +161,17 @@ def test_training_on_the_simulators_world_gives_the_queue_a_model(home_copy, mon
     assert out["model"] == "retry-recommender" and out["version"] == 1
     items, report = engine.autofix_queue()
     assert report["waiting_for_model"] == 0 and any(s.model == "retry-recommender:1" for s in items)
+
+
+def test_a_run_retried_by_other_means_is_not_submitted_again(cli, home, monkeypatch, tmp_path):
+    from console.engine import Engine
+    from console.settings import load
+    s = queue(cli, home)[0]
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
+    by_hand = Engine(load({"home": str(home)})).cluster.submit_retry(s["run_id"], s["conf_before"])
+    r = cli("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
+    assert r.rc == 1 and f"already retried as {by_hand.run_id}" in r.err
+    settled = next(x for x in queue(cli, home, "--all") if x["id"] == s["id"])
+    assert settled["status"] == "retried" and settled["retry_run_id"] == by_hand.run_id
+    assert not [e for e in audit_of(cli, home, "retry") if e["annotations"].get("suggestion") == s["id"]]
