@@ -23,6 +23,7 @@ class Recommender:
         self.registry = registry
         self.artifacts = Path(artifacts)
         self.lam, self.penalty_factor = lam, penalty_factor
+        self._loaded: tuple[str, Any] | None = None  # (sha256, predictor) of the version last read
 
     def train(self, records: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
         spark = [r for r in records if r.get("kind") == "spark"]
@@ -50,7 +51,10 @@ class Recommender:
         mv = self.registry.production(models.MODEL)
         if mv is None:
             raise BadInput(NO_MODEL)
-        return models.load(Path(mv.params["artifact"]), mv.sha256), mv
+        # read and checksummed once per version: the queue scores each suggestion with the same model
+        if self._loaded is None or self._loaded[0] != mv.sha256:
+            self._loaded = (mv.sha256, models.load(Path(mv.params["artifact"]), mv.sha256))
+        return self._loaded[1], mv
 
     def recommend(self, records: list[dict[str, Any]], classify, history: list[dict[str, Any]]) -> list[Decision]:
         """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
