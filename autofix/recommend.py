@@ -126,7 +126,7 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
         p, cost, runtime = predictor.predict_all(X, clip=True)
     p = np.where(ruled_out, 0.0, p)
     if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
-        limit = SLA * RUNTIME_MARGIN * float(predictor.predict_all(matrix([numbers(conf)], input_bytes, mem))[2][0])
+        limit = SLA * RUNTIME_MARGIN * enough_memory_runtime(predictor, conf, input_bytes, mem)
         # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
         _, _, cores, inst, parts, _, _ = numbers(conf)
         ref = max(mem.ok_blocks, float(blocks_per_slot(gib, parts, cores * inst)))
@@ -138,6 +138,21 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     top = np.argpartition(score, keep)[:keep] if len(score) > keep else np.arange(len(score))
     best = top[np.argsort(score[top], kind="stable")]
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
+
+
+def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory) -> float:
+    """The runtime the failed config would have had with enough memory — the SLA's reference: the
+    model's runtime for the same shape (cores, executors, partitions) with ever more heap and overhead,
+    the least of them. A config short of memory spills before it dies, so the model's runtime for the
+    failed config itself includes that slowdown, and a limit taken from it would be lenient by as much."""
+    import numpy as np
+    row = np.asarray(numbers(conf), dtype=np.float64)
+    more = np.repeat(row[None, :], 6, axis=0)
+    factors = np.array([1, 1.5, 2, 3, 4, 8])
+    more[:, 0] *= factors
+    more[:, 1] *= factors
+    runtime = predictor.predict_all(matrix(more, input_bytes, mem), clip=True)[2]
+    return float(np.min(runtime))
 
 
 def changed(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:

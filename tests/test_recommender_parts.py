@@ -162,3 +162,33 @@ def test_the_search_plans_for_longer_runs_far_beyond_the_shapes_the_job_has_run(
     best = numbers(search(Flat(), conf, int(gib * 2**30), mem)[0][3])
     far = np.log2(blocks_per_slot(gib, best[4], best[2] * best[3]) / mem.ok_blocks)
     assert 2 <= far <= FAR_FREE + np.log2(1.5 * 0.8) / FAR_COST  # more partitions, but not past what it plans for
+
+
+def test_the_sla_is_reckoned_from_the_failed_shape_with_enough_memory_not_from_its_spilling_run():
+    """A config short of memory spills before it dies: its own runtime is no reference for the SLA. A
+    model that says runs spill (take twice as long) below 16g of heap at this shape must not let a
+    reshape that runs 2.2× the unspilled time (1.1× the spilling one) pass as within 1.5×."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import enough_memory_runtime
+
+    class Spilling:  # runtime 100 s with 16g of heap or more, 200 s below; partitions cost time, not money
+        def seen(self, X):
+            return np.ones(len(X), dtype=bool)
+
+        def predict_all(self, X, clip=False):
+            X = np.asarray(X)
+            heap, parts = np.exp2(X[:, 1]), np.exp2(X[:, 5])
+            runtime = np.where(heap >= 16 - 1e-6, 100.0, 200.0) * np.where(parts > 200, 2.2, 1.0)
+            return np.ones(len(X)), 1.0 / parts + 0.001 * heap, runtime
+
+        def predict(self, X, clip=False):
+            return self.predict_all(X)[:2]
+
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "200"}
+    size = 400 * 2**30
+    assert enough_memory_runtime(Spilling(), conf, size, JobMemory()) == pytest.approx(100.0)
+    best = numbers(search(Spilling(), conf, size, JobMemory())[0][3])
+    assert best[4] == 200 and best[0] >= 16  # enough heap at the same shape: neither the spilling one nor the 2.2× slower reshape
