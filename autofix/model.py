@@ -53,6 +53,13 @@ class Predictor:
         margin = 0.05 * (hi - lo)
         return lo - margin, hi + margin
 
+    @property
+    def runtime_margin(self) -> float | None:
+        """The share of a runtime limit the search plans for: exp(−the validation's 90th percentile of
+        runtime underestimation) of the chosen family, learned at training (None: not measured)."""
+        m = self.a.get("runtime_margin")
+        return None if m is None else float(m)
+
     def seen(self, X):
         """Which rows lie inside the box of the training data (5 % margin): where predictions mean something."""
         import numpy as np
@@ -119,10 +126,15 @@ def train(X: list[list[float]], y: list[int], cost: list[float], when: list[str]
     results = {}
     for family in ("torch-mlp", "sklearn-linear"):
         tensors = _fit(family, Xa[tr], ya[tr], ca[tr], seed, device, ra[tr])
-        p, c = Predictor(tensors, {"family": family, "runtime_anchor": "rate" in tensors}).predict(Xa[va])
+        p, c, rt = Predictor(tensors, {"family": family, "runtime_anchor": "rate" in tensors}).predict_all(Xa[va])
         results[family] = _metrics(p, ya[va], c, ca[va])
+        if rt is not None:
+            results[family]["val_runtime_underestimate_p90"] = _underestimate(rt, ra[va], ya[va])
     best = min(results, key=lambda f: results[f]["val_logloss"])
     tensors = _fit(best, Xa, ya, ca, seed, device, ra)
+    under = results[best].get("val_runtime_underestimate_p90")
+    if under is not None:  # what the search plans for: the limit less the model's own error (recommend.search)
+        tensors["runtime_margin"] = torch.tensor(float(np.exp(-max(0.0, under))), dtype=torch.float64)
     meta = {"family": best, "features": list(NAMES), "seed": seed, "runtime_anchor": "rate" in tensors}
     metrics = {"chosen": best, "validation": results, "rows": len(y), "train_rows": int(cut), "val_rows": len(va)}
     return tensors, meta, metrics
@@ -184,6 +196,16 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
         t[f"w{i}"] = layer.weight.detach().cpu()
         t[f"b{i}"] = layer.bias.detach().cpu()
     return t
+
+
+def _underestimate(predicted, actual, y) -> float | None:
+    """How much longer than predicted the slowest tenth of the validation successes ran: the 90th
+    percentile of log(actual ÷ predicted runtime), what a limit must leave room for."""
+    import numpy as np
+    ok = (y > 0.5) & np.isfinite(actual) & (actual > 0)
+    if ok.sum() < 10:
+        return None
+    return round(float(np.quantile(np.log(actual[ok] / predicted[ok]), 0.9)), 4)
 
 
 def _metrics(p, y, c, cost) -> dict[str, Any]:

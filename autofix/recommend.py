@@ -14,7 +14,9 @@ from core.taxonomy import CATEGORIES, UNCLASSIFIED
 LAMBDA = 1.0
 PENALTY_FACTOR = 25.0  # a failed retry costs its own run, then a person's fix: weigh P(fail) by this × the run
 SLA = 1.5  # a retry is to finish within this × the runtime the failed config would have had with enough memory
-RUNTIME_MARGIN = 0.8  # of that limit, what the search plans for: runtime predictions err by some 20 %
+# of that limit, what the search plans for when the model has not measured its own runtime error on
+# validation (model.Predictor.runtime_margin, learned at training, is used when it has)
+RUNTIME_MARGIN = 0.8
 MIN_PARTITION_GIB = 1 / 16  # 64 MiB: below the 100–200 MiB partitions of the usual rule of thumb
 # the runtime model's error grows with how far a shape lies beyond what the job has run: past FAR_FREE
 # doublings of the most shuffle blocks per slot a good run of the job fetched (features.blocks_per_slot),
@@ -126,7 +128,8 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
         p, cost, runtime = predictor.predict_all(X, clip=True)
     p = np.where(ruled_out, 0.0, p)
     if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
-        limit = SLA * RUNTIME_MARGIN * enough_memory_runtime(predictor, conf, input_bytes, mem)
+        margin = getattr(predictor, "runtime_margin", None) or RUNTIME_MARGIN
+        limit = SLA * margin * enough_memory_runtime(predictor, conf, input_bytes, mem)
         # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
         _, _, cores, inst, parts, _, _ = numbers(conf)
         ref = max(mem.ok_blocks, float(blocks_per_slot(gib, parts, cores * inst)))

@@ -192,3 +192,36 @@ def test_the_sla_is_reckoned_from_the_failed_shape_with_enough_memory_not_from_i
     assert enough_memory_runtime(Spilling(), conf, size, JobMemory()) == pytest.approx(100.0)
     best = numbers(search(Spilling(), conf, size, JobMemory())[0][3])
     assert best[4] == 200 and best[0] >= 16  # enough heap at the same shape: neither the spilling one nor the 2.2× slower reshape
+
+
+def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_as_too_slow(trained):
+    import math
+
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.model import Predictor
+    *_, tensors, meta, metrics = trained
+    under = metrics["validation"][metrics["chosen"]]["val_runtime_underestimate_p90"]
+    assert Predictor(tensors, meta).runtime_margin == pytest.approx(math.exp(-max(0.0, under)))
+
+    class Reshaping:  # twice the partitions: 1.3× the runtime and cheaper; P(success) 1 everywhere
+        def __init__(self, margin):
+            self.runtime_margin = margin
+
+        def seen(self, X):
+            return np.ones(len(X), dtype=bool)
+
+        def predict_all(self, X, clip=False):
+            X = np.asarray(X)
+            heap, parts = np.exp2(X[:, 1]), np.exp2(X[:, 5])
+            return np.ones(len(X)), 1.0 / parts + 0.01 * heap, np.where(parts > 200, 130.0, 100.0)
+
+        def predict(self, X, clip=False):
+            return self.predict_all(X)[:2]
+
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "200"}
+    sure = numbers(search(Reshaping(1.0), conf, 40 * 2**30, JobMemory())[0][3])
+    wary = numbers(search(Reshaping(0.8), conf, 40 * 2**30, JobMemory())[0][3])
+    assert sure[4] > 200 and wary[4] == 200  # 130 s is within 1.5 × 100 s, not within 0.8 of it
