@@ -137,6 +137,8 @@ def train(X: list[list[float]], y: list[int], cost: list[float], when: list[str]
         tensors["runtime_margin"] = torch.tensor(float(np.exp(-max(0.0, under))), dtype=torch.float64)
     meta = {"family": best, "features": list(NAMES), "seed": seed, "runtime_anchor": "rate" in tensors}
     metrics = {"chosen": best, "validation": results, "rows": len(y), "train_rows": int(cut), "val_rows": len(va)}
+    if "runtime_margin" in tensors:
+        metrics["runtime_margin"] = round(float(tensors["runtime_margin"]), 4)
     return tensors, meta, metrics
 
 

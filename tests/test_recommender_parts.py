@@ -204,6 +204,7 @@ def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_a
     *_, tensors, meta, metrics = trained
     under = metrics["validation"][metrics["chosen"]]["val_runtime_underestimate_p90"]
     assert Predictor(tensors, meta).runtime_margin == pytest.approx(math.exp(-max(0.0, under)))
+    assert metrics["runtime_margin"] == pytest.approx(math.exp(-max(0.0, under)), abs=1e-4)
 
     class Reshaping:  # twice the partitions: 1.3× the runtime and cheaper; P(success) 1 everywhere
         def __init__(self, margin):
