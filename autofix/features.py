@@ -17,6 +17,10 @@ from typing import Any
 
 from core.spark import GiB, overhead_bytes, parse_size
 
+# where a task's load nears the one it died of, spilling slows it: a piecewise-linear basis in
+# log2(load ÷ failing load) with knots at these values lets the linear models learn that curve (and
+# the last good run's place on it) from history, without assuming its shape
+SPILL_KNOTS = (-2.0, -1.5, -1.0, -0.5)
 # the first seven are the config's own numbers, in this order (model.rate_design reads them)
 NAMES = ("input_gib", "heap_gib", "overhead_gib", "cores", "instances", "partitions", "driver_gib",
          "result_gib", "partition_gib", "heap_per_core_gib", "overhead_per_core_gib", "load", "slots",
@@ -25,7 +29,8 @@ NAMES = ("input_gib", "heap_gib", "overhead_gib", "cores", "instances", "partiti
          "offheap_vs_fail", "driver_vs_ok", "has_driver_fail", "driver_vs_fail", "result_vs_ok",
          "has_result_fail", "result_vs_fail",
          "failures_seen", "driver_failures_seen", "runs_seen", "input_vs_last_ok",
-         "last_ok_runtime", "last_ok_slot_seconds_per_gib", "scaled_last_ok_runtime")
+         "last_ok_runtime", "last_ok_slot_seconds_per_gib", "scaled_last_ok_runtime",
+         *(f"load_vs_fail_above_{k}" for k in SPILL_KNOTS), *(f"last_ok_load_vs_fail_above_{k}" for k in SPILL_KNOTS))
 N = len(NAMES)
 COLUMNS = 7  # of a config row: heap, overhead, cores, instances, partitions, driver, result limit
 MAP_SPLIT = 128 * 1024 ** 2  # Spark's default input split (spark.sql.files.maxPartitionBytes): a map task each
@@ -151,8 +156,22 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
             const(_l2(last["runtime"])) if last else zero,
             const(_l2(last["runtime"] * min(last["partitions"], last["slots"]) / max(last["input_gib"], 1e-3)))
             if last else zero,
-            l2(scaled_runtime(last, gib, parts, slots)) if last else zero]
+            l2(scaled_runtime(last, gib, parts, slots)) if last else zero,
+            *_hinges(l2(load / mem.fail_load) if math.isfinite(mem.fail_load) else None, n),
+            *_hinges(const(_l2(last_load(last) / mem.fail_load)) if last and math.isfinite(mem.fail_load) else None, n)]
     return np.stack(cols, axis=1)
+
+
+def last_load(last: dict[str, float]) -> float:
+    """The load (partition per GiB of heap per running task) of the job's last good run."""
+    return last["input_gib"] / last["partitions"] / last["heap_per_core_gib"]
+
+
+def _hinges(x, n: int):
+    import numpy as np
+    if x is None:
+        return [np.zeros(n)] * len(SPILL_KNOTS)
+    return [np.maximum(0.0, x - k) for k in SPILL_KNOTS]
 
 
 def blocks_per_slot(input_gib, partitions, slots):

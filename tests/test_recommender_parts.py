@@ -226,3 +226,21 @@ def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_a
     sure = numbers(search(Reshaping(1.0), conf, 40 * 2**30, JobMemory())[0][3])
     wary = numbers(search(Reshaping(0.8), conf, 40 * 2**30, JobMemory())[0][3])
     assert sure[4] > 200 and wary[4] == 200  # 130 s is within 1.5 × 100 s, not within 0.8 of it
+
+
+def test_spill_features_rise_as_the_load_nears_the_one_the_job_died_of():
+    """The linear models learn the slowdown of spilling from these: nothing for a job that never ran
+    out of heap, and more, knot by knot, the closer a config's load per task comes to the failing one."""
+    import numpy as np
+
+    from autofix.features import SPILL_KNOTS, matrix, numbers
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "200"}
+    size = 400 * 2**30
+    cols = [NAMES.index(f"load_vs_fail_above_{k}") for k in SPILL_KNOTS]
+    heaps = np.array([[h, *numbers(conf)[1:]] for h in (64.0, 32.0, 16.0, 8.0)])  # less heap: nearer the edge
+    assert not matrix(heaps, size, JobMemory())[:, cols].any()
+    mem = JobMemory()
+    mem.learn(quantities(conf, size), "failed", "heap")
+    spill = matrix(heaps, size, mem)[:, cols].sum(axis=1)
+    assert spill[0] == 0 and (np.diff(spill) >= 0).all() and spill[3] > spill[2] > 0
