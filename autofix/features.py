@@ -30,7 +30,8 @@ NAMES = ("input_gib", "heap_gib", "overhead_gib", "cores", "instances", "partiti
          "has_result_fail", "result_vs_fail",
          "failures_seen", "driver_failures_seen", "runs_seen", "input_vs_last_ok",
          "last_ok_runtime", "last_ok_slot_seconds_per_gib", "scaled_last_ok_runtime",
-         *(f"load_vs_fail_above_{k}" for k in SPILL_KNOTS), *(f"last_ok_load_vs_fail_above_{k}" for k in SPILL_KNOTS))
+         *(f"load_vs_fail_above_{k}" for k in SPILL_KNOTS), *(f"last_ok_load_vs_fail_above_{k}" for k in SPILL_KNOTS),
+         "blocks_per_last_ok_second", "last_ok_blocks_per_last_ok_second")
 N = len(NAMES)
 COLUMNS = 7  # of a config row: heap, overhead, cores, instances, partitions, driver, result limit
 MAP_SPLIT = 128 * 1024 ** 2  # Spark's default input split (spark.sql.files.maxPartitionBytes): a map task each
@@ -158,7 +159,13 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
             if last else zero,
             l2(scaled_runtime(last, gib, parts, slots)) if last else zero,
             *_hinges(l2(load / mem.fail_load) if math.isfinite(mem.fail_load) else None, n),
-            *_hinges(const(_l2(last_load(last) / mem.fail_load)) if last and math.isfinite(mem.fail_load) else None, n)]
+            *_hinges(const(_l2(last_load(last) / mem.fail_load)) if last and math.isfinite(mem.fail_load) else None, n),
+            # fetching adds seconds per shuffle block, whatever the job computes: blocks per second of the
+            # last good run, for this shape and for that run's own, in linear scale — small while
+            # fetching is a small share of the run, growing as a reshape multiplies the blocks
+            blocks_per_slot(gib, parts, slots) / last["runtime"] if last else zero,
+            const(float(blocks_per_slot(last["input_gib"], last["partitions"], last["slots"])) / last["runtime"])
+            if last else zero]
     return np.stack(cols, axis=1)
 
 

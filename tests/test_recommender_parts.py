@@ -244,3 +244,20 @@ def test_spill_features_rise_as_the_load_nears_the_one_the_job_died_of():
     mem.learn(quantities(conf, size), "failed", "heap")
     spill = matrix(heaps, size, mem)[:, cols].sum(axis=1)
     assert spill[0] == 0 and (np.diff(spill) >= 0).all() and spill[3] > spill[2] > 0
+
+
+def test_fetch_features_count_shuffle_blocks_against_the_last_good_runs_seconds():
+    import numpy as np
+
+    from autofix.features import blocks_per_slot, matrix, numbers
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "200"}
+    size = 400 * 2**30
+    now, then = NAMES.index("blocks_per_last_ok_second"), NAMES.index("last_ok_blocks_per_last_ok_second")
+    shapes = np.array([[*numbers(conf)[:4], p, *numbers(conf)[5:]] for p in (200, 800, 3200)])
+    assert not matrix(shapes, size, JobMemory())[:, [now, then]].any()  # no good run: nothing to scale by
+    mem = JobMemory()
+    mem.learn(quantities(conf, size), "succeeded", None, 500.0)
+    X = matrix(shapes, size, mem)
+    assert X[0, now] == pytest.approx(float(blocks_per_slot(400, 200, 40)) / 500.0) == pytest.approx(X[0, then])
+    assert X[2, now] == pytest.approx(16 * X[0, now]) and (X[:, then] == X[0, then]).all()
