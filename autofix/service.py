@@ -109,9 +109,10 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
         if r["submitted_at"] >= cut and r["attempt"] == 1 and r["status"] == "failed":
             truth, mem = truths[r["job_id"]], memory[r["job_id"]]
             category, rule_id = classify(r)
-            roomy = {**r["conf"], "spark.executor.memory": "64g", "spark.executor.memoryOverhead": "16g",
-                     "spark.driver.memory": "64g", "spark.driver.maxResultSize": "64g"}
-            sla = 1.5 * w.run(truth, roomy, r["input_bytes"]).runtime_seconds
+            # the SLA: 1.5 × the run the failed config would have had with enough memory. (It was once the
+            # run of the config with the space's most memory, 64 GiB, which for a job already at 64 GiB
+            # was the failed run, cut short: an SLA of a fraction of the job's time, judging fixes doomed.)
+            sla = 1.5 * w.run(truth, r["conf"], r["input_bytes"], enough_memory=True).runtime_seconds
             best = w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla) if kind in ("heap", "overhead", "driver") else None
             d = decide(r, category, rule_id, predictor, mem, recommender.lam, recommender.penalty_factor)
             if d.action == "retry_with_conf" and d.p_success is not None:
@@ -129,7 +130,8 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
                     cases_out.append({"run_id": r["run_id"], "job_id": r["job_id"], "kind": kind, "fixable": False,
                                       "should": should, "got": got, "p_success": d.p_success, "conf": r["conf"],
                                       "change": d.conf, "failure": o.failure if o else None, "sla": sla,
-                                      "runtime": o.runtime_seconds if o else None, "input_gib": r["input_bytes"] / 2 ** 30})
+                                      "runtime": o.runtime_seconds if o else None, "input_gib": r["input_bytes"] / 2 ** 30,
+                                      "truth": truth})
             else:
                 cases += 1
                 cheapest += best[1].cost

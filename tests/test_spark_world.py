@@ -93,3 +93,26 @@ def test_owners_have_different_habits_and_the_other_estate_differs():
     assert {t.owner for t in truths.values()} == {"defaults", "tuner", "reshaper"}
     _, other = w.history(7, n_jobs=60, days=2, ranges=w.OTHER_ESTATE)
     assert max(t.expansion for t in other.values()) > max(t.expansion for t in truths.values())
+
+
+def test_the_slas_reference_is_the_failed_config_with_enough_memory_even_at_64g():
+    """The evaluation's SLA is 1.5× the run the failed config would have had with enough memory. For a
+    job already at the space's 64 GiB that run is not one the space can make; it is still a full run of
+    that shape without spilling — not the failed run, cut short when it died."""
+    truth = w.JobTruth("j", expansion=8.0, skew=4.0, native_mib_per_core=300, collect_fraction=0.0, cpu_s_per_gib=80)
+    conf = {"spark.executor.memory": "64g", "spark.executor.cores": "4", "spark.executor.instances": "20",
+            "spark.sql.shuffle.partitions": "400", "spark.executor.memoryOverhead": "8g"}
+    failed = w.run(truth, conf, 1000 * GiB)
+    enough = w.run(truth, conf, 1000 * GiB, enough_memory=True)
+    assert failed.failure == "heap" and enough.status == "succeeded" and enough.failure is None
+    assert enough.runtime_seconds != failed.runtime_seconds  # not the spilling run that died part way
+    at_ease = {**conf, "spark.sql.shuffle.partitions": "12800"}  # a shape that needs no more memory
+    assert w.run(truth, at_ease, 1000 * GiB).detail["pressure"] < 1
+    assert w.run(truth, at_ease, 1000 * GiB, enough_memory=True) == w.run(truth, at_ease, 1000 * GiB)
+    # some reshape fixes it within 1.5× of that, so the evaluation counts it as fixable, not doomed
+    assert w.cheapest_fix(truth, conf, 1000 * GiB, 1.5 * enough.runtime_seconds) is not None
+    # without spilling the same shape runs faster than any config of it that spills and survives
+    spilling = w.run(truth, {**conf, "spark.sql.shuffle.partitions": "1600"}, 1000 * GiB)
+    assert spilling.status == "succeeded" and spilling.detail["pressure"] > 1
+    assert w.run(truth, {**conf, "spark.sql.shuffle.partitions": "1600"}, 1000 * GiB, enough_memory=True).runtime_seconds \
+        < spilling.runtime_seconds

@@ -100,7 +100,10 @@ def settings(conf: dict[str, str]) -> dict[str, int]:
             "max_result": parse_size(c["spark.driver.maxResultSize"])}
 
 
-def run(truth: JobTruth, conf: dict[str, str], input_bytes: int) -> Outcome:
+def run(truth: JobTruth, conf: dict[str, str], input_bytes: int, enough_memory: bool = False) -> Outcome:
+    """One run of the job under `conf`. `enough_memory`: the run this config would have had if no memory
+    ran short — nothing spills, nothing fails — the reference of the evaluation's SLA (issue 5: "the
+    runtime the failed config would have had with enough memory"), whatever the search space allows."""
     s = settings(conf)
     largest = truth.skew * input_bytes / s["partitions"]
     need = truth.expansion * largest + 64 * MiB
@@ -109,7 +112,7 @@ def run(truth: JobTruth, conf: dict[str, str], input_bytes: int) -> Outcome:
     offheap = truth.native_mib_per_core * MiB * s["cores"] + 0.05 * s["heap"]
     collected = truth.collect_fraction * input_bytes
     slots = min(s["partitions"], s["cores"] * s["instances"])
-    spill = 1.0 + 0.6 * max(0.0, pressure - 1.0)
+    spill = 1.0 if enough_memory else 1.0 + 0.6 * max(0.0, pressure - 1.0)
     work = truth.cpu_s_per_gib * input_bytes / GiB
     per_task = work / s["partitions"]
     waves = math.ceil(s["partitions"] / slots)
@@ -120,21 +123,27 @@ def run(truth: JobTruth, conf: dict[str, str], input_bytes: int) -> Outcome:
     max_result = s["max_result"] or math.inf  # 0: unlimited
     detail = {"pressure": round(pressure, 3), "offheap_ratio": round(offheap / s["overhead"], 3),
               "collected_ratio": round(collected / max_result, 4), "driver_ratio": round(collected / (0.6 * s["driver"]), 4)}
-    failure = None
-    if collected > max_result:
-        failure = "driver_result"
-    elif collected > 0.6 * s["driver"]:
-        failure = "driver_heap"
-    elif offheap > s["overhead"]:
-        failure = "overhead"
-    elif pressure > SPILL_LIMIT:
-        failure = "heap"
+    failure = None if enough_memory else _shortfall(s, collected, max_result, offheap, pressure)
     if failure:
         # it dies part way: when the first big task or the collect blows up
         frac = 0.9 if failure.startswith("driver") else min(0.9, 0.25 + 0.5 / waves)
         runtime = START_SECONDS + (runtime - START_SECONDS) * frac
     return Outcome("failed" if failure else "succeeded", failure, round(runtime, 1), round(hourly * runtime / 3600, 4),
                    detail)
+
+
+def _shortfall(s: dict[str, int], collected: float, max_result: float, offheap: float, pressure: float) -> str | None:
+    """Which memory ran out first, if any: results over maxResultSize, the driver's heap, the
+    container's overhead, the executors' heap."""
+    if collected > max_result:
+        return "driver_result"
+    if collected > 0.6 * s["driver"]:
+        return "driver_heap"
+    if offheap > s["overhead"]:
+        return "overhead"
+    if pressure > SPILL_LIMIT:
+        return "heap"
+    return None
 
 
 def log_tail(failure: str, conf: dict[str, str], truth: JobTruth, input_bytes: int, rng: random.Random) -> str:
