@@ -86,16 +86,18 @@ def memories(history: list[dict[str, Any]]) -> dict[str, JobMemory]:
 
 
 def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, days: int = 40,
-             ranges: dict[str, Any] | None = None, cases_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+             ranges: dict[str, Any] | None = None, cases_out: list[dict[str, Any]] | None = None,
+             hot_keys: float = 0.0) -> dict[str, Any]:
     """On the newest quarter of a Spark world's history, judged by the world's truth: first-retry fix rate
     of memory failures some config fixes within the SLA, episode spend over the cheapest fixes', decision
     accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'. `ranges` draws the
     world from other ranges (spark_world.OTHER_ESTATE) than the default's. `cases_out`, when given, receives
     one row per judged failure (what was recommended, what the world did with it, the cheapest fix): the
-    per-case diagnostic of bench/evaluate_pairs.py."""
+    per-case diagnostic of bench/evaluate_pairs.py. `hot_keys`: the share of jobs with a hot key
+    (spark_world.history; none in the world `autofix evaluate` judges on)."""
     from core.sim import spark_world as w
 
-    records, truths = w.history(seed, n_jobs=n_jobs, days=days, ranges=ranges)
+    records, truths = w.history(seed, n_jobs=n_jobs, days=days, ranges=ranges, hot_keys=hot_keys)
     cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
     predictor, mv = recommender.load()
     memory: dict[str, JobMemory] = defaultdict(JobMemory)

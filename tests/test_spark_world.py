@@ -116,3 +116,20 @@ def test_the_slas_reference_is_the_failed_config_with_enough_memory_even_at_64g(
     assert spilling.status == "succeeded" and spilling.detail["pressure"] > 1
     assert w.run(truth, {**conf, "spark.sql.shuffle.partitions": "1600"}, 1000 * GiB, enough_memory=True).runtime_seconds \
         < spilling.runtime_seconds
+
+
+def test_a_hot_key_does_not_yield_to_partitions_only_to_memory_per_task():
+    records, truths = w.history(7, n_jobs=8, days=3, hot_keys=1.0)
+    assert all(t.hot_fraction > 0 for t in truths.values())
+    assert all(t.hot_fraction == 0 for t in w.history(7, n_jobs=8, days=3)[1].values())
+    truth = w.JobTruth("j", expansion=4.0, skew=1.2, native_mib_per_core=200, collect_fraction=0.0, cpu_s_per_gib=30,
+                       hot_fraction=0.05)  # 5 GiB of a 100 GiB input under one key: a 20 GiB need
+    plain = w.JobTruth(**{**truth.__dict__, "hot_fraction": 0.0})
+    conf = {"spark.executor.memory": "16g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "50"}
+    more_parts = {**conf, "spark.sql.shuffle.partitions": "3200"}
+    assert w.run(plain, conf, 100 * GiB).failure == "heap" and w.run(plain, more_parts, 100 * GiB).status == "succeeded"
+    assert w.run(truth, more_parts, 100 * GiB).failure == "heap"  # the key's partition is as big as before
+    per_task = {**conf, "spark.executor.memory": "64g", "spark.executor.cores": "1", "spark.executor.instances": "40",
+                "spark.executor.memoryOverhead": "4g"}
+    assert w.run(truth, per_task, 100 * GiB).status == "succeeded"

@@ -7,7 +7,8 @@ The recommender never sees this module's formulas — only the history records t
 The model, per recurring job (its hidden `JobTruth`) and one run (input bytes I, config):
 
 - Partitions. Spark splits the shuffle into P = spark.sql.shuffle.partitions parts; the largest one
-  holds `skew` × I / P bytes.
+  holds `skew` × I / P bytes — or, for a job with a hot key (`hot_fraction`, only when `history` is
+  asked for them), at least that key's share of I, however many partitions there are.
 - Executor heap. A task needs `expansion` × (its partition) + 64 MiB of execution memory. Each of the C
   concurrent tasks of an executor gets (M − 300 MiB) × 0.6 / C of a heap of M (Spark's unified memory).
   Spark spills what does not fit, at a cost: runtime grows with the ratio need/available; past
@@ -77,6 +78,7 @@ class JobTruth:
     collect_fraction: float  # bytes brought to the driver per input byte
     cpu_s_per_gib: float  # CPU seconds of work per GiB of input
     owner: str = "defaults"  # how the job's owner sizes it by hand: defaults | tuner | reshaper
+    hot_fraction: float = 0.0  # share of the input under one hot key: a partition holds at least this much
 
 
 @dataclass
@@ -105,7 +107,8 @@ def run(truth: JobTruth, conf: dict[str, str], input_bytes: int, enough_memory: 
     ran short — nothing spills, nothing fails — the reference of the evaluation's SLA (issue 5: "the
     runtime the failed config would have had with enough memory"), whatever the search space allows."""
     s = settings(conf)
-    largest = truth.skew * input_bytes / s["partitions"]
+    # a hot key cannot be split: its partition holds it whatever the number of partitions
+    largest = max(truth.skew * input_bytes / s["partitions"], truth.hot_fraction * input_bytes)
     need = truth.expansion * largest + 64 * MiB
     available = max(1.0, (s["heap"] - RESERVED) * UNIFIED_FRACTION / s["cores"])
     pressure = need / available
@@ -248,12 +251,13 @@ TRANSIENT_TAILS = {
 
 
 def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-01T00:00:00Z",
-            transient_rate: float = 0.03, ranges: dict[str, Any] | None = None
+            transient_rate: float = 0.03, ranges: dict[str, Any] | None = None, hot_keys: float = 0.0
             ) -> tuple[list[dict[str, Any]], dict[str, JobTruth]]:
     """Daily runs of recurring Spark jobs whose inputs grow, sized by hand by their owners (three habits,
     see the module's doc): after a memory failure the owner retries with a fix of their habit (up to
     three tries) and keeps that config. Records in DESIGN.md's history format, oldest first; and the
-    world's truth about each job, for judging."""
+    world's truth about each job, for judging. `hot_keys`: the share of jobs with a hot key (_hot_key),
+    none by default."""
     from datetime import datetime, timedelta
 
     g = ranges or RANGES
@@ -264,8 +268,9 @@ def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-0
     run_no = 0
     for j in range(n_jobs):
         job = f"spark-job-{j:03d}"
-        truth = truths[job] = random_truth(job, rng, g)
+        truth = random_truth(job, rng, g)
         base = min(2000.0, max(1.0, rng.lognormvariate(math.log(g["input_gib_median"]), g["input_sigma"]))) * GiB
+        truth = truths[job] = _hot_key(truth, base, f"{seed}:{job}:{truth.expansion}:{truth.skew}", hot_keys)
         growth = rng.uniform(*g["growth"])
         conf = _owner_conf(truth.owner, base, rng)
         hour = rng.randint(0, 23)
@@ -300,6 +305,18 @@ def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-0
                 attempt += 1
     records.sort(key=lambda r: (r["submitted_at"], r["run_id"]))
     return records, truths
+
+
+def _hot_key(truth: JobTruth, base: float, key: str, share: float) -> JobTruth:
+    """A `share` of the jobs have a hot key: at its first input a task needs 3–30 GiB for that key
+    alone, and the need grows with the input. (Drawn from a generator of its own: the job's other
+    draws from the world's generator are the ones the same seed gives without hot keys.)"""
+    from dataclasses import replace
+    rng = random.Random(f"hot-key:{key}")
+    if rng.random() >= share:
+        return truth
+    need = rng.uniform(3.0, 30.0) * GiB
+    return replace(truth, hot_fraction=round(need / (truth.expansion * base), 6))
 
 
 def _owner_conf(owner: str, input_bytes: float, rng: random.Random) -> dict[str, str]:
