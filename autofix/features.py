@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.spark import GiB, overhead_bytes, parse_size
+from core.spark import GiB, executors_key, overhead_bytes, parse_size
 
 # where a task's load nears the one it died of, spilling slows it: a piecewise-linear basis in
 # log2(load ÷ failing load) with knots at these values lets the linear models learn that curve (and
@@ -105,7 +105,7 @@ def numbers(conf: dict[str, str]) -> tuple[float, float, float, float, float, fl
          "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "1g", "spark.driver.maxResultSize": "1g", **conf}
     driver = parse_size(c["spark.driver.memory"]) / GiB
     return (parse_size(c["spark.executor.memory"]) / GiB, overhead_bytes(c) / GiB, float(c["spark.executor.cores"]),
-            float(c["spark.executor.instances"]), float(c["spark.sql.shuffle.partitions"]), driver,
+            float(c[executors_key(conf)]), float(c["spark.sql.shuffle.partitions"]), driver,
             parse_size(c["spark.driver.maxResultSize"]) / GiB or driver)
 
 

@@ -18,6 +18,7 @@ DECIDED = (APPROVED, AUTO_APPLIED, REJECTED, RETRIED)
 SIZE_KEYS = {"spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory",
              "spark.driver.maxResultSize", "resources.memory"}
 COUNT_KEYS = {"spark.executor.cores": (1, 64), "spark.executor.instances": (1, 5000),
+              "spark.dynamicAllocation.maxExecutors": (1, 5000),
               "spark.sql.shuffle.partitions": (1, 200_000), "resources.cpu": (1, 256), "resources.gpus": (0, 64)}
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 

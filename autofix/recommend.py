@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, failure_kind, matrix, numbers, untried, with_failure
-from core.spark import GiB, MiB, format_size
+from core.spark import GiB, MiB, executors_key, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 LAMBDA = 1.0
@@ -86,7 +86,7 @@ def to_conf(conf: dict[str, str], row) -> dict[str, str]:
     if "spark.executor.memoryOverhead" in conf or abs(over * GiB - default_over) > MiB:
         out["spark.executor.memoryOverhead"] = format_size(int(over * GiB))
     out["spark.executor.cores"] = str(int(cores))
-    out["spark.executor.instances"] = str(int(inst))
+    out[executors_key(conf)] = str(int(inst))  # maxExecutors for a job under dynamic allocation
     out["spark.sql.shuffle.partitions"] = str(int(parts))
     if abs(driver - old[5]) * GiB > MiB:
         out["spark.driver.memory"] = format_size(int(driver * GiB))

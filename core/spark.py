@@ -12,7 +12,8 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECAS
 # keys whose value is a size; the rest of the known keys are counts
 SIZE_KEYS = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory",
              "spark.driver.memoryOverhead", "spark.driver.maxResultSize", "resources.memory")
-COUNT_KEYS = ("spark.executor.cores", "spark.executor.instances", "spark.sql.shuffle.partitions",
+COUNT_KEYS = ("spark.executor.cores", "spark.executor.instances", "spark.dynamicAllocation.maxExecutors",
+              "spark.sql.shuffle.partitions",
               "spark.driver.cores", "resources.cpu", "resources.gpus", "train.batch_size", "train.nodes")
 
 
@@ -54,3 +55,14 @@ def overhead_bytes(conf: dict[str, str]) -> int:
     if "spark.executor.memoryOverhead" in conf:
         return parse_size(conf["spark.executor.memoryOverhead"])
     return max(384 * MiB, parse_size(conf.get("spark.executor.memory", "1g")) // 10)
+
+
+def executors_key(conf: dict[str, str]) -> str:
+    """The key that caps a job's executors: spark.dynamicAllocation.maxExecutors when dynamic allocation
+    is on and sets it (and no fixed spark.executor.instances is given), else spark.executor.instances.
+    A dynamically allocated job runs with up to that many, so that is the count to reason with and
+    the key to change."""
+    if (str(conf.get("spark.dynamicAllocation.enabled", "false")).strip().lower() == "true"
+            and "spark.executor.instances" not in conf and "spark.dynamicAllocation.maxExecutors" in conf):
+        return "spark.dynamicAllocation.maxExecutors"
+    return "spark.executor.instances"

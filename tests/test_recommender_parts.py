@@ -261,3 +261,17 @@ def test_fetch_features_count_shuffle_blocks_against_the_last_good_runs_seconds(
     X = matrix(shapes, size, mem)
     assert X[0, now] == pytest.approx(float(blocks_per_slot(400, 200, 40)) / 500.0) == pytest.approx(X[0, then])
     assert X[2, now] == pytest.approx(16 * X[0, now]) and (X[:, then] == X[0, then]).all()
+
+
+def test_a_job_under_dynamic_allocation_is_reasoned_about_and_reshaped_by_its_max_executors():
+    from autofix.features import numbers
+    from autofix.recommend import grid, to_conf
+    dyn = {"spark.dynamicAllocation.enabled": "true", "spark.dynamicAllocation.maxExecutors": "40",
+           "spark.executor.cores": "2", "spark.executor.memory": "8g", "spark.sql.shuffle.partitions": "400"}
+    assert numbers(dyn)[3] == 40  # not Spark's 2 instances, which a dynamic job does not run with
+    assert numbers({**dyn, "spark.executor.instances": "10"})[3] == 10  # a fixed count given wins
+    assert numbers({**dyn, "spark.dynamicAllocation.enabled": "false"})[3] == 2
+    four_cores = next(r for r in grid(dyn) if r[2] == 4)
+    out = changed(dyn, to_conf(dyn, four_cores))
+    assert out["spark.executor.cores"] == "4" and out["spark.dynamicAllocation.maxExecutors"] == "20"
+    assert "spark.executor.instances" not in out  # the key the job uses, not a new one that pins it
