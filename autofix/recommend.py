@@ -77,17 +77,21 @@ def grid(conf: dict[str, str], kind: str | None = None):
 
 def to_conf(conf: dict[str, str], row) -> dict[str, str]:
     """A grid row back into Spark's syntax; overhead is written only when it is not Spark's default, the
-    driver's keys only when they change."""
+    other keys only when they were set or change — a key the job leaves to Spark's default stays unset
+    when the row keeps that default, so the answer names only what changes."""
     heap, over, cores, inst, parts, driver, result = (float(v) for v in row)
     old = numbers(conf)
     out = dict(conf)
-    out["spark.executor.memory"] = format_size(int(heap * GiB))
+    if "spark.executor.memory" in conf or abs(heap - old[0]) * GiB > MiB:
+        out["spark.executor.memory"] = format_size(int(heap * GiB))
     default_over = max(384 * MiB, int(heap * GiB) // 10)
     if "spark.executor.memoryOverhead" in conf or abs(over * GiB - default_over) > MiB:
         out["spark.executor.memoryOverhead"] = format_size(int(over * GiB))
-    out["spark.executor.cores"] = str(int(cores))
-    out[executors_key(conf)] = str(int(inst))  # maxExecutors for a job under dynamic allocation
-    out["spark.sql.shuffle.partitions"] = str(int(parts))
+    # maxExecutors for a job under dynamic allocation
+    for key, value, before in (("spark.executor.cores", cores, old[2]), (executors_key(conf), inst, old[3]),
+                               ("spark.sql.shuffle.partitions", parts, old[4])):
+        if key in conf or int(value) != int(before):
+            out[key] = str(int(value))
     if abs(driver - old[5]) * GiB > MiB:
         out["spark.driver.memory"] = format_size(int(driver * GiB))
     if abs(result - old[6]) * GiB > MiB:

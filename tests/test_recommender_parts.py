@@ -275,3 +275,14 @@ def test_a_job_under_dynamic_allocation_is_reasoned_about_and_reshaped_by_its_ma
     out = changed(dyn, to_conf(dyn, four_cores))
     assert out["spark.executor.cores"] == "4" and out["spark.dynamicAllocation.maxExecutors"] == "20"
     assert "spark.executor.instances" not in out  # the key the job uses, not a new one that pins it
+
+
+def test_keys_left_to_sparks_defaults_stay_unset_when_the_answer_keeps_the_default():
+    from autofix.recommend import grid, to_conf
+    bare = {"spark.executor.memory": "4g", "spark.executor.cores": "2", "spark.executor.instances": "10"}
+    rows = grid(bare)
+    # twice the heap with Spark's default overhead for it, the rest as it was
+    same_shape = next(r for r in rows if r[0] == 8.0 and abs(r[1] - 0.8) < 0.001 and r[2] == 2 and r[4] == 200)
+    assert changed(bare, to_conf(bare, same_shape)) == {"spark.executor.memory": "8g"}
+    more_parts = next(r for r in rows if r[0] == 4.0 and abs(r[1] - 0.4) < 0.001 and r[2] == 2 and r[4] == 800)
+    assert changed(bare, to_conf(bare, more_parts)) == {"spark.sql.shuffle.partitions": "800"}
