@@ -21,6 +21,31 @@ def trained():
     return records, truths, memory, tensors, meta, metrics
 
 
+CONF = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+        "spark.sql.shuffle.partitions": "200"}
+
+
+class Scored:
+    """A predictor double for the search: every row inside its box, P(success) 1, and cost and runtime
+    from `score(heap GiB, partitions) -> (cost, runtime)` of each feature row."""
+
+    def __init__(self, score, runtime_margin=None):
+        self.score, self.runtime_margin = score, runtime_margin
+
+    def seen(self, X):
+        import numpy as np
+        return np.ones(len(X), dtype=bool)
+
+    def predict_all(self, X, clip=False):
+        import numpy as np
+        X = np.asarray(X)
+        cost, runtime = self.score(np.exp2(X[:, 1]), np.exp2(X[:, 5]))
+        return np.ones(len(X)), cost, runtime
+
+    def predict(self, X, clip=False):
+        return self.predict_all(X)[:2]
+
+
 def test_features_use_only_the_history_before_each_record():
     records, _ = w.history(3, n_jobs=3, days=5)
     X, y, *_ = dataset(records)
@@ -142,24 +167,13 @@ def test_the_search_plans_for_longer_runs_far_beyond_the_shapes_the_job_has_run(
     from autofix.features import blocks_per_slot, numbers
     from autofix.recommend import FAR_COST, FAR_FREE
 
-    class Flat:  # every shape succeeds in the same time; more partitions look cheaper
-        def seen(self, X):
-            return np.ones(len(X), dtype=bool)
-
-        def predict_all(self, X, clip=False):
-            X = np.asarray(X)
-            return np.ones(len(X)), 1.0 / np.exp2(X[:, 5]), np.full(len(X), 100.0)
-
-        def predict(self, X, clip=False):
-            return self.predict_all(X)[:2]
-
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "200"}
+    flat = Scored(lambda heap, parts: (1.0 / parts, np.full(len(parts), 100.0)))  # more partitions look cheaper
+    conf = CONF
     gib = 400.0
     mem = JobMemory()
     mem.learn(quantities(conf, int(gib * 2**30)), "succeeded", None, 100.0)
     assert mem.ok_blocks == pytest.approx(float(blocks_per_slot(gib, 200, 40)))
-    best = numbers(search(Flat(), conf, int(gib * 2**30), mem)[0][3])
+    best = numbers(search(flat, conf, int(gib * 2**30), mem)[0][3])
     far = np.log2(blocks_per_slot(gib, best[4], best[2] * best[3]) / mem.ok_blocks)
     assert 2 <= far <= FAR_FREE + np.log2(1.5 * 0.8) / FAR_COST  # more partitions, but not past what it plans for
 
@@ -173,24 +187,12 @@ def test_the_sla_is_reckoned_from_the_failed_shape_with_enough_memory_not_from_i
     from autofix.features import numbers
     from autofix.recommend import enough_memory_runtime
 
-    class Spilling:  # runtime 100 s with 16g of heap or more, 200 s below; partitions cost time, not money
-        def seen(self, X):
-            return np.ones(len(X), dtype=bool)
-
-        def predict_all(self, X, clip=False):
-            X = np.asarray(X)
-            heap, parts = np.exp2(X[:, 1]), np.exp2(X[:, 5])
-            runtime = np.where(heap >= 16 - 1e-6, 100.0, 200.0) * np.where(parts > 200, 2.2, 1.0)
-            return np.ones(len(X)), 1.0 / parts + 0.001 * heap, runtime
-
-        def predict(self, X, clip=False):
-            return self.predict_all(X)[:2]
-
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "200"}
+    # runtime 100 s with 16g of heap or more, 200 s below; partitions cost time, not money
+    spilling = Scored(lambda heap, parts: (1.0 / parts + 0.001 * heap, np.where(heap >= 16 - 1e-6, 100.0, 200.0)
+                                           * np.where(parts > 200, 2.2, 1.0)))
     size = 400 * 2**30
-    assert enough_memory_runtime(Spilling(), conf, size, JobMemory()) == pytest.approx(100.0)
-    best = numbers(search(Spilling(), conf, size, JobMemory())[0][3])
+    assert enough_memory_runtime(spilling, CONF, size, JobMemory()) == pytest.approx(100.0)
+    best = numbers(search(spilling, CONF, size, JobMemory())[0][3])
     assert best[4] == 200 and best[0] >= 16  # enough heap at the same shape: neither the spilling one nor the 2.2× slower reshape
 
 
@@ -206,25 +208,11 @@ def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_a
     assert Predictor(tensors, meta).runtime_margin == pytest.approx(math.exp(-max(0.0, under)))
     assert metrics["runtime_margin"] == pytest.approx(math.exp(-max(0.0, under)), abs=1e-4)
 
-    class Reshaping:  # twice the partitions: 1.3× the runtime and cheaper; P(success) 1 everywhere
-        def __init__(self, margin):
-            self.runtime_margin = margin
+    def reshaping(heap, parts):  # twice the partitions: 1.3× the runtime and cheaper
+        return 1.0 / parts + 0.01 * heap, np.where(parts > 200, 130.0, 100.0)
 
-        def seen(self, X):
-            return np.ones(len(X), dtype=bool)
-
-        def predict_all(self, X, clip=False):
-            X = np.asarray(X)
-            heap, parts = np.exp2(X[:, 1]), np.exp2(X[:, 5])
-            return np.ones(len(X)), 1.0 / parts + 0.01 * heap, np.where(parts > 200, 130.0, 100.0)
-
-        def predict(self, X, clip=False):
-            return self.predict_all(X)[:2]
-
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "200"}
-    sure = numbers(search(Reshaping(1.0), conf, 40 * 2**30, JobMemory())[0][3])
-    wary = numbers(search(Reshaping(0.8), conf, 40 * 2**30, JobMemory())[0][3])
+    sure = numbers(search(Scored(reshaping, 1.0), CONF, 40 * 2**30, JobMemory())[0][3])
+    wary = numbers(search(Scored(reshaping, 0.8), CONF, 40 * 2**30, JobMemory())[0][3])
     assert sure[4] > 200 and wary[4] == 200  # 130 s is within 1.5 × 100 s, not within 0.8 of it
 
 
@@ -234,8 +222,7 @@ def test_spill_features_rise_as_the_load_nears_the_one_the_job_died_of():
     import numpy as np
 
     from autofix.features import SPILL_KNOTS, matrix, numbers
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "200"}
+    conf = CONF
     size = 400 * 2**30
     cols = [NAMES.index(f"load_vs_fail_above_{k}") for k in SPILL_KNOTS]
     heaps = np.array([[h, *numbers(conf)[1:]] for h in (64.0, 32.0, 16.0, 8.0)])  # less heap: nearer the edge
@@ -250,8 +237,7 @@ def test_fetch_features_count_shuffle_blocks_against_the_last_good_runs_seconds(
     import numpy as np
 
     from autofix.features import blocks_per_slot, matrix, numbers
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "200"}
+    conf = CONF
     size = 400 * 2**30
     now, then = NAMES.index("blocks_per_last_ok_second"), NAMES.index("last_ok_blocks_per_last_ok_second")
     shapes = np.array([[*numbers(conf)[:4], p, *numbers(conf)[5:]] for p in (200, 800, 3200)])
