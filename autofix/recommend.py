@@ -57,7 +57,8 @@ def grid(conf: dict[str, str], kind: str | None = None):
     """Reshapings of a config around itself, as an N×7 array (heap GiB, overhead GiB, cores, instances,
     partitions, driver GiB, result limit GiB): memory down or up, overhead up, other cores per executor
     with as many slots in all, fewer or more partitions — and their combinations; for a driver failure
-    (`kind` "driver") each of them with more driver memory too, its result limit raised to match."""
+    (`kind` "driver") each of them with more driver memory too, its result limit raised to match, or with
+    the result limit alone raised (up to the driver's memory) when the driver has no more to get."""
     import numpy as np
     heap, over, cores, inst, parts, driver, result = numbers(conf)
 
@@ -70,9 +71,20 @@ def grid(conf: dict[str, str], kind: str | None = None):
     coreset = axis("spark.executor.cores", [1, 2, 4, cores, min(8, cores * 2), 8])
     partset = axis("spark.sql.shuffle.partitions", parts * np.array([0.5, 1, 2, 4, 8, 16]))
     drivers = axis("spark.driver.memory", driver * GiB * np.array([1, 1.5, 2, 3, 4, 6, 8, 16, 32] if kind == "driver" else [1]))
-    h, o, c, pt, d = (a.ravel() for a in np.meshgrid(heaps, overs, coreset, partset, drivers, indexing="ij"))
-    return np.stack([h, o, c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, d,
-                     np.where(d > driver, np.maximum(result, d), result)], axis=1)
+    # (driver, result limit) pairs: more driver memory with the limit raised to it; for a driver already at
+    # the space's bound, the limit alone, up to the driver's memory. Only there: bigger results need a
+    # bigger heap to land in, and history (where owners raise both) never shows what a limit raised
+    # alone does — the model would guess; measured, it guessed success for runs that then died of the
+    # driver's OOM (README)
+    pairs = [(d, max(result, d) if d > driver else result) for d in drivers]
+    if kind == "driver" and driver * GiB >= SPACE["spark.driver.memory"][1]:
+        pairs += [(driver, r) for r in np.unique(np.minimum(driver, result * np.array([1.25, 1.5, 2, 3, 4])))
+                  if r > result]
+    pair = np.arange(len(pairs))
+    h, o, c, pt, i = (a.ravel() for a in np.meshgrid(heaps, overs, coreset, partset, pair, indexing="ij"))
+    dr = np.asarray(pairs, dtype=np.float64)[i]
+    return np.stack([h, o, c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, dr[:, 0], dr[:, 1]],
+                    axis=1)
 
 
 def to_conf(conf: dict[str, str], row) -> dict[str, str]:

@@ -118,6 +118,28 @@ def test_what_the_jobs_own_failures_rule_out_is_not_retried(trained):
     assert not dominated([numbers({**small, "spark.driver.memory": "16g"})], 300, mem2).any()
 
 
+def test_results_over_the_limit_of_a_driver_at_the_spaces_bound_get_the_limit_raised(trained):
+    from autofix.model import Predictor
+    from autofix.recommend import decide, grid
+    *_, tensors, meta, _ = trained
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "800", "spark.driver.memory": "64g", "spark.driver.maxResultSize": "32g"}
+    rows = grid(conf, "driver")
+    raised = rows[rows[:, 6] > 32]
+    # no more driver memory is to be had, but the limit can go up to the driver's heap, and no further
+    assert len(raised) and (raised[:, 5] == 64).all() and raised[:, 6].max() == 64
+    # below the bound, a bigger limit comes with a bigger heap for the results to land in
+    smaller = grid({**conf, "spark.driver.memory": "16g", "spark.driver.maxResultSize": "8g"}, "driver")
+    assert (smaller[smaller[:, 6] > 8][:, 5] > 16).all()
+    failed = {"run_id": "r1", "job_id": "j", "input_bytes": 300 * 2**30, "conf": conf, "status": "failed",
+              "log_tail": "Total size of serialized results of 90 tasks (33800.0 MiB) is bigger than "
+                          "spark.driver.maxResultSize (32768.0 MiB)", "submitted_at": "2026-11-01T00:00:00Z",
+              "runtime_seconds": 100.0, "cost": 1.0}
+    d = decide(failed, "memory_exceeded", "r", Predictor(tensors, meta), JobMemory())
+    assert d.action == "retry_with_conf" and parse_size(d.conf["spark.driver.maxResultSize"]) > 32 * 2**30
+    assert "spark.driver.memory" not in d.conf
+
+
 def test_the_failure_itself_is_evidence_and_the_callers_memory_is_left_as_it_was():
     from autofix.features import learn, with_failure
     conf = {"spark.executor.memory": "4g", "spark.executor.cores": "4", "spark.driver.maxResultSize": "2g"}
