@@ -1,8 +1,8 @@
 """History records (DESIGN.md: JSONL, one job attempt per line) read, checked and kept in the store.
 
 A record is refused with the line number and the field at fault: malformed JSON, a missing or mistyped
-field, an impossible value (negative memory, an unparsable size, a count below 1). Unknown fields and
-conf keys are kept as they are (`extra`, `conf`)."""
+field, an impossible value (negative memory, an unparsable size, a count below its least — 1, or 0 for
+GPUs). Unknown fields and conf keys are kept as they are (`extra`, `conf`)."""
 from __future__ import annotations
 
 import json
@@ -68,7 +68,7 @@ def check(rec: object) -> dict[str, Any]:
             if key in SIZE_KEYS:
                 parse_size(value)
             elif key in COUNT_KEYS:
-                parse_count(value)
+                parse_count(value, key)
         except ValueError as e:
             raise RecordError(f"conf[{key!r}]: {e}") from None
         conf[key] = str(value)

@@ -9,17 +9,12 @@ from typing import Any
 
 from core import clock
 from core.errors import BadInput, Conflict, NotFound
-from core.spark import parse_size
+from core.spark import COUNTS, SIZE_KEYS, parse_size
 from core.store import Store
 from core.types import run_of
 
 PENDING, APPROVED, AUTO_APPLIED, REJECTED, RETRIED = "pending", "approved", "auto_applied", "rejected", "retried"
 DECIDED = (APPROVED, AUTO_APPLIED, REJECTED, RETRIED)
-SIZE_KEYS = {"spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory",
-             "spark.driver.maxResultSize", "resources.memory"}
-COUNT_KEYS = {"spark.executor.cores": (1, 64), "spark.executor.instances": (1, 5000),
-              "spark.dynamicAllocation.maxExecutors": (1, 5000),
-              "spark.sql.shuffle.partitions": (1, 200_000), "resources.cpu": (1, 256), "resources.gpus": (0, 64)}
 KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
@@ -167,8 +162,8 @@ def check_value(key: str, value: str, where: str = "edit") -> str:
                 raise ValueError
         except (ValueError, BadInput):
             raise BadInput(f"{where}: field {key}: {value!r} is not a memory size (e.g. 4g, 512m)") from None
-    elif key in COUNT_KEYS:
-        lo, hi = COUNT_KEYS[key]
+    elif key in COUNTS:
+        lo, hi = COUNTS[key]
         if not value.isdigit() or not lo <= int(value) <= hi:
             raise BadInput(f"{where}: field {key}: {value!r} is not a whole number in {lo}..{hi}")
     return value

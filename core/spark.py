@@ -12,9 +12,13 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECAS
 # keys whose value is a size; the rest of the known keys are counts
 SIZE_KEYS = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory",
              "spark.driver.memoryOverhead", "spark.driver.maxResultSize", "resources.memory")
-COUNT_KEYS = ("spark.executor.cores", "spark.executor.instances", "spark.dynamicAllocation.maxExecutors",
-              "spark.sql.shuffle.partitions",
-              "spark.driver.cores", "resources.cpu", "resources.gpus", "train.batch_size", "train.nodes")
+# counts: the least each can be (a CPU-only job asks for 0 GPUs) and a ceiling past which a value is a
+# typo rather than a config — an edit in the approval queue is held to both, history only to the least
+COUNTS = {"spark.executor.cores": (1, 64), "spark.executor.instances": (1, 5000),
+          "spark.dynamicAllocation.maxExecutors": (1, 5000), "spark.sql.shuffle.partitions": (1, 200_000),
+          "spark.driver.cores": (1, 64), "resources.cpu": (1, 256), "resources.gpus": (0, 64),
+          "train.batch_size": (1, 1_000_000), "train.nodes": (1, 1024)}
+COUNT_KEYS = tuple(COUNTS)
 
 
 def parse_size(value: object) -> int:
@@ -38,15 +42,17 @@ def format_size(n: int) -> str:
     return f"{mib // 1024}g" if mib % 1024 == 0 else f"{mib}m"
 
 
-def parse_count(value: object) -> int:
+def parse_count(value: object, key: str | None = None) -> int:
+    """A whole number, at least the least `key` can be (COUNTS; 1 for other keys). Raises ValueError."""
     if isinstance(value, bool):
         raise ValueError(f"not a count: {value!r}")
     try:
         n = int(str(value).strip())
     except ValueError:
         raise ValueError(f"not a whole number: {value!r}") from None
-    if n < 1:
-        raise ValueError(f"must be at least 1, got {n}")
+    least = COUNTS.get(key, (1, None))[0]
+    if n < least:
+        raise ValueError(f"must be at least {least}, got {n}")
     return n
 
 

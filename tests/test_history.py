@@ -38,6 +38,7 @@ def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_pa
     ({**GOOD, "conf": {"spark.executor.memory": "-4g"}}, "conf['spark.executor.memory']: not a size"),
     ({**GOOD, "conf": {"spark.executor.memory": "four gigs"}}, "not a size"),
     ({**GOOD, "conf": {"spark.executor.cores": "0"}}, "conf['spark.executor.cores']: must be at least 1"),
+    ({**GOOD, "kind": "training", "conf": {"resources.gpus": "-1"}}, "conf['resources.gpus']: must be at least 0"),
     ({**GOOD, "input_bytes": -1}, "'input_bytes' must not be negative"),
     ({k: v for k, v in GOOD.items() if k != "run_id"}, "missing field 'run_id'"),
     ({**GOOD, "attempt": "one"}, "field 'attempt' must be int"),
@@ -55,6 +56,12 @@ def test_bad_lines_are_named_by_number_and_skipped_or_fatal(cli, tmp_path, bad, 
     assert r.rc == 2 and f"{f}:2: " in r.err and needle in r.err and "Traceback" not in r.err
     listed = cli.ok("--home", str(tmp_path / "strict"), "jobs", "list", "--format", "json").json()
     assert not any(x["run_id"].startswith("h-") for x in listed)  # strict: nothing written
+
+
+def test_a_cpu_only_training_job_with_zero_gpus_is_imported(cli, tmp_path):
+    f = write(tmp_path / "h.jsonl", {**GOOD, "kind": "training", "conf": {"resources.gpus": "0", "resources.cpu": "8"}})
+    out = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f, "--strict", "--format", "json").json()
+    assert out["imported"] == 1 and out["skipped"] == 0
 
 
 def test_invalid_utf8_line_is_reported(cli, tmp_path):
