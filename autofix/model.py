@@ -14,6 +14,7 @@ from typing import Any
 from autofix.features import NAMES
 
 MODEL = "retry-recommender"
+FETCH = NAMES.index("blocks_per_last_ok_second")  # the config's shuffle blocks per slot ÷ the last good run's seconds
 ANCHOR = NAMES.index("scaled_last_ok_runtime")  # log2 of the job's own runtime scaled to the row (0: none)
 LOG_RUNTIME = (0.0, 14.0)  # the runtime models' answers stay within 1 s .. 1.2 M s (no overflow in exp)
 
@@ -44,14 +45,20 @@ class Predictor:
         # numpy copies: scoring a grid of ~1,500 rows is too small for torch's per-call overhead to pay
         self.a = {k: v.detach().cpu().numpy() for k, v in tensors.items() if hasattr(v, "numpy")}
 
-    def _box(self):
+    def _box(self, also=None):
+        """The box of the training data (5 % margin), widened to take in the rows `also` — runs the job
+        itself has had, whose neighbourhood its own history vouches for. None: no box recorded."""
         import numpy as np
         lo, hi = self.a.get("lo"), self.a.get("hi")
         if lo is None:
             return None
         lo, hi = lo.astype(np.float64), hi.astype(np.float64)
         margin = 0.05 * (hi - lo)
-        return lo - margin, hi + margin
+        lo, hi = lo - margin, hi + margin
+        if also is not None:
+            also = np.asarray(also, dtype=np.float64)
+            lo, hi = np.minimum(lo, also.min(0)), np.maximum(hi, also.max(0))
+        return lo, hi
 
     @property
     def runtime_margin(self) -> float | None:
@@ -60,34 +67,34 @@ class Predictor:
         m = self.a.get("runtime_margin")
         return None if m is None else float(m)
 
-    def seen(self, X):
-        """Which rows lie inside the box of the training data (5 % margin): where predictions mean something."""
+    def seen(self, X, also=None):
+        """Which rows lie inside the box (self._box): where predictions mean something."""
         import numpy as np
         X = np.asarray(X, dtype=np.float32)
-        box = self._box()
+        box = self._box(also)
         if box is None:
             return np.ones(len(X), dtype=bool)
         lo, hi = (b.astype(np.float32) for b in box)
         return ((X >= lo) & (X <= hi)).all(axis=1)
 
-    def clip(self, X):
-        """Rows moved into the box of the training data (5 % margin), feature by feature: what the model
-        says at the edge of what it has seen stands for what lies beyond it."""
+    def clip(self, X, also=None):
+        """Rows moved into the box (self._box), feature by feature: what the model says at the edge of
+        what it has seen stands for what lies beyond it."""
         import numpy as np
-        box = self._box()
+        box = self._box(also)
         return X if box is None else np.clip(np.asarray(X, dtype=np.float64), *box)
 
-    def predict(self, X, clip: bool = False):
+    def predict(self, X, clip: bool = False, also=None):
         """(P(success), expected cost) of each row. `clip`: the networks see the rows moved into their
-        box (self.clip); the price and the runtime anchor stay those of the rows themselves."""
-        p, cost, _ = self.predict_all(X, clip)
+        box (self.clip, widened by `also`); the price and the runtime anchor stay those of the rows themselves."""
+        p, cost, _ = self.predict_all(X, clip, also)
         return p, cost
 
-    def predict_all(self, X, clip: bool = False):
+    def predict_all(self, X, clip: bool = False, also=None):
         """(P(success), expected cost, expected runtime in seconds — None for models without a price list)."""
         import numpy as np
         a = self.a
-        x = (np.asarray(self.clip(X) if clip else X, dtype=np.float32) - a["mean"]) / a["std"]
+        x = (np.asarray(self.clip(X, also) if clip else X, dtype=np.float32) - a["mean"]) / a["std"]
         if self.family == "torch-mlp":
             h = np.maximum(x @ a["w1"].T + a["b1"], 0)
             h = np.maximum(h @ a["w2"].T + a["b2"], 0)
@@ -167,6 +174,13 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
         from sklearn.linear_model import LogisticRegression, Ridge
         clf = LogisticRegression(C=1.0, max_iter=2000).fit(Z, y.astype(int)) if len(set(y.tolist())) > 1 else None
         reg = Ridge(alpha=1.0).fit(Z[ok], logc[ok]) if ok.any() else None
+        if reg is not None and reg.coef_[FETCH] < 0:
+            # more shuffle blocks to fetch never make a run faster: history at the owners' shapes does not
+            # show the fetch cost, and a negative weight, extrapolated, predicted far reshapes to speed up
+            # (README). Held at 0: the refit without the feature, the constrained least squares' answer
+            held = Z[ok].copy()
+            held[:, FETCH] = 0.0
+            reg = Ridge(alpha=1.0).fit(held, logc[ok])
         t["clf_w"] = torch.as_tensor(clf.coef_[0] if clf is not None else np.zeros(Z.shape[1]), dtype=torch.float32)
         t["clf_b"] = torch.tensor(float(clf.intercept_[0]) if clf is not None else 0.0)
         t["reg_w"] = torch.as_tensor(reg.coef_ if reg is not None else np.zeros(Z.shape[1]), dtype=torch.float32)

@@ -118,12 +118,11 @@ def candidates(conf: dict[str, str], kind: str | None = None) -> list[dict[str, 
 def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, lam: float = LAMBDA,
            penalty: float | None = None, keep: int = 3, kind: str | None = None
            ) -> list[tuple[float, float, float, dict[str, str]]]:
-    """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate scored in
-    one batch, only those inside what the model has seen and inside the memory room the job has
-    succeeded with (features.untried) — when none is, those inside that room (or, when none
-    is, all), their features clipped into the model's box; a candidate the job's own failures already
-    rule out (features.dominated), or that the model expects to run past the SLA — planning for longer the further a shape's shuffle
-    blocks per slot lie beyond what the job has run (FAR_FREE, FAR_COST) — counts as certain to fail."""
+    """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate inside
+    the memory room the job has succeeded with (features.untried; when none is, all) scored in one
+    batch (_judged); of them, those inside the box of what the model has seen, widened to the failed
+    config's own features, when any of those is likely to succeed — else all, their features clipped
+    into the model's box."""
     import numpy as np
     rows = grid(conf, kind)
     X = matrix(rows, input_bytes, mem)
@@ -134,43 +133,62 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     gib = input_bytes / GiB
     tiny = gib / rows[:, 4] < min(MIN_PARTITION_GIB, gib / numbers(conf)[4])
     known = ~ruled_out & ~untried(rows, gib, mem) & ~tiny
-    inside = predictor.seen(X) & known
-    if inside.any():  # a model is not to be trusted far from anything it has seen
-        rows, X, ruled_out = rows[inside], X[inside], ruled_out[inside]
-        p, cost, runtime = predictor.predict_all(X)
-    else:  # nothing the job's history leaves open lies inside: ask at the edge of what the model has seen
-        if known.any():
-            rows, X, ruled_out = rows[known], X[known], ruled_out[known]
-        p, cost, runtime = predictor.predict_all(X, clip=True)
-    p = np.where(ruled_out, 0.0, p)
-    if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
-        margin = getattr(predictor, "runtime_margin", None) or RUNTIME_MARGIN
-        limit = SLA * margin * enough_memory_runtime(predictor, conf, input_bytes, mem)
-        # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
-        _, _, cores, inst, parts, _, _ = numbers(conf)
-        ref = max(mem.ok_blocks, float(blocks_per_slot(gib, parts, cores * inst)))
-        far = np.maximum(0.0, np.log2(blocks_per_slot(gib, rows[:, 4], rows[:, 2] * rows[:, 3]) / ref) - FAR_FREE)
-        p = np.where(runtime * np.exp2(FAR_COST * far) > limit, np.minimum(p, 0.0), p)
+    if known.any():
+        rows, X, ruled_out = rows[known], X[known], ruled_out[known]
+    # a model is not to be trusted far from anything it has seen — nor from where the job itself has run:
+    # a job beyond the training data's box (a terabyte job, trained on smaller ones) is asked about
+    # shapes within the box widened to take in its own failed config. Asked at the box's edge instead,
+    # features clipped there, the model lost what a reshape changes and planned 5–16× the partitions
+    # that ran 2–3× its runtime (README). Only when nothing there is likely to work: the edge, as before
+    own = matrix([numbers(conf)], input_bytes, mem)
+    trusted = predictor.seen(X, also=own)
+    p, cost = _judged(predictor, conf, input_bytes, mem, rows, X, ruled_out, also=own)
+    if (trusted & (p >= NO_RETRY_BELOW)).any():
+        rows, p, cost = rows[trusted], p[trusted], cost[trusted]
+    else:
+        p, cost = _judged(predictor, conf, input_bytes, mem, rows, X, ruled_out, also=None)
     if penalty is None:
-        penalty = PENALTY_FACTOR * float(predictor.predict(matrix([numbers(conf)], input_bytes, mem))[1][0])
+        penalty = PENALTY_FACTOR * float(predictor.predict(own)[1][0])
     score = cost + lam * (1 - p) * penalty
     top = np.argpartition(score, keep)[:keep] if len(score) > keep else np.arange(len(score))
     best = top[np.argsort(score[top], kind="stable")]
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
 
 
-def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory) -> float:
+def _judged(predictor, conf, input_bytes, mem, rows, X, ruled_out, also):
+    """(P(success), expected cost) of the candidate rows, features clipped into the model's box (widened
+    by the rows `also`); P is 0 where the job's failures rule a row out or the model expects it to run past
+    the SLA — planning for longer the further a shape's shuffle blocks per slot lie beyond what the job
+    has run (FAR_FREE, FAR_COST)."""
+    import numpy as np
+    p, cost, runtime = predictor.predict_all(X, clip=True, also=also)
+    p = np.where(ruled_out, 0.0, p)
+    if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
+        margin = getattr(predictor, "runtime_margin", None) or RUNTIME_MARGIN
+        limit = SLA * margin * enough_memory_runtime(predictor, conf, input_bytes, mem, also)
+        # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
+        gib = input_bytes / GiB
+        _, _, cores, inst, parts, _, _ = numbers(conf)
+        ref = max(mem.ok_blocks, float(blocks_per_slot(gib, parts, cores * inst)))
+        far = np.maximum(0.0, np.log2(blocks_per_slot(gib, rows[:, 4], rows[:, 2] * rows[:, 3]) / ref) - FAR_FREE)
+        p = np.where(runtime * np.exp2(FAR_COST * far) > limit, np.minimum(p, 0.0), p)
+    return p, cost
+
+
+def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, own=None) -> float:
     """The runtime the failed config would have had with enough memory — the SLA's reference: the
     model's runtime for the same shape (cores, executors, partitions) with ever more heap and overhead,
     the least of them. A config short of memory spills before it dies, so the model's runtime for the
-    failed config itself includes that slowdown, and a limit taken from it would be lenient by as much."""
+    failed config itself includes that slowdown, and a limit taken from it would be lenient by as much.
+    Asked inside the box the search asks the candidates in (`own`: the failed config's features), so
+    that the limit and the runtimes held against it come from the same place."""
     import numpy as np
     row = np.asarray(numbers(conf), dtype=np.float64)
     more = np.repeat(row[None, :], 6, axis=0)
     factors = np.array([1, 1.5, 2, 3, 4, 8])
     more[:, 0] *= factors
     more[:, 1] *= factors
-    runtime = predictor.predict_all(matrix(more, input_bytes, mem), clip=True)[2]
+    runtime = predictor.predict_all(matrix(more, input_bytes, mem), clip=True, also=own)[2]
     return float(np.min(runtime))
 
 

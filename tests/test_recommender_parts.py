@@ -32,17 +32,17 @@ class Scored:
     def __init__(self, score, runtime_margin=None):
         self.score, self.runtime_margin = score, runtime_margin
 
-    def seen(self, X):
+    def seen(self, X, also=None):
         import numpy as np
         return np.ones(len(X), dtype=bool)
 
-    def predict_all(self, X, clip=False):
+    def predict_all(self, X, clip=False, also=None):
         import numpy as np
         X = np.asarray(X)
         cost, runtime = self.score(np.exp2(X[:, 1]), np.exp2(X[:, 5]))
         return np.ones(len(X)), cost, runtime
 
-    def predict(self, X, clip=False):
+    def predict(self, X, clip=False, also=None):
         return self.predict_all(X)[:2]
 
 
@@ -138,6 +138,30 @@ def test_results_over_the_limit_of_a_driver_at_the_spaces_bound_get_the_limit_ra
     d = decide(failed, "memory_exceeded", "r", Predictor(tensors, meta), JobMemory())
     assert d.action == "retry_with_conf" and parse_size(d.conf["spark.driver.maxResultSize"]) > 32 * 2**30
     assert "spark.driver.memory" not in d.conf
+
+
+def test_a_job_beyond_the_training_data_is_reshaped_only_as_far_as_it_or_the_data_has_been(trained):
+    from autofix.features import matrix, numbers
+    from autofix.model import Predictor
+    from autofix.recommend import decide
+    *_, tensors, meta, _ = trained
+    model = Predictor(tensors, meta)
+    # a 3 TB job, where the training history's inputs stay far smaller
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "100",
+            "spark.sql.shuffle.partitions": "3000"}
+    gib = 3 * 1024
+    failed = {"run_id": "r1", "job_id": "j", "input_bytes": gib * 2**30, "conf": conf, "status": "failed",
+              "log_tail": "java.lang.OutOfMemoryError: Java heap space", "submitted_at": "2026-11-01T00:00:00Z",
+              "runtime_seconds": 900.0, "cost": 9.0}
+    own = matrix([numbers(conf)], gib * 2**30, JobMemory())
+    assert not model.seen(own).any()
+    d = decide(failed, "memory_exceeded", "r", model, JobMemory())
+    assert d.action == "retry_with_conf"
+    # the answer lies where the model has seen runs or this job has run — not at the box's edge, whose
+    # clipped features hide how many more shuffle blocks a far reshape fetches
+    new = matrix([numbers({**conf, **d.conf})], gib * 2**30, JobMemory())
+    assert model.seen(new, also=own).all()
+    assert int(d.conf.get("spark.sql.shuffle.partitions", 3000)) <= 2 * 3000
 
 
 def test_the_failure_itself_is_evidence_and_the_callers_memory_is_left_as_it_was():
@@ -294,3 +318,21 @@ def test_keys_left_to_sparks_defaults_stay_unset_when_the_answer_keeps_the_defau
     assert changed(bare, to_conf(bare, same_shape)) == {"spark.executor.memory": "8g"}
     more_parts = next(r for r in rows if r[0] == 4.0 and abs(r[1] - 0.4) < 0.001 and r[2] == 2 and r[4] == 800)
     assert changed(bare, to_conf(bare, more_parts)) == {"spark.sql.shuffle.partitions": "800"}
+
+
+def test_the_linear_runtime_model_never_learns_that_fetching_more_blocks_is_faster():
+    import numpy as np
+    from autofix.model import FETCH, _fit
+    rng = np.random.default_rng(0)
+    n = 400
+    X = rng.normal(size=(n, len(NAMES))).astype(np.float32)
+    X[:, FETCH] = rng.uniform(0, 500, n)
+    # a history in which runs that fetched more per second of their last good run happened to be quicker
+    runtime = np.exp(6.0 - 0.004 * X[:, FETCH] + 0.1 * rng.normal(size=n)).astype(np.float32)
+    y = np.ones(n, dtype=np.float32)
+    y[:40] = 0
+    t = _fit("sklearn-linear", X, y, runtime / 3600 * 2.0, 0, None, runtime)
+    assert float(t["reg_w"][FETCH]) == 0.0
+    # where the history shows it, the cost of fetching is learned
+    slower = np.exp(6.0 + 0.004 * X[:, FETCH] + 0.1 * rng.normal(size=n)).astype(np.float32)
+    assert float(_fit("sklearn-linear", X, y, slower / 3600 * 2.0, 0, None, slower)["reg_w"][FETCH]) > 0
