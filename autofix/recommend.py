@@ -116,16 +116,20 @@ def candidates(conf: dict[str, str], kind: str | None = None) -> list[dict[str, 
 
 
 def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, lam: float = LAMBDA,
-           penalty: float | None = None, keep: int = 3, kind: str | None = None
-           ) -> list[tuple[float, float, float, dict[str, str]]]:
+           penalty: float | None = None, keep: int = 3, kind: str | None = None,
+           penalty_factor: float = PENALTY_FACTOR) -> list[tuple[float, float, float, dict[str, str]]]:
     """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate inside
     the memory room the job has succeeded with (features.untried; when none is, all) scored in one
     batch (_judged); of them, those inside the box of what the model has seen, widened to the failed
     config's own features, when any of those is likely to succeed — else all, their features clipped
-    into the model's box."""
+    into the model's box. `penalty`: the cost of a failed retry, by default `penalty_factor` × the model's
+    cost for the failed config."""
     import numpy as np
     rows = grid(conf, kind)
-    X = matrix(rows, input_bytes, mem)
+    # the candidates, the failed config and the SLA's reference rows in one batch of features
+    reference = enough_memory_rows(conf)
+    everything = matrix(np.vstack([rows, [numbers(conf)], reference]), input_bytes, mem)
+    X, own, more = everything[:len(rows)], everything[len(rows):len(rows) + 1], everything[len(rows) + 1:]
     ruled_out = dominated(rows, input_bytes / GiB, mem)  # what the job's own failures rule out
     # the rule of thumb's floor on partition size (unless the job already runs smaller ones): tasks much
     # smaller pay more in launch and shuffle-fetch time than they save, and the runtime model has seen
@@ -140,32 +144,32 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     # shapes within the box widened to take in its own failed config. Asked at the box's edge instead,
     # features clipped there, the model lost what a reshape changes and planned 5–16× the partitions
     # that ran 2–3× its runtime (README). Only when nothing there is likely to work: the edge, as before
-    own = matrix([numbers(conf)], input_bytes, mem)
     trusted = predictor.seen(X, also=own)
-    p, cost = _judged(predictor, conf, input_bytes, mem, rows, X, ruled_out, also=own)
+    p, cost = _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also=own)
     if (trusted & (p >= NO_RETRY_BELOW)).any():
         rows, p, cost = rows[trusted], p[trusted], cost[trusted]
-    else:
-        p, cost = _judged(predictor, conf, input_bytes, mem, rows, X, ruled_out, also=None)
+    elif not predictor.seen(own).all():  # (inside the plain box already, the two boxes are one)
+        p, cost = _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also=None)
     if penalty is None:
-        penalty = PENALTY_FACTOR * float(predictor.predict(own)[1][0])
+        penalty = penalty_factor * float(predictor.predict(own)[1][0])
     score = cost + lam * (1 - p) * penalty
     top = np.argpartition(score, keep)[:keep] if len(score) > keep else np.arange(len(score))
     best = top[np.argsort(score[top], kind="stable")]
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
 
 
-def _judged(predictor, conf, input_bytes, mem, rows, X, ruled_out, also):
+def _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also):
     """(P(success), expected cost) of the candidate rows, features clipped into the model's box (widened
     by the rows `also`); P is 0 where the job's failures rule a row out or the model expects it to run past
     the SLA — planning for longer the further a shape's shuffle blocks per slot lie beyond what the job
-    has run (FAR_FREE, FAR_COST)."""
+    has run (FAR_FREE, FAR_COST). `more`: the features of enough_memory_rows, the SLA's reference."""
     import numpy as np
-    p, cost, runtime = predictor.predict_all(X, clip=True, also=also)
-    p = np.where(ruled_out, 0.0, p)
+    p, cost, runtime = predictor.predict_all(np.vstack([X, more]), clip=True, also=also)
+    n = len(X)
+    p, cost = np.where(ruled_out, 0.0, p[:n]), cost[:n]
     if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
         margin = getattr(predictor, "runtime_margin", None) or RUNTIME_MARGIN
-        limit = SLA * margin * enough_memory_runtime(predictor, conf, input_bytes, mem, also)
+        runtime, limit = runtime[:n], SLA * margin * float(np.min(runtime[n:]))
         # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
         gib = input_bytes / GiB
         _, _, cores, inst, parts, _, _ = numbers(conf)
@@ -177,19 +181,24 @@ def _judged(predictor, conf, input_bytes, mem, rows, X, ruled_out, also):
 
 def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, own=None) -> float:
     """The runtime the failed config would have had with enough memory — the SLA's reference: the
-    model's runtime for the same shape (cores, executors, partitions) with ever more heap and overhead,
-    the least of them. A config short of memory spills before it dies, so the model's runtime for the
-    failed config itself includes that slowdown, and a limit taken from it would be lenient by as much.
-    Asked inside the box the search asks the candidates in (`own`: the failed config's features), so
-    that the limit and the runtimes held against it come from the same place."""
+    model's runtime for the same shape (cores, executors, partitions) with ever more heap and overhead
+    (enough_memory_rows), the least of them. A config short of memory spills before it dies, so the
+    model's runtime for the failed config itself includes that slowdown, and a limit taken from it would
+    be lenient by as much. Asked inside the box the search asks the candidates in (`own`: the failed
+    config's features), so that the limit and the runtimes held against it come from the same place."""
     import numpy as np
-    row = np.asarray(numbers(conf), dtype=np.float64)
-    more = np.repeat(row[None, :], 6, axis=0)
+    runtime = predictor.predict_all(matrix(enough_memory_rows(conf), input_bytes, mem), clip=True, also=own)[2]
+    return float(np.min(runtime))
+
+
+def enough_memory_rows(conf: dict[str, str]):
+    """The failed config's shape with 1–8× its heap and overhead, as rows of a grid."""
+    import numpy as np
+    more = np.repeat(np.asarray([numbers(conf)], dtype=np.float64), 6, axis=0)
     factors = np.array([1, 1.5, 2, 3, 4, 8])
     more[:, 0] *= factors
     more[:, 1] *= factors
-    runtime = predictor.predict_all(matrix(more, input_bytes, mem), clip=True, also=own)[2]
-    return float(np.min(runtime))
+    return more
 
 
 def changed(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
@@ -207,12 +216,11 @@ def decide(record: dict[str, Any], category: str, rule_id: str | None, predictor
         if predictor is None:
             raise LookupError("no trained model")
         mem = with_failure(mem, record)  # what this failure shows about the config is evidence too
-        same_p, same_cost = (float(v[0]) for v in predictor.predict(
-            matrix([numbers(record["conf"])], record["input_bytes"], mem)))
-        best = search(predictor, record["conf"], record["input_bytes"], mem, lam, penalty_factor * same_cost,
-                      kind=failure_kind(record))
+        best = search(predictor, record["conf"], record["input_bytes"], mem, lam, kind=failure_kind(record),
+                      penalty_factor=penalty_factor)
         top = best[0]
         if category == UNCLASSIFIED:
+            same_p = float(predictor.predict(matrix([numbers(record["conf"])], record["input_bytes"], mem))[0][0])
             # doomed retries cost money: retry an unclassified failure only when the model expects success
             if top[1] >= 0.5 and top[1] > same_p + 0.1:
                 d.action, d.conf = "retry_with_conf", changed(record["conf"], top[3])

@@ -42,15 +42,21 @@ def main() -> None:
     train_dt = time.perf_counter() - t
     model = Predictor(tensors, meta)
     failed = [r for r in records if r["status"] == "failed" and failure_kind(r) in ("heap", "overhead", "driver")][:1000]
-    t = time.perf_counter()
-    for r in failed:
-        decide(r, "memory_exceeded", "bench", model, memory.get(r["job_id"], JobMemory()))
-    rec_dt = time.perf_counter() - t
+    # three rounds, the best reported (as timeit does): on this shared 2-core machine one round varies by
+    # ±20 % with what else runs; all three are printed
+    rounds = []
+    for _ in range(3):
+        t = time.perf_counter()
+        for r in failed:
+            decide(r, "memory_exceeded", "bench", model, memory.get(r["job_id"], JobMemory()))
+        rounds.append(time.perf_counter() - t)
+    rec_dt = min(rounds)
     print(f"records: {len(records):,} ({len(X):,} training rows); chosen: {metrics['chosen']}")
     print(f"read as JSON (anchor):       {json_dt:6.2f} s")
     print(f"features:                    {feat_dt:6.2f} s ({feat_dt / json_dt:.1f}x the JSON read)")
     print(f"train both families + refit: {train_dt:6.2f} s (goal <= 60 s)")
-    print(f"recommend {len(failed):,} failures:     {rec_dt:6.2f} s (goal <= 2 s for 1,000)")
+    print(f"recommend {len(failed):,} failures:     {rec_dt:6.2f} s (goal <= 2 s for 1,000; best of "
+          f"{', '.join(f'{x:.2f}' for x in rounds)})")
 
 
 if __name__ == "__main__":
