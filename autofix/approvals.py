@@ -91,10 +91,14 @@ class Approvals:
         decisions = self.recommender.recommend(records, lambda r: cats[r["run_id"]], history)
         rows = []
         for (a, row), d in zip(pairs, decisions):
-            if d.action == "no_retry":
-                continue  # doomed: nothing to approve (the Jobs view shows the decision)
             row.update(action=d.action, conf=d.conf, p_success=d.p_success, expected_cost=d.expected_cost,
                        alternatives=d.alternatives, model=model)
+            if d.action == "no_retry":
+                # doomed: shown, not dropped — a person sees the advice and what was tried, and may still
+                # retry with a config of their own (edit) or close it (reject)
+                row["note"] = (f"the recommender advises no retry: the best config it found has P(success) "
+                               f"{d.p_success:.2f} — a retry would likely fail and cost a run; edit it to retry "
+                               "with a config of your own, or reject it")
             if d.action == "retry_with_conf":
                 row["base_cost"] = round(self.recommender.score(to_dict(a), [a.conf], history)[0][1], 4)
             rows.append(row)
@@ -128,6 +132,9 @@ class Approvals:
     def approve(self, key: int | str, user: str, policy: dict[str, Any] | None = None,
                 on_behalf_of: str | None = None) -> Suggestion:
         s = self.queue.pending(key)
+        if s.action == "no_retry":
+            raise BadInput(f"suggestion {s.id}: the recommender advises no retry (P(success) {s.p_success}); "
+                           f"edit it (autofix edit {s.id} KEY=VALUE) to retry with a config of your own, or reject it")
         conf = s.retry_conf
         later = [a for a in self._attempts_of(s.job_id, s.run) if a.attempt > s.attempt]
         if later:  # retried since the suggestion was made (by hand, or by another console)

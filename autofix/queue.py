@@ -26,7 +26,7 @@ class Suggestion:
     category: str
     rule_id: str | None
     evidence: str | None
-    action: str  # retry | retry_with_conf | retry_later
+    action: str  # retry | retry_with_conf | retry_later | no_retry (the recommender's advice: approve refuses it)
     conf_before: dict[str, str]
     conf: dict[str, str | None]  # the keys the retry changes, Spark syntax (None: dropped, back to default)
     p_success: float | None
@@ -174,6 +174,8 @@ def policy_match(s: Suggestion, policies: list[dict[str, Any]]) -> dict[str, Any
 
     A policy names a category (or "*"), the least P(success) and the most cost increase it accepts;
     suggestions without a prediction (plain retries) pass only a policy with min_p_success = 0."""
+    if s.action == "no_retry":
+        return None  # no policy retries what the recommender advises against
     for p in policies:
         if p.get("category", "*") not in ("*", s.category):
             continue

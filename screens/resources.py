@@ -424,6 +424,9 @@ class AutofixScreen(AttemptsView):
         s = self._pending()
         if s is None:
             return
+        if s.action == "no_retry":  # the engine refuses it and says why: no dialog to confirm what will not run
+            self.perform(f"approve {s.id}", lambda: self.app.engine.approve(s.id))
+            return
         from screens.dialogs import ConfirmScreen
         p = "" if s.p_success is None else f"P(success) {s.p_success:.2f}"
         cost = "" if s.cost_increase is None else f", cost {s.cost_increase:+.0%} vs. the failed config"

@@ -150,3 +150,22 @@ def trained_home(demo_home, session_root) -> Path:
     world.write_text(cli.ok("autofix", "world", "--jobs", "40", "--days", "20").out)
     cli.ok("--home", str(home), "autofix", "train", "--history", str(world), timeout=180)
     return home
+
+
+def doomed_past(failed: dict) -> dict:
+    """A history record for a failed attempt's job: the same failure a day earlier, on half the input, with
+    the most the search space allows of the memory that ran out — nothing the recommender can try is left
+    open, so it answers no_retry."""
+    from datetime import datetime, timedelta
+    when = datetime.fromisoformat(failed["submitted_at"].replace("Z", "+00:00")) - timedelta(days=1)
+    if "maxResultSize" in failed["log_tail"]:
+        most = {"spark.driver.memory": "64g", "spark.driver.maxResultSize": "64g"}
+        tail = ("Total size of serialized results of 900 tasks (70000.0 MiB) is bigger than "
+                "spark.driver.maxResultSize (65536.0 MiB)")
+    else:
+        most = {"spark.executor.memory": "64g", "spark.executor.cores": "1", "spark.sql.shuffle.partitions": "20000"}
+        tail = "java.lang.OutOfMemoryError: Java heap space"
+    return {"job_id": failed["job_id"], "run_id": "h-doomed-1", "attempt": 1, "kind": "spark",
+            "submitted_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "input_bytes": failed["input_bytes"] // 2,
+            "conf": {**failed["conf"], **most}, "status": "failed", "log_tail": tail, "runtime_seconds": 600.0,
+            "cost": 1.0}

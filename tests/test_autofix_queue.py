@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from conftest import DB_NAME, PINNED_NOW, Cli, copy_home
+from conftest import DB_NAME, PINNED_NOW, Cli, copy_home, doomed_past
 
 FAST = {"MLOPS_CONSOLE_SIM_JOB_SECONDS": "0"}
 
@@ -175,3 +175,20 @@ def test_a_run_retried_by_other_means_is_not_submitted_again(cli, home, monkeypa
     settled = next(x for x in queue(cli, home, "--all") if x["id"] == s["id"])
     assert settled["status"] == "retried" and settled["retry_run_id"] == by_hand.run_id
     assert not [e for e in audit_of(cli, home, "retry") if e["annotations"].get("suggestion") == s["id"]]
+
+
+def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_not_approved(cli, home, tmp_path):
+    first = memory_suggestion(queue(cli, copy_home(home, tmp_path / "peek")))
+    failed = json.loads(cli.ok("--home", str(home), "jobs", "show", first["run_id"], "-o", "json").out)
+    (tmp_path / "past.jsonl").write_text(json.dumps(doomed_past(failed)) + "\n")
+    cli.ok("--home", str(home), "autofix", "import", str(tmp_path / "past.jsonl"))
+    s = next(x for x in queue(cli, home) if x["run_id"] == first["run_id"])
+    assert s["action"] == "no_retry" and s["status"] == "pending" and s["model"] == "retry-recommender:1"
+    assert s["p_success"] < 0.5 and s["alternatives"] and "advises no retry" in s["note"]
+    r = cli("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
+    assert r.rc == 2 and "advises no retry" in r.err and "Traceback" not in r.err
+    assert not audit_of(cli, home, "retry")
+    # a person may still retry it, with a config of their own
+    edited = json.loads(cli.ok("--home", str(home), "autofix", "edit", str(s["id"]),
+                               "spark.executor.instances=4", "-o", "json").out)
+    assert edited["action"] == "retry_with_conf" and edited["status"] == "pending"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from conftest import copy_home
+from conftest import copy_home, doomed_past
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
@@ -26,6 +26,7 @@ def make_app(trained_home, tmp_path, monkeypatch):
     def make(**cli) -> ConsoleApp:
         settings = load({"home": str(home), "user": "erin", **cli})
         return ConsoleApp(Engine(settings), settings)
+    make.home = home
     return make
 
 
@@ -59,6 +60,26 @@ async def test_approve_submits_an_audited_retry(make_app):
         trail = retries(app, sid)
         assert [e.stage for e in trail] == ["ResponseComplete", "RequestReceived"] and trail[0].user == "erin"
         assert trail[0].annotations["conf_changed"] == s.conf
+
+
+async def test_a_no_retry_advice_is_shown_and_approving_it_says_why_without_submitting(make_app, tmp_path):
+    import json
+    from core.types import to_dict
+    app = make_app()
+    peek = Engine(load({"home": str(copy_home(make_app.home, tmp_path / "peek"))})).autofix_queue()[0]
+    first = next(s for s in peek if s.category == "memory_exceeded" and s.model)
+    past = tmp_path / "past.jsonl"
+    past.write_text(json.dumps(doomed_past(to_dict(app.engine.attempt(first.run_id)))) + "\n")
+    app.engine.import_history(str(past))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await goto(pilot, "autofix")
+        sid = await select_memory_suggestion(pilot, app)
+        assert app.engine.suggestion(sid).action == "no_retry"
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)  # nothing to confirm: it says why at once
+        await until(pilot, lambda: any("advises no retry" in str(n.message) for n in app._notifications))
+        assert app.engine.suggestion(sid).status == "pending" and not retries(app, sid)
 
 
 async def test_edit_then_approve_runs_the_edited_config(make_app):

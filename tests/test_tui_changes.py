@@ -26,7 +26,9 @@ def make_app(tmp_path, monkeypatch):
     return make
 
 
-async def until(pilot, predicate, tries: int = 100) -> None:
+async def until(pilot, predicate, tries: int = 400) -> None:
+    # up to 20 s: a bound on waiting, not a timing assertion — under CI's two workers, re-scoring an
+    # edit with the model once took longer than the 5 s this used to allow
     for _ in range(tries):
         await pilot.pause(0.05)
         if predicate():
