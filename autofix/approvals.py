@@ -96,9 +96,9 @@ class Approvals:
             if d.action == "no_retry":
                 # doomed: shown, not dropped — a person sees the advice and what was tried, and may still
                 # retry with a config of their own (edit) or close it (reject)
-                row["note"] = (f"the recommender advises no retry: the best config it found has P(success) "
-                               f"{d.p_success:.2f} — a retry would likely fail and cost a run; edit it to retry "
-                               "with a config of your own, or reject it")
+                row["note"] = (f"the recommender advises no retry (P(success) {d.p_success or 0:.2f} at best): a "
+                               "retry would likely fail and cost a run; edit it to retry with a config of your "
+                               "own, or reject it")
             if d.action == "retry_with_conf":
                 row["base_cost"] = round(self.recommender.score(to_dict(a), [a.conf], history)[0][1], 4)
             rows.append(row)
