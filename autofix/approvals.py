@@ -133,7 +133,7 @@ class Approvals:
                 on_behalf_of: str | None = None) -> Suggestion:
         s = self.queue.pending(key)
         if s.action == "no_retry":
-            raise BadInput(f"suggestion {s.id}: the recommender advises no retry (P(success) {s.p_success}); "
+            raise BadInput(f"suggestion {s.id}: the recommender advises no retry (P(success) {s.p_success or 0:.2f}); "
                            f"edit it (autofix edit {s.id} KEY=VALUE) to retry with a config of your own, or reject it")
         conf = s.retry_conf
         later = [a for a in self._attempts_of(s.job_id, s.run) if a.attempt > s.attempt]

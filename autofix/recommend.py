@@ -169,6 +169,7 @@ def _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also):
     p, cost = np.where(ruled_out, 0.0, p[:n]), cost[:n]
     if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
         margin = getattr(predictor, "runtime_margin", None) or RUNTIME_MARGIN
+        # the reference (enough_memory_runtime) asked in the same box as the candidates it limits
         runtime, limit = runtime[:n], SLA * margin * float(np.min(runtime[n:]))
         # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
         gib = input_bytes / GiB
@@ -179,15 +180,14 @@ def _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also):
     return p, cost
 
 
-def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, own=None) -> float:
+def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory) -> float:
     """The runtime the failed config would have had with enough memory — the SLA's reference: the
     model's runtime for the same shape (cores, executors, partitions) with ever more heap and overhead
     (enough_memory_rows), the least of them. A config short of memory spills before it dies, so the
     model's runtime for the failed config itself includes that slowdown, and a limit taken from it would
-    be lenient by as much. Asked inside the box the search asks the candidates in (`own`: the failed
-    config's features), so that the limit and the runtimes held against it come from the same place."""
+    be lenient by as much. (The search scores these rows with its candidates, in the same box: _judged.)"""
     import numpy as np
-    runtime = predictor.predict_all(matrix(enough_memory_rows(conf), input_bytes, mem), clip=True, also=own)[2]
+    runtime = predictor.predict_all(matrix(enough_memory_rows(conf), input_bytes, mem), clip=True)[2]
     return float(np.min(runtime))
 
 
