@@ -132,6 +132,7 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
     part = gib / parts
     hpc = np.maximum(1e-3, (heap - 0.3) / cores)
     load, opc, slots = part / hpc, over / cores, cores * inst
+    blocks = blocks_per_slot(gib, parts, slots)
     drv, res = driver / gib, result / gib
     l2 = lambda x: np.log2(np.maximum(x, 1e-9))  # noqa: E731
     const = lambda v: np.full(n, float(v))  # noqa: E731
@@ -143,7 +144,7 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
     last = mem.last_ok
     cols = [l2(gib), l2(heap), l2(over), cores, l2(inst), l2(parts), l2(driver), l2(result),
             l2(part), l2(hpc), l2(opc), l2(load), l2(slots), l2(gib / slots), l2(parts / slots),
-            l2(blocks_per_slot(gib, parts, slots)),
+            l2(blocks),
             const(mem.ok_load > 0), vs(load, mem.ok_load, mem.ok_load > 0),
             const(math.isfinite(mem.fail_load)), vs(load, mem.fail_load, math.isfinite(mem.fail_load)),
             vs(opc, mem.ok_offheap, math.isfinite(mem.ok_offheap)),
@@ -163,7 +164,7 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
             # fetching adds seconds per shuffle block, whatever the job computes: blocks per second of the
             # last good run, for this shape and for that run's own, in linear scale — small while
             # fetching is a small share of the run, growing as a reshape multiplies the blocks
-            blocks_per_slot(gib, parts, slots) / last["runtime"] if last else zero,
+            blocks / last["runtime"] if last else zero,
             const(float(blocks_per_slot(last["input_gib"], last["partitions"], last["slots"])) / last["runtime"])
             if last else zero]
     return np.stack(cols, axis=1)

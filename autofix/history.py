@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
-from core.spark import COUNT_KEYS, SIZE_KEYS, parse_count, parse_size
+from core.spark import COUNTS, SIZE_KEYS, parse_count, parse_size
 
 REQUIRED: dict[str, tuple[type, ...]] = {
     "job_id": (str,), "run_id": (str,), "attempt": (int,), "submitted_at": (str,), "kind": (str,),
@@ -67,7 +67,7 @@ def check(rec: object) -> dict[str, Any]:
         try:
             if key in SIZE_KEYS:
                 parse_size(value)
-            elif key in COUNT_KEYS:
+            elif key in COUNTS:
                 parse_count(value, key)
         except ValueError as e:
             raise RecordError(f"conf[{key!r}]: {e}") from None

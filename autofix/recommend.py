@@ -125,17 +125,16 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     into the model's box. `penalty`: the cost of a failed retry, by default `penalty_factor` × the model's
     cost for the failed config."""
     import numpy as np
-    rows = grid(conf, kind)
+    rows, base = grid(conf, kind), numbers(conf)
     # the candidates, the failed config and the SLA's reference rows in one batch of features
-    reference = enough_memory_rows(conf)
-    everything = matrix(np.vstack([rows, [numbers(conf)], reference]), input_bytes, mem)
+    everything = matrix(np.vstack([rows, [base], enough_memory_rows(conf)]), input_bytes, mem)
     X, own, more = everything[:len(rows)], everything[len(rows):len(rows) + 1], everything[len(rows) + 1:]
     ruled_out = dominated(rows, input_bytes / GiB, mem)  # what the job's own failures rule out
     # the rule of thumb's floor on partition size (unless the job already runs smaller ones): tasks much
     # smaller pay more in launch and shuffle-fetch time than they save, and the runtime model has seen
     # too few of them to tell
     gib = input_bytes / GiB
-    tiny = gib / rows[:, 4] < min(MIN_PARTITION_GIB, gib / numbers(conf)[4])
+    tiny = gib / rows[:, 4] < min(MIN_PARTITION_GIB, gib / base[4])
     known = ~ruled_out & ~untried(rows, gib, mem) & ~tiny
     if known.any():
         rows, X, ruled_out = rows[known], X[known], ruled_out[known]
@@ -145,11 +144,11 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     # features clipped there, the model lost what a reshape changes and planned 5–16× the partitions
     # that ran 2–3× its runtime (README). Only when nothing there is likely to work: the edge, as before
     trusted = predictor.seen(X, also=own)
-    p, cost = _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also=own)
+    p, cost = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=own)
     if (trusted & (p >= NO_RETRY_BELOW)).any():
         rows, p, cost = rows[trusted], p[trusted], cost[trusted]
     elif not predictor.seen(own).all():  # (inside the plain box already, the two boxes are one)
-        p, cost = _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also=None)
+        p, cost = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=None)
     if penalty is None:
         penalty = penalty_factor * float(predictor.predict(own)[1][0])
     score = cost + lam * (1 - p) * penalty
@@ -158,11 +157,12 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
 
 
-def _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also):
+def _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also):
     """(P(success), expected cost) of the candidate rows, features clipped into the model's box (widened
     by the rows `also`); P is 0 where the job's failures rule a row out or the model expects it to run past
     the SLA — planning for longer the further a shape's shuffle blocks per slot lie beyond what the job
-    has run (FAR_FREE, FAR_COST). `more`: the features of enough_memory_rows, the SLA's reference."""
+    has run (FAR_FREE, FAR_COST). `base`: the failed config's numbers; `more`: the features of
+    enough_memory_rows, the SLA's reference."""
     import numpy as np
     p, cost, runtime = predictor.predict_all(np.vstack([X, more]), clip=True, also=also)
     n = len(X)
@@ -173,7 +173,7 @@ def _judged(predictor, conf, input_bytes, mem, rows, X, more, ruled_out, also):
         runtime, limit = runtime[:n], SLA * margin * float(np.min(runtime[n:]))
         # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
         gib = input_bytes / GiB
-        _, _, cores, inst, parts, _, _ = numbers(conf)
+        _, _, cores, inst, parts, _, _ = base
         ref = max(mem.ok_blocks, float(blocks_per_slot(gib, parts, cores * inst)))
         far = np.maximum(0.0, np.log2(blocks_per_slot(gib, rows[:, 4], rows[:, 2] * rows[:, 3]) / ref) - FAR_FREE)
         p = np.where(runtime * np.exp2(FAR_COST * far) > limit, np.minimum(p, 0.0), p)

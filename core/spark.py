@@ -18,7 +18,6 @@ COUNTS = {"spark.executor.cores": (1, 64), "spark.executor.instances": (1, 5000)
           "spark.dynamicAllocation.maxExecutors": (1, 5000), "spark.sql.shuffle.partitions": (1, 200_000),
           "spark.driver.cores": (1, 64), "resources.cpu": (1, 256), "resources.gpus": (0, 64),
           "train.batch_size": (1, 1_000_000), "train.nodes": (1, 1024)}
-COUNT_KEYS = tuple(COUNTS)
 
 
 def parse_size(value: object) -> int:
