@@ -17,6 +17,14 @@ MODEL = "retry-recommender"
 FETCH = NAMES.index("blocks_per_last_ok_second")  # the config's shuffle blocks per slot ÷ the last good run's seconds
 ANCHOR = NAMES.index("scaled_last_ok_runtime")  # log2 of the job's own runtime scaled to the row (0: none)
 LOG_RUNTIME = (0.0, 14.0)  # the runtime models' answers stay within 1 s .. 1.2 M s (no overflow in exp)
+# how far beyond the range of each feature it was trained on a family is trusted (Predictor._box), as a
+# share of that range: it depends on how the family extrapolates. The linear family's answers there
+# follow the slopes it fitted on all of its rows, in features that are logs of sizes, counts and times;
+# a ReLU network's follow whichever of its pieces lie at the edge. Measured (README): a quarter lets a
+# bigger estate's jobs be reshaped past the training estate's largest partitions and overhead, which
+# their cheapest fixes need (spend on never-seen-estate pairs 1.33–1.51 → 1.13–1.20); for the network
+# the same margin sent terabyte jobs to far reshapes that ran past the SLA
+TRUST_MARGIN = {"sklearn-linear": 0.25, "torch-mlp": 0.05}
 
 
 def anchor(X):
@@ -46,14 +54,15 @@ class Predictor:
         self.a = {k: v.detach().cpu().numpy() for k, v in tensors.items() if hasattr(v, "numpy")}
 
     def _box(self, also=None):
-        """The box of the training data (5 % margin), widened to take in the rows `also` — runs the job
-        itself has had, whose neighbourhood its own history vouches for. None: no box recorded."""
+        """The box of the training data (and TRUST_MARGIN of each feature's range beyond it), widened to
+        take in the rows `also` — runs the job itself has had, whose neighbourhood its own history vouches
+        for. None: no box recorded."""
         import numpy as np
         lo, hi = self.a.get("lo"), self.a.get("hi")
         if lo is None:
             return None
         lo, hi = lo.astype(np.float64), hi.astype(np.float64)
-        margin = 0.05 * (hi - lo)
+        margin = TRUST_MARGIN.get(self.family, 0.05) * (hi - lo)
         lo, hi = lo - margin, hi + margin
         if also is not None:
             also = np.asarray(also, dtype=np.float64)

@@ -164,6 +164,21 @@ def test_a_job_beyond_the_training_data_is_reshaped_only_as_far_as_it_or_the_dat
     assert int(d.conf.get("spark.sql.shuffle.partitions", 3000)) <= 2 * 3000
 
 
+def test_the_linear_family_is_trusted_a_little_further_past_its_data_than_the_network(trained):
+    # a bigger estate's job needs more partitions than any the training estate ran: the linear family,
+    # whose answers there follow its fitted slopes, may be asked a little past them; the network may not
+    from autofix.model import Predictor
+    *_, tensors, meta, _ = trained
+    lo, hi = tensors["lo"].numpy(), tensors["hi"].numpy()
+    k = NAMES.index("partitions")
+    near, far = (lo + hi) / 2, (lo + hi) / 2
+    near[k], far[k] = hi[k] + 0.15 * (hi[k] - lo[k]), hi[k] + 0.5 * (hi[k] - lo[k])
+    linear = Predictor(tensors, {**meta, "family": "sklearn-linear"})
+    network = Predictor(tensors, {**meta, "family": "torch-mlp"})
+    assert linear.seen([near]).all() and not network.seen([near]).any()
+    assert not linear.seen([far]).any()
+
+
 def test_the_failure_itself_is_evidence_and_the_callers_memory_is_left_as_it_was():
     from autofix.features import learn, with_failure
     conf = {"spark.executor.memory": "4g", "spark.executor.cores": "4", "spark.driver.maxResultSize": "2g"}
