@@ -3,6 +3,7 @@ other worlds — the same estate's other seeds, and estates drawn from other ran
 
     .venv/bin/python bench/evaluate_pairs.py                       # the default pairs, one table
     .venv/bin/python bench/evaluate_pairs.py --pairs default:11:default:7 --cases /tmp/cases.jsonl
+    .venv/bin/python bench/evaluate_pairs.py --readme              # the README's 32 pairs (~30 min)
 
 A pair is TRAIN_ESTATE:TRAIN_SEED:EVAL_ESTATE:EVAL_SEED, an estate `default` (spark_world.RANGES) or
 `other` (spark_world.OTHER_ESTATE). Training uses 200 jobs × 40 days, as the README's commands do
@@ -25,17 +26,30 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 DEFAULT_PAIRS = ("default:11:default:7", "default:5:default:3", "other:11:other:7", "default:11:other:7")
+# the README's table, in its order: the 24 pairs earlier rounds looked at, then 8 seeds new in the last round
+README_PAIRS = (
+    "default:11:default:7", "default:5:default:3", "default:11:default:3", "default:11:default:5",
+    "default:7:default:11", "other:11:other:7", "default:11:other:7", "other:5:other:3", "default:13:default:17",
+    "default:23:default:29", "other:13:other:21", "default:17:other:19", "default:31:default:37",
+    "other:41:other:43", "default:43:other:47", "default:53:default:59", "default:61:default:67",
+    "other:71:other:73", "default:79:other:83", "default:89:default:97", "default:101:other:103",
+    "default:107:default:109", "other:113:other:127", "default:131:other:137",
+    "default:151:other:157", "default:163:other:167", "default:173:default:179", "other:181:other:191",
+    "default:193:other:197", "other:199:other:211", "default:223:default:227", "default:229:other:233")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", nargs="*", default=list(DEFAULT_PAIRS))
+    ap.add_argument("--readme", action="store_true", help="the README's 32 pairs instead of --pairs")
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--days", type=int, default=40)
     ap.add_argument("--cases", default=None, help="write the per-case diagnostic here (JSONL)")
     ap.add_argument("--hot-keys", type=float, default=0.0,
                     help="share of jobs with a hot key, in the training and the judged worlds (e.g. 0.0625)")
     args = ap.parse_args()
+    if args.readme:
+        args.pairs = list(README_PAIRS)
     from console import settings
     from console.engine import Engine
     from core.sim import spark_world as w
