@@ -22,7 +22,7 @@ LOG_RUNTIME = (0.0, 14.0)  # the runtime models' answers stay within 1 s .. 1.2 
 # follow the slopes it fitted on all of its rows, in features that are logs of sizes, counts and times;
 # a ReLU network's follow whichever of its pieces lie at the edge. Measured (README): a quarter lets a
 # bigger estate's jobs be reshaped past the training estate's largest partitions and overhead, which
-# their cheapest fixes need (spend on never-seen-estate pairs 1.33–1.51 → 1.13–1.20); for the network
+# their cheapest fixes need (spend on seven never-seen-estate pairs 1.33–1.51 → 1.13–1.23); for the network
 # the same margin sent terabyte jobs to far reshapes that ran past the SLA
 TRUST_MARGIN = {"sklearn-linear": 0.25, "torch-mlp": 0.05}
 
