@@ -28,7 +28,7 @@ NAMES = ("input_gib", "heap_gib", "overhead_gib", "cores", "instances", "partiti
          "has_ok", "load_vs_ok", "has_heap_fail", "load_vs_fail", "offheap_vs_ok", "has_offheap_fail",
          "offheap_vs_fail", "driver_vs_ok", "has_driver_fail", "driver_vs_fail", "result_vs_ok",
          "has_result_fail", "result_vs_fail",
-         "failures_seen", "driver_failures_seen", "runs_seen", "input_vs_last_ok",
+         "log_failures_seen", "log_driver_failures_seen", "runs_seen", "input_vs_last_ok",
          "last_ok_runtime", "last_ok_slot_seconds_per_gib", "scaled_last_ok_runtime",
          *(f"load_vs_fail_above_{k}" for k in SPILL_KNOTS), *(f"last_ok_load_vs_fail_above_{k}" for k in SPILL_KNOTS),
          "blocks_per_last_ok_second", "last_ok_blocks_per_last_ok_second")
@@ -36,6 +36,9 @@ N = len(NAMES)
 COLUMNS = 7  # of a config row: heap, overhead, cores, instances, partitions, driver, result limit
 MAP_SPLIT = 128 * 1024 ** 2  # Spark's default input split (spark.sql.files.maxPartitionBytes): a map task each
 FAILS_KEPT = 40  # the memory failures of a job kept as evidence (the newest)
+# the shares of the input a job's largest task may hold whatever the partitions (JobMemory.floor), tried
+# from 2^-20 to 1 in quarter doublings
+FLOORS = tuple(2.0 ** (-k / 4) for k in range(80, -1, -1))
 
 
 def _l2(x: float) -> float:
@@ -59,12 +62,26 @@ class JobMemory:
     runs: int = 0
     ok_blocks: float = 0.0  # most shuffle blocks per slot a run succeeded with (how far its shapes have gone)
     last_ok: dict[str, float] | None = None  # the last good run: input, runtime, partitions, slots, heap/core
+    # the share of the input the largest task holds however many partitions there are: a hot key, which
+    # no repartitioning splits. 0 until the job's own history contradicts "more partitions, smaller tasks"
+    # (a heap OOM at a smaller load than a run survived): then the least share that makes its runs and
+    # heap failures agree again (_fit_floor); every load of the job is taken with it (effective_load)
+    floor: float = 0.0
+    oks: list[tuple[float, float, float]] = field(default_factory=list)  # the newest good runs: input, partitions, heap/core
     seen: set[str] = field(default_factory=set)  # the run ids learned (a failure is learned once)
     # the job's latest memory failures: (kind, input GiB, heap, overhead, cores, partitions, driver, result)
     fails: list[tuple[str, float, float, float, float, float, float, float]] = field(default_factory=list)
 
+    def effective_load(self, input_gib, partitions, heap_per_core):
+        """Partition per GiB of heap per running task, the partition no smaller than the job's floor."""
+        import numpy as np
+        return np.maximum(np.asarray(input_gib) / partitions, self.floor * np.asarray(input_gib)) / heap_per_core
+
     def learn(self, q: dict[str, float], status: str, failure: str | None, runtime: float | None = None) -> None:
         self.runs += 1
+        load = float(self.effective_load(q["input_gib"], q["partitions"], q["heap_per_core_gib"]))
+        if status == "succeeded":
+            self.oks = (self.oks + [(q["input_gib"], q["partitions"], q["heap_per_core_gib"])])[-FAILS_KEPT:]
         if status != "succeeded" and failure in ("heap", "overhead", "driver", "driver_result"):
             self.fails = (self.fails + [(failure, q["input_gib"], q["heap_gib"], q["overhead_gib"], q["cores"],
                                          q["partitions"], q["driver_gib"], q["result_gib"])])[-FAILS_KEPT:]
@@ -72,7 +89,7 @@ class JobMemory:
         result = q["result_gib"] / max(q["input_gib"], 1e-3)
         if status == "succeeded":
             self.ok_result = min(self.ok_result, result)
-            self.ok_load = max(self.ok_load, q["load"])
+            self.ok_load = max(self.ok_load, load)
             self.ok_offheap = min(self.ok_offheap, q["overhead_per_core_gib"])
             self.ok_over_share = min(self.ok_over_share, q["overhead_gib"] / (q["heap_gib"] + q["overhead_gib"]))
             self.ok_driver = min(self.ok_driver, driver)
@@ -81,7 +98,7 @@ class JobMemory:
                 self.last_ok = {"input_gib": q["input_gib"], "runtime": float(runtime), "partitions": q["partitions"],
                                 "slots": q["slots"], "heap_per_core_gib": q["heap_per_core_gib"]}
         elif failure == "heap":
-            self.fail_load = min(self.fail_load, q["load"])
+            self.fail_load = min(self.fail_load, load)
             self.failures += 1
         elif failure == "overhead":
             self.fail_offheap = max(self.fail_offheap, q["overhead_per_core_gib"])
@@ -92,6 +109,31 @@ class JobMemory:
         elif failure == "driver_result":
             self.fail_result = max(self.fail_result, result)
             self.driver_failures += 1
+        if self.fail_load < self.ok_load * (1 - 1e-6) and failure in (None, "heap"):
+            self._fit_floor()
+
+    def _fit_floor(self) -> None:
+        """The least floor (FLOORS) under which every kept good run's load lies below every kept heap
+        failure's — or, where none separates them, the one that leaves the widest gap; ok_load and
+        fail_load retaken with it. A floor only grows: the hot key's share of the input does not shrink."""
+        import numpy as np
+        heap = [f for f in self.fails if f[0] == "heap"]
+        if not self.oks or not heap:
+            return
+        ok = np.asarray(self.oks)
+        bad = np.asarray([(f[1], f[5], (f[2] - 0.3) / f[4]) for f in heap])
+        floors = np.asarray([f for f in FLOORS if f >= self.floor] or [self.floor])[:, None]
+
+        def loads(runs):
+            return np.maximum(runs[:, 0] / runs[:, 1], floors * runs[:, 0]) / np.maximum(1e-3, runs[:, 2])
+        gap = np.log2(loads(bad).min(axis=1) / loads(ok).max(axis=1))
+        now = np.log2(self.fail_load / self.ok_load)
+        pick = int(np.argmax(gap > 0)) if (gap > 0).any() else int(np.argmax(gap))
+        if gap[pick] <= now + 1e-9:
+            return
+        self.floor = float(floors[pick, 0])
+        self.ok_load = float(loads(ok)[pick].max())
+        self.fail_load = float(loads(bad)[pick].min())
 
     @property
     def last_ok_input(self) -> float:
@@ -131,7 +173,7 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
     gib = np.full(n, input_bytes / GiB)
     part = gib / parts
     hpc = np.maximum(1e-3, (heap - 0.3) / cores)
-    load, opc, slots = part / hpc, over / cores, cores * inst
+    load, opc, slots = mem.effective_load(gib, parts, hpc), over / cores, cores * inst
     blocks = blocks_per_slot(gib, parts, slots)
     drv, res = driver / gib, result / gib
     l2 = lambda x: np.log2(np.maximum(x, 1e-9))  # noqa: E731
@@ -153,14 +195,16 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
             const(mem.fail_driver > 0), vs(drv, mem.fail_driver, mem.fail_driver > 0),
             vs(res, mem.ok_result, math.isfinite(mem.ok_result)),
             const(mem.fail_result > 0), vs(res, mem.fail_result, mem.fail_result > 0),
-            const(mem.failures), const(mem.driver_failures), const(_l2(mem.runs + 1)),
+            # counts in logs, as the runs are: raw, a job that failed 80 times weighed 80 times one failure,
+            # beyond anything else in its row (README: hot keys)
+            const(_l2(mem.failures + 1)), const(_l2(mem.driver_failures + 1)), const(_l2(mem.runs + 1)),
             vs(gib, last["input_gib"], True) if last else zero,
             const(_l2(last["runtime"])) if last else zero,
             const(_l2(last["runtime"] * min(last["partitions"], last["slots"]) / max(last["input_gib"], 1e-3)))
             if last else zero,
             l2(scaled_runtime(last, gib, parts, slots)) if last else zero,
             *_hinges(l2(load / mem.fail_load) if math.isfinite(mem.fail_load) else None, n),
-            *_hinges(const(_l2(last_load(last) / mem.fail_load)) if last and math.isfinite(mem.fail_load) else None, n),
+            *_hinges(const(_l2(last_load(last, mem) / mem.fail_load)) if last and math.isfinite(mem.fail_load) else None, n),
             # fetching adds seconds per shuffle block, whatever the job computes: blocks per second of the
             # last good run, for this shape and for that run's own, in linear scale — small while
             # fetching is a small share of the run, growing as a reshape multiplies the blocks
@@ -170,9 +214,9 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
     return np.stack(cols, axis=1)
 
 
-def last_load(last: dict[str, float]) -> float:
+def last_load(last: dict[str, float], mem: JobMemory) -> float:
     """The load (partition per GiB of heap per running task) of the job's last good run."""
-    return last["input_gib"] / last["partitions"] / last["heap_per_core_gib"]
+    return float(mem.effective_load(last["input_gib"], last["partitions"], last["heap_per_core_gib"]))
 
 
 def _hinges(x, n: int):
@@ -237,8 +281,7 @@ def untried(configs, input_gib: float, mem: JobMemory):
     heap, over, cores, parts = c[:, 0], c[:, 1], c[:, 2], c[:, 4]
     out = np.zeros(len(c), dtype=bool)
     if mem.ok_load > 0:
-        load = (input_gib / parts) / np.maximum(1e-3, (heap - 0.3) / cores)
-        out |= load > mem.ok_load * (1 + 1e-6)
+        out |= mem.effective_load(input_gib, parts, np.maximum(1e-3, (heap - 0.3) / cores)) > mem.ok_load * (1 + 1e-6)
     if math.isfinite(mem.ok_offheap):
         out |= over / cores < mem.ok_offheap * (1 - 1e-6)
     if math.isfinite(mem.ok_over_share):

@@ -52,7 +52,7 @@ def test_features_use_only_the_history_before_each_record():
     assert all(len(row) == len(NAMES) for row in X) and set(y) <= {0, 1}
     # the first run of a job knows nothing of it
     first = vector(records[0]["conf"], records[0]["input_bytes"], JobMemory())
-    assert first[NAMES.index("failures_seen")] == 0
+    assert first[NAMES.index("log_failures_seen")] == 0
 
 
 def test_both_families_are_trained_validated_and_calibration_reported(trained):
@@ -351,3 +351,35 @@ def test_the_linear_runtime_model_never_learns_that_fetching_more_blocks_is_fast
     # where the history shows it, the cost of fetching is learned
     slower = np.exp(6.0 + 0.004 * X[:, FETCH] + 0.1 * rng.normal(size=n)).astype(np.float32)
     assert float(_fit("sklearn-linear", X, y, slower / 3600 * 2.0, 0, None, slower)["reg_w"][FETCH]) > 0
+
+
+def test_heap_ooms_that_more_partitions_did_not_prevent_are_read_as_a_hot_key():
+    """A job that ran at 650 partitions, then died of heap OOMs on a larger input at 1,000 to 20,000 with
+    the same heap per core: under "more partitions, smaller tasks" its failures lie below the load it
+    survived. The job's largest task does not shrink with the partitions (a hot key), so its loads are
+    retaken with a floor — its failures above its good run again — and a config with more heap per task
+    and fewer partitions lies inside what it has survived, while more partitions at the same heap do not."""
+    import numpy as np
+
+    from autofix.features import numbers, untried
+    conf = {"spark.executor.memory": "64g", "spark.executor.cores": "4", "spark.executor.instances": "25",
+            "spark.executor.memoryOverhead": "7g"}
+    mem = JobMemory()
+    mem.learn(quantities({**conf, "spark.sql.shuffle.partitions": "650"}, 240 * 2**30), "succeeded", None, 300.0)
+    assert mem.floor == 0
+    for parts in (1000, 2000, 4000, 20000):
+        mem.learn(quantities({**conf, "spark.sql.shuffle.partitions": str(parts)}, 370 * 2**30), "failed", "heap")
+    assert mem.floor > 0 and mem.fail_load > mem.ok_load
+    fewer_cores = [64.0, 7.0, 2.0, 50.0, 2000.0, *numbers(conf)[5:]]  # twice the heap per task, the slots kept
+    more_parts = [64.0, 7.0, 4.0, 25.0, 20000.0, *numbers(conf)[5:]]
+    assert untried(np.array([fewer_cores, more_parts]), 370, mem).tolist() == [False, True]
+
+
+def test_a_job_whose_failures_agree_with_its_good_runs_keeps_no_floor():
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10"}
+    mem = JobMemory()
+    for gib, parts, status in ((100, 200, "succeeded"), (300, 200, "failed"), (300, 800, "succeeded"),
+                               (600, 800, "failed"), (600, 1600, "succeeded")):
+        mem.learn(quantities({**conf, "spark.sql.shuffle.partitions": str(parts)}, gib * 2**30), status,
+                  None if status == "succeeded" else "heap", 100.0)
+    assert mem.floor == 0 and mem.fail_load > mem.ok_load
