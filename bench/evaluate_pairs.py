@@ -10,7 +10,7 @@ A pair is TRAIN_ESTATE:TRAIN_SEED:EVAL_ESTATE:EVAL_SEED, an estate `default` (sp
 (`autofix world --world-seed 11 --jobs 200 --days 40`, `autofix train`, `autofix evaluate`); each pair
 runs in a fresh home. `--cases` writes one line per judged failure (the per-case diagnostic).
 `--hot-keys 0.0625` gives that share of jobs a hot key (spark_world.history) — a variant the
-recommender does not handle yet (README).
+recommender handles only in part (README: hot keys).
 """
 from __future__ import annotations
 
