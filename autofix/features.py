@@ -159,7 +159,7 @@ def quantities(conf: dict[str, str], input_bytes: int) -> dict[str, float]:
     hpc = max(1e-3, (heap - 0.3) / cores)
     return {"input_gib": gib, "heap_gib": heap, "overhead_gib": over, "cores": cores, "instances": inst,
             "partitions": parts, "driver_gib": driver, "result_gib": result, "partition_gib": part,
-            "heap_per_core_gib": hpc, "overhead_per_core_gib": over / cores, "load": part / hpc,
+            "heap_per_core_gib": hpc, "overhead_per_core_gib": over / cores,
             "slots": cores * inst, "input_per_slot_gib": gib / (cores * inst)}
 
 
