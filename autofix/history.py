@@ -86,6 +86,8 @@ def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
         for n, raw in enumerate(f, start=1):
             if not raw.strip():
                 continue
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark, as some editors write
+                raw = raw[3:]
             try:
                 yield n, check(json.loads(raw.decode("utf-8"))), None
             except UnicodeDecodeError as e:

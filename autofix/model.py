@@ -7,6 +7,7 @@ their sha256 in the registry: nothing is ever unpickled. torch and scikit-learn 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -274,15 +275,22 @@ def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
 def load(path: Path, sha256: str) -> Predictor:
     import torch
     from core.errors import ConsoleError
-    data = Path(path).read_bytes() if Path(path).exists() else None
-    if data is None:
-        raise ConsoleError(f"model artifact {path} is missing")
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConsoleError(f"model artifact {path} is missing; retrain with `autofix train`") from None
+    except OSError as e:
+        raise ConsoleError(f"model artifact {path} cannot be read: {e.strerror}") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise ConsoleError(f"model artifact {path} is corrupt: sha256 {digest[:12]}… is not the registered "
                            f"{sha256[:12]}…; retrain with `autofix train`")
-    blob = torch.load(path, weights_only=True)
-    meta = json.loads(bytes(blob.pop("meta_json").tolist()).decode())
+    try:  # tensors only: anything else (a pickle of objects, another layout) is refused, never run
+        blob = torch.load(io.BytesIO(data), weights_only=True)
+        meta = json.loads(bytes(blob.pop("meta_json").tolist()).decode())
+    except Exception as e:
+        raise ConsoleError(f"model artifact {path} is not a tensor file this version wrote "
+                           f"({type(e).__name__}); retrain with `autofix train`") from None
     if meta.get("features") != list(NAMES):
         raise ConsoleError(f"model artifact {path} was trained on other features than this version computes; "
                            "retrain with `autofix train`")

@@ -41,7 +41,9 @@ class Recommender:
         digest = models.save(path, tensors, meta)
         prod = self.registry.production(models.MODEL)
         mv = self.registry.register(models.MODEL, framework=meta["family"], sha256=digest,
-                                    params={"features": meta["features"], "seed": seed, "artifact": str(path)},
+                                    # relative to the artifacts folder: a home copied or moved keeps its models
+                                    params={"features": meta["features"], "seed": seed,
+                                            "artifact": str(path.relative_to(self.artifacts))},
                                     metrics=metrics, data_digest=models.data_digest(spark),
                                     created_at=clock.iso(clock.now()),
                                     parent=f"{models.MODEL}:{prod.version}" if prod else None)
@@ -53,7 +55,8 @@ class Recommender:
             raise BadInput(NO_MODEL)
         # read and checksummed once per version: the queue scores each suggestion with the same model
         if self._loaded is None or self._loaded[0] != mv.sha256:
-            self._loaded = (mv.sha256, models.load(Path(mv.params["artifact"]), mv.sha256))
+            # (versions registered before paths were relative name their artifact absolutely)
+            self._loaded = (mv.sha256, models.load(self.artifacts / mv.params["artifact"], mv.sha256))
         return self._loaded[1], mv
 
     def recommend(self, records: list[dict[str, Any]], classify, history: list[dict[str, Any]]) -> list[Decision]:

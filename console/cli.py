@@ -367,12 +367,17 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"imported {report['imported']} records from {args.file}; skipped {report['skipped']}")
     elif (command, action) == ("autofix", "train"):
-        print(json.dumps(engine.train_recommender(args.history, args.train_seed), indent=2))
+        result = engine.train_recommender(args.history, args.train_seed)
+        print(json.dumps(result, indent=2) if fmt == "json" else _trained_table(result))
     elif (command, action) == ("autofix", "recommend"):
         out = engine.recommend(args.file)
-        print(json.dumps(out, indent=2) if fmt == "json" else "\n".join(json.dumps(o) for o in out))
+        if fmt == "json":
+            print(json.dumps(out, indent=2))
+        else:
+            sys.stdout.write("".join(json.dumps(o) + "\n" for o in out))
     elif (command, action) == ("autofix", "evaluate"):
-        print(json.dumps(engine.evaluate_recommender(args.world_seed), indent=2))
+        result = engine.evaluate_recommender(args.world_seed)
+        print(json.dumps(result, indent=2) if fmt == "json" else _evaluation_table(result))
     elif (command, action) == ("autofix", "world"):
         for r in engine.world_history(args.world_seed, args.jobs, args.days):
             sys.stdout.write(json.dumps(r) + "\n")
@@ -395,6 +400,29 @@ def run(args: argparse.Namespace) -> int:
     elif (command, action) == ("audit", "list"):
         emit([to_dict(e) for e in engine.audit_events(args.limit)], fmt, AUDIT_COLUMNS)
     return 0
+
+
+def _trained_table(result: dict[str, Any]) -> str:
+    """`autofix train --format table`: the version registered and how its family won the validation."""
+    m = result["metrics"]
+    lines = [f"{result['model']} version {result['version']}: {m['chosen']} chosen, {m['rows']} rows "
+             f"({m['train_rows']} older to train, {m['val_rows']} newer to validate)"]
+    for family, v in m["validation"].items():
+        lines.append(f"  {family:15s} val log-loss {v['val_logloss']:.4f}  accuracy {v['val_accuracy']:.4f}")
+    return "\n".join(lines)
+
+
+def _evaluation_table(result: dict[str, Any]) -> str:
+    """`autofix evaluate --format table`: the README's table, from the same numbers as the JSON."""
+    names = {"recommender": f"recommender ({result['model']})", "vpa_bump": "VPA-style bump",
+             "double_memory": "double all memory"}
+    lines = [f"world seed {result['seed']}: {result['fixable_memory_failures']} memory failures some config fixes "
+             f"within the SLA, {result['other_failures']} other failures",
+             f"{'policy':34s} {'first-retry fix':>15s} {'spend ÷ cheapest':>17s}"]
+    for key, p in result["policies"].items():
+        lines.append(f"{names.get(key, key):34s} {p['first_retry_fix_rate']:15.2f} {p['episode_spend_vs_cheapest']:17.2f}")
+    lines.append(f"decisions on the other failures: {result['decision_accuracy']:.2f} right")
+    return "\n".join(lines)
 
 
 def _progress(msg: str) -> None:

@@ -353,16 +353,22 @@ class Engine:
         return report.to_dict()
 
     # -- the retry recommender ------------------------------------------------------------------------------
-    def _records(self, path: str) -> list[dict[str, Any]]:
+    def _records(self, path: str, failed_only: bool = False) -> list[dict[str, Any]]:
+        """The history records of a JSONL file; the first bad line stops it (exit 2 naming the line).
+        `failed_only`: a record that did not fail is bad input too (recommend decides on failures)."""
         from autofix import history
         rows = []
         try:
             for n, row, error in history.read(Path(path)):
                 if error:
                     raise BadInput(f"{path}:{n}: {error}")
+                if failed_only and row["status"] != "failed":
+                    raise BadInput(f"{path}:{n}: status {row['status']!r}: only failed attempts get a decision")
                 rows.append({**{k: v for k, v in row.items() if k != "extra"}, **row["extra"]})
         except FileNotFoundError:
             raise BadInput(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise BadInput(f"{path}: is a directory") from None
         return rows
 
     def _classify_record(self, r: dict[str, Any]) -> tuple[str, str | None]:
@@ -376,17 +382,23 @@ class Engine:
 
     def train_recommender(self, history_path: str, seed: int = 0) -> dict[str, Any]:
         """Import the history (audited), train both model families on it, register the chosen one."""
-        self.require("operator", "training the recommender")
+        user = self.require("operator", "training the recommender")
         self.import_history(history_path, strict=True)
         records = {r["run_id"]: r for r in self._records(history_path)}
         # what approved retries came to is history too: the next model learns from its own outcomes
         outcomes = {r["run_id"]: r for r in self.approvals.outcome_records() if r["run_id"] not in records}
         result = self.recommender.train([*records.values(), *outcomes.values()], seed=seed)
         result["metrics"]["outcome_records"] = len(outcomes)
+        # a new version is what recommend and the queue use from now on: a change, recorded as one
+        m = result["metrics"]
+        self.audit.append(verb="register", user=user,
+                          object_ref={"resource": "model", "name": f"{result['model']}:{result['version']}"},
+                          after={"version": result["version"], "family": m["chosen"], "rows": m["rows"]},
+                          annotations={"history": str(history_path), "outcome_records": len(outcomes)})
         return result
 
     def recommend(self, path: str) -> list[dict[str, Any]]:
-        records = self._records(path)
+        records = self._records(path, failed_only=True)
         past = [self.attempt_record(a) for a in self.attempts()]
         decisions = self.recommender.recommend(records, self._classify_record, past)
         return [d.to_dict() for d in decisions]

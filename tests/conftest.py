@@ -75,8 +75,12 @@ class Cli:
 
 
 def copy_home(src: Path, dst: Path) -> Path:
-    """A consistent copy of a store (sqlite backup API: WAL contents included)."""
+    """A consistent copy of a home: its store (sqlite backup API: WAL contents included) and its model
+    artifacts."""
+    import shutil
     dst.mkdir(parents=True, exist_ok=True)
+    if (src / "artifacts").is_dir():
+        shutil.copytree(src / "artifacts", dst / "artifacts")
     s = sqlite3.connect(src / DB_NAME)
     d = sqlite3.connect(dst / DB_NAME)
     try:

@@ -59,3 +59,44 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     artifact.write_bytes(artifact.read_bytes()[:-10] + b"0123456789")
     r = cli("--home", home, "autofix", "recommend", str(files / "failed.jsonl"))
     assert r.rc != 0 and "corrupt" in r.err and "Traceback" not in r.err
+
+
+def test_a_new_version_is_audited_and_a_moved_home_keeps_its_model(cli, tmp_path, files):
+    import shutil
+    home = tmp_path / "h"
+    cli.ok("--home", str(home), "--as", "dana", "autofix", "train", "--history", str(files / "history.jsonl"))
+    registered = [e for e in cli.ok("--home", str(home), "audit", "list", "-o", "json").json() if e["verb"] == "register"]
+    assert [(e["user"].split()[0], e["object_ref"]["name"]) for e in registered] == [("dana", "retry-recommender:1")]
+    # the registry names the artifact inside the home: a copy answers with its own, the original gone
+    moved = tmp_path / "moved"
+    shutil.copytree(home, moved)
+    shutil.rmtree(home)
+    r = cli.ok("--home", str(moved), "autofix", "recommend", str(files / "failed.jsonl"))
+    assert len(r.out.splitlines()) == 12
+    # a file of the right checksum that is not the tensors this version writes (a pickled object here)
+    # is refused unread, and nothing suggests loading it unsafely
+    import datetime
+    import hashlib
+    import sqlite3
+
+    import torch
+    artifact = moved / "artifacts" / "retry-recommender" / "v1.pt"
+    torch.save({"meta_json": datetime.date(2026, 1, 1)}, artifact)
+    db = sqlite3.connect(next(moved.glob("*.db")))
+    db.execute("UPDATE model_versions SET sha256 = ?", (hashlib.sha256(artifact.read_bytes()).hexdigest(),))
+    db.commit()
+    db.close()
+    r = cli("--home", str(moved), "autofix", "recommend", str(files / "failed.jsonl"))
+    assert r.rc == 1 and "is not a tensor file" in r.err and "weights_only" not in r.err
+    assert len(r.err.strip().splitlines()) == 1
+
+
+def test_recommend_takes_failed_attempts_only_and_names_the_line_of_any_other(cli, tmp_path, files):
+    mixed = tmp_path / "mixed.jsonl"
+    failed = (files / "failed.jsonl").read_text().splitlines()
+    ok = json.dumps({**json.loads(failed[0]), "run_id": "fine-1", "status": "succeeded"})
+    mixed.write_text("\n".join([failed[0], ok, failed[1]]) + "\n")
+    r = cli("--home", str(tmp_path / "h"), "autofix", "recommend", str(mixed))
+    assert r.rc == 2 and f"{mixed}:2: status 'succeeded'" in r.err and r.out == ""
+    r = cli("--home", str(tmp_path / "h"), "autofix", "recommend", str(tmp_path))
+    assert r.rc == 2 and "is a directory" in r.err
