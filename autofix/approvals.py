@@ -135,6 +135,9 @@ class Approvals:
         if s.action == "no_retry":
             raise BadInput(f"suggestion {s.id}: the recommender advises no retry (P(success) {s.p_success or 0:.2f}); "
                            f"edit it (autofix edit {s.id} KEY=VALUE) to retry with a config of your own, or reject it")
+        if s.action == "retry_with_conf" and not s.conf:
+            raise BadInput(f"suggestion {s.id}: {s.category} needs a config change and none is suggested; edit it "
+                           f"(autofix edit {s.id} KEY=VALUE) or reject it")
         conf = s.retry_conf
         later = [a for a in self._attempts_of(s.job_id, s.run) if a.attempt > s.attempt]
         if later:  # retried since the suggestion was made (by hand, or by another console)

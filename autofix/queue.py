@@ -9,7 +9,7 @@ from typing import Any
 
 from core import clock
 from core.errors import BadInput, Conflict, NotFound
-from core.spark import COUNTS, SIZE_KEYS, parse_size
+from core.spark import COUNTS, SIZE_CEILING, SIZE_KEYS, format_size, parse_size
 from core.store import Store
 from core.types import run_of
 
@@ -158,10 +158,13 @@ def check_value(key: str, value: str, where: str = "edit") -> str:
         raise BadInput(f"{where}: field {key}: control characters are not allowed")
     if key in SIZE_KEYS:
         try:
-            if parse_size(value) <= 0:
+            size = parse_size(value)
+            if size <= 0:
                 raise ValueError
         except (ValueError, BadInput):
             raise BadInput(f"{where}: field {key}: {value!r} is not a memory size (e.g. 4g, 512m)") from None
+        if size > SIZE_CEILING:
+            raise BadInput(f"{where}: field {key}: {value!r} is more than {format_size(SIZE_CEILING)} (a typo?)")
     elif key in COUNTS:
         lo, hi = COUNTS[key]
         if not value.isdigit() or not lo <= int(value) <= hi:
@@ -174,8 +177,8 @@ def policy_match(s: Suggestion, policies: list[dict[str, Any]]) -> dict[str, Any
 
     A policy names a category (or "*"), the least P(success) and the most cost increase it accepts;
     suggestions without a prediction (plain retries) pass only a policy with min_p_success = 0."""
-    if s.action == "no_retry":
-        return None  # no policy retries what the recommender advises against
+    if s.action == "no_retry" or (s.action == "retry_with_conf" and not s.conf):
+        return None  # no policy retries what the recommender advises against, or guesses a config for
     for p in policies:
         if p.get("category", "*") not in ("*", s.category):
             continue

@@ -18,6 +18,8 @@ COUNTS = {"spark.executor.cores": (1, 64), "spark.executor.instances": (1, 5000)
           "spark.dynamicAllocation.maxExecutors": (1, 5000), "spark.sql.shuffle.partitions": (1, 200_000),
           "spark.driver.cores": (1, 64), "resources.cpu": (1, 256), "resources.gpus": (0, 64),
           "train.batch_size": (1, 1_000_000), "train.nodes": (1, 1024)}
+# the same for sizes: past this, a memory value in an edit is a typo (no JVM or container is that big)
+SIZE_CEILING = 512 * GiB
 
 
 def parse_size(value: object) -> int:

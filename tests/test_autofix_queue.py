@@ -76,8 +76,9 @@ def test_approve_submits_the_retry_through_the_audit_path_and_records_its_outcom
 
 def test_edit_rescores_and_the_approved_retry_uses_the_edited_config(cli, home):
     s = memory_suggestion(queue(cli, home))
-    bad = cli("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.memory=lots")
-    assert bad.rc == 2 and "field spark.executor.memory" in bad.err and "Traceback" not in bad.err
+    for typo in ("lots", "99999g"):  # not a size; a size no executor has
+        bad = cli("--home", str(home), "autofix", "edit", str(s["id"]), f"spark.executor.memory={typo}")
+        assert bad.rc == 2 and f"field spark.executor.memory: '{typo}'" in bad.err and "Traceback" not in bad.err
     assert next(x for x in queue(cli, home) if x["id"] == s["id"])["conf"] == s["conf"]  # nothing half-done
     r = cli.ok("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.memory=24g",
                "spark.sql.shuffle.partitions=1600", "-o", "json")
@@ -192,3 +193,11 @@ def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_
     edited = json.loads(cli.ok("--home", str(home), "autofix", "edit", str(s["id"]),
                                "spark.executor.instances=4", "-o", "json").out)
     assert edited["action"] == "retry_with_conf" and edited["status"] == "pending"
+
+
+def test_a_failure_that_needs_a_config_change_nobody_suggested_is_not_approved_as_it_is(cli, home):
+    s = next(x for x in queue(cli, home) if x["action"] == "retry_with_conf" and not x["conf"])
+    r = cli("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
+    assert r.rc == 2 and "needs a config change" in r.err and f"autofix edit {s['id']}" in r.err
+    assert next(x for x in queue(cli, home) if x["id"] == s["id"])["status"] == "pending"
+    assert not audit_of(cli, home, "retry")
