@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from console.engine import Engine
@@ -55,7 +56,9 @@ class ConsoleApp(App):
              "audit": partial(_view, "AuditScreen"), "ops": partial(_view, "OpsScreen")}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
-        Binding("colon", "command_line", "Command", key_display=":", id="command"),
+        # priority: taken before the focused widget, so that the keys typed right after it reach the
+        # command line rather than the view below (where a letter may be a binding); not inside a text box
+        Binding("colon", "command_line", "Command", key_display=":", id="command", priority=True),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c"),
@@ -91,6 +94,11 @@ class ConsoleApp(App):
     def action_back(self) -> None:
         if self.history:
             self.switch_mode(self.history.pop())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command_line" and isinstance(self.focused, (Input, TextArea)):
+            return False  # a `:` typed into a text box is text
+        return True
 
     def action_command_line(self) -> None:
         self.push_screen(CommandLine(VIEWS), self.run_command)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -22,10 +23,24 @@ class CommandLine(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         names = "  ".join(f":{v}" for v in self.views)
         yield Static(Text(f"views: {names}   :q quit"), id="hint")
-        yield Input(placeholder=":", id="command")
+        yield Input(placeholder=":", id="command", select_on_focus=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed right after `:` (a fast typist, a paste, tmux send-keys) can arrive before the input
+        has focus: they are the command all the same."""
+        box = self.query_one(Input)
+        if box.has_focus:
+            return
+        if event.character and event.is_printable:
+            box.insert_text_at_cursor(event.character)
+        elif event.key == "enter":
+            self.dismiss(box.value.strip().lstrip(":"))
+        else:
+            return
+        event.stop()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip().lstrip(":"))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, RichLog, Static
 
 from console.app import VIEWS, ConsoleApp
@@ -78,6 +79,26 @@ async def test_dashboard_shows_the_demo_estate(make_app):
         assert "ranker r3 at 20%" in text  # the canary in flight
         assert "pool highmem: 2/14 nodes on ncfg-2026.10.3" in text  # the config drift
         assert "churn-gbm" in text  # the score drift alert
+
+
+async def test_a_command_typed_fast_after_the_colon_reaches_the_command_line_not_the_view(make_app):
+    """The terminal delivers `:autofix⏎` at once (a fast typist, a paste, tmux send-keys): every key after
+    the `:` is the command's, none is lost to the view below, where a letter may be a binding."""
+    from textual import events
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        for key, ch in [("colon", ":"), *((c, c) for c in "autofix"), ("enter", "\r")]:
+            app.post_message(events.Key(key, ch))  # as the driver does: no pause between them
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.current_mode == "autofix":
+                break
+        assert app.current_mode == "autofix" and not isinstance(app.screen, ModalScreen)
+        # in a text box, `:` is text: the filter keeps it, and no command line opens
+        await wait_rows(pilot)
+        await pilot.press("slash", "a", "colon", "b")
+        assert app.focused.value == "a:b" and isinstance(app.focused, Input)
 
 
 async def test_every_view_filter_describe_and_back(make_app):
