@@ -37,22 +37,30 @@ class Approvals:
         return attempts_of(self.cluster, job_id, run)
 
     # -- filling the queue ----------------------------------------------------------------------------
+    def unqueued(self) -> list[tuple[Attempt, Any]]:
+        """(attempt, classification) of the failures with tries left that the next look at the queue will
+        queue: not queued yet, and not of a category the taxonomy says no retry fixes (an unclassified
+        one is queued, for a person to judge)."""
+        known = self.queue.known_runs()
+        classes = self.triage.classifications()
+        out = []
+        for a in sorted((a for a in self.candidates() if a.run_id not in known), key=lambda a: (a.submitted_at, a.run_id)):
+            c = classes.get(a.run_id) or self.triage.classification(a.run_id)
+            if c is not None and (c.action != "no_retry" or c.category == UNCLASSIFIED):
+                out.append((a, c))
+        return out
+
     def refresh(self, actor: str | None) -> dict[str, Any]:
         """Record the outcomes of finished retries; queue a suggestion for each new failure a retry may fix;
         apply the policy to the new ones when `actor` (an operator) is refreshing. Returns what happened."""
         report: dict[str, Any] = {"queued": 0, "waiting_for_model": 0, "auto_applied": [], "outcomes": 0}
         report["outcomes"] = self.record_outcomes()
-        known = self.queue.known_runs()
-        fresh = sorted((a for a in self.candidates() if a.run_id not in known), key=lambda a: (a.submitted_at, a.run_id))
+        fresh = self.unqueued()
         self.mark_retried_elsewhere()
         if not fresh:
             return report
-        classes = self.triage.classifications()
         rows, by_model = [], []
-        for a in fresh:
-            c = classes.get(a.run_id) or self.triage.classification(a.run_id)
-            if c is None:
-                continue
+        for a, c in fresh:
             row = {"run_id": a.run_id, "attempt": a.attempt, "job_id": a.job_id, "category": c.category, "rule_id": c.rule_id,
                    "evidence": c.evidence, "action": c.action, "conf_before": a.conf, "conf": {}}
             learned = a.kind == "spark" and c.category in MODEL_CATEGORIES

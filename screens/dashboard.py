@@ -77,7 +77,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         for d in engine.deployments():
             pts = engine.metrics(d.name, minutes=30)
             serving.append((d, pts))
-        candidates = len(engine.retry_candidates())
+        candidates = len(engine.approvals.unqueued())
         self.app.call_from_thread(self.show, summary, serving, candidates)
 
     def show(self, s: Summary, serving: list, candidates: int) -> None:
@@ -117,7 +117,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         # Approvals
         panels.append(("Approvals", Text.assemble(
             (f"{s.pending_approvals} suggestions awaiting approval\n", "bold"),
-            f"{candidates} failures of the last 24h with tries left (:autofix queues them)")))
+            f"{candidates} new failures of the last 24h a retry may fix (:autofix queues them)")))
         # Rollouts
         panels.append(("Rollouts in flight", Text("\n".join(s.rollouts_in_flight), "yellow")
                        if s.rollouts_in_flight else Text("none", "dim")))
