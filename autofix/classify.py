@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -65,6 +66,9 @@ class Classifier:
             self.table += [(ri, False, c) for c in rule.compiled]
             self.table += [(ri, True, c) for c in rule.compiled_all]
         self.hs_db, self.fallback = _compile_hyperscan([c.pattern for _, _, c in self.table])
+        # Hyperscan's scratch space is for one scan at a time: each thread scans with its own (the TUI
+        # classifies from several workers; sharing one raised ScratchInUseError)
+        self._scratch = threading.local()
         self.multiline = {pid: re.compile(self.table[pid][2].pattern, re.MULTILINE) for pid in self.fallback}
 
     # -- entry points ------------------------------------------------------------------------
@@ -83,6 +87,13 @@ class Classifier:
         return self._decide(state)
 
     # -- scanning ----------------------------------------------------------------------------
+    def _thread_scratch(self):
+        scratch = getattr(self._scratch, "space", None)
+        if scratch is None:
+            import hyperscan
+            scratch = self._scratch.space = hyperscan.Scratch(self.hs_db)
+        return scratch
+
     def _scan(self, chunk: bytes, first_line: int, st: "_ScanState") -> None:
         if st.pending_after:  # the evidence was the last line of the previous chunk
             nl = chunk.find(b"\n")
@@ -95,7 +106,7 @@ class Classifier:
             def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
                 if pid not in candidates:
                     candidates[pid] = end
-            self.hs_db.scan(chunk, match_event_handler=on_match)
+            self.hs_db.scan(chunk, match_event_handler=on_match, scratch=self._thread_scratch())
         if self.fallback:
             # Patterns Hyperscan cannot take: one `re` search each over the chunk, to find where to look.
             text = chunk.decode("utf-8", "surrogateescape")

@@ -232,3 +232,14 @@ def test_collector_document_is_bounded_and_carries_termination_and_events(tmp_pa
     assert any(line.startswith("event: Warning OOMKilling") for line in doc)
     assert doc[-3:] == oom.log_tail.splitlines()[-3:]
     assert len([ln for ln in doc if not ln.startswith(("termination:", "event:"))]) == 3
+
+
+def test_one_classifier_serves_several_threads_at_once(clf):
+    """The TUI classifies from several workers (the dashboard's count, a view's rows) with one classifier."""
+    from concurrent.futures import ThreadPoolExecutor
+    log = "INFO start\n" * 20_000 + ("botocore.exceptions.ClientError: An error occurred (AccessDenied) when "
+                                      "calling the GetObject operation\n")
+    want = clf.classify_text(log).rule_id
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: clf.classify_text(log).rule_id, range(40)))
+    assert want is not None and got == [want] * 40
