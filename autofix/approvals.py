@@ -134,7 +134,10 @@ class Approvals:
             later = [a for a in attempts if mine is not None and a.attempt > mine]
             if later:
                 last = max(later, key=lambda a: a.attempt)
-                self.queue.update(s.id, status=RETRIED, retry_run_id=last.run_id, decided_at=last.submitted_at)
+                # only if still pending: an approval that went through meanwhile (its retry is the later
+                # attempt seen here) is not relabelled as retried by other means
+                self.queue.update(s.id, if_status=PENDING, status=RETRIED, retry_run_id=last.run_id,
+                                  decided_at=last.submitted_at)
 
     # -- decisions ------------------------------------------------------------------------------------
     def approve(self, key: int | str, user: str, policy: dict[str, Any] | None = None,
@@ -171,7 +174,7 @@ class Approvals:
     def reject(self, key: int | str, user: str, reason: str) -> Suggestion:
         reason = (reason or "").strip()
         if not reason:
-            raise BadInput("reject needs a reason (--reason TEXT): it is kept with the decision")
+            raise BadInput("a rejection needs a reason: it is kept with the decision")
         s = self.queue.pending(key)
         self.changes.audit.change(
             verb="reject", user=user, object_ref={"resource": "suggestion", "name": str(s.id)},

@@ -124,11 +124,14 @@ class Queue:
                            f"{' by ' + s.decided_by if s.decided_by else ''}: nothing to decide")
         return s
 
-    def update(self, ident: int, **values: Any) -> None:
+    def update(self, ident: int, *, if_status: str | None = None, **values: Any) -> None:
+        """Set `values`; with `if_status`, only while the suggestion still has that status (a decision
+        taken meanwhile by another worker or console stands)."""
         cols = ", ".join(f"{k} = ?" for k in values)
         encoded = [_j(v) if isinstance(v, dict | list) else v for v in values.values()]
+        where, args = ("id = ? AND status = ?", (ident, if_status)) if if_status else ("id = ?", (ident,))
         with self.store.transaction() as conn:
-            conn.execute(f"UPDATE suggestions SET {cols} WHERE id = ?", (*encoded, ident))
+            conn.execute(f"UPDATE suggestions SET {cols} WHERE {where}", (*encoded, *args))
 
     def awaiting_outcome(self) -> list[Suggestion]:
         return [_suggestion(r) for r in self.store.query(

@@ -580,6 +580,15 @@ class Engine:
     def edit_suggestion(self, key: int | str, words: list[str]):
         return self.approvals.edit(key, self.require("operator", "editing a suggestion"), words)
 
+    @staticmethod
+    def check_edit(words: list[str]) -> None:
+        """The syntax, sizes and counts of an edit, checked before anything is written (raises BadInput):
+        the TUI keeps its dialog open, with what was typed, until they hold."""
+        from autofix.queue import parse_changes
+        sets, removes = parse_changes(words)
+        if not sets and not removes:
+            raise BadInput("nothing to change (give key=value or key-)")
+
     # -- models and audit ---------------------------------------------------------------------------
     def models(self, model: str | None = None) -> list[ModelVersion]:
         return self.registry.list(model)

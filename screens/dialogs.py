@@ -2,6 +2,8 @@
 small form. Both are modal, keyboard-only, and return their answer through `dismiss`."""
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -59,9 +61,11 @@ class FormScreen(ModalScreen[dict | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+o", "submit", "Submit")]
 
     def __init__(self, title: str, fields: list[tuple[str, str, object]], note: str = "",
-                 type_to_confirm: str | None = None):
+                 type_to_confirm: str | None = None, check: Callable[[dict], str | None] | None = None):
+        """`check(values)`: what is wrong with them (the dialog stays open and says so), or None."""
         super().__init__()
         self.title_text, self.fields, self.note, self.expected = title, fields, note, type_to_confirm
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
@@ -77,6 +81,7 @@ class FormScreen(ModalScreen[dict | None]):
             if self.expected:
                 yield Label(Text.assemble("type ", (self.expected, "bold"), " to confirm"))
                 yield Input(id="typed")
+            yield Static("", id="problem")
             with Horizontal(classes="buttons"):
                 yield Button("OK (ctrl+o)", variant="primary", id="ok", disabled=bool(self.expected))
                 yield Button("Cancel (esc)", id="cancel")
@@ -103,6 +108,10 @@ class FormScreen(ModalScreen[dict | None]):
         for fid, _, default in self.fields:
             widget = self.query_one(f"#f-{fid}")
             values[fid] = widget.value
+        problem = self.check(values) if self.check else None
+        if problem:
+            self.query_one("#problem", Static).update(safe_text(problem, "red"))
+            return
         self.dismiss(values)
 
     def action_cancel(self) -> None:

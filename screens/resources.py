@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from core import clock
+from core.errors import ConsoleError
 from core.types import object_name
 from screens.base import Row, ViewScreen
 from screens.widgets import safe_text, sparkline, status_text
@@ -359,7 +360,8 @@ class AutofixScreen(AttemptsView):
 
     VIEW = "autofix"
     TITLE = "Autofix queue"
-    COLUMNS = ("ID", "JOB", "RUN", "CATEGORY", "ACTION", "CHANGE", "P(OK)", "COST", "STATUS", "MODEL")
+    # the change last: it is the long one, and P(OK), cost and status must stay in view at 120 columns
+    COLUMNS = ("ID", "JOB", "RUN", "CATEGORY", "ACTION", "P(OK)", "COST", "STATUS", "MODEL", "CHANGE")
     BINDINGS = [
         Binding("a", "approve", "Approve", id="approve"),
         Binding("e", "edit", "Edit", id="edit"),
@@ -389,11 +391,12 @@ class AutofixScreen(AttemptsView):
                                       f"{a['policy']}", markup=False)
         return [(str(s.id), [
             s.id, safe_text(s.job_id), safe_text(s.run_id), safe_text(s.category, CATEGORY_STYLES.get(s.category, "")),
-            safe_text(s.action), safe_text(_clip(s.change, CHANGE_SHOWN) or "-"),
+            safe_text(s.action),
             "-" if s.p_success is None else f"{s.p_success:.2f}",
             "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
             status_text(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
-            safe_text("v" + s.model.rsplit(":", 1)[-1] if s.model else "-", "dim")]) for s in items]
+            safe_text("v" + s.model.rsplit(":", 1)[-1] if s.model else "-", "dim"),
+            safe_text(_clip(s.change, CHANGE_SHOWN) or "-")]) for s in items]
 
     def describe(self, key: str) -> str:
         return self.app.engine.describe_suggestion(key)
@@ -451,9 +454,15 @@ class AutofixScreen(AttemptsView):
                 return
             words = str(values["changes"]).split()
             self.perform(f"edit {s.id}", lambda: _edited(self.app.engine.edit_suggestion(s.id, words)))
+        def problem(values: dict) -> str | None:
+            try:
+                self.app.engine.check_edit(str(values["changes"]).split())
+            except ConsoleError as e:
+                return str(e)
+            return None
         self.app.push_screen(FormScreen(
             f"Edit the retry config of suggestion {s.id}", [("changes", "key=value … (key- drops a key)", current)],
-            note=f"now: {s.change or 'same config'}; the edit is re-scored and stays pending"), go)
+            note=f"now: {s.change or 'same config'}; the edit is re-scored and stays pending", check=problem), go)
 
     def action_reject(self) -> None:
         s = self._pending()
@@ -467,7 +476,8 @@ class AutofixScreen(AttemptsView):
             reason = str(values["reason"])
             self.perform(f"reject {s.id}", lambda: self.app.engine.reject(s.id, reason).status)
         self.app.push_screen(FormScreen(f"Reject suggestion {s.id} ({s.run_id})",
-                                        [("reason", "why (kept with the decision)", "")]), go)
+                                        [("reason", "why (kept with the decision)", "")],
+                                        check=lambda v: None if str(v["reason"]).strip() else "a rejection needs a reason"), go)
 
 
 def _clip(text: str, width: int) -> str:

@@ -192,6 +192,22 @@ def test_a_run_retried_by_other_means_is_not_submitted_again(cli, home, monkeypa
     assert not [e for e in audit_of(cli, home, "retry") if e["annotations"].get("suggestion") == s["id"]]
 
 
+def test_an_approval_is_not_relabelled_retried_elsewhere_by_a_refresh_running_beside_it(cli, home, monkeypatch, tmp_path):
+    """The TUI refreshes the queue in one worker while another approves: the refresh read the suggestion as
+    pending before the approval, and sees the approved retry as a later attempt after it."""
+    from console.engine import Engine
+    from console.settings import load
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
+    s = memory_suggestion(queue(cli, home))
+    engine = Engine(load({"home": str(home)}))
+    stale = engine.approvals.queue.list("pending")  # what the refresh read first
+    engine.approve(s["id"])
+    monkeypatch.setattr(engine.approvals.queue, "list", lambda status=None: stale)
+    engine.approvals.mark_retried_elsewhere()  # ... and what it did after the approval went through
+    assert engine.suggestion(s["id"]).status == "approved"
+
+
 def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_not_approved(cli, home, tmp_path):
     first = memory_suggestion(queue(cli, copy_home(home, tmp_path / "peek")))
     failed = json.loads(cli.ok("--home", str(home), "jobs", "show", first["run_id"], "-o", "json").out)

@@ -3,7 +3,7 @@ submitted to the backend; a viewer is not offered the actions."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from conftest import copy_home, doomed_past
 from console.app import ConsoleApp
@@ -51,7 +51,7 @@ async def test_approve_submits_an_audited_retry(make_app):
         sid = await select_memory_suggestion(pilot, app)
         s = app.engine.suggestion(sid)
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
         await pilot.press("enter")  # a routine confirmation starts on Confirm
         await until(pilot, lambda: app.engine.suggestion(sid).status == "approved")
         done = app.engine.suggestion(sid)
@@ -88,8 +88,14 @@ async def test_edit_then_approve_runs_the_edited_config(make_app):
         await goto(pilot, "autofix")
         sid = await select_memory_suggestion(pilot, app)
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
         box = app.screen.query_one("#f-changes", Input)
+        box.value = "spark.executor.memory=20gb-ish"  # a typo: the dialog stays open, says why, keeps it
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen) and box.value == "spark.executor.memory=20gb-ish"
+        assert "is not a memory size" in str(app.screen.query_one("#problem", Static).render())
+        assert app.engine.suggestion(sid).edited_by is None
         box.value = "spark.executor.memory=20g spark.sql.shuffle.partitions=999"
         await pilot.press("ctrl+o")
         await until(pilot, lambda: app.engine.suggestion(sid).edited_by == "erin")
@@ -98,7 +104,7 @@ async def test_edit_then_approve_runs_the_edited_config(make_app):
         assert [e.verb for e in app.engine.audit_events()[:2]] == ["edit", "edit"]
         await until(pilot, lambda: getattr(app.screen.items.get(str(sid)), "edited_by", None) == "erin")  # reloaded
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
         await pilot.press("enter")
         await until(pilot, lambda: app.engine.suggestion(sid).status == "approved")
         retry = app.engine.attempt(app.engine.suggestion(sid).retry_run_id)
@@ -113,7 +119,11 @@ async def test_reject_records_the_reason_and_submits_nothing(make_app):
         sid = await select_memory_suggestion(pilot, app)
         attempts = len(app.engine.attempts())
         await pilot.press("x")
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
+        await pilot.press("ctrl+o")  # no reason: the dialog stays open and asks for one
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen) and app.engine.suggestion(sid).status == "pending"
+        assert "needs a reason" in str(app.screen.query_one("#problem", Static).render())
         app.screen.query_one("#f-reason", Input).value = "owner is rewriting the job"
         await pilot.press("ctrl+o")
         await until(pilot, lambda: app.engine.suggestion(sid).status == "rejected")

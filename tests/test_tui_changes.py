@@ -60,7 +60,7 @@ async def test_draining_marked_nodes_asks_to_type_the_count(make_app):
         await pilot.press("space", "space")  # marks the first two rows
         assert app.screen.marked == set(names)
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
         ok = app.screen.query_one("#ok", Button)
         assert ok.disabled  # nothing typed yet
         app.screen.query_one("#typed", Input).value = "3"
@@ -87,7 +87,7 @@ async def test_rollout_promote_and_abort_from_the_rollouts_view(make_app):
         await until(pilot, lambda: engine.deployment("fraud-scorer").active.model_version == 9)
         engine.rollout_start("fraud-scorer", "fraud-xgb", 8, [20, 100], None, {"window_minutes": 5, "failure_limit": 2})
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
         await pilot.click("#yes")
         await until(pilot, lambda: engine.deployment("fraud-scorer").canary is None)
         assert engine.deployment("fraud-scorer").status == "Degraded"
@@ -108,7 +108,7 @@ async def test_audit_view_shows_the_chain_status_and_rolls_back(make_app):
         assert "+    team: ml" in plain(app.screen.query_one("#body"))
         await pilot.press("escape")
         await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
         await pilot.click("#yes")
         await until(pilot, lambda: "team" not in engine.node(node).labels)
         assert engine.audit_events()[0].verb == "rollback"
