@@ -29,10 +29,12 @@ class RecordError(ValueError):
 class Report:
     path: str
     imported: int = 0
+    replaced: int = 0  # of the imported, records that took the place of one with the same run_id
     errors: list[dict[str, Any]] = field(default_factory=list)  # {"line", "error"}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "imported": self.imported, "skipped": len(self.errors), "errors": self.errors}
+        return {"path": self.path, "imported": self.imported, "replaced": self.replaced, "skipped": len(self.errors),
+                "errors": self.errors}
 
 
 def check(rec: object) -> dict[str, Any]:

@@ -365,7 +365,8 @@ def run(args: argparse.Namespace) -> int:
         if fmt == "json":
             print(json.dumps(report, indent=2))
         else:
-            print(f"imported {report['imported']} records from {args.file}; skipped {report['skipped']}")
+            replaced = f" ({report['replaced']} replaced earlier records with the same run_id)" if report["replaced"] else ""
+            print(f"imported {report['imported']} records from {args.file}{replaced}; skipped {report['skipped']}")
     elif (command, action) == ("autofix", "train"):
         result = engine.train_recommender(args.history, args.train_seed)
         print(json.dumps(result, indent=2) if fmt == "json" else _trained_table(result))

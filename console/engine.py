@@ -338,6 +338,8 @@ class Engine:
         except IsADirectoryError:
             raise BadInput(f"{p}: is a directory") from None
         known = {r["job_id"] for r in self.store.query("SELECT job_id FROM jobs")}
+        ids = {r["run_id"] for r in rows}
+        report.replaced = sum(1 for r in self.store.query("SELECT run_id FROM attempts") if r["run_id"] in ids)
         jobs = {r["job_id"]: {"job_id": r["job_id"], "kind": r["kind"], "owner": "imported", "schedule": "-"}
                 for r in rows if r["job_id"] not in known}
 
@@ -347,7 +349,7 @@ class Engine:
                 if jobs:
                     self.store.insert_all("jobs", list(jobs.values()))
             self.audit.append(verb="import", user=user, object_ref={"resource": "history", "name": str(p)},
-                              after={"records": len(rows), "skipped": len(report.errors)},
+                              after={"records": len(rows), "replaced": report.replaced, "skipped": len(report.errors)},
                               annotations={"new_jobs": len(jobs)})
         report.imported = len(rows)
         return report.to_dict()

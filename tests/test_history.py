@@ -23,12 +23,13 @@ def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_pa
     f = write(tmp_path / "h.jsonl", GOOD, {**GOOD, "run_id": "h-2", "attempt": 2, "status": "succeeded",
                                            "conf": {"spark.executor.memory": "6g"}})
     out = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f, "--format", "json").json()
-    assert out["imported"] == 2 and out["skipped"] == 0
+    assert out["imported"] == 2 and out["skipped"] == 0 and out["replaced"] == 0
     rec = cli.ok("--home", str(tmp_path / "home"), "jobs", "show", "h-1", "--format", "json").json()
     assert rec["conf"]["spark.custom.flag"] == "kept" and rec["team"] == "sales"
     assert rec["category"] == "memory_exceeded"  # imported failures are triaged like the cluster's own
-    # importing again replaces, never duplicates
-    cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f)
+    # importing again replaces, never duplicates, and says so
+    again = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f)
+    assert "imported 2 records" in again.out and "(2 replaced earlier records with the same run_id)" in again.out
     runs = cli.ok("--home", str(tmp_path / "home"), "jobs", "list", "--job", "etl-daily-sales", "--format", "json").json()
     assert sum(r["run_id"].startswith("h-") for r in runs) == 2
 
