@@ -133,3 +133,15 @@ def test_a_hot_key_does_not_yield_to_partitions_only_to_memory_per_task():
     per_task = {**conf, "spark.executor.memory": "64g", "spark.executor.cores": "1", "spark.executor.instances": "40",
                 "spark.executor.memoryOverhead": "4g"}
     assert w.run(truth, per_task, 100 * GiB).status == "succeeded"
+
+
+def test_a_failed_runs_log_is_stamped_within_the_hour_after_it_was_submitted():
+    """Spark's yy/MM/dd HH:mm:ss stamps agree with the record's submitted_at (they used to read one fixed day)."""
+    from datetime import datetime, timedelta
+    records, _ = w.history(3, n_jobs=20, days=10)
+    failed = [r for r in records if r["status"] == "failed"]
+    assert failed
+    for r in failed:
+        start = datetime.strptime(r["submitted_at"], "%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.strptime(r["log_tail"][:17], "%y/%m/%d %H:%M:%S")
+        assert start <= stamp <= start + timedelta(hours=1), (r["run_id"], r["submitted_at"], r["log_tail"][:17])

@@ -18,6 +18,7 @@ import random
 from dataclasses import replace
 from typing import Any
 
+from core import clock
 from core.sim import spark_world as world
 from core.spark import GiB, parse_size
 from core.types import Attempt
@@ -67,7 +68,7 @@ def outcome(a: Attempt, category: str | None, conf: dict[str, str], seed: int) -
         if o.status == "succeeded":
             return _ok(o.runtime_seconds, o.cost)
         return {"status": "failed", "runtime_seconds": o.runtime_seconds, "cost": o.cost,
-                "log_tail": world.log_tail(o.failure, conf, truth, a.input_bytes, rng),
+                "log_tail": world.log_tail(o.failure, conf, truth, a.input_bytes, rng, clock.now()),
                 "exit_code": 137 if o.failure == "overhead" else 1, "reason": "Error"}
     runtime, cost = _scaled(a, conf)
     if category == "memory_exceeded":

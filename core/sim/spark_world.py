@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import datetime, timedelta
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -102,6 +103,14 @@ def settings(conf: dict[str, str]) -> dict[str, int]:
             "max_result": parse_size(c["spark.driver.maxResultSize"])}
 
 
+def _stamp(started: datetime | None, rng: random.Random) -> str:
+    """Spark's log timestamp (yy/MM/dd HH:mm:ss) some minutes into a run; two draws of `rng` whatever
+    `started` is, so that a world's runs are the same with or without it."""
+    minutes, seconds = rng.randint(0, 59), rng.randint(0, 59)
+    when = (started or datetime(2026, 11, 20, 3, 0)) + timedelta(minutes=minutes, seconds=seconds)
+    return when.strftime("%y/%m/%d %H:%M:%S")
+
+
 def run(truth: JobTruth, conf: dict[str, str], input_bytes: int, enough_memory: bool = False) -> Outcome:
     """One run of the job under `conf`. `enough_memory`: the run this config would have had if no memory
     ran short — nothing spills, nothing fails — the reference of the evaluation's SLA (issue 5: "the
@@ -149,10 +158,12 @@ def _shortfall(s: dict[str, int], collected: float, max_result: float, offheap: 
     return None
 
 
-def log_tail(failure: str, conf: dict[str, str], truth: JobTruth, input_bytes: int, rng: random.Random) -> str:
-    """The end of the driver log a failure of this kind leaves — as Spark on YARN prints it."""
+def log_tail(failure: str, conf: dict[str, str], truth: JobTruth, input_bytes: int, rng: random.Random,
+             started: datetime | None = None) -> str:
+    """The end of the driver log a failure of this kind leaves — as Spark on YARN prints it, stamped up to an
+    hour after the run `started`."""
     s = settings(conf)
-    ts = "26/11/20 03:%02d:%02d" % (rng.randint(0, 59), rng.randint(0, 59))
+    ts = _stamp(started, rng)
     ex, stage, tid = rng.randint(1, 40), f"{rng.randint(2, 30)}.0", rng.randint(1000, 90000)
     host = f"ip-10-{rng.randint(0, 255)}-{rng.randint(0, 255)}-{rng.randint(1, 254)}.ec2.internal"
     if failure == "heap":
@@ -258,7 +269,6 @@ def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-0
     three tries) and keeps that config. Records in DESIGN.md's history format, oldest first; and the
     world's truth about each job, for judging. `hot_keys`: the share of jobs with a hot key (_hot_key),
     none by default."""
-    from datetime import datetime, timedelta
 
     g = ranges or RANGES
     rng = random.Random(f"spark-world:{seed}" + ("" if ranges is None else f":{sorted(g.items())}"))
@@ -292,12 +302,14 @@ def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-0
                     kind = rng.choice(list(TRANSIENT_TAILS))
                     rec.update(status="failed", runtime_seconds=round(o.runtime_seconds * 0.4, 1),
                                cost=round(o.cost * 0.4, 4), log_tail=TRANSIENT_TAILS[kind].format(
-                                   ts="26/11/20 03:14:07", host="ip-10-1-2-3.ec2.internal"))
+                                   ts=(submitted + timedelta(minutes=40 * (attempt - 1), seconds=847))
+                                   .strftime("%y/%m/%d %H:%M:%S"), host="ip-10-1-2-3.ec2.internal"))
                     records.append(rec)
                     attempt += 1
                     continue
                 if o.status == "failed":
-                    rec["log_tail"] = log_tail(o.failure, conf, truth, input_bytes, rng)
+                    rec["log_tail"] = log_tail(o.failure, conf, truth, input_bytes, rng,
+                                               submitted + timedelta(minutes=40 * (attempt - 1)))
                 records.append(rec)
                 if o.status == "succeeded" or attempt >= 3:
                     break
