@@ -401,7 +401,11 @@ class Engine:
 
     def recommend(self, path: str) -> list[dict[str, Any]]:
         records = self._records(path, failed_only=True)
-        past = [self.attempt_record(a) for a in self.attempts()]
+        if not records:
+            return []
+        # the history of the jobs asked about, as records (the recommender reads their configs, inputs,
+        # outcomes and logs; their triage it does not need — computing it for every attempt took seconds)
+        past = [to_dict(a) for job in sorted({r["job_id"] for r in records}) for a in self.attempts(job_id=job)]
         decisions = self.recommender.recommend(records, self._classify_record, past)
         return [d.to_dict() for d in decisions]
 

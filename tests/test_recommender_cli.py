@@ -100,3 +100,6 @@ def test_recommend_takes_failed_attempts_only_and_names_the_line_of_any_other(cl
     assert r.rc == 2 and f"{mixed}:2: status 'succeeded'" in r.err and r.out == ""
     r = cli("--home", str(tmp_path / "h"), "autofix", "recommend", str(tmp_path))
     assert r.rc == 2 and "is a directory" in r.err
+    (tmp_path / "none.jsonl").write_text("")
+    r = cli.ok("--home", str(tmp_path / "h"), "autofix", "recommend", str(tmp_path / "none.jsonl"))
+    assert r.out == ""  # nothing to decide: no line, not an empty one
