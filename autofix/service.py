@@ -164,8 +164,12 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
                                           "runtime": o.runtime_seconds if o else None, "sla": sla,
                                           "detail": o.detail if o else None, "truth": truth})
         learn(memory, r)
+    # the baselines' decisions on the rest: a transient failure is retried as it is (right), a memory
+    # failure nothing fixes is bumped all the same (wrong) — they have no way to stop a doomed retry
+    decisions = {"recommender": right, "vpa_bump": decided - unfixable, "double_memory": decided - unfixable}
     table = {p: {"first_retry_fix_rate": round(fixed[p] / cases, 4) if cases else None,
-                 "episode_spend_vs_cheapest": round(spend[p] / cheapest, 3) if cheapest else None}
+                 "episode_spend_vs_cheapest": round(spend[p] / cheapest, 3) if cheapest else None,
+                 "decision_accuracy": round(decisions[p] / decided, 4) if decided else None}
              for p in policies}
     return {"model": f"{models.MODEL}:{mv.version}", "seed": seed, "fixable_memory_failures": cases,
             "other_failures": decided, "memory_failures_nothing_fixes": unfixable,

@@ -419,10 +419,12 @@ def _evaluation_table(result: dict[str, Any]) -> str:
              "double_memory": "double all memory"}
     lines = [f"world seed {result['seed']}: {result['fixable_memory_failures']} memory failures some config fixes "
              f"within the SLA, {result['other_failures']} other failures",
-             f"{'policy':34s} {'first-retry fix':>15s} {'spend ÷ cheapest':>17s}"]
+             f"{'policy':34s} {'first-retry fix':>15s} {'spend ÷ cheapest':>17s} {'decisions right':>16s}"]
     for key, p in result["policies"].items():
-        lines.append(f"{names.get(key, key):34s} {p['first_retry_fix_rate']:15.2f} {p['episode_spend_vs_cheapest']:17.2f}")
-    lines.append(f"decisions on the other failures: {result['decision_accuracy']:.2f} right")
+        lines.append(f"{names.get(key, key):34s} {p['first_retry_fix_rate']:15.2f} {p['episode_spend_vs_cheapest']:17.2f}"
+                     f" {p['decision_accuracy']:16.2f}")
+    lines.append(f"(decisions: on the {result['other_failures']} other failures — retry the transient ones, stop the "
+                 f"{result['memory_failures_nothing_fixes']} memory failures nothing fixes)")
     return "\n".join(lines)
 
 

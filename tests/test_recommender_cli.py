@@ -54,6 +54,13 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     assert set(ev["policies"]) == {"recommender", "vpa_bump", "double_memory"}
     for p in ev["policies"].values():
         assert 0 <= p["first_retry_fix_rate"] <= 1 and p["episode_spend_vs_cheapest"] > 0
+    # decisions on the rest, the same measure for all three: the baselines bump every memory failure,
+    # so they are wrong on exactly those nothing fixes
+    assert ev["policies"]["recommender"]["decision_accuracy"] == ev["decision_accuracy"]
+    baseline = 1 - ev["memory_failures_nothing_fixes"] / ev["other_failures"]
+    assert ev["policies"]["vpa_bump"]["decision_accuracy"] == pytest.approx(baseline, abs=1e-4)
+    table = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", "--format", "table").out
+    assert "VPA-style bump" in table and "double all memory" in table and "decisions right" in table
     # a corrupt artifact is refused by its checksum
     artifact = next((tmp_path / "h" / "artifacts" / "retry-recommender").glob("v2.pt"))
     artifact.write_bytes(artifact.read_bytes()[:-10] + b"0123456789")
