@@ -15,6 +15,12 @@ from core.types import Attempt, run_of, to_dict
 MODEL_CATEGORIES = ("memory_exceeded", UNCLASSIFIED)  # what the recommender's history teaches it about
 
 
+def needs_model(a: Attempt, c) -> bool:
+    """Whether the recommender decides this failure (a Spark memory or unclassified one): without a trained
+    model it waits."""
+    return a.kind == "spark" and c.category in MODEL_CATEGORIES
+
+
 def attempts_of(cluster, job_id: str, run: str) -> list[Attempt]:
     return sorted((a for a in cluster.list_attempts(job_id=job_id) if run_of(a.run_id, a.attempt) == run),
                   key=lambda a: a.attempt)
@@ -63,8 +69,7 @@ class Approvals:
         for a, c in fresh:
             row = {"run_id": a.run_id, "attempt": a.attempt, "job_id": a.job_id, "category": c.category, "rule_id": c.rule_id,
                    "evidence": c.evidence, "action": c.action, "conf_before": a.conf, "conf": {}}
-            learned = a.kind == "spark" and c.category in MODEL_CATEGORIES
-            if learned:
+            if needs_model(a, c):
                 by_model.append((a, row))
             elif c.action in ("retry", "retry_later"):
                 rows.append(row)

@@ -15,7 +15,8 @@ from core.errors import BadInput
 from core.registry import Registry
 
 NO_MODEL = ("no trained retry-recommender yet: train one with "
-            "`mlops-console autofix train --history FILE.jsonl` (history records, DESIGN.md's format)")
+            "`mlops-console autofix train --history FILE.jsonl` (JSONL history records, one attempt a line; "
+            "`mlops-console autofix world > h.jsonl` writes a sample to train on)")
 
 
 class Recommender:

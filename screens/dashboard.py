@@ -77,10 +77,11 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         for d in engine.deployments():
             pts = engine.metrics(d.name, minutes=30)
             serving.append((d, pts))
-        candidates = len(engine.approvals.unqueued())
+        unqueued = engine.approvals.unqueued()
+        candidates = (len(unqueued), engine.waiting_for_a_model(unqueued))
         self.app.call_from_thread(self.show, summary, serving, candidates)
 
-    def show(self, s: Summary, serving: list, candidates: int) -> None:
+    def show(self, s: Summary, serving: list, candidates: tuple[int, int]) -> None:
         # Cluster
         t = Table(box=None, expand=True, padding=(0, 1))
         for col in ("pool", "nodes", "ready", "cordoned", "gpus"):
@@ -117,7 +118,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         # Approvals
         panels.append(("Approvals", Text.assemble(
             (f"{s.pending_approvals} suggestions awaiting approval\n", "bold"),
-            f"{candidates} new failures of the last 24h a retry may fix (:autofix queues them)")))
+            _to_queue(*candidates))))
         # Rollouts
         panels.append(("Rollouts in flight", Text("\n".join(s.rollouts_in_flight), "yellow")
                        if s.rollouts_in_flight else Text("none", "dim")))
@@ -131,3 +132,15 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
 def _group(*parts):
     from rich.console import Group
     return Group(*parts)
+
+
+def _to_queue(new: int, waiting: int) -> str:
+    """The Approvals panel's second line: what a look at the queue will queue, and what waits for a model."""
+    failures = f"{new} new failure{'s' if new != 1 else ''} of the last 24h a retry may fix"
+    if not new:
+        return failures
+    if waiting == new:
+        return f"{failures}: memory failures, waiting for a trained recommender (:autofix, then T)"
+    if waiting:
+        return f"{failures} (:autofix queues {new - waiting}; {waiting} wait for a trained recommender)"
+    return f"{failures} (:autofix queues them)"

@@ -161,8 +161,10 @@ def test_the_dashboards_count_of_failures_to_queue_is_what_a_look_at_the_queue_q
     before = engine.approvals.unqueued()
     with_tries = engine.retry_candidates()
     assert len(before) < len(with_tries)  # the demo has failures no retry fixes (user code): not counted
+    waiting = engine.waiting_for_a_model(before)
     _, report = engine.autofix_queue()
     assert len(before) == report["queued"] + report["waiting_for_model"] > 0
+    assert waiting == report["waiting_for_model"] > 0
     assert len(engine.approvals.unqueued()) == report["waiting_for_model"]  # those wait for a model
 
 
