@@ -427,7 +427,9 @@ class AutofixScreen(AttemptsView):
         s = self._pending()
         if s is None:
             return
-        if s.action == "no_retry":  # the engine refuses it and says why: no dialog to confirm what will not run
+        if s.action == "no_retry" or (s.action == "retry_with_conf" and not s.conf):
+            # the engine refuses these and says why (doomed; a config change nobody suggested): no dialog to
+            # confirm what will not run
             self.perform(f"approve {s.id}", lambda: self.app.engine.approve(s.id))
             return
         from screens.dialogs import ConfirmScreen

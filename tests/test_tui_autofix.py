@@ -82,6 +82,22 @@ async def test_a_no_retry_advice_is_shown_and_approving_it_says_why_without_subm
         assert app.engine.suggestion(sid).status == "pending" and not retries(app, sid)
 
 
+async def test_approving_a_failure_that_needs_a_config_nobody_suggested_says_why_at_once(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await goto(pilot, "autofix")
+        table = await wait_rows(pilot)
+        ids = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        target = next(k for k in ids if app.screen.items[k].action == "retry_with_conf" and not app.screen.items[k].conf)
+        table.move_cursor(row=ids.index(target))
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)  # nothing to confirm: it says why at once
+        await until(pilot, lambda: any("needs a config change" in str(n.message) for n in app._notifications))
+        assert app.engine.suggestion(int(target)).status == "pending" and not retries(app, int(target))
+
+
 async def test_edit_then_approve_runs_the_edited_config(make_app):
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
