@@ -31,7 +31,9 @@ class Suggestion:
     conf: dict[str, str | None]  # the keys the retry changes, Spark syntax (None: dropped, back to default)
     p_success: float | None
     expected_cost: float | None
-    base_cost: float | None  # what the model expects the failed config to cost, had it had enough memory
+    # what the model expects the failed config to cost had it run to the end — slowed by the spilling it
+    # learned near the load the job died of, so a retry that stops the spill can cost less (README)
+    base_cost: float | None
     alternatives: list[dict[str, Any]]
     model: str | None
     status: str
