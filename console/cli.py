@@ -420,9 +420,11 @@ def _evaluation_table(result: dict[str, Any]) -> str:
     lines = [f"world seed {result['seed']}: {result['fixable_memory_failures']} memory failures some config fixes "
              f"within the SLA, {result['other_failures']} other failures",
              f"{'policy':34s} {'first-retry fix':>15s} {'spend ÷ cheapest':>17s} {'decisions right':>16s}"]
+    def num(v, width: int) -> str:  # None: no case of that kind in the judged period
+        return f"{'-':>{width}s}" if v is None else f"{v:{width}.2f}"
     for key, p in result["policies"].items():
-        lines.append(f"{names.get(key, key):34s} {p['first_retry_fix_rate']:15.2f} {p['episode_spend_vs_cheapest']:17.2f}"
-                     f" {p['decision_accuracy']:16.2f}")
+        lines.append(f"{names.get(key, key):34s} {num(p['first_retry_fix_rate'], 15)} "
+                     f"{num(p['episode_spend_vs_cheapest'], 17)} {num(p['decision_accuracy'], 16)}")
     lines.append(f"(decisions: on the {result['other_failures']} other failures — retry the transient ones, stop the "
                  f"{result['memory_failures_nothing_fixes']} memory failures nothing fixes)")
     return "\n".join(lines)
