@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from autofix.queue import APPROVED, AUTO_APPLIED, PENDING, REJECTED, RETRIED, Queue, Suggestion, parse_changes, policy_match
+from autofix.queue import APPROVED, AUTO_APPLIED, PENDING, REJECTED, RETRIED, Queue, Suggestion, parse_edit, policy_match
 from core import clock
 from core.errors import BadInput, Conflict
 from core.taxonomy import UNCLASSIFIED
@@ -151,7 +151,7 @@ class Approvals:
         if s.action == "no_retry":
             raise BadInput(f"suggestion {s.id}: the recommender advises no retry (P(success) {s.p_success or 0:.2f}); "
                            f"edit it (autofix edit {s.id} KEY=VALUE) to retry with a config of your own, or reject it")
-        if s.action == "retry_with_conf" and not s.conf:
+        if s.needs_an_edit:
             raise BadInput(f"suggestion {s.id}: {s.category} needs a config change and none is suggested; edit it "
                            f"(autofix edit {s.id} KEY=VALUE) or reject it")
         conf = s.retry_conf
@@ -192,9 +192,7 @@ class Approvals:
     def edit(self, key: int | str, user: str, words: list[str]) -> Suggestion:
         """Change the retry's config (`key=value`, `key-` to drop a key): re-scored, still pending."""
         s = self.queue.pending(key)
-        sets, removes = parse_changes(words, f"edit of suggestion {s.id}")
-        if not sets and not removes:
-            raise BadInput(f"edit of suggestion {s.id}: nothing to change (give key=value or key-)")
+        sets, removes = parse_edit(words, f"edit of suggestion {s.id}")
         conf = {**s.retry_conf, **sets}
         for k in removes:
             conf.pop(k, None)

@@ -57,6 +57,12 @@ class Suggestion:
         return {k: v for k, v in {**self.conf_before, **self.conf}.items() if v is not None}
 
     @property
+    def needs_an_edit(self) -> bool:
+        """A failure the taxonomy fixes with a config change that no one has suggested (disk, timeout, a
+        non-Spark job): retried as it is, it would fail again — a person edits it first."""
+        return self.action == "retry_with_conf" and not self.conf
+
+    @property
     def cost_increase(self) -> float | None:
         """Expected cost of the retry over the failed config's, minus one (0.3 = 30 % more)."""
         if self.expected_cost is None or not self.base_cost:
@@ -157,6 +163,14 @@ def parse_changes(words: list[str], where: str = "edit") -> tuple[dict[str, str]
     return sets, removes
 
 
+def parse_edit(words: list[str], where: str = "edit") -> tuple[dict[str, str], list[str]]:
+    """An edit's changes (parse_changes), at least one."""
+    sets, removes = parse_changes(words, where)
+    if not sets and not removes:
+        raise BadInput(f"{where}: nothing to change (give key=value or key-)")
+    return sets, removes
+
+
 def check_value(key: str, value: str, where: str = "edit") -> str:
     value = value.strip()
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
@@ -182,7 +196,7 @@ def policy_match(s: Suggestion, policies: list[dict[str, Any]]) -> dict[str, Any
 
     A policy names a category (or "*"), the least P(success) and the most cost increase it accepts;
     suggestions without a prediction (plain retries) pass only a policy with min_p_success = 0."""
-    if s.action == "no_retry" or (s.action == "retry_with_conf" and not s.conf):
+    if s.action == "no_retry" or s.needs_an_edit:
         return None  # no policy retries what the recommender advises against, or guesses a config for
     for p in policies:
         if p.get("category", "*") not in ("*", s.category):

@@ -338,8 +338,9 @@ class Engine:
         except IsADirectoryError:
             raise BadInput(f"{p}: is a directory") from None
         known = {r["job_id"] for r in self.store.query("SELECT job_id FROM jobs")}
-        ids = {r["run_id"] for r in rows}
-        report.replaced = sum(1 for r in self.store.query("SELECT run_id FROM attempts") if r["run_id"] in ids)
+        ids = sorted({r["run_id"] for r in rows})
+        report.replaced = sum(self.store.scalar(f"SELECT count(*) FROM attempts WHERE run_id IN ({','.join('?' * len(chunk))})",
+                                                tuple(chunk)) for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)))
         jobs = {r["job_id"]: {"job_id": r["job_id"], "kind": r["kind"], "owner": "imported", "schedule": "-"}
                 for r in rows if r["job_id"] not in known}
 
@@ -599,10 +600,8 @@ class Engine:
     def check_edit(words: list[str]) -> None:
         """The syntax, sizes and counts of an edit, checked before anything is written (raises BadInput):
         the TUI keeps its dialog open, with what was typed, until they hold."""
-        from autofix.queue import parse_changes
-        sets, removes = parse_changes(words)
-        if not sets and not removes:
-            raise BadInput("nothing to change (give key=value or key-)")
+        from autofix.queue import parse_edit
+        parse_edit(words)
 
     # -- models and audit ---------------------------------------------------------------------------
     def models(self, model: str | None = None) -> list[ModelVersion]:

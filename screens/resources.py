@@ -427,7 +427,7 @@ class AutofixScreen(AttemptsView):
         s = self._pending()
         if s is None:
             return
-        if s.action == "no_retry" or (s.action == "retry_with_conf" and not s.conf):
+        if s.action == "no_retry" or s.needs_an_edit:
             # the engine refuses these and says why (doomed; a config change nobody suggested): no dialog to
             # confirm what will not run
             self.perform(f"approve {s.id}", lambda: self.app.engine.approve(s.id))

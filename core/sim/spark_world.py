@@ -294,22 +294,21 @@ def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-0
             while True:
                 o = run(truth, conf, input_bytes)
                 transient = o.status == "succeeded" and attempt == 1 and rng.random() < transient_rate
+                started = submitted + timedelta(minutes=40 * (attempt - 1))
                 rec = {"job_id": job, "run_id": f"w{seed}-{run_no:06d}" + (f"-{attempt}" if attempt > 1 else ""),
-                       "attempt": attempt, "submitted_at": (submitted + timedelta(minutes=40 * (attempt - 1)))
-                       .strftime("%Y-%m-%dT%H:%M:%SZ"), "kind": "spark", "input_bytes": input_bytes,
+                       "attempt": attempt, "submitted_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "kind": "spark", "input_bytes": input_bytes,
                        "conf": dict(conf), "status": o.status, "runtime_seconds": o.runtime_seconds, "cost": o.cost}
                 if transient:
                     kind = rng.choice(list(TRANSIENT_TAILS))
                     rec.update(status="failed", runtime_seconds=round(o.runtime_seconds * 0.4, 1),
                                cost=round(o.cost * 0.4, 4), log_tail=TRANSIENT_TAILS[kind].format(
-                                   ts=(submitted + timedelta(minutes=40 * (attempt - 1), seconds=847))
-                                   .strftime("%y/%m/%d %H:%M:%S"), host="ip-10-1-2-3.ec2.internal"))
+                                   ts=(started + timedelta(seconds=847)).strftime("%y/%m/%d %H:%M:%S"),
+                                   host="ip-10-1-2-3.ec2.internal"))
                     records.append(rec)
                     attempt += 1
                     continue
                 if o.status == "failed":
-                    rec["log_tail"] = log_tail(o.failure, conf, truth, input_bytes, rng,
-                                               submitted + timedelta(minutes=40 * (attempt - 1)))
+                    rec["log_tail"] = log_tail(o.failure, conf, truth, input_bytes, rng, started)
                 records.append(rec)
                 if o.status == "succeeded" or attempt >= 3:
                     break
