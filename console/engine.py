@@ -349,9 +349,11 @@ class Engine:
                 self.store.upsert_all("attempts", rows, pk="run_id")
                 if jobs:
                     self.store.insert_all("jobs", list(jobs.values()))
-            self.audit.append(verb="import", user=user, object_ref={"resource": "history", "name": str(p)},
+            # named by the file's name, as kubectl names an object (resource/name); the full path would
+            # read history//tmp/…, so it goes in the annotations
+            self.audit.append(verb="import", user=user, object_ref={"resource": "history", "name": p.name},
                               after={"records": len(rows), "replaced": report.replaced, "skipped": len(report.errors)},
-                              annotations={"new_jobs": len(jobs)})
+                              annotations={"new_jobs": len(jobs), "path": str(p.resolve())})
         report.imported = len(rows)
         return report.to_dict()
 

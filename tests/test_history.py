@@ -32,6 +32,14 @@ def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_pa
     assert "imported 2 records" in again.out and "(2 replaced earlier records with the same run_id)" in again.out
     runs = cli.ok("--home", str(tmp_path / "home"), "jobs", "list", "--job", "etl-daily-sales", "--format", "json").json()
     assert sum(r["run_id"].startswith("h-") for r in runs) == 2
+    # each import is an audited change, named like any other object, with the file it came from
+    audited = [e for e in cli.ok("--home", str(tmp_path / "home"), "audit", "list", "--format", "json").json()
+               if e["verb"] == "import"]
+    assert [e["object_ref"]["name"] for e in audited] == ["h.jsonl", "h.jsonl"]
+    assert audited[0]["after"] == {"records": 2, "replaced": 2, "skipped": 0}
+    assert audited[0]["annotations"]["path"] == str((tmp_path / "h.jsonl").resolve())
+    table = cli.ok("--home", str(tmp_path / "home"), "audit", "list").out
+    assert "history/h.jsonl" in table and "history//" not in table
 
 
 @pytest.mark.parametrize("bad, needle", [
