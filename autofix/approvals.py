@@ -189,10 +189,26 @@ class Approvals:
             annotations={"failed_run": s.run_id, "category": s.category})
         return self.queue.get(s.id)
 
+    def check_edit(self, key: int | str, words: list[str]) -> None:
+        """What edit would refuse, refused before anything is written (the TUI keeps its dialog open)."""
+        self._checked_edit(self.queue.pending(key), words)
+
+    def _checked_edit(self, s: Suggestion, words: list[str]) -> tuple[dict[str, str], list[str]]:
+        """An edit's syntax, sizes and counts (queue.parse_edit), and its keys against the job's kind: a
+        Spark key set on a PyTorch or Python job is a slip — that job never reads it, so the retry would run
+        unchanged while the queue shows a fix."""
+        where = f"edit of suggestion {s.id}"
+        sets, removes = parse_edit(words, where)
+        kind = self.cluster.get_attempt(s.run_id).kind
+        foreign = sorted(k for k in sets if k.startswith("spark.")) if kind != "spark" else []
+        if foreign:
+            raise BadInput(f"{where}: {foreign[0]} is a Spark setting, and {s.run_id} is a {kind} job")
+        return sets, removes
+
     def edit(self, key: int | str, user: str, words: list[str]) -> Suggestion:
         """Change the retry's config (`key=value`, `key-` to drop a key): re-scored, still pending."""
         s = self.queue.pending(key)
-        sets, removes = parse_edit(words, f"edit of suggestion {s.id}")
+        sets, removes = self._checked_edit(s, words)
         conf = {**s.retry_conf, **sets}
         for k in removes:
             conf.pop(k, None)

@@ -598,12 +598,10 @@ class Engine:
     def edit_suggestion(self, key: int | str, words: list[str]):
         return self.approvals.edit(key, self.require("operator", "editing a suggestion"), words)
 
-    @staticmethod
-    def check_edit(words: list[str]) -> None:
-        """The syntax, sizes and counts of an edit, checked before anything is written (raises BadInput):
-        the TUI keeps its dialog open, with what was typed, until they hold."""
-        from autofix.queue import parse_edit
-        parse_edit(words)
+    def check_edit(self, key: int | str, words: list[str]) -> None:
+        """What an edit of suggestion `key` would refuse, checked before anything is written (raises
+        BadInput): the TUI keeps its dialog open, with what was typed, until it holds."""
+        self.approvals.check_edit(key, words)
 
     # -- models and audit ---------------------------------------------------------------------------
     def models(self, model: str | None = None) -> list[ModelVersion]:

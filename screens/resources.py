@@ -458,7 +458,7 @@ class AutofixScreen(AttemptsView):
             self.perform(f"edit {s.id}", lambda: _edited(self.app.engine.edit_suggestion(s.id, words)))
         def problem(values: dict) -> str | None:
             try:
-                self.app.engine.check_edit(str(values["changes"]).split())
+                self.app.engine.check_edit(s.id, str(values["changes"]).split())
             except ConsoleError as e:
                 return str(e)
             return None

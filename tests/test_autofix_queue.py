@@ -92,6 +92,16 @@ def test_edit_rescores_and_the_approved_retry_uses_the_edited_config(cli, home):
     assert retry["conf"]["spark.executor.memory"] == "24g"
 
 
+def test_an_edit_of_a_non_spark_job_refuses_spark_settings(cli, home):
+    s = next(x for x in queue(cli, home) if "resources.cpu" in x["conf_before"])  # a PyTorch or Python job
+    bad = cli("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.memory=8g")
+    assert bad.rc == 2 and "spark.executor.memory is a Spark setting" in bad.err and s["run_id"] in bad.err
+    assert next(x for x in queue(cli, home) if x["id"] == s["id"])["conf"] == s["conf"]  # nothing written
+    edited = json.loads(cli.ok("--home", str(home), "autofix", "edit", str(s["id"]), "resources.memory=8g",
+                               "-o", "json").out)
+    assert edited["conf"]["resources.memory"] == "8g" and edited["action"] == "retry_with_conf"
+
+
 def test_reject_needs_a_reason_and_is_kept_with_it(cli, home):
     s = queue(cli, home)[0]
     blank = cli("--home", str(home), "autofix", "reject", str(s["id"]), "--reason", "  ")
