@@ -12,7 +12,11 @@ from core.spark import GiB, MiB, executors_key, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 LAMBDA = 1.0
-PENALTY_FACTOR = 25.0  # a failed retry costs its own run, then a person's fix: weigh P(fail) by this × the run
+# a failed retry costs its own run, then a person's fix: weigh P(fail) by this × the failed config's cost. The
+# spend goal charges a failure its run plus twice the cheapest fix, three to four runs; 25 (set when the
+# model's P was less to be trusted) bought no fixes over 4 and chose the surest of near-certain candidates at
+# up to 1.4× their cost (README: 41 of 48 evaluation pairs met against 38, no pair's spend up by over 0.01)
+PENALTY_FACTOR = 4.0
 SLA = 1.5  # a retry is to finish within this × the runtime the failed config would have had with enough memory
 # of that limit, what the search plans for when the model has not measured its own runtime error on
 # validation (model.Predictor.runtime_margin, learned at training, is used when it has)

@@ -9,7 +9,7 @@ from typing import Any
 
 from autofix import model as models
 from autofix.features import JobMemory, dataset, failure_kind, learn
-from autofix.recommend import Decision, decide
+from autofix.recommend import LAMBDA, PENALTY_FACTOR, Decision, decide
 from core import clock
 from core.errors import BadInput
 from core.registry import Registry
@@ -20,7 +20,7 @@ NO_MODEL = ("no trained retry-recommender yet: train one with "
 
 
 class Recommender:
-    def __init__(self, registry: Registry, artifacts: Path, lam: float = 1.0, penalty_factor: float = 25.0):
+    def __init__(self, registry: Registry, artifacts: Path, lam: float = LAMBDA, penalty_factor: float = PENALTY_FACTOR):
         self.registry = registry
         self.artifacts = Path(artifacts)
         self.lam, self.penalty_factor = lam, penalty_factor

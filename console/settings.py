@@ -9,6 +9,7 @@ from typing import Any
 
 import platformdirs
 
+from autofix.recommend import LAMBDA, PENALTY_FACTOR
 from core.errors import BadInput
 
 APP = "mlops-console"
@@ -29,8 +30,8 @@ class Settings:
     rules_file: Path = field(default_factory=lambda: Path(platformdirs.user_config_dir(APP)) / "rules.toml")
     log_tail_lines: int = 500
     log_tail_bytes: int = 1 << 20
-    autofix_lambda: float = 1.0  # weight of P(fail) × penalty against cost in the config search
-    autofix_penalty: float = 25.0  # the penalty, in multiples of the failed config's predicted cost
+    autofix_lambda: float = LAMBDA  # weight of P(fail) × penalty against cost in the config search
+    autofix_penalty: float = PENALTY_FACTOR  # the penalty, in multiples of the failed config's predicted cost
     # [[autofix_policy]] tables: which suggestions apply themselves (none, unless configured)
     autofix_policy: list[dict[str, Any]] = field(default_factory=list)
     default_role: str = "viewer"
