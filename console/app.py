@@ -76,6 +76,8 @@ class ConsoleApp(App):
             self.engine.cluster.name, f"{self.settings.actor} ({self.engine.role})",
             "READ-ONLY" if self.engine.read_only else ""]))
         self.set_interval(self.settings.refresh_seconds, self.refresh_active)
+        if not self.is_headless and sys.stdin.isatty():
+            self.set_interval(1.0, self._exit_if_terminal_gone)
         for op in self.engine.interrupted:
             self.notify(f"operation {op['id']} ({op['kind']} {op['target']}) was interrupted at step "
                         f"{op['position'] + 1} of {len(op['steps'])}: :ops to resume or roll it back",
@@ -83,6 +85,16 @@ class ConsoleApp(App):
         if self.engine.recovered:
             self.notify(f"settled {len(self.engine.recovered)} change(s) a killed process left half-recorded",
                         title="recovered", markup=False)
+
+    def _exit_if_terminal_gone(self) -> None:
+        """Quit once the terminal has hung up (a dropped SSH connection, a closed tmux). SIGHUP does not
+        always arrive: under `make run`, make leads the session and takes it. Left running, the app would
+        refresh forever and Textual's input thread would spin on the dead terminal at a core's worth of CPU."""
+        import select
+        poll = select.poll()
+        poll.register(sys.stdin.fileno(), select.POLLIN)
+        if any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in poll.poll(0)):
+            self.exit(return_code=129)  # as a process ended by SIGHUP reports itself to a shell (128 + 1)
 
     # -- navigation ------------------------------------------------------------------------
     def switch_view(self, view: str) -> None:
@@ -202,5 +214,6 @@ def run_tui(settings: Settings) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise ConsoleError("the TUI needs a terminal; use a subcommand (e.g. `mlops-console jobs list`) in scripts")
     engine = Engine(settings)
-    ConsoleApp(engine, settings).run()
-    return 0
+    app = ConsoleApp(engine, settings)
+    app.run()
+    return app.return_code or 0
