@@ -8,15 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, failure_kind, matrix, numbers, untried, with_failure
+from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core.spark import GiB, MiB, executors_key, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
-LAMBDA = 1.0
-# a failed retry costs its own run, then a person's fix: weigh P(fail) by this × the failed config's cost. The
-# spend goal charges a failure its run plus twice the cheapest fix, three to four runs; 25 (set when the
-# model's P was less to be trusted) chose the surest of near-certain candidates at up to 1.4× their cost, and
-# bought one fixed case on three of 48 evaluation pairs for it (README: 41 of the 48 met at 4, 38 at 25)
-PENALTY_FACTOR = 4.0
 SLA = 1.5  # a retry is to finish within this × the runtime the failed config would have had with enough memory
 # of that limit, what the search plans for when the model has not measured its own runtime error on
 # validation (model.Predictor.runtime_margin, learned at training, is used when it has)

@@ -9,7 +9,8 @@ from typing import Any
 
 from autofix import model as models
 from autofix.features import JobMemory, dataset, failure_kind, learn
-from autofix.recommend import LAMBDA, PENALTY_FACTOR, Decision, decide
+from autofix.recommend import Decision, decide
+from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core import clock
 from core.errors import BadInput
 from core.registry import Registry

@@ -9,7 +9,7 @@ from typing import Any
 
 import platformdirs
 
-from autofix.recommend import LAMBDA, PENALTY_FACTOR
+from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core.errors import BadInput
 
 APP = "mlops-console"
