@@ -30,6 +30,8 @@ def test_the_tui_exits_when_its_terminal_hangs_up(home_copy, tmp_path):
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = isolated_env(tmp_path / "cli", TERM="xterm-256color")
+    for inherited in ("COLUMNS", "LINES"):  # set in pytest-xdist's workers: they would override the terminal's size
+        env.pop(inherited, None)
     proc = subprocess.Popen([sys.executable, "-m", "console", "--home", str(home_copy)], stdin=slave,
                             stdout=slave, stderr=slave, env=env, start_new_session=True)
     os.close(slave)
