@@ -565,14 +565,15 @@ class Engine:
         return Approvals(Queue(self.store), self.cluster, self.changes, self.triage, self.recommender,
                          self.settings.autofix_policy, self.retry_candidates)
 
-    def waiting_for_a_model(self, unqueued: list) -> int:
-        """How many of `unqueued` (approvals.unqueued()) wait for a trained recommender: none once one is
-        registered (a cheap look at the registry; the model itself is not loaded)."""
+    def failures_to_queue(self) -> tuple[int, int]:
+        """(how many failures the next look at the queue will queue, how many of them wait for a trained
+        recommender): none wait once one is registered (a cheap look at the registry; no model is loaded)."""
         from autofix.approvals import needs_model
         from autofix.model import MODEL
+        unqueued = self.approvals.unqueued()
         if self.registry.production(MODEL) is not None:
-            return 0
-        return sum(needs_model(a, c) for a, c in unqueued)
+            return len(unqueued), 0
+        return len(unqueued), sum(needs_model(a, c) for a, c in unqueued)
 
     def autofix_queue(self, everything: bool = False) -> tuple[list, dict[str, Any]]:
         """(suggestions, what this look did). Looking refreshes the queue — not in read-only mode, which

@@ -77,8 +77,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         for d in engine.deployments():
             pts = engine.metrics(d.name, minutes=30)
             serving.append((d, pts))
-        unqueued = engine.approvals.unqueued()
-        candidates = (len(unqueued), engine.waiting_for_a_model(unqueued))
+        candidates = engine.failures_to_queue()
         self.app.call_from_thread(self.show, summary, serving, candidates)
 
     def show(self, s: Summary, serving: list, candidates: tuple[int, int]) -> None:

@@ -168,14 +168,13 @@ def test_the_dashboards_count_of_failures_to_queue_is_what_a_look_at_the_queue_q
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
     engine = Engine(load({"home": str(home_copy)}))
-    before = engine.approvals.unqueued()
+    before, waiting = engine.failures_to_queue()
     with_tries = engine.retry_candidates()
-    assert len(before) < len(with_tries)  # the demo has failures no retry fixes (user code): not counted
-    waiting = engine.waiting_for_a_model(before)
+    assert before < len(with_tries)  # the demo has failures no retry fixes (user code): not counted
     _, report = engine.autofix_queue()
-    assert len(before) == report["queued"] + report["waiting_for_model"] > 0
+    assert before == report["queued"] + report["waiting_for_model"] > 0
     assert waiting == report["waiting_for_model"] > 0
-    assert len(engine.approvals.unqueued()) == report["waiting_for_model"]  # those wait for a model
+    assert engine.failures_to_queue()[0] == report["waiting_for_model"]  # those wait for a model
 
 
 def test_training_on_the_simulators_world_gives_the_queue_a_model(home_copy, monkeypatch, tmp_path):
