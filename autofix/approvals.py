@@ -35,9 +35,11 @@ def run_snapshot(cluster, run: str, job_id: str | None) -> dict[str, Any]:
 
 class Approvals:
     def __init__(self, queue: Queue, cluster, changes, triage, recommender, policies: list[dict[str, Any]],
-                 candidates: Callable[[], list[Attempt]]):
+                 candidates: Callable[[], list[Attempt]], past: Callable[[list[str]], list[dict[str, Any]]]):
+        """`candidates`: the failures a retry may be queued for; `past(job_ids)`: those jobs' history
+        records (the cluster's attempts and imported history), what the recommender learns each job from."""
         self.queue, self.cluster, self.changes, self.triage = queue, cluster, changes, triage
-        self.recommender, self.policies, self.candidates = recommender, policies, candidates
+        self.recommender, self.policies, self.candidates, self.past = recommender, policies, candidates, past
 
     def _attempts_of(self, job_id: str, run: str) -> list[Attempt]:
         return attempts_of(self.cluster, job_id, run)
@@ -98,7 +100,7 @@ class Approvals:
 
     def _suggest(self, pairs: list[tuple[Attempt, dict[str, Any]]], model: str) -> list[dict[str, Any]]:
         jobs = {a.job_id for a, _ in pairs}
-        history = [to_dict(h) for j in sorted(jobs) for h in self.cluster.list_attempts(job_id=j)]
+        history = self.past(sorted(jobs))
         records = [to_dict(a) for a, _ in pairs]
         cats = {a.run_id: (row["category"], row["rule_id"]) for a, row in pairs}
         decisions = self.recommender.recommend(records, lambda r: cats[r["run_id"]], history)
@@ -218,7 +220,7 @@ class Approvals:
         if s.model:
             try:
                 failed = to_dict(self.cluster.get_attempt(s.run_id))
-                history = [to_dict(h) for h in self.cluster.list_attempts(job_id=s.job_id)]
+                history = self.past([s.job_id])
                 p, cost = self.recommender.score(failed, [conf], history)[0]
                 p, cost = round(p, 4), round(cost, 4)
             except BadInput:  # the model is gone: the edit stands, unscored

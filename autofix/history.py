@@ -98,3 +98,38 @@ def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
                 yield n, None, f"not JSON: {e.msg} (column {e.colno})"
             except RecordError as e:
                 yield n, None, str(e)
+
+
+# -- imported history: training data, kept apart from the cluster's own attempts ---------------------------
+def keep(store, rows: list[dict[str, Any]], source: str, imported_at: str) -> int:
+    """Upsert `rows` (from `read`) into the console's history table; returns how many replaced a record
+    with the same run_id. The caller holds the transaction (the import is one audited change)."""
+    ids = sorted({r["run_id"] for r in rows})
+    replaced = sum(store.scalar(f"SELECT count(*) FROM history WHERE run_id IN ({','.join('?' * len(chunk))})",
+                                tuple(chunk)) for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)))
+    store.upsert_all("history", ({**r, "source": source, "imported_at": imported_at} for r in rows), pk="run_id")
+    return replaced
+
+
+def records(store, job_ids: list[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Imported records as history records (extra fields flattened back in), newest first."""
+    sql, params = "SELECT * FROM history", []
+    if job_ids is not None:
+        sql += f" WHERE job_id IN ({','.join('?' * len(job_ids))})"
+        params = list(job_ids)
+    sql += " ORDER BY submitted_at DESC, run_id DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    out = []
+    for r in store.query(sql, params):
+        extra = r.pop("extra") or {}
+        rec = {k: v for k, v in r.items() if v is not None or k in ("log_tail",)}
+        out.append({**rec, **extra})
+    return out
+
+
+def sources(store) -> list[dict[str, Any]]:
+    """One row per imported file: how many records, of how many jobs, over which period."""
+    return store.query("SELECT source, count(*) AS records, count(DISTINCT job_id) AS jobs,"
+                       " sum(status = 'failed') AS failed, min(submitted_at) AS first, max(submitted_at) AS last,"
+                       " max(imported_at) AS imported_at FROM history GROUP BY source ORDER BY imported_at DESC")

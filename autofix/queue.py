@@ -110,6 +110,9 @@ class Queue:
                     out.append(cur.lastrowid)
         return [self.get(i) for i in out]
 
+    def count(self, status: str) -> int:
+        return self.store.scalar("SELECT count(*) FROM suggestions WHERE status = ?", (status,)) or 0
+
     def list(self, status: str | None = None, limit: int | None = None) -> list[Suggestion]:
         sql = "SELECT * FROM suggestions" + (" WHERE status = ?" if status else "")
         sql += " ORDER BY (status = 'pending') DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")

@@ -1,14 +1,17 @@
 """The recommender as the engine uses it: train on history and register a version; load the newest
-version; recommend for failed attempts; evaluate on a held-out period of the Spark world."""
+version; recommend for failed attempts. (Its evaluation on the simulator's Spark world is tooling:
+console/lab/.)"""
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from autofix import model as models
-from autofix.features import JobMemory, dataset, failure_kind, learn
+from autofix.features import JobMemory, dataset, learn
 from autofix.recommend import Decision, decide
 from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core import clock
@@ -27,7 +30,8 @@ class Recommender:
         self.lam, self.penalty_factor = lam, penalty_factor
         self._loaded: tuple[str, Any] | None = None  # (sha256, predictor) of the version last read
 
-    def train(self, records: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+    def train(self, records: list[dict[str, Any]], user: str, seed: int = 0,
+              annotations: dict[str, Any] | None = None) -> dict[str, Any]:
         spark = [r for r in records if r.get("kind") == "spark"]
         if len(spark) < 50:
             raise BadInput(f"need at least 50 Spark history records to train, got {len(spark)}")
@@ -37,12 +41,16 @@ class Recommender:
             raise BadInput("the history needs both succeeded and failed attempts to learn from")
         tensors, meta, metrics = models.train(X, y, cost, when, seed=seed, runtime=runtime)
         metrics["train_seconds"] = round(time.perf_counter() - t, 2)
-        version = (self.registry.store.scalar("SELECT max(version) FROM model_versions WHERE model = ?",
-                                              (models.MODEL,)) or 0) + 1
-        path = self.artifacts / models.MODEL / f"v{version}.pt"
-        digest = models.save(path, tensors, meta)
+        # named by its content: two trainings at once cannot write over each other's artifact, and the
+        # version number is given only when it is registered
+        staging = self.artifacts / models.MODEL / f".training-{os.getpid()}-{threading.get_ident()}.pt"
+        digest = models.save(staging, tensors, meta)
+        path = staging.with_name(f"{digest}.pt")
+        staging.replace(path)
         prod = self.registry.production(models.MODEL)
-        mv = self.registry.register(models.MODEL, framework=meta["family"], sha256=digest,
+        mv = self.registry.register(models.MODEL, user=user, framework=meta["family"], sha256=digest,
+                                    annotations={**(annotations or {}), "family": meta["family"],
+                                                 "rows": metrics.get("rows")},
                                     # relative to the artifacts folder: a home copied or moved keeps its models
                                     params={"features": meta["features"], "seed": seed,
                                             "artifact": str(path.relative_to(self.artifacts))},
@@ -88,116 +96,3 @@ def memories(history: list[dict[str, Any]]) -> dict[str, JobMemory]:
     for r in sorted(history, key=lambda r: (r["submitted_at"], r["run_id"])):
         learn(memory, r)
     return memory
-
-
-def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, days: int = 40,
-             ranges: dict[str, Any] | None = None, cases_out: list[dict[str, Any]] | None = None,
-             hot_keys: float = 0.0) -> dict[str, Any]:
-    """On the newest quarter of a Spark world's history, judged by the world's truth: first-retry fix rate
-    of memory failures some config fixes within the SLA, episode spend over the cheapest fixes', decision
-    accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'. `ranges` draws the
-    world from other ranges (spark_world.OTHER_ESTATE) than the default's. `cases_out`, when given, receives
-    one row per judged failure (what was recommended, what the world did with it, the cheapest fix): the
-    per-case diagnostic of bench/evaluate_pairs.py. `hot_keys`: the share of jobs with a hot key
-    (spark_world.history; none in the world `autofix evaluate` judges on)."""
-    from core.sim import spark_world as w
-
-    records, truths = w.history(seed, n_jobs=n_jobs, days=days, ranges=ranges, hot_keys=hot_keys)
-    cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
-    predictor, mv = recommender.load()
-    memory: dict[str, JobMemory] = defaultdict(JobMemory)
-    policies = ("recommender", "vpa_bump", "double_memory")
-    fixed = dict.fromkeys(policies, 0)
-    spend = dict.fromkeys(policies, 0.0)
-    cheapest, cases, unfixable, right, decided = 0.0, 0, 0, 0, 0
-    calibration: list[tuple[float, int]] = []  # (predicted P(success), did the world run it to success)
-    for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
-        kind = failure_kind(r)
-        if r["submitted_at"] >= cut and r["attempt"] == 1 and r["status"] == "failed":
-            truth, mem = truths[r["job_id"]], memory[r["job_id"]]
-            category, rule_id = classify(r)
-            # the SLA: 1.5 × the run the failed config would have had with enough memory. (It was once the
-            # run of the config with the space's most memory, 64 GiB, which for a job already at 64 GiB
-            # was the failed run, cut short: an SLA of a fraction of the job's time, judging fixes doomed.)
-            sla = 1.5 * w.run(truth, r["conf"], r["input_bytes"], enough_memory=True).runtime_seconds
-            best = w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla) if kind in ("heap", "overhead", "driver") else None
-            d = decide(r, category, rule_id, predictor, mem, recommender.lam, recommender.penalty_factor)
-            if d.action == "retry_with_conf" and d.p_success is not None:
-                ran = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"])
-                calibration.append((d.p_success, int(ran.status == "succeeded")))
-            if best is None:
-                # transient (retry it) or a memory failure nothing fixes (stop it)
-                decided += 1
-                should = "retry" if kind == "other" else "no_retry"
-                got = "retry" if d.action in ("retry", "retry_with_conf", "retry_later") else "no_retry"
-                right += got == should
-                unfixable += kind != "other"
-                if cases_out is not None:
-                    o = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"]) if d.conf else None
-                    cases_out.append({"run_id": r["run_id"], "job_id": r["job_id"], "kind": kind, "fixable": False,
-                                      "should": should, "got": got, "p_success": d.p_success, "conf": r["conf"],
-                                      "change": d.conf, "failure": o.failure if o else None, "sla": sla,
-                                      "runtime": o.runtime_seconds if o else None, "input_gib": r["input_bytes"] / 2 ** 30,
-                                      "truth": truth})
-            else:
-                cases += 1
-                cheapest += best[1].cost
-                tries = {"recommender": [{**r["conf"], **d.conf}] if d.action == "retry_with_conf" else [],
-                         "vpa_bump": _vpa(r["conf"]), "double_memory": [_double(r["conf"])]}
-                for policy, confs in tries.items():
-                    cost, first, any_ok = 0.0, False, False
-                    for i, conf in enumerate(confs):
-                        o = w.run(truth, conf, r["input_bytes"])
-                        cost += o.cost
-                        if o.status == "succeeded" and o.runtime_seconds <= sla:
-                            first, any_ok = i == 0, True
-                            break
-                    fixed[policy] += first
-                    # a retry that does not fix it: its cost, then a person's fix at twice the cheapest
-                    spend[policy] += cost + (0.0 if any_ok else 2 * best[1].cost)
-                    if cases_out is not None and policy == "recommender":
-                        o = w.run(truth, confs[0], r["input_bytes"]) if confs else None
-                        cases_out.append({"run_id": r["run_id"], "job_id": r["job_id"], "kind": kind, "fixable": True,
-                                          "action": d.action, "conf": r["conf"], "change": d.conf,
-                                          "input_gib": r["input_bytes"] / 2 ** 30, "p_success": d.p_success,
-                                          "expected_cost": d.expected_cost, "fixed": first, "spend": cost if any_ok
-                                          else cost + 2 * best[1].cost, "cheapest": best[1].cost,
-                                          "cheapest_conf": best[0], "failure": o.failure if o else None,
-                                          "runtime": o.runtime_seconds if o else None, "sla": sla,
-                                          "detail": o.detail if o else None, "truth": truth})
-        learn(memory, r)
-    # the baselines' decisions on the rest: a transient failure is retried as it is (right), a memory
-    # failure nothing fixes is bumped all the same (wrong) — they have no way to stop a doomed retry
-    decisions = {"recommender": right, "vpa_bump": decided - unfixable, "double_memory": decided - unfixable}
-    table = {p: {"first_retry_fix_rate": round(fixed[p] / cases, 4) if cases else None,
-                 "episode_spend_vs_cheapest": round(spend[p] / cheapest, 3) if cheapest else None,
-                 "decision_accuracy": round(decisions[p] / decided, 4) if decided else None}
-             for p in policies}
-    return {"model": f"{models.MODEL}:{mv.version}", "seed": seed, "fixable_memory_failures": cases,
-            "other_failures": decided, "memory_failures_nothing_fixes": unfixable,
-            "decision_accuracy": round(right / decided, 4) if decided else None, "policies": table,
-            # calibration of the recommended retries on the held-out period (runs past the SLA count as
-            # successes here: P is about the run, the SLA about the fix), and on the training's time split
-            "reliability": models.reliability([p for p, _ in calibration], [ok for _, ok in calibration]),
-            "validation_reliability": mv.metrics.get("validation", {}).get(mv.metrics.get("chosen"), {})
-            .get("reliability")}
-
-
-def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:
-    """VPA-style: memory ×1.2, at least +100 MiB, up to 3 tries."""
-    from core.spark import MiB, format_size, parse_size
-    out, c = [], dict(conf)
-    for _ in range(3):
-        heap = parse_size(c.get("spark.executor.memory", "1g"))
-        c = {**c, "spark.executor.memory": format_size(max(int(heap * 1.2), heap + 100 * MiB))}
-        out.append(dict(c))
-    return out
-
-
-def _double(conf: dict[str, str]) -> dict[str, str]:
-    """Twice every memory setting: executor heap and overhead, driver heap and the driver's result limit."""
-    from core.spark import format_size, overhead_bytes, parse_size
-    return {**conf, "spark.executor.memory": format_size(2 * parse_size(conf.get("spark.executor.memory", "1g"))),
-            "spark.executor.memoryOverhead": format_size(2 * overhead_bytes(conf)),
-            "spark.driver.memory": format_size(2 * parse_size(conf.get("spark.driver.memory", "1g"))),
-            "spark.driver.maxResultSize": format_size(2 * parse_size(conf.get("spark.driver.maxResultSize", "1g")))}

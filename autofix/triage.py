@@ -83,20 +83,23 @@ class Triage:
         if self.read_only:
             return 0
         clf = self.classifier
-        rows = self.store.query(
-            "SELECT a.run_id FROM attempts a LEFT JOIN classifications c ON c.run_id = a.run_id"
-            " WHERE a.status = 'failed' AND (c.run_id IS NULL OR c.ruleset != ?)", (clf.digest,))
-        if not rows:
+        todo = self._unclassified(clf.digest)
+        if not todo:
             return 0
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         out = []
-        for r in rows:
-            a = self.cluster.get_attempt(r["run_id"])
+        for a in todo:
             c = clf.classify_text(self.document(a))
             out.append({"run_id": a.run_id, **{k: v for k, v in c.to_dict().items()}, "classified_at": now})
         with self.store.transaction():
             self.store.upsert_all("classifications", out, pk="run_id")
         return len(out)
+
+    def _unclassified(self, digest: str) -> list[Attempt]:
+        """The cluster's failed attempts with no classification by the rule set `digest` in the store."""
+        done = {r[0] for r in self.store.conn.execute("SELECT run_id FROM classifications WHERE ruleset = ?",
+                                                       (digest,))}
+        return [a for a in self.cluster.list_attempts(failed=True) if a.run_id not in done]
 
     def classification(self, run_id: str) -> Classification | None:
         self.classify_pending()
@@ -113,9 +116,8 @@ class Triage:
         out = {r["run_id"]: _from_row(r) for r in self.store.query(
             "SELECT * FROM classifications WHERE ruleset = ?", (digest,))}
         if self.read_only:  # what the cache lacks, computed and not kept
-            for r in self.store.query("SELECT run_id FROM attempts WHERE status = 'failed'"):
-                if r["run_id"] not in out:
-                    out[r["run_id"]] = self.classifier.classify_text(self.document(self.cluster.get_attempt(r["run_id"])))
+            for a in self._unclassified(digest):
+                out[a.run_id] = self.classifier.classify_text(self.document(a))
         return out
 
     # -- signatures and new rules ---------------------------------------------------------------------

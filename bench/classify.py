@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autofix.rules import load_ruleset  # noqa: E402
-from core.sim.logs import _NOISE, load_templates  # noqa: E402
+from core.backends.sim.logs import _NOISE, load_templates  # noqa: E402
 
 CHILD = r"""
 import resource, sys, time

@@ -52,7 +52,7 @@ def main() -> None:
         args.pairs = list(README_PAIRS)
     from console import settings
     from console.engine import Engine
-    from core.sim import spark_world as w
+    from core.backends.sim import spark_world as w
 
     estates = {"default": None, "other": w.OTHER_ESTATE}
     out = open(args.cases, "w") if args.cases else None

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 from autofix.features import JobMemory, dataset, failure_kind  # noqa: E402
 from autofix.model import Predictor, train  # noqa: E402
 from autofix.recommend import decide  # noqa: E402
-from core.sim import spark_world as w  # noqa: E402
+from core.backends.sim import spark_world as w  # noqa: E402
 
 
 def main() -> None:

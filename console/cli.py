@@ -10,7 +10,7 @@ import os
 import re
 import sys
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from console import __version__
 from console.output import emit
@@ -18,6 +18,7 @@ from core import clock
 from core.errors import BadInput, ConsoleError, Forbidden
 from core.sanitize import strip_control
 from core.types import object_name, to_dict
+from screens.describe import describe
 
 FORMATS = ("table", "json", "jsonl")
 
@@ -171,10 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     af = sub.add_parser("autofix", help="auto-remediation: history, recommender, approvals").add_subparsers(
         dest="action", metavar="ACTION", required=True)
-    sp = leaf(af, "import", "load history records (JSONL, one attempt per line) into the store")
+    sp = leaf(af, "import", "keep history records (JSONL, one attempt per line) as the recommender's training data")
     sp.add_argument("file", metavar="FILE.jsonl")
     sp.add_argument("--strict", action="store_true", help="stop at the first bad line, importing nothing")
     _fmt(sp, ("table", "json"))
+    sp = leaf(af, "history", "imported history: one line per imported file, or a job's records with --job")
+    sp.add_argument("--job", metavar="JOB_ID", help="the imported records of this job, newest first")
+    sp.add_argument("--limit", type=int, metavar="N", help="at most N records")
+    _fmt(sp)
     sp = leaf(af, "train", "import history, train the retry recommender, register a new version")
     sp.add_argument("--history", required=True, metavar="FILE.jsonl")
     sp.add_argument("--train-seed", type=int, default=0, metavar="N")
@@ -192,9 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world-seed", dest="world_seed", type=int, default=11, metavar="N")
     sp.add_argument("--jobs", type=int, default=150, metavar="N", help="recurring jobs (default 150)")
     sp.add_argument("--days", type=int, default=40, metavar="N", help="days of daily runs (default 40)")
-    sp = leaf(af, "queue", "the approval queue: retry suggestions waiting for a decision (looking refreshes it)")
+    sp = leaf(af, "queue", "the approval queue: retry suggestions waiting for a decision (reads only)")
     sp.add_argument("--all", dest="everything", action="store_true", help="decided ones too, with their outcomes")
     _fmt(sp)
+    _fmt(leaf(af, "reconcile", "queue suggestions for new failures, record finished retries' outcomes, apply "
+                               "the policies"), ("table", "json"))
     for name, what in (("show", "one suggestion: failure, evidence, config diff, P(success), cost, alternatives, model"),
                        ("approve", "submit the suggested retry to the backend (audited)"),
                        ("reject", "decline a suggestion, with the reason"),
@@ -276,131 +283,283 @@ def run(args: argparse.Namespace) -> int:
 
     from console.engine import Engine
     engine = Engine(settings)
-    for op in engine.ops.list(unfinished=True):
+    for op in engine.operations(unfinished=True):
         if op["state"] == "interrupted":
-            print(f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted at "
-                  f"step {op['position'] + 1} of {len(op['steps'])}: `ops show {op['id']}`, then `ops resume` or "
-                  f"`ops rollback`", file=sys.stderr)
-    action = getattr(args, "action", None)
-    fmt = getattr(args, "format", "table")
-
-    if command == "version":
-        info = engine.version_info()
-        if fmt == "table":
-            for k, v in info.items():
-                print(f"{k}: {v}")
-        return 0
-    if (command, action) == ("nodes", "list"):
-        emit([to_dict(n) | {"status": n.status} for n in engine.nodes(args.pool)], fmt, NODE_COLUMNS)
-    elif (command, action) == ("rollouts", "list"):
-        emit([to_dict(d) for d in engine.deployments()], fmt, ROLLOUT_COLUMNS)
-    elif (command, action) == ("jobs", "list"):
-        since = parse_since(args.since) if args.since else None
-        if args.limit is not None and args.limit < 1:
-            raise BadInput(f"--limit must be at least 1, got {args.limit}")
-        _warn_rules(engine)
-        emit(engine.attempt_records(failed=True if args.failed else None, job_id=args.job, since=since,
-                                    limit=args.limit), fmt, ATTEMPT_COLUMNS)
-    elif (command, action) == ("jobs", "signatures"):
-        _warn_rules(engine)
-        emit([{**g, "rank": i} for i, g in enumerate(engine.signatures(), start=1)], fmt, SIGNATURE_COLUMNS)
-    elif command == "classify":
-        _warn_rules(engine)
-        emit(engine.classify_paths(args.paths, args.rules), fmt, CLASSIFY_COLUMNS)
-    elif (command, action) == ("rules", "list"):
-        _warn_rules(engine)
-        emit([r.to_dict() | {"n": n, "source": r.source, "fields": r.fields}
-              for n, r in enumerate(engine.rules(), start=1)], fmt, RULE_COLUMNS)
-    elif (command, action) == ("rules", "check"):
-        problems = engine.check_rules(args.file)
-        for p in problems:
-            print(p, file=sys.stderr)
-        if problems:
-            raise BadInput(f"{args.file}: {len(problems)} example check(s) failed")
-        print(f"{args.file}: ok")
-    elif (command, action) == ("rules", "test"):
-        result = engine.test_rules(args.file, args.log)
-        if fmt == "json":
-            print(json.dumps(result, indent=2))
-        else:
-            print(f"category: {result['category']}\nrule: {result['rule_id'] or '-'}\naction: {result['action'] or '-'}")
-            print(f"evidence (line {result['evidence_line']}): {strip_control(result['evidence'] or '-')}")
-            print(f"fields: {json.dumps(result['fields'])}\nmatching rules: {', '.join(result['matching_rules']) or '-'}")
-    elif (command, action) == ("rules", "new"):
-        _new_rule(engine, args, fmt)
-    elif (command, action) == ("jobs", "show"):
-        if fmt == "json":
-            print(json.dumps(engine.attempt_record(engine.attempt(args.run_id)), indent=2))
-        else:
-            sys.stdout.write(strip_control(engine.describe_attempt(args.run_id)))
-    elif (command, action) == ("jobs", "logs"):
-        text = engine.attempt_log(args.run_id)
-        if args.tail is not None:
-            text = "\n".join(text.splitlines()[-args.tail:]) + "\n" if args.tail > 0 else ""
-        sys.stdout.write(text if args.raw else strip_control(text))
-    elif command == "nodes":
-        _nodes(engine, args, fmt)
-    elif command == "rollouts" and action != "list":
-        _rollouts(engine, args, fmt)
-    elif command == "ops":
-        _ops(engine, args, fmt)
-    elif (command, action) == ("audit", "show"):
-        events = [to_dict(e) for e in engine.audit_show(args.key)]
-        print(json.dumps(events, indent=2) if fmt == "json" else strip_control(describe_events(events)), end="" if fmt != "json" else "\n")
-    elif (command, action) == ("audit", "verify"):
-        v = engine.audit_verify()
-        if fmt == "json":
-            print(json.dumps(v.to_dict(), indent=2))
-        elif v.ok:
-            print(f"audit chain ok: {v.events} events")
-        if not v.ok:
-            raise ConsoleError(f"audit chain broken at seq {v.first_bad}"
-                               f"{' (auditID ' + v.audit_id + ')' if v.audit_id else ''}: {v.reason}")
-    elif (command, action) == ("audit", "rollback"):
-        _show(engine.audit_rollback(args.key, args.force), fmt)
-    elif (command, action) == ("autofix", "import"):
-        report = engine.import_history(args.file, args.strict)
-        for e in report["errors"]:
-            print(f"{args.file}:{e['line']}: {e['error']} (skipped)", file=sys.stderr)
-        if fmt == "json":
-            print(json.dumps(report, indent=2))
-        else:
-            replaced = f" ({report['replaced']} replaced earlier records with the same run_id)" if report["replaced"] else ""
-            print(f"imported {report['imported']} records from {args.file}{replaced}; skipped {report['skipped']}")
-    elif (command, action) == ("autofix", "train"):
-        result = engine.train_recommender(args.history, args.train_seed)
-        print(json.dumps(result, indent=2) if fmt == "json" else _trained_table(result))
-    elif (command, action) == ("autofix", "recommend"):
-        out = engine.recommend(args.file)
-        if fmt == "json":
-            print(json.dumps(out, indent=2))
-        else:
-            sys.stdout.write("".join(json.dumps(o) + "\n" for o in out))
-    elif (command, action) == ("autofix", "evaluate"):
-        result = engine.evaluate_recommender(args.world_seed)
-        print(json.dumps(result, indent=2) if fmt == "json" else _evaluation_table(result))
-    elif (command, action) == ("autofix", "world"):
-        for r in engine.world_history(args.world_seed, args.jobs, args.days):
-            sys.stdout.write(json.dumps(r) + "\n")
-    elif (command, action) == ("autofix", "queue"):
-        items, report = engine.autofix_queue(args.everything)
-        _queue_notes(report)
-        emit([s.to_dict() for s in items], fmt, SUGGESTION_COLUMNS)
-    elif (command, action) == ("autofix", "show"):
-        _show(json.loads(json.dumps(engine.suggestion(args.id).to_dict())), fmt)
-    elif (command, action) == ("autofix", "approve"):
-        s = engine.approve(args.id)
-        print(f"# suggestion {s.id}: retry {s.retry_run_id} submitted for {s.run_id}", file=sys.stderr)
-        _show(s.to_dict(), fmt)
-    elif (command, action) == ("autofix", "reject"):
-        _show(engine.reject(args.id, args.reason).to_dict(), fmt)
-    elif (command, action) == ("autofix", "edit"):
-        _show(engine.edit_suggestion(args.id, args.changes).to_dict(), fmt)
-    elif (command, action) == ("models", "list"):
-        emit([to_dict(m) for m in engine.models(args.model)], fmt, MODEL_COLUMNS)
-    elif (command, action) == ("audit", "list"):
-        emit([to_dict(e) for e in engine.audit_events(args.limit)], fmt, AUDIT_COLUMNS)
+            print(f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted "
+                  f"at step {op['progress'].get('done', 0) + 1} of {len(op['steps'])}: `ops show {op['id']}`, then "
+                  f"`ops resume` or `ops rollback`", file=sys.stderr)
+    handler = COMMANDS[(command, getattr(args, "action", None))]
+    handler(engine, args, getattr(args, "format", "table"))
     return 0
+
+
+# -- one handler per subcommand; COMMANDS below maps (command, action) to it ----------------------------
+def _version(engine, args, fmt: str) -> None:
+    info = engine.version_info()
+    if fmt == "table":
+        for k, v in info.items():
+            print(f"{k}: {v}")
+
+
+def _nodes_list(engine, args, fmt: str) -> None:
+    emit([to_dict(n) | {"status": n.status} for n in engine.nodes(args.pool)], fmt, NODE_COLUMNS)
+
+
+def _cordon(engine, args, fmt: str) -> None:
+    action = args.action
+    changed = engine.cordon(args.names, on=action == "cordon")
+    for n in args.names:
+        print(f"node/{n} {action + 'ed' if n in changed else 'already ' + action + 'ed'}")
+
+
+def _drain(engine, args, fmt: str) -> None:
+    if len(args.names) > 1:
+        _confirm(f"drain {len(args.names)} nodes", str(len(args.names)), args.yes)
+    opts = engine.drain_options({"grace_seconds": args.grace_period, "ignore_daemonsets": args.ignore_daemonsets,
+                                 "delete_emptydir_data": args.delete_emptydir_data,
+                                 "timeout": clock.parse_duration(args.timeout, "--timeout")})
+    for r in engine.drain(args.names, opts, _progress):
+        print(f"node/{r['node']} drained ({len(r['evicted'])} pods evicted, {r['retries']} retries)")
+
+
+def _label(engine, args, fmt: str) -> None:
+    engine.label_words(args.name, args.changes)
+    print(f"node/{args.name} labeled")
+
+
+def _taint(engine, args, fmt: str) -> None:
+    engine.taint_words(args.name, args.changes)
+    print(f"node/{args.name} tainted")
+
+
+def _apply_config(engine, args, fmt: str) -> None:
+    _confirm(f"change every node of pool {args.pool} to {args.version}", args.pool, args.yes)
+    op = engine.apply_config(args.pool, args.version, args.max_unavailable, not args.no_drain, _progress)
+    _show(op, fmt)
+    if op["state"] == "failed":
+        raise ConsoleError(f"operation {op['id']} stopped: {op['error']} (`ops resume {op['id']}` or "
+                           f"`ops rollback {op['id']}`)")
+
+
+def _drift(engine, args, fmt: str) -> None:
+    emit(engine.drift(), fmt, DRIFT_COLUMNS)
+
+
+def _rollouts_list(engine, args, fmt: str) -> None:
+    emit([to_dict(d) for d in engine.deployments()], fmt, ROLLOUT_COLUMNS)
+
+
+def _rollout_op(op: dict, fmt: str) -> None:
+    _show(op, fmt)
+    if op["state"] == "failed":
+        raise ConsoleError(f"rollout aborted: {op['error']}")
+
+
+def _rollout_start(engine, args, fmt: str) -> None:
+    steps, pause = engine.parse_rollout(args.steps, args.pause)
+    _rollout_op(engine.rollout_start(args.deployment, args.model, args.version, steps, pause,
+                                     {"max_error_rate": args.max_error_rate, "max_p99_ms": args.max_p99_ms,
+                                      "window_minutes": args.window, "failure_limit": args.failure_limit},
+                                     _progress), fmt)
+
+
+def _ops_list(engine, args, fmt: str) -> None:
+    emit(engine.operations(args.unfinished), fmt, OP_COLUMNS)
+
+
+def _op(verb):
+    def handler(engine, args, fmt: str) -> None:
+        op = {"show": engine.operation, "pause": engine.op_pause,
+              "resume": lambda i: engine.op_resume(i, _progress),
+              "rollback": lambda i: engine.op_rollback(i, _progress)}[verb](args.op_id)
+        _show(op, fmt)
+        if verb != "show" and op["state"] == "failed":
+            raise ConsoleError(f"operation {op['id']} stopped: {op['error']}")
+    return handler
+
+
+def _jobs_list(engine, args, fmt: str) -> None:
+    since = parse_since(args.since) if args.since else None
+    if args.limit is not None and args.limit < 1:
+        raise BadInput(f"--limit must be at least 1, got {args.limit}")
+    _warn_rules(engine)
+    emit(engine.attempt_records(failed=True if args.failed else None, job_id=args.job, since=since,
+                                limit=args.limit), fmt, ATTEMPT_COLUMNS)
+
+
+def _jobs_show(engine, args, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(engine.attempt_record(engine.attempt(args.run_id)), indent=2))
+    else:
+        sys.stdout.write(strip_control(describe(engine.attempt_details(args.run_id))))
+
+
+def _jobs_logs(engine, args, fmt: str) -> None:
+    text = engine.attempt_log(args.run_id)
+    if args.tail is not None:
+        text = "\n".join(text.splitlines()[-args.tail:]) + "\n" if args.tail > 0 else ""
+    sys.stdout.write(text if args.raw else strip_control(text))
+
+
+def _signatures(engine, args, fmt: str) -> None:
+    _warn_rules(engine)
+    emit([{**g, "rank": i} for i, g in enumerate(engine.signatures(), start=1)], fmt, SIGNATURE_COLUMNS)
+
+
+def _classify(engine, args, fmt: str) -> None:
+    _warn_rules(engine)
+    emit(engine.classify_paths(args.paths, args.rules), fmt, CLASSIFY_COLUMNS)
+
+
+def _rules_list(engine, args, fmt: str) -> None:
+    _warn_rules(engine)
+    emit([r.to_dict() | {"n": n, "source": r.source, "fields": r.fields}
+          for n, r in enumerate(engine.rules(), start=1)], fmt, RULE_COLUMNS)
+
+
+def _rules_check(engine, args, fmt: str) -> None:
+    problems = engine.check_rules(args.file)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        raise BadInput(f"{args.file}: {len(problems)} example check(s) failed")
+    print(f"{args.file}: ok")
+
+
+def _rules_test(engine, args, fmt: str) -> None:
+    result = engine.test_rules(args.file, args.log)
+    if fmt == "json":
+        print(json.dumps(result, indent=2))
+        return
+    print(f"category: {result['category']}\nrule: {result['rule_id'] or '-'}\naction: {result['action'] or '-'}")
+    print(f"evidence (line {result['evidence_line']}): {strip_control(result['evidence'] or '-')}")
+    print(f"fields: {json.dumps(result['fields'])}\nmatching rules: {', '.join(result['matching_rules']) or '-'}")
+
+
+def _audit_show(engine, args, fmt: str) -> None:
+    events = [to_dict(e) for e in engine.audit_show(args.key)]
+    if fmt == "json":
+        print(json.dumps(events, indent=2))
+    else:
+        sys.stdout.write(strip_control(describe_events(events)))
+
+
+def _audit_verify(engine, args, fmt: str) -> None:
+    v = engine.audit_verify()
+    if fmt == "json":
+        print(json.dumps(v.to_dict(), indent=2))
+    elif v.ok:
+        print(f"audit chain ok: {v.events} events")
+    if not v.ok:
+        raise ConsoleError(f"audit chain broken at seq {v.first_bad}"
+                           f"{' (auditID ' + v.audit_id + ')' if v.audit_id else ''}: {v.reason}")
+
+
+def _audit_list(engine, args, fmt: str) -> None:
+    emit([to_dict(e) for e in engine.audit_events(args.limit)], fmt, AUDIT_COLUMNS)
+
+
+def _import(engine, args, fmt: str) -> None:
+    report = engine.import_history(args.file, args.strict)
+    for e in report["errors"]:
+        print(f"{args.file}:{e['line']}: {e['error']} (skipped)", file=sys.stderr)
+    if fmt == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        replaced = f" ({report['replaced']} replaced earlier records with the same run_id)" if report["replaced"] else ""
+        print(f"imported {report['imported']} records from {args.file}{replaced}; skipped {report['skipped']}")
+
+
+def _history(engine, args, fmt: str) -> None:
+    if args.job:
+        emit(engine.history(args.job, args.limit), fmt, HISTORY_COLUMNS)
+    else:
+        emit(engine.history_sources(), fmt, HISTORY_SOURCE_COLUMNS)
+
+
+def _train(engine, args, fmt: str) -> None:
+    result = engine.train_recommender(args.history, args.train_seed)
+    print(json.dumps(result, indent=2) if fmt == "json" else _trained_table(result))
+
+
+def _recommend(engine, args, fmt: str) -> None:
+    out = engine.recommend(args.file)
+    if fmt == "json":
+        print(json.dumps(out, indent=2))
+    else:
+        sys.stdout.write("".join(json.dumps(o) + "\n" for o in out))
+
+
+def _evaluate(engine, args, fmt: str) -> None:
+    result = engine.evaluate_recommender(args.world_seed)
+    print(json.dumps(result, indent=2) if fmt == "json" else _evaluation_table(result))
+
+
+def _world(engine, args, fmt: str) -> None:
+    for r in engine.world_history(args.world_seed, args.jobs, args.days):
+        sys.stdout.write(json.dumps(r) + "\n")
+
+
+def _queue(engine, args, fmt: str) -> None:
+    if engine.read_only:
+        print("# read-only: showing what is queued", file=sys.stderr)
+    queued, waiting = engine.failures_to_queue()
+    if queued:
+        print(f"# {queued} new failure(s) not queued yet: `mlops-console autofix reconcile` queues them"
+              + (f" ({waiting} wait for a trained recommender)" if waiting else ""), file=sys.stderr)
+    emit([s.to_dict() for s in engine.autofix_queue(args.everything)], fmt, SUGGESTION_COLUMNS)
+
+
+def _reconcile(engine, args, fmt: str) -> None:
+    report = engine.autofix_reconcile()
+    if fmt == "json":
+        print(json.dumps(report, indent=2))
+        return
+    print(f"queued {report['queued']} suggestion(s); recorded {report['outcomes']} outcome(s); "
+          f"applied {len(report['auto_applied'])} by policy")
+    if report["waiting_for_model"]:
+        print(f"# {report['waiting_for_model']} failures need a config change and wait for a trained recommender: "
+              "`mlops-console autofix train --history FILE.jsonl`", file=sys.stderr)
+    for a in report["auto_applied"]:
+        print(f"# suggestion {a['id']} ({a['run_id']}) applied by policy {a['policy']}", file=sys.stderr)
+
+
+def _approve(engine, args, fmt: str) -> None:
+    s = engine.approve(args.id)
+    print(f"# suggestion {s.id}: retry {s.retry_run_id} submitted for {s.run_id}", file=sys.stderr)
+    _show(s.to_dict(), fmt)
+
+
+def _models_list(engine, args, fmt: str) -> None:
+    emit([to_dict(m) for m in engine.models(args.model)], fmt, MODEL_COLUMNS)
+
+
+COMMANDS: dict[tuple[str, str | None], Callable[[Any, argparse.Namespace, str], None]] = {
+    ("version", None): _version,
+    ("nodes", "list"): _nodes_list, ("nodes", "cordon"): _cordon, ("nodes", "uncordon"): _cordon,
+    ("nodes", "drain"): _drain, ("nodes", "label"): _label, ("nodes", "taint"): _taint,
+    ("nodes", "apply-config"): _apply_config, ("nodes", "drift"): _drift,
+    ("rollouts", "list"): _rollouts_list, ("rollouts", "start"): _rollout_start,
+    ("rollouts", "promote"): lambda e, a, f: _rollout_op(e.rollout_promote(a.deployment, _progress), f),
+    ("rollouts", "abort"): lambda e, a, f: _rollout_op(e.rollout_abort(a.deployment), f),
+    ("rollouts", "rollback"): lambda e, a, f: _show(e.rollout_rollback(a.deployment, a.to_revision), f),
+    ("rollouts", "status"): lambda e, a, f: _show(e.rollout_status(a.deployment), f),
+    ("ops", "list"): _ops_list, **{("ops", verb): _op(verb) for verb in ("show", "pause", "resume", "rollback")},
+    ("jobs", "list"): _jobs_list, ("jobs", "show"): _jobs_show, ("jobs", "logs"): _jobs_logs,
+    ("jobs", "signatures"): _signatures, ("classify", None): _classify,
+    ("rules", "list"): _rules_list, ("rules", "check"): _rules_check, ("rules", "test"): _rules_test,
+    ("rules", "new"): lambda e, a, f: _new_rule(e, a, f),
+    ("autofix", "import"): _import, ("autofix", "history"): _history, ("autofix", "train"): _train,
+    ("autofix", "recommend"): _recommend, ("autofix", "evaluate"): _evaluate, ("autofix", "world"): _world,
+    ("autofix", "queue"): _queue, ("autofix", "reconcile"): _reconcile,
+    ("autofix", "show"): lambda e, a, f: _show(json.loads(json.dumps(e.suggestion(a.id).to_dict())), f),
+    ("autofix", "approve"): _approve,
+    ("autofix", "reject"): lambda e, a, f: _show(e.reject(a.id, a.reason).to_dict(), f),
+    ("autofix", "edit"): lambda e, a, f: _show(e.edit_suggestion(a.id, a.changes).to_dict(), f),
+    ("models", "list"): _models_list,
+    ("audit", "list"): _audit_list, ("audit", "show"): _audit_show, ("audit", "verify"): _audit_verify,
+    ("audit", "rollback"): lambda e, a, f: _show(e.audit_rollback(a.key, a.force), f),
+}
 
 
 def _trained_table(result: dict[str, Any]) -> str:
@@ -438,7 +597,6 @@ def _show(obj: Any, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(obj, indent=2, default=str))
     else:
-        from core.describe import describe
         sys.stdout.write(strip_control(describe(json.loads(json.dumps(obj, default=str)))))
 
 
@@ -453,76 +611,7 @@ def _confirm(what: str, name: str, yes: bool) -> None:
         raise BadInput(f"confirmation did not match {name!r}: nothing done")
 
 
-def _nodes(engine, args: argparse.Namespace, fmt: str) -> None:
-    from core.changes import DrainOptions, parse_labels, parse_taints
-    action = args.action
-    if action in ("cordon", "uncordon"):
-        changed = engine.cordon(args.names, on=action == "cordon")
-        for n in args.names:
-            print(f"node/{n} {action + 'ed' if n in changed else 'already ' + action + 'ed'}")
-    elif action == "drain":
-        if len(args.names) > 1:
-            _confirm(f"drain {len(args.names)} nodes", str(len(args.names)), args.yes)
-        opts = DrainOptions(grace_seconds=args.grace_period, ignore_daemonsets=args.ignore_daemonsets,
-                            delete_emptydir_data=args.delete_emptydir_data,
-                            timeout_seconds=clock.parse_duration(args.timeout, "--timeout"))
-        for r in engine.drain(args.names, opts, _progress):
-            print(f"node/{r['node']} drained ({len(r['evicted'])} pods evicted, {r['retries']} retries)")
-    elif action == "label":
-        engine.label(args.name, *parse_labels(args.changes))
-        print(f"node/{args.name} labeled")
-    elif action == "taint":
-        engine.taint(args.name, *parse_taints(args.changes))
-        print(f"node/{args.name} tainted")
-    elif action == "apply-config":
-        _confirm(f"change every node of pool {args.pool} to {args.version}", args.pool, args.yes)
-        op = engine.apply_config(args.pool, args.version, args.max_unavailable, not args.no_drain, _progress)
-        _show(op, fmt)
-        if op["state"] == "failed":
-            raise ConsoleError(f"operation {op['id']} stopped: {op['error']} (`ops resume {op['id']}` or "
-                               f"`ops rollback {op['id']}`)")
-    elif action == "drift":
-        emit(engine.drift(), fmt, DRIFT_COLUMNS)
-
-
-def _rollouts(engine, args: argparse.Namespace, fmt: str) -> None:
-    from core.rollouts import parse_pause, parse_steps
-    action = args.action
-    if action == "start":
-        op = engine.rollout_start(args.deployment, args.model, args.version, parse_steps(args.steps),
-                                  parse_pause(args.pause), {"max_error_rate": args.max_error_rate,
-                                                            "max_p99_ms": args.max_p99_ms, "window_minutes": args.window,
-                                                            "failure_limit": args.failure_limit}, _progress)
-    elif action == "promote":
-        op = engine.rollout_promote(args.deployment, _progress)
-    elif action == "abort":
-        op = engine.rollout_abort(args.deployment)
-    elif action == "rollback":
-        _show(engine.rollout_rollback(args.deployment, args.to_revision), fmt)
-        return
-    else:
-        _show(engine.rollout_status(args.deployment), fmt)
-        return
-    _show(op, fmt)
-    if op["state"] == "failed":
-        raise ConsoleError(f"rollout aborted: {op['error']}")
-
-
-def _ops(engine, args: argparse.Namespace, fmt: str) -> None:
-    action = args.action
-    if action == "list":
-        emit(engine.operations(args.unfinished), fmt, OP_COLUMNS)
-        return
-    op = {"show": engine.operation, "pause": engine.op_pause,
-          "resume": lambda i: engine.op_resume(i, _progress),
-          "rollback": lambda i: engine.op_rollback(i, _progress)}[action](args.op_id)
-    _show(op, fmt)
-    if action != "show" and op["state"] == "failed":
-        raise ConsoleError(f"operation {op['id']} stopped: {op['error']}")
-
-
 def describe_events(events: list[dict]) -> str:
-    from core.describe import describe
     return describe({"auditID": events[0]["audit_id"], "verb": events[0]["verb"], "user": events[0]["user"],
                      "objectRef": events[0]["object_ref"],
                      "stages": [{"seq": e["seq"], "stage": e["stage"], "timestamp": e["timestamp"],
@@ -547,7 +636,7 @@ def _new_rule(engine, args: argparse.Namespace, fmt: str) -> None:
     rule = engine.draft_rule(sig, rule_id=args.rule_id, category=args.category, action=args.rule_action,
                              pattern=args.pattern)
     preview = engine.preview_rule(rule)
-    out = {"rule": rule.to_dict(), "preview": preview, "saved": False, "file": str(engine.settings.rules_file)}
+    out = {"rule": rule.to_dict(), "preview": preview, "saved": False, "file": engine.rules_file()}
     if args.yes:
         if engine.read_only:
             raise Forbidden("read-only: saving a rule changes the user rule file (run without --read-only)")
@@ -561,16 +650,6 @@ def _new_rule(engine, args: argparse.Namespace, fmt: str) -> None:
     shadows = ", ".join(f"{k} ({v})" for k, v in preview["shadows"].items()) or "none"
     print(f"# would classify {preview['matches']} of {preview['failures']} past failures; shadows: {shadows}")
     print(f"# saved to {out['file']}" if out["saved"] else "# not saved: add --yes to append it to " + out["file"])
-
-
-def _queue_notes(report: dict[str, Any]) -> None:
-    if report["read_only"]:
-        print("# read-only: showing what is queued; new failures are not added", file=sys.stderr)
-    if report["waiting_for_model"]:
-        print(f"# {report['waiting_for_model']} failures need a config change and wait for a trained recommender: "
-              "`mlops-console autofix train --history FILE.jsonl`", file=sys.stderr)
-    for a in report["auto_applied"]:
-        print(f"# suggestion {a['id']} ({a['run_id']}) applied by policy {a['policy']}", file=sys.stderr)
 
 
 def _age(ts: str) -> str:
@@ -632,6 +711,16 @@ AUDIT_COLUMNS = [
     ("SEQ", lambda r: r["seq"]), ("TIME", lambda r: r["timestamp"]), ("USER", lambda r: r["user"]),
     ("VERB", lambda r: r["verb"]), ("OBJECT", lambda r: object_name(r["object_ref"])),
     ("STAGE", lambda r: r["stage"]), ("AUDIT ID", lambda r: r["audit_id"][:8]),
+]
+HISTORY_SOURCE_COLUMNS = [
+    ("SOURCE", lambda r: r["source"]), ("RECORDS", lambda r: r["records"]), ("JOBS", lambda r: r["jobs"]),
+    ("FAILED", lambda r: r["failed"]), ("FIRST", lambda r: r["first"]), ("LAST", lambda r: r["last"]),
+    ("IMPORTED", lambda r: r["imported_at"]),
+]
+HISTORY_COLUMNS = [
+    ("SUBMITTED", lambda r: r["submitted_at"]), ("JOB", lambda r: r["job_id"]), ("RUN", lambda r: r["run_id"]),
+    ("ATTEMPT", lambda r: r["attempt"]), ("STATUS", lambda r: r["status"]), ("RUNTIME(s)", lambda r: r["runtime_seconds"]),
+    ("COST", lambda r: r["cost"]), ("SOURCE", lambda r: r["source"]),
 ]
 SUGGESTION_COLUMNS = [
     ("ID", lambda r: r["id"]), ("JOB", lambda r: r["job_id"]), ("RUN", lambda r: r["run_id"]),

@@ -5,9 +5,11 @@ Each event's hash covers its stored columns and the previous event's hash, so ed
 reordering any row breaks the chain at that row; deleting one leaves a gap in `seq`, and deleting the
 newest ones is caught by the head anchor kept in `meta` (written in the same transaction as the row).
 
-Every mutation goes through `AuditLog.change`: an intent record (RequestReceived) is committed before
-the change, the outcome (ResponseComplete or Failed) after it. A process killed in between leaves an
-intent without an outcome; `recover` settles it on the next start by looking at the object.
+Every mutation goes through `AuditLog.change`, the one path: an intent record (RequestReceived) is
+committed before the change, the outcome (ResponseComplete or Failed) after it. A process killed in
+between leaves an intent without an outcome; `Changes.recover` settles it on a later start by looking at
+the object. A change to this store itself (the registry, imported history) is `local`: intent, change
+and outcome commit in one transaction, so none of them can exist without the others.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ class AuditLog:
     def __init__(self, store: Store):
         self.store = store
 
-    def append(self, *, verb: str, user: str, object_ref: dict[str, Any], stage: str = "ResponseComplete",
+    def _append(self, *, verb: str, user: str, object_ref: dict[str, Any], stage: str = "ResponseComplete",
                before: Any = None, after: Any = None, annotations: dict[str, Any] | None = None,
                audit_id: str | None = None) -> AuditEvent:
         import uuid  # ~5 ms to import; only mutations need it
@@ -102,33 +104,53 @@ class AuditLog:
                           prev_hash=prev, hash=digest)
 
     def change(self, *, verb: str, user: str, object_ref: dict[str, Any], before: Any, apply: Callable[[], T],
-               after: Callable[[], Any] | Any = None, annotations: dict[str, Any] | None = None) -> T:
+               after: Callable[[], Any] | Any = None, annotations: dict[str, Any] | None = None,
+               local: bool = False) -> T:
         """Intent record → the change → outcome record, all under one auditID.
 
-        `after` may be a callable, read once the change is made (the object as it now is)."""
+        `after` may be a callable, read once the change is made (the object as it now is). `local`: the
+        change writes this store only; all three commit as one transaction (a failure leaves nothing)."""
+        if local:
+            with self.store.transaction():
+                return self._change(verb, user, object_ref, before, apply, after, annotations)
+        return self._change(verb, user, object_ref, before, apply, after, annotations)
+
+    def _change(self, verb: str, user: str, object_ref: dict[str, Any], before: Any, apply: Callable[[], T],
+                after: Callable[[], Any] | Any, annotations: dict[str, Any] | None) -> T:
         import uuid
 
         audit_id = str(uuid.uuid4())
         notes = dict(annotations or {})
         common = dict(verb=verb, user=user, object_ref=object_ref, audit_id=audit_id)
         planned = None if callable(after) else after
-        self.append(stage="RequestReceived", before=before, after=planned, annotations=notes, **common)
+        self._append(stage="RequestReceived", before=before, after=planned, annotations=notes, **common)
         crash_point("after-intent")
         try:
             result = apply()
         except Exception as e:
-            self.append(stage="Failed", before=before, after=None, annotations={**notes, "error": str(e)[:500]},
+            self._append(stage="Failed", before=before, after=None, annotations={**notes, "error": str(e)[:500]},
                         **common)
             raise
         crash_point("after-change")
         final = after() if callable(after) else after
-        self.append(stage="ResponseComplete", before=before, after=final, annotations=notes, **common)
+        self._append(stage="ResponseComplete", before=before, after=final, annotations=notes, **common)
         return result
 
     def head_ok(self) -> bool:
         last = self.store.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         head = self.store.get_meta(HEAD_KEY)
         return head is None or (last is not None and head == f"{last[0]}:{last[1]}")
+
+    def settle(self, intent: AuditEvent, applied: bool, current: Any) -> None:
+        """The outcome of an intent whose writer died: applied (the object is no longer as it was before)
+        or not. Only `Changes.recover` calls this."""
+        common = dict(verb=intent.verb, user=intent.user, object_ref=intent.object_ref, audit_id=intent.audit_id)
+        if applied:
+            self._append(stage="ResponseComplete", before=intent.before, after=current, **common,
+                         annotations={**intent.annotations, "recovered": "interrupted after the change"})
+        else:
+            self._append(stage="Failed", before=intent.before, after=None, **common,
+                         annotations={**intent.annotations, "recovered": "interrupted before the change"})
 
     def pending(self) -> list[AuditEvent]:
         """Intents with no outcome: a process died between the two records."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from core.audit import AuditLog
+from core.cluster import SNAPSHOT_RESOURCES
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 
 Snapshot = Callable[[str, str | None], Any]
@@ -32,10 +33,10 @@ class Changes:
         self.cluster = cluster
         self.audit = audit
         # resource -> (snapshot, restore); the cluster's objects, plus any the engine registers (rules)
-        self.handlers: dict[str, tuple[Snapshot, Restore]] = {
+        self.handlers: dict[str, tuple[Snapshot, Restore | None]] = {
             r: (lambda name, ns, r=r: cluster.snapshot(r, name, ns),
                 lambda name, snap, ns, r=r: cluster.restore(r, name, snap, ns))
-            for r in ("node", "pod", "deployment")}
+            for r in SNAPSHOT_RESOURCES}
 
     def register(self, resource: str, snapshot: Snapshot, restore: Restore | None) -> None:
         """`restore` None: changes to it are audited and recovered, but cannot be rolled back."""
@@ -62,7 +63,7 @@ class Changes:
         if on:
             taints.append({"key": "node.kubernetes.io/unschedulable", "value": "", "effect": "NoSchedule"})
         self.apply(verb="cordon" if on else "uncordon", user=user, resource="node", name=node,
-                   change=lambda: self.cluster.set_node(node, unschedulable=on, taints=taints), annotations=notes)
+                   change=lambda: self.cluster.patch_node(node, unschedulable=on, taints=taints), annotations=notes)
         return True
 
     def label(self, node: str, user: str, set_: dict[str, str], remove: list[str], **notes: Any) -> None:
@@ -74,7 +75,7 @@ class Changes:
             labels.pop(k)
         labels.update(set_)
         self.apply(verb="label", user=user, resource="node", name=node,
-                   change=lambda: self.cluster.set_node(node, labels=labels), annotations=notes)
+                   change=lambda: self.cluster.patch_node(node, labels=labels), annotations=notes)
 
     def taint(self, node: str, user: str, add: list[dict[str, str]], remove: list[tuple[str, str | None]],
               **notes: Any) -> None:
@@ -87,7 +88,7 @@ class Changes:
         for t in add:  # same key and effect: replaced, as kubectl does
             taints = [x for x in taints if not (x["key"] == t["key"] and x["effect"] == t["effect"])] + [t]
         self.apply(verb="taint", user=user, resource="node", name=node,
-                   change=lambda: self.cluster.set_node(node, taints=taints), annotations=notes)
+                   change=lambda: self.cluster.patch_node(node, taints=taints), annotations=notes)
 
     def drain(self, node: str, user: str, opts: DrainOptions, progress: Callable[[str], None] = lambda m: None,
               **notes: Any) -> dict[str, Any]:
@@ -170,15 +171,9 @@ class Changes:
                 current = self.snapshot(resource, name, ns)
             except (NotFound, ClusterError):
                 current = None
-            common = dict(verb=intent.verb, user=intent.user, object_ref=ref, audit_id=intent.audit_id)
-            if current == intent.before:
-                self.audit.append(stage="Failed", before=intent.before, after=None, **common,
-                                  annotations={**intent.annotations, "recovered": "interrupted before the change"})
-                settled.append({"audit_id": intent.audit_id, "applied": False})
-            else:
-                self.audit.append(stage="ResponseComplete", before=intent.before, after=current, **common,
-                                  annotations={**intent.annotations, "recovered": "interrupted after the change"})
-                settled.append({"audit_id": intent.audit_id, "applied": True})
+            applied = current != intent.before
+            self.audit.settle(intent, applied, current)
+            settled.append({"audit_id": intent.audit_id, "applied": applied})
         return settled
 
 

@@ -102,7 +102,7 @@ class Operations:
     def start_pool_config(self, pool: str, version: str, max_unavailable: int, user: str, drain: bool = True) -> dict:
         if max_unavailable < 1:
             raise BadInput(f"--max-unavailable must be at least 1, got {max_unavailable}")
-        pools = {p["name"]: p for p in self.cluster.list_pools()}
+        pools = {p.name: p for p in self.cluster.list_pools()}
         if pool not in pools:
             raise NotFound(f"no node pool {pool!r} (pools: {', '.join(pools)})")
         nodes = [n for n in self.cluster.list_nodes(pool) if n.config_version != version]
@@ -111,7 +111,7 @@ class Operations:
         steps = [{"node": n.name, "from": n.config_version, "was_unschedulable": n.unschedulable, "state": "pending"}
                  for n in nodes]
         return self.create("pool-config", f"pool/{pool}", {"pool": pool, "version": version,
-                           "from": pools[pool]["desired_config"], "max_unavailable": max_unavailable,
+                           "from": pools[pool].desired_config, "max_unavailable": max_unavailable,
                            "drain": drain}, steps, user)
 
     def run_pool_config(self, op: dict, user: str, progress: Progress = lambda m: None) -> dict:
@@ -123,7 +123,7 @@ class Operations:
         while True:
             pending = [i for i, s in enumerate(steps) if s["state"] != "done"]
             if not pending:
-                self._set_pool_desired(p["pool"], version)
+                self._set_pool_desired(op, p["pool"], version, user)
                 self.save(op, state="done", position=len(steps))
                 progress(f"pool {p['pool']}: all {len(steps)} nodes on {version}")
                 return op
@@ -179,9 +179,11 @@ class Operations:
         step["state"] = state
         self.save(op, steps=op["steps"])
 
-    def _set_pool_desired(self, pool: str, version: str) -> None:
-        with self.store.transaction():
-            self.store.update("pools", pool, {"desired_config": version})
+    def _set_pool_desired(self, op: dict, pool: str, version: str, user: str) -> None:
+        """The pool's desired config: what drift is measured against — a change like any other."""
+        self.changes.apply(verb="set-desired-config", user=user, resource="pool", name=pool,
+                           change=lambda: self.cluster.set_pool_desired_config(pool, version),
+                           annotations={"operation": op["id"], "version": version})
 
     def rollback_pool_config(self, op: dict, user: str, progress: Progress = lambda m: None) -> dict:
         """Every node the operation touched goes back to its old config and schedulability."""
@@ -191,13 +193,13 @@ class Operations:
             node = self.cluster.get_node(step["node"])
             if node.config_version != step["from"]:
                 self.changes.apply(verb="apply-config", user=user, resource="node", name=step["node"],
-                                   change=lambda s=step: self.cluster.set_node(s["node"], config_version=s["from"]),
+                                   change=lambda s=step: self.cluster.patch_node(s["node"], config_version=s["from"]),
                                    annotations={"operation": op["id"], "version": step["from"], "reason": "rollback"})
             self.changes.cordon(step["node"], user, on=step["was_unschedulable"], operation=op["id"])
             step["state"] = "pending"
             self.save(op, steps=op["steps"])
             progress(f"{step['node']}: back on {step['from']}")
-        self._set_pool_desired(op["params"]["pool"], op["params"]["from"])
+        self._set_pool_desired(op, op["params"]["pool"], op["params"]["from"], user)
         self.save(op, state="rolled_back")
         return op
 

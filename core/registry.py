@@ -1,14 +1,18 @@
 """The model registry: versions of each model, with artifact digest, params, metrics and lineage."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
+from core.audit import AuditLog
 from core.errors import NotFound
 from core.store import Store
 from core.types import ModelVersion
 
 
 class Registry:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, audit: AuditLog):
         self.store = store
+        self.audit = audit
 
     def list(self, model: str | None = None) -> list[ModelVersion]:
         sql, params = "SELECT * FROM model_versions", ()
@@ -27,15 +31,35 @@ class Registry:
                              "ORDER BY version DESC LIMIT 1", (model,))
         return ModelVersion(**row) if row else None
 
-    def register(self, model: str, *, framework: str, sha256: str, params: dict, metrics: dict, data_digest: str,
-                 created_at: str, parent: str | None = None, stage: str = "production") -> ModelVersion:
-        """A new version, the newest production one: earlier production versions are archived."""
-        with self.store.transaction():
-            version = (self.store.scalar("SELECT max(version) FROM model_versions WHERE model = ?", (model,)) or 0) + 1
+    def register(self, model: str, *, user: str, framework: str, sha256: str, params: dict, metrics: dict,
+                 data_digest: str, created_at: str, parent: str | None = None, stage: str = "production",
+                 version: int | None = None, annotations: dict | None = None) -> ModelVersion:
+        """A new version (the next number, or `version` when it is known, as for a model the cluster already
+        serves); a production one archives the earlier production version. The version number, the row and
+        its audit record are one transaction: two trainings finishing together get two numbers."""
+        def insert() -> ModelVersion:
+            number = version or (self.store.scalar("SELECT max(version) FROM model_versions WHERE model = ?",
+                                                   (model,)) or 0) + 1
             if stage == "production":
                 self.store.conn.execute("UPDATE model_versions SET stage = 'archived' WHERE model = ? AND "
                                         "stage = 'production'", (model,))
             self.store.insert_all("model_versions", [{
-                "model": model, "version": version, "stage": stage, "created_at": created_at, "framework": framework,
+                "model": model, "version": number, "stage": stage, "created_at": created_at, "framework": framework,
                 "sha256": sha256, "params": params, "metrics": metrics, "parent": parent, "data_digest": data_digest}])
-        return self.get(model, version)
+            return self.get(model, number)
+
+        holder: list[ModelVersion] = []
+        self.audit.change(verb="register", user=user, object_ref={"resource": "model", "name": model}, before=None,
+                          apply=lambda: holder.append(insert()), local=True, annotations=annotations,
+                          after=lambda: {k: v for k, v in asdict(holder[0]).items() if k != "metrics"})
+        return holder[0]
+
+    def adopt(self, versions: list[ModelVersion], user: str, source: str) -> None:
+        """Versions that already exist elsewhere (the cluster serves them), with their own numbers and
+        stages: registered together, as one audited change."""
+        def insert() -> None:
+            self.store.insert_all("model_versions", [asdict(mv) for mv in versions])
+
+        self.audit.change(verb="adopt", user=user, object_ref={"resource": "registry", "name": source},
+                          before=None, apply=insert, local=True,
+                          after=[f"{mv.model}:{mv.version}" for mv in versions])

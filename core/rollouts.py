@@ -72,12 +72,7 @@ class Rollouts:
         mv = self.registry.get(p["model"], p["version"])
 
         def add_revision() -> None:
-            snap = self.cluster.snapshot("deployment", deployment)
-            snap["revisions"].append({"number": number, "model": p["model"], "model_version": p["version"],
-                                      "image": f"registry.internal/serving/{p['model']}:{p['version']}",
-                                      "created_at": clock.iso(clock.now()), "weight": 0, "status": "canary"})
-            snap["status"] = "Progressing"
-            self.cluster.restore("deployment", deployment, snap)
+            self.cluster.add_revision(deployment, number, p["model"], p["version"], _image(p["model"], p["version"]))
 
         self.changes.apply(verb="rollout-start", user=user, resource="deployment", name=deployment, change=add_revision,
                            annotations={"operation": op["id"], "model": f"{p['model']}:{p['version']}",
@@ -192,15 +187,10 @@ class Rollouts:
         number = max(r.number for r in dep.revisions) + 1
 
         def undo() -> None:
-            snap = self.cluster.snapshot("deployment", deployment)
-            for r in snap["revisions"]:
-                if r["status"] == "active":
-                    r.update(status="retired", weight=0)
-            snap["revisions"].append({"number": number, "model": target.model, "model_version": target.model_version,
-                                      "image": target.image, "created_at": clock.iso(clock.now()), "weight": 100,
-                                      "status": "active"})
-            snap.update(current_revision=number, status="Healthy")
-            self.cluster.restore("deployment", deployment, snap)
+            # a new revision of the old template, then all traffic to it (a kill in between leaves a canary
+            # at weight 0 that serves nothing)
+            self.cluster.add_revision(deployment, number, target.model, target.model_version, target.image)
+            self.cluster.promote_revision(deployment, number)
 
         self.changes.apply(verb="rollout-undo", user=user, resource="deployment", name=deployment, change=undo,
                            annotations={"to_revision": target.number, "model": f"{target.model}:{target.model_version}"})
@@ -215,40 +205,21 @@ class Rollouts:
         return op
 
     def _set_weight(self, op: dict, dep_name: str, canary: int, weight: int, user: str) -> None:
-        def change() -> None:
-            snap = self.cluster.snapshot("deployment", dep_name)
-            for r in snap["revisions"]:
-                if r["number"] == canary:
-                    r["weight"] = weight
-                elif r["status"] == "active":
-                    r["weight"] = 100 - weight
-            self.cluster.restore("deployment", dep_name, snap)
-        self.changes.apply(verb="set-weight", user=user, resource="deployment", name=dep_name, change=change,
+        self.changes.apply(verb="set-weight", user=user, resource="deployment", name=dep_name,
+                           change=lambda: self.cluster.set_canary_weight(dep_name, canary, weight),
                            annotations={"operation": op["id"], "weight": weight})
 
     def _promote(self, op: dict, dep_name: str, canary: int, user: str) -> None:
-        def change() -> None:
-            snap = self.cluster.snapshot("deployment", dep_name)
-            for r in snap["revisions"]:
-                if r["number"] == canary:
-                    r.update(status="active", weight=100)
-                elif r["status"] == "active":
-                    r.update(status="retired", weight=0)
-            snap.update(current_revision=canary, status="Healthy")
-            self.cluster.restore("deployment", dep_name, snap)
-        self.changes.apply(verb="promote", user=user, resource="deployment", name=dep_name, change=change,
+        self.changes.apply(verb="promote", user=user, resource="deployment", name=dep_name,
+                           change=lambda: self.cluster.promote_revision(dep_name, canary),
                            annotations={"operation": op["id"]})
 
     def _abort(self, op: dict, dep_name: str, canary: int, user: str, reason: str, state: str = "failed") -> None:
-        def change() -> None:
-            snap = self.cluster.snapshot("deployment", dep_name)
-            for r in snap["revisions"]:
-                if r["number"] == canary:
-                    r.update(status="aborted", weight=0)
-                elif r["status"] == "active":
-                    r["weight"] = 100
-            snap["status"] = "Degraded"
-            self.cluster.restore("deployment", dep_name, snap)
-        self.changes.apply(verb="abort", user=user, resource="deployment", name=dep_name, change=change,
+        self.changes.apply(verb="abort", user=user, resource="deployment", name=dep_name,
+                           change=lambda: self.cluster.abort_revision(dep_name, canary),
                            annotations={"operation": op["id"], "reason": reason})
         self.ops.save(op, state=state, error=reason)
+
+
+def _image(model: str, version: int) -> str:
+    return f"registry.internal/serving/{model}:{version}"

@@ -1,4 +1,8 @@
-"""The one store: SQLite, WAL mode, numbered schema migrations; bulk writes through sqlite-utils.
+"""SQLite stores: WAL mode, numbered schema migrations; bulk writes through sqlite-utils.
+
+`Store(home)` is the console's own data (imported history, classifications, suggestions, operations, the
+model registry, audit). A backend that keeps state of its own (the simulator) opens a Store of its own,
+in its own file, with its own migrations: the console's store never holds the cluster's objects.
 
 Each thread gets its own connection (the TUI reads from worker threads); WAL lets readers run
 beside a writer. Reads use the sqlite3 connection directly: importing sqlite-utils pulls in numpy
@@ -91,35 +95,60 @@ MIGRATIONS: list[str] = [
     CREATE INDEX suggestions_status ON suggestions(status, created_at);
     ALTER TABLE attempts ADD COLUMN truth TEXT;
     """,
+    # 5: the cluster's objects leave the console's store. Imported history becomes training data of its
+    # own (it used to be written among the cluster's attempts, where it showed as live jobs); the
+    # simulator keeps its estate in sim.db (core/backends/sim), rebuilt from its seed on the next start.
+    """
+    CREATE TABLE history (
+        run_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, attempt INTEGER NOT NULL, submitted_at TEXT NOT NULL,
+        kind TEXT, input_bytes INTEGER, conf TEXT, status TEXT NOT NULL, log_tail TEXT, runtime_seconds REAL,
+        cost REAL, node TEXT, exit_code INTEGER, reason TEXT, extra TEXT, source TEXT NOT NULL,
+        imported_at TEXT NOT NULL);
+    CREATE INDEX history_job ON history(job_id, submitted_at);
+    INSERT INTO history SELECT run_id, job_id, attempt, submitted_at, kind, input_bytes, conf, status, log_tail,
+        runtime_seconds, cost, node, exit_code, reason, extra, source, submitted_at FROM attempts
+        WHERE source LIKE 'import:%';
+    DROP TABLE attempts;
+    DROP TABLE jobs;
+    DROP TABLE pods;
+    DROP TABLE pdbs;
+    DROP TABLE nodes;
+    DROP TABLE pools;
+    DROP TABLE revisions;
+    DROP TABLE deployments;
+    DELETE FROM meta WHERE key LIKE 'sim.%';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-JSON_COLUMNS = {"labels", "taints", "conditions", "conf", "extra", "params", "metrics",
-                "object_ref", "before", "after", "annotations", "context", "fields", "faults", "steps",
-                "results", "conf_before", "alternatives"}
+JSON_COLUMNS = frozenset({"conf", "extra", "params", "metrics", "object_ref", "before", "after", "annotations",
+                          "context", "fields", "steps", "results", "conf_before", "alternatives"})
 
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def encode_row(row: dict[str, Any]) -> dict[str, Any]:
+def encode_row(row: dict[str, Any], json_columns: frozenset[str] = JSON_COLUMNS) -> dict[str, Any]:
     """JSON-encode the JSON columns of a row about to be written (text is taken as already encoded)."""
-    return {k: dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v for k, v in row.items()}
+    return {k: dumps(v) if k in json_columns and not isinstance(v, str | None) else v for k, v in row.items()}
 
 
-def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+def decode_row(row: dict[str, Any], json_columns: frozenset[str] = JSON_COLUMNS) -> dict[str, Any]:
     """Turn the JSON text columns of a row back into objects."""
-    for k in JSON_COLUMNS.intersection(row):
+    for k in json_columns.intersection(row):
         if isinstance(row[k], str):
             row[k] = json.loads(row[k])
     return row
 
 
 class Store:
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, name: str = DB_NAME, migrations: list[str] | None = None,
+                 json_columns: frozenset[str] = JSON_COLUMNS):
         self.home = Path(home)
-        self.path = self.home / DB_NAME
+        self.path = self.home / name
+        self.migrations = MIGRATIONS if migrations is None else migrations
+        self.json_columns = json_columns
         self._local = threading.local()
         self._prepare_home()
         self._migrate()
@@ -168,16 +197,17 @@ class Store:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path} is not a mlops-console store: {e}") from None
-        if version > SCHEMA_VERSION:
+        latest = len(self.migrations)
+        if version > latest:
             raise StoreError(
                 f"store {self.path} has schema version {version}, newer than this mlops-console "
-                f"understands ({SCHEMA_VERSION}); upgrade mlops-console or use another --home")
-        for number in range(version + 1, SCHEMA_VERSION + 1):
+                f"understands ({latest}); upgrade mlops-console or use another --home")
+        for number in range(version + 1, latest + 1):
             with self.transaction():
                 # Re-read inside the write lock: another process may have migrated meanwhile.
                 if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
                     continue
-                for stmt in MIGRATIONS[number - 1].split(";"):
+                for stmt in self.migrations[number - 1].split(";"):
                     if stmt.strip():
                         conn.execute(stmt)
                 conn.execute(f"PRAGMA user_version = {number}")
@@ -191,7 +221,7 @@ class Store:
         return _Transaction(self.conn)
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        return [decode_row(dict(r)) for r in self.conn.execute(sql, params)]
+        return [decode_row(dict(r), self.json_columns) for r in self.conn.execute(sql, params)]
 
     def one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
         rows = self.query(sql, params)
@@ -202,13 +232,13 @@ class Store:
         return row[0] if row else None
 
     def insert_all(self, table: str, rows: Iterable[dict[str, Any]], batch_size: int = 2000) -> None:
-        self.db[table].insert_all((encode_row(r) for r in rows), batch_size=batch_size)
+        self.db[table].insert_all((encode_row(r, self.json_columns) for r in rows), batch_size=batch_size)
 
     def upsert_all(self, table: str, rows: Iterable[dict[str, Any]], pk: str | tuple[str, ...]) -> None:
-        self.db[table].upsert_all((encode_row(r) for r in rows), pk=pk)
+        self.db[table].upsert_all((encode_row(r, self.json_columns) for r in rows), pk=pk)
 
     def update(self, table: str, pk: Any, values: dict[str, Any]) -> None:
-        self.db[table].update(pk, encode_row(values))
+        self.db[table].update(pk, encode_row(values, self.json_columns))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

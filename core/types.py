@@ -26,6 +26,18 @@ class Taint:
 
 
 @dataclass
+class Pool:
+    """A node group: its nodes share an instance type and the node config the console wants them on."""
+    name: str
+    instance_type: str
+    desired_kubelet: str
+    desired_config: str  # the config version the pool's nodes should run (drift: a node that does not)
+    cpu: int
+    memory_gib: int
+    gpus: int
+
+
+@dataclass
 class Node:
     name: str
     pool: str

@@ -22,7 +22,8 @@ class ViewScreen(ForwardWorkerErrors, Screen):
     VIEW = ""
     TITLE = ""
     COLUMNS: tuple[str, ...] = ()
-    #: action -> the role it needs; the footer and palette hide what the operator's role cannot do
+    #: screen action -> the engine action it performs (Engine.actions()); the footer and palette hide what
+    #: the operator may not do
     ROLE_ACTIONS: dict[str, str] = {}
     MARKABLE = False  # `space` marks rows for a batch action
     BINDINGS = [
@@ -150,8 +151,8 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 
     # -- actions that change things ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        role = self.ROLE_ACTIONS.get(action)
-        if role is not None and not self.app.engine.can(role):
+        needs = self.ROLE_ACTIONS.get(action)
+        if needs is not None and not self.app.engine.can(needs):
             return False  # not offered at all: hidden from the footer, the palette and the keys
         if action == "mark" and not self.MARKABLE:
             return False

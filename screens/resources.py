@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Static
 from core import clock
 from core.errors import ConsoleError
 from core.types import object_name
+from screens.describe import describe, describe_change
 from screens.base import Row, ViewScreen
 from screens.widgets import safe_text, sparkline, status_text
 
@@ -31,8 +32,8 @@ class NodesScreen(ViewScreen):
         Binding("a", "apply_config", "Pool config", id="apply_config"),
         Binding("d", "toggle_drift", "Drift", id="toggle_drift"),
     ]
-    ROLE_ACTIONS = {"cordon": "operator", "uncordon": "operator", "drain": "operator", "labels": "operator",
-                    "taints": "operator", "apply_config": "admin"}
+    ROLE_ACTIONS = {"cordon": "cordon", "uncordon": "uncordon", "drain": "drain", "labels": "label",
+                    "taints": "taint", "apply_config": "apply-config"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,7 +41,7 @@ class NodesScreen(ViewScreen):
 
     def fetch(self) -> list[Row]:
         engine = self.app.engine
-        desired = {p["name"]: p["desired_config"] for p in engine.cluster.list_pools()}
+        desired = {p.name: p.desired_config for p in engine.pools()}
         self.pools = {}
         rows = []
         for n in engine.nodes():
@@ -59,7 +60,7 @@ class NodesScreen(ViewScreen):
         return rows
 
     def describe(self, key: str) -> str:
-        return self.app.engine.describe_node(key)
+        return describe(self.app.engine.node_details(key))
 
     def action_cordon(self, on: bool = True) -> None:
         names = self.targets()
@@ -120,7 +121,7 @@ class NodesScreen(ViewScreen):
         if key is None:
             return
         pool = self.pools.get(key, "")
-        desired = next((p["desired_config"] for p in self.app.engine.cluster.list_pools() if p["name"] == pool), "")
+        desired = next((p.desired_config for p in self.app.engine.pools() if p.name == pool), "")
         from screens.dialogs import FormScreen
 
         def go(values: dict | None) -> None:
@@ -163,7 +164,8 @@ class RolloutsScreen(ViewScreen):
         Binding("a", "abort", "Abort", id="abort"),
         Binding("b", "rollback", "Rollback", id="rollback"),
     ]
-    ROLE_ACTIONS = {"start": "operator", "promote": "operator", "abort": "operator", "rollback": "admin"}
+    ROLE_ACTIONS = {"start": "rollout-start", "promote": "rollout-promote", "abort": "rollout-abort",
+                    "rollback": "rollout-rollback"}
     COLUMNS = ("DEPLOYMENT", "MODEL", "REV", "VERSION", "CANARY", "READY", "STATUS", "REQ/S", "P99 ms", "ERR %")
 
     def compose_extra(self) -> ComposeResult:
@@ -223,7 +225,7 @@ class RolloutsScreen(ViewScreen):
         self.query_one("#metrics", Static).update(lines)
 
     def describe(self, key: str) -> str:
-        return self.app.engine.describe_deployment(key)
+        return describe(self.app.engine.deployment_details(key))
 
     def action_promote(self) -> None:
         key = self.selected_key()
@@ -303,7 +305,7 @@ class AttemptsView(ViewScreen):
     BINDINGS = [Binding("l", "log", "Log", id="log")]
 
     def describe(self, key: str) -> str:
-        return self.app.engine.describe_attempt(key)
+        return describe(self.app.engine.attempt_details(key))
 
     def action_log(self) -> None:
         key = self.selected_key()
@@ -369,7 +371,7 @@ class AutofixScreen(AttemptsView):
         Binding("h", "toggle_history", "Decided", id="toggle_history"),
         Binding("T", "train", "Train on sim", id="train"),
     ]
-    ROLE_ACTIONS = {"approve": "operator", "edit": "operator", "reject": "operator", "train": "operator"}
+    ROLE_ACTIONS = {"approve": "approve", "edit": "edit", "reject": "reject", "train": "recommender-train"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -399,7 +401,7 @@ class AutofixScreen(AttemptsView):
             safe_text(_clip(s.change, CHANGE_SHOWN) or "-")]) for s in items]
 
     def describe(self, key: str) -> str:
-        return self.app.engine.describe_suggestion(key)
+        return describe(self.app.engine.suggestion(key).to_dict())
 
     def action_log(self) -> None:
         s = self.items.get(self.selected_key() or "")
@@ -507,7 +509,6 @@ class SignaturesScreen(ViewScreen):
                 for n, (sig, g) in enumerate(self.groups.items(), start=1)]
 
     def describe(self, key: str) -> str:
-        from core.describe import describe
         g = self.groups[key]
         return describe({k: g[k] for k in ("signature", "count", "jobs", "last_seen", "example", "regex")}
                         | {"run_ids": g["run_ids"][:20]})
@@ -542,7 +543,7 @@ class ModelsScreen(ViewScreen):
 
     def describe(self, key: str) -> str:
         model, _, version = key.rpartition(":")
-        return self.app.engine.describe_model(model, int(version))
+        return describe(self.app.engine.model_details(model, int(version)))
 
 
 class AuditScreen(ViewScreen):
@@ -550,7 +551,7 @@ class AuditScreen(ViewScreen):
     TITLE = "Audit trail"
     COLUMNS = ("SEQ", "TIME", "USER", "VERB", "OBJECT", "STAGE", "AUDIT ID")
     BINDINGS = [Binding("b", "rollback", "Rollback", id="rollback"), Binding("v", "verify", "Verify", id="verify")]
-    ROLE_ACTIONS = {"rollback": "admin"}
+    ROLE_ACTIONS = {"rollback": "audit-rollback"}
 
     def fetch(self) -> list[Row]:
         engine = self.app.engine
@@ -564,7 +565,7 @@ class AuditScreen(ViewScreen):
             for e in engine.audit_events(limit=5000)]
 
     def describe(self, key: str) -> str:
-        return self.app.engine.describe_change(key)
+        return describe_change(self.app.engine.change_details(key))
 
     def action_verify(self) -> None:
         self.refresh_data()
@@ -610,7 +611,7 @@ class OpsScreen(ViewScreen):
     BINDINGS = [Binding("R", "resume", "Resume", key_display="R", id="resume"),
                 Binding("b", "rollback", "Rollback", id="rollback"),
                 Binding("p", "pause", "Pause", id="pause")]
-    ROLE_ACTIONS = {"resume": "operator", "rollback": "admin", "pause": "operator"}
+    ROLE_ACTIONS = {"resume": "op-resume-rollout", "rollback": "op-rollback", "pause": "op-pause"}
     STATES = {"interrupted": "bold yellow", "failed": "bold red", "running": "cyan", "paused": "yellow",
               "done": "green", "rolled_back": "dim"}
 
@@ -621,7 +622,6 @@ class OpsScreen(ViewScreen):
                            o["updated_at"].replace("T", " ")[:19], safe_text((o["error"] or "")[:80])]) for o in ops]
 
     def describe(self, key: str) -> str:
-        from core.describe import describe
         return describe(self.app.engine.operation(key))
 
     def action_resume(self) -> None:

@@ -18,7 +18,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PINNED_NOW = "2026-11-20T12:00:00Z"
-DB_NAME = "console.db"
+DB_NAME = "console.db"  # the console's own data
+SIM_DB = "sim.db"  # the simulator's estate (its own store, core/backends/sim)
+
+
+def connect(home: Path) -> sqlite3.Connection:
+    """The console's store with the simulator's attached: a table name unknown to the first (nodes,
+    attempts…) is looked up in the second, as a test that inspects both needs."""
+    conn = sqlite3.connect(home / DB_NAME)
+    if (home / SIM_DB).exists():
+        conn.execute("ATTACH DATABASE ? AS sim", (str(home / SIM_DB),))
+    return conn
 
 
 def isolated_env(root: Path, **extra: str) -> dict[str, str]:
@@ -75,19 +85,22 @@ class Cli:
 
 
 def copy_home(src: Path, dst: Path) -> Path:
-    """A consistent copy of a home: its store (sqlite backup API: WAL contents included) and its model
+    """A consistent copy of a home: its stores (sqlite backup API: WAL contents included) and its model
     artifacts."""
     import shutil
     dst.mkdir(parents=True, exist_ok=True)
     if (src / "artifacts").is_dir():
         shutil.copytree(src / "artifacts", dst / "artifacts")
-    s = sqlite3.connect(src / DB_NAME)
-    d = sqlite3.connect(dst / DB_NAME)
-    try:
-        s.backup(d)
-    finally:
-        d.close()
-        s.close()
+    for name in (DB_NAME, SIM_DB):
+        if not (src / name).exists():
+            continue
+        s = sqlite3.connect(src / name)
+        d = sqlite3.connect(dst / name)
+        try:
+            s.backup(d)
+        finally:
+            d.close()
+            s.close()
     return dst
 
 

@@ -18,7 +18,13 @@ def home(trained_home, tmp_path):
     return copy_home(trained_home, tmp_path / "home")
 
 
+def reconcile(cli: Cli, home, *args: str, **kw) -> dict:
+    return json.loads(cli.ok("--home", str(home), *args, "autofix", "reconcile", "-o", "json", env=FAST, **kw).out)
+
+
 def queue(cli: Cli, home, *args: str, **kw) -> list[dict]:
+    """Reconcile (queue what is new, record outcomes), then read the queue."""
+    reconcile(cli, home, **kw)
     return json.loads(cli.ok("--home", str(home), "autofix", "queue", "-o", "json", *args, env=FAST, **kw).out)
 
 
@@ -31,13 +37,15 @@ def memory_suggestion(items: list[dict]) -> dict:
 
 
 def test_without_a_model_memory_failures_wait_and_plain_retries_are_queued(cli, home_copy):
-    r = cli.ok("--home", str(home_copy), "autofix", "queue", "-o", "json")
-    items = json.loads(r.out)
+    looked = cli.ok("--home", str(home_copy), "autofix", "queue", "-o", "json")
+    assert json.loads(looked.out) == [] and "autofix reconcile" in looked.err  # looking writes nothing
+    r = cli.ok("--home", str(home_copy), "autofix", "reconcile")
+    assert "wait for a trained recommender" in r.err and "autofix train --history" in r.err
+    items = json.loads(cli.ok("--home", str(home_copy), "autofix", "queue", "-o", "json").out)
     assert items and all(s["status"] == "pending" and s["model"] is None for s in items)
     assert {s["action"] for s in items} <= {"retry", "retry_later", "retry_with_conf"}
     assert not any(s["category"] == "memory_exceeded" for s in items)
-    assert "wait for a trained recommender" in r.err and "autofix train --history" in r.err
-    # looking again queues nothing twice
+    # reconciling again queues nothing twice
     assert [s["id"] for s in queue(cli, home_copy)] == [s["id"] for s in items]
 
 
@@ -118,6 +126,8 @@ def test_reject_needs_a_reason_and_is_kept_with_it(cli, home):
 def test_read_only_shows_the_queue_and_writes_nothing(cli, home):
     r = cli.ok("--home", str(home), "--read-only", "autofix", "queue", "-o", "json")
     assert json.loads(r.out) == [] and "read-only" in r.err
+    refused = cli("--home", str(home), "--read-only", "autofix", "reconcile")
+    assert refused.rc == 3 and "read-only" in refused.err
     with sqlite3.connect(home / DB_NAME) as db:
         assert db.execute("SELECT count(*) FROM suggestions").fetchone()[0] == 0
     s = queue(cli, home)[0]
@@ -128,8 +138,8 @@ def test_read_only_shows_the_queue_and_writes_nothing(cli, home):
 def test_a_policy_applies_what_it_allows_as_the_policy_on_behalf_of_the_operator(cli, home, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[[autofix_policy]]\nname = "transient"\ncategory = "node_lost"\nmin_p_success = 0\n')
-    r = cli.ok("--home", str(home), "--config", str(config), "autofix", "queue", "--all", "-o", "json", env=FAST)
-    items = json.loads(r.out)
+    r = cli.ok("--home", str(home), "--config", str(config), "autofix", "reconcile", env=FAST)
+    items = json.loads(cli.ok("--home", str(home), "autofix", "queue", "--all", "-o", "json").out)
     applied = [s for s in items if s["status"] == "auto_applied"]
     assert applied and all(s["category"] == "node_lost" for s in applied)
     assert all(s["status"] == "pending" for s in items if s["category"] != "node_lost")
@@ -137,14 +147,14 @@ def test_a_policy_applies_what_it_allows_as_the_policy_on_behalf_of_the_operator
     trail = audit_of(cli, home, "retry")
     assert trail[0]["user"] == "policy:transient" and trail[0]["annotations"]["on_behalf_of"]
     config.write_text('[[autofix_policy]]\ncategory = "memory_exceded"\n')
-    bad = cli("--home", str(home), "--config", str(config), "autofix", "queue")
+    bad = cli("--home", str(home), "--config", str(config), "autofix", "reconcile")
     assert bad.rc == 2 and "memory_exceded" in bad.err and str(config) in bad.err
 
 
 def test_outcomes_of_approved_retries_become_training_data(cli, home, tmp_path):
     s = memory_suggestion(queue(cli, home))
     cli.ok("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
-    queue(cli, home)  # records the outcome
+    reconcile(cli, home)  # records the outcome
     world = tmp_path / "w.jsonl"
     world.write_text(cli.ok("autofix", "world", "--jobs", "30", "--days", "15", "--world-seed", "3").out)
     out = json.loads(cli.ok("--home", str(home), "autofix", "train", "--history", str(world)).out)
@@ -169,9 +179,9 @@ def test_the_dashboards_count_of_failures_to_queue_is_what_a_look_at_the_queue_q
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
     engine = Engine(load({"home": str(home_copy)}))
     before, waiting = engine.failures_to_queue()
-    with_tries = engine.retry_candidates()
+    with_tries = [a for a in engine.attempts(failed=True) if a.attempt < 3 and a.submitted_at >= "2026-11-19T12:00:00Z"]
     assert before < len(with_tries)  # the demo has failures no retry fixes (user code): not counted
-    _, report = engine.autofix_queue()
+    report = engine.autofix_reconcile()
     assert before == report["queued"] + report["waiting_for_model"] > 0
     assert waiting == report["waiting_for_model"] > 0
     assert engine.failures_to_queue()[0] == report["waiting_for_model"]  # those wait for a model
@@ -185,7 +195,8 @@ def test_training_on_the_simulators_world_gives_the_queue_a_model(home_copy, mon
     engine = Engine(load({"home": str(home_copy)}))
     out = engine.train_on_world(seed=5, jobs=25, days=12)
     assert out["model"] == "retry-recommender" and out["version"] == 1
-    items, report = engine.autofix_queue()
+    report = engine.autofix_reconcile()
+    items = engine.autofix_queue()
     assert report["waiting_for_model"] == 0 and any(s.model == "retry-recommender:1" for s in items)
 
 
@@ -195,7 +206,8 @@ def test_a_run_retried_by_other_means_is_not_submitted_again(cli, home, monkeypa
     s = queue(cli, home)[0]
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
-    by_hand = Engine(load({"home": str(home)})).cluster.submit_retry(s["run_id"], s["conf_before"])
+    from console.backend import open_cluster
+    by_hand = open_cluster(load({"home": str(home)})).submit_retry(s["run_id"], s["conf_before"])
     r = cli("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
     assert r.rc == 1 and f"already retried as {by_hand.run_id}" in r.err
     settled = next(x for x in queue(cli, home, "--all") if x["id"] == s["id"])
@@ -212,10 +224,11 @@ def test_an_approval_is_not_relabelled_retried_elsewhere_by_a_refresh_running_be
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
     s = memory_suggestion(queue(cli, home))
     engine = Engine(load({"home": str(home)}))
-    stale = engine.approvals.queue.list("pending")  # what the refresh read first
+    approvals = engine._w.approvals  # the queue's own machinery: the race is inside it
+    stale = approvals.queue.list("pending")  # what the refresh read first
     engine.approve(s["id"])
-    monkeypatch.setattr(engine.approvals.queue, "list", lambda status=None: stale)
-    engine.approvals.mark_retried_elsewhere()  # ... and what it did after the approval went through
+    monkeypatch.setattr(approvals.queue, "list", lambda status=None: stale)
+    approvals.mark_retried_elsewhere()  # ... and what it did after the approval went through
     assert engine.suggestion(s["id"]).status == "approved"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DB_NAME, Cli, copy_home
+from conftest import Cli, connect, copy_home
 
 FAST = {"MLOPS_CONSOLE_SIM_POD_START": "0"}
 NEW_CFG = "ncfg-2026.12.1"
@@ -33,7 +33,7 @@ def mc(cli) -> Cli:
 
 # -- helpers: read the estate the way a user does (CLI), or the store directly for what no command shows --
 def db(home: Path) -> sqlite3.Connection:
-    return sqlite3.connect(home / DB_NAME)
+    return connect(home)
 
 
 def sql(home: Path, query: str, params: tuple = ()) -> list[tuple]:

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from rich.text import Text
 
-from conftest import DB_NAME, PINNED_NOW
+from conftest import DB_NAME, PINNED_NOW, SIM_DB
 from core.sanitize import safe_markup, strip_control
 from core.store import SCHEMA_VERSION
 
@@ -276,7 +276,7 @@ EVIL = ("\x1b[2J\x1b]0;pwned title\x07OOM\x1b[31mKilled\x1b[0m\r"
 @pytest.fixture
 def evil_home(home_copy):
     """The demo estate plus one failed attempt whose fields carry terminal control sequences."""
-    conn = sqlite3.connect(home_copy / DB_NAME)
+    conn = sqlite3.connect(home_copy / SIM_DB)  # the cluster's attempts: the simulator's store
     row = conn.execute("SELECT * FROM attempts WHERE status = 'failed' ORDER BY submitted_at DESC LIMIT 1")
     cols = [c[0] for c in row.description]
     values = dict(zip(cols, row.fetchone()))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.sim import spark_world as w
+from core.backends.sim import spark_world as w
 
 KEYS = {"run_id", "category", "rule_id", "action", "conf", "p_success", "expected_cost"}
 

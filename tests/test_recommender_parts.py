@@ -9,7 +9,7 @@ from autofix.features import NAMES, JobMemory, dataset, quantities, vector
 from autofix.model import load, save, train
 from autofix.recommend import SPACE, candidates, changed, search
 from core.errors import ConsoleError
-from core.sim import spark_world as w
+from core.backends.sim import spark_world as w
 from core.spark import parse_size
 
 

@@ -11,10 +11,10 @@ import pytest
 from conftest import PINNED_NOW, REPO
 from core import clock
 from core.errors import BadInput
-from core.sim import parse_scale
-from core.sim.estate import GiB, parse_mem
+from core.backends.sim import parse_scale
+from core.backends.sim.estate import GiB, parse_mem
 from core.taxonomy import TAXONOMY
-from core.sim.logs import LogTemplate, load_templates
+from core.backends.sim.logs import LogTemplate, load_templates
 
 TEMPLATES = load_templates(REPO / "fixtures" / "logs")
 

@@ -9,7 +9,7 @@ import pytest
 from autofix.classify import Classifier
 from autofix.history import check
 from autofix.rules import load_ruleset
-from core.sim import spark_world as w
+from core.backends.sim import spark_world as w
 from core.spark import GiB, format_size
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from core.clock import iso
-from core.sim.logs import LogTemplate, load_templates
+from core.backends.sim.logs import LogTemplate, load_templates
 from core.spark import GiB, format_size, parse_size
 from core.taxonomy import TAXONOMY
 

@@ -1,7 +1,7 @@
 """What happens when the simulator is asked to retry a failed attempt with some config: the simulator's
 truth about its own failures, never shown to the recommender (which sees only the attempts).
 
-- Memory failures of Spark jobs are judged by the Spark world (core/sim/spark_world.py): the job gets a
+- Memory failures of Spark jobs are judged by the Spark world (core/backends/sim/spark_world.py): the job gets a
   hidden `JobTruth` under which the failed config really does fail the way its log says — heap, container
   memory (exit 137) or driver — by a margin drawn per run (5–60 % short). The retry's config then runs in
   that world: it succeeds, or fails again with the log such a failure leaves, and costs what the world says.
@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from core import clock
-from core.sim import spark_world as world
+from core.backends.sim import spark_world as world
 from core.spark import GiB, parse_size
 from core.types import Attempt
 

@@ -1,5 +1,5 @@
-"""SimCluster: the embedded backend. Built once from fixtures/ and a seed, then kept in the store so that
-what an operator changes survives a restart."""
+"""SimCluster: the embedded backend. Built once from fixtures/ and a seed, then kept in a store of its own
+(sim.db in the console's home) so that what an operator changes survives a restart."""
 from __future__ import annotations
 
 import hashlib
@@ -10,10 +10,10 @@ from typing import Callable
 
 from core import clock
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
-from core.sim import metrics
-from core.sim.logs import full_log
+from core.backends.sim import metrics, schema
+from core.backends.sim.logs import full_log
 from core.store import Store
-from core.types import Attempt, Job, MetricPoint, ModelDeployment, Node, Pod, Revision, run_of
+from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Revision, run_of
 
 DEFAULT_SEED = 42
 SCALE_KEYS = ("nodes", "jobs")
@@ -39,11 +39,11 @@ def parse_scale(text: str | None) -> dict[str, int]:
 
 
 class SimCluster:
-    def __init__(self, store: Store, fixtures_dir: Path, seed: int = DEFAULT_SEED,
+    def __init__(self, home: Path, fixtures_dir: Path, seed: int = DEFAULT_SEED,
                  scale: dict[str, int] | None = None,
                  on_build: Callable[[dict], None] | None = None, pod_start_seconds: float = 2.0,
                  job_seconds: float = 20.0):
-        self.store = store
+        self.store = store = Store(home, schema.DB_NAME, schema.MIGRATIONS, schema.JSON_COLUMNS)
         self.fixtures_dir = Path(fixtures_dir)
         built = store.get_meta("sim.seed")
         if built is None:
@@ -65,7 +65,7 @@ class SimCluster:
 
     # -- building ------------------------------------------------------------------------------
     def _build(self, seed: int, scale: dict[str, int], on_build: Callable[[dict], None] | None) -> None:
-        from core.sim.estate import EstateBuilder  # only on first start: keep it off the TUI's start path
+        from core.backends.sim.estate import EstateBuilder  # only on first start: keep it off the TUI's start path
         anchor = clock.now().replace(minute=0, second=0, microsecond=0)
         b = EstateBuilder(self.fixtures_dir, seed, scale, anchor)
         with self.store.transaction():
@@ -78,7 +78,8 @@ class SimCluster:
             deps, revs, versions = b.deployments()
             self.store.insert_all("deployments", deps)
             self.store.insert_all("revisions", revs)
-            self.store.insert_all("model_versions", versions)
+            self.store.insert_all("catalogue", [{"model": v["model"], "version": v["version"], "record": v}
+                                                for v in versions])
             jobs, attempts = b.jobs_and_attempts()
             self.store.insert_all("jobs", jobs)
             self.store.insert_all("attempts", attempts, batch_size=5000)
@@ -92,8 +93,14 @@ class SimCluster:
                           "attempts": self.store.scalar("SELECT count(*) FROM attempts")})
 
     # -- nodes -----------------------------------------------------------------------------------
-    def list_pools(self) -> list[dict]:
-        return self.store.query("SELECT * FROM pools ORDER BY name")
+    def list_pools(self) -> list[Pool]:
+        return [Pool(**r) for r in self.store.query("SELECT * FROM pools ORDER BY name")]
+
+    def set_pool_desired_config(self, pool: str, version: str) -> None:
+        with self.store.transaction():
+            if self.store.one("SELECT name FROM pools WHERE name = ?", (pool,)) is None:
+                raise NotFound(f"no node pool {pool!r}")
+            self.store.update("pools", pool, {"desired_config": version})
 
     def list_nodes(self, pool: str | None = None) -> list[Node]:
         usage = {r["node"]: r for r in self.store.query(
@@ -136,19 +143,21 @@ class SimCluster:
         number = revision or dep.current_revision
         spec = dict(self._dep_specs.get(name, {"name": name, "rate": 10.0, "latency_ms": 20.0, "error_rate": 0.001}))
         rev = next((r for r in dep.revisions if r.number == number), None)
-        if rev is not None:  # a model version serves with its own quality
-            mv = self.store.one("SELECT params FROM model_versions WHERE model = ? AND version = ?",
-                                (rev.model, rev.model_version))
-            spec["error_rate"] *= float(((mv or {}).get("params") or {}).get("sim_error_factor", 1.0))
+        if rev is not None:  # a model version of the estate's catalogue serves with its own quality
+            row = self.store.one("SELECT record FROM catalogue WHERE model = ? AND version = ?",
+                                 (rev.model, rev.model_version))
+            spec["error_rate"] *= float(((row or {}).get("record") or {}).get("params", {}).get("sim_error_factor", 1.0))
         return metrics.series(self.seed, spec, number, clock.now(), minutes)
 
+    def known_model_versions(self) -> list[ModelVersion]:
+        return [ModelVersion(**r["record"]) for r in self.store.query(
+            "SELECT record FROM catalogue ORDER BY model, version")]
+
     # -- mutations (each one SQLite transaction: all or nothing) --------------------------------------
-    def set_node(self, name: str, **fields) -> None:
-        """Write node fields: unschedulable, labels, taints, config_version, kubelet_version."""
-        allowed = {"unschedulable", "labels", "taints", "config_version", "kubelet_version"}
-        bad = set(fields) - allowed
-        if bad:
-            raise ValueError(f"cannot set {sorted(bad)} on a node")
+    def patch_node(self, name: str, *, unschedulable: bool | None = None, labels: dict[str, str] | None = None,
+                   taints: list[dict[str, str]] | None = None, config_version: str | None = None) -> None:
+        fields = {k: v for k, v in (("unschedulable", unschedulable), ("labels", labels), ("taints", taints),
+                                    ("config_version", config_version)) if v is not None}
         self.get_node(name)
         with self.store.transaction():
             self.store.update("nodes", name, {k: int(v) if k == "unschedulable" else v for k, v in fields.items()})
@@ -161,7 +170,7 @@ class SimCluster:
         fault = (row["faults"] or {}).get("config_apply")
         if fault:
             raise ClusterError(f"node {name}: {fault}")
-        self.set_node(name, config_version=version)
+        self.patch_node(name, config_version=version)
 
     def evict(self, namespace: str, pod: str, grace_seconds: int = 30) -> None:
         """The Eviction API: refuses with 429 when the pod's disruption budget would be violated; otherwise
@@ -192,8 +201,60 @@ class SimCluster:
             ready = clock.iso(now + timedelta(seconds=self.pod_start_seconds))
             self.store.update("pods", (namespace, pod), {"node": target["name"], "phase": "Running", "ready_at": ready})
 
+    # -- revisions: what a canary rollout does to a deployment -------------------------------------------
+    def _revisions(self, deployment: str) -> list[dict]:
+        if self.store.one("SELECT name FROM deployments WHERE name = ?", (deployment,)) is None:
+            raise NotFound(f"no deployment named {deployment!r}")
+        return self.store.query("SELECT * FROM revisions WHERE deployment = ? ORDER BY number", (deployment,))
+
+    def _revision(self, deployment: str, number: int) -> dict:
+        rev = next((r for r in self._revisions(deployment) if r["number"] == number), None)
+        if rev is None:
+            raise NotFound(f"deployment {deployment} has no revision {number}")
+        return rev
+
+    def add_revision(self, deployment: str, number: int, model: str, model_version: int, image: str) -> None:
+        with self.store.transaction():
+            if any(r["number"] == number for r in self._revisions(deployment)):
+                raise Conflict(f"deployment {deployment} already has a revision {number}")
+            self.store.insert_all("revisions", [{
+                "deployment": deployment, "number": number, "model": model, "model_version": model_version,
+                "image": image, "created_at": clock.iso(clock.now()), "weight": 0, "status": "canary"}])
+            self.store.update("deployments", deployment, {"status": "Progressing"})
+
+    def set_canary_weight(self, deployment: str, number: int, weight: int) -> None:
+        with self.store.transaction():
+            self._revision(deployment, number)
+            for r in self._revisions(deployment):
+                if r["number"] == number:
+                    self.store.update("revisions", (deployment, number), {"weight": weight})
+                elif r["status"] == "active":
+                    self.store.update("revisions", (deployment, r["number"]), {"weight": 100 - weight})
+
+    def promote_revision(self, deployment: str, number: int) -> None:
+        with self.store.transaction():
+            self._revision(deployment, number)
+            for r in self._revisions(deployment):
+                if r["number"] == number:
+                    self.store.update("revisions", (deployment, number), {"status": "active", "weight": 100})
+                elif r["status"] == "active":
+                    self.store.update("revisions", (deployment, r["number"]), {"status": "retired", "weight": 0})
+            self.store.update("deployments", deployment, {"current_revision": number, "status": "Healthy"})
+
+    def abort_revision(self, deployment: str, number: int) -> None:
+        with self.store.transaction():
+            self._revision(deployment, number)
+            for r in self._revisions(deployment):
+                if r["number"] == number:
+                    self.store.update("revisions", (deployment, number), {"status": "aborted", "weight": 0})
+                elif r["status"] == "active":
+                    self.store.update("revisions", (deployment, r["number"]), {"weight": 100})
+            self.store.update("deployments", deployment, {"status": "Degraded"})
+
     # -- snapshots: what the audit records as before/after, and what a rollback writes back --------------
     def snapshot(self, resource: str, name: str, namespace: str | None = None) -> dict | None:
+        if resource == "pool":
+            return self.store.one("SELECT desired_config, desired_kubelet FROM pools WHERE name = ?", (name,))
         if resource == "node":
             r = self.store.one("SELECT unschedulable, labels, taints, config_version, kubelet_version FROM nodes"
                                " WHERE name = ?", (name,))
@@ -213,7 +274,9 @@ class SimCluster:
 
     def restore(self, resource: str, name: str, snap: dict | None, namespace: str | None = None) -> None:
         with self.store.transaction():
-            if resource == "node":
+            if resource == "pool":
+                self.store.update("pools", name, snap)
+            elif resource == "node":
                 self.store.update("nodes", name, {**snap, "unschedulable": int(snap["unschedulable"])})
             elif resource == "pod":
                 if snap is None:
@@ -269,8 +332,8 @@ class SimCluster:
     def submit_retry(self, run_id: str, conf: dict[str, str]) -> Attempt:
         """Run the failed attempt `run_id` again with `conf`, as attempt N+1 of the same run. It shows as
         running for `job_seconds` (wall clock: the simulator is faster than the jobs it plays), then as what
-        the simulator's truth says it came to (core/sim/retries.py)."""
-        from core.sim import retries
+        the simulator's truth says it came to (core/backends/sim/retries.py)."""
+        from core.backends.sim import retries
 
         failed = self.store.one("SELECT * FROM attempts WHERE run_id = ?", (run_id,))
         if failed is None:

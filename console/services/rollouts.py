@@ -1,0 +1,89 @@
+"""Model deployments and canary rollouts, and the durable operations (rollouts, pool config changes)
+that can be paused, resumed and rolled back."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Callable
+
+from console.services.wiring import Wiring
+from core.types import MetricPoint, ModelDeployment
+
+Progress = Callable[[str], None]
+
+
+def parse_rollout(steps: str, pause: str) -> tuple[list[int], float | None]:
+    """`10,30,60,100` and `manual` / `5m`, as the CLI and the TUI's form take them."""
+    from core.rollouts import parse_pause, parse_steps
+    return parse_steps(steps), parse_pause(pause)
+
+
+def _describe(op: dict) -> dict:
+    from core.operations import describe_op
+    return describe_op(op)
+
+
+class RolloutService:
+    def __init__(self, w: Wiring):
+        self.w = w
+
+    # -- reading -----------------------------------------------------------------------------------
+    def deployments(self) -> list[ModelDeployment]:
+        return self.w.cluster.list_deployments()
+
+    def deployment(self, name: str) -> ModelDeployment:
+        return self.w.cluster.get_deployment(name)
+
+    def metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
+        return self.w.cluster.deployment_metrics(name, minutes, revision)
+
+    def details(self, name: str) -> dict[str, Any]:
+        data = asdict(self.deployment(name))
+        last = self.metrics(name, minutes=5)[-1]
+        data["metrics_now"] = {k: v for k, v in asdict(last).items() if k != "score_hist"}
+        return data
+
+    def status(self, deployment: str) -> dict:
+        d = self.deployment(deployment)
+        op = self.w.rollouts.current(deployment)
+        return {"deployment": asdict(d), "rollout": _describe(op) if op else None}
+
+    # -- rolling out -------------------------------------------------------------------------------
+    def start(self, deployment: str, model: str, version: int, steps: list[int], pause: float | None,
+              analysis: dict[str, float], progress: Progress = lambda m: None) -> dict:
+        user = self.w.require("rollout-start")
+        op = self.w.rollouts.start(deployment, model, version, user, steps, pause, analysis)
+        return _describe(self.w.rollouts.run(op, user, progress))
+
+    def promote(self, deployment: str, progress: Progress = lambda m: None) -> dict:
+        return _describe(self.w.rollouts.promote(deployment, self.w.require("rollout-promote"), progress))
+
+    def abort(self, deployment: str) -> dict:
+        return _describe(self.w.rollouts.abort(deployment, self.w.require("rollout-abort")))
+
+    def rollback(self, deployment: str, to_revision: int | None = None) -> dict:
+        return self.w.rollouts.rollback(deployment, self.w.require("rollout-rollback"), to_revision)
+
+    # -- operations --------------------------------------------------------------------------------
+    def operations(self, unfinished: bool = False) -> list[dict]:
+        return [_describe(o) for o in self.w.ops.list(unfinished)]
+
+    def operation(self, op_id: str) -> dict:
+        return _describe(self.w.ops.get(op_id))
+
+    def pause(self, op_id: str) -> dict:
+        self.w.require("op-pause")
+        return _describe(self.w.ops.pause(op_id))
+
+    def resume(self, op_id: str, progress: Progress = lambda m: None) -> dict:
+        op = self.w.ops.get(op_id)
+        if op["kind"] == "pool-config":
+            return _describe(self.w.ops.run_pool_config(op, self.w.require("op-resume-pool-config"), progress))
+        return _describe(self.w.rollouts.run(op, self.w.require("op-resume-rollout"), progress))
+
+    def rollback_operation(self, op_id: str, progress: Progress = lambda m: None) -> dict:
+        op = self.w.ops.get(op_id)
+        user = self.w.require("op-rollback")
+        if op["kind"] == "pool-config":
+            return _describe(self.w.ops.rollback_pool_config(op, user, progress))
+        return _describe(self.w.rollouts.abort(op["params"]["deployment"], user, reason="rolled back by operator",
+                                               state="rolled_back"))

@@ -1,0 +1,92 @@
+"""What the services share: settings, the console's store, the one audit path, the backend, and the
+pieces built on them — each built on first use, since the TUI's first frame needs none of them."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from console.services import roles
+from console.settings import Settings
+from core.audit import AuditLog
+from core.cluster import Cluster
+from core.errors import Forbidden
+from core.registry import Registry
+from core.store import Store
+
+if TYPE_CHECKING:
+    from autofix.approvals import Approvals
+    from autofix.service import Recommender
+    from autofix.triage import Triage
+    from core.changes import Changes
+    from core.operations import Operations
+    from core.rollouts import Rollouts
+
+
+class Wiring:
+    def __init__(self, settings: Settings, store: Store, audit: AuditLog, cluster: Cluster):
+        self.settings, self.store, self.audit, self.cluster = settings, store, audit, cluster
+        self.registry = Registry(store, audit)
+
+    # -- who may do what ----------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self.settings.read_only
+
+    @property
+    def role(self) -> str:
+        return self.settings.role
+
+    def can(self, action: str) -> bool:
+        return not self.read_only and roles.allows(self.role, action)
+
+    def require(self, action: str) -> str:
+        """Refuse (exit 3) unless the operator may do `action` (roles.ACTIONS); the actor for the audit record."""
+        what = roles.WHAT[action]
+        if self.read_only:
+            raise Forbidden(f"read-only: {what} is not allowed (run without --read-only)")
+        if not roles.allows(self.role, action):
+            raise Forbidden(f"{what} needs the {roles.ACTIONS[action]} role; {self.settings.actor} is {self.role}")
+        return self.settings.actor
+
+    # -- the pieces ---------------------------------------------------------------------------------
+    @cached_property
+    def triage(self) -> Triage:
+        from autofix.triage import Triage
+        s = self.settings
+        return Triage(self.store, self.cluster, self.audit, s.rules_file, s.log_tail_lines, s.log_tail_bytes,
+                      read_only=s.read_only)
+
+    @cached_property
+    def recommender(self) -> Recommender:
+        from autofix.service import Recommender
+        s = self.settings
+        return Recommender(self.registry, s.home / "artifacts", s.autofix_lambda, s.autofix_penalty)
+
+    @cached_property
+    def changes(self) -> Changes:
+        from autofix.approvals import run_snapshot
+        from core.changes import Changes
+        changes = Changes(self.cluster, self.audit)
+        changes.register("rule", self.triage.rule_snapshot, self.triage.rule_restore)
+        changes.register("run", lambda run, job: run_snapshot(self.cluster, run, job), None)
+        return changes
+
+    @cached_property
+    def ops(self) -> Operations:
+        from core.operations import Operations
+        return Operations(self.store, self.changes)
+
+    @cached_property
+    def rollouts(self) -> Rollouts:
+        from core.rollouts import Rollouts
+        return Rollouts(self.ops, self.registry)
+
+    @cached_property
+    def approvals(self) -> Approvals:
+        from autofix.approvals import Approvals
+        from autofix.queue import Queue
+        from console.services.autofix import past_of
+        from console.services.jobs import retry_candidates
+        return Approvals(Queue(self.store), self.cluster, self.changes, self.triage, self.recommender,
+                         self.settings.autofix_policy, lambda: retry_candidates(self.cluster),
+                         lambda jobs: past_of(self, jobs))
