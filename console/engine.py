@@ -61,11 +61,12 @@ class Engine:
     def _record_build(self, info: dict) -> None:
         """The backend built its estate on this first start: recorded, and the model versions it serves
         registered, so that the registry knows what runs."""
-        actor = self._settings.actor
-        self._w.audit.change(verb="create", user=actor, object_ref={"resource": "estate", "name": "demo"},
-                             before=None, apply=lambda: None, after=info, local=True,
+        served = self._models.served_versions_to_adopt()
+        self._w.audit.change(verb="create", user=self._settings.actor,
+                             object_ref={"resource": "estate", "name": "demo"}, before=None,
+                             apply=lambda: self._w.registry.adopt(served), local=True,
+                             after={**info, "registered": [f"{m.model}:{m.version}" for m in served]},
                              annotations={"reason": "first start: built the embedded demo estate"})
-        self._models.adopt_served_versions(actor)
 
     def _left_unsettled(self) -> bool:
         """An intent without an outcome, or an operation still marked running: only then load the recovery."""

@@ -8,8 +8,8 @@ newest ones is caught by the head anchor kept in `meta` (written in the same tra
 Every mutation goes through `AuditLog.change`, the one path: an intent record (RequestReceived) is
 committed before the change, the outcome (ResponseComplete or Failed) after it. A process killed in
 between leaves an intent without an outcome; `Changes.recover` settles it on a later start by looking at
-the object. A change to this store itself (the registry, imported history) is `local`: intent, change
-and outcome commit in one transaction, so none of them can exist without the others.
+the object. A change to this store itself (the registry, imported history) is `local`: the change and
+its outcome record commit in one transaction, so neither can exist without the other.
 """
 from __future__ import annotations
 
@@ -109,10 +109,16 @@ class AuditLog:
         """Intent record → the change → outcome record, all under one auditID.
 
         `after` may be a callable, read once the change is made (the object as it now is). `local`: the
-        change writes this store only; all three commit as one transaction (a failure leaves nothing)."""
+        change writes this store only: the change and its one record (the outcome) commit as one
+        transaction, and a failure leaves neither."""
         if local:
+            # nothing can come between the change and its record, so one record tells it: the outcome
             with self.store.transaction():
-                return self._change(verb, user, object_ref, before, apply, after, annotations)
+                result = apply()
+                final = after() if callable(after) else after
+                self._append(verb=verb, user=user, object_ref=object_ref, before=before, after=final,
+                             annotations=annotations)
+                return result
         return self._change(verb, user, object_ref, before, apply, after, annotations)
 
     def _change(self, verb: str, user: str, object_ref: dict[str, Any], before: Any, apply: Callable[[], T],

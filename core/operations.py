@@ -206,7 +206,8 @@ class Operations:
 
 def describe_op(op: dict) -> dict:
     """The exact state of an operation, for `ops show` and the TUI."""
-    out = {k: op[k] for k in ("id", "kind", "target", "state", "user", "created_at", "updated_at", "error")}
+    out = {k: op[k] for k in ("id", "kind", "target", "state", "position", "user", "created_at", "updated_at",
+                              "error")}
     out["params"] = op["params"]
     steps = op["steps"]
     counts: dict[str, int] = {}

@@ -54,12 +54,7 @@ class Registry:
                           after=lambda: {k: v for k, v in asdict(holder[0]).items() if k != "metrics"})
         return holder[0]
 
-    def adopt(self, versions: list[ModelVersion], user: str, source: str) -> None:
+    def adopt(self, versions: list[ModelVersion]) -> None:
         """Versions that already exist elsewhere (the cluster serves them), with their own numbers and
-        stages: registered together, as one audited change."""
-        def insert() -> None:
-            self.store.insert_all("model_versions", [asdict(mv) for mv in versions])
-
-        self.audit.change(verb="adopt", user=user, object_ref={"resource": "registry", "name": source},
-                          before=None, apply=insert, local=True,
-                          after=[f"{mv.model}:{mv.version}" for mv in versions])
+        stages. The caller makes this part of an audited change (the estate's creation)."""
+        self.store.insert_all("model_versions", [asdict(mv) for mv in versions])

@@ -545,7 +545,7 @@ def test_a_clean_pool_change_and_its_audit_events(mc, home_copy, pool_before):
     intents = [e for e in new if e["stage"] == "RequestReceived"]
     assert len(new) == 2 * len(intents) and not pending_intents(home_copy)
     assert len(intents) >= max(n for _, n in CHANGE_POINTS)  # the crash points below are all reached
-    assert {e["verb"] for e in intents} == {"cordon", "evict", "apply-config", "uncordon"}
+    assert {e["verb"] for e in intents} == {"cordon", "evict", "apply-config", "uncordon", "set-desired-config"}
     assert all(e["annotations"].get("operation") == op["id"] for e in intents)
     assert pool_nodes(home_copy, POOL) == {n: {**b, "config_version": NEW_CFG} for n, b in pool_before.items()}
     assert not [d for d in mc.ok(*H(home_copy), "nodes", "drift", "--format", "json").json() if d["pool"] == POOL]

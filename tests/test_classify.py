@@ -224,10 +224,11 @@ def test_collector_document_is_bounded_and_carries_termination_and_events(tmp_pa
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", "2026-11-20T12:00:00Z")
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     engine = Engine(load({"home": str(tmp_path / "h")}))
-    engine.triage.tail_lines = 3
+    triage = engine._w.triage  # the collector inside the triage: what the rules read
+    triage.tail_lines = 3
     failed = engine.attempts(failed=True)
     oom = next(a for a in failed if a.reason == "OOMKilled")
-    doc = engine.triage.document(oom).splitlines()
+    doc = triage.document(oom).splitlines()
     assert doc[0] == f"termination: reason=OOMKilled exit_code={oom.exit_code}"
     assert any(line.startswith("event: Warning OOMKilling") for line in doc)
     assert doc[-3:] == oom.log_tail.splitlines()[-3:]

@@ -24,14 +24,20 @@ def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_pa
                                            "conf": {"spark.executor.memory": "6g"}})
     out = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f, "--format", "json").json()
     assert out["imported"] == 2 and out["skipped"] == 0 and out["replaced"] == 0
-    rec = cli.ok("--home", str(tmp_path / "home"), "jobs", "show", "h-1", "--format", "json").json()
-    assert rec["conf"]["spark.custom.flag"] == "kept" and rec["team"] == "sales"
-    assert rec["category"] == "memory_exceeded"  # imported failures are triaged like the cluster's own
+    kept = cli.ok("--home", str(tmp_path / "home"), "autofix", "history", "--job", "etl-daily-sales",
+                  "--format", "json").json()
+    rec = next(r for r in kept if r["run_id"] == "h-1")
+    assert rec["conf"]["spark.custom.flag"] == "kept" and rec["team"] == "sales" and rec["source"] == "import:h.jsonl"
+    # training data, not the cluster's jobs: the cluster's attempts are as they were
+    assert cli("--home", str(tmp_path / "home"), "jobs", "show", "h-1").rc == 2
     # importing again replaces, never duplicates, and says so
     again = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f)
     assert "imported 2 records" in again.out and "(2 replaced earlier records with the same run_id)" in again.out
-    runs = cli.ok("--home", str(tmp_path / "home"), "jobs", "list", "--job", "etl-daily-sales", "--format", "json").json()
+    runs = cli.ok("--home", str(tmp_path / "home"), "autofix", "history", "--job", "etl-daily-sales",
+                  "--format", "json").json()
     assert sum(r["run_id"].startswith("h-") for r in runs) == 2
+    sources = cli.ok("--home", str(tmp_path / "home"), "autofix", "history", "--format", "json").json()
+    assert [(s["source"], s["records"]) for s in sources] == [("import:h.jsonl", 2)]
     # each import is an audited change, named like any other object, with the file it came from
     audited = [e for e in cli.ok("--home", str(tmp_path / "home"), "audit", "list", "--format", "json").json()
                if e["verb"] == "import"]

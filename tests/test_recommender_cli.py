@@ -62,7 +62,9 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     table = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", "--format", "table").out
     assert "VPA-style bump" in table and "double all memory" in table and "decisions right" in table
     # a corrupt artifact is refused by its checksum
-    artifact = next((tmp_path / "h" / "artifacts" / "retry-recommender").glob("v2.pt"))
+    v2 = next(m for m in cli.ok("--home", home, "models", "list", "-o", "json").json()
+              if m["model"] == "retry-recommender" and m["version"] == 2)
+    artifact = tmp_path / "h" / "artifacts" / "retry-recommender" / f"{v2['sha256']}.pt"  # named by its content
     artifact.write_bytes(artifact.read_bytes()[:-10] + b"0123456789")
     r = cli("--home", home, "autofix", "recommend", str(files / "failed.jsonl"))
     assert r.rc != 0 and "corrupt" in r.err and "Traceback" not in r.err
@@ -73,7 +75,8 @@ def test_a_new_version_is_audited_and_a_moved_home_keeps_its_model(cli, tmp_path
     home = tmp_path / "h"
     cli.ok("--home", str(home), "--as", "dana", "autofix", "train", "--history", str(files / "history.jsonl"))
     registered = [e for e in cli.ok("--home", str(home), "audit", "list", "-o", "json").json() if e["verb"] == "register"]
-    assert [(e["user"].split()[0], e["object_ref"]["name"]) for e in registered] == [("dana", "retry-recommender:1")]
+    assert [(e["user"].split()[0], e["object_ref"]["name"], e["after"]["version"]) for e in registered] == \
+        [("dana", "retry-recommender", 1)]
     # the registry names the artifact inside the home: a copy answers with its own, the original gone
     moved = tmp_path / "moved"
     shutil.copytree(home, moved)
@@ -87,9 +90,9 @@ def test_a_new_version_is_audited_and_a_moved_home_keeps_its_model(cli, tmp_path
     import sqlite3
 
     import torch
-    artifact = moved / "artifacts" / "retry-recommender" / "v1.pt"
+    artifact = next((moved / "artifacts" / "retry-recommender").glob("*.pt"))
     torch.save({"meta_json": datetime.date(2026, 1, 1)}, artifact)
-    db = sqlite3.connect(next(moved.glob("*.db")))
+    db = sqlite3.connect(moved / "console.db")
     db.execute("UPDATE model_versions SET sha256 = ?", (hashlib.sha256(artifact.read_bytes()).hexdigest(),))
     db.commit()
     db.close()

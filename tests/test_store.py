@@ -1,4 +1,5 @@
-"""The one store: real SQLite files, migrations, WAL, reopening, and readers on other threads."""
+"""The stores: real SQLite files, migrations, WAL, reopening, and readers on other threads. The console's
+own (console.db) and the simulator's estate (sim.db, its own schema) are apart."""
 from __future__ import annotations
 
 import sqlite3
@@ -6,16 +7,24 @@ import threading
 
 import pytest
 
-from conftest import DB_NAME, copy_home
+from conftest import DB_NAME, SIM_DB, copy_home
 from console import settings as settings_mod
 from console.engine import Engine
+from core.backends.sim import schema as sim_schema
 from core.errors import StoreError
 from core.store import MIGRATIONS, SCHEMA_VERSION, Store
 
+SIM_TABLES = ("nodes", "pods", "deployments", "revisions", "attempts", "jobs")
+
+
+def sim_store(home) -> Store:
+    return Store(home, sim_schema.DB_NAME, sim_schema.MIGRATIONS, sim_schema.JSON_COLUMNS)
+
 
 def counts(store: Store) -> dict[str, int]:
-    return {t: store.scalar(f"SELECT count(*) FROM {t}")
-            for t in ("nodes", "pods", "deployments", "revisions", "attempts", "jobs", "model_versions", "audit")}
+    """Row counts of the simulator's tables (a sim store) or of the console's (registry, audit)."""
+    tables = SIM_TABLES if store.path.name == SIM_DB else ("model_versions", "audit", "history")
+    return {t: store.scalar(f"SELECT count(*) FROM {t}") for t in tables}
 
 
 def engine_on(home, **cli) -> Engine:
@@ -34,8 +43,8 @@ def test_new_store_is_migrated_to_the_current_schema(tmp_path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"meta", "nodes", "pods", "deployments", "revisions", "jobs", "attempts", "model_versions",
-                "audit"} <= tables
+        assert {"meta", "model_versions", "audit", "history", "suggestions", "operations"} <= tables
+        assert not tables & set(SIM_TABLES)  # the cluster's objects are not the console's data
     finally:
         conn.close()
 
@@ -74,32 +83,34 @@ def test_demo_store_is_in_wal_mode(home_copy):
 def test_reopening_does_not_rebuild_the_estate(tmp_path, clean_env, monkeypatch):
     home = tmp_path / "h"
     first = engine_on(home)
-    before = counts(first.store)
-    anchor = first.store.get_meta("sim.anchor")
-    first.store.close()
-    assert before["audit"] == 1 and before["nodes"] == 40 and before["attempts"] > 0
+    sim = sim_store(home)
+    before = counts(sim)
+    anchor = sim.get_meta("sim.anchor")
+    sim.close()
+    assert first.audit_count() == 1 and before["nodes"] == 40 and before["attempts"] > 0
 
     # a day later, with another seed asked for: the stored estate is what comes back
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", "2026-11-21T12:00:00Z")
     again = engine_on(home, seed=7)
+    sim = sim_store(home)
     try:
-        assert counts(again.store) == before
-        assert again.store.get_meta("sim.anchor") == anchor
-        assert again.cluster.seed == 42
-        assert again.audit.count() == 1
+        assert counts(sim) == before
+        assert sim.get_meta("sim.anchor") == anchor
+        assert again.backend_name.endswith("(seed 42)")
+        assert again.audit_count() == 1
     finally:
-        again.store.close()
+        sim.close()
 
 
 def test_a_second_store_on_another_thread_reads_the_same_data(home_copy):
-    main = Store(home_copy)
+    main = sim_store(home_copy)
     expected = counts(main)
     expected_first = main.one("SELECT * FROM attempts ORDER BY run_id LIMIT 1")
     seen: dict = {}
 
     def reader():
         try:
-            other = Store(home_copy)
+            other = sim_store(home_copy)
             seen["counts"] = counts(other)
             seen["first"] = other.one("SELECT * FROM attempts ORDER BY run_id LIMIT 1")
             other.close()
@@ -117,8 +128,8 @@ def test_a_second_store_on_another_thread_reads_the_same_data(home_copy):
 
 
 def test_readers_are_not_blocked_by_a_writer_and_see_only_committed_data(home_copy):
-    writer = Store(home_copy)
-    reader = Store(home_copy)
+    writer = sim_store(home_copy)
+    reader = sim_store(home_copy)
     result: dict = {}
     try:
         with writer.transaction():
@@ -127,7 +138,7 @@ def test_readers_are_not_blocked_by_a_writer_and_see_only_committed_data(home_co
 
             def read():
                 try:
-                    s = Store(home_copy)
+                    s = sim_store(home_copy)
                     result["meta"] = s.get_meta("test.key")
                     result["pods"] = s.scalar("SELECT count(*) FROM pods")
                     s.close()
@@ -150,7 +161,7 @@ def test_readers_are_not_blocked_by_a_writer_and_see_only_committed_data(home_co
 
 
 def test_a_failed_transaction_leaves_no_trace(home_copy):
-    store = Store(home_copy)
+    store = sim_store(home_copy)
     try:
         before = counts(store)
         with pytest.raises(RuntimeError):
@@ -166,7 +177,7 @@ def test_a_failed_transaction_leaves_no_trace(home_copy):
 
 
 def test_json_columns_round_trip(tmp_path):
-    store = Store(tmp_path / "h")
+    store = sim_store(tmp_path / "h")
     try:
         conf = {"spark.executor.memory": "4g", "spark.executor.cores": "4"}
         with store.transaction():
@@ -186,10 +197,37 @@ def test_copy_of_a_home_is_a_working_store(demo_home, tmp_path):
     # guards the fixtures the other tests rely on: a copy is a complete, independent store
     dst = copy_home(demo_home, tmp_path / "copy")
     a, b = Store(demo_home), Store(dst)
+    sa, sb = sim_store(demo_home), sim_store(dst)
     try:
-        assert counts(a) == counts(b)
+        assert counts(a) == counts(b) and counts(sa) == counts(sb) and counts(sb)["attempts"] > 0
         b.set_meta("only.in.copy", "1")
         assert a.get_meta("only.in.copy") is None
     finally:
-        a.close()
-        b.close()
+        for st in (a, b, sa, sb):
+            st.close()
+
+
+def test_an_old_home_keeps_its_imported_history_and_loses_the_cluster_tables(tmp_path):
+    """Migration 5: a home from before it held the cluster's objects in the console's store, imported
+    history among them. The history stays, as training data; the estate moves to the simulator's store."""
+    home = tmp_path / "old"
+    store = Store(home, migrations=MIGRATIONS[:4])
+    with store.transaction():
+        store.insert_all("jobs", [{"job_id": "j", "kind": "spark", "owner": "o", "schedule": "-"}])
+        store.insert_all("attempts", [
+            {"run_id": "live-1", "job_id": "j", "attempt": 1, "submitted_at": "2026-11-01T03:00:00Z",
+             "status": "failed", "source": "sim"},
+            {"run_id": "imp-1", "job_id": "j", "attempt": 1, "submitted_at": "2026-10-01T03:00:00Z",
+             "status": "succeeded", "conf": {"spark.executor.memory": "4g"}, "extra": {"team": "x"},
+             "source": "import:h.jsonl"}])
+    store.close()
+    store = Store(home)
+    try:
+        assert store.schema_version == SCHEMA_VERSION
+        rows = store.query("SELECT run_id, conf, extra, source FROM history")
+        assert rows == [{"run_id": "imp-1", "conf": {"spark.executor.memory": "4g"}, "extra": {"team": "x"},
+                         "source": "import:h.jsonl"}]
+        tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert not tables & set(SIM_TABLES)
+    finally:
+        store.close()

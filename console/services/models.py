@@ -18,11 +18,8 @@ class ModelService:
     def details(self, model: str, version: int) -> dict[str, Any]:
         return asdict(self.w.registry.get(model, version))
 
-    def adopt_served_versions(self, user: str) -> int:
-        """Register the model versions the cluster already serves or stages that the registry does not know
-        (a new home on an existing estate): each one an audited registration. Returns how many."""
+    def served_versions_to_adopt(self) -> list[ModelVersion]:
+        """The model versions the cluster serves or stages that the registry does not know yet."""
         known = {(m.model, m.version) for m in self.w.registry.list()}
-        new = [mv for mv in self.w.cluster.known_model_versions() if (mv.model, mv.version) not in known]
-        if new:
-            self.w.registry.adopt(sorted(new, key=lambda m: (m.model, m.version)), user, self.w.cluster.name)
-        return len(new)
+        return sorted((mv for mv in self.w.cluster.known_model_versions() if (mv.model, mv.version) not in known),
+                      key=lambda m: (m.model, m.version))
