@@ -54,6 +54,8 @@ class Engine:
         self.interrupted: list[dict] = []
         if built:
             self._record_build(built[0])
+        elif not settings.read_only:
+            self._adopt_served_versions()
         if not settings.read_only and self._left_unsettled():  # what a killed process left half-recorded
             self.recovered = w.changes.recover()
             self.interrupted = w.ops.mark_interrupted()
@@ -67,6 +69,17 @@ class Engine:
                              apply=lambda: self._w.registry.adopt(served), local=True,
                              after={**info, "registered": [f"{m.model}:{m.version}" for m in served]},
                              annotations={"reason": "first start: built the embedded demo estate"})
+
+    def _adopt_served_versions(self) -> None:
+        """Model versions the cluster serves that the registry does not know (a new home on an existing
+        cluster, a version deployed by other means): registered as they are, one audited change."""
+        served = self._models.served_versions_to_adopt()
+        if served:
+            self._w.audit.change(verb="adopt", user=self._settings.actor,
+                                 object_ref={"resource": "registry", "name": self._w.cluster.name}, before=None,
+                                 apply=lambda: self._w.registry.adopt(served), local=True,
+                                 after=[f"{m.model}:{m.version}" for m in served],
+                                 annotations={"reason": "served by the cluster, unknown to the registry"})
 
     def _left_unsettled(self) -> bool:
         """An intent without an outcome, or an operation still marked running: only then load the recovery."""

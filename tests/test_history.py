@@ -91,3 +91,16 @@ def test_import_is_refused_read_only_and_for_missing_files(cli, tmp_path):
     assert cli("--home", str(tmp_path / "home"), "--read-only", "autofix", "import", f).rc == 3
     r = cli("--home", str(tmp_path / "home"), "autofix", "import", str(tmp_path / "nope.jsonl"))
     assert r.rc == 2 and "nope.jsonl: no such file" in r.err
+
+
+def test_importing_a_world_of_history_leaves_the_clusters_jobs_as_they_were(cli, home_copy, tmp_path):
+    """Imported history is training data: `jobs list` shows the cluster's attempts, before and after."""
+    before = cli.ok("--home", str(home_copy), "jobs", "list", "--format", "json").json()
+    world = tmp_path / "h.jsonl"
+    world.write_text(cli.ok("autofix", "world", "--jobs", "20", "--days", "10").out)
+    report = cli.ok("--home", str(home_copy), "autofix", "import", str(world), "--format", "json").json()
+    assert report["imported"] > 100
+    after = cli.ok("--home", str(home_copy), "jobs", "list", "--format", "json").json()
+    assert [a["run_id"] for a in after] == [a["run_id"] for a in before]
+    kept = cli.ok("--home", str(home_copy), "autofix", "history", "--format", "json").json()
+    assert [(k["source"], k["records"]) for k in kept] == [("import:h.jsonl", report["imported"])]
