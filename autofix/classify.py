@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
-from autofix.rules import Rule, RuleSet
+from autofix.rules import Rule, RuleSet, load_file
 from core.taxonomy import UNCLASSIFIED
 
 CHUNK = 4 << 20
@@ -283,3 +283,25 @@ def _last_line(chunk: bytes) -> str:
     return _decode(body[body.rfind(b"\n") + 1:])[:EVIDENCE_MAX]
 
 
+def check_rule_file(path: Path) -> list[str]:
+    """Run every rule's examples and counter-examples. Returns the failures, one line each, naming the
+    file and rule; an empty list means the file is good. A file that does not load raises RuleError."""
+    rules = load_file(path)
+    clf = Classifier(RuleSet(rules, [str(path)]))
+    problems = []
+    for rule in rules:
+        where = f"{path}: rule {rule.id!r}"
+        if not rule.examples:
+            problems.append(f"{where}: has no examples")
+        for n, ex in enumerate(rule.examples, start=1):
+            if not rule_matches(rule, ex):
+                problems.append(f"{where}: example {n} does not match: {ex[:120]!r}")
+                continue
+            won = clf.classify_text(ex)
+            if won.rule_id != rule.id and won.category != rule.category:
+                problems.append(f"{where}: example {n} is taken by earlier rule {won.rule_id!r} "
+                                f"({won.category}): {ex[:120]!r}")
+        for n, ex in enumerate(rule.counter_examples, start=1):
+            if rule_matches(rule, ex):
+                problems.append(f"{where}: counter-example {n} matches: {ex[:120]!r}")
+    return problems

@@ -174,29 +174,3 @@ def rule_to_toml(rule: Rule) -> str:
     lines.append(f"examples = {arr(rule.examples)}")
     lines.append(f"counter_examples = {arr(rule.counter_examples)}")
     return "\n".join(lines) + "\n"
-
-
-def check_rule_file(path: Path) -> list[str]:
-    """Run every rule's examples and counter-examples. Returns the failures, one line each, naming the
-    file and rule; an empty list means the file is good. A file that does not load raises RuleError."""
-    from autofix.classify import Classifier, rule_matches
-
-    rules = load_file(path)
-    clf = Classifier(RuleSet(rules, [str(path)]))
-    problems = []
-    for rule in rules:
-        where = f"{path}: rule {rule.id!r}"
-        if not rule.examples:
-            problems.append(f"{where}: has no examples")
-        for n, ex in enumerate(rule.examples, start=1):
-            if not rule_matches(rule, ex):
-                problems.append(f"{where}: example {n} does not match: {ex[:120]!r}")
-                continue
-            won = clf.classify_text(ex)
-            if won.rule_id != rule.id and won.category != rule.category:
-                problems.append(f"{where}: example {n} is taken by earlier rule {won.rule_id!r} "
-                                f"({won.category}): {ex[:120]!r}")
-        for n, ex in enumerate(rule.counter_examples, start=1):
-            if rule_matches(rule, ex):
-                problems.append(f"{where}: counter-example {n} matches: {ex[:120]!r}")
-    return problems

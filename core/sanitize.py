@@ -1,5 +1,6 @@
 """Untrusted text (log lines, object fields from the cluster) is data: strip terminal control sequences
-before it reaches a terminal, and escape Rich markup before Rich renders it."""
+before it reaches a terminal, or make them visible. (Escaping Rich markup is the views' part:
+screens/widgets.py.)"""
 from __future__ import annotations
 
 import re
@@ -21,12 +22,6 @@ def strip_control(text: str) -> str:
     if not text:
         return text
     return _CTRL.sub("", _ANSI.sub("", text.replace("\r\n", "\n")))
-
-
-def safe_markup(text: str) -> str:
-    """Text made safe to embed in Rich markup: control sequences stripped, markup escaped."""
-    from rich.markup import escape
-    return escape(strip_control(text))
 
 
 # ESC shows as ␛ (so `\x1b[2J` reads `␛[2J`), other C0 as Control Pictures, DEL as ␡, C1 as <9b>.

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.worker import Worker, WorkerState
 
-from core.sanitize import visible_control
+from core.sanitize import strip_control, visible_control
 
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
@@ -13,6 +13,12 @@ def safe_text(value: object, style: str = "") -> Text:
     """Cluster data as a Rich Text: never parsed as markup; control characters shown, never sent."""
     text = visible_control("-" if value is None else str(value))
     return Text(text.replace("\n", " ").replace("\t", " "), style=style)
+
+
+def safe_markup(text: str) -> str:
+    """Text made safe to embed in Rich markup: control sequences stripped, markup escaped."""
+    from rich.markup import escape
+    return escape(strip_control(text))
 
 
 def sparkline(values: list[float]) -> str:

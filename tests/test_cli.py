@@ -9,7 +9,8 @@ import pytest
 from rich.text import Text
 
 from conftest import DB_NAME, PINNED_NOW, SIM_DB
-from core.sanitize import safe_markup, strip_control
+from core.sanitize import strip_control
+from screens.widgets import safe_markup
 from core.store import SCHEMA_VERSION
 
 HISTORY_FIELDS = {"job_id", "run_id", "attempt", "submitted_at", "kind", "input_bytes", "conf", "status",

@@ -70,3 +70,29 @@ def test_cli_and_engine_do_not_load_torch_or_sklearn(tmp_path, home_copy):
     assert result["nodes"] == 40
     assert result["printed"] > 0
     assert result["heavy"] == []
+
+
+def test_declared_dependencies_are_the_ones_imported():
+    """pyproject's dependencies and the third-party modules the code imports are the same set: nothing
+    declared and never imported, nothing imported that only arrives by chance with another package."""
+    import ast
+    import tomllib
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    import_name = {"scikit-learn": "sklearn", "sqlite-utils": "sqlite_utils", "PyYAML": "yaml"}
+    declared = set()
+    for d in deps:
+        name = d.split(";")[0].split("[")[0]
+        for sep in ("==", ">=", "<=", "<", ">", "~="):
+            name = name.split(sep)[0]
+        declared.add(import_name.get(name.strip(), name.strip().replace("-", "_")))
+    project = {"console", "core", "autofix", "screens", "fixtures"}
+    imported = set()
+    for package in project - {"fixtures"}:
+        for path in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    imported |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported - project if m not in sys.stdlib_module_names and m != "__future__"}
+    assert third_party == declared

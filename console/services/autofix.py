@@ -35,16 +35,6 @@ def read_records(path: str, failed_only: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def past_of(w: Wiring, jobs: list[str]) -> list[dict[str, Any]]:
-    """The jobs' history records: the cluster's attempts, and the imported history the cluster does not
-    hold (a run the cluster knows is taken from the cluster)."""
-    from autofix import history
-    past = {a.run_id: to_dict(a) for job in jobs for a in w.cluster.list_attempts(job_id=job)}
-    for rec in history.records(w.store, jobs):
-        past.setdefault(rec["run_id"], rec)
-    return list(past.values())
-
-
 class AutofixService:
     def __init__(self, w: Wiring):
         self.w = w
@@ -123,7 +113,7 @@ class AutofixService:
         # the past of the jobs asked about: the cluster's attempts and the imported history (the
         # recommender reads their configs, inputs, outcomes and logs; their triage it does not need)
         decisions = self.w.recommender.recommend(records, self.classify_record,
-                                                 past_of(self.w, sorted({r["job_id"] for r in records})))
+                                                 self.w.past_of(sorted({r["job_id"] for r in records})))
         return [d.to_dict() for d in decisions]
 
     # -- the approval queue ----------------------------------------------------------------------------

@@ -3,31 +3,16 @@ signatures, and new rules drawn from them."""
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.services.wiring import Wiring
-from core import clock
-from core.cluster import Cluster
 from core.errors import BadInput
-from core.types import Attempt, Job, run_of, to_dict
+from core.types import Attempt, Job, to_dict
 
 if TYPE_CHECKING:
     from autofix.classify import Classification
     from autofix.rules import Rule
-
-
-def retry_candidates(cluster: Cluster, hours: int = 24, max_attempts: int = 3) -> list[Attempt]:
-    """The latest attempt of each run of the last `hours`, when it failed and the run has tries left."""
-    since = clock.iso(clock.now() - timedelta(hours=hours))
-    latest: dict[str, Attempt] = {}
-    for a in cluster.list_attempts(since=since):
-        run = run_of(a.run_id, a.attempt)
-        if run not in latest or a.attempt > latest[run].attempt:
-            latest[run] = a
-    return sorted((a for a in latest.values() if a.status == "failed" and a.attempt < max_attempts),
-                  key=lambda a: (a.submitted_at, a.run_id), reverse=True)
 
 
 class JobService:
@@ -112,7 +97,7 @@ class JobService:
         return out
 
     def check_rules(self, path: str) -> list[str]:
-        from autofix.rules import check_rule_file
+        from autofix.classify import check_rule_file
         return check_rule_file(Path(path))
 
     def test_rules(self, rules_path: str, log_path: str) -> dict[str, Any]:

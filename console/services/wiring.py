@@ -2,16 +2,19 @@
 pieces built on them — each built on first use, since the TUI's first frame needs none of them."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from console.services import roles
 from console.settings import Settings
+from core import clock
 from core.audit import AuditLog
 from core.cluster import Cluster
 from core.errors import Forbidden
 from core.registry import Registry
 from core.store import Store
+from core.types import Attempt, run_of, to_dict
 
 if TYPE_CHECKING:
     from autofix.approvals import Approvals
@@ -85,8 +88,26 @@ class Wiring:
     def approvals(self) -> Approvals:
         from autofix.approvals import Approvals
         from autofix.queue import Queue
-        from console.services.autofix import past_of
-        from console.services.jobs import retry_candidates
         return Approvals(Queue(self.store), self.cluster, self.changes, self.triage, self.recommender,
-                         self.settings.autofix_policy, lambda: retry_candidates(self.cluster),
-                         lambda jobs: past_of(self, jobs))
+                         self.settings.autofix_policy, self.retry_candidates, self.past_of)
+
+    # -- what the queue and the recommender read ----------------------------------------------------
+    def retry_candidates(self, hours: int = 24, max_attempts: int = 3) -> list[Attempt]:
+        """The latest attempt of each run of the last `hours`, when it failed and the run has tries left."""
+        since = clock.iso(clock.now() - timedelta(hours=hours))
+        latest: dict[str, Attempt] = {}
+        for a in self.cluster.list_attempts(since=since):
+            run = run_of(a.run_id, a.attempt)
+            if run not in latest or a.attempt > latest[run].attempt:
+                latest[run] = a
+        return sorted((a for a in latest.values() if a.status == "failed" and a.attempt < max_attempts),
+                      key=lambda a: (a.submitted_at, a.run_id), reverse=True)
+
+    def past_of(self, jobs: list[str]) -> list[dict[str, Any]]:
+        """The jobs' history records: the cluster's attempts, and the imported history the cluster does
+        not hold (a run the cluster knows is taken from the cluster)."""
+        from autofix import history
+        past = {a.run_id: to_dict(a) for job in jobs for a in self.cluster.list_attempts(job_id=job)}
+        for rec in history.records(self.store, jobs):
+            past.setdefault(rec["run_id"], rec)
+        return list(past.values())
