@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from core.audit import AuditLog
+from core.audit import WRITER, AlreadySettled, AuditLog, writer_alive
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 
 Snapshot = Callable[[str, str | None], Any]
@@ -156,7 +156,8 @@ class Changes:
         return {"rolled_back": done.audit_id, "resource": resource, "name": name, "restored": done.before}
 
     def recover(self) -> list[dict[str, Any]]:
-        """Settle intents left without an outcome by a process that died: applied, or not."""
+        """Settle intents left without an outcome by a process that died: applied, or not. An intent whose
+        writer is still running is its writer's to finish."""
         settled = []
         pending = self.audit.pending()
         if pending and not self.audit.head_ok():
@@ -164,21 +165,25 @@ class Changes:
         for intent in pending:
             ref = intent.object_ref
             resource, name, ns = ref.get("resource"), ref.get("name"), ref.get("namespace")
-            if resource not in self.handlers:
+            if resource not in self.handlers or writer_alive(intent.annotations.get(WRITER)):
                 continue
             try:
                 current = self.snapshot(resource, name, ns)
             except (NotFound, ClusterError):
                 current = None
             common = dict(verb=intent.verb, user=intent.user, object_ref=ref, audit_id=intent.audit_id)
-            if current == intent.before:
-                self.audit.append(stage="Failed", before=intent.before, after=None, **common,
-                                  annotations={**intent.annotations, "recovered": "interrupted before the change"})
-                settled.append({"audit_id": intent.audit_id, "applied": False})
-            else:
-                self.audit.append(stage="ResponseComplete", before=intent.before, after=current, **common,
-                                  annotations={**intent.annotations, "recovered": "interrupted after the change"})
-                settled.append({"audit_id": intent.audit_id, "applied": True})
+            notes = {k: v for k, v in intent.annotations.items() if k != WRITER}
+            applied = current != intent.before
+            try:
+                if applied:
+                    self.audit.append(stage="ResponseComplete", before=intent.before, after=current, **common,
+                                      annotations={**notes, "recovered": "interrupted after the change"})
+                else:
+                    self.audit.append(stage="Failed", before=intent.before, after=None, **common,
+                                      annotations={**notes, "recovered": "interrupted before the change"})
+            except AlreadySettled:
+                continue  # another process settled it first
+            settled.append({"audit_id": intent.audit_id, "applied": applied})
         return settled
 
 

@@ -1,0 +1,186 @@
+"""Safety under concurrency and faults: several mlops-console processes on one home, a full disk, a held lock,
+and input that must not reach the audit trail or the terminal.
+
+Processes are synchronised through pipes (the MLOPS_CONSOLE_HOLD_AT hook stops a process at a named point,
+says so on stderr and waits for a line on stdin), never by sleeping."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import DB_NAME, REPO, Cli
+
+FAST = {"MLOPS_CONSOLE_SIM_POD_START": "0"}
+TERMINAL = ("ResponseComplete", "Failed")
+
+
+def H(home) -> tuple[str, str]:
+    return ("--home", str(home))
+
+
+@pytest.fixture
+def mc(cli) -> Cli:
+    cli.env.update(FAST)
+    return cli
+
+
+def sql(home: Path, query: str, params: tuple = ()) -> list[tuple]:
+    c = sqlite3.connect(home / DB_NAME)
+    try:
+        return c.execute(query, params).fetchall()
+    finally:
+        c.close()
+
+
+def trail(home: Path) -> dict[str, list[dict]]:
+    """auditID -> its records, oldest first (annotations decoded)."""
+    out: dict[str, list[dict]] = {}
+    for audit_id, stage, verb, notes in sql(home, "SELECT audit_id, stage, verb, annotations FROM audit ORDER BY seq"):
+        out.setdefault(audit_id, []).append({"stage": stage, "verb": verb, "annotations": json.loads(notes)})
+    return out
+
+
+def schedulable_nodes(home: Path, n: int) -> list[str]:
+    return [name for (name,) in sql(home, "SELECT name FROM nodes WHERE unschedulable = 0 ORDER BY name LIMIT ?", (n,))]
+
+
+class Held:
+    """`python -m console ARGS` stopped at a hold point: it has said so on stderr and waits on its stdin."""
+
+    def __init__(self, cli: Cli, point: str, *args: str):
+        env = {**cli.env, "MLOPS_CONSOLE_HOLD_AT": point}
+        self.p = subprocess.Popen([sys.executable, "-m", "console", *args], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cli.root)
+        self.err = ""
+        while True:
+            line = self.p.stderr.readline()
+            if not line:  # it ended without reaching the point
+                out, rest = self.p.communicate()
+                raise AssertionError(f"{args} never held at {point} (rc {self.p.returncode}): {self.err + rest}")
+            if line.strip() == f"mlops-console: held at {point}":
+                break
+            self.err += line
+
+    def release(self) -> tuple[int, str, str]:
+        out, err = self.p.communicate("go\n")
+        return self.p.returncode, out, self.err + err
+
+    def kill(self) -> None:
+        self.p.kill()  # SIGKILL: as a power cut would
+        self.p.communicate()
+
+
+# == 1. recovery settles only the intents of writers that are gone ========================================
+@pytest.mark.parametrize("then", ["writer finishes", "writer killed"])
+def test_a_bystander_does_not_settle_the_intent_of_a_running_writer(mc, home_copy, then):
+    [node] = schedulable_nodes(home_copy, 1)
+    writer = Held(mc, "after-intent", *H(home_copy), "nodes", "cordon", node)
+    [(audit_id,)] = sql(home_copy, "SELECT audit_id FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
+                                   " SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id AND b.stage != a.stage)")
+    # a colleague looks at the nodes meanwhile: their start must leave the running writer's change alone
+    mc.ok(*H(home_copy), "nodes", "list", "--format", "json")
+    assert [r["stage"] for r in trail(home_copy)[audit_id]] == ["RequestReceived"]
+    if then == "writer finishes":
+        rc, out, err = writer.release()
+        assert rc == 0, err
+        assert [(r["stage"], "recovered" in r["annotations"]) for r in trail(home_copy)[audit_id]] == \
+            [("RequestReceived", False), ("ResponseComplete", False)]
+    else:
+        writer.kill()
+        mc.ok(*H(home_copy), "nodes", "list", "--format", "json")  # the next start settles it: not applied
+        records = trail(home_copy)[audit_id]
+        assert [r["stage"] for r in records] == ["RequestReceived", "Failed"]
+        assert records[1]["annotations"]["recovered"] == "interrupted before the change"
+    node_now = mc.ok(*H(home_copy), "nodes", "list", "--format", "json").json()
+    assert next(n for n in node_now if n["name"] == node)["unschedulable"] is (then == "writer finishes")
+
+
+def test_an_intent_from_before_writer_identity_is_still_settled(mc, home_copy):
+    """A trail written by an older mlops-console has intents without a writer: a next start settles them."""
+    from core.audit import AuditLog
+    from core.store import Store
+    [node] = schedulable_nodes(home_copy, 1)
+    store = Store(home_copy)
+    try:
+        # the intent exactly as the older code wrote it: no writer annotation
+        intent = AuditLog(store).append(stage="RequestReceived", verb="cordon", user="old",
+                                        object_ref={"resource": "node", "name": node}, before={"old": "snapshot"})
+    finally:
+        store.close()
+    mc.ok(*H(home_copy), "nodes", "list")
+    records = trail(home_copy)[intent.audit_id]
+    assert [r["stage"] for r in records][:1] == ["RequestReceived"] and len(records) == 2
+    assert records[1]["stage"] in TERMINAL and "recovered" in records[1]["annotations"]
+
+
+def test_writer_liveness():
+    from core.audit import writer_alive, writer_identity
+    me = writer_identity()
+    assert me["pid"] == os.getpid() and writer_alive(me)
+    if me["start"] is not None:  # Linux: a reused pid has another start time
+        assert not writer_alive({**me, "start": me["start"] + 1})
+    assert not writer_alive({**me, "boot_id": "another-boot"}) or me["boot_id"] is None
+    assert not writer_alive({**me, "host": me["host"] + ".elsewhere"})
+    child = subprocess.run([sys.executable, "-c", "import json; from core.audit import writer_identity as w;"
+                            " print(json.dumps(w()))"], capture_output=True, text=True, cwd=REPO, check=True)
+    assert not writer_alive(json.loads(child.stdout))  # that process has ended
+    assert not writer_alive(None) and not writer_alive("garbage") and not writer_alive({})
+
+
+def test_a_change_never_gets_a_second_outcome(tmp_path):
+    from core.audit import AlreadySettled, AuditLog
+    from core.store import Store
+    store = Store(tmp_path)
+    log = AuditLog(store)
+    ref = {"resource": "node", "name": "n1"}
+    intent = log.append(stage="RequestReceived", verb="cordon", user="u", object_ref=ref)
+    log.append(stage="ResponseComplete", verb="cordon", user="u", object_ref=ref, audit_id=intent.audit_id)
+    for stage in TERMINAL:
+        with pytest.raises(AlreadySettled):
+            log.append(stage=stage, verb="cordon", user="u", object_ref=ref, audit_id=intent.audit_id)
+    assert [e.stage for e in log.get(intent.audit_id)] == ["RequestReceived", "ResponseComplete"]
+    assert log.verify().ok
+    store.close()
+
+
+LOOP = """
+    import sys
+    from console.cli import main
+    home, node, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    print("ready", file=sys.stderr, flush=True)
+    sys.stdin.readline()  # the barrier: both loops start together
+    for _ in range(n):
+        for verb in ("cordon", "uncordon"):
+            rc = main(["--home", home, "nodes", verb, node])
+            if rc:
+                sys.exit(rc)
+"""
+
+
+def test_two_processes_changing_nodes_at_once_leave_one_true_outcome_per_change(mc, home_copy):
+    n = 10
+    nodes = schedulable_nodes(home_copy, 2)
+    before = set(trail(home_copy))
+    loops = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(LOOP), str(home_copy), node, str(n)],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              env=mc.env, cwd=mc.root) for node in nodes]
+    for p in loops:
+        assert p.stderr.readline().strip() == "ready"
+    for p in loops:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for p in loops:
+        _, err = p.communicate()
+        assert p.returncode == 0, err
+    changes = {k: v for k, v in trail(home_copy).items() if k not in before}
+    assert len(changes) == 2 * 2 * n
+    for audit_id, records in changes.items():
+        assert [r["stage"] for r in records] == ["RequestReceived", "ResponseComplete"], (audit_id, records)
+        assert not any("recovered" in r["annotations"] for r in records), (audit_id, records)
