@@ -129,18 +129,18 @@ def writer_alive(writer: Any) -> bool:
 
 
 def hold_point(name: str) -> None:
-    """Fault injection for the concurrency tests: MLOPS_CONSOLE_HOLD_AT=NAME:N stops the process the Nth time
-    NAME is reached, says so on stderr, and goes on when a line (or end of file) arrives on stdin. A test
-    then knows exactly where this process is while another one runs, without waiting on a clock."""
+    """Fault injection for the concurrency tests: MLOPS_CONSOLE_HOLD_AT=NAME:N[,NAME:N…] stops the process the
+    Nth time NAME is reached, says so on stderr, and goes on when a line (or end of file) arrives on stdin. A
+    test then knows exactly where this process is while another one runs, without waiting on a clock."""
     spec = os.environ.get("MLOPS_CONSOLE_HOLD_AT")
     if not spec:
         return
-    point, _, n = spec.partition(":")
-    if point != name:
+    wanted = [int(n or 1) for point, _, n in (p.partition(":") for p in spec.split(",")) if point == name]
+    if not wanted:
         return
     counts = hold_point.__dict__.setdefault("counts", {})
     counts[name] = counts.get(name, 0) + 1
-    if counts[name] == int(n or 1):
+    if counts[name] in wanted:
         import sys
         print(f"mlops-console: held at {name}", file=sys.stderr, flush=True)
         sys.stdin.readline()

@@ -91,6 +91,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX suggestions_status ON suggestions(status, created_at);
     ALTER TABLE attempts ADD COLUMN truth TEXT;
     """,
+    # 5: one unfinished operation per object (running, paused, interrupted, failed: operations.ACTIVE), enforced
+    # by the store. A store from before may hold several on one target (two runs that raced): the newest stays,
+    # the others are marked aborted, saying why (`ops rollback` still undoes their steps once that one is done).
+    """
+    UPDATE operations SET state = 'aborted', error = 'aborted by store migration 5: another unfinished operation '
+        || 'on ' || target || ' is newer, and only one may be unfinished at a time'
+    WHERE state IN ('running', 'paused', 'interrupted', 'failed') AND EXISTS (
+        SELECT 1 FROM operations o WHERE o.target = operations.target
+        AND o.state IN ('running', 'paused', 'interrupted', 'failed')
+        AND (o.created_at > operations.created_at OR (o.created_at = operations.created_at AND o.rowid > operations.rowid)));
+    CREATE UNIQUE INDEX operations_one_unfinished ON operations(target)
+        WHERE state IN ('running', 'paused', 'interrupted', 'failed');
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

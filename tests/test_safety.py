@@ -54,23 +54,36 @@ def schedulable_nodes(home: Path, n: int) -> list[str]:
 class Held:
     """`python -m console ARGS` stopped at a hold point: it has said so on stderr and waits on its stdin."""
 
-    def __init__(self, cli: Cli, point: str, *args: str):
-        env = {**cli.env, "MLOPS_CONSOLE_HOLD_AT": point}
+    def __init__(self, cli: Cli, points: str, *args: str):
+        env = {**cli.env, "MLOPS_CONSOLE_HOLD_AT": points}
+        self.args = args
         self.p = subprocess.Popen([sys.executable, "-m", "console", *args], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cli.root)
         self.err = ""
+        first = points.split(",")[0].split(":")[0]
+        assert self.reached(first), f"{args} never held at {first} (rc {self.p.wait()}): {self.err}"
+
+    def reached(self, point: str) -> bool:
+        """Read its stderr until it says it holds at `point` (True) or it ends (False)."""
         while True:
             line = self.p.stderr.readline()
-            if not line:  # it ended without reaching the point
-                out, rest = self.p.communicate()
-                raise AssertionError(f"{args} never held at {point} (rc {self.p.returncode}): {self.err + rest}")
+            if not line:
+                return False
             if line.strip() == f"mlops-console: held at {point}":
-                break
+                return True
             self.err += line
 
-    def release(self) -> tuple[int, str, str]:
-        out, err = self.p.communicate("go\n")
+    def go(self) -> None:
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+
+    def wait(self) -> tuple[int, str, str]:
+        out, err = self.p.communicate()
         return self.p.returncode, out, self.err + err
+
+    def release(self) -> tuple[int, str, str]:
+        self.go()
+        return self.wait()
 
     def kill(self) -> None:
         self.p.kill()  # SIGKILL: as a power cut would
@@ -184,3 +197,79 @@ def test_two_processes_changing_nodes_at_once_leave_one_true_outcome_per_change(
     for audit_id, records in changes.items():
         assert [r["stage"] for r in records] == ["RequestReceived", "ResponseComplete"], (audit_id, records)
         assert not any("recovered" in r["annotations"] for r in records), (audit_id, records)
+
+
+# == 2. one unfinished operation per object ================================================================
+POOL, NEW_CFG = "cpu-general", "ncfg-2026.12.1"
+APPLY = ("nodes", "apply-config", POOL, NEW_CFG, "--max-unavailable", "18", "--no-drain", "--yes", "--format", "json")
+
+
+class _NoCluster:
+    cluster = None
+
+
+def test_a_second_unfinished_operation_on_one_target_is_refused_by_the_store(tmp_path, monkeypatch):
+    from core.errors import Conflict
+    from core.operations import Operations
+    from core.store import Store
+    store = Store(tmp_path)
+    ops = Operations(store, _NoCluster())
+    first = ops.create("pool-config", "pool/p", {}, [], "u")
+    with pytest.raises(Conflict, match=rf"pool/p already has an unfinished operation {first['id']} \(running\)"):
+        ops.create("pool-config", "pool/p", {}, [], "u")
+    # the same with the check in Python out of the way: the store's index refuses it
+    monkeypatch.setattr(Operations, "unfinished_on", lambda self, target: None)
+    with pytest.raises(Conflict, match=rf"pool/p already has an unfinished operation {first['id']}"):
+        ops.create("pool-config", "pool/p", {}, [], "u")
+    assert store.scalar("SELECT count(*) FROM operations") == 1
+    for state in ("paused", "interrupted", "failed"):  # still unfinished: still one at a time
+        store.conn.execute("UPDATE operations SET state = ? WHERE id = ?", (state, first["id"]))
+        with pytest.raises(Conflict):
+            ops.create("pool-config", "pool/p", {}, [], "u")
+    store.conn.execute("UPDATE operations SET state = 'done' WHERE id = ?", (first["id"],))
+    second = ops.create("pool-config", "pool/p", {}, [], "u")  # finished ones do not count
+    ops.create("pool-config", "pool/q", {}, [], "u")  # nor do other targets
+    assert store.scalar("SELECT count(*) FROM operations") == 3
+    with pytest.raises(Conflict, match=rf"unfinished operation {second['id']}"):  # nor may a finished one resume
+        ops.claim(ops.get(first["id"]))
+    store.close()
+
+
+def test_a_store_holding_two_unfinished_operations_on_one_target_still_opens(tmp_path):
+    """Written before one-per-target was enforced: the migration keeps the newest unfinished one."""
+    from core.store import MIGRATIONS, SCHEMA_VERSION, Store
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    for script in MIGRATIONS[:4]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 4")
+    for op_id, created in (("old", "2026-11-20T10:00:00Z"), ("new", "2026-11-20T11:00:00Z")):
+        conn.execute("INSERT INTO operations (id, kind, target, params, state, steps, user, created_at, updated_at)"
+                     " VALUES (?, 'pool-config', 'pool/p', '{}', 'running', '[]', 'u', ?, ?)", (op_id, created, created))
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    assert store.schema_version == SCHEMA_VERSION
+    states = dict(store.conn.execute("SELECT id, state FROM operations").fetchall())
+    assert states == {"old": "aborted", "new": "running"}
+    assert "migration" in store.scalar("SELECT error FROM operations WHERE id = 'old'")
+    store.close()
+
+
+def test_two_apply_config_runs_on_one_pool_at_once_exactly_one_starts(mc, home_copy):
+    """Both runs are stopped at the moment they create their operation and let go together; the one that
+    starts is stopped again at its first change, so the other decides while that operation is surely
+    unfinished, however the two are scheduled."""
+    runs = [Held(mc, "operation-create,after-intent", *H(home_copy), *APPLY) for _ in range(2)]
+    for r in runs:
+        r.go()
+    at_first_change = [r.reached("after-intent") for r in runs]
+    assert sorted(at_first_change) == [False, True], [r.err for r in runs]
+    winner, loser = runs if at_first_change[0] else runs[::-1]
+    rc, out, err = loser.wait()
+    assert rc == 1 and f"pool/{POOL} already has an unfinished operation" in err and "Traceback" not in err, err
+    assert out == ""
+    rc, out, err = winner.release()
+    assert rc == 0, err
+    assert json.loads(out)["state"] == "done"
+    assert sql(home_copy, "SELECT count(*) FROM operations") == [(1,)]
+    assert {cv for (cv,) in sql(home_copy, "SELECT config_version FROM nodes WHERE pool = ?", (POOL,))} == {NEW_CFG}
