@@ -273,3 +273,72 @@ def test_two_apply_config_runs_on_one_pool_at_once_exactly_one_starts(mc, home_c
     assert json.loads(out)["state"] == "done"
     assert sql(home_copy, "SELECT count(*) FROM operations") == [(1,)]
     assert {cv for (cv,) in sql(home_copy, "SELECT config_version FROM nodes WHERE pool = ?", (POOL,))} == {NEW_CFG}
+
+
+# == 3. store errors keep their cause ======================================================================
+DISK_FULL_CLI = """
+    import sys
+    import core.store as st
+    opened = st.Store.conn.fget
+
+    def conn(self):  # this process's store cannot grow past its size at opening: the disk is full
+        c = opened(self)
+        if not getattr(self._local, "full", False):
+            self._local.full = True
+            c.execute(f"PRAGMA max_page_count = {c.execute('PRAGMA page_count').fetchone()[0]}")
+        return c
+
+    st.Store.conn = property(conn)
+    from console.cli import main
+    sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_is_named_and_nothing_is_half_written(mc, home_copy):
+    [node] = schedulable_nodes(home_copy, 1)
+    labels_before = sql(home_copy, "SELECT labels FROM nodes WHERE name = ?", (node,))
+    n_before = sql(home_copy, "SELECT count(*) FROM audit")[0][0]
+    # labels far larger than a page: the change needs pages the store may not take
+    words = [f"team{i:03d}.example.com/owner={'x' * 63}" for i in range(100)]
+    p = subprocess.run([sys.executable, "-c", textwrap.dedent(DISK_FULL_CLI), *H(home_copy), "nodes", "label",
+                        node, *words], capture_output=True, text=True, env=mc.env, cwd=mc.root, timeout=120)
+    path = home_copy / DB_NAME
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == (f"mlops-console: error: store {path}: the disk is full (database or disk is full); "
+                        f"nothing was written\n")
+    assert sql(home_copy, "SELECT labels FROM nodes WHERE name = ?", (node,)) == labels_before
+    assert sql(home_copy, "PRAGMA integrity_check") == [("ok",)]
+    new = [r for r in sql(home_copy, "SELECT stage FROM audit WHERE seq > ?", (n_before,))]
+    assert ("ResponseComplete",) not in new  # nothing claims the change was made
+    # the next start (the full process is gone) settles what it left: not applied
+    mc.ok(*H(home_copy), "nodes", "list")
+    changes = {k: v for k, v in trail(home_copy).items() if any(r["verb"] == "label" for r in v)}
+    assert all([r["stage"] for r in v][-1] == "Failed" for v in changes.values()), changes
+    assert json.loads(mc.ok(*H(home_copy), "audit", "verify", "--format", "json").out)["ok"]
+
+
+def test_a_held_write_lock_is_named_and_nothing_is_written(mc, home_copy):
+    [node] = schedulable_nodes(home_copy, 1)
+    before = sql(home_copy, "SELECT count(*) FROM audit")
+    other = sqlite3.connect(home_copy / DB_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # as another mlops-console process writing (or building the estate)
+    try:
+        r = mc(*H(home_copy), "nodes", "cordon", node, env={"MLOPS_CONSOLE_LOCK_TIMEOUT": "0.05"})
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert r.rc == 2, r.err
+    [line] = r.err.splitlines()
+    assert line.startswith(f"mlops-console: error: store {home_copy / DB_NAME} is locked by another "
+                           "mlops-console process"), line
+    assert "building the estate" in line and "nothing was written" in line and "database is locked" in line
+    assert sql(home_copy, "SELECT count(*) FROM audit") == before
+    assert sql(home_copy, "SELECT unschedulable FROM nodes WHERE name = ?", (node,)) == [(0,)]
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan"])
+def test_a_bad_lock_timeout_is_named(mc, home_copy, value):
+    r = mc(*H(home_copy), "nodes", "list", env={"MLOPS_CONSOLE_LOCK_TIMEOUT": value})
+    assert r.rc == 2 and r.err.splitlines() == [
+        f"mlops-console: error: environment variable MLOPS_CONSOLE_LOCK_TIMEOUT must be a number of seconds "
+        f"(0 or more), got {value!r}"], r.err
