@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from core import validation
 from core.audit import WRITER, AlreadySettled, AuditLog, writer_alive
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 
@@ -196,31 +197,39 @@ def _first_difference(expected: Any, current: Any, path: str = "") -> str:
 
 
 def parse_labels(changes: list[str]) -> tuple[dict[str, str], list[str]]:
+    """kubectl's key=value and key- words, keys and values checked as the API server checks them."""
     set_, remove = {}, []
     for c in changes:
+        what = f"label {c!r}"
         if c.endswith("-") and "=" not in c:
-            remove.append(c[:-1])
+            remove.append(validation.label_key(c[:-1], what))
         elif "=" in c and c.split("=", 1)[0]:
             k, v = c.split("=", 1)
-            set_[k] = v
+            set_[validation.label_key(k, what)] = validation.label_value(v, what)
         else:
             raise BadInput(f"label {c!r}: expected key=value or key-")
     return set_, remove
 
 
 def parse_taints(changes: list[str]) -> tuple[list[dict[str, str]], list[tuple[str, str | None]]]:
+    """kubectl's key=value:Effect, key:Effect, key- and key:Effect- words; a taint's key and value follow the
+    rules of a label's."""
     add, remove = [], []
-    effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+    effects = validation.TAINT_EFFECTS
     for c in changes:
+        what = f"taint {c!r}"
         if c.endswith("-"):
             key, _, effect = c[:-1].partition(":")
-            if effect and effect not in effects:
-                raise BadInput(f"taint {c!r}: effect must be one of {', '.join(effects)}")
+            validation.label_key(key, what)
+            if effect:
+                validation.taint_effect(effect, what)
             remove.append((key, effect or None))
             continue
         kv, sep, effect = c.rpartition(":")
-        if not sep or effect not in effects or not kv:
+        if not sep or not kv:
             raise BadInput(f"taint {c!r}: expected key=value:Effect (Effect one of {', '.join(effects)}) or key-")
+        validation.taint_effect(effect, what)
         key, _, value = kv.partition("=")
-        add.append({"key": key, "value": value, "effect": effect})
+        add.append({"key": validation.label_key(key, what), "value": validation.label_value(value, what),
+                    "effect": effect})
     return add, remove

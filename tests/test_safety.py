@@ -342,3 +342,105 @@ def test_a_bad_lock_timeout_is_named(mc, home_copy, value):
     assert r.rc == 2 and r.err.splitlines() == [
         f"mlops-console: error: environment variable MLOPS_CONSOLE_LOCK_TIMEOUT must be a number of seconds "
         f"(0 or more), got {value!r}"], r.err
+
+
+# == 4. names and values as Kubernetes takes them; the acting user ========================================
+HOSTILE = "mallory[bold]\x1b[2J"
+
+
+def node_labels_taints(home: Path, node: str) -> tuple:
+    return sql(home, "SELECT labels, taints FROM nodes WHERE name = ?", (node,))[0]
+
+
+def refused(r, *needles: str) -> str:
+    """Exit 2, one line on stderr, naming the field; nothing a terminal would act on."""
+    assert r.rc == 2, (r.rc, r.err)
+    [line] = r.err.splitlines()
+    assert line.startswith("mlops-console: error: ") and "\x1b" not in line, line
+    for n in needles:
+        assert n in line, (n, line)
+    return line
+
+
+@pytest.mark.parametrize("word,needles", [
+    (f"team={HOSTILE}", ["label 'team=mallory[bold]\\x1b[2J'", "value"]),
+    ("team=" + "x" * 64, ["value", "63 characters"]),
+    ("team=-ml", ["value", "start and end with an alphanumeric"]),
+    ("-team=ml", ["key", "name part"]),
+    ("te am=ml", ["key", "name part"]),
+    ("t" * 64 + "=ml", ["key", "name part", "63 characters"]),
+    ("Example.com/team=ml", ["key", "prefix", "DNS-1123 subdomain"]),
+    ("/team=ml", ["key", "prefix", "empty"]),
+    ("example.com/=ml", ["key", "name part", "empty"]),
+    ("a/b/c=ml", ["key", "at most one '/'"]),
+    (("a" * 63 + ".") * 4 + "com/team=ml", ["key", "prefix", "253 characters"]),
+    (f"{HOSTILE}-", ["label 'mallory[bold]\\x1b[2J-'", "key"]),
+])
+def test_bad_labels_are_refused_by_name(mc, home_copy, word, needles):
+    [node] = schedulable_nodes(home_copy, 1)
+    before, events = node_labels_taints(home_copy, node), sql(home_copy, "SELECT count(*) FROM audit")
+    refused(mc(*H(home_copy), "nodes", "label", node, "--", "ok=fine", word), *needles)
+    assert node_labels_taints(home_copy, node) == before and sql(home_copy, "SELECT count(*) FROM audit") == events
+
+
+def test_labels_kubernetes_accepts_are_applied(mc, home_copy):
+    [node] = schedulable_nodes(home_copy, 1)
+    words = ["example.com/team=ML_ops-1.a", "empty=", "x" * 63 + "=" + "y" * 63, "a.b-c_d=Z",
+             ("a" * 63 + ".") * 3 + "a" * 61 + "/k=v"]
+    mc.ok(*H(home_copy), "nodes", "label", node, *words)
+    labels = json.loads(node_labels_taints(home_copy, node)[0])
+    assert {w.partition("=")[0]: w.partition("=")[2] for w in words}.items() <= labels.items()
+
+
+@pytest.mark.parametrize("word,needles", [
+    (f"dedicated={HOSTILE}:NoSchedule", ["taint", "value"]),
+    ("-dedicated=ml:NoSchedule", ["taint", "key", "name part"]),
+    ("Bad.Prefix/dedicated=ml:NoSchedule", ["taint", "key", "prefix"]),
+    ("dedicated=ml:Sometimes", ["taint", "NoSchedule, PreferNoSchedule, NoExecute"]),
+    (f"{HOSTILE}:NoSchedule-", ["taint", "key"]),
+    ("dedicated:Sometimes-", ["taint", "NoSchedule, PreferNoSchedule, NoExecute"]),
+])
+def test_bad_taints_are_refused_by_name(mc, home_copy, word, needles):
+    [node] = schedulable_nodes(home_copy, 1)
+    before, events = node_labels_taints(home_copy, node), sql(home_copy, "SELECT count(*) FROM audit")
+    refused(mc(*H(home_copy), "nodes", "taint", node, "--", word), *needles)
+    assert node_labels_taints(home_copy, node) == before and sql(home_copy, "SELECT count(*) FROM audit") == events
+
+
+def test_taints_kubernetes_accepts_are_applied(mc, home_copy):
+    [node] = schedulable_nodes(home_copy, 1)
+    mc.ok(*H(home_copy), "nodes", "taint", node, "example.com/gpu=true:NoExecute", "dedicated:PreferNoSchedule")
+    taints = json.loads(node_labels_taints(home_copy, node)[1])
+    assert {"key": "example.com/gpu", "value": "true", "effect": "NoExecute"} in taints
+    assert {"key": "dedicated", "value": "", "effect": "PreferNoSchedule"} in taints
+
+
+@pytest.mark.parametrize("name,problem", [(HOSTILE, "control character"), ("", "empty"), ("a\tb", "control character"),
+                                          ("a\u202eb", "control character"), ("u" * 257, "256 characters")],
+                         ids=["escape-sequence", "empty", "tab", "bidi-override", "too-long"])
+@pytest.mark.parametrize("source", ["option", "environment", "config"])
+def test_a_bad_acting_user_is_refused_by_name(mc, home_copy, tmp_path, name, problem, source):
+    if source == "environment" and name == "":
+        pytest.skip("an empty variable is ignored, as every MLOPS_CONSOLE_* one is")
+    events = sql(home_copy, "SELECT count(*) FROM audit")
+    [node] = schedulable_nodes(home_copy, 1)
+    args, env, where = [*H(home_copy), "nodes", "cordon", node], {}, ""
+    if source == "option":
+        args, where = ["--as", name, *args], "option --as"
+    elif source == "environment":
+        env, where = {"MLOPS_CONSOLE_USER": name}, "environment variable MLOPS_CONSOLE_USER"
+    else:
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(f"user = {json.dumps(name)}\n", encoding="utf-8")
+        env, where = {"MLOPS_CONSOLE_CONFIG": str(cfg)}, f"config file {cfg}: key 'user'"
+    refused(mc(*args, env=env), where, problem)
+    assert sql(home_copy, "SELECT count(*) FROM audit") == events
+
+
+def test_an_acting_user_with_brackets_and_spaces_is_recorded_as_given(mc, home_copy):
+    """Bot accounts are named like renovate[bot]: every screen shows names as text, never as markup."""
+    [node] = schedulable_nodes(home_copy, 1)
+    mc.ok("--as", "renovate[bot]", *H(home_copy), "nodes", "cordon", node)
+    mc.ok(*H(home_copy), "nodes", "uncordon", node, env={"MLOPS_CONSOLE_USER": "Zoë Doe"})
+    users = [u for (u,) in sql(home_copy, "SELECT user FROM audit WHERE verb IN ('cordon', 'uncordon') ORDER BY seq")]
+    assert users == ["renovate[bot]"] * 2 + ["Zoë Doe"] * 2
