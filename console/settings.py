@@ -10,6 +10,7 @@ from typing import Any
 import platformdirs
 
 from autofix.weights import LAMBDA, PENALTY_FACTOR
+from core import validation
 from core.errors import BadInput
 
 APP = "mlops-console"
@@ -99,16 +100,19 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
         for key, value in data.items():
             if key not in KEYS:
                 raise BadInput(f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(KEYS))})")
-            setattr(s, key, _coerce(value, KEYS[key], f"config file {path}: key {key!r}"))
+            where = f"config file {path}: key {key!r}"
+            setattr(s, key, _checked(key, _coerce(value, KEYS[key], where), where))
     for key, typ in KEYS.items():
         if typ in (dict, list):  # tables live in the file only
             continue
         env = ENV_PREFIX + key.upper()
         if env in os.environ and os.environ[env] != "":
-            setattr(s, key, _coerce(os.environ[env], typ, f"environment variable {env}"))
+            where = f"environment variable {env}"
+            setattr(s, key, _checked(key, _coerce(os.environ[env], typ, where), where))
     for key, value in (cli or {}).items():
         if value is not None and key in {f.name for f in fields(Settings)}:
-            setattr(s, key, _coerce(value, KEYS.get(key, type(value)), f"option --{key.replace('_', '-')}"))
+            where = f"option {OPTIONS.get(key, '--' + key.replace('_', '-'))}"
+            setattr(s, key, _checked(key, _coerce(value, KEYS.get(key, type(value)), where), where))
     s.home = Path(os.path.expanduser(str(s.home)))
     s.rules_file = Path(os.path.expanduser(str(s.rules_file)))
     if s.autofix_lambda < 0 or s.autofix_penalty < 0:
@@ -122,6 +126,15 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
         raise BadInput(f"log_tail_lines must be ≥ 1 and log_tail_bytes ≥ 1024, "
                        f"got {s.log_tail_lines} and {s.log_tail_bytes}")
     return s
+
+
+OPTIONS = {"user": "--as"}  # settings whose command-line option is not named after them
+
+
+def _checked(key: str, value: Any, where: str) -> Any:
+    if key == "user":  # recorded in every audit event and shown on every screen
+        return validation.user_name(value, where)
+    return value
 
 
 def _coerce(value: Any, typ: type, where: str) -> Any:

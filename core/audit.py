@@ -8,8 +8,10 @@ newest ones is caught by the head anchor kept in `meta` (written in the same tra
 Every mutation goes through `AuditLog.change`, the one path: an intent record (RequestReceived) is
 committed before the change, the outcome (ResponseComplete or Failed) after it. A process killed in
 between leaves an intent without an outcome; `Changes.recover` settles it on a later start by looking at
-the object. A change to this store itself (the registry, imported history) is `local`: the change and
-its outcome record commit in one transaction, so neither can exist without the other.
+the object. The intent names its writer (host, boot, pid and the pid's start time), so that another
+process starting meanwhile leaves a change that is still being made alone; and no auditID ever gets a
+second outcome. A change to this store itself (the registry, imported history) is `local`: the change
+and its outcome record commit in one transaction, so neither can exist without the other.
 """
 from __future__ import annotations
 
@@ -31,10 +33,15 @@ COLUMNS = ("seq", "audit_id", "stage", "verb", "user", "object_ref", "before", "
            "timestamp", "prev_hash")
 TERMINAL = ("ResponseComplete", "Failed")
 PARALLEL_FROM = 200_000  # events; below this one process verifies faster than starting others
+WRITER = "writer"  # the intent's annotation naming the process that makes the change
 
 
 class AuditTampered(ConsoleError):
     """The chain's head does not match its anchor: nothing may be appended."""
+
+
+class AlreadySettled(ConsoleError):
+    """The change already has its outcome: a second one is not appended."""
 
 
 def _j(value: Any) -> str:
@@ -74,6 +81,73 @@ def crash_point(name: str) -> None:
         os._exit(137)
 
 
+def _pid_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat): with the boot,
+    it tells a pid reused by a later process from the one that wrote an intent. None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: count fields after its closing one
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def writer_identity() -> dict[str, Any]:
+    import socket
+    pid = os.getpid()
+    return {"pid": pid, "start": _pid_start(pid), "boot_id": _boot_id(), "host": socket.gethostname()}
+
+
+def writer_alive(writer: Any) -> bool:
+    """Whether the process that wrote an intent is still running: same host, same boot, and that pid
+    running with the same start time. Anything else (another host, a reboot, no writer recorded) counts
+    as gone, so its intent is settled as before writers were recorded."""
+    import socket
+    if not isinstance(writer, dict) or not isinstance(writer.get("pid"), int) or writer["pid"] <= 0:
+        return False
+    if writer.get("host") != socket.gethostname() or writer.get("boot_id") != _boot_id():
+        return False
+    pid, recorded = writer["pid"], writer.get("start")
+    running = _pid_start(pid)
+    if recorded is not None and running is not None:
+        return running == recorded
+    # no start time to compare (no /proc, or the pid is gone): whether the pid exists decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def hold_point(name: str) -> None:
+    """Fault injection for the concurrency tests: MLOPS_CONSOLE_HOLD_AT=NAME:N[,NAME:N…] stops the process the
+    Nth time NAME is reached, says so on stderr, and goes on when a line (or end of file) arrives on stdin. A
+    test then knows exactly where this process is while another one runs, without waiting on a clock."""
+    spec = os.environ.get("MLOPS_CONSOLE_HOLD_AT")
+    if not spec:
+        return
+    wanted = [int(n or 1) for point, _, n in (p.partition(":") for p in spec.split(",")) if point == name]
+    if not wanted:
+        return
+    counts = hold_point.__dict__.setdefault("counts", {})
+    counts[name] = counts.get(name, 0) + 1
+    if counts[name] in wanted:
+        import sys
+        print(f"mlops-console: held at {name}", file=sys.stderr, flush=True)
+        sys.stdin.readline()
+
+
 class AuditLog:
     def __init__(self, store: Store):
         self.store = store
@@ -84,6 +158,11 @@ class AuditLog:
         import uuid  # ~5 ms to import; only mutations need it
 
         with self.store.transaction() as conn:
+            # Checked under the write lock, so that even two processes settling one change at once
+            # leave it one outcome.
+            if stage in TERMINAL and audit_id and conn.execute(
+                    f"SELECT 1 FROM audit WHERE audit_id = ? AND stage IN {TERMINAL} LIMIT 1", (audit_id,)).fetchone():
+                raise AlreadySettled(f"change {audit_id} already has its outcome")
             last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             head = conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_KEY,)).fetchone()
             if head is not None and (last is None or head[0] != f"{last[0]}:{last[1]}"):
@@ -129,17 +208,25 @@ class AuditLog:
         notes = dict(annotations or {})
         common = dict(verb=verb, user=user, object_ref=object_ref, audit_id=audit_id)
         planned = None if callable(after) else after
-        self._append(stage="RequestReceived", before=before, after=planned, annotations=notes, **common)
+        self._append(stage="RequestReceived", before=before, after=planned,
+                     annotations={**notes, WRITER: writer_identity()}, **common)
         crash_point("after-intent")
+        hold_point("after-intent")
         try:
             result = apply()
         except Exception as e:
-            self._append(stage="Failed", before=before, after=None, annotations={**notes, "error": str(e)[:500]},
-                        **common)
+            try:
+                self._append(stage="Failed", before=before, after=None,
+                             annotations={**notes, "error": str(e)[:500]}, **common)
+            except AlreadySettled:
+                pass
             raise
         crash_point("after-change")
         final = after() if callable(after) else after
-        self._append(stage="ResponseComplete", before=before, after=final, annotations=notes, **common)
+        try:
+            self._append(stage="ResponseComplete", before=before, after=final, annotations=notes, **common)
+        except AlreadySettled:
+            pass  # settled by a process that took this one for gone: one outcome per change, still
         return result
 
     def head_ok(self) -> bool:
@@ -149,14 +236,15 @@ class AuditLog:
 
     def settle(self, intent: AuditEvent, applied: bool, current: Any) -> None:
         """The outcome of an intent whose writer died: applied (the object is no longer as it was before)
-        or not. Only `Changes.recover` calls this."""
+        or not. Only `Changes.recover` calls this; AlreadySettled when another process did it first."""
         common = dict(verb=intent.verb, user=intent.user, object_ref=intent.object_ref, audit_id=intent.audit_id)
+        notes = {k: v for k, v in intent.annotations.items() if k != WRITER}
         if applied:
             self._append(stage="ResponseComplete", before=intent.before, after=current, **common,
-                         annotations={**intent.annotations, "recovered": "interrupted after the change"})
+                         annotations={**notes, "recovered": "interrupted after the change"})
         else:
             self._append(stage="Failed", before=intent.before, after=None, **common,
-                         annotations={**intent.annotations, "recovered": "interrupted before the change"})
+                         annotations={**notes, "recovered": "interrupted before the change"})
 
     def pending(self) -> list[AuditEvent]:
         """Intents with no outcome: a process died between the two records."""

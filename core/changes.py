@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from core.audit import AuditLog
+from core import validation
+from core.audit import WRITER, AlreadySettled, AuditLog, writer_alive
 from core.cluster import SNAPSHOT_RESOURCES
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 
@@ -157,7 +158,8 @@ class Changes:
         return {"rolled_back": done.audit_id, "resource": resource, "name": name, "restored": done.before}
 
     def recover(self) -> list[dict[str, Any]]:
-        """Settle intents left without an outcome by a process that died: applied, or not."""
+        """Settle intents left without an outcome by a process that died: applied, or not. An intent whose
+        writer is still running is its writer's to finish."""
         settled = []
         pending = self.audit.pending()
         if pending and not self.audit.head_ok():
@@ -165,14 +167,17 @@ class Changes:
         for intent in pending:
             ref = intent.object_ref
             resource, name, ns = ref.get("resource"), ref.get("name"), ref.get("namespace")
-            if resource not in self.handlers:
+            if resource not in self.handlers or writer_alive(intent.annotations.get(WRITER)):
                 continue
             try:
                 current = self.snapshot(resource, name, ns)
             except (NotFound, ClusterError):
                 current = None
             applied = current != intent.before
-            self.audit.settle(intent, applied, current)
+            try:
+                self.audit.settle(intent, applied, current)
+            except AlreadySettled:
+                continue  # another process settled it first
             settled.append({"audit_id": intent.audit_id, "applied": applied})
         return settled
 
@@ -186,31 +191,39 @@ def _first_difference(expected: Any, current: Any, path: str = "") -> str:
 
 
 def parse_labels(changes: list[str]) -> tuple[dict[str, str], list[str]]:
+    """kubectl's key=value and key- words, keys and values checked as the API server checks them."""
     set_, remove = {}, []
     for c in changes:
+        what = f"label {c!r}"
         if c.endswith("-") and "=" not in c:
-            remove.append(c[:-1])
+            remove.append(validation.label_key(c[:-1], what))
         elif "=" in c and c.split("=", 1)[0]:
             k, v = c.split("=", 1)
-            set_[k] = v
+            set_[validation.label_key(k, what)] = validation.label_value(v, what)
         else:
             raise BadInput(f"label {c!r}: expected key=value or key-")
     return set_, remove
 
 
 def parse_taints(changes: list[str]) -> tuple[list[dict[str, str]], list[tuple[str, str | None]]]:
+    """kubectl's key=value:Effect, key:Effect, key- and key:Effect- words; a taint's key and value follow the
+    rules of a label's."""
     add, remove = [], []
-    effects = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+    effects = validation.TAINT_EFFECTS
     for c in changes:
+        what = f"taint {c!r}"
         if c.endswith("-"):
             key, _, effect = c[:-1].partition(":")
-            if effect and effect not in effects:
-                raise BadInput(f"taint {c!r}: effect must be one of {', '.join(effects)}")
+            validation.label_key(key, what)
+            if effect:
+                validation.taint_effect(effect, what)
             remove.append((key, effect or None))
             continue
         kv, sep, effect = c.rpartition(":")
-        if not sep or effect not in effects or not kv:
+        if not sep or not kv:
             raise BadInput(f"taint {c!r}: expected key=value:Effect (Effect one of {', '.join(effects)}) or key-")
+        validation.taint_effect(effect, what)
         key, _, value = kv.partition("=")
-        add.append({"key": key, "value": value, "effect": effect})
+        add.append({"key": validation.label_key(key, what), "value": validation.label_value(value, what),
+                    "effect": effect})
     return add, remove

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import uuid
 from typing import Any, Callable
 
 from core import clock
-from core.audit import crash_point
+from core.audit import crash_point, hold_point
 from core.changes import Changes, DrainOptions
 from core.errors import BadInput, ConsoleError, Conflict, NotFound
 from core.store import Store
@@ -22,6 +23,12 @@ from core.store import Store
 ACTIVE = ("running", "paused", "interrupted", "failed")  # not finished: can be resumed or rolled back
 # finished: done, rolled_back, aborted
 Progress = Callable[[str], None]
+UNFINISHED_ON = f"SELECT id, state FROM operations WHERE target = ? AND state IN ({', '.join('?' * len(ACTIVE))})"
+
+
+def _busy(target: str, busy: dict | None) -> Conflict:
+    which = f" {busy['id']} ({busy['state']})" if busy else ""
+    return Conflict(f"{target} already has an unfinished operation{which}: resume or roll it back first (`ops list`)")
 
 
 def _now() -> str:
@@ -47,17 +54,26 @@ class Operations:
         self.cluster = changes.cluster
 
     # -- the record --------------------------------------------------------------------------------
+    def unfinished_on(self, target: str) -> dict | None:
+        return self.store.one(UNFINISHED_ON, (target, *ACTIVE))
+
     def create(self, kind: str, target: str, params: dict, steps: list[dict], user: str) -> dict:
-        busy = self.store.one("SELECT id, state FROM operations WHERE target = ? AND state IN (?, ?, ?, ?)",
-                              (target, *ACTIVE))
-        if busy:
-            raise Conflict(f"{target} already has an unfinished operation {busy['id']} ({busy['state']}): "
-                           f"resume or roll it back first (`ops list`)")
+        """One unfinished operation per object: checked and inserted under one write lock, and the store's
+        index (migration 5) refuses a second one whatever the caller checked."""
         op = {"id": uuid.uuid4().hex[:8], "kind": kind, "target": target, "params": params, "state": "running",
               "steps": steps, "position": 0, "results": [], "error": None, "user": user, "pid": os.getpid(),
               "created_at": _now(), "updated_at": _now()}
-        with self.store.transaction():
-            self.store.insert_all("operations", [op])
+        hold_point("operation-create")
+        try:
+            with self.store.transaction():
+                busy = self.unfinished_on(target)
+                if busy:
+                    raise _busy(target, busy)
+                self.store.insert_all("operations", [op])
+        except sqlite3.IntegrityError as e:
+            if "operations.target" not in str(e):
+                raise
+            raise _busy(target, self.store.one(UNFINISHED_ON, (target, *ACTIVE))) from None
         return op
 
     def get(self, op_id: str) -> dict:
@@ -89,7 +105,12 @@ class Operations:
     def claim(self, op: dict) -> None:
         if op["state"] == "running" and op["pid"] != os.getpid() and _alive(op["pid"]):
             raise Conflict(f"operation {op['id']} is running in process {op['pid']}")
-        self.save(op, state="running", pid=os.getpid(), error=None)
+        try:
+            self.save(op, state="running", pid=os.getpid(), error=None)
+        except sqlite3.IntegrityError as e:  # a finished one taken up again while another is unfinished
+            if "operations.target" not in str(e):
+                raise
+            raise _busy(op["target"], self.store.one(UNFINISHED_ON, (op["target"], *ACTIVE))) from None
 
     def pause(self, op_id: str) -> dict:
         op = self.get(op_id)

@@ -21,6 +21,8 @@ from typing import Any, Iterable
 from core.errors import StoreError
 
 DB_NAME = "console.db"
+LOCK_TIMEOUT_ENV = "MLOPS_CONSOLE_LOCK_TIMEOUT"  # seconds to wait for another process's write lock
+LOCK_TIMEOUT = 30.0
 
 # Migration N brings the schema from version N-1 to N. Never edit a released one: append.
 MIGRATIONS: list[str] = [
@@ -118,6 +120,19 @@ MIGRATIONS: list[str] = [
     DROP TABLE deployments;
     DELETE FROM meta WHERE key LIKE 'sim.%';
     """,
+    # 6: one unfinished operation per object (running, paused, interrupted, failed: operations.ACTIVE), enforced
+    # by the store. A store from before may hold several on one target (two runs that raced): the newest stays,
+    # the others are marked aborted, saying why (`ops rollback` still undoes their steps once that one is done).
+    """
+    UPDATE operations SET state = 'aborted', error = 'aborted by store migration 6: another unfinished operation '
+        || 'on ' || target || ' is newer, and only one may be unfinished at a time'
+    WHERE state IN ('running', 'paused', 'interrupted', 'failed') AND EXISTS (
+        SELECT 1 FROM operations o WHERE o.target = operations.target
+        AND o.state IN ('running', 'paused', 'interrupted', 'failed')
+        AND (o.created_at > operations.created_at OR (o.created_at = operations.created_at AND o.rowid > operations.rowid)));
+    CREATE UNIQUE INDEX operations_one_unfinished ON operations(target)
+        WHERE state IN ('running', 'paused', 'interrupted', 'failed');
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -142,13 +157,28 @@ def decode_row(row: dict[str, Any], json_columns: frozenset[str] = JSON_COLUMNS)
     return row
 
 
+def default_lock_timeout() -> float:
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "")
+    if not text:
+        return LOCK_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise StoreError(f"environment variable {LOCK_TIMEOUT_ENV} must be a number of seconds (0 or more), "
+                         f"got {text!r}")
+    return value
+
+
 class Store:
     def __init__(self, home: Path, name: str = DB_NAME, migrations: list[str] | None = None,
-                 json_columns: frozenset[str] = JSON_COLUMNS):
+                 json_columns: frozenset[str] = JSON_COLUMNS, lock_timeout: float | None = None):
         self.home = Path(home)
         self.path = self.home / name
         self.migrations = MIGRATIONS if migrations is None else migrations
         self.json_columns = json_columns
+        self.lock_timeout = default_lock_timeout() if lock_timeout is None else lock_timeout
         self._local = threading.local()
         self._prepare_home()
         self._migrate()
@@ -172,13 +202,13 @@ class Store:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None,
                                        check_same_thread=False)
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.DatabaseError as e:
-                raise StoreError(f"cannot open store {self.path}: {e}") from None
+                raise self.named(e) or StoreError(f"cannot open store {self.path}: {e}") from None
             self._local.conn = conn
         return conn
 
@@ -216,9 +246,20 @@ class Store:
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
+    def named(self, e: sqlite3.Error) -> StoreError | None:
+        """The operator's words for the failures that are not bugs: a full disk, another process's lock."""
+        code = (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF  # the primary code of an extended one
+        if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(e):
+            return StoreError(f"store {self.path}: the disk is full ({e}); nothing was written")
+        if code == sqlite3.SQLITE_BUSY or "database is locked" in str(e):
+            return StoreError(f"store {self.path} is locked by another mlops-console process (it may be building "
+                              f"the estate): its write lock was not released within {self.lock_timeout:g}s ({e}); "
+                              f"nothing was written; try again when it is done")
+        return None
+
     # -- helpers ---------------------------------------------------------------------------
     def transaction(self):
-        return _Transaction(self.conn)
+        return _Transaction(self.conn, self)
 
     def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return [decode_row(dict(r), self.json_columns) for r in self.conn.execute(sql, params)]
@@ -257,19 +298,50 @@ class Store:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT/ROLLBACK; nests as a no-op inside an open transaction."""
+    """BEGIN IMMEDIATE … COMMIT/ROLLBACK; nests as a no-op inside an open transaction. A full disk or
+    another process's lock leaves as a StoreError that says so."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, store: Store | None = None):
         self.conn = conn
+        self.store = store
         self.outer = False
 
     def __enter__(self):
         if not self.conn.in_transaction:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                self._raise_named(e)
+                raise
             self.outer = True
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
-        if self.outer:
-            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if not self.outer:
+            return False
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                self._rollback()
+                self._raise_named(e)
+                raise
+            return False
+        self._rollback()
+        if isinstance(exc, sqlite3.Error):
+            self._raise_named(exc)
         return False
+
+    def _rollback(self) -> None:
+        # SQLite ends the transaction itself on some errors (a full disk among them): a ROLLBACK then
+        # fails with "no transaction is active" and would hide the error that matters.
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the error on its way out says more; SQLite undoes the rest when the file is next opened
+
+    def _raise_named(self, e: sqlite3.Error) -> None:
+        named = self.store.named(e) if self.store is not None else None
+        if named is not None:
+            raise named from e
