@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea
 
 from screens.widgets import ForwardWorkerErrors, safe_text
 
@@ -26,7 +26,9 @@ class ViewScreen(ForwardWorkerErrors, Screen):
     ROLE_ACTIONS: dict[str, str] = {}
     MARKABLE = False  # `space` marks rows for a batch action
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+        # priority: taken when typed, before the keys after it are handed to the table, where a letter is a
+        # command (`/cordon` typed fast would cordon the selected node); not inside a text box, where `/` is text
+        Binding("slash", "filter", "Filter", key_display="/", id="filter", priority=True),
         Binding("enter", "describe", "Describe", id="describe"),
         Binding("escape", "back", "Back", id="back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="refresh"),
@@ -121,7 +123,8 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         box = self.query_one("#filter", Input)
         box.add_class("visible")
         box.value = self.filter_text
-        box.focus()
+        # now, not after the keys already typed: they are the filter's (Widget.focus would wait for them)
+        self.set_focus(box)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -131,7 +134,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             event.input.remove_class("visible")
-            self.query_one(DataTable).focus()
+            self.set_focus(self.query_one(DataTable))
 
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
@@ -140,7 +143,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             box.value = ""
             self.filter_text = ""
             self._render_rows()
-            self.query_one(DataTable).focus()
+            self.set_focus(self.query_one(DataTable))
             return
         stack = self.app.screen_stack
         if len(stack) > 1 and stack[-1] is self and stack[0] is not self:
@@ -150,6 +153,8 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 
     # -- actions that change things ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "filter" and isinstance(self.focused, (Input, TextArea)):
+            return False  # a `/` typed into a text box is text
         role = self.ROLE_ACTIONS.get(action)
         if role is not None and not self.app.engine.can(role):
             return False  # not offered at all: hidden from the footer, the palette and the keys
