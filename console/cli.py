@@ -192,9 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world-seed", dest="world_seed", type=int, default=11, metavar="N")
     sp.add_argument("--jobs", type=int, default=150, metavar="N", help="recurring jobs (default 150)")
     sp.add_argument("--days", type=int, default=40, metavar="N", help="days of daily runs (default 40)")
-    sp = leaf(af, "queue", "the approval queue: retry suggestions waiting for a decision (looking refreshes it)")
+    sp = leaf(af, "queue", "the approval queue: retry suggestions waiting for a decision (a read: "
+                           "`autofix reconcile` fills it)")
     sp.add_argument("--all", dest="everything", action="store_true", help="decided ones too, with their outcomes")
     _fmt(sp)
+    leaf(af, "reconcile", "fill the approval queue: record finished retries' outcomes, queue new failures a retry "
+                          "may fix, apply the policies; prints what it did (JSON)")
     for name, what in (("show", "one suggestion: failure, evidence, config diff, P(success), cost, alternatives, model"),
                        ("approve", "submit the suggested retry to the backend (audited)"),
                        ("reject", "decline a suggestion, with the reason"),
@@ -386,6 +389,10 @@ def run(args: argparse.Namespace) -> int:
         items, report = engine.autofix_queue(args.everything)
         _queue_notes(report)
         emit([s.to_dict() for s in items], fmt, SUGGESTION_COLUMNS)
+    elif (command, action) == ("autofix", "reconcile"):
+        report = engine.autofix_reconcile()
+        _queue_notes({**report, "read_only": False})
+        print(json.dumps(report, indent=2))
     elif (command, action) == ("autofix", "show"):
         _show(json.loads(json.dumps(engine.suggestion(args.id).to_dict())), fmt)
     elif (command, action) == ("autofix", "approve"):
@@ -566,6 +573,9 @@ def _new_rule(engine, args: argparse.Namespace, fmt: str) -> None:
 def _queue_notes(report: dict[str, Any]) -> None:
     if report["read_only"]:
         print("# read-only: showing what is queued; new failures are not added", file=sys.stderr)
+    if report.get("to_queue"):
+        print(f"# {report['to_queue']} new failures are not queued yet: `mlops-console autofix reconcile` queues "
+              "them", file=sys.stderr)
     if report["waiting_for_model"]:
         print(f"# {report['waiting_for_model']} failures need a config change and wait for a trained recommender: "
               "`mlops-console autofix train --history FILE.jsonl`", file=sys.stderr)

@@ -566,7 +566,7 @@ class Engine:
                          self.settings.autofix_policy, self.retry_candidates)
 
     def failures_to_queue(self) -> tuple[int, int]:
-        """(how many failures the next look at the queue will queue, how many of them wait for a trained
+        """(how many failures the next reconcile will queue, how many of them wait for a trained
         recommender): none wait once one is registered (a cheap look at the registry; no model is loaded)."""
         from autofix.approvals import needs_model
         from autofix.model import MODEL
@@ -575,13 +575,21 @@ class Engine:
             return len(unqueued), 0
         return len(unqueued), sum(needs_model(a, c) for a, c in unqueued)
 
+    def autofix_reconcile(self) -> dict[str, Any]:
+        """The queue's write step: record the outcomes of finished retries, queue a suggestion for each new
+        failure a retry may fix, apply the policies to the new ones (only when an operator reconciles).
+        Refused in read-only mode. Returns what it did."""
+        if self.read_only:
+            raise Forbidden("read-only: reconciling the approval queue writes to it (run without --read-only)")
+        return self.approvals.refresh(self.settings.actor if self.can("operator") else None)
+
     def autofix_queue(self, everything: bool = False) -> tuple[list, dict[str, Any]]:
-        """(suggestions, what this look did). Looking refreshes the queue — not in read-only mode, which
-        shows what is queued and writes nothing; the policy applies only when an operator looks."""
-        report: dict[str, Any] = {"queued": 0, "waiting_for_model": 0, "auto_applied": [], "outcomes": 0}
-        if not self.read_only:
-            report = self.approvals.refresh(self.settings.actor if self.can("operator") else None)
-        report["read_only"] = self.read_only
+        """(suggestions, report): a read; autofix_reconcile is what fills the queue. The report keeps the
+        reconcile's fields with nothing done (queued 0, outcomes 0, auto_applied []), and says what waits:
+        `to_queue` failures the next reconcile queues, `waiting_for_model` those that wait for a model."""
+        new, waiting = self.failures_to_queue()
+        report = {"queued": 0, "waiting_for_model": waiting, "auto_applied": [], "outcomes": 0,
+                  "to_queue": new - waiting, "read_only": self.read_only}
         return self.approvals.queue.list(None if everything else "pending"), report
 
     def suggestion(self, key: int | str):

@@ -377,18 +377,18 @@ class AutofixScreen(AttemptsView):
         self.items: dict[str, object] = {}
 
     def fetch(self) -> list[Row]:
+        # a read: the app's reconcile (console/app.py) is what fills the queue, on its own schedule
         items, report = self.app.engine.autofix_queue(self.everything)
         self.items = {str(s.id): s for s in items}
         pending = sum(s.status == "pending" for s in items)
         notes = [f"{pending} pending"]
         if report["waiting_for_model"]:
             notes.append(f"{report['waiting_for_model']} wait for a trained recommender (T trains one)")
+        if report["to_queue"]:
+            notes.append(f"{report['to_queue']} new failures queued at the next reconcile")
         if report["read_only"]:
             notes.append("read-only")
         self.TITLE = "Autofix queue" + (" (with decided)" if self.everything else "") + ": " + ", ".join(notes)
-        for a in report["auto_applied"]:
-            self.app.call_from_thread(self.app.notify, f"suggestion {a['id']} ({a['run_id']}) applied by policy "
-                                      f"{a['policy']}", markup=False)
         return [(str(s.id), [
             s.id, safe_text(s.job_id), safe_text(s.run_id), safe_text(s.category, CATEGORY_STYLES.get(s.category, "")),
             safe_text(s.action),
