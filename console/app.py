@@ -75,7 +75,7 @@ class ConsoleApp(App):
 
     def on_mount(self) -> None:
         self.sub_title = " · ".join(filter(None, [
-            self.engine.cluster.name, f"{self.settings.actor} ({self.engine.role})",
+            self.engine.backend_name(), f"{self.settings.actor} ({self.engine.role})",
             "READ-ONLY" if self.engine.read_only else ""]))
         self.set_interval(self.settings.refresh_seconds, self.refresh_active)
         if not self.engine.read_only:
@@ -161,7 +161,7 @@ class ConsoleApp(App):
 
     def open_log(self, run_id: str) -> None:
         def load() -> tuple[str, str | None]:
-            c = self.engine.triage.classification(run_id)
+            c = self.engine.classification(run_id)
             return self.engine.attempt_log(run_id), c.evidence if c else None
         from screens.detail import LogScreen
         self.push_screen(LogScreen(run_id, load))

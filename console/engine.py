@@ -112,6 +112,9 @@ class Engine:
     def role(self) -> str:
         return self.settings.role
 
+    def backend_name(self) -> str:
+        return self.cluster.name
+
     def can(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
 
@@ -185,6 +188,9 @@ class Engine:
     # -- nodes ----------------------------------------------------------------------------------
     def nodes(self, pool: str | None = None) -> list[Node]:
         return self.cluster.list_nodes(pool)
+
+    def pools(self) -> list[dict[str, Any]]:
+        return self.cluster.list_pools()
 
     def node(self, name: str) -> Node:
         return self.cluster.get_node(name)
@@ -261,6 +267,12 @@ class Engine:
 
     def rules(self) -> list[Rule]:
         return self.triage.ruleset.rules
+
+    def rules_file(self) -> Path:
+        return self.settings.rules_file
+
+    def classification(self, run_id: str) -> Classification | None:
+        return self.triage.classification(run_id)
 
     def classify_paths(self, paths: list[str], rules_file: str | None = None) -> list[dict[str, Any]]:
         """Classify log files (`-` is stdin) with the active rules, or with FILE in place of the user's."""

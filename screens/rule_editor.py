@@ -104,7 +104,7 @@ class NewRuleScreen(ForwardWorkerErrors, ModalScreen[str | None]):
         except ConsoleError as e:
             self.app.call_from_thread(self._show_error, str(e))
             return
-        self.app.call_from_thread(self.app.notify, f"rule {rule.id} saved to {self.app.engine.settings.rules_file}",
+        self.app.call_from_thread(self.app.notify, f"rule {rule.id} saved to {self.app.engine.rules_file()}",
                                   markup=False)
         self.app.call_from_thread(self.dismiss, rule.id)
 
