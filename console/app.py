@@ -239,5 +239,9 @@ def run_tui(settings: Settings) -> int:
         raise ConsoleError("the TUI needs a terminal; use a subcommand (e.g. `mlops-console jobs list`) in scripts")
     engine = Engine(settings)
     app = ConsoleApp(engine, settings)
+    # What is loaded by now (the modules, the engine) lives as long as the process: kept out of the cyclic
+    # collector's full passes, which otherwise walk it all again every few refreshes of a big table.
+    import gc
+    gc.freeze()
     app.run()
     return app.return_code or 0
