@@ -1,10 +1,12 @@
-"""The Textual application: views as modes, k9s keys, one place for worker errors, a refresh loop."""
+"""The Textual application: views as modes, k9s keys, one place for worker errors, a refresh loop, and the
+approval queue's reconcile on a schedule of its own."""
 from __future__ import annotations
 
 import sys
 from functools import partial
 from typing import Callable, Iterable
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
@@ -76,6 +78,9 @@ class ConsoleApp(App):
             self.engine.backend_name, f"{self.settings.actor} ({self.engine.role})",
             "READ-ONLY" if self.engine.read_only else ""]))
         self.set_interval(self.settings.refresh_seconds, self.refresh_active)
+        if self.engine.can("autofix-reconcile"):
+            self.set_interval(self.settings.reconcile_seconds, self.reconcile)
+            self.call_after_refresh(self.reconcile)  # once at start, after the first frame is drawn
         if not self.is_headless and sys.stdin.isatty():
             self.set_interval(1.0, self._exit_if_terminal_gone)
         for op in self.engine.interrupted:
@@ -199,6 +204,25 @@ class ConsoleApp(App):
         if not busy:
             screen.refresh_data()
 
+    def reconcile(self) -> None:
+        """The approval queue's write step (record outcomes, queue new failures, apply the policies), in a
+        worker of its own: the Autofix view only reads. Skipped while the last one still runs; only for
+        an operator who may reconcile (never in read-only mode)."""
+        if not self.engine.can("autofix-reconcile") or any(w.group == "reconcile" and not w.is_finished for w in self.workers):
+            return
+        self._reconcile()
+
+    @work(thread=True, group="reconcile", exit_on_error=False)
+    def _reconcile(self) -> None:
+        report = self.engine.autofix_reconcile()
+        self.call_from_thread(self._reconciled, report)
+
+    def _reconciled(self, report: dict) -> None:
+        for a in report["auto_applied"]:
+            self.notify(f"suggestion {a['id']} ({a['run_id']}) applied by policy {a['policy']}", markup=False)
+        if report["queued"] or report["outcomes"] or report["auto_applied"]:
+            self.refresh_active()  # the view shows what changed now, not at its next refresh
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.report_worker_error(event.worker)
@@ -215,5 +239,9 @@ def run_tui(settings: Settings) -> int:
         raise ConsoleError("the TUI needs a terminal; use a subcommand (e.g. `mlops-console jobs list`) in scripts")
     engine = Engine(settings)
     app = ConsoleApp(engine, settings)
+    # What is loaded by now (the modules, the engine) lives as long as the process: kept out of the cyclic
+    # collector's full passes, which otherwise walk it all again every few refreshes of a big table.
+    import gc
+    gc.freeze()
     app.run()
     return app.return_code or 0

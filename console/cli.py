@@ -503,10 +503,13 @@ def _world(engine, args, fmt: str) -> None:
 def _queue(engine, args, fmt: str) -> None:
     if engine.read_only:
         print("# read-only: showing what is queued", file=sys.stderr)
-    queued, waiting = engine.failures_to_queue()
-    if queued:
-        print(f"# {queued} new failure(s) not queued yet: `mlops-console autofix reconcile` queues them"
-              + (f" ({waiting} wait for a trained recommender)" if waiting else ""), file=sys.stderr)
+    new, waiting = engine.failures_to_queue()
+    if new - waiting:
+        print(f"# {new - waiting} new failure(s) not queued yet: `mlops-console autofix reconcile` queues them",
+              file=sys.stderr)
+    if waiting:
+        print(f"# {waiting} failures need a config change and wait for a trained recommender: "
+              "`mlops-console autofix train --history FILE.jsonl`", file=sys.stderr)
     emit([s.to_dict() for s in engine.autofix_queue(args.everything)], fmt, SUGGESTION_COLUMNS)
 
 
@@ -514,9 +517,9 @@ def _reconcile(engine, args, fmt: str) -> None:
     report = engine.autofix_reconcile()
     if fmt == "json":
         print(json.dumps(report, indent=2))
-        return
-    print(f"queued {report['queued']} suggestion(s); recorded {report['outcomes']} outcome(s); "
-          f"applied {len(report['auto_applied'])} by policy")
+    else:
+        print(f"queued {report['queued']} suggestion(s); recorded {report['outcomes']} outcome(s); "
+              f"applied {len(report['auto_applied'])} by policy")
     if report["waiting_for_model"]:
         print(f"# {report['waiting_for_model']} failures need a config change and wait for a trained recommender: "
               "`mlops-console autofix train --history FILE.jsonl`", file=sys.stderr)

@@ -27,6 +27,7 @@ class Settings:
     scale: str = ""
     user: str = ""
     refresh_seconds: float = 5.0
+    reconcile_seconds: float = 30.0  # the TUI's reconcile of the approval queue (never in read-only mode)
     theme: str = "textual-dark"
     rules_file: Path = field(default_factory=lambda: Path(platformdirs.user_config_dir(APP)) / "rules.toml")
     log_tail_lines: int = 500
@@ -74,7 +75,7 @@ def _login_name() -> str:
 
 # key -> type the config file and environment may set
 KEYS: dict[str, type] = {"home": Path, "read_only": bool, "seed": int, "scale": str, "user": str,
-                         "refresh_seconds": float, "theme": str, "rules_file": Path, "log_tail_lines": int,
+                         "refresh_seconds": float, "reconcile_seconds": float, "theme": str, "rules_file": Path, "log_tail_lines": int,
                          "log_tail_bytes": int, "autofix_lambda": float, "autofix_penalty": float,
                          "autofix_policy": list, "default_role": str, "roles": dict}
 POLICY_KEYS = {"name": str, "category": str, "min_p_success": float, "max_cost_increase": float}
@@ -122,6 +123,8 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
         raise BadInput(f"default_role must be one of {', '.join(ROLES)}, got {s.default_role!r}")
     if s.refresh_seconds <= 0:
         raise BadInput(f"refresh_seconds must be positive, got {s.refresh_seconds}")
+    if s.reconcile_seconds <= 0:
+        raise BadInput(f"reconcile_seconds must be positive, got {s.reconcile_seconds}")
     if s.log_tail_lines < 1 or s.log_tail_bytes < 1024:
         raise BadInput(f"log_tail_lines must be ≥ 1 and log_tail_bytes ≥ 1024, "
                        f"got {s.log_tail_lines} and {s.log_tail_bytes}")

@@ -1,7 +1,8 @@
 """The table view every resource screen is: rows fetched in a worker thread, `/` filter, `enter` describe."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
 
 from rich.text import Text
 from textual import work
@@ -9,11 +10,36 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea
 
-from screens.widgets import ForwardWorkerErrors, safe_text
+from screens.widgets import ForwardWorkerErrors, KeyedTable, cell_signature, safe_text
 
 Row = tuple[str, list[Any]]  # (row key, cells)
+T = TypeVar("T")
+
+
+@dataclass
+class Page:
+    """What a view's fetch() gathers in its worker thread. The UI thread adopts it: the rows, the title, and
+    `keep` — attributes the view holds beside its rows (the suggestions by id, the pools' configs), set
+    there so that no worker thread writes a screen's state."""
+
+    rows: list[Row]
+    title: str | None = None
+    keep: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Shown:
+    """A row as the table shows it, prepared in the worker: its cells made safe Text, what they show (for
+    the table's comparison), and the text the filter searches. `source` is the cells list fetch() gave:
+    a view that hands back the same list for an unchanged row gets this back as it was, for nothing."""
+
+    key: str
+    source: list[Any]
+    cells: list[Text]
+    signature: tuple
+    haystack: str
 
 
 class ViewScreen(ForwardWorkerErrors, Screen):
@@ -27,7 +53,9 @@ class ViewScreen(ForwardWorkerErrors, Screen):
     ROLE_ACTIONS: dict[str, str] = {}
     MARKABLE = False  # `space` marks rows for a batch action
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+        # priority: taken when typed, before the keys after it are handed to the table, where a letter is a
+        # command (`/cordon` typed fast would cordon the selected node); not inside a text box, where `/` is text
+        Binding("slash", "filter", "Filter", key_display="/", id="filter", priority=True),
         Binding("enter", "describe", "Describe", id="describe"),
         Binding("escape", "back", "Back", id="back"),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="refresh"),
@@ -38,16 +66,18 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[Row] = []
+        self.rows: list[_Shown] = []
         self.filter_text = ""
         self.loaded = False
         self.marked: set[str] = set()
+        self._mounted = False
+        self._asked = 0  # the newest refresh asked for: an older one's rows, arriving late, are dropped
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical():
             yield Static(self.TITLE, id="status")
-            yield DataTable(id="table", cursor_type="row", zebra_stripes=True)
+            yield KeyedTable(*self.COLUMNS, id="table", cursor_type="row", zebra_stripes=True)
             yield from self.compose_extra()
         yield Input(placeholder="filter (esc clears)", id="filter")
         yield Footer()
@@ -56,73 +86,102 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         yield from ()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns(*self.COLUMNS)
+        self._mounted = True
         self.refresh_data()
 
     def on_screen_resume(self) -> None:
         if self.loaded:
             self.refresh_data()
 
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one(KeyedTable)
+
     # -- data ----------------------------------------------------------------------------------
-    def fetch(self) -> list[Row]:
+    def fetch(self) -> Page | list[Row]:
+        """Runs in a worker thread: read through the engine, return the rows; write no screen state."""
         raise NotImplementedError
 
     def describe(self, key: str) -> str:
         raise NotImplementedError
 
     def refresh_data(self) -> None:
-        self._load()
+        if not self._mounted:  # the app's refresh loop can reach a view before it is built
+            return
+        self._asked += 1
+        self._load(self._asked)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def _load(self) -> None:
-        rows = self.fetch()
-        self.app.call_from_thread(self.show_rows, rows)
+    def _load(self, asked: int) -> None:
+        page = self.fetch()
+        if not isinstance(page, Page):
+            page = Page(page)
+        before = {r.key: r for r in self.rows}  # read here; only the UI thread replaces it
+        shown = []
+        for key, cells in page.rows:
+            last = before.get(key)
+            if last is not None and last.source is cells:
+                shown.append(last)
+                continue
+            texts = [c if isinstance(c, Text) else safe_text(c) for c in cells]
+            shown.append(_Shown(key, cells, texts, tuple(map(cell_signature, texts)),
+                                " ".join(t.plain for t in texts).lower()))
+        self.app.call_from_thread(self._adopt, asked, page, shown)
 
-    def show_rows(self, rows: list[Row]) -> None:
-        self.rows = rows
+    def _adopt(self, asked: int, page: Page, shown: list[_Shown]) -> None:
+        if asked != self._asked:
+            return
+        for name, value in page.keep.items():
+            setattr(self, name, value)
+        if page.title is not None:
+            self.TITLE = page.title
+        self.rows = shown
         self.loaded = True
         self._render_rows()
+        self.rows_shown()
+
+    def rows_shown(self) -> None:
+        """After new rows are shown: for views that show more than the table."""
 
     def _render_rows(self) -> None:
-        table = self.query_one(DataTable)
-        keep = self.selected_key()
-        table.clear()
+        table = self.table
         needle = self.filter_text.lower()
-        shown = 0
-        for key, cells in self.rows:
-            if needle and needle not in " ".join(_plain(c) for c in cells).lower():
+        rows = []
+        for r in self.rows:
+            if needle and needle not in r.haystack:
                 continue
-            row = [c if isinstance(c, Text) else safe_text(c) for c in cells]
             if self.MARKABLE:
-                row[0] = Text.assemble(("● " if key in self.marked else "  ", "bold yellow"), row[0])
-            table.add_row(*row, key=key)
-            shown += 1
-        if keep is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(keep), animate=False)
-            except Exception:  # the row went away or was filtered out: stay where the cursor is
-                pass
+                mark = "● " if r.key in self.marked else "  "
+                rows.append((r.key, [Text.assemble((mark, "bold yellow"), r.cells[0]), *r.cells[1:]],
+                             ((mark, r.signature[0]), *r.signature[1:])))
+            else:
+                rows.append((r.key, r.cells, r.signature))
+        table.sync(rows)
         flt = f"  filter: {self.filter_text!r}" if self.filter_text else ""
         flt += f"  marked: {len(self.marked)}" if self.marked else ""
         self.query_one("#status", Static).update(
-            Text(f"{self.TITLE} — {shown} of {len(self.rows)}{flt}", no_wrap=True, overflow="ellipsis"))
+            Text(f"{self.TITLE} — {len(rows)} of {len(self.rows)}{flt}", no_wrap=True, overflow="ellipsis"))
 
     def selected_key(self) -> str | None:
-        table = self.query_one(DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        table = self.table
+        return table.key_at(table.cursor_row) if table.row_count else None
+
+    def gather(self, load: Callable[[], T], then: Callable[[T], None]) -> None:
+        """Read what an action needs (`load`, engine calls) in a worker; hand it to `then` on the UI thread."""
+        self._gather(load, then)
+
+    @work(thread=True, group="gather", exit_on_error=False)
+    def _gather(self, load: Callable[[], T], then: Callable[[T], None]) -> None:
+        result = load()
+        self.app.call_from_thread(then, result)
 
     # -- actions -------------------------------------------------------------------------------
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.add_class("visible")
         box.value = self.filter_text
-        box.focus()
+        # now, not after the keys already typed: they are the filter's (Widget.focus would wait for them)
+        self.set_focus(box)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -132,7 +191,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             event.input.remove_class("visible")
-            self.query_one(DataTable).focus()
+            self.set_focus(self.table)
 
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
@@ -141,7 +200,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             box.value = ""
             self.filter_text = ""
             self._render_rows()
-            self.query_one(DataTable).focus()
+            self.set_focus(self.table)
             return
         stack = self.app.screen_stack
         if len(stack) > 1 and stack[-1] is self and stack[0] is not self:
@@ -151,6 +210,8 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 
     # -- actions that change things ------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "filter" and isinstance(self.focused, (Input, TextArea)):
+            return False  # a `/` typed into a text box is text
         needs = self.ROLE_ACTIONS.get(action)
         if needs is not None and not self.app.engine.can(needs):
             return False  # not offered at all: hidden from the footer, the palette and the keys
@@ -171,7 +232,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             return
         self.marked.symmetric_difference_update({key})
         self._render_rows()
-        self.query_one(DataTable).action_cursor_down()
+        self.table.action_cursor_down()
 
     def perform(self, label: str, change: Callable[[], Any], clear_marks: bool = True) -> None:
         """Run a change in a worker; say how it went; refresh. Errors reach the app's one handler."""
@@ -182,13 +243,16 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         self.app.call_from_thread(self.app.notify, f"{label}…", timeout=2, markup=False)
         result = change()
         summary = result if isinstance(result, str) else "done"
-        self.app.call_from_thread(self.app.notify, f"{label}: {summary}", markup=False)
+        self.app.call_from_thread(self._performed, f"{label}: {summary}", clear_marks)
+
+    def _performed(self, message: str, clear_marks: bool) -> None:
+        self.app.notify(message, markup=False)
         if clear_marks:
             self.marked.clear()
-        self.app.call_from_thread(self.refresh_data)
+        self.refresh_data()
 
     def action_cursor(self, direction: str) -> None:
-        table = self.query_one(DataTable)
+        table = self.table
         table.action_cursor_down() if direction == "down" else table.action_cursor_up()
 
     def action_refresh_now(self) -> None:
@@ -201,8 +265,3 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_describe()
-
-
-def _plain(cell: Any) -> str:
-    return cell.plain if isinstance(cell, Text) else str(cell)
-

@@ -134,12 +134,12 @@ def _group(*parts):
 
 
 def _to_queue(new: int, waiting: int) -> str:
-    """The Approvals panel's second line: what a look at the queue will queue, and what waits for a model."""
+    """The Approvals panel's second line: what the next reconcile will queue, and what waits for a model."""
     failures = f"{new} new failure{'s' if new != 1 else ''} of the last 24h a retry may fix"
     if not new:
         return failures
     if waiting == new:
         return f"{failures}: memory failures, waiting for a trained recommender (:autofix, then T)"
     if waiting:
-        return f"{failures} (:autofix queues {new - waiting}; {waiting} wait for a trained recommender)"
-    return f"{failures} (:autofix queues them)"
+        return f"{failures} (the next reconcile queues {new - waiting}; {waiting} wait for a trained recommender)"
+    return f"{failures} (the next reconcile queues them)"

@@ -37,7 +37,10 @@ class DescribeScreen(ForwardWorkerErrors, Screen):
     def _fetch(self) -> None:
         text = self.load()
         # Text, not markup: whatever the cluster put in a field is shown as typed.
-        self.app.call_from_thread(self.query_one("#body", Static).update, Text(visible_control(text)))
+        self.app.call_from_thread(self._show, Text(visible_control(text)))
+
+    def _show(self, text: Text) -> None:
+        self.query_one("#body", Static).update(text)
 
 
 class LogScreen(ForwardWorkerErrors, Screen):

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Callable
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.worker import Worker, WorkerState
 
-from screens.widgets import safe_text
+from screens.widgets import ForwardWorkerErrors, safe_text
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -55,14 +57,15 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class FormScreen(ModalScreen[dict | None]):
+class FormScreen(ForwardWorkerErrors, ModalScreen[dict | None]):
     """A few labelled inputs and checkboxes. Fields: (id, label, default); a bool default makes a checkbox."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+o", "submit", "Submit")]
 
     def __init__(self, title: str, fields: list[tuple[str, str, object]], note: str = "",
                  type_to_confirm: str | None = None, check: Callable[[dict], str | None] | None = None):
-        """`check(values)`: what is wrong with them (the dialog stays open and says so), or None."""
+        """`check(values)`: what is wrong with them (the dialog stays open and says so), or None. It runs
+        in a worker thread: it may ask the engine."""
         super().__init__()
         self.title_text, self.fields, self.note, self.expected = title, fields, note, type_to_confirm
         self.check = check
@@ -95,6 +98,9 @@ class FormScreen(ModalScreen[dict | None]):
         if event.input.id == "typed":
             self.query_one("#ok", Button).disabled = event.value.strip() != self.expected
 
+    def _confirmed(self) -> bool:
+        return not self.expected or self.query_one("#typed", Input).value.strip() == self.expected
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_submit()
 
@@ -108,11 +114,28 @@ class FormScreen(ModalScreen[dict | None]):
         for fid, _, default in self.fields:
             widget = self.query_one(f"#f-{fid}")
             values[fid] = widget.value
-        problem = self.check(values) if self.check else None
+        if self.check is None:
+            self.dismiss(values)
+            return
+        self.query_one("#ok", Button).disabled = True  # one check at a time; OK again once it is back
+        self._check(values)
+
+    @work(thread=True, exclusive=True, group="check", exit_on_error=False)
+    def _check(self, values: dict[str, object]) -> None:
+        problem = self.check(values)
+        self.app.call_from_thread(self._checked, values, problem)
+
+    def _checked(self, values: dict[str, object], problem: str | None) -> None:
         if problem:
             self.query_one("#problem", Static).update(safe_text(problem, "red"))
+            self.query_one("#ok", Button).disabled = not self._confirmed()
             return
         self.dismiss(values)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)  # the app's one handler says what went wrong
+        if event.state == WorkerState.ERROR and event.worker.group == "check":
+            self.query_one("#ok", Button).disabled = not self._confirmed()  # the operator may try again
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -9,8 +9,8 @@ from textual.widgets import DataTable, Static
 from core import clock
 from core.errors import ConsoleError
 from core.types import object_name
+from screens.base import Page, Row, ViewScreen
 from screens.describe import describe, describe_change
-from screens.base import Row, ViewScreen
 from screens.widgets import safe_text, sparkline, status_text
 
 JOB_ROWS_SHOWN = 5000  # newest attempts listed; the filter and the CLI reach the rest
@@ -38,14 +38,16 @@ class NodesScreen(ViewScreen):
     def __init__(self) -> None:
         super().__init__()
         self.drift_only = False
+        self.pools: dict[str, str] = {}  # node -> its pool
+        self.desired: dict[str, str] = {}  # pool -> its desired node config
 
-    def fetch(self) -> list[Row]:
+    def fetch(self) -> Page:
         engine = self.app.engine
         desired = {p.name: p.desired_config for p in engine.pools()}
-        self.pools = {}
+        pools = {}
         rows = []
         for n in engine.nodes():
-            self.pools[n.name] = n.pool
+            pools[n.name] = n.pool
             drift = n.config_version != desired.get(n.pool, n.config_version)
             if self.drift_only and not drift:
                 continue
@@ -56,8 +58,8 @@ class NodesScreen(ViewScreen):
                 safe_text(n.kubelet_version),
                 safe_text(n.config_version + (f" ≠ {desired[n.pool]}" if drift else ""), "yellow" if drift else ""),
                 clock.age(n.created_at)]))
-        self.TITLE = "Nodes whose config differs from their pool's (drift)" if self.drift_only else "Nodes"
-        return rows
+        return Page(rows, "Nodes whose config differs from their pool's (drift)" if self.drift_only else "Nodes",
+                    {"pools": pools, "desired": desired})
 
     def describe(self, key: str) -> str:
         return describe(self.app.engine.node_details(key))
@@ -80,13 +82,10 @@ class NodesScreen(ViewScreen):
         def go(values: dict | None) -> None:
             if values is None:
                 return
-            try:
-                opts = self.app.engine.drain_options(values)
-            except Exception as e:  # a bad number: say so, change nothing
-                self.app.notify(str(e), severity="error", markup=False)
-                return
+            engine = self.app.engine
+            # a bad number is refused before anything changes, and said by the app's one error handler
             self.perform(f"drain {_count(names)}", lambda: ", ".join(
-                f"{len(r['evicted'])} pods evicted" for r in self.app.engine.drain(names, opts)))
+                f"{len(r['evicted'])} pods evicted" for r in engine.drain(names, engine.drain_options(values))))
 
         self.app.push_screen(FormScreen(
             f"Drain {_count(names)}", [("grace_seconds", "grace period (s)", "30"),
@@ -121,7 +120,7 @@ class NodesScreen(ViewScreen):
         if key is None:
             return
         pool = self.pools.get(key, "")
-        desired = next((p.desired_config for p in self.app.engine.pools() if p.name == pool), "")
+        desired = self.desired.get(pool, "")  # as of the last refresh: the form's default, which the operator checks
         from screens.dialogs import FormScreen
 
         def go(values: dict | None) -> None:
@@ -168,21 +167,26 @@ class RolloutsScreen(ViewScreen):
                     "rollback": "rollout-rollback"}
     COLUMNS = ("DEPLOYMENT", "MODEL", "REV", "VERSION", "CANARY", "READY", "STATUS", "REQ/S", "P99 ms", "ERR %")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.series: dict[str, list] = {}  # deployment -> its last hour of metrics
+        self.analyses: dict[str, dict] = {}  # deployment -> its latest rollout's analysis
+
     def compose_extra(self) -> ComposeResult:
         yield Static("", id="metrics")
 
-    def fetch(self) -> list[Row]:
+    def fetch(self) -> Page:
         engine = self.app.engine
-        self.series = {}
-        self.analyses = {}
+        series = {}
+        analyses = {}
         for op in engine.operations():
             dep_name = op["target"].removeprefix("deployment/")
-            if op["kind"] == "rollout" and dep_name not in self.analyses:
-                self.analyses[dep_name] = {"state": op["state"], "results": op.get("results") or []}
+            if op["kind"] == "rollout" and dep_name not in analyses:
+                analyses[dep_name] = {"state": op["state"], "results": op.get("results") or []}
         rows = []
         for d in engine.deployments():
             pts = engine.metrics(d.name, minutes=60)
-            self.series[d.name] = pts
+            series[d.name] = pts
             last = pts[-1]
             active, canary = d.active, d.canary
             rows.append((d.name, [
@@ -191,10 +195,9 @@ class RolloutsScreen(ViewScreen):
                 Text(f"r{canary.number} v{canary.model_version} {canary.weight}%", "yellow") if canary else Text("-", "dim"),
                 f"{d.ready_replicas}/{d.replicas}", status_text(d.status), f"{last.request_rate:.0f}",
                 f"{last.p99_ms:.1f}", Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else "")]))
-        return rows
+        return Page(rows, keep={"series": series, "analyses": analyses})
 
-    def show_rows(self, rows: list[Row]) -> None:
-        super().show_rows(rows)
+    def rows_shown(self) -> None:
         self._show_metrics()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -202,7 +205,7 @@ class RolloutsScreen(ViewScreen):
 
     def _show_metrics(self) -> None:
         key = self.selected_key()
-        pts = getattr(self, "series", {}).get(key or "")
+        pts = self.series.get(key or "")
         if not pts:
             return
         lines = Text()
@@ -215,7 +218,7 @@ class RolloutsScreen(ViewScreen):
             lines.append(sparkline(values), "cyan")
             lines.append(f"  now {fmt.format(values[-1])}  min {fmt.format(min(values))}  max {fmt.format(max(values))}\n")
         lines.append(f"last {len(pts)} min of {key}", "dim")
-        analysis = getattr(self, "analyses", {}).get(key)
+        analysis = self.analyses.get(key or "")
         if analysis:
             lines.append("\n")
             lines.append(f"rollout {analysis['state']}: ", "bold")
@@ -265,22 +268,33 @@ class RolloutsScreen(ViewScreen):
         if not key:
             return
         engine = self.app.engine
-        dep = engine.deployment(key)
+
+        def read():
+            dep = engine.deployment(key)
+            return dep, [m.version for m in engine.models(dep.model)]
+        self.gather(read, lambda found: self._start_form(key, *found))
+
+    def _start_form(self, key: str, dep, versions: list[int]) -> None:
+        engine = self.app.engine
         served = {r.model_version for r in dep.revisions}
-        candidates = [m.version for m in engine.models(dep.model) if m.version not in served]
+        candidates = [v for v in versions if v not in served]
         from screens.dialogs import FormScreen
 
         def go(values: dict | None) -> None:
             if values is None:
                 return
-            try:
-                version = int(str(values["version"]))
-                steps, pause = engine.parse_rollout(str(values["steps"]), str(values["pause"]))
-            except Exception as e:
-                self.app.notify(str(e), severity="error", markup=False)
+            text = str(values["version"]).strip()
+            if not text.isdigit():
+                self.app.notify(f"model version must be a whole number, got {text!r}", severity="error",
+                                markup=False)
                 return
-            self.perform(f"rollout {dep.model}:{version} on {key}", lambda: _op_summary(engine.rollout_start(
-                key, dep.model, version, steps, pause, {"window_minutes": 10, "failure_limit": 2})))
+            version = int(text)
+
+            def start() -> str:
+                steps, pause = engine.parse_rollout(str(values["steps"]), str(values["pause"]))
+                return _op_summary(engine.rollout_start(key, dep.model, version, steps, pause,
+                                                        {"window_minutes": 10, "failure_limit": 2}))
+            self.perform(f"rollout {dep.model}:{version} on {key}", start)
 
         self.app.push_screen(FormScreen(
             f"Roll a version of {dep.model} out on {key}",
@@ -329,24 +343,32 @@ class JobsScreen(AttemptsView):
     def __init__(self) -> None:
         super().__init__()
         self.failed_only = True
+        self.built: dict[str, tuple[tuple, list]] = {}  # run id -> (what its row was built from, the row)
 
-    def fetch(self) -> list[Row]:
+    def fetch(self) -> Page:
         engine = self.app.engine
         records = engine.attempt_records(failed=True if self.failed_only else None, limit=JOB_ROWS_SHOWN)
-        self.TITLE = "Failed job attempts" if self.failed_only else "Job attempts"
         if engine.rules_warning:
             self.app.call_from_thread(self.app.notify, engine.rules_warning, title="rules", severity="warning",
                                       markup=False)
-        rows = []
+        rows, built = [], {}
         for r in records:
             cat = r.get("category")
-            evidence = (r.get("evidence") or _last_line(r.get("log_tail")))[:EVIDENCE_SHOWN]
-            rows.append((r["run_id"], [
-                r["submitted_at"][5:16].replace("T", " "), safe_text(r["job_id"]), safe_text(r["run_id"]),
-                safe_text(cat, CATEGORY_STYLES.get(cat or "", "")) if cat else Text("-", "dim"),
-                safe_text(r.get("action") or "-"), safe_text(evidence), safe_text(r.get("rule_id") or "-", "dim"),
-                r["attempt"], status_text(r["status"])]))
-        return rows
+            source = (r["submitted_at"], r["job_id"], r["run_id"], cat, r.get("action"), r.get("evidence"),
+                      r.get("log_tail"), r.get("rule_id"), r["attempt"], r["status"])
+            last = self.built.get(r["run_id"])
+            if last is not None and last[0] == source:
+                cells = last[1]  # an attempt that has not changed keeps its row: a refresh of thousands is cheap
+            else:
+                evidence = (r.get("evidence") or _last_line(r.get("log_tail")))[:EVIDENCE_SHOWN]
+                cells = [
+                    r["submitted_at"][5:16].replace("T", " "), safe_text(r["job_id"]), safe_text(r["run_id"]),
+                    safe_text(cat, CATEGORY_STYLES.get(cat or "", "")) if cat else Text("-", "dim"),
+                    safe_text(r.get("action") or "-"), safe_text(evidence), safe_text(r.get("rule_id") or "-", "dim"),
+                    r["attempt"], status_text(r["status"])]
+            built[r["run_id"]] = (source, cells)
+            rows.append((r["run_id"], cells))
+        return Page(rows, "Failed job attempts" if self.failed_only else "Job attempts", {"built": built})
 
     def action_signatures(self) -> None:
         self.app.push_screen(SignaturesScreen())
@@ -378,27 +400,29 @@ class AutofixScreen(AttemptsView):
         self.everything = False
         self.items: dict[str, object] = {}
 
-    def fetch(self) -> list[Row]:
-        items, report = self.app.engine.autofix_queue(self.everything)
-        self.items = {str(s.id): s for s in items}
+    def fetch(self) -> Page:
+        # a read: the app's reconcile (console/app.py) is what fills the queue, on its own schedule
+        engine = self.app.engine
+        items = engine.autofix_queue(self.everything)
+        new, waiting = engine.failures_to_queue()
         pending = sum(s.status == "pending" for s in items)
         notes = [f"{pending} pending"]
-        if report["waiting_for_model"]:
-            notes.append(f"{report['waiting_for_model']} wait for a trained recommender (T trains one)")
-        if report["read_only"]:
+        if waiting:
+            notes.append(f"{waiting} wait for a trained recommender (T trains one)")
+        if new - waiting:
+            notes.append(f"{new - waiting} new failures queued at the next reconcile")
+        if engine.read_only:
             notes.append("read-only")
-        self.TITLE = "Autofix queue" + (" (with decided)" if self.everything else "") + ": " + ", ".join(notes)
-        for a in report["auto_applied"]:
-            self.app.call_from_thread(self.app.notify, f"suggestion {a['id']} ({a['run_id']}) applied by policy "
-                                      f"{a['policy']}", markup=False)
-        return [(str(s.id), [
+        title = "Autofix queue" + (" (with decided)" if self.everything else "") + ": " + ", ".join(notes)
+        return Page([(str(s.id), [
             s.id, safe_text(s.job_id), safe_text(s.run_id), safe_text(s.category, CATEGORY_STYLES.get(s.category, "")),
             safe_text(s.action),
             "-" if s.p_success is None else f"{s.p_success:.2f}",
             "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
             status_text(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
             safe_text("v" + s.model.rsplit(":", 1)[-1] if s.model else "-", "dim"),
-            safe_text(_clip(s.change, CHANGE_SHOWN) or "-")]) for s in items]
+            safe_text(_clip(s.change, CHANGE_SHOWN) or "-")]) for s in items],
+            title, {"items": {str(s.id): s for s in items}})
 
     def describe(self, key: str) -> str:
         return describe(self.app.engine.suggestion(key).to_dict())
@@ -501,12 +525,16 @@ class SignaturesScreen(ViewScreen):
     COLUMNS = ("#", "COUNT", "LAST SEEN", "JOBS", "SIGNATURE")
     BINDINGS = [Binding("n", "new_rule", "New rule", id="new_rule")]
 
-    def fetch(self) -> list[Row]:
-        self.groups = {g["signature"]: g for g in self.app.engine.signatures()}
-        self.TITLE = f"Unclassified signatures ({sum(g['count'] for g in self.groups.values())} failures)"
-        return [(sig, [n, g["count"], g["last_seen"][:16].replace("T", " "),
-                       safe_text(", ".join(g["jobs"][:3]) + (" …" if len(g["jobs"]) > 3 else "")), safe_text(sig)])
-                for n, (sig, g) in enumerate(self.groups.items(), start=1)]
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: dict[str, dict] = {}
+
+    def fetch(self) -> Page:
+        groups = {g["signature"]: g for g in self.app.engine.signatures()}
+        return Page([(sig, [n, g["count"], g["last_seen"][:16].replace("T", " "),
+                            safe_text(", ".join(g["jobs"][:3]) + (" …" if len(g["jobs"]) > 3 else "")), safe_text(sig)])
+                     for n, (sig, g) in enumerate(groups.items(), start=1)],
+                    f"Unclassified signatures ({sum(g['count'] for g in groups.values())} failures)", {"groups": groups})
 
     def describe(self, key: str) -> str:
         g = self.groups[key]
@@ -553,16 +581,16 @@ class AuditScreen(ViewScreen):
     BINDINGS = [Binding("b", "rollback", "Rollback", id="rollback"), Binding("v", "verify", "Verify", id="verify")]
     ROLE_ACTIONS = {"rollback": "audit-rollback"}
 
-    def fetch(self) -> list[Row]:
+    def fetch(self) -> Page:
         engine = self.app.engine
         v = engine.audit_verify()
-        self.TITLE = (f"Audit trail — chain verified: {v.events} events" if v.ok else
-                      f"Audit trail — CHAIN BROKEN at seq {v.first_bad}: {v.reason}")
         styles = {"Failed": "red", "RequestReceived": "dim"}
-        return [(str(e.seq), [
+        return Page([(str(e.seq), [
             e.seq, e.timestamp.replace("T", " ")[:19], safe_text(e.user), safe_text(e.verb),
             safe_text(object_name(e.object_ref)), safe_text(e.stage, styles.get(e.stage, "")), e.audit_id[:8]])
-            for e in engine.audit_events(limit=5000)]
+            for e in engine.audit_events(limit=5000)],
+            f"Audit trail — chain verified: {v.events} events" if v.ok else
+            f"Audit trail — CHAIN BROKEN at seq {v.first_bad}: {v.reason}")
 
     def describe(self, key: str) -> str:
         return describe_change(self.app.engine.change_details(key))
@@ -572,10 +600,10 @@ class AuditScreen(ViewScreen):
 
     def action_rollback(self) -> None:
         key = self.selected_key()
-        if key is None:
-            return
-        engine = self.app.engine
-        events = engine.audit_show(key)
+        if key is not None:
+            self.gather(lambda: self.app.engine.audit_show(key), lambda events: self._ask_rollback(key, events))
+
+    def _ask_rollback(self, key: str, events: list) -> None:
         what = f"{events[0].verb} of {object_name(events[0].object_ref)}"
         from screens.dialogs import ConfirmScreen
 
@@ -636,9 +664,10 @@ class OpsScreen(ViewScreen):
 
     def action_rollback(self) -> None:
         key = self.selected_key()
-        if not key:
-            return
-        target = self.app.engine.operation(key)["target"]
+        if key:
+            self.gather(lambda: self.app.engine.operation(key)["target"], lambda target: self._ask_rollback(key, target))
+
+    def _ask_rollback(self, key: str, target: str) -> None:
         from screens.dialogs import ConfirmScreen
         self.app.push_screen(ConfirmScreen(f"Roll back operation {key} on {target}?",
                                            "every step it made is undone, newest first (each audited)",

@@ -14,18 +14,21 @@ FAST = {"MLOPS_CONSOLE_SIM_JOB_SECONDS": "0"}
 
 
 @pytest.fixture
-def home(trained_home, tmp_path):
-    return copy_home(trained_home, tmp_path / "home")
-
-
-def reconcile(cli: Cli, home, *args: str, **kw) -> dict:
-    return json.loads(cli.ok("--home", str(home), *args, "autofix", "reconcile", "-o", "json", env=FAST, **kw).out)
+def home(trained_home, tmp_path, cli):
+    """A private copy of the trained estate, its queue filled by one reconcile."""
+    home = copy_home(trained_home, tmp_path / "home")
+    reconcile(cli, home)
+    return home
 
 
 def queue(cli: Cli, home, *args: str, **kw) -> list[dict]:
-    """Reconcile (queue what is new, record outcomes), then read the queue."""
-    reconcile(cli, home, **kw)
+    """The queue as `autofix queue` shows it: a read."""
     return json.loads(cli.ok("--home", str(home), "autofix", "queue", "-o", "json", *args, env=FAST, **kw).out)
+
+
+def reconcile(cli: Cli, home, *args: str, **kw) -> dict:
+    """The queue's write step: outcomes recorded, new failures queued, policies applied; its report."""
+    return json.loads(cli.ok("--home", str(home), *args, "autofix", "reconcile", "-o", "json", env=FAST, **kw).out)
 
 
 def audit_of(cli: Cli, home, verb: str) -> list[dict]:
@@ -36,16 +39,27 @@ def memory_suggestion(items: list[dict]) -> dict:
     return next(s for s in items if s["category"] == "memory_exceeded" and s["model"])
 
 
+def test_looking_at_the_queue_writes_nothing_and_says_what_a_reconcile_would_queue(cli, home_copy):
+    r = cli.ok("--home", str(home_copy), "autofix", "queue", "-o", "json")
+    assert json.loads(r.out) == [] and "not queued yet" in r.err and "autofix reconcile" in r.err
+    with sqlite3.connect(home_copy / DB_NAME) as db:
+        assert db.execute("SELECT count(*) FROM suggestions").fetchone()[0] == 0
+    assert not audit_of(cli, home_copy, "retry")
+
+
 def test_without_a_model_memory_failures_wait_and_plain_retries_are_queued(cli, home_copy):
-    looked = cli.ok("--home", str(home_copy), "autofix", "queue", "-o", "json")
-    assert json.loads(looked.out) == [] and "autofix reconcile" in looked.err  # looking writes nothing
-    r = cli.ok("--home", str(home_copy), "autofix", "reconcile")
+    r = cli.ok("--home", str(home_copy), "autofix", "reconcile", "-o", "json")
+    report = json.loads(r.out)
+    assert report["queued"] > 0 and report["waiting_for_model"] > 0 and report["auto_applied"] == []
     assert "wait for a trained recommender" in r.err and "autofix train --history" in r.err
-    items = json.loads(cli.ok("--home", str(home_copy), "autofix", "queue", "-o", "json").out)
-    assert items and all(s["status"] == "pending" and s["model"] is None for s in items)
+    r = cli.ok("--home", str(home_copy), "autofix", "queue", "-o", "json")
+    items = json.loads(r.out)
+    assert len(items) == report["queued"] and all(s["status"] == "pending" and s["model"] is None for s in items)
     assert {s["action"] for s in items} <= {"retry", "retry_later", "retry_with_conf"}
     assert not any(s["category"] == "memory_exceeded" for s in items)
+    assert "wait for a trained recommender" in r.err and "not queued yet" not in r.err
     # reconciling again queues nothing twice
+    assert reconcile(cli, home_copy)["queued"] == 0
     assert [s["id"] for s in queue(cli, home_copy)] == [s["id"] for s in items]
 
 
@@ -72,7 +86,8 @@ def test_approve_submits_the_retry_through_the_audit_path_and_records_its_outcom
     assert [e["stage"] for e in trail] == ["ResponseComplete", "RequestReceived"]
     assert trail[0]["user"] == "dana" and trail[0]["annotations"]["model"] == "retry-recommender:1"
     assert [a["run_id"] for a in trail[0]["after"]["attempts"]] == [s["run_id"], done["retry_run_id"]]
-    # the retry has finished: the next look records how it went
+    # the retry has finished: the next reconcile records how it went
+    assert reconcile(cli, home)["outcomes"] == 1
     decided = {x["id"]: x for x in queue(cli, home, "--all")}
     assert decided[s["id"]]["outcome"] in ("succeeded", "failed")
     again = cli("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
@@ -123,27 +138,32 @@ def test_reject_needs_a_reason_and_is_kept_with_it(cli, home):
     assert missing.rc == 2 and "no suggestion 9999" in missing.err
 
 
-def test_read_only_shows_the_queue_and_writes_nothing(cli, home):
+def test_read_only_shows_the_queue_and_writes_nothing(cli, trained_home, tmp_path):
+    home = copy_home(trained_home, tmp_path / "home")
     r = cli.ok("--home", str(home), "--read-only", "autofix", "queue", "-o", "json")
     assert json.loads(r.out) == [] and "read-only" in r.err
     refused = cli("--home", str(home), "--read-only", "autofix", "reconcile")
     assert refused.rc == 3 and "read-only" in refused.err
     with sqlite3.connect(home / DB_NAME) as db:
         assert db.execute("SELECT count(*) FROM suggestions").fetchone()[0] == 0
+    reconcile(cli, home)
     s = queue(cli, home)[0]
     denied = cli("--home", str(home), "--read-only", "autofix", "approve", str(s["id"]))
     assert denied.rc == 3 and "approving a retry" in denied.err
 
 
-def test_a_policy_applies_what_it_allows_as_the_policy_on_behalf_of_the_operator(cli, home, tmp_path):
+def test_a_policy_applies_what_it_allows_as_the_policy_on_behalf_of_the_operator(cli, trained_home, tmp_path):
+    home = copy_home(trained_home, tmp_path / "home")
     config = tmp_path / "config.toml"
     config.write_text('[[autofix_policy]]\nname = "transient"\ncategory = "node_lost"\nmin_p_success = 0\n')
-    r = cli.ok("--home", str(home), "--config", str(config), "autofix", "reconcile", env=FAST)
-    items = json.loads(cli.ok("--home", str(home), "autofix", "queue", "--all", "-o", "json").out)
+    r = cli.ok("--home", str(home), "--config", str(config), "autofix", "reconcile", "-o", "json", env=FAST)
+    report = json.loads(r.out)
+    assert "applied by policy transient" in r.err
+    items = queue(cli, home, "--all")
     applied = [s for s in items if s["status"] == "auto_applied"]
     assert applied and all(s["category"] == "node_lost" for s in applied)
+    assert sorted(a["id"] for a in report["auto_applied"]) == sorted(s["id"] for s in applied)
     assert all(s["status"] == "pending" for s in items if s["category"] != "node_lost")
-    assert "applied by policy transient" in r.err
     trail = audit_of(cli, home, "retry")
     assert trail[0]["user"] == "policy:transient" and trail[0]["annotations"]["on_behalf_of"]
     config.write_text('[[autofix_policy]]\ncategory = "memory_exceded"\n')
@@ -232,11 +252,16 @@ def test_an_approval_is_not_relabelled_retried_elsewhere_by_a_refresh_running_be
     assert engine.suggestion(s["id"]).status == "approved"
 
 
-def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_not_approved(cli, home, tmp_path):
-    first = memory_suggestion(queue(cli, copy_home(home, tmp_path / "peek")))
+def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_not_approved(cli, trained_home,
+                                                                                              tmp_path):
+    home = copy_home(trained_home, tmp_path / "home")
+    peek = copy_home(home, tmp_path / "peek")
+    reconcile(cli, peek)
+    first = memory_suggestion(queue(cli, peek))
     failed = json.loads(cli.ok("--home", str(home), "jobs", "show", first["run_id"], "-o", "json").out)
     (tmp_path / "past.jsonl").write_text(json.dumps(doomed_past(failed)) + "\n")
     cli.ok("--home", str(home), "autofix", "import", str(tmp_path / "past.jsonl"))
+    reconcile(cli, home)
     s = next(x for x in queue(cli, home) if x["run_id"] == first["run_id"])
     assert s["action"] == "no_retry" and s["status"] == "pending" and s["model"] == "retry-recommender:1"
     assert s["p_success"] < 0.5 and s["alternatives"] and "advises no retry" in s["note"]

@@ -7,6 +7,7 @@ import pytest
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
+from test_tui import settle
 
 PINNED = "2026-11-20T12:00:00Z"
 
@@ -19,33 +20,39 @@ def app_factory(tmp_path, monkeypatch):
 
     def make() -> ConsoleApp:
         settings = load({"home": str(tmp_path / "home"), "user": "snap"})
-        return ConsoleApp(Engine(settings), settings)
+        engine = Engine(settings)
+        # the queue filled before the app starts: the app's own reconcile then finds nothing to do, and
+        # the screens show the same numbers however the workers interleave
+        engine.autofix_reconcile()
+        return ConsoleApp(engine, settings)
     return make
 
 
 def test_dashboard(snap_compare, app_factory):
     async def run_before(pilot):
         for _ in range(100):
-            await pilot.pause(0.05)
+            await settle(pilot)
             if "loading" not in str(pilot.app.screen.query_one("#board").content):
                 break
+            await pilot.pause(0.05)
     assert snap_compare(app_factory(), terminal_size=(120, 34), run_before=run_before)
 
 
 async def open_view(pilot, view: str) -> None:
-    """`:view`, then wait until its table has rows."""
+    """`:view`, then wait until its table has rows and every worker has finished."""
     await pilot.press("colon", *view, "enter")
     for _ in range(200):
-        await pilot.pause(0.05)
+        await settle(pilot)
         if pilot.app.screen.query("DataTable") and pilot.app.screen.query_one("DataTable").row_count:
             break
+        await pilot.pause(0.05)
 
 
 def test_nodes_view_filtered(snap_compare, app_factory):
     async def run_before(pilot):
         await open_view(pilot, "nodes")
         await pilot.press("slash", *"highmem", "enter")
-        await pilot.pause(0.2)
+        await settle(pilot)
     assert snap_compare(app_factory(), terminal_size=(120, 30), run_before=run_before)
 
 
@@ -53,5 +60,4 @@ def test_autofix_queue_without_a_model(snap_compare, app_factory):
     """The queue before any model is trained: plain retries queued, memory failures waiting, T offered."""
     async def run_before(pilot):
         await open_view(pilot, "autofix")
-        await pilot.pause(0.2)
     assert snap_compare(app_factory(), terminal_size=(130, 24), run_before=run_before)

@@ -37,14 +37,34 @@ def make_app(tui_home, monkeypatch):
     return make
 
 
+async def settle(pilot) -> None:
+    """Wait until every worker started so far has finished (what it sent back to the UI thread is handled
+    before it finishes), then until the app is idle."""
+    for worker in list(pilot.app.workers):
+        try:
+            await worker.wait()
+        except Exception:  # failed or cancelled: the app's one handler has said so
+            pass
+    await pilot.pause()
+
+
 async def wait_rows(pilot, minimum: int = 1) -> DataTable:
     """Wait until the active view's worker has filled its table."""
     for _ in range(100):
-        await pilot.pause(0.05)
+        await settle(pilot)
         tables = pilot.app.screen.query(DataTable)
         if tables and tables.first().row_count >= minimum:
             return tables.first()
+        await pilot.pause(0.05)
     raise AssertionError(f"{type(pilot.app.screen).__name__}: table never filled")
+
+
+def type_fast(app, keys: str, first: tuple[str, str] | None = None) -> None:
+    """Keys as the terminal delivers a burst (a fast typist, a paste, tmux send-keys): queued at once, no
+    pause between them."""
+    from textual import events
+    for key, ch in ([first] if first else []) + [(c, c) for c in keys]:
+        app.post_message(events.Key(key, ch))
 
 
 async def goto(pilot, view: str) -> None:
@@ -99,6 +119,48 @@ async def test_a_command_typed_fast_after_the_colon_reaches_the_command_line_not
         await wait_rows(pilot)
         await pilot.press("slash", "a", "colon", "b")
         assert app.focused.value == "a:b" and isinstance(app.focused, Input)
+
+
+async def _the_filter_holds(pilot, word: str) -> Input:
+    from test_tui_changes import until
+    box = pilot.app.screen.query_one("#filter", Input)
+    await until(pilot, lambda: box.value == word)
+    await settle(pilot)
+    return box
+
+
+@pytest.mark.parametrize("while_loading", [False, True])
+async def test_keys_typed_fast_after_the_slash_reach_the_filter_not_the_table(make_app, while_loading):
+    """`/cordon` at terminal speed: every key after `/` is the filter's. None reaches the table, where `c`
+    cordons the selected node and `r` drains it — also while the view's rows are being reloaded."""
+    import threading
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "nodes")
+        await wait_rows(pilot, 40)
+        trail = len(app.engine.audit_events())
+        cordoned = {n.name for n in app.engine.nodes() if n.unschedulable}
+        gate = threading.Event()
+        if while_loading:  # a refresh in flight: its rows land while the keys are being handled
+            nodes = app.engine.nodes
+            app.engine.nodes = lambda *a, **kw: gate.wait(60) and nodes(*a, **kw)
+            await pilot.press("ctrl+r")
+        type_fast(app, "cordon", first=("slash", "/"))
+        gate.set()
+        box = await _the_filter_holds(pilot, "cordon")
+        assert app.focused is box and not isinstance(app.screen, ModalScreen)  # no drain dialog either
+        assert len(app.engine.audit_events()) == trail  # nothing cordoned, nothing changed
+        assert {n.name for n in app.engine.nodes() if n.unschedulable} == cordoned
+
+
+async def test_a_q_typed_fast_after_the_slash_is_text_and_the_app_stays_up(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "jobs")
+        await wait_rows(pilot)
+        type_fast(app, "quota", first=("slash", "/"))
+        await _the_filter_holds(pilot, "quota")
+        assert app.is_running and app.return_code is None and app.current_mode == "jobs"
 
 
 async def test_every_view_filter_describe_and_back(make_app):
@@ -250,15 +312,15 @@ async def test_worker_error_is_shown_and_app_stays_up(make_app, tui_home):
         await goto(pilot, "jobs")
         await wait_rows(pilot)
         # A store that disappears under the view (disk trouble) must not take the TUI down.
-        original = app.engine.cluster.list_attempts
-        app.engine.cluster.list_attempts = lambda **kw: (_ for _ in ()).throw(OSError("disk I/O error"))
+        original = app.engine._w.cluster.list_attempts
+        app.engine._w.cluster.list_attempts = lambda **kw: (_ for _ in ()).throw(OSError("disk I/O error"))
         await pilot.press("ctrl+r")
         for _ in range(40):
             await pilot.pause(0.05)
             if app._notifications:
                 break
         assert any("disk I/O error" in str(n.message) for n in app._notifications)
-        app.engine.cluster.list_attempts = original
+        app.engine._w.cluster.list_attempts = original
         assert app.is_running
 
 

@@ -10,7 +10,7 @@ from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
 from screens.dialogs import ConfirmScreen, FormScreen
-from test_tui import goto, wait_rows
+from test_tui import goto, settle, wait_rows
 from test_tui_changes import until
 
 PINNED = "2026-11-20T12:00:00Z"
@@ -23,7 +23,11 @@ def make_app(trained_home, tmp_path, monkeypatch):
     monkeypatch.setenv("MLOPS_CONSOLE_SIM_JOB_SECONDS", "0")
     home = copy_home(trained_home, tmp_path / "home")
 
-    def make(**cli) -> ConsoleApp:
+    def make(reconcile: bool = True, **cli) -> ConsoleApp:
+        """The app on the estate, its queue filled first by an explicit reconcile (the app's own, at its
+        start, then finds nothing new)."""
+        if reconcile:
+            Engine(load({"home": str(home), "user": "erin"})).autofix_reconcile()
         settings = load({"home": str(home), "user": "erin", **cli})
         return ConsoleApp(Engine(settings), settings)
     make.home = home
@@ -65,12 +69,14 @@ async def test_approve_submits_an_audited_retry(make_app):
 async def test_a_no_retry_advice_is_shown_and_approving_it_says_why_without_submitting(make_app, tmp_path):
     import json
     from core.types import to_dict
-    app = make_app()
-    peek = Engine(load({"home": str(copy_home(make_app.home, tmp_path / "peek"))})).autofix_queue()[0]
-    first = next(s for s in peek if s.category == "memory_exceeded" and s.model)
+    app = make_app(reconcile=False)
+    peek = Engine(load({"home": str(copy_home(make_app.home, tmp_path / "peek"))}))
+    peek.autofix_reconcile()
+    first = next(s for s in peek.autofix_queue() if s.category == "memory_exceeded" and s.model)
     past = tmp_path / "past.jsonl"
     past.write_text(json.dumps(doomed_past(to_dict(app.engine.attempt(first.run_id)))) + "\n")
     app.engine.import_history(str(past))
+    app.engine.autofix_reconcile()  # the suggestion made knowing the doomed past
     async with app.run_test(size=(160, 40)) as pilot:
         await goto(pilot, "autofix")
         sid = await select_memory_suggestion(pilot, app)
@@ -108,7 +114,7 @@ async def test_edit_then_approve_runs_the_edited_config(make_app):
         box = app.screen.query_one("#f-changes", Input)
         box.value = "spark.executor.memory=20gb-ish"  # a typo: the dialog stays open, says why, keeps it
         await pilot.press("ctrl+o")
-        await pilot.pause()
+        await settle(pilot)  # the check asks the engine, in a worker
         assert isinstance(app.screen, FormScreen) and box.value == "spark.executor.memory=20gb-ish"
         assert "is not a memory size" in str(app.screen.query_one("#problem", Static).render())
         assert app.engine.suggestion(sid).edited_by is None
@@ -137,7 +143,7 @@ async def test_reject_records_the_reason_and_submits_nothing(make_app):
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
         await pilot.press("ctrl+o")  # no reason: the dialog stays open and asks for one
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, FormScreen) and app.engine.suggestion(sid).status == "pending"
         assert "needs a reason" in str(app.screen.query_one("#problem", Static).render())
         app.screen.query_one("#f-reason", Input).value = "owner is rewriting the job"
@@ -160,3 +166,42 @@ async def test_a_viewer_is_not_offered_approve_edit_or_reject(make_app):
         await pilot.press("a")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_the_app_reconciles_at_start_in_a_worker_one_at_a_time_and_the_view_only_reads(make_app):
+    import threading
+    app = make_app(reconcile=False)
+    gate, calls, writes = threading.Event(), [], []
+    reconcile = app.engine.autofix_reconcile
+
+    def gated() -> dict:
+        calls.append(threading.current_thread() is not threading.main_thread())
+        gate.wait(60)
+        return reconcile()
+    app.engine.autofix_reconcile = gated
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: calls)  # at start, off the UI thread
+        app.reconcile()  # the schedule comes round while it runs: skipped
+        gate.set()
+        await settle(pilot)
+        assert calls == [True]
+        await goto(pilot, "autofix")
+        table = await wait_rows(pilot)
+        assert table.row_count == len(app.engine.autofix_queue())  # what the reconcile queued
+        refresh = app.engine._w.approvals.refresh
+        app.engine._w.approvals.refresh = lambda *a: writes.append(a) or refresh(*a)
+        for key in ("ctrl+r", "h", "h"):  # a refresh, the decided ones too, and back
+            await pilot.press(key)
+            await settle(pilot)
+        assert not writes and table.row_count == len(app.engine.autofix_queue())
+
+
+async def test_a_read_only_app_never_reconciles(make_app):
+    app = make_app(read_only=True)
+    calls = []
+    app.engine.autofix_reconcile = lambda: calls.append(1) or {}
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        app.reconcile()
+        await settle(pilot)
+        assert not calls

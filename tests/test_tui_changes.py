@@ -97,7 +97,7 @@ async def test_audit_view_shows_the_chain_status_and_rolls_back(make_app):
     app = make_app()
     engine = app.engine
     node = engine.nodes()[0].name
-    engine.label(node, {"team": "ml"}, [])
+    engine.label_words(node, ["team=ml"])
     async with app.run_test(size=(140, 40)) as pilot:
         await goto(pilot, "audit")
         table = await wait_rows(pilot)
@@ -113,7 +113,7 @@ async def test_audit_view_shows_the_chain_status_and_rolls_back(make_app):
         await until(pilot, lambda: "team" not in engine.node(node).labels)
         assert engine.audit_events()[0].verb == "rollback"
         # tamper with the store: the view says so
-        engine.store.conn.execute("UPDATE audit SET user = 'mallory' WHERE seq = 2")
+        engine._w.store.conn.execute("UPDATE audit SET user = 'mallory' WHERE seq = 2")
         await pilot.press("v")
         await until(pilot, lambda: "CHAIN BROKEN at seq 2" in plain(app.screen.query_one("#status")))
 
@@ -125,7 +125,7 @@ async def test_read_only_and_viewer_are_offered_no_change(make_app, tmp_path, mo
         app = make_app()
     else:
         app = make_app(read_only=True)
-    before = app.engine.audit.count()
+    before = app.engine.audit_count()
     async with app.run_test(size=(140, 40)) as pilot:
         for view, keys in (("nodes", "curlta"), ("rollouts", "npab"), ("audit", "b"), ("ops", "Rbp")):
             await goto(pilot, view)
@@ -138,5 +138,5 @@ async def test_read_only_and_viewer_are_offered_no_change(make_app, tmp_path, mo
                 await pilot.pause(0.1)
                 assert not isinstance(app.screen, (ConfirmScreen, FormScreen)), (view, key)
         await pilot.pause(0.3)
-    assert app.engine.audit.count() == before
+    assert app.engine.audit_count() == before
     assert "(viewer)" in app.sub_title

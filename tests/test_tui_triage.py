@@ -51,7 +51,7 @@ async def test_jobs_screen_shows_category_action_rule_evidence(make_app):
 async def test_hostile_log_is_shown_never_interpreted(make_app):
     app = make_app()
     engine = app.engine
-    engine.store.insert_all("attempts", [{
+    engine._w.cluster.store.insert_all("attempts", [{  # a failure as the simulator's estate holds it
         "run_id": "r-hostile", "job_id": "evil-job", "attempt": 1, "submitted_at": "2026-11-20T11:59:00Z",
         "kind": "spark", "input_bytes": 1, "conf": {}, "status": "failed", "log_tail": HOSTILE,
         "runtime_seconds": 1.0, "cost": 0.0, "node": "n1", "exit_code": 1, "reason": "Error", "extra": {}}])
