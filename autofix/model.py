@@ -4,6 +4,7 @@ baseline (logistic regression, ridge) on the same features, chosen by validation
 Artifacts are plain tensors (torch.save of a dict of tensors, read back with weights_only=True), named by
 their sha256 in the registry: nothing is ever unpickled. torch and scikit-learn are imported here only.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,6 +33,7 @@ def anchor(X):
     """The natural log of each row's anchor runtime (features.scaled_runtime), 0 where the job has none:
     the runtime models learn log(runtime) minus this — a correction to the job's own scaled past."""
     import numpy as np
+
     return np.asarray(X, dtype=np.float64)[:, ANCHOR] * np.log(2.0)
 
 
@@ -39,6 +41,7 @@ def rate_design(X):
     """Resources by the hour from the features (log2 of heap, overhead, instances, driver; cores raw):
     cores in use, GiB of containers, GiB of driver, 1. Prices are learned from history, not assumed."""
     import numpy as np
+
     X = np.asarray(X, dtype=np.float64)
     cores, inst = X[:, 3], np.exp2(X[:, 4])
     heap, over, drv = np.exp2(X[:, 1]), np.exp2(X[:, 2]), np.exp2(X[:, 6])
@@ -59,6 +62,7 @@ class Predictor:
         take in the rows `also` — runs the job itself has had, whose neighbourhood its own history vouches
         for. None: no box recorded."""
         import numpy as np
+
         lo, hi = self.a.get("lo"), self.a.get("hi")
         if lo is None:
             return None
@@ -80,6 +84,7 @@ class Predictor:
     def seen(self, X, also=None):
         """Which rows lie inside the box (self._box): where predictions mean something."""
         import numpy as np
+
         X = np.asarray(X, dtype=np.float32)
         box = self._box(also)
         if box is None:
@@ -91,6 +96,7 @@ class Predictor:
         """Rows moved into the box (self._box), feature by feature: what the model says at the edge of
         what it has seen stands for what lies beyond it."""
         import numpy as np
+
         box = self._box(also)
         return X if box is None else np.clip(np.asarray(X, dtype=np.float64), *box)
 
@@ -103,6 +109,7 @@ class Predictor:
     def predict_all(self, X, clip: bool = False, also=None):
         """(P(success), expected cost, expected runtime in seconds — None for models without a price list)."""
         import numpy as np
+
         a = self.a
         x = (np.asarray(self.clip(X, also) if clip else X, dtype=np.float32) - a["mean"]) / a["std"]
         if self.family == "torch-mlp":
@@ -129,8 +136,15 @@ def _time_split(when: list[str], frac: float = 0.8) -> tuple[list[int], int]:
     return order, int(len(order) * frac)
 
 
-def train(X: list[list[float]], y: list[int], cost: list[float], when: list[str], seed: int = 0,
-          device: str | None = None, runtime: list[float] | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def train(
+    X: list[list[float]],
+    y: list[int],
+    cost: list[float],
+    when: list[str],
+    seed: int = 0,
+    device: str | None = None,
+    runtime: list[float] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train both families on the older 80 %, validate on the newer 20 %, refit the better on everything.
     Returns (tensors, meta, metrics)."""
     import numpy as np
@@ -171,17 +185,23 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
     if runtime is not None and np.isfinite(runtime).all() and ok.sum() >= 10:
         # the price list, from what succeeded runs cost per hour (non-negative least squares)
         from scipy.optimize import nnls
+
         hourly = cost[ok] / np.maximum(runtime[ok], 1.0) * 3600.0
         rate, _ = nnls(rate_design(X[ok]), hourly.astype(np.float64))
         # the models learn runtime (cost is price × runtime), as a correction to the job's own past
         logc = (np.log(np.maximum(runtime, 1.0)) - anchor(X)).astype(np.float32)
     # the box of what the model has seen: the search does not trust it outside (see recommend.search)
-    t = {"mean": torch.as_tensor(mean), "std": torch.as_tensor(std),
-         "lo": torch.as_tensor(X.min(0)), "hi": torch.as_tensor(X.max(0))}
+    t = {
+        "mean": torch.as_tensor(mean),
+        "std": torch.as_tensor(std),
+        "lo": torch.as_tensor(X.min(0)),
+        "hi": torch.as_tensor(X.max(0)),
+    }
     if rate is not None:
         t["rate"] = torch.as_tensor(rate, dtype=torch.float64)
     if family == "sklearn-linear":
         from sklearn.linear_model import LogisticRegression, Ridge
+
         clf = LogisticRegression(C=1.0, max_iter=2000).fit(Z, y.astype(int)) if len(set(y.tolist())) > 1 else None
         reg = Ridge(alpha=1.0).fit(Z[ok], logc[ok]) if ok.any() else None
         if reg is not None and reg.coef_[FETCH] < 0:
@@ -198,8 +218,13 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
         return t
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    net = torch.nn.Sequential(torch.nn.Linear(Z.shape[1], 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
-                              torch.nn.ReLU(), torch.nn.Linear(64, 2)).to(dev)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(Z.shape[1], 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 2),
+    ).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-5)
     Zt, yt = torch.as_tensor(Z, device=dev), torch.as_tensor(y, device=dev)
     ct, okt = torch.as_tensor(logc, device=dev), torch.as_tensor(ok, device=dev)
@@ -228,6 +253,7 @@ def _underestimate(predicted, actual, y) -> float | None:
     """How much longer than predicted the slowest tenth of the validation successes ran: the 90th
     percentile of log(actual ÷ predicted runtime), what a limit must leave room for."""
     import numpy as np
+
     ok = (y > 0.5) & np.isfinite(actual) & (actual > 0)
     if ok.sum() < 10:
         return None
@@ -236,34 +262,50 @@ def _underestimate(predicted, actual, y) -> float | None:
 
 def _metrics(p, y, c, cost) -> dict[str, Any]:
     import numpy as np
+
     eps = 1e-6
     pc = np.clip(p, eps, 1 - eps)
     logloss = float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
     acc = float(np.mean((p >= 0.5) == (y > 0.5)))
     ok = y > 0.5
-    cost_err = float(np.median(np.abs(np.log(np.maximum(c[ok], eps)) - np.log(np.maximum(cost[ok], eps))))) if ok.any() else None
-    return {"val_logloss": round(logloss, 4), "val_accuracy": round(acc, 4),
-            "val_cost_median_abs_log_error": None if cost_err is None else round(cost_err, 4),
-            "reliability": reliability(p, y)}
+    cost_err = (
+        float(np.median(np.abs(np.log(np.maximum(c[ok], eps)) - np.log(np.maximum(cost[ok], eps)))))
+        if ok.any()
+        else None
+    )
+    return {
+        "val_logloss": round(logloss, 4),
+        "val_accuracy": round(acc, 4),
+        "val_cost_median_abs_log_error": None if cost_err is None else round(cost_err, 4),
+        "reliability": reliability(p, y),
+    }
 
 
 def reliability(p, y) -> list[dict[str, Any]]:
     """Calibration in tenths: in each bin of predicted P(success), how many, the mean predicted, the share
     that did succeed."""
     import numpy as np
+
     p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
     table = []
     for lo in np.arange(0, 1, 0.1):
         m = (p >= lo) & (p < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
         if m.any():
-            table.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(m.sum()), "predicted": round(float(p[m].mean()), 3),
-                          "observed": round(float(y[m].mean()), 3)})
+            table.append(
+                {
+                    "bin": f"{lo:.1f}-{lo + 0.1:.1f}",
+                    "n": int(m.sum()),
+                    "predicted": round(float(p[m].mean()), 3),
+                    "observed": round(float(y[m].mean()), 3),
+                }
+            )
     return table
 
 
 # -- artifacts: tensors only, checked by sha256 before they are read ------------------------------------
 def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
     import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {**tensors, "meta_json": torch.tensor(list(json.dumps(meta).encode()), dtype=torch.uint8)}
     tmp = path.with_suffix(".tmp")
@@ -274,7 +316,9 @@ def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
 
 def load(path: Path, sha256: str) -> Predictor:
     import torch
+
     from core.errors import ConsoleError
+
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -283,17 +327,23 @@ def load(path: Path, sha256: str) -> Predictor:
         raise ConsoleError(f"model artifact {path} cannot be read: {e.strerror}") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
-        raise ConsoleError(f"model artifact {path} is corrupt: sha256 {digest[:12]}… is not the registered "
-                           f"{sha256[:12]}…; retrain with `autofix train`")
+        raise ConsoleError(
+            f"model artifact {path} is corrupt: sha256 {digest[:12]}… is not the registered "
+            f"{sha256[:12]}…; retrain with `autofix train`"
+        )
     try:  # tensors only: anything else (a pickle of objects, another layout) is refused, never run
         blob = torch.load(io.BytesIO(data), weights_only=True)
         meta = json.loads(bytes(blob.pop("meta_json").tolist()).decode())
     except Exception as e:
-        raise ConsoleError(f"model artifact {path} is not a tensor file this version wrote "
-                           f"({type(e).__name__}); retrain with `autofix train`") from None
+        raise ConsoleError(
+            f"model artifact {path} is not a tensor file this version wrote "
+            f"({type(e).__name__}); retrain with `autofix train`"
+        ) from None
     if meta.get("features") != list(NAMES):
-        raise ConsoleError(f"model artifact {path} was trained on other features than this version computes; "
-                           "retrain with `autofix train`")
+        raise ConsoleError(
+            f"model artifact {path} was trained on other features than this version computes; "
+            "retrain with `autofix train`"
+        )
     return Predictor(blob, meta)
 
 
@@ -302,4 +352,3 @@ def data_digest(records: list[dict[str, Any]]) -> str:
     for r in sorted(records, key=lambda r: r["run_id"]):
         h.update(json.dumps(r, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
-

@@ -6,18 +6,20 @@ process killed at any point leaves an exact record: on the next start the operat
 changes go through the audit path (core/changes.py); intents left without an outcome are settled by
 `Changes.recover` first.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from core import clock
 from core.audit import crash_point, hold_point
 from core.changes import Changes, DrainOptions
-from core.errors import BadInput, ConsoleError, Conflict, NotFound
+from core.errors import BadInput, Conflict, ConsoleError, NotFound
 from core.store import Store
 
 ACTIVE = ("running", "paused", "interrupted", "failed")  # not finished: can be resumed or rolled back
@@ -60,9 +62,21 @@ class Operations:
     def create(self, kind: str, target: str, params: dict, steps: list[dict], user: str) -> dict:
         """One unfinished operation per object: checked and inserted under one write lock, and the store's
         index (migration 5) refuses a second one whatever the caller checked."""
-        op = {"id": uuid.uuid4().hex[:8], "kind": kind, "target": target, "params": params, "state": "running",
-              "steps": steps, "position": 0, "results": [], "error": None, "user": user, "pid": os.getpid(),
-              "created_at": _now(), "updated_at": _now()}
+        op = {
+            "id": uuid.uuid4().hex[:8],
+            "kind": kind,
+            "target": target,
+            "params": params,
+            "state": "running",
+            "steps": steps,
+            "position": 0,
+            "results": [],
+            "error": None,
+            "user": user,
+            "pid": os.getpid(),
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
         hold_point("operation-create")
         try:
             with self.store.transaction():
@@ -129,11 +143,23 @@ class Operations:
         nodes = [n for n in self.cluster.list_nodes(pool) if n.config_version != version]
         if not nodes:
             raise BadInput(f"every node of pool {pool} already runs {version}")
-        steps = [{"node": n.name, "from": n.config_version, "was_unschedulable": n.unschedulable, "state": "pending"}
-                 for n in nodes]
-        return self.create("pool-config", f"pool/{pool}", {"pool": pool, "version": version,
-                           "from": pools[pool].desired_config, "max_unavailable": max_unavailable,
-                           "drain": drain}, steps, user)
+        steps = [
+            {"node": n.name, "from": n.config_version, "was_unschedulable": n.unschedulable, "state": "pending"}
+            for n in nodes
+        ]
+        return self.create(
+            "pool-config",
+            f"pool/{pool}",
+            {
+                "pool": pool,
+                "version": version,
+                "from": pools[pool].desired_config,
+                "max_unavailable": max_unavailable,
+                "drain": drain,
+            },
+            steps,
+            user,
+        )
 
     def run_pool_config(self, op: dict, user: str, progress: Progress = lambda m: None) -> dict:
         """Batches of max_unavailable nodes: cordon (and drain) them, apply the config, uncordon. Stops on
@@ -158,17 +184,40 @@ class Operations:
                 for i in batch:
                     self._node_step(op, i, "cordoned", lambda n: self.changes.cordon(n, user, operation=op["id"]))
                     if p.get("drain", True):
-                        self._node_step(op, i, "drained", lambda n: self.changes.drain(
-                            n, user, DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True),
-                            operation=op["id"]))
+                        self._node_step(
+                            op,
+                            i,
+                            "drained",
+                            lambda n: self.changes.drain(
+                                n,
+                                user,
+                                DrainOptions(ignore_daemonsets=True, delete_emptydir_data=True),
+                                operation=op["id"],
+                            ),
+                        )
                 for i in batch:
-                    self._node_step(op, i, "applied", lambda n: self.changes.apply(
-                        verb="apply-config", user=user, resource="node", name=n,
-                        change=lambda: self.cluster.apply_node_config(n, version),
-                        annotations={"operation": op["id"], "version": version}))
+                    self._node_step(
+                        op,
+                        i,
+                        "applied",
+                        lambda n: self.changes.apply(
+                            verb="apply-config",
+                            user=user,
+                            resource="node",
+                            name=n,
+                            change=lambda: self.cluster.apply_node_config(n, version),
+                            annotations={"operation": op["id"], "version": version},
+                        ),
+                    )
                 for i in batch:
-                    self._node_step(op, i, "done", lambda n, i=i: steps[i]["was_unschedulable"] or
-                                    self.changes.cordon(n, user, on=False, operation=op["id"]))
+                    self._node_step(
+                        op,
+                        i,
+                        "done",
+                        lambda n, i=i: (
+                            steps[i]["was_unschedulable"] or self.changes.cordon(n, user, on=False, operation=op["id"])
+                        ),
+                    )
                     progress(f"{steps[i]['node']}: {version}")
             except ConsoleError as e:
                 # Stop here. The failing node stays cordoned, on its old config, for someone to look at; the
@@ -179,8 +228,15 @@ class Operations:
                     if i == failing:
                         continue
                     if steps[i]["state"] == "applied":
-                        self._node_step(op, i, "done", lambda n, i=i: steps[i]["was_unschedulable"] or
-                                        self.changes.cordon(n, user, on=False, operation=op["id"]))
+                        self._node_step(
+                            op,
+                            i,
+                            "done",
+                            lambda n, i=i: (
+                                steps[i]["was_unschedulable"]
+                                or self.changes.cordon(n, user, on=False, operation=op["id"])
+                            ),
+                        )
                     elif steps[i]["state"] in ("cordoned", "drained"):
                         if not steps[i]["was_unschedulable"]:
                             self.changes.cordon(steps[i]["node"], user, on=False, operation=op["id"])
@@ -202,9 +258,14 @@ class Operations:
 
     def _set_pool_desired(self, op: dict, pool: str, version: str, user: str) -> None:
         """The pool's desired config: what drift is measured against — a change like any other."""
-        self.changes.apply(verb="set-desired-config", user=user, resource="pool", name=pool,
-                           change=lambda: self.cluster.set_pool_desired_config(pool, version),
-                           annotations={"operation": op["id"], "version": version})
+        self.changes.apply(
+            verb="set-desired-config",
+            user=user,
+            resource="pool",
+            name=pool,
+            change=lambda: self.cluster.set_pool_desired_config(pool, version),
+            annotations={"operation": op["id"], "version": version},
+        )
 
     def rollback_pool_config(self, op: dict, user: str, progress: Progress = lambda m: None) -> dict:
         """Every node the operation touched goes back to its old config and schedulability."""
@@ -213,9 +274,14 @@ class Operations:
         for step in reversed(op["steps"]):
             node = self.cluster.get_node(step["node"])
             if node.config_version != step["from"]:
-                self.changes.apply(verb="apply-config", user=user, resource="node", name=step["node"],
-                                   change=lambda s=step: self.cluster.patch_node(s["node"], config_version=s["from"]),
-                                   annotations={"operation": op["id"], "version": step["from"], "reason": "rollback"})
+                self.changes.apply(
+                    verb="apply-config",
+                    user=user,
+                    resource="node",
+                    name=step["node"],
+                    change=lambda s=step: self.cluster.patch_node(s["node"], config_version=s["from"]),
+                    annotations={"operation": op["id"], "version": step["from"], "reason": "rollback"},
+                )
             self.changes.cordon(step["node"], user, on=step["was_unschedulable"], operation=op["id"])
             step["state"] = "pending"
             self.save(op, steps=op["steps"])
@@ -227,8 +293,7 @@ class Operations:
 
 def describe_op(op: dict) -> dict:
     """The exact state of an operation, for `ops show` and the TUI."""
-    out = {k: op[k] for k in ("id", "kind", "target", "state", "position", "user", "created_at", "updated_at",
-                              "error")}
+    out = {k: op[k] for k in ("id", "kind", "target", "state", "position", "user", "created_at", "updated_at", "error")}
     out["params"] = op["params"]
     steps = op["steps"]
     counts: dict[str, int] = {}

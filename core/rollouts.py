@@ -2,6 +2,7 @@
 (for a duration, or until promoted), analyse the canary's metrics, go on — or abort. A rollback is a new
 revision of an old one, as `kubectl rollout undo` does. Each weight change is an audited change of the
 deployment; the rollout itself is a durable operation (core/operations.py)."""
+
 from __future__ import annotations
 
 import statistics
@@ -40,8 +41,16 @@ class Rollouts:
         self.registry = registry
 
     # -- starting ---------------------------------------------------------------------------------
-    def start(self, deployment: str, model: str, version: int, user: str, steps: list[int],
-              pause: float | None, analysis: dict[str, float]) -> dict:
+    def start(
+        self,
+        deployment: str,
+        model: str,
+        version: int,
+        user: str,
+        steps: list[int],
+        pause: float | None,
+        analysis: dict[str, float],
+    ) -> dict:
         dep = self.cluster.get_deployment(deployment)
         if dep.model != model:
             raise BadInput(f"deployment {deployment} serves model {dep.model!r}, not {model!r}")
@@ -49,20 +58,36 @@ class Rollouts:
         if dep.active and dep.active.model_version == version:
             raise BadInput(f"{deployment} already serves {model} version {version}")
         if dep.canary:
-            raise Conflict(f"{deployment} already has a canary (r{dep.canary.number} at {dep.canary.weight}%): "
-                           f"promote or abort it first")
+            raise Conflict(
+                f"{deployment} already has a canary (r{dep.canary.number} at {dep.canary.weight}%): "
+                f"promote or abort it first"
+            )
         stable = self.cluster.deployment_metrics(deployment, minutes=int(analysis["window_minutes"]))
-        limits = {"max_error_rate": analysis.get("max_error_rate") or max(0.01, 3 * statistics.median(
-                      p.error_rate for p in stable)),
-                  "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
-                  "window_minutes": int(analysis["window_minutes"]), "failure_limit": int(analysis["failure_limit"])}
+        limits = {
+            "max_error_rate": analysis.get("max_error_rate")
+            or max(0.01, 3 * statistics.median(p.error_rate for p in stable)),
+            "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
+            "window_minutes": int(analysis["window_minutes"]),
+            "failure_limit": int(analysis["failure_limit"]),
+        }
         plan = [{"weight": w, "state": "pending"} for w in steps]
         # The canary's revision number is recorded before the revision is made, so that a kill in between
         # leaves an operation that knows what to make (run() makes it when it is missing).
-        op = self.ops.create("rollout", f"deployment/{deployment}",
-                             {"deployment": deployment, "model": model, "version": version, "pause": pause,
-                              "analysis": limits, "stable_revision": dep.current_revision,
-                              "canary_revision": max(r.number for r in dep.revisions) + 1}, plan, user)
+        op = self.ops.create(
+            "rollout",
+            f"deployment/{deployment}",
+            {
+                "deployment": deployment,
+                "model": model,
+                "version": version,
+                "pause": pause,
+                "analysis": limits,
+                "stable_revision": dep.current_revision,
+                "canary_revision": max(r.number for r in dep.revisions) + 1,
+            },
+            plan,
+            user,
+        )
         self._add_canary(op, user)
         return op
 
@@ -74,9 +99,14 @@ class Rollouts:
         def add_revision() -> None:
             self.cluster.add_revision(deployment, number, p["model"], p["version"], _image(p["model"], p["version"]))
 
-        self.changes.apply(verb="rollout-start", user=user, resource="deployment", name=deployment, change=add_revision,
-                           annotations={"operation": op["id"], "model": f"{p['model']}:{p['version']}",
-                                        "sha256": mv.sha256})
+        self.changes.apply(
+            verb="rollout-start",
+            user=user,
+            resource="deployment",
+            name=deployment,
+            change=add_revision,
+            annotations={"operation": op["id"], "model": f"{p['model']}:{p['version']}", "sha256": mv.sha256},
+        )
 
     def _canary(self, op: dict):
         dep = self.cluster.get_deployment(op["params"]["deployment"])
@@ -121,11 +151,14 @@ class Rollouts:
             result = self.analyse(dep_name, canary, p["analysis"])
             op["results"] = (op.get("results") or []) + [{"step": i, "weight": step["weight"], **result}]
             self.ops.save(op, results=op["results"])
-            progress(f"analysis at {step['weight']}%: {'passed' if result['passed'] else 'FAILED'} "
-                     f"({result['failures']} bad of {result['measurements']} measurements)")
+            progress(
+                f"analysis at {step['weight']}%: {'passed' if result['passed'] else 'FAILED'} "
+                f"({result['failures']} bad of {result['measurements']} measurements)"
+            )
             if not result["passed"]:
-                self._abort(op, dep_name, canary, user, reason=f"analysis failed at {step['weight']}%: "
-                                                              f"{result['summary']}")
+                self._abort(
+                    op, dep_name, canary, user, reason=f"analysis failed at {step['weight']}%: {result['summary']}"
+                )
                 return op
             step["state"] = "done"
             self.ops.save(op, steps=op["steps"])
@@ -138,11 +171,17 @@ class Rollouts:
         bad = [p for p in pts if p.error_rate > limits["max_error_rate"] or p.p99_ms > limits["max_p99_ms"]]
         err = statistics.mean(p.error_rate for p in pts)
         p99 = statistics.median(p.p99_ms for p in pts)
-        return {"passed": len(bad) <= limits["failure_limit"], "measurements": len(pts), "failures": len(bad),
-                "error_rate": round(err, 5), "p99_ms": round(p99, 1), "at": clock.iso(clock.now()),
-                "summary": f"error rate {err:.2%} (max {limits['max_error_rate']:.2%}), p99 {p99:.0f} ms "
-                           f"(max {limits['max_p99_ms']:.0f}), {len(bad)} bad of {len(pts)} (limit "
-                           f"{limits['failure_limit']})"}
+        return {
+            "passed": len(bad) <= limits["failure_limit"],
+            "measurements": len(pts),
+            "failures": len(bad),
+            "error_rate": round(err, 5),
+            "p99_ms": round(p99, 1),
+            "at": clock.iso(clock.now()),
+            "summary": f"error rate {err:.2%} (max {limits['max_error_rate']:.2%}), p99 {p99:.0f} ms "
+            f"(max {limits['max_p99_ms']:.0f}), {len(bad)} bad of {len(pts)} (limit "
+            f"{limits['failure_limit']})",
+        }
 
     # -- the operator's verbs --------------------------------------------------------------------------
     def current(self, deployment: str) -> dict | None:
@@ -159,8 +198,10 @@ class Rollouts:
         rev = self._canary(op)
         if rev is not None and rev.status == "active":
             self.ops.save(op, state="done", position=len(op["steps"]))
-            raise Conflict(f"r{rev.number} of {deployment} was already promoted and serves all traffic: "
-                           f"use `rollouts rollback {deployment}` to go back")
+            raise Conflict(
+                f"r{rev.number} of {deployment} was already promoted and serves all traffic: "
+                f"use `rollouts rollback {deployment}` to go back"
+            )
         if rev is None:  # killed before the canary existed: nothing serves it, nothing to send back
             self.ops.save(op, state=state, error=reason)
             return op
@@ -180,8 +221,10 @@ class Rollouts:
         else:
             target = next((r for r in dep.revisions if r.number == to_revision), None)
             if target is None:
-                raise NotFound(f"{deployment} has no revision {to_revision} "
-                               f"(revisions: {', '.join(str(r.number) for r in dep.revisions)})")
+                raise NotFound(
+                    f"{deployment} has no revision {to_revision} "
+                    f"(revisions: {', '.join(str(r.number) for r in dep.revisions)})"
+                )
             if target.number == dep.current_revision:
                 raise BadInput(f"revision {to_revision} is the current one")
         number = max(r.number for r in dep.revisions) + 1
@@ -192,10 +235,20 @@ class Rollouts:
             self.cluster.add_revision(deployment, number, target.model, target.model_version, target.image)
             self.cluster.promote_revision(deployment, number)
 
-        self.changes.apply(verb="rollout-undo", user=user, resource="deployment", name=deployment, change=undo,
-                           annotations={"to_revision": target.number, "model": f"{target.model}:{target.model_version}"})
-        return {"deployment": deployment, "revision": number, "serves": f"{target.model}:{target.model_version}",
-                "copied_from": target.number}
+        self.changes.apply(
+            verb="rollout-undo",
+            user=user,
+            resource="deployment",
+            name=deployment,
+            change=undo,
+            annotations={"to_revision": target.number, "model": f"{target.model}:{target.model_version}"},
+        )
+        return {
+            "deployment": deployment,
+            "revision": number,
+            "serves": f"{target.model}:{target.model_version}",
+            "copied_from": target.number,
+        }
 
     # -- internals ------------------------------------------------------------------------------------
     def _unfinished(self, deployment: str) -> dict:
@@ -205,19 +258,34 @@ class Rollouts:
         return op
 
     def _set_weight(self, op: dict, dep_name: str, canary: int, weight: int, user: str) -> None:
-        self.changes.apply(verb="set-weight", user=user, resource="deployment", name=dep_name,
-                           change=lambda: self.cluster.set_canary_weight(dep_name, canary, weight),
-                           annotations={"operation": op["id"], "weight": weight})
+        self.changes.apply(
+            verb="set-weight",
+            user=user,
+            resource="deployment",
+            name=dep_name,
+            change=lambda: self.cluster.set_canary_weight(dep_name, canary, weight),
+            annotations={"operation": op["id"], "weight": weight},
+        )
 
     def _promote(self, op: dict, dep_name: str, canary: int, user: str) -> None:
-        self.changes.apply(verb="promote", user=user, resource="deployment", name=dep_name,
-                           change=lambda: self.cluster.promote_revision(dep_name, canary),
-                           annotations={"operation": op["id"]})
+        self.changes.apply(
+            verb="promote",
+            user=user,
+            resource="deployment",
+            name=dep_name,
+            change=lambda: self.cluster.promote_revision(dep_name, canary),
+            annotations={"operation": op["id"]},
+        )
 
     def _abort(self, op: dict, dep_name: str, canary: int, user: str, reason: str, state: str = "failed") -> None:
-        self.changes.apply(verb="abort", user=user, resource="deployment", name=dep_name,
-                           change=lambda: self.cluster.abort_revision(dep_name, canary),
-                           annotations={"operation": op["id"], "reason": reason})
+        self.changes.apply(
+            verb="abort",
+            user=user,
+            resource="deployment",
+            name=dep_name,
+            change=lambda: self.cluster.abort_revision(dep_name, canary),
+            annotations={"operation": op["id"], "reason": reason},
+        )
         self.ops.save(op, state=state, error=reason)
 
 

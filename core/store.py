@@ -8,6 +8,7 @@ Each thread gets its own connection (the TUI reads from worker threads); WAL let
 beside a writer. Reads use the sqlite3 connection directly: importing sqlite-utils pulls in numpy
 (~130 ms), which the TUI's first frame must not wait for, so it is imported only when writing.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ import os
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from core.errors import StoreError
 
@@ -136,8 +138,24 @@ MIGRATIONS: list[str] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-JSON_COLUMNS = frozenset({"conf", "extra", "params", "metrics", "object_ref", "before", "after", "annotations",
-                          "context", "fields", "steps", "results", "conf_before", "alternatives"})
+JSON_COLUMNS = frozenset(
+    {
+        "conf",
+        "extra",
+        "params",
+        "metrics",
+        "object_ref",
+        "before",
+        "after",
+        "annotations",
+        "context",
+        "fields",
+        "steps",
+        "results",
+        "conf_before",
+        "alternatives",
+    }
+)
 
 
 def dumps(value: Any) -> str:
@@ -166,14 +184,21 @@ def default_lock_timeout() -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < float("inf"):
-        raise StoreError(f"environment variable {LOCK_TIMEOUT_ENV} must be a number of seconds (0 or more), "
-                         f"got {text!r}")
+        raise StoreError(
+            f"environment variable {LOCK_TIMEOUT_ENV} must be a number of seconds (0 or more), got {text!r}"
+        )
     return value
 
 
 class Store:
-    def __init__(self, home: Path, name: str = DB_NAME, migrations: list[str] | None = None,
-                 json_columns: frozenset[str] = JSON_COLUMNS, lock_timeout: float | None = None):
+    def __init__(
+        self,
+        home: Path,
+        name: str = DB_NAME,
+        migrations: list[str] | None = None,
+        json_columns: frozenset[str] = JSON_COLUMNS,
+        lock_timeout: float | None = None,
+    ):
         self.home = Path(home)
         self.path = self.home / name
         self.migrations = MIGRATIONS if migrations is None else migrations
@@ -195,15 +220,17 @@ class Store:
             reason = e.strerror or str(e)
             raise StoreError(
                 f"cannot use home directory {self.home}: {reason} "
-                "(choose another with --home DIR or MLOPS_CONSOLE_HOME)") from None
+                "(choose another with --home DIR or MLOPS_CONSOLE_HOME)"
+            ) from None
 
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(
+                    self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
+                )
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -218,6 +245,7 @@ class Store:
         db = getattr(self._local, "db", None)
         if db is None:
             import sqlite_utils
+
             db = self._local.db = sqlite_utils.Database(self.conn)
         return db
 
@@ -231,7 +259,8 @@ class Store:
         if version > latest:
             raise StoreError(
                 f"store {self.path} has schema version {version}, newer than this mlops-console "
-                f"understands ({latest}); upgrade mlops-console or use another --home")
+                f"understands ({latest}); upgrade mlops-console or use another --home"
+            )
         for number in range(version + 1, latest + 1):
             with self.transaction():
                 # Re-read inside the write lock: another process may have migrated meanwhile.
@@ -252,9 +281,11 @@ class Store:
         if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(e):
             return StoreError(f"store {self.path}: the disk is full ({e}); nothing was written")
         if code == sqlite3.SQLITE_BUSY or "database is locked" in str(e):
-            return StoreError(f"store {self.path} is locked by another mlops-console process (it may be building "
-                              f"the estate): its write lock was not released within {self.lock_timeout:g}s ({e}); "
-                              f"nothing was written; try again when it is done")
+            return StoreError(
+                f"store {self.path} is locked by another mlops-console process (it may be building "
+                f"the estate): its write lock was not released within {self.lock_timeout:g}s ({e}); "
+                f"nothing was written; try again when it is done"
+            )
         return None
 
     # -- helpers ---------------------------------------------------------------------------
@@ -286,8 +317,10 @@ class Store:
         return row[0] if row else default
 
     def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
-                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

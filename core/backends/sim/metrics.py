@@ -1,6 +1,7 @@
 """Live serving metrics of the simulated deployments: a deterministic function of (seed, deployment,
 revision, minute), so every refresh shows the series moving with the wall clock, and two processes
 agree on the numbers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -43,6 +44,13 @@ def point(seed: int, spec: dict, revision: int, t: datetime) -> MetricPoint:
     for b in range(10):
         centre = (b + 0.5) / 10
         hist.append(int(rate * 60 * math.exp(-((centre - mean) ** 2) / 0.02) / 4))
-    return MetricPoint(ts=iso(t), request_rate=round(rate, 2), p50_ms=round(p50, 2), p95_ms=round(p50 * 1.9 * spike, 2),
-                       p99_ms=round(p50 * 2.7 * spike, 2), error_rate=round(err, 5), score_mean=round(mean, 4),
-                       score_hist=hist)
+    return MetricPoint(
+        ts=iso(t),
+        request_rate=round(rate, 2),
+        p50_ms=round(p50, 2),
+        p95_ms=round(p50 * 1.9 * spike, 2),
+        p99_ms=round(p50 * 2.7 * spike, 2),
+        error_rate=round(err, 5),
+        score_mean=round(mean, 4),
+        score_hist=hist,
+    )
