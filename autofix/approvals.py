@@ -5,7 +5,7 @@ the backend through the one audit path, every outcome kept (it is the next train
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autofix.queue import (
     APPROVED,
@@ -23,22 +23,29 @@ from core.errors import BadInput, Conflict
 from core.taxonomy import UNCLASSIFIED
 from core.types import Attempt, run_of, to_dict
 
+if TYPE_CHECKING:
+    from autofix.classify import Classification
+    from autofix.service import Recommender
+    from autofix.triage import Triage
+    from core.changes import Changes
+    from core.cluster import Cluster
+
 MODEL_CATEGORIES = ("memory_exceeded", UNCLASSIFIED)  # what the recommender's history teaches it about
 
 
-def needs_model(a: Attempt, c) -> bool:
+def needs_model(a: Attempt, c: Classification) -> bool:
     """Whether the recommender decides this failure (a Spark memory or unclassified one): without a trained
     model it waits."""
     return a.kind == "spark" and c.category in MODEL_CATEGORIES
 
 
-def attempts_of(cluster, job_id: str, run: str) -> list[Attempt]:
+def attempts_of(cluster: Cluster, job_id: str, run: str) -> list[Attempt]:
     return sorted(
         (a for a in cluster.list_attempts(job_id=job_id) if run_of(a.run_id, a.attempt) == run), key=lambda a: a.attempt
     )
 
 
-def run_snapshot(cluster, run: str, job_id: str | None) -> dict[str, Any]:
+def run_snapshot(cluster: Cluster, run: str, job_id: str | None) -> dict[str, Any]:
     """The object a retry changes — the run's attempts (the audit record's namespace carries the job).
     Registered with no restore: a submitted retry is not undone by writing the old state back."""
     return {
@@ -53,10 +60,10 @@ class Approvals:
     def __init__(
         self,
         queue: Queue,
-        cluster,
-        changes,
-        triage,
-        recommender,
+        cluster: Cluster,
+        changes: Changes,
+        triage: Triage,
+        recommender: Recommender,
         policies: list[dict[str, Any]],
         candidates: Callable[[], list[Attempt]],
         past: Callable[[list[str]], list[dict[str, Any]]],
@@ -179,6 +186,7 @@ class Approvals:
         n = 0
         for s in self.queue.awaiting_outcome():
             try:
+                assert s.retry_run_id is not None  # awaiting_outcome: the retried ones
                 a = self.cluster.get_attempt(s.retry_run_id)
             except Exception:  # the backend lost it: leave it for the next look
                 continue
@@ -294,7 +302,7 @@ class Approvals:
         conf = {**s.retry_conf, **sets}
         for k in removes:
             conf.pop(k, None)
-        changed = {k: v for k, v in conf.items() if s.conf_before.get(k) != v}
+        changed: dict[str, str | None] = {k: v for k, v in conf.items() if s.conf_before.get(k) != v}
         changed.update({k: None for k in s.conf_before if k not in conf})  # None: back to Spark's default
         p = cost = None
         if s.model:

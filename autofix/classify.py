@@ -20,10 +20,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from autofix.rules import Rule, RuleSet, load_file
 from core.taxonomy import UNCLASSIFIED
+
+if TYPE_CHECKING:
+    import hyperscan
 
 CHUNK = 4 << 20
 EVIDENCE_MAX = 2000  # characters kept of an evidence or context line
@@ -40,7 +43,7 @@ class Classification:
     fields: dict[str, str] = field(default_factory=dict)
     ruleset: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "category": self.category,
             "rule_id": self.rule_id,
@@ -71,7 +74,7 @@ class Classifier:
         self.ruleset = ruleset
         self.digest = ruleset.digest
         # pattern table: (rule index, is_all_of, compiled re)
-        self.table: list[tuple[int, bool, re.Pattern]] = []
+        self.table: list[tuple[int, bool, re.Pattern[str]]] = []
         for ri, rule in enumerate(ruleset.rules):
             self.table += [(ri, False, c) for c in rule.compiled]
             self.table += [(ri, True, c) for c in rule.compiled_all]
@@ -97,7 +100,7 @@ class Classifier:
         return self._decide(state)
 
     # -- scanning ----------------------------------------------------------------------------
-    def _thread_scratch(self):
+    def _thread_scratch(self) -> hyperscan.Scratch:
         scratch = getattr(self._scratch, "space", None)
         if scratch is None:
             import hyperscan
@@ -108,9 +111,9 @@ class Classifier:
     def _scan(self, chunk: bytes, first_line: int, st: _ScanState) -> None:
         if st.pending_after:  # the evidence was the last line of the previous chunk
             nl = chunk.find(b"\n")
-            after = _decode(chunk[: nl if nl >= 0 else len(chunk)])
-            for hit in st.pending_after:
-                hit.after = after
+            line_after = _decode(chunk[: nl if nl >= 0 else len(chunk)])
+            for waiting in st.pending_after:
+                waiting.after = line_after
             st.pending_after = []
         candidates: dict[int, int] = {}  # pattern id -> first offset reported
         if self.hs_db is not None:
@@ -148,8 +151,9 @@ class Classifier:
                     break
                 st.patterns_seen.add(pid)
                 found = {k: v for k, v in m.groupdict().items() if v is not None}
-                if st.hits[ri] is not None:  # the rule's evidence is its first line; other patterns add fields
-                    st.hits[ri].fields = found | st.hits[ri].fields
+                first = st.hits[ri]
+                if first is not None:  # the rule's evidence is its first line; other patterns add fields
+                    first.fields = found | first.fields
                     break
                 line_no = first_line + chunk.count(b"\n", 0, off)
                 before, after = _neighbours(chunk, off, st.prev_last_line)
@@ -200,7 +204,7 @@ class _ScanState:
         self.prev_last_line = ""
 
 
-def _compile_hyperscan(patterns: list[str]):
+def _compile_hyperscan(patterns: list[str]) -> tuple[hyperscan.Database | None, list[int]]:
     """One database of every pattern Hyperscan accepts; the ids of the others go to the `re` fallback."""
     try:
         import hyperscan

@@ -14,9 +14,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.spark import GiB, executors_key, overhead_bytes, parse_size
+
+if TYPE_CHECKING:  # numpy itself is imported where it is used: the TUI's start does not wait for it
+    import numpy as np
+    import numpy.typing as npt
+
+    Floats = npt.NDArray[np.float64]
+    Mask = npt.NDArray[np.bool_]
+    Numbers = float | Floats  # one number, or one for each row
 
 # where a task's load nears the one it died of, spilling slows it: a piecewise-linear basis in
 # log2(load ÷ failing load) with knots at these values lets the linear models learn that curve (and
@@ -108,7 +116,7 @@ class JobMemory:
     # the job's latest memory failures: (kind, input GiB, heap, overhead, cores, partitions, driver, result)
     fails: list[tuple[str, float, float, float, float, float, float, float]] = field(default_factory=list)
 
-    def effective_load(self, input_gib, partitions, heap_per_core):
+    def effective_load(self, input_gib: Numbers, partitions: Numbers, heap_per_core: Numbers) -> Floats:
         """Partition per GiB of heap per running task, the partition no smaller than the job's floor."""
         import numpy as np
 
@@ -180,7 +188,7 @@ class JobMemory:
         bad = np.asarray([(f[1], f[5], (f[2] - 0.3) / f[4]) for f in heap])
         floors = np.asarray([f for f in FLOORS if f >= self.floor] or [self.floor])[:, None]
 
-        def loads(runs):
+        def loads(runs: Floats) -> Floats:
             return np.maximum(runs[:, 0] / runs[:, 1], floors * runs[:, 0]) / np.maximum(1e-3, runs[:, 2])
 
         gap = np.log2(loads(bad).min(axis=1) / loads(ok).max(axis=1))
@@ -244,7 +252,7 @@ def quantities(conf: dict[str, str], input_bytes: int) -> dict[str, float]:
     }
 
 
-def matrix(configs, input_bytes: float, mem: JobMemory):
+def matrix(configs: npt.ArrayLike, input_bytes: float, mem: JobMemory) -> Floats:
     """Feature rows for many configs at once — the (heap, overhead, cores, instances, partitions, driver,
     result limit) columns of `configs` (an N×7 array, GiB and counts) — as the search scores them in one batch."""
     import numpy as np
@@ -258,11 +266,18 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
     load, opc, slots = mem.effective_load(gib, parts, hpc), over / cores, cores * inst
     blocks = blocks_per_slot(gib, parts, slots)
     drv, res = driver / gib, result / gib
-    l2 = lambda x: np.log2(np.maximum(x, 1e-9))  # noqa: E731
-    const = lambda v: np.full(n, float(v))  # noqa: E731
+
+    def l2(x: Numbers) -> Floats:
+        return np.log2(np.maximum(x, 1e-9))
+
+    def const(v: float) -> Floats:
+        return np.full(n, float(v))
+
     zero = const(0.0)
 
-    def vs(x, ref: float, known: bool):  # log ratio to a reference from the job's history, 0 when none
+    def vs(
+        x: Floats, ref: float, known: bool
+    ) -> Floats:  # log ratio to a reference from the job's history, 0 when none
         return l2(x / ref) if known else zero
 
     last = mem.last_ok
@@ -327,7 +342,7 @@ def last_load(last: dict[str, float], mem: JobMemory) -> float:
     return float(mem.effective_load(last["input_gib"], last["partitions"], last["heap_per_core_gib"]))
 
 
-def _hinges(x, n: int):
+def _hinges(x: Floats | None, n: int) -> list[Floats]:
     import numpy as np
 
     if x is None:
@@ -335,14 +350,14 @@ def _hinges(x, n: int):
     return [np.maximum(0.0, x - k) for k in SPILL_KNOTS]
 
 
-def blocks_per_slot(input_gib, partitions, slots):
+def blocks_per_slot(input_gib: Numbers, partitions: Numbers, slots: Numbers) -> Floats:
     """Shuffle blocks each slot fetches: map tasks (one per 128 MiB split) × reduce partitions ÷ slots."""
     import numpy as np
 
     return np.maximum(1.0, np.asarray(input_gib, dtype=np.float64) * GiB / MAP_SPLIT) * partitions / slots
 
 
-def scaled_runtime(last: dict[str, float], gib, parts, slots):
+def scaled_runtime(last: dict[str, float], gib: Floats, parts: Floats, slots: Floats) -> Floats:
     """The job's last good runtime scaled to this input and shape by the rule of thumb of any Spark
     engineer — the work grows with the input and is shared by the tasks that run at once, min(partitions,
     slots): the anchor the runtime model learns its correction to (model.py), so that a shape the job has
@@ -353,7 +368,7 @@ def scaled_runtime(last: dict[str, float], gib, parts, slots):
     return last["runtime"] * (gib / max(last["input_gib"], 1e-3)) * before / np.minimum(parts, slots)
 
 
-def dominated(configs, input_gib: float, mem: JobMemory):
+def dominated(configs: npt.ArrayLike, input_gib: float, mem: JobMemory) -> Mask:
     """Which configs the job's own failures already rule out, by monotonicity alone — less memory never
     helps and more input never needs less: a config is dominated by a failure at no more input when,
     for a driver OOM, its driver memory is no larger; for results over maxResultSize, its limit is no
@@ -381,7 +396,7 @@ def dominated(configs, input_gib: float, mem: JobMemory):
     return out
 
 
-def untried(configs, input_gib: float, mem: JobMemory):
+def untried(configs: npt.ArrayLike, input_gib: float, mem: JobMemory) -> Mask:
     """Which configs ask more of the executors' memory than any run of the job that succeeded: a larger
     partition per GiB of heap per running task (the load), or less off-heap room — less overhead per
     running task, or a smaller share of the container (the JVM's own native memory grows with its heap;
@@ -404,7 +419,8 @@ def untried(configs, input_gib: float, mem: JobMemory):
 
 def vector(conf: dict[str, str], input_bytes: int, mem: JobMemory) -> list[float]:
     """One config's feature row: the same code as the batch the search scores."""
-    return matrix([numbers(conf)], input_bytes, mem)[0].tolist()
+    row: list[float] = matrix([numbers(conf)], input_bytes, mem)[0].tolist()
+    return row
 
 
 def failure_kind(record: dict[str, Any]) -> str | None:

@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.spark import COUNTS, SIZE_KEYS, parse_count, parse_size
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 REQUIRED: dict[str, tuple[type, ...]] = {
     "job_id": (str,),
@@ -131,11 +134,11 @@ def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
 
 
 # -- imported history: training data, kept apart from the cluster's own attempts ---------------------------
-def keep(store, rows: list[dict[str, Any]], source: str, imported_at: str) -> int:
+def keep(store: Store, rows: list[dict[str, Any]], source: str, imported_at: str) -> int:
     """Upsert `rows` (from `read`) into the console's history table; returns how many replaced a record
     with the same run_id. The caller holds the transaction (the import is one audited change)."""
     ids = sorted({r["run_id"] for r in rows})
-    replaced = sum(
+    replaced: int = sum(
         store.scalar(f"SELECT count(*) FROM history WHERE run_id IN ({','.join('?' * len(chunk))})", tuple(chunk))
         for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
     )
@@ -143,7 +146,7 @@ def keep(store, rows: list[dict[str, Any]], source: str, imported_at: str) -> in
     return replaced
 
 
-def records(store, job_ids: list[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def records(store: Store, job_ids: list[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Imported records as history records (extra fields flattened back in), newest first."""
     sql, params = "SELECT * FROM history", []
     if job_ids is not None:
@@ -160,7 +163,7 @@ def records(store, job_ids: list[str] | None = None, limit: int | None = None) -
     return out
 
 
-def sources(store) -> list[dict[str, Any]]:
+def sources(store: Store) -> list[dict[str, Any]]:
     """One row per imported file: how many records, of how many jobs, over which period."""
     return store.query(
         "SELECT source, count(*) AS records, count(DISTINCT job_id) AS jobs,"

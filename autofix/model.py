@@ -11,9 +11,15 @@ import hashlib
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autofix.features import NAMES
+
+if TYPE_CHECKING:  # numpy and torch are imported where they are used: the TUI's start does not wait for them
+    import numpy as np
+    import numpy.typing as npt
+
+    Array = npt.NDArray[Any]
 
 MODEL = "retry-recommender"
 FETCH = NAMES.index("blocks_per_last_ok_second")  # the config's shuffle blocks per slot ÷ the last good run's seconds
@@ -29,15 +35,16 @@ LOG_RUNTIME = (0.0, 14.0)  # the runtime models' answers stay within 1 s .. 1.2 
 TRUST_MARGIN = {"sklearn-linear": 0.25, "torch-mlp": 0.05}
 
 
-def anchor(X):
+def anchor(X: npt.ArrayLike) -> Array:
     """The natural log of each row's anchor runtime (features.scaled_runtime), 0 where the job has none:
     the runtime models learn log(runtime) minus this — a correction to the job's own scaled past."""
     import numpy as np
 
-    return np.asarray(X, dtype=np.float64)[:, ANCHOR] * np.log(2.0)
+    column: Array = np.asarray(X, dtype=np.float64)[:, ANCHOR] * np.log(2.0)
+    return column
 
 
-def rate_design(X):
+def rate_design(X: npt.ArrayLike) -> Array:
     """Resources by the hour from the features (log2 of heap, overhead, instances, driver; cores raw):
     cores in use, GiB of containers, GiB of driver, 1. Prices are learned from history, not assumed."""
     import numpy as np
@@ -55,16 +62,16 @@ class Predictor:
         self.t, self.meta = tensors, meta
         self.family = meta["family"]
         # numpy copies: scoring a grid of ~1,500 rows is too small for torch's per-call overhead to pay
-        self.a = {k: v.detach().cpu().numpy() for k, v in tensors.items() if hasattr(v, "numpy")}
+        self.a: dict[str, Array] = {k: v.detach().cpu().numpy() for k, v in tensors.items() if hasattr(v, "numpy")}
 
-    def _box(self, also=None):
+    def _box(self, also: npt.ArrayLike | None = None) -> tuple[Array, Array] | None:
         """The box of the training data (and TRUST_MARGIN of each feature's range beyond it), widened to
         take in the rows `also` — runs the job itself has had, whose neighbourhood its own history vouches
         for. None: no box recorded."""
         import numpy as np
 
         lo, hi = self.a.get("lo"), self.a.get("hi")
-        if lo is None:
+        if lo is None or hi is None:  # (an artifact has both or neither)
             return None
         lo, hi = lo.astype(np.float64), hi.astype(np.float64)
         margin = TRUST_MARGIN.get(self.family, 0.05) * (hi - lo)
@@ -81,7 +88,7 @@ class Predictor:
         m = self.a.get("runtime_margin")
         return None if m is None else float(m)
 
-    def seen(self, X, also=None):
+    def seen(self, X: npt.ArrayLike, also: npt.ArrayLike | None = None) -> npt.NDArray[np.bool_]:
         """Which rows lie inside the box (self._box): where predictions mean something."""
         import numpy as np
 
@@ -90,9 +97,9 @@ class Predictor:
         if box is None:
             return np.ones(len(X), dtype=bool)
         lo, hi = (b.astype(np.float32) for b in box)
-        return ((X >= lo) & (X <= hi)).all(axis=1)
+        return np.asarray(((X >= lo) & (X <= hi)).all(axis=1))
 
-    def clip(self, X, also=None):
+    def clip(self, X: npt.ArrayLike, also: npt.ArrayLike | None = None) -> npt.ArrayLike:
         """Rows moved into the box (self._box), feature by feature: what the model says at the edge of
         what it has seen stands for what lies beyond it."""
         import numpy as np
@@ -100,13 +107,15 @@ class Predictor:
         box = self._box(also)
         return X if box is None else np.clip(np.asarray(X, dtype=np.float64), *box)
 
-    def predict(self, X, clip: bool = False, also=None):
+    def predict(self, X: npt.ArrayLike, clip: bool = False, also: npt.ArrayLike | None = None) -> tuple[Array, Array]:
         """(P(success), expected cost) of each row. `clip`: the networks see the rows moved into their
         box (self.clip, widened by `also`); the price and the runtime anchor stay those of the rows themselves."""
         p, cost, _ = self.predict_all(X, clip, also)
         return p, cost
 
-    def predict_all(self, X, clip: bool = False, also=None):
+    def predict_all(
+        self, X: npt.ArrayLike, clip: bool = False, also: npt.ArrayLike | None = None
+    ) -> tuple[Array, Array, Array | None]:
         """(P(success), expected cost, expected runtime in seconds — None for models without a price list)."""
         import numpy as np
 
@@ -173,7 +182,9 @@ def train(
     return tensors, meta, metrics
 
 
-def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -> dict[str, Any]:
+def _fit(
+    family: str, X: Array, y: Array, cost: Array, seed: int, device: str | None, runtime: Array | None = None
+) -> dict[str, Any]:
     import numpy as np
     import torch
 
@@ -232,7 +243,7 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
     epochs = max(8, min(60, int(400_000 / max(n, 1))))
     g = torch.Generator(device="cpu").manual_seed(seed)
     for _ in range(epochs):
-        for idx in torch.randperm(n, generator=g).split(512):
+        for idx in torch.randperm(n, generator=g).split(512):  # type: ignore[no-untyped-call]  # torch leaves Tensor.split unannotated
             idx = idx.to(dev)
             out = net(Zt[idx])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(out[:, 0], yt[idx])
@@ -240,7 +251,7 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
             if m.any():
                 loss = loss + torch.nn.functional.mse_loss(out[m, 1], ct[idx][m])
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
     lin = [m for m in net if isinstance(m, torch.nn.Linear)]
     for i, layer in enumerate(lin, start=1):
@@ -249,7 +260,7 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
     return t
 
 
-def _underestimate(predicted, actual, y) -> float | None:
+def _underestimate(predicted: Array, actual: Array, y: Array) -> float | None:
     """How much longer than predicted the slowest tenth of the validation successes ran: the 90th
     percentile of log(actual ÷ predicted runtime), what a limit must leave room for."""
     import numpy as np
@@ -260,7 +271,7 @@ def _underestimate(predicted, actual, y) -> float | None:
     return round(float(np.quantile(np.log(actual[ok] / predicted[ok]), 0.9)), 4)
 
 
-def _metrics(p, y, c, cost) -> dict[str, Any]:
+def _metrics(p: Array, y: Array, c: Array, cost: Array) -> dict[str, Any]:
     import numpy as np
 
     eps = 1e-6
@@ -281,7 +292,7 @@ def _metrics(p, y, c, cost) -> dict[str, Any]:
     }
 
 
-def reliability(p, y) -> list[dict[str, Any]]:
+def reliability(p: npt.ArrayLike, y: npt.ArrayLike) -> list[dict[str, Any]]:
     """Calibration in tenths: in each bin of predicted P(success), how many, the mean predicted, the share
     that did succeed."""
     import numpy as np

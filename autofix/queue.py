@@ -4,6 +4,7 @@ audited part (submitting the retry through the backend)."""
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -77,7 +78,7 @@ class Suggestion:
             f"{k.removeprefix('spark.')}={'(default)' if v is None else v}" for k, v in sorted(self.conf.items())
         )
 
-    def diff(self) -> list[tuple[str, str | None, str]]:
+    def diff(self) -> list[tuple[str, str | None, str | None]]:
         return [(k, self.conf_before.get(k), v) for k, v in sorted(self.conf.items())]
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,7 +98,7 @@ class Queue:
 
     def add(self, rows: list[dict[str, Any]]) -> list[Suggestion]:
         now = clock.iso(clock.now())
-        out = []
+        out: list[int] = []
         with self.store.transaction() as conn:
             for r in rows:
                 cur = conn.execute(
@@ -124,7 +125,7 @@ class Queue:
                         r["attempt"],
                     ),
                 )
-                if cur.rowcount:
+                if cur.rowcount and cur.lastrowid is not None:  # inserted: it has a rowid
                     out.append(cur.lastrowid)
         return [self.get(i) for i in out]
 
@@ -164,7 +165,7 @@ class Queue:
         with self.store.transaction() as conn:
             conn.execute(f"UPDATE suggestions SET {cols} WHERE {where}", (*encoded, *args))
 
-    def awaiting_outcome(self) -> list[Suggestion]:
+    def awaiting_outcome(self) -> builtins.list[Suggestion]:
         return [
             _suggestion(r)
             for r in self.store.query("SELECT * FROM suggestions WHERE retry_run_id IS NOT NULL AND outcome IS NULL")

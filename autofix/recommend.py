@@ -5,13 +5,20 @@ The output changes only what needs changing: the keys whose value differs from t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, failure_kind, matrix, numbers, untried, with_failure
 from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core.spark import GiB, MiB, executors_key, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
+    import numpy.typing as npt
+
+    from autofix.features import Floats, Mask
+    from autofix.model import Predictor
 
 SLA = 1.5  # a retry is to finish within this × the runtime the failed config would have had with enough memory
 # of that limit, what the search plans for when the model has not measured its own runtime error on
@@ -59,14 +66,14 @@ class Decision:
         }
 
 
-def _clamp(key: str, value):
+def _clamp(key: str, value: npt.ArrayLike) -> Floats:
     import numpy as np
 
     lo, hi = SPACE[key]
     return np.clip(value, lo, hi)
 
 
-def grid(conf: dict[str, str], kind: str | None = None):
+def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     """Reshapings of a config around itself, as an N×7 array (heap GiB, overhead GiB, cores, instances,
     partitions, driver GiB, result limit GiB): memory down or up, overhead up, other cores per executor
     with as many slots in all, fewer or more partitions — and their combinations; for a driver failure
@@ -76,7 +83,9 @@ def grid(conf: dict[str, str], kind: str | None = None):
 
     heap, over, cores, inst, parts, driver, result = numbers(conf)
 
-    def axis(key, values):  # the clamped values of one dimension, each once (in whole MiB for sizes)
+    def axis(
+        key: str, values: npt.ArrayLike
+    ) -> Floats:  # the clamped values of one dimension, each once (in whole MiB for sizes)
         v = _clamp(key, np.asarray(values, dtype=np.float64))
         return np.unique(np.round(v / MiB) * MiB / GiB) if key in SIZES else np.unique(np.round(v))
 
@@ -105,7 +114,7 @@ def grid(conf: dict[str, str], kind: str | None = None):
     )
 
 
-def to_conf(conf: dict[str, str], row) -> dict[str, str]:
+def to_conf(conf: dict[str, str], row: Iterable[float]) -> dict[str, str]:
     """A grid row back into Spark's syntax; overhead is written only when it is not Spark's default, the
     other keys only when they were set or change — a key the job leaves to Spark's default stays unset
     when the row keeps that default, so the answer names only what changes."""
@@ -137,7 +146,7 @@ def candidates(conf: dict[str, str], kind: str | None = None) -> list[dict[str, 
 
 
 def search(
-    predictor,
+    predictor: Predictor,
     conf: dict[str, str],
     input_bytes: int,
     mem: JobMemory,
@@ -187,7 +196,17 @@ def search(
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
 
 
-def _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also):
+def _judged(
+    predictor: Predictor,
+    base: tuple[float, ...],
+    input_bytes: int,
+    mem: JobMemory,
+    rows: Floats,
+    X: Floats,
+    more: Floats,
+    ruled_out: Mask,
+    also: Floats | None,
+) -> tuple[Floats, Floats]:
     """(P(success), expected cost) of the candidate rows, features clipped into the model's box (widened
     by the rows `also`); P is 0 where the job's failures rule a row out or the model expects it to run past
     the SLA — planning for longer the further a shape's shuffle blocks per slot lie beyond what the job
@@ -211,7 +230,7 @@ def _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also):
     return p, cost
 
 
-def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory) -> float:
+def enough_memory_runtime(predictor: Predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory) -> float:
     """The runtime the failed config would have had with enough memory — the SLA's reference: the
     model's runtime for the same shape (cores, executors, partitions) with ever more heap and overhead
     (enough_memory_rows), the least of them. A config short of memory spills before it dies, so the
@@ -220,10 +239,12 @@ def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem
     import numpy as np
 
     runtime = predictor.predict_all(matrix(enough_memory_rows(conf), input_bytes, mem), clip=True)[2]
+    if runtime is None:  # (was a TypeError from float(None))
+        raise ValueError("the model has no price list: it predicts no runtime")
     return float(np.min(runtime))
 
 
-def enough_memory_rows(conf: dict[str, str]):
+def enough_memory_rows(conf: dict[str, str]) -> Floats:
     """The failed config's shape with 1–8× its heap and overhead, as rows of a grid."""
     import numpy as np
 
@@ -242,7 +263,7 @@ def decide(
     record: dict[str, Any],
     category: str,
     rule_id: str | None,
-    predictor,
+    predictor: Predictor | None,
     mem: JobMemory,
     lam: float = LAMBDA,
     penalty_factor: float = PENALTY_FACTOR,

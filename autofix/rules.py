@@ -9,6 +9,7 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.errors import BadInput
 from core.taxonomy import ACTIONS, CATEGORIES
@@ -45,7 +46,7 @@ class Rule:
             names += [n for n in c.groupindex if n not in names]
         return names
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("source")
         return d

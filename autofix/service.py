@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core import clock
 from core.errors import BadInput
 from core.registry import Registry
+from core.types import ModelVersion
 
 NO_MODEL = (
     "no trained retry-recommender yet: train one with "
@@ -33,7 +35,7 @@ class Recommender:
         self.registry = registry
         self.artifacts = Path(artifacts)
         self.lam, self.penalty_factor = lam, penalty_factor
-        self._loaded: tuple[str, Any] | None = None  # (sha256, predictor) of the version last read
+        self._loaded: tuple[str, models.Predictor] | None = None  # (sha256, predictor) of the version last read
 
     def train(
         self, records: list[dict[str, Any]], user: str, seed: int = 0, annotations: dict[str, Any] | None = None
@@ -69,7 +71,7 @@ class Recommender:
         )
         return {"model": models.MODEL, "version": mv.version, "metrics": metrics}
 
-    def load(self):
+    def load(self) -> tuple[models.Predictor, ModelVersion]:
         mv = self.registry.production(models.MODEL)
         if mv is None:
             raise BadInput(NO_MODEL)
@@ -79,7 +81,12 @@ class Recommender:
             self._loaded = (mv.sha256, models.load(self.artifacts / mv.params["artifact"], mv.sha256))
         return self._loaded[1], mv
 
-    def recommend(self, records: list[dict[str, Any]], classify, history: list[dict[str, Any]]) -> list[Decision]:
+    def recommend(
+        self,
+        records: list[dict[str, Any]],
+        classify: Callable[[dict[str, Any]], tuple[str, str | None]],
+        history: list[dict[str, Any]],
+    ) -> list[Decision]:
         """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
         job's past (what its runs survived and died of)."""
         predictor, _ = self.load()

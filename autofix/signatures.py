@@ -21,7 +21,7 @@ _PREFIX = re.compile(
     r"(?:(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL)\b:?\s*(?:[\w.$-]+:\s)?)?"
 )
 # Order matters: the wider shapes first, so a UUID is not read as numbers.
-MASKS: list[tuple[str, re.Pattern, str]] = [
+MASKS: list[tuple[str, re.Pattern[str], str]] = [
     ("TS", re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), r"\S+"),
     (
         "UUID",

@@ -185,7 +185,7 @@ class Triage:
     def preview(self, rule: Rule) -> dict[str, Any]:
         """What the rule would do to past failures: how many it would classify, and whose place it takes."""
         user_ids = {r.id for r in self.ruleset.rules if r.source.startswith(str(self.user_rules))}
-        matched, shadowed, blocked = 0, Counter(), Counter()
+        matched, shadowed, blocked = 0, Counter[str | None](), Counter[str | None]()
         current = self.classifications()
         for run_id, cur in current.items():
             doc = self.document(self.cluster.get_attempt(run_id))
@@ -228,7 +228,7 @@ class Triage:
         )
 
     # -- rules as objects of the audit path: snapshot and restore (rollback) -------------------------------
-    def rule_snapshot(self, rule_id: str, namespace: str | None = None) -> dict | None:
+    def rule_snapshot(self, rule_id: str, namespace: str | None = None) -> dict[str, Any] | None:
         if not self.user_rules.exists():
             return None
         for r in parse_rules(self.user_rules.read_text(encoding="utf-8"), str(self.user_rules)):
@@ -236,7 +236,7 @@ class Triage:
                 return r.to_dict()
         return None
 
-    def rule_restore(self, rule_id: str, snap: dict | None, namespace: str | None = None) -> None:
+    def rule_restore(self, rule_id: str, snap: dict[str, Any] | None, namespace: str | None = None) -> None:
         """Put the user file back as it was for this rule: without it (snap None), or with it."""
         text = self.user_rules.read_text(encoding="utf-8") if self.user_rules.exists() else ""
         blocks = re.split(r"(?m)^(?=\[\[rule\]\])", text)
@@ -274,7 +274,7 @@ def _rule_id(sig: str) -> str:
     return "user-" + "-".join(words or ["signature"])
 
 
-def _from_row(r: dict) -> Classification:
+def _from_row(r: dict[str, Any]) -> Classification:
     return Classification(
         category=r["category"],
         rule_id=r["rule_id"],

@@ -16,6 +16,7 @@ and its outcome record commit in one transaction, so neither can exist without t
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -61,7 +62,7 @@ def _j(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def row_hash(values: tuple) -> str:
+def row_hash(values: tuple[Any, ...]) -> str:
     """sha256 over the stored text of the hashed columns (no JSON round trip: verify stays fast)."""
     return hashlib.sha256("\x1f".join(str(v) for v in values).encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -74,7 +75,7 @@ class Verdict:
     audit_id: str | None = None
     reason: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "events": self.events,
@@ -139,7 +140,7 @@ def writer_alive(writer: Any) -> bool:
     pid, recorded = writer["pid"], writer.get("start")
     running = _pid_start(pid)
     if recorded is not None and running is not None:
-        return running == recorded
+        return bool(running == recorded)
     # no start time to compare (no /proc, or the pid is gone): whether the pid exists decides
     try:
         os.kill(pid, 0)
@@ -286,7 +287,7 @@ class AuditLog:
 
         audit_id = str(uuid.uuid4())
         notes = dict(annotations or {})
-        common = dict(verb=verb, user=user, object_ref=object_ref, audit_id=audit_id)
+        common: dict[str, Any] = dict(verb=verb, user=user, object_ref=object_ref, audit_id=audit_id)
         planned = None if callable(after) else after
         self._append(
             stage="RequestReceived",
@@ -323,7 +324,9 @@ class AuditLog:
     def settle(self, intent: AuditEvent, applied: bool, current: Any) -> None:
         """The outcome of an intent whose writer died: applied (the object is no longer as it was before)
         or not. Only `Changes.recover` calls this; AlreadySettled when another process did it first."""
-        common = dict(verb=intent.verb, user=intent.user, object_ref=intent.object_ref, audit_id=intent.audit_id)
+        common: dict[str, Any] = dict(
+            verb=intent.verb, user=intent.user, object_ref=intent.object_ref, audit_id=intent.audit_id
+        )
         notes = {k: v for k, v in intent.annotations.items() if k != WRITER}
         if applied:
             self._append(
@@ -353,13 +356,13 @@ class AuditLog:
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[AuditEvent]:
         sql = "SELECT * FROM audit ORDER BY seq DESC"
-        params: tuple = ()
+        params: tuple[Any, ...] = ()
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params = (limit, offset)
         return [AuditEvent(**r) for r in self.store.query(sql, params)]
 
-    def get(self, key: str | int) -> list[AuditEvent]:
+    def get(self, key: str | int) -> builtins.list[AuditEvent]:
         """The events of one change: by seq, or by auditID (or a unique prefix of one)."""
         if isinstance(key, int) or str(key).isdigit():
             row = self.store.one("SELECT audit_id FROM audit WHERE seq = ?", (int(key),))
@@ -447,7 +450,8 @@ def verify_segment(db_path: str, lo: int, hi: int) -> dict[str, Any]:
     )
     out: dict[str, Any] = {"n": 0, "bad": None}
     sha = hashlib.sha256
-    prev_hash = expected = None
+    prev_hash: str | None = None
+    expected = 0  # set by each row; the first row is not compared with it
     while True:
         rows = cur.fetchmany(20000)
         if not rows:

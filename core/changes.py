@@ -8,6 +8,7 @@ the original by annotation — and refuses when the object is no longer what the
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from core import validation
 from core.audit import WRITER, AlreadySettled, AuditLog, writer_alive
-from core.cluster import SNAPSHOT_RESOURCES
+from core.cluster import SNAPSHOT_RESOURCES, Cluster
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 
 Snapshot = Callable[[str, str | None], Any]
@@ -31,17 +32,25 @@ class DrainOptions:
     backoff_seconds: float = 0.5  # first wait after a 429; doubles, capped at 8 s
 
 
+def _handlers(cluster: Cluster, r: str) -> tuple[Snapshot, Restore]:
+    """The cluster's snapshot and restore of one kind of resource."""
+
+    def snapshot(name: str, ns: str | None) -> Any:
+        return cluster.snapshot(r, name, ns)
+
+    def restore(name: str, snap: Any, ns: str | None) -> None:
+        cluster.restore(r, name, snap, ns)
+
+    return snapshot, restore
+
+
 class Changes:
-    def __init__(self, cluster, audit: AuditLog):
+    def __init__(self, cluster: Cluster, audit: AuditLog):
         self.cluster = cluster
         self.audit = audit
         # resource -> (snapshot, restore); the cluster's objects, plus any the engine registers (rules)
         self.handlers: dict[str, tuple[Snapshot, Restore | None]] = {
-            r: (
-                lambda name, ns, r=r: cluster.snapshot(r, name, ns),
-                lambda name, snap, ns, r=r: cluster.restore(r, name, snap, ns),
-            )
-            for r in SNAPSHOT_RESOURCES
+            r: _handlers(cluster, r) for r in SNAPSHOT_RESOURCES
         }
 
     def register(self, resource: str, snapshot: Snapshot, restore: Restore | None) -> None:
@@ -165,7 +174,7 @@ class Changes:
                         resource="pod",
                         name=p.name,
                         namespace=p.namespace,
-                        change=lambda p=p: self.cluster.evict(p.namespace, p.name, opts.grace_seconds),
+                        change=functools.partial(self.cluster.evict, p.namespace, p.name, opts.grace_seconds),
                         annotations={**notes, "drain": node, "grace_seconds": opts.grace_seconds},
                     )
                     todo.remove(p)
@@ -196,8 +205,9 @@ class Changes:
             stage = events[-1].stage
             raise Conflict(f"change {events[0].audit_id} has no completed outcome ({stage}): nothing to roll back")
         ref = done.object_ref
-        resource, name, ns = ref.get("resource"), ref.get("name"), ref.get("namespace")
-        if resource not in self.handlers or self.handlers[resource][1] is None:
+        resource, name, ns = ref["resource"], ref["name"], ref.get("namespace")
+        restore = self.handlers[resource][1] if resource in self.handlers else None
+        if restore is None:
             raise BadInput(
                 f"changes to {resource!r} cannot be rolled back"
                 + (": a submitted retry runs on its own; stop it on the cluster" if resource == "run" else "")
@@ -208,7 +218,6 @@ class Changes:
                 f"{resource} {name} has changed since change {done.audit_id[:8]} (seq {done.seq}): "
                 f"{_first_difference(done.after, current)}; rollback would undo that too (use --force)"
             )
-        restore = self.handlers[resource][1]
         self.apply(
             verb="rollback",
             user=user,
@@ -229,7 +238,7 @@ class Changes:
             return []  # a tampered trail is not written to; `audit verify` names the problem
         for intent in pending:
             ref = intent.object_ref
-            resource, name, ns = ref.get("resource"), ref.get("name"), ref.get("namespace")
+            resource, name, ns = ref["resource"], ref["name"], ref.get("namespace")
             if resource not in self.handlers or writer_alive(intent.annotations.get(WRITER)):
                 continue
             try:

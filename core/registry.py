@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict
+from typing import Any
 
 from core.audit import AuditLog
 from core.errors import NotFound
@@ -16,7 +18,8 @@ class Registry:
         self.audit = audit
 
     def list(self, model: str | None = None) -> list[ModelVersion]:
-        sql, params = "SELECT * FROM model_versions", ()
+        sql = "SELECT * FROM model_versions"
+        params: tuple[str, ...] = ()
         if model:
             sql, params = sql + " WHERE model = ?", (model,)
         return [ModelVersion(**r) for r in self.store.query(sql + " ORDER BY model, version DESC", params)]
@@ -41,14 +44,14 @@ class Registry:
         user: str,
         framework: str,
         sha256: str,
-        params: dict,
-        metrics: dict,
+        params: dict[str, Any],
+        metrics: dict[str, Any],
         data_digest: str,
         created_at: str,
         parent: str | None = None,
         stage: str = "production",
         version: int | None = None,
-        annotations: dict | None = None,
+        annotations: dict[str, Any] | None = None,
     ) -> ModelVersion:
         """A new version (the next number, or `version` when it is known, as for a model the cluster already
         serves); a production one archives the earlier production version. The version number, the row and
@@ -82,7 +85,7 @@ class Registry:
             )
             return self.get(model, number)
 
-        holder: list[ModelVersion] = []
+        holder: builtins.list[ModelVersion] = []
         self.audit.change(
             verb="register",
             user=user,
@@ -95,7 +98,7 @@ class Registry:
         )
         return holder[0]
 
-    def adopt(self, versions: list[ModelVersion]) -> None:
+    def adopt(self, versions: builtins.list[ModelVersion]) -> None:
         """Versions that already exist elsewhere (the cluster serves them), with their own numbers and
         stages. The caller makes this part of an audited change (the estate's creation)."""
         self.store.insert_all("model_versions", [asdict(mv) for mv in versions])

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import clock
 from core.errors import BadInput, Conflict, NotFound
 from core.operations import Operations, Progress
+from core.types import Revision
+
+if TYPE_CHECKING:
+    from core.registry import Registry
 
 DEFAULT_STEPS = (10, 30, 60, 100)
 
@@ -34,7 +38,7 @@ def parse_pause(text: str) -> float | None:
 
 
 class Rollouts:
-    def __init__(self, ops: Operations, registry):
+    def __init__(self, ops: Operations, registry: Registry):
         self.ops = ops
         self.changes = ops.changes
         self.cluster = ops.cluster
@@ -50,7 +54,7 @@ class Rollouts:
         steps: list[int],
         pause: float | None,
         analysis: dict[str, float],
-    ) -> dict:
+    ) -> dict[str, Any]:
         dep = self.cluster.get_deployment(deployment)
         if dep.model != model:
             raise BadInput(f"deployment {deployment} serves model {dep.model!r}, not {model!r}")
@@ -91,7 +95,7 @@ class Rollouts:
         self._add_canary(op, user)
         return op
 
-    def _add_canary(self, op: dict, user: str) -> None:
+    def _add_canary(self, op: dict[str, Any], user: str) -> None:
         p = op["params"]
         deployment, number = p["deployment"], p["canary_revision"]
         mv = self.registry.get(p["model"], p["version"])
@@ -108,12 +112,14 @@ class Rollouts:
             annotations={"operation": op["id"], "model": f"{p['model']}:{p['version']}", "sha256": mv.sha256},
         )
 
-    def _canary(self, op: dict):
+    def _canary(self, op: dict[str, Any]) -> Revision | None:
         dep = self.cluster.get_deployment(op["params"]["deployment"])
         return next((r for r in dep.revisions if r.number == op["params"]["canary_revision"]), None)
 
     # -- running ----------------------------------------------------------------------------------
-    def run(self, op: dict, user: str, progress: Progress = lambda m: None, promoted: bool = False) -> dict:
+    def run(
+        self, op: dict[str, Any], user: str, progress: Progress = lambda m: None, promoted: bool = False
+    ) -> dict[str, Any]:
         """Walk the steps from where the rollout is. Stops at a manual pause (state `paused`), on a failed
         analysis (aborted, `failed`), or when the canary has all the traffic (`done`)."""
         self.ops.claim(op)
@@ -184,15 +190,17 @@ class Rollouts:
         }
 
     # -- the operator's verbs --------------------------------------------------------------------------
-    def current(self, deployment: str) -> dict | None:
+    def current(self, deployment: str) -> dict[str, Any] | None:
         ops = [o for o in self.ops.list() if o["target"] == f"deployment/{deployment}" and o["kind"] == "rollout"]
         return ops[0] if ops else None
 
-    def promote(self, deployment: str, user: str, progress: Progress = lambda m: None) -> dict:
+    def promote(self, deployment: str, user: str, progress: Progress = lambda m: None) -> dict[str, Any]:
         op = self._unfinished(deployment)
         return self.run(op, user, progress, promoted=True)
 
-    def abort(self, deployment: str, user: str, reason: str = "aborted by operator", state: str = "aborted") -> dict:
+    def abort(
+        self, deployment: str, user: str, reason: str = "aborted by operator", state: str = "aborted"
+    ) -> dict[str, Any]:
         op = self._unfinished(deployment)
         self.ops.claim(op)
         rev = self._canary(op)
@@ -208,12 +216,13 @@ class Rollouts:
         self._abort(op, deployment, op["params"]["canary_revision"], user, reason=reason, state=state)
         return op
 
-    def rollback(self, deployment: str, user: str, to_revision: int | None = None) -> dict:
+    def rollback(self, deployment: str, user: str, to_revision: int | None = None) -> dict[str, Any]:
         """A new revision serving what revision N served (default: the one before the current)."""
         dep = self.cluster.get_deployment(deployment)
         if dep.canary:
             raise Conflict(f"{deployment} has a canary in flight (r{dep.canary.number}): abort it first")
         olds = [r for r in dep.revisions if r.number != dep.current_revision and r.status != "aborted"]
+        target: Revision | None
         if to_revision is None:
             if not olds:
                 raise BadInput(f"{deployment} has no earlier revision to roll back to")
@@ -251,13 +260,13 @@ class Rollouts:
         }
 
     # -- internals ------------------------------------------------------------------------------------
-    def _unfinished(self, deployment: str) -> dict:
+    def _unfinished(self, deployment: str) -> dict[str, Any]:
         op = self.current(deployment)
         if op is None or op["state"] not in ("running", "paused", "interrupted"):
             raise Conflict(f"{deployment} has no rollout in progress")
         return op
 
-    def _set_weight(self, op: dict, dep_name: str, canary: int, weight: int, user: str) -> None:
+    def _set_weight(self, op: dict[str, Any], dep_name: str, canary: int, weight: int, user: str) -> None:
         self.changes.apply(
             verb="set-weight",
             user=user,
@@ -267,7 +276,7 @@ class Rollouts:
             annotations={"operation": op["id"], "weight": weight},
         )
 
-    def _promote(self, op: dict, dep_name: str, canary: int, user: str) -> None:
+    def _promote(self, op: dict[str, Any], dep_name: str, canary: int, user: str) -> None:
         self.changes.apply(
             verb="promote",
             user=user,
@@ -277,7 +286,9 @@ class Rollouts:
             annotations={"operation": op["id"]},
         )
 
-    def _abort(self, op: dict, dep_name: str, canary: int, user: str, reason: str, state: str = "failed") -> None:
+    def _abort(
+        self, op: dict[str, Any], dep_name: str, canary: int, user: str, reason: str, state: str = "failed"
+    ) -> None:
         self.changes.apply(
             verb="abort",
             user=user,

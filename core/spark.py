@@ -65,7 +65,7 @@ def parse_count(value: object, key: str | None = None) -> int:
         n = int(str(value).strip())
     except ValueError:
         raise ValueError(f"not a whole number: {value!r}") from None
-    least = COUNTS.get(key, (1, None))[0]
+    least = COUNTS[key][0] if key is not None and key in COUNTS else 1
     if n < least:
         raise ValueError(f"must be at least {least}, got {n}")
     return n

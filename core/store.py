@@ -16,11 +16,15 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.errors import StoreError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 DB_NAME = "console.db"
 LOCK_TIMEOUT_ENV = "MLOPS_CONSOLE_LOCK_TIMEOUT"  # seconds to wait for another process's write lock
@@ -240,7 +244,7 @@ class Store:
         return conn
 
     @property
-    def db(self):
+    def db(self) -> sqlite_utils.Database:
         """sqlite-utils view of this thread's connection, for bulk writes."""
         db = getattr(self._local, "db", None)
         if db is None:
@@ -273,7 +277,7 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def named(self, e: sqlite3.Error) -> StoreError | None:
         """The operator's words for the failures that are not bugs: a full disk, another process's lock."""
@@ -289,13 +293,13 @@ class Store:
         return None
 
     # -- helpers ---------------------------------------------------------------------------
-    def transaction(self):
+    def transaction(self) -> _Transaction:
         return _Transaction(self.conn, self)
 
-    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
         return [decode_row(dict(r), self.json_columns) for r in self.conn.execute(sql, params)]
 
-    def one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
+    def one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
@@ -304,13 +308,13 @@ class Store:
         return row[0] if row else None
 
     def insert_all(self, table: str, rows: Iterable[dict[str, Any]], batch_size: int = 2000) -> None:
-        self.db[table].insert_all((encode_row(r, self.json_columns) for r in rows), batch_size=batch_size)
+        self.db.table(table).insert_all((encode_row(r, self.json_columns) for r in rows), batch_size=batch_size)
 
     def upsert_all(self, table: str, rows: Iterable[dict[str, Any]], pk: str | tuple[str, ...]) -> None:
-        self.db[table].upsert_all((encode_row(r, self.json_columns) for r in rows), pk=pk)
+        self.db.table(table).upsert_all((encode_row(r, self.json_columns) for r in rows), pk=pk)
 
     def update(self, table: str, pk: Any, values: dict[str, Any]) -> None:
-        self.db[table].update(pk, encode_row(values, self.json_columns))
+        self.db.table(table).update(pk, encode_row(values, self.json_columns))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -339,7 +343,7 @@ class _Transaction:
         self.store = store
         self.outer = False
 
-    def __enter__(self):
+    def __enter__(self) -> sqlite3.Connection:
         if not self.conn.in_transaction:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -349,7 +353,9 @@ class _Transaction:
             self.outer = True
         return self.conn
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if not self.outer:
             return False
         if exc_type is None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from core import clock
 from core.backends.sim import metrics, schema
@@ -46,7 +47,7 @@ class SimCluster:
         fixtures_dir: Path,
         seed: int = DEFAULT_SEED,
         scale: dict[str, int] | None = None,
-        on_build: Callable[[dict], None] | None = None,
+        on_build: Callable[[dict[str, Any]], None] | None = None,
         pod_start_seconds: float = 2.0,
         job_seconds: float = 20.0,
     ):
@@ -62,17 +63,19 @@ class SimCluster:
                     f"home {store.home} already holds an estate built with --scale "
                     f"{store.get_meta('sim.scale') or 'default'}; use a new --home for another scale"
                 )
-        self.seed = int(store.get_meta("sim.seed"))
+        seed_meta, anchor_meta = store.get_meta("sim.seed"), store.get_meta("sim.anchor")
+        assert seed_meta is not None and anchor_meta is not None  # written by _build
+        self.seed = int(seed_meta)
         self.pod_start_seconds = pod_start_seconds
         self.job_seconds = job_seconds
-        self.anchor = clock.parse_ts(store.get_meta("sim.anchor"))
+        self.anchor = clock.parse_ts(anchor_meta)
         with open(self.fixtures_dir / "estate.toml", "rb") as f:
             spec = tomllib.load(f)
         self._dep_specs = {d["name"]: d for d in spec["deployments"]}
         self.name = f"sim:{spec['estate']['name']} (seed {self.seed})"
 
     # -- building ------------------------------------------------------------------------------
-    def _build(self, seed: int, scale: dict[str, int], on_build: Callable[[dict], None] | None) -> None:
+    def _build(self, seed: int, scale: dict[str, int], on_build: Callable[[dict[str, Any]], None] | None) -> None:
         from core.backends.sim.estate import EstateBuilder  # only on first start: keep it off the TUI's start path
 
         anchor = clock.now().replace(minute=0, second=0, microsecond=0)
@@ -125,7 +128,8 @@ class SimCluster:
                 "SELECT node, count(*) AS pods, sum(cpu) AS cpu, sum(memory_gib) AS mem FROM pods GROUP BY node"
             )
         }
-        sql, params = "SELECT * FROM nodes", ()
+        sql = "SELECT * FROM nodes"
+        params: tuple[str, ...] = ()
         if pool:
             sql, params = sql + " WHERE pool = ?", (pool,)
         return [_node(r, usage.get(r["name"])) for r in self.store.query(sql + " ORDER BY pool, name", params)]
@@ -140,7 +144,8 @@ class SimCluster:
         return _node(row, usage)
 
     def list_pods(self, node: str | None = None) -> list[Pod]:
-        sql, params = "SELECT * FROM pods", ()
+        sql = "SELECT * FROM pods"
+        params: tuple[str, ...] = ()
         if node:
             sql, params = sql + " WHERE node = ?", (node,)
         return [_pod(r) for r in self.store.query(sql + " ORDER BY namespace, name", params)]
@@ -191,7 +196,7 @@ class SimCluster:
         taints: list[dict[str, str]] | None = None,
         config_version: str | None = None,
     ) -> None:
-        fields = {
+        fields: dict[str, Any] = {
             k: v
             for k, v in (
                 ("unschedulable", unschedulable),
@@ -250,12 +255,12 @@ class SimCluster:
             self.store.update("pods", (namespace, pod), {"node": target["name"], "phase": "Running", "ready_at": ready})
 
     # -- revisions: what a canary rollout does to a deployment -------------------------------------------
-    def _revisions(self, deployment: str) -> list[dict]:
+    def _revisions(self, deployment: str) -> list[dict[str, Any]]:
         if self.store.one("SELECT name FROM deployments WHERE name = ?", (deployment,)) is None:
             raise NotFound(f"no deployment named {deployment!r}")
         return self.store.query("SELECT * FROM revisions WHERE deployment = ? ORDER BY number", (deployment,))
 
-    def _revision(self, deployment: str, number: int) -> dict:
+    def _revision(self, deployment: str, number: int) -> dict[str, Any]:
         rev = next((r for r in self._revisions(deployment) if r["number"] == number), None)
         if rev is None:
             raise NotFound(f"deployment {deployment} has no revision {number}")
@@ -312,7 +317,7 @@ class SimCluster:
             self.store.update("deployments", deployment, {"status": "Degraded"})
 
     # -- snapshots: what the audit records as before/after, and what a rollback writes back --------------
-    def snapshot(self, resource: str, name: str, namespace: str | None = None) -> dict | None:
+    def snapshot(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         if resource == "pool":
             return self.store.one("SELECT desired_config, desired_kubelet FROM pools WHERE name = ?", (name,))
         if resource == "node":
@@ -339,11 +344,13 @@ class SimCluster:
             return d
         raise ValueError(f"no snapshots of {resource!r}")
 
-    def restore(self, resource: str, name: str, snap: dict | None, namespace: str | None = None) -> None:
+    def restore(self, resource: str, name: str, snap: dict[str, Any] | None, namespace: str | None = None) -> None:
         with self.store.transaction():
             if resource == "pool":
+                assert snap is not None  # a pool, node or deployment that is snapshotted exists
                 self.store.update("pools", name, snap)
             elif resource == "node":
+                assert snap is not None
                 self.store.update("nodes", name, {**snap, "unschedulable": int(snap["unschedulable"])})
             elif resource == "pod":
                 if snap is None:
@@ -354,6 +361,7 @@ class SimCluster:
                     ds = snap.get("owner") or ""
                     raise ClusterError(f"pod {namespace}/{name} was deleted; its controller {ds} recreates it")
             elif resource == "deployment":
+                assert snap is not None
                 revs = snap.pop("revisions")
                 self.store.update("deployments", name, snap)
                 self.store.conn.execute("DELETE FROM revisions WHERE deployment = ?", (name,))
@@ -502,18 +510,18 @@ def sim_events(a: Attempt) -> list[str]:
     return events
 
 
-def _ready(ready_at: str | None, now) -> bool:
+def _ready(ready_at: str | None, now: datetime) -> bool:
     return ready_at is None or clock.parse_ts(ready_at) <= now
 
 
-def _pod(r: dict) -> Pod:
+def _pod(r: dict[str, Any]) -> Pod:
     r = {**r, "emptydir": bool(r["emptydir"])}
     if not _ready(r.get("ready_at"), clock.now()):
         r["phase"] = "ContainerCreating"
     return Pod(**r)
 
 
-def _node(r: dict, usage: dict | None) -> Node:
+def _node(r: dict[str, Any], usage: dict[str, Any] | None) -> Node:
     usage = usage or {}
     return Node(
         name=r["name"],
@@ -536,7 +544,7 @@ def _node(r: dict, usage: dict | None) -> Node:
     )
 
 
-def _attempt(r: dict) -> Attempt:
+def _attempt(r: dict[str, Any]) -> Attempt:
     r.pop("source", None)
     r.pop("truth", None)  # the simulator's own knowledge of the failure: never shown
     extra = r.pop("extra", None) or {}

@@ -221,7 +221,7 @@ class EstateBuilder:
         ]
 
     # -- deployments and the registry -----------------------------------------------------------
-    def deployments(self) -> tuple[list[dict], list[dict], list[dict]]:
+    def deployments(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         deps, revs, versions = [], [], []
         for d in self.spec["deployments"]:
             rng = rng_for(self.seed, "deploy", d["name"])
@@ -306,7 +306,7 @@ class EstateBuilder:
     # -- jobs and their attempts -----------------------------------------------------------------
     def job_specs(self) -> list[dict[str, Any]]:
         """The recurring jobs; with a `jobs` scale, clones of the fixtures' jobs until the target is met."""
-        base = self.spec["jobs"]
+        base: list[dict[str, Any]] = self.spec["jobs"]
         days = self.spec["estate"]["days_of_history"]
         target = self.scale.get("jobs")
         if not target:
@@ -321,7 +321,7 @@ class EstateBuilder:
             i += 1
         return specs
 
-    def jobs_and_attempts(self) -> tuple[list[dict], Iterator[dict]]:
+    def jobs_and_attempts(self) -> tuple[list[dict[str, Any]], Iterator[dict[str, Any]]]:
         specs = self.job_specs()
         jobs = [
             {
@@ -334,7 +334,7 @@ class EstateBuilder:
         ]
         return jobs, self._attempts(specs)
 
-    def _attempts(self, specs: list[dict]) -> Iterator[dict]:
+    def _attempts(self, specs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         est = self.spec["estate"]
         days = est["days_of_history"]
         start = self.anchor - timedelta(days=days)
@@ -391,7 +391,7 @@ class EstateBuilder:
 
     def _attempt(
         self,
-        s: dict,
+        s: dict[str, Any],
         run_id: str,
         attempt: int,
         t: datetime,

@@ -8,6 +8,7 @@ import hashlib
 import math
 import struct
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.clock import iso
 from core.types import MetricPoint
@@ -19,7 +20,7 @@ def _noise(*parts: object) -> tuple[float, float, float]:
     return a / 2**32, b / 2**32, c / 2**32
 
 
-def series(seed: int, spec: dict, revision: int, until: datetime, minutes: int) -> list[MetricPoint]:
+def series(seed: int, spec: dict[str, Any], revision: int, until: datetime, minutes: int) -> list[MetricPoint]:
     out = []
     end = until.replace(second=0, microsecond=0)
     for i in range(minutes - 1, -1, -1):
@@ -28,7 +29,7 @@ def series(seed: int, spec: dict, revision: int, until: datetime, minutes: int) 
     return out
 
 
-def point(seed: int, spec: dict, revision: int, t: datetime) -> MetricPoint:
+def point(seed: int, spec: dict[str, Any], revision: int, t: datetime) -> MetricPoint:
     minute = int(t.timestamp() // 60)
     u1, u2, u3 = _noise(seed, spec["name"], revision, minute)
     hour = t.hour + t.minute / 60

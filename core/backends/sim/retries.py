@@ -55,7 +55,10 @@ def hidden_truth(a: Attempt, kind: str, rng: random.Random) -> world.JobTruth:
     s = world.settings(a.conf)
     margin = rng.uniform(1.05, 1.6)
     inp = max(a.input_bytes, GiB)
-    largest = lambda t: t.skew * inp / s["partitions"]  # noqa: E731
+
+    def largest(t: world.JobTruth) -> float:
+        return t.skew * inp / s["partitions"]
+
     available = max(1.0, (s["heap"] - world.RESERVED) * world.UNIFIED_FRACTION / s["cores"])
     # Start comfortable in every dimension, then make the one that failed fall short by `margin`.
     heap_pressure = world.SPILL_LIMIT * (margin if kind == "heap" else rng.uniform(0.3, 0.8))
@@ -77,6 +80,7 @@ def outcome(a: Attempt, category: str | None, conf: dict[str, str], seed: int) -
         o = world.run(truth, conf, max(a.input_bytes, GiB))
         if o.status == "succeeded":
             return _ok(o.runtime_seconds, o.cost)
+        assert o.failure is not None  # a failed outcome names its failure
         return {
             "status": "failed",
             "runtime_seconds": o.runtime_seconds,

@@ -402,6 +402,7 @@ def history(
                     attempt += 1
                     continue
                 if o.status == "failed":
+                    assert o.failure is not None  # a failed outcome names its failure
                     rec["log_tail"] = log_tail(o.failure, conf, truth, input_bytes, rng, started)
                 records.append(rec)
                 if o.status == "succeeded" or attempt >= 3:
