@@ -1,5 +1,6 @@
 # The two quick-start commands: `make run` (the TUI on the embedded demo estate) and `make test`
-# (the whole suite). Both create or refresh the virtual environment first.
+# (lint, then the whole suite). Both create or refresh the virtual environment first; a change to
+# pyproject.toml (the tools' config included) re-installs.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -17,8 +18,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/mlops-console --demo
 
-test: $(STAMP)
+# ruff (lint + format), mypy (strict on core/ and autofix/, files and flags from pyproject.toml),
+# import-linter's layer contracts.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# .ci/run runs `make test`, so CI lints too.
+test: lint
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 
 bench: $(STAMP)

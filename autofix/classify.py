@@ -11,16 +11,22 @@ A line longer than CHUNK is read in CHUNK-sized pieces: a 50 MB line costs what 
 cost, and memory stays under two chunks. Bytes that are not UTF-8 are decoded with replacement
 characters.
 """
+
 from __future__ import annotations
 
 import io
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from autofix.rules import Rule, RuleSet, load_file
 from core.taxonomy import UNCLASSIFIED
+
+if TYPE_CHECKING:
+    import hyperscan
 
 CHUNK = 4 << 20
 EVIDENCE_MAX = 2000  # characters kept of an evidence or context line
@@ -37,10 +43,17 @@ class Classification:
     fields: dict[str, str] = field(default_factory=dict)
     ruleset: str = ""
 
-    def to_dict(self) -> dict:
-        return {"category": self.category, "rule_id": self.rule_id, "action": self.action,
-                "evidence": self.evidence, "evidence_line": self.evidence_line, "context": self.context,
-                "fields": self.fields, "ruleset": self.ruleset}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "rule_id": self.rule_id,
+            "action": self.action,
+            "evidence": self.evidence,
+            "evidence_line": self.evidence_line,
+            "context": self.context,
+            "fields": self.fields,
+            "ruleset": self.ruleset,
+        }
 
 
 def unclassified(ruleset: str = "") -> Classification:
@@ -61,7 +74,7 @@ class Classifier:
         self.ruleset = ruleset
         self.digest = ruleset.digest
         # pattern table: (rule index, is_all_of, compiled re)
-        self.table: list[tuple[int, bool, re.Pattern]] = []
+        self.table: list[tuple[int, bool, re.Pattern[str]]] = []
         for ri, rule in enumerate(ruleset.rules):
             self.table += [(ri, False, c) for c in rule.compiled]
             self.table += [(ri, True, c) for c in rule.compiled_all]
@@ -87,25 +100,28 @@ class Classifier:
         return self._decide(state)
 
     # -- scanning ----------------------------------------------------------------------------
-    def _thread_scratch(self):
+    def _thread_scratch(self) -> hyperscan.Scratch:
         scratch = getattr(self._scratch, "space", None)
         if scratch is None:
             import hyperscan
+
             scratch = self._scratch.space = hyperscan.Scratch(self.hs_db)
         return scratch
 
-    def _scan(self, chunk: bytes, first_line: int, st: "_ScanState") -> None:
+    def _scan(self, chunk: bytes, first_line: int, st: _ScanState) -> None:
         if st.pending_after:  # the evidence was the last line of the previous chunk
             nl = chunk.find(b"\n")
-            after = _decode(chunk[: nl if nl >= 0 else len(chunk)])
-            for hit in st.pending_after:
-                hit.after = after
+            line_after = _decode(chunk[: nl if nl >= 0 else len(chunk)])
+            for waiting in st.pending_after:
+                waiting.after = line_after
             st.pending_after = []
         candidates: dict[int, int] = {}  # pattern id -> first offset reported
         if self.hs_db is not None:
+
             def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
                 if pid not in candidates:
                     candidates[pid] = end
+
             self.hs_db.scan(chunk, match_event_handler=on_match, scratch=self._thread_scratch())
         if self.fallback:
             # Patterns Hyperscan cannot take: one `re` search each over the chunk, to find where to look.
@@ -115,7 +131,7 @@ class Classifier:
                     continue
                 m = self.multiline[pid].search(text)
                 if m is not None:
-                    candidates[pid] = len(text[:max(m.end(), m.start() + 1)].encode("utf-8", "surrogateescape"))
+                    candidates[pid] = len(text[: max(m.end(), m.start() + 1)].encode("utf-8", "surrogateescape"))
         for pid, end in sorted(candidates.items(), key=lambda kv: kv[1]):
             ri, is_all, rx = self.table[pid]
             if is_all:
@@ -135,8 +151,9 @@ class Classifier:
                     break
                 st.patterns_seen.add(pid)
                 found = {k: v for k, v in m.groupdict().items() if v is not None}
-                if st.hits[ri] is not None:  # the rule's evidence is its first line; other patterns add fields
-                    st.hits[ri].fields = found | st.hits[ri].fields
+                first = st.hits[ri]
+                if first is not None:  # the rule's evidence is its first line; other patterns add fields
+                    first.fields = found | first.fields
                     break
                 line_no = first_line + chunk.count(b"\n", 0, off)
                 before, after = _neighbours(chunk, off, st.prev_last_line)
@@ -146,7 +163,7 @@ class Classifier:
                     st.pending_after.append(hit)
                 break
 
-    def _decide(self, st: "_ScanState") -> Classification:
+    def _decide(self, st: _ScanState) -> Classification:
         for ri, rule in enumerate(self.ruleset.rules):
             hit = st.hits[ri]
             if hit is None:
@@ -154,8 +171,16 @@ class Classifier:
             if not all(pid in st.all_seen for pid, (r, is_all, _) in enumerate(self.table) if r == ri and is_all):
                 continue
             context = [c for c in (hit.before, hit.line, hit.after) if c is not None]
-            return Classification(rule.category, rule.id, rule.action, hit.line, hit.line_no,
-                                  [c[:EVIDENCE_MAX] for c in context], hit.fields, self.digest)
+            return Classification(
+                rule.category,
+                rule.id,
+                rule.action,
+                hit.line,
+                hit.line_no,
+                [c[:EVIDENCE_MAX] for c in context],
+                hit.fields,
+                self.digest,
+            )
         return unclassified(self.digest)
 
     @property
@@ -179,7 +204,7 @@ class _ScanState:
         self.prev_last_line = ""
 
 
-def _compile_hyperscan(patterns: list[str]):
+def _compile_hyperscan(patterns: list[str]) -> tuple[hyperscan.Database | None, list[int]]:
     """One database of every pattern Hyperscan accepts; the ids of the others go to the `re` fallback."""
     try:
         import hyperscan
@@ -196,8 +221,12 @@ def _compile_hyperscan(patterns: list[str]):
     if not ok:
         return None, fallback
     db = hyperscan.Database()
-    db.compile(expressions=[_hs_expr(patterns[i]) for i in ok], ids=ok, elements=len(ok),
-               flags=[_hs_flags(patterns[i]) for i in ok])
+    db.compile(
+        expressions=[_hs_expr(patterns[i]) for i in ok],
+        ids=ok,
+        elements=len(ok),
+        flags=[_hs_flags(patterns[i]) for i in ok],
+    )
     return db, fallback
 
 
@@ -207,6 +236,7 @@ def _hs_expr(p: str) -> bytes:
 
 def _hs_flags(p: str) -> int:
     import hyperscan
+
     # `^`/`$` at line ends, as Python re sees each line; one report per pattern per chunk is enough
     # because `re` re-finds the first occurrence from there.
     # Byte mode, not HS_FLAG_UTF8: logs carry invalid UTF-8, on which UTF-8 mode is undefined.
@@ -250,7 +280,7 @@ def _decode(b: bytes) -> str:
 def _line_at(chunk: bytes, end: int) -> bytes:
     start = chunk.rfind(b"\n", 0, max(0, end - 1)) + 1
     stop = chunk.find(b"\n", max(0, end - 1))
-    return chunk[start: stop if stop >= 0 else len(chunk)]
+    return chunk[start : stop if stop >= 0 else len(chunk)]
 
 
 def _lines_from(chunk: bytes, end: int) -> Iterator[tuple[int, str]]:
@@ -270,17 +300,17 @@ def _neighbours(chunk: bytes, off: int, prev_last_line: str) -> tuple[str, str |
         before = prev_last_line
     else:
         bstart = chunk.rfind(b"\n", 0, off - 1) + 1
-        before = _decode(chunk[bstart: off - 1])
+        before = _decode(chunk[bstart : off - 1])
     stop = chunk.find(b"\n", off)
     if stop < 0 or stop + 1 >= len(chunk):
         return before[:EVIDENCE_MAX], None
     astop = chunk.find(b"\n", stop + 1)
-    return before[:EVIDENCE_MAX], _decode(chunk[stop + 1: astop if astop >= 0 else len(chunk)])[:EVIDENCE_MAX]
+    return before[:EVIDENCE_MAX], _decode(chunk[stop + 1 : astop if astop >= 0 else len(chunk)])[:EVIDENCE_MAX]
 
 
 def _last_line(chunk: bytes) -> str:
     body = chunk[:-1] if chunk.endswith(b"\n") else chunk
-    return _decode(body[body.rfind(b"\n") + 1:])[:EVIDENCE_MAX]
+    return _decode(body[body.rfind(b"\n") + 1 :])[:EVIDENCE_MAX]
 
 
 def check_rule_file(path: Path) -> list[str]:
@@ -299,8 +329,9 @@ def check_rule_file(path: Path) -> list[str]:
                 continue
             won = clf.classify_text(ex)
             if won.rule_id != rule.id and won.category != rule.category:
-                problems.append(f"{where}: example {n} is taken by earlier rule {won.rule_id!r} "
-                                f"({won.category}): {ex[:120]!r}")
+                problems.append(
+                    f"{where}: example {n} is taken by earlier rule {won.rule_id!r} ({won.category}): {ex[:120]!r}"
+                )
         for n, ex in enumerate(rule.counter_examples, start=1):
             if rule_matches(rule, ex):
                 problems.append(f"{where}: counter-example {n} matches: {ex[:120]!r}")

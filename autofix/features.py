@@ -9,32 +9,73 @@ quantities are the ones a Spark engineer reasons with (bytes per partition, heap
 waves of tasks over the slots); how they turn into success, runtime and cost is left to the models.
 A reference the job's history does not have yet (no success, no failure of a kind) gives a ratio of 0
 and a flag, never a sentinel: the box of seen features (model.Predictor.seen) stays meaningful."""
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.spark import GiB, executors_key, overhead_bytes, parse_size
+
+if TYPE_CHECKING:  # numpy itself is imported where it is used: the TUI's start does not wait for it
+    import numpy as np
+    import numpy.typing as npt
+
+    Floats = npt.NDArray[np.float64]
+    Mask = npt.NDArray[np.bool_]
+    Numbers = float | Floats  # one number, or one for each row
 
 # where a task's load nears the one it died of, spilling slows it: a piecewise-linear basis in
 # log2(load ÷ failing load) with knots at these values lets the linear models learn that curve (and
 # the last good run's place on it) from history, without assuming its shape
 SPILL_KNOTS = (-2.0, -1.5, -1.0, -0.5)
 # the first seven are the config's own numbers, in this order (model.rate_design reads them)
-NAMES = ("input_gib", "heap_gib", "overhead_gib", "cores", "instances", "partitions", "driver_gib",
-         "result_gib", "partition_gib", "heap_per_core_gib", "overhead_per_core_gib", "load", "slots",
-         "input_per_slot_gib", "tasks_per_slot", "shuffle_blocks_per_slot",
-         "has_ok", "load_vs_ok", "has_heap_fail", "load_vs_fail", "offheap_vs_ok", "has_offheap_fail",
-         "offheap_vs_fail", "driver_vs_ok", "has_driver_fail", "driver_vs_fail", "result_vs_ok",
-         "has_result_fail", "result_vs_fail",
-         "log_failures_seen", "log_driver_failures_seen", "runs_seen", "input_vs_last_ok",
-         "last_ok_runtime", "last_ok_slot_seconds_per_gib", "scaled_last_ok_runtime",
-         *(f"load_vs_fail_above_{k}" for k in SPILL_KNOTS), *(f"last_ok_load_vs_fail_above_{k}" for k in SPILL_KNOTS),
-         "blocks_per_last_ok_second", "last_ok_blocks_per_last_ok_second")
+NAMES = (
+    "input_gib",
+    "heap_gib",
+    "overhead_gib",
+    "cores",
+    "instances",
+    "partitions",
+    "driver_gib",
+    "result_gib",
+    "partition_gib",
+    "heap_per_core_gib",
+    "overhead_per_core_gib",
+    "load",
+    "slots",
+    "input_per_slot_gib",
+    "tasks_per_slot",
+    "shuffle_blocks_per_slot",
+    "has_ok",
+    "load_vs_ok",
+    "has_heap_fail",
+    "load_vs_fail",
+    "offheap_vs_ok",
+    "has_offheap_fail",
+    "offheap_vs_fail",
+    "driver_vs_ok",
+    "has_driver_fail",
+    "driver_vs_fail",
+    "result_vs_ok",
+    "has_result_fail",
+    "result_vs_fail",
+    "log_failures_seen",
+    "log_driver_failures_seen",
+    "runs_seen",
+    "input_vs_last_ok",
+    "last_ok_runtime",
+    "last_ok_slot_seconds_per_gib",
+    "scaled_last_ok_runtime",
+    *(f"load_vs_fail_above_{k}" for k in SPILL_KNOTS),
+    *(f"last_ok_load_vs_fail_above_{k}" for k in SPILL_KNOTS),
+    "blocks_per_last_ok_second",
+    "last_ok_blocks_per_last_ok_second",
+)
 N = len(NAMES)
 COLUMNS = 7  # of a config row: heap, overhead, cores, instances, partitions, driver, result limit
-MAP_SPLIT = 128 * 1024 ** 2  # Spark's default input split (spark.sql.files.maxPartitionBytes): a map task each
+MAP_SPLIT = 128 * 1024**2  # Spark's default input split (spark.sql.files.maxPartitionBytes): a map task each
 FAILS_KEPT = 40  # the memory failures of a job kept as evidence (the newest)
 # the shares of the input a job's largest task may hold whatever the partitions (JobMemory.floor), tried
 # from 2^-20 to 1 in quarter doublings
@@ -48,6 +89,7 @@ def _l2(x: float) -> float:
 @dataclass
 class JobMemory:
     """What one job's history has shown so far (updated in time order)."""
+
     ok_load: float = 0.0  # largest partition-per-heap-per-core load a run survived
     fail_load: float = math.inf  # smallest such load a heap OOM died of
     ok_offheap: float = math.inf  # smallest overhead per core it ran with and survived
@@ -67,14 +109,17 @@ class JobMemory:
     # (a heap OOM at a smaller load than a run survived): then the least share that makes its runs and
     # heap failures agree again (_fit_floor); every load of the job is taken with it (effective_load)
     floor: float = 0.0
-    oks: list[tuple[float, float, float]] = field(default_factory=list)  # the newest good runs: input, partitions, heap/core
+    oks: list[tuple[float, float, float]] = field(
+        default_factory=list
+    )  # the newest good runs: input, partitions, heap/core
     seen: set[str] = field(default_factory=set)  # the run ids learned (a failure is learned once)
     # the job's latest memory failures: (kind, input GiB, heap, overhead, cores, partitions, driver, result)
     fails: list[tuple[str, float, float, float, float, float, float, float]] = field(default_factory=list)
 
-    def effective_load(self, input_gib, partitions, heap_per_core):
+    def effective_load(self, input_gib: Numbers, partitions: Numbers, heap_per_core: Numbers) -> Floats:
         """Partition per GiB of heap per running task, the partition no smaller than the job's floor."""
         import numpy as np
+
         return np.maximum(np.asarray(input_gib) / partitions, self.floor * np.asarray(input_gib)) / heap_per_core
 
     def learn(self, q: dict[str, float], status: str, failure: str | None, runtime: float | None = None) -> None:
@@ -83,8 +128,21 @@ class JobMemory:
         if status == "succeeded":
             self.oks = (self.oks + [(q["input_gib"], q["partitions"], q["heap_per_core_gib"])])[-FAILS_KEPT:]
         if status != "succeeded" and failure in ("heap", "overhead", "driver", "driver_result"):
-            self.fails = (self.fails + [(failure, q["input_gib"], q["heap_gib"], q["overhead_gib"], q["cores"],
-                                         q["partitions"], q["driver_gib"], q["result_gib"])])[-FAILS_KEPT:]
+            self.fails = (
+                self.fails
+                + [
+                    (
+                        failure,
+                        q["input_gib"],
+                        q["heap_gib"],
+                        q["overhead_gib"],
+                        q["cores"],
+                        q["partitions"],
+                        q["driver_gib"],
+                        q["result_gib"],
+                    )
+                ]
+            )[-FAILS_KEPT:]
         driver = q["driver_gib"] / max(q["input_gib"], 1e-3)
         result = q["result_gib"] / max(q["input_gib"], 1e-3)
         if status == "succeeded":
@@ -95,8 +153,13 @@ class JobMemory:
             self.ok_driver = min(self.ok_driver, driver)
             self.ok_blocks = max(self.ok_blocks, float(blocks_per_slot(q["input_gib"], q["partitions"], q["slots"])))
             if runtime:
-                self.last_ok = {"input_gib": q["input_gib"], "runtime": float(runtime), "partitions": q["partitions"],
-                                "slots": q["slots"], "heap_per_core_gib": q["heap_per_core_gib"]}
+                self.last_ok = {
+                    "input_gib": q["input_gib"],
+                    "runtime": float(runtime),
+                    "partitions": q["partitions"],
+                    "slots": q["slots"],
+                    "heap_per_core_gib": q["heap_per_core_gib"],
+                }
         elif failure == "heap":
             self.fail_load = min(self.fail_load, load)
             self.failures += 1
@@ -117,6 +180,7 @@ class JobMemory:
         failure's — or, where none separates them, the one that leaves the widest gap; ok_load and
         fail_load retaken with it. A floor only grows: the hot key's share of the input does not shrink."""
         import numpy as np
+
         heap = [f for f in self.fails if f[0] == "heap"]
         if not self.oks or not heap:
             return
@@ -124,8 +188,9 @@ class JobMemory:
         bad = np.asarray([(f[1], f[5], (f[2] - 0.3) / f[4]) for f in heap])
         floors = np.asarray([f for f in FLOORS if f >= self.floor] or [self.floor])[:, None]
 
-        def loads(runs):
+        def loads(runs: Floats) -> Floats:
             return np.maximum(runs[:, 0] / runs[:, 1], floors * runs[:, 0]) / np.maximum(1e-3, runs[:, 2])
+
         gap = np.log2(loads(bad).min(axis=1) / loads(ok).max(axis=1))
         now = np.log2(self.fail_load / self.ok_load)
         pick = int(np.argmax(gap > 0)) if (gap > 0).any() else int(np.argmax(gap))
@@ -143,12 +208,25 @@ class JobMemory:
 def numbers(conf: dict[str, str]) -> tuple[float, float, float, float, float, float, float]:
     """(heap GiB, overhead GiB, cores, instances, partitions, driver GiB, maxResultSize GiB) of a config,
     Spark's defaults filled in (maxResultSize 1g; 0, unlimited, counts as the driver's memory)."""
-    c = {"spark.executor.memory": "1g", "spark.executor.cores": "1", "spark.executor.instances": "2",
-         "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "1g", "spark.driver.maxResultSize": "1g", **conf}
+    c = {
+        "spark.executor.memory": "1g",
+        "spark.executor.cores": "1",
+        "spark.executor.instances": "2",
+        "spark.sql.shuffle.partitions": "200",
+        "spark.driver.memory": "1g",
+        "spark.driver.maxResultSize": "1g",
+        **conf,
+    }
     driver = parse_size(c["spark.driver.memory"]) / GiB
-    return (parse_size(c["spark.executor.memory"]) / GiB, overhead_bytes(c) / GiB, float(c["spark.executor.cores"]),
-            float(c[executors_key(conf)]), float(c["spark.sql.shuffle.partitions"]), driver,
-            parse_size(c["spark.driver.maxResultSize"]) / GiB or driver)
+    return (
+        parse_size(c["spark.executor.memory"]) / GiB,
+        overhead_bytes(c) / GiB,
+        float(c["spark.executor.cores"]),
+        float(c[executors_key(conf)]),
+        float(c["spark.sql.shuffle.partitions"]),
+        driver,
+        parse_size(c["spark.driver.maxResultSize"]) / GiB or driver,
+    )
 
 
 def quantities(conf: dict[str, str], input_bytes: int) -> dict[str, float]:
@@ -157,16 +235,28 @@ def quantities(conf: dict[str, str], input_bytes: int) -> dict[str, float]:
     gib = input_bytes / GiB
     part = gib / parts
     hpc = max(1e-3, (heap - 0.3) / cores)
-    return {"input_gib": gib, "heap_gib": heap, "overhead_gib": over, "cores": cores, "instances": inst,
-            "partitions": parts, "driver_gib": driver, "result_gib": result, "partition_gib": part,
-            "heap_per_core_gib": hpc, "overhead_per_core_gib": over / cores,
-            "slots": cores * inst, "input_per_slot_gib": gib / (cores * inst)}
+    return {
+        "input_gib": gib,
+        "heap_gib": heap,
+        "overhead_gib": over,
+        "cores": cores,
+        "instances": inst,
+        "partitions": parts,
+        "driver_gib": driver,
+        "result_gib": result,
+        "partition_gib": part,
+        "heap_per_core_gib": hpc,
+        "overhead_per_core_gib": over / cores,
+        "slots": cores * inst,
+        "input_per_slot_gib": gib / (cores * inst),
+    }
 
 
-def matrix(configs, input_bytes: float, mem: JobMemory):
+def matrix(configs: npt.ArrayLike, input_bytes: float, mem: JobMemory) -> Floats:
     """Feature rows for many configs at once — the (heap, overhead, cores, instances, partitions, driver,
     result limit) columns of `configs` (an N×7 array, GiB and counts) — as the search scores them in one batch."""
     import numpy as np
+
     c = np.asarray(configs, dtype=np.float64).reshape(-1, COLUMNS)
     heap, over, cores, inst, parts, driver, result = c.T
     n = len(c)
@@ -176,41 +266,74 @@ def matrix(configs, input_bytes: float, mem: JobMemory):
     load, opc, slots = mem.effective_load(gib, parts, hpc), over / cores, cores * inst
     blocks = blocks_per_slot(gib, parts, slots)
     drv, res = driver / gib, result / gib
-    l2 = lambda x: np.log2(np.maximum(x, 1e-9))  # noqa: E731
-    const = lambda v: np.full(n, float(v))  # noqa: E731
+
+    def l2(x: Numbers) -> Floats:
+        return np.log2(np.maximum(x, 1e-9))
+
+    def const(v: float) -> Floats:
+        return np.full(n, float(v))
+
     zero = const(0.0)
 
-    def vs(x, ref: float, known: bool):  # log ratio to a reference from the job's history, 0 when none
+    def vs(
+        x: Floats, ref: float, known: bool
+    ) -> Floats:  # log ratio to a reference from the job's history, 0 when none
         return l2(x / ref) if known else zero
 
     last = mem.last_ok
-    cols = [l2(gib), l2(heap), l2(over), cores, l2(inst), l2(parts), l2(driver), l2(result),
-            l2(part), l2(hpc), l2(opc), l2(load), l2(slots), l2(gib / slots), l2(parts / slots),
-            l2(blocks),
-            const(mem.ok_load > 0), vs(load, mem.ok_load, mem.ok_load > 0),
-            const(math.isfinite(mem.fail_load)), vs(load, mem.fail_load, math.isfinite(mem.fail_load)),
-            vs(opc, mem.ok_offheap, math.isfinite(mem.ok_offheap)),
-            const(mem.fail_offheap > 0), vs(opc, mem.fail_offheap, mem.fail_offheap > 0),
-            vs(drv, mem.ok_driver, math.isfinite(mem.ok_driver)),
-            const(mem.fail_driver > 0), vs(drv, mem.fail_driver, mem.fail_driver > 0),
-            vs(res, mem.ok_result, math.isfinite(mem.ok_result)),
-            const(mem.fail_result > 0), vs(res, mem.fail_result, mem.fail_result > 0),
-            # counts in logs, as the runs are: raw, a job that failed 80 times weighed 80 times one failure,
-            # beyond anything else in its row (README: hot keys)
-            const(_l2(mem.failures + 1)), const(_l2(mem.driver_failures + 1)), const(_l2(mem.runs + 1)),
-            vs(gib, last["input_gib"], True) if last else zero,
-            const(_l2(last["runtime"])) if last else zero,
-            const(_l2(last["runtime"] * min(last["partitions"], last["slots"]) / max(last["input_gib"], 1e-3)))
-            if last else zero,
-            l2(scaled_runtime(last, gib, parts, slots)) if last else zero,
-            *_hinges(l2(load / mem.fail_load) if math.isfinite(mem.fail_load) else None, n),
-            *_hinges(const(_l2(last_load(last, mem) / mem.fail_load)) if last and math.isfinite(mem.fail_load) else None, n),
-            # fetching adds seconds per shuffle block, whatever the job computes: blocks per second of the
-            # last good run, for this shape and for that run's own, in linear scale — small while
-            # fetching is a small share of the run, growing as a reshape multiplies the blocks
-            blocks / last["runtime"] if last else zero,
-            const(float(blocks_per_slot(last["input_gib"], last["partitions"], last["slots"])) / last["runtime"])
-            if last else zero]
+    cols = [
+        l2(gib),
+        l2(heap),
+        l2(over),
+        cores,
+        l2(inst),
+        l2(parts),
+        l2(driver),
+        l2(result),
+        l2(part),
+        l2(hpc),
+        l2(opc),
+        l2(load),
+        l2(slots),
+        l2(gib / slots),
+        l2(parts / slots),
+        l2(blocks),
+        const(mem.ok_load > 0),
+        vs(load, mem.ok_load, mem.ok_load > 0),
+        const(math.isfinite(mem.fail_load)),
+        vs(load, mem.fail_load, math.isfinite(mem.fail_load)),
+        vs(opc, mem.ok_offheap, math.isfinite(mem.ok_offheap)),
+        const(mem.fail_offheap > 0),
+        vs(opc, mem.fail_offheap, mem.fail_offheap > 0),
+        vs(drv, mem.ok_driver, math.isfinite(mem.ok_driver)),
+        const(mem.fail_driver > 0),
+        vs(drv, mem.fail_driver, mem.fail_driver > 0),
+        vs(res, mem.ok_result, math.isfinite(mem.ok_result)),
+        const(mem.fail_result > 0),
+        vs(res, mem.fail_result, mem.fail_result > 0),
+        # counts in logs, as the runs are: raw, a job that failed 80 times weighed 80 times one failure,
+        # beyond anything else in its row (README: hot keys)
+        const(_l2(mem.failures + 1)),
+        const(_l2(mem.driver_failures + 1)),
+        const(_l2(mem.runs + 1)),
+        vs(gib, last["input_gib"], True) if last else zero,
+        const(_l2(last["runtime"])) if last else zero,
+        const(_l2(last["runtime"] * min(last["partitions"], last["slots"]) / max(last["input_gib"], 1e-3)))
+        if last
+        else zero,
+        l2(scaled_runtime(last, gib, parts, slots)) if last else zero,
+        *_hinges(l2(load / mem.fail_load) if math.isfinite(mem.fail_load) else None, n),
+        *_hinges(
+            const(_l2(last_load(last, mem) / mem.fail_load)) if last and math.isfinite(mem.fail_load) else None, n
+        ),
+        # fetching adds seconds per shuffle block, whatever the job computes: blocks per second of the
+        # last good run, for this shape and for that run's own, in linear scale — small while
+        # fetching is a small share of the run, growing as a reshape multiplies the blocks
+        blocks / last["runtime"] if last else zero,
+        const(float(blocks_per_slot(last["input_gib"], last["partitions"], last["slots"])) / last["runtime"])
+        if last
+        else zero,
+    ]
     return np.stack(cols, axis=1)
 
 
@@ -219,30 +342,33 @@ def last_load(last: dict[str, float], mem: JobMemory) -> float:
     return float(mem.effective_load(last["input_gib"], last["partitions"], last["heap_per_core_gib"]))
 
 
-def _hinges(x, n: int):
+def _hinges(x: Floats | None, n: int) -> list[Floats]:
     import numpy as np
+
     if x is None:
         return [np.zeros(n)] * len(SPILL_KNOTS)
     return [np.maximum(0.0, x - k) for k in SPILL_KNOTS]
 
 
-def blocks_per_slot(input_gib, partitions, slots):
+def blocks_per_slot(input_gib: Numbers, partitions: Numbers, slots: Numbers) -> Floats:
     """Shuffle blocks each slot fetches: map tasks (one per 128 MiB split) × reduce partitions ÷ slots."""
     import numpy as np
+
     return np.maximum(1.0, np.asarray(input_gib, dtype=np.float64) * GiB / MAP_SPLIT) * partitions / slots
 
 
-def scaled_runtime(last: dict[str, float], gib, parts, slots):
+def scaled_runtime(last: dict[str, float], gib: Floats, parts: Floats, slots: Floats) -> Floats:
     """The job's last good runtime scaled to this input and shape by the rule of thumb of any Spark
     engineer — the work grows with the input and is shared by the tasks that run at once, min(partitions,
     slots): the anchor the runtime model learns its correction to (model.py), so that a shape the job has
     never run with starts from its own history, not from other jobs' runtimes."""
     import numpy as np
+
     before = min(last["partitions"], last["slots"])
     return last["runtime"] * (gib / max(last["input_gib"], 1e-3)) * before / np.minimum(parts, slots)
 
 
-def dominated(configs, input_gib: float, mem: JobMemory):
+def dominated(configs: npt.ArrayLike, input_gib: float, mem: JobMemory) -> Mask:
     """Which configs the job's own failures already rule out, by monotonicity alone — less memory never
     helps and more input never needs less: a config is dominated by a failure at no more input when,
     for a driver OOM, its driver memory is no larger; for results over maxResultSize, its limit is no
@@ -250,6 +376,7 @@ def dominated(configs, input_gib: float, mem: JobMemory):
     its overhead is no larger with no fewer cores and no less heap. Nothing here is fitted: it is what
     the history shows, applied before the model is asked."""
     import numpy as np
+
     c = np.asarray(configs, dtype=np.float64).reshape(-1, COLUMNS)
     heap, over, cores, _, parts, driver, result = c.T
     hpc = (heap - 0.3) / cores
@@ -269,7 +396,7 @@ def dominated(configs, input_gib: float, mem: JobMemory):
     return out
 
 
-def untried(configs, input_gib: float, mem: JobMemory):
+def untried(configs: npt.ArrayLike, input_gib: float, mem: JobMemory) -> Mask:
     """Which configs ask more of the executors' memory than any run of the job that succeeded: a larger
     partition per GiB of heap per running task (the load), or less off-heap room — less overhead per
     running task, or a smaller share of the container (the JVM's own native memory grows with its heap;
@@ -277,6 +404,7 @@ def untried(configs, input_gib: float, mem: JobMemory):
     behaves there, the model can only extrapolate, and a failure costs a whole run: the search leaves such
     configs to the last (recommend.search). Nothing here is fitted."""
     import numpy as np
+
     c = np.asarray(configs, dtype=np.float64).reshape(-1, COLUMNS)
     heap, over, cores, parts = c[:, 0], c[:, 1], c[:, 2], c[:, 4]
     out = np.zeros(len(c), dtype=bool)
@@ -291,7 +419,8 @@ def untried(configs, input_gib: float, mem: JobMemory):
 
 def vector(conf: dict[str, str], input_bytes: int, mem: JobMemory) -> list[float]:
     """One config's feature row: the same code as the batch the search scores."""
-    return matrix([numbers(conf)], input_bytes, mem)[0].tolist()
+    row: list[float] = matrix([numbers(conf)], input_bytes, mem)[0].tolist()
+    return row
 
 
 def failure_kind(record: dict[str, Any]) -> str | None:
@@ -318,8 +447,7 @@ def learn(memory: dict[str, JobMemory], record: dict[str, Any]) -> None:
         mem.seen.add(record["run_id"])
     if kind == "driver" and "maxResultSize" in (record.get("log_tail") or ""):
         kind = "driver_result"  # the results outgrew the limit, not the driver's heap
-    mem.learn(
-        quantities(record["conf"], record["input_bytes"]), record["status"], kind, record.get("runtime_seconds"))
+    mem.learn(quantities(record["conf"], record["input_bytes"]), record["status"], kind, record.get("runtime_seconds"))
 
 
 def with_failure(mem: JobMemory, record: dict[str, Any]) -> JobMemory:
@@ -328,13 +456,15 @@ def with_failure(mem: JobMemory, record: dict[str, Any]) -> JobMemory:
     if record.get("run_id") in mem.seen:
         return mem
     import copy
+
     memory = {record["job_id"]: copy.deepcopy(mem)}
     learn(memory, record)
     return memory[record["job_id"]]
 
 
-def dataset(records: list[dict[str, Any]]) -> tuple[list[list[float]], list[int], list[float], list[str],
-                                                   dict[str, JobMemory], list[float]]:
+def dataset(
+    records: list[dict[str, Any]],
+) -> tuple[list[list[float]], list[int], list[float], list[str], dict[str, JobMemory], list[float]]:
     """Rows of every record in time order, each featurised with only the history before it. Failures that
     are not about memory (lost nodes, resets) say nothing about the config: they are left out."""
     X, y, cost, when, runtime = [], [], [], [], []

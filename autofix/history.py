@@ -3,22 +3,50 @@
 A record is refused with the line number and the field at fault: malformed JSON, a missing or mistyped
 field, an impossible value (negative memory, an unparsable size, a count below its least — 1, or 0 for
 GPUs). Unknown fields and conf keys are kept as they are (`extra`, `conf`)."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from core.spark import COUNTS, SIZE_KEYS, parse_count, parse_size
 
+if TYPE_CHECKING:
+    from core.store import Store
+
 REQUIRED: dict[str, tuple[type, ...]] = {
-    "job_id": (str,), "run_id": (str,), "attempt": (int,), "submitted_at": (str,), "kind": (str,),
-    "input_bytes": (int,), "conf": (dict,), "status": (str,), "runtime_seconds": (int, float), "cost": (int, float)}
+    "job_id": (str,),
+    "run_id": (str,),
+    "attempt": (int,),
+    "submitted_at": (str,),
+    "kind": (str,),
+    "input_bytes": (int,),
+    "conf": (dict,),
+    "status": (str,),
+    "runtime_seconds": (int, float),
+    "cost": (int, float),
+}
 STATUSES = ("succeeded", "failed", "running")
-COLUMNS = ("run_id", "job_id", "attempt", "submitted_at", "kind", "input_bytes", "conf", "status", "log_tail",
-           "runtime_seconds", "cost", "node", "exit_code", "reason")
+COLUMNS = (
+    "run_id",
+    "job_id",
+    "attempt",
+    "submitted_at",
+    "kind",
+    "input_bytes",
+    "conf",
+    "status",
+    "log_tail",
+    "runtime_seconds",
+    "cost",
+    "node",
+    "exit_code",
+    "reason",
+)
 
 
 class RecordError(ValueError):
@@ -33,8 +61,13 @@ class Report:
     errors: list[dict[str, Any]] = field(default_factory=list)  # {"line", "error"}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "imported": self.imported, "replaced": self.replaced, "skipped": len(self.errors),
-                "errors": self.errors}
+        return {
+            "path": self.path,
+            "imported": self.imported,
+            "replaced": self.replaced,
+            "skipped": len(self.errors),
+            "errors": self.errors,
+        }
 
 
 def check(rec: object) -> dict[str, Any]:
@@ -101,17 +134,19 @@ def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
 
 
 # -- imported history: training data, kept apart from the cluster's own attempts ---------------------------
-def keep(store, rows: list[dict[str, Any]], source: str, imported_at: str) -> int:
+def keep(store: Store, rows: list[dict[str, Any]], source: str, imported_at: str) -> int:
     """Upsert `rows` (from `read`) into the console's history table; returns how many replaced a record
     with the same run_id. The caller holds the transaction (the import is one audited change)."""
     ids = sorted({r["run_id"] for r in rows})
-    replaced = sum(store.scalar(f"SELECT count(*) FROM history WHERE run_id IN ({','.join('?' * len(chunk))})",
-                                tuple(chunk)) for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)))
+    replaced: int = sum(
+        store.scalar(f"SELECT count(*) FROM history WHERE run_id IN ({','.join('?' * len(chunk))})", tuple(chunk))
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
+    )
     store.upsert_all("history", ({**r, "source": source, "imported_at": imported_at} for r in rows), pk="run_id")
     return replaced
 
 
-def records(store, job_ids: list[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def records(store: Store, job_ids: list[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Imported records as history records (extra fields flattened back in), newest first."""
     sql, params = "SELECT * FROM history", []
     if job_ids is not None:
@@ -128,8 +163,10 @@ def records(store, job_ids: list[str] | None = None, limit: int | None = None) -
     return out
 
 
-def sources(store) -> list[dict[str, Any]]:
+def sources(store: Store) -> list[dict[str, Any]]:
     """One row per imported file: how many records, of how many jobs, over which period."""
-    return store.query("SELECT source, count(*) AS records, count(DISTINCT job_id) AS jobs,"
-                       " sum(status = 'failed') AS failed, min(submitted_at) AS first, max(submitted_at) AS last,"
-                       " max(imported_at) AS imported_at FROM history GROUP BY source ORDER BY imported_at DESC")
+    return store.query(
+        "SELECT source, count(*) AS records, count(DISTINCT job_id) AS jobs,"
+        " sum(status = 'failed') AS failed, min(submitted_at) AS first, max(submitted_at) AS last,"
+        " max(imported_at) AS imported_at FROM history GROUP BY source ORDER BY imported_at DESC"
+    )

@@ -4,15 +4,22 @@ baseline (logistic regression, ridge) on the same features, chosen by validation
 Artifacts are plain tensors (torch.save of a dict of tensors, read back with weights_only=True), named by
 their sha256 in the registry: nothing is ever unpickled. torch and scikit-learn are imported here only.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autofix.features import NAMES
+
+if TYPE_CHECKING:  # numpy and torch are imported where they are used: the TUI's start does not wait for them
+    import numpy as np
+    import numpy.typing as npt
+
+    Array = npt.NDArray[Any]
 
 MODEL = "retry-recommender"
 FETCH = NAMES.index("blocks_per_last_ok_second")  # the config's shuffle blocks per slot ÷ the last good run's seconds
@@ -28,17 +35,20 @@ LOG_RUNTIME = (0.0, 14.0)  # the runtime models' answers stay within 1 s .. 1.2 
 TRUST_MARGIN = {"sklearn-linear": 0.25, "torch-mlp": 0.05}
 
 
-def anchor(X):
+def anchor(X: npt.ArrayLike) -> Array:
     """The natural log of each row's anchor runtime (features.scaled_runtime), 0 where the job has none:
     the runtime models learn log(runtime) minus this — a correction to the job's own scaled past."""
     import numpy as np
-    return np.asarray(X, dtype=np.float64)[:, ANCHOR] * np.log(2.0)
+
+    column: Array = np.asarray(X, dtype=np.float64)[:, ANCHOR] * np.log(2.0)
+    return column
 
 
-def rate_design(X):
+def rate_design(X: npt.ArrayLike) -> Array:
     """Resources by the hour from the features (log2 of heap, overhead, instances, driver; cores raw):
     cores in use, GiB of containers, GiB of driver, 1. Prices are learned from history, not assumed."""
     import numpy as np
+
     X = np.asarray(X, dtype=np.float64)
     cores, inst = X[:, 3], np.exp2(X[:, 4])
     heap, over, drv = np.exp2(X[:, 1]), np.exp2(X[:, 2]), np.exp2(X[:, 6])
@@ -52,15 +62,16 @@ class Predictor:
         self.t, self.meta = tensors, meta
         self.family = meta["family"]
         # numpy copies: scoring a grid of ~1,500 rows is too small for torch's per-call overhead to pay
-        self.a = {k: v.detach().cpu().numpy() for k, v in tensors.items() if hasattr(v, "numpy")}
+        self.a: dict[str, Array] = {k: v.detach().cpu().numpy() for k, v in tensors.items() if hasattr(v, "numpy")}
 
-    def _box(self, also=None):
+    def _box(self, also: npt.ArrayLike | None = None) -> tuple[Array, Array] | None:
         """The box of the training data (and TRUST_MARGIN of each feature's range beyond it), widened to
         take in the rows `also` — runs the job itself has had, whose neighbourhood its own history vouches
         for. None: no box recorded."""
         import numpy as np
+
         lo, hi = self.a.get("lo"), self.a.get("hi")
-        if lo is None:
+        if lo is None or hi is None:  # (an artifact has both or neither)
             return None
         lo, hi = lo.astype(np.float64), hi.astype(np.float64)
         margin = TRUST_MARGIN.get(self.family, 0.05) * (hi - lo)
@@ -77,32 +88,37 @@ class Predictor:
         m = self.a.get("runtime_margin")
         return None if m is None else float(m)
 
-    def seen(self, X, also=None):
+    def seen(self, X: npt.ArrayLike, also: npt.ArrayLike | None = None) -> npt.NDArray[np.bool_]:
         """Which rows lie inside the box (self._box): where predictions mean something."""
         import numpy as np
+
         X = np.asarray(X, dtype=np.float32)
         box = self._box(also)
         if box is None:
             return np.ones(len(X), dtype=bool)
         lo, hi = (b.astype(np.float32) for b in box)
-        return ((X >= lo) & (X <= hi)).all(axis=1)
+        return np.asarray(((X >= lo) & (X <= hi)).all(axis=1))
 
-    def clip(self, X, also=None):
+    def clip(self, X: npt.ArrayLike, also: npt.ArrayLike | None = None) -> npt.ArrayLike:
         """Rows moved into the box (self._box), feature by feature: what the model says at the edge of
         what it has seen stands for what lies beyond it."""
         import numpy as np
+
         box = self._box(also)
         return X if box is None else np.clip(np.asarray(X, dtype=np.float64), *box)
 
-    def predict(self, X, clip: bool = False, also=None):
+    def predict(self, X: npt.ArrayLike, clip: bool = False, also: npt.ArrayLike | None = None) -> tuple[Array, Array]:
         """(P(success), expected cost) of each row. `clip`: the networks see the rows moved into their
         box (self.clip, widened by `also`); the price and the runtime anchor stay those of the rows themselves."""
         p, cost, _ = self.predict_all(X, clip, also)
         return p, cost
 
-    def predict_all(self, X, clip: bool = False, also=None):
+    def predict_all(
+        self, X: npt.ArrayLike, clip: bool = False, also: npt.ArrayLike | None = None
+    ) -> tuple[Array, Array, Array | None]:
         """(P(success), expected cost, expected runtime in seconds — None for models without a price list)."""
         import numpy as np
+
         a = self.a
         x = (np.asarray(self.clip(X, also) if clip else X, dtype=np.float32) - a["mean"]) / a["std"]
         if self.family == "torch-mlp":
@@ -129,8 +145,15 @@ def _time_split(when: list[str], frac: float = 0.8) -> tuple[list[int], int]:
     return order, int(len(order) * frac)
 
 
-def train(X: list[list[float]], y: list[int], cost: list[float], when: list[str], seed: int = 0,
-          device: str | None = None, runtime: list[float] | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def train(
+    X: list[list[float]],
+    y: list[int],
+    cost: list[float],
+    when: list[str],
+    seed: int = 0,
+    device: str | None = None,
+    runtime: list[float] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train both families on the older 80 %, validate on the newer 20 %, refit the better on everything.
     Returns (tensors, meta, metrics)."""
     import numpy as np
@@ -159,7 +182,9 @@ def train(X: list[list[float]], y: list[int], cost: list[float], when: list[str]
     return tensors, meta, metrics
 
 
-def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -> dict[str, Any]:
+def _fit(
+    family: str, X: Array, y: Array, cost: Array, seed: int, device: str | None, runtime: Array | None = None
+) -> dict[str, Any]:
     import numpy as np
     import torch
 
@@ -171,17 +196,23 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
     if runtime is not None and np.isfinite(runtime).all() and ok.sum() >= 10:
         # the price list, from what succeeded runs cost per hour (non-negative least squares)
         from scipy.optimize import nnls
+
         hourly = cost[ok] / np.maximum(runtime[ok], 1.0) * 3600.0
         rate, _ = nnls(rate_design(X[ok]), hourly.astype(np.float64))
         # the models learn runtime (cost is price × runtime), as a correction to the job's own past
         logc = (np.log(np.maximum(runtime, 1.0)) - anchor(X)).astype(np.float32)
     # the box of what the model has seen: the search does not trust it outside (see recommend.search)
-    t = {"mean": torch.as_tensor(mean), "std": torch.as_tensor(std),
-         "lo": torch.as_tensor(X.min(0)), "hi": torch.as_tensor(X.max(0))}
+    t = {
+        "mean": torch.as_tensor(mean),
+        "std": torch.as_tensor(std),
+        "lo": torch.as_tensor(X.min(0)),
+        "hi": torch.as_tensor(X.max(0)),
+    }
     if rate is not None:
         t["rate"] = torch.as_tensor(rate, dtype=torch.float64)
     if family == "sklearn-linear":
         from sklearn.linear_model import LogisticRegression, Ridge
+
         clf = LogisticRegression(C=1.0, max_iter=2000).fit(Z, y.astype(int)) if len(set(y.tolist())) > 1 else None
         reg = Ridge(alpha=1.0).fit(Z[ok], logc[ok]) if ok.any() else None
         if reg is not None and reg.coef_[FETCH] < 0:
@@ -198,8 +229,13 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
         return t
     torch.manual_seed(seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    net = torch.nn.Sequential(torch.nn.Linear(Z.shape[1], 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
-                              torch.nn.ReLU(), torch.nn.Linear(64, 2)).to(dev)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(Z.shape[1], 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 64),
+        torch.nn.ReLU(),
+        torch.nn.Linear(64, 2),
+    ).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-5)
     Zt, yt = torch.as_tensor(Z, device=dev), torch.as_tensor(y, device=dev)
     ct, okt = torch.as_tensor(logc, device=dev), torch.as_tensor(ok, device=dev)
@@ -207,7 +243,7 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
     epochs = max(8, min(60, int(400_000 / max(n, 1))))
     g = torch.Generator(device="cpu").manual_seed(seed)
     for _ in range(epochs):
-        for idx in torch.randperm(n, generator=g).split(512):
+        for idx in torch.randperm(n, generator=g).split(512):  # type: ignore[no-untyped-call]  # torch leaves Tensor.split unannotated
             idx = idx.to(dev)
             out = net(Zt[idx])
             loss = torch.nn.functional.binary_cross_entropy_with_logits(out[:, 0], yt[idx])
@@ -215,7 +251,7 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
             if m.any():
                 loss = loss + torch.nn.functional.mse_loss(out[m, 1], ct[idx][m])
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
     lin = [m for m in net if isinstance(m, torch.nn.Linear)]
     for i, layer in enumerate(lin, start=1):
@@ -224,46 +260,63 @@ def _fit(family: str, X, y, cost, seed: int, device: str | None, runtime=None) -
     return t
 
 
-def _underestimate(predicted, actual, y) -> float | None:
+def _underestimate(predicted: Array, actual: Array, y: Array) -> float | None:
     """How much longer than predicted the slowest tenth of the validation successes ran: the 90th
     percentile of log(actual ÷ predicted runtime), what a limit must leave room for."""
     import numpy as np
+
     ok = (y > 0.5) & np.isfinite(actual) & (actual > 0)
     if ok.sum() < 10:
         return None
     return round(float(np.quantile(np.log(actual[ok] / predicted[ok]), 0.9)), 4)
 
 
-def _metrics(p, y, c, cost) -> dict[str, Any]:
+def _metrics(p: Array, y: Array, c: Array, cost: Array) -> dict[str, Any]:
     import numpy as np
+
     eps = 1e-6
     pc = np.clip(p, eps, 1 - eps)
     logloss = float(-np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc)))
     acc = float(np.mean((p >= 0.5) == (y > 0.5)))
     ok = y > 0.5
-    cost_err = float(np.median(np.abs(np.log(np.maximum(c[ok], eps)) - np.log(np.maximum(cost[ok], eps))))) if ok.any() else None
-    return {"val_logloss": round(logloss, 4), "val_accuracy": round(acc, 4),
-            "val_cost_median_abs_log_error": None if cost_err is None else round(cost_err, 4),
-            "reliability": reliability(p, y)}
+    cost_err = (
+        float(np.median(np.abs(np.log(np.maximum(c[ok], eps)) - np.log(np.maximum(cost[ok], eps)))))
+        if ok.any()
+        else None
+    )
+    return {
+        "val_logloss": round(logloss, 4),
+        "val_accuracy": round(acc, 4),
+        "val_cost_median_abs_log_error": None if cost_err is None else round(cost_err, 4),
+        "reliability": reliability(p, y),
+    }
 
 
-def reliability(p, y) -> list[dict[str, Any]]:
+def reliability(p: npt.ArrayLike, y: npt.ArrayLike) -> list[dict[str, Any]]:
     """Calibration in tenths: in each bin of predicted P(success), how many, the mean predicted, the share
     that did succeed."""
     import numpy as np
+
     p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
     table = []
     for lo in np.arange(0, 1, 0.1):
         m = (p >= lo) & (p < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
         if m.any():
-            table.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(m.sum()), "predicted": round(float(p[m].mean()), 3),
-                          "observed": round(float(y[m].mean()), 3)})
+            table.append(
+                {
+                    "bin": f"{lo:.1f}-{lo + 0.1:.1f}",
+                    "n": int(m.sum()),
+                    "predicted": round(float(p[m].mean()), 3),
+                    "observed": round(float(y[m].mean()), 3),
+                }
+            )
     return table
 
 
 # -- artifacts: tensors only, checked by sha256 before they are read ------------------------------------
 def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
     import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {**tensors, "meta_json": torch.tensor(list(json.dumps(meta).encode()), dtype=torch.uint8)}
     tmp = path.with_suffix(".tmp")
@@ -274,7 +327,9 @@ def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
 
 def load(path: Path, sha256: str) -> Predictor:
     import torch
+
     from core.errors import ConsoleError
+
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -283,17 +338,23 @@ def load(path: Path, sha256: str) -> Predictor:
         raise ConsoleError(f"model artifact {path} cannot be read: {e.strerror}") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
-        raise ConsoleError(f"model artifact {path} is corrupt: sha256 {digest[:12]}… is not the registered "
-                           f"{sha256[:12]}…; retrain with `autofix train`")
+        raise ConsoleError(
+            f"model artifact {path} is corrupt: sha256 {digest[:12]}… is not the registered "
+            f"{sha256[:12]}…; retrain with `autofix train`"
+        )
     try:  # tensors only: anything else (a pickle of objects, another layout) is refused, never run
         blob = torch.load(io.BytesIO(data), weights_only=True)
         meta = json.loads(bytes(blob.pop("meta_json").tolist()).decode())
     except Exception as e:
-        raise ConsoleError(f"model artifact {path} is not a tensor file this version wrote "
-                           f"({type(e).__name__}); retrain with `autofix train`") from None
+        raise ConsoleError(
+            f"model artifact {path} is not a tensor file this version wrote "
+            f"({type(e).__name__}); retrain with `autofix train`"
+        ) from None
     if meta.get("features") != list(NAMES):
-        raise ConsoleError(f"model artifact {path} was trained on other features than this version computes; "
-                           "retrain with `autofix train`")
+        raise ConsoleError(
+            f"model artifact {path} was trained on other features than this version computes; "
+            "retrain with `autofix train`"
+        )
     return Predictor(blob, meta)
 
 
@@ -302,4 +363,3 @@ def data_digest(records: list[dict[str, Any]]) -> str:
     for r in sorted(records, key=lambda r: r["run_id"]):
         h.update(json.dumps(r, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
-

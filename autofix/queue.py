@@ -1,8 +1,10 @@
 """The approval queue: one suggestion per failed attempt that a retry may fix, waiting for a person (or a
 policy) to approve, edit or reject it. Rows live in the store's `suggestions` table; the engine does the
 audited part (submitting the retry through the backend)."""
+
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -72,10 +74,11 @@ class Suggestion:
     @property
     def change(self) -> str:
         """executor.memory=6g, sql.shuffle.partitions=800: the change on one line."""
-        return ", ".join(f"{k.removeprefix('spark.')}={'(default)' if v is None else v}"
-                         for k, v in sorted(self.conf.items()))
+        return ", ".join(
+            f"{k.removeprefix('spark.')}={'(default)' if v is None else v}" for k, v in sorted(self.conf.items())
+        )
 
-    def diff(self) -> list[tuple[str, str | None, str]]:
+    def diff(self) -> list[tuple[str, str | None, str | None]]:
         return [(k, self.conf_before.get(k), v) for k, v in sorted(self.conf.items())]
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,18 +98,34 @@ class Queue:
 
     def add(self, rows: list[dict[str, Any]]) -> list[Suggestion]:
         now = clock.iso(clock.now())
-        out = []
+        out: list[int] = []
         with self.store.transaction() as conn:
             for r in rows:
                 cur = conn.execute(
                     "INSERT INTO suggestions(run_id, job_id, category, rule_id, evidence, action, conf_before, conf,"
                     " p_success, expected_cost, base_cost, alternatives, model, status, created_at, note, attempt)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO NOTHING",
-                    (r["run_id"], r["job_id"], r["category"], r.get("rule_id"), r.get("evidence"), r["action"],
-                     _j(r["conf_before"]), _j(r["conf"]), r.get("p_success"), r.get("expected_cost"),
-                     r.get("base_cost"), _j(r.get("alternatives") or []), r.get("model"), PENDING, now, r.get("note"),
-                     r["attempt"]))
-                if cur.rowcount:
+                    (
+                        r["run_id"],
+                        r["job_id"],
+                        r["category"],
+                        r.get("rule_id"),
+                        r.get("evidence"),
+                        r["action"],
+                        _j(r["conf_before"]),
+                        _j(r["conf"]),
+                        r.get("p_success"),
+                        r.get("expected_cost"),
+                        r.get("base_cost"),
+                        _j(r.get("alternatives") or []),
+                        r.get("model"),
+                        PENDING,
+                        now,
+                        r.get("note"),
+                        r["attempt"],
+                    ),
+                )
+                if cur.rowcount and cur.lastrowid is not None:  # inserted: it has a rowid
                     out.append(cur.lastrowid)
         return [self.get(i) for i in out]
 
@@ -131,8 +150,10 @@ class Queue:
     def pending(self, key: int | str) -> Suggestion:
         s = self.get(key)
         if s.status != PENDING:
-            raise Conflict(f"suggestion {s.id} is already {s.status}"
-                           f"{' by ' + s.decided_by if s.decided_by else ''}: nothing to decide")
+            raise Conflict(
+                f"suggestion {s.id} is already {s.status}"
+                f"{' by ' + s.decided_by if s.decided_by else ''}: nothing to decide"
+            )
         return s
 
     def update(self, ident: int, *, if_status: str | None = None, **values: Any) -> None:
@@ -144,9 +165,11 @@ class Queue:
         with self.store.transaction() as conn:
             conn.execute(f"UPDATE suggestions SET {cols} WHERE {where}", (*encoded, *args))
 
-    def awaiting_outcome(self) -> list[Suggestion]:
-        return [_suggestion(r) for r in self.store.query(
-            "SELECT * FROM suggestions WHERE retry_run_id IS NOT NULL AND outcome IS NULL")]
+    def awaiting_outcome(self) -> builtins.list[Suggestion]:
+        return [
+            _suggestion(r)
+            for r in self.store.query("SELECT * FROM suggestions WHERE retry_run_id IS NOT NULL AND outcome IS NULL")
+        ]
 
 
 def parse_changes(words: list[str], where: str = "edit") -> tuple[dict[str, str], list[str]]:
@@ -208,7 +231,11 @@ def policy_match(s: Suggestion, policies: list[dict[str, Any]]) -> dict[str, Any
         if need_p > 0 and (s.p_success is None or s.p_success < need_p):
             continue
         most = p.get("max_cost_increase")
-        if most is not None and s.action == "retry_with_conf" and (s.cost_increase is None or s.cost_increase > float(most)):
+        if (
+            most is not None
+            and s.action == "retry_with_conf"
+            and (s.cost_increase is None or s.cost_increase > float(most))
+        ):
             continue
         return p
     return None
@@ -216,11 +243,13 @@ def policy_match(s: Suggestion, policies: list[dict[str, Any]]) -> dict[str, Any
 
 def _j(value: Any) -> str:
     import json
+
     return json.dumps(value, sort_keys=True)
 
 
 def _suggestion(row: dict[str, Any]) -> Suggestion:
     import json
+
     for k in ("conf_before", "conf", "alternatives"):
         if isinstance(row.get(k), str):
             row[k] = json.loads(row[k])

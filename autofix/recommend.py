@@ -2,15 +2,23 @@
 that minimises cost + λ·P(fail)·penalty over the search space, scored in one batch by the model.
 
 The output changes only what needs changing: the keys whose value differs from the failed config."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, failure_kind, matrix, numbers, untried, with_failure
 from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core.spark import GiB, MiB, executors_key, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
+    import numpy.typing as npt
+
+    from autofix.features import Floats, Mask
+    from autofix.model import Predictor
 
 SLA = 1.5  # a retry is to finish within this × the runtime the failed config would have had with enough memory
 # of that limit, what the search plans for when the model has not measured its own runtime error on
@@ -24,9 +32,14 @@ MIN_PARTITION_GIB = 1 / 16  # 64 MiB: below the 100–200 MiB partitions of the 
 FAR_FREE = 2.5
 FAR_COST = 0.6
 NO_RETRY_BELOW = 0.5  # a config-fixable failure whose best candidate is this unlikely to succeed is not retried
-SPACE = {"spark.executor.memory": (512 * MiB, 64 * GiB), "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
-         "spark.executor.cores": (1, 8), "spark.executor.instances": (1, 500),
-         "spark.sql.shuffle.partitions": (1, 20000), "spark.driver.memory": (512 * MiB, 64 * GiB)}
+SPACE = {
+    "spark.executor.memory": (512 * MiB, 64 * GiB),
+    "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
+    "spark.executor.cores": (1, 8),
+    "spark.executor.instances": (1, 500),
+    "spark.sql.shuffle.partitions": (1, 20000),
+    "spark.driver.memory": (512 * MiB, 64 * GiB),
+}
 SIZES = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory")
 
 
@@ -42,26 +55,37 @@ class Decision:
     alternatives: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "category": self.category, "rule_id": self.rule_id, "action": self.action,
-                "conf": self.conf, "p_success": self.p_success, "expected_cost": self.expected_cost}
+        return {
+            "run_id": self.run_id,
+            "category": self.category,
+            "rule_id": self.rule_id,
+            "action": self.action,
+            "conf": self.conf,
+            "p_success": self.p_success,
+            "expected_cost": self.expected_cost,
+        }
 
 
-def _clamp(key: str, value):
+def _clamp(key: str, value: npt.ArrayLike) -> Floats:
     import numpy as np
+
     lo, hi = SPACE[key]
     return np.clip(value, lo, hi)
 
 
-def grid(conf: dict[str, str], kind: str | None = None):
+def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     """Reshapings of a config around itself, as an N×7 array (heap GiB, overhead GiB, cores, instances,
     partitions, driver GiB, result limit GiB): memory down or up, overhead up, other cores per executor
     with as many slots in all, fewer or more partitions — and their combinations; for a driver failure
     (`kind` "driver") each of them with more driver memory too, its result limit raised to match, or with
     the result limit alone raised (up to the driver's memory) when the driver has no more to get."""
     import numpy as np
+
     heap, over, cores, inst, parts, driver, result = numbers(conf)
 
-    def axis(key, values):  # the clamped values of one dimension, each once (in whole MiB for sizes)
+    def axis(
+        key: str, values: npt.ArrayLike
+    ) -> Floats:  # the clamped values of one dimension, each once (in whole MiB for sizes)
         v = _clamp(key, np.asarray(values, dtype=np.float64))
         return np.unique(np.round(v / MiB) * MiB / GiB) if key in SIZES else np.unique(np.round(v))
 
@@ -69,7 +93,9 @@ def grid(conf: dict[str, str], kind: str | None = None):
     overs = axis("spark.executor.memoryOverhead", over * GiB * np.array([1, 1.5, 2, 3, 4]))
     coreset = axis("spark.executor.cores", [1, 2, 4, cores, min(8, cores * 2), 8])
     partset = axis("spark.sql.shuffle.partitions", parts * np.array([0.5, 1, 2, 4, 8, 16]))
-    drivers = axis("spark.driver.memory", driver * GiB * np.array([1, 1.5, 2, 3, 4, 6, 8, 16, 32] if kind == "driver" else [1]))
+    drivers = axis(
+        "spark.driver.memory", driver * GiB * np.array([1, 1.5, 2, 3, 4, 6, 8, 16, 32] if kind == "driver" else [1])
+    )
     # (driver, result limit) pairs: more driver memory with the limit raised to it; for a driver already at
     # the space's bound, the limit alone, up to the driver's memory. Only there: bigger results need a
     # bigger heap to land in, and history (where owners raise both) never shows what a limit raised
@@ -77,16 +103,18 @@ def grid(conf: dict[str, str], kind: str | None = None):
     # driver's OOM (README)
     pairs = [(d, max(result, d) if d > driver else result) for d in drivers]
     if kind == "driver" and driver * GiB >= SPACE["spark.driver.memory"][1]:
-        pairs += [(driver, r) for r in np.unique(np.minimum(driver, result * np.array([1.25, 1.5, 2, 3, 4])))
-                  if r > result]
+        pairs += [
+            (driver, r) for r in np.unique(np.minimum(driver, result * np.array([1.25, 1.5, 2, 3, 4]))) if r > result
+        ]
     pair = np.arange(len(pairs))
     h, o, c, pt, i = (a.ravel() for a in np.meshgrid(heaps, overs, coreset, partset, pair, indexing="ij"))
     dr = np.asarray(pairs, dtype=np.float64)[i]
-    return np.stack([h, o, c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, dr[:, 0], dr[:, 1]],
-                    axis=1)
+    return np.stack(
+        [h, o, c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, dr[:, 0], dr[:, 1]], axis=1
+    )
 
 
-def to_conf(conf: dict[str, str], row) -> dict[str, str]:
+def to_conf(conf: dict[str, str], row: Iterable[float]) -> dict[str, str]:
     """A grid row back into Spark's syntax; overhead is written only when it is not Spark's default, the
     other keys only when they were set or change — a key the job leaves to Spark's default stays unset
     when the row keeps that default, so the answer names only what changes."""
@@ -99,8 +127,11 @@ def to_conf(conf: dict[str, str], row) -> dict[str, str]:
     if "spark.executor.memoryOverhead" in conf or abs(over * GiB - default_over) > MiB:
         out["spark.executor.memoryOverhead"] = format_size(int(over * GiB))
     # maxExecutors for a job under dynamic allocation
-    for key, value, before in (("spark.executor.cores", cores, old[2]), (executors_key(conf), inst, old[3]),
-                               ("spark.sql.shuffle.partitions", parts, old[4])):
+    for key, value, before in (
+        ("spark.executor.cores", cores, old[2]),
+        (executors_key(conf), inst, old[3]),
+        ("spark.sql.shuffle.partitions", parts, old[4]),
+    ):
         if key in conf or int(value) != int(before):
             out[key] = str(int(value))
     if abs(driver - old[5]) * GiB > MiB:
@@ -114,9 +145,17 @@ def candidates(conf: dict[str, str], kind: str | None = None) -> list[dict[str, 
     return [to_conf(conf, row) for row in grid(conf, kind)]
 
 
-def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, lam: float = LAMBDA,
-           penalty: float | None = None, keep: int = 3, kind: str | None = None,
-           penalty_factor: float = PENALTY_FACTOR) -> list[tuple[float, float, float, dict[str, str]]]:
+def search(
+    predictor: Predictor,
+    conf: dict[str, str],
+    input_bytes: int,
+    mem: JobMemory,
+    lam: float = LAMBDA,
+    penalty: float | None = None,
+    keep: int = 3,
+    kind: str | None = None,
+    penalty_factor: float = PENALTY_FACTOR,
+) -> list[tuple[float, float, float, dict[str, str]]]:
     """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate inside
     the memory room the job has succeeded with (features.untried; when none is, all) scored in one
     batch (_judged); of them, those inside the box of what the model has seen, widened to the failed
@@ -124,10 +163,11 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     into the model's box. `penalty`: the cost of a failed retry, by default `penalty_factor` × the model's
     cost for the failed config."""
     import numpy as np
+
     rows, base = grid(conf, kind), numbers(conf)
     # the candidates, the failed config and the SLA's reference rows in one batch of features
     everything = matrix(np.vstack([rows, [base], enough_memory_rows(conf)]), input_bytes, mem)
-    X, own, more = everything[:len(rows)], everything[len(rows):len(rows) + 1], everything[len(rows) + 1:]
+    X, own, more = everything[: len(rows)], everything[len(rows) : len(rows) + 1], everything[len(rows) + 1 :]
     ruled_out = dominated(rows, input_bytes / GiB, mem)  # what the job's own failures rule out
     # the rule of thumb's floor on partition size (unless the job already runs smaller ones): tasks much
     # smaller pay more in launch and shuffle-fetch time than they save, and the runtime model has seen
@@ -156,13 +196,24 @@ def search(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory, la
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
 
 
-def _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also):
+def _judged(
+    predictor: Predictor,
+    base: tuple[float, ...],
+    input_bytes: int,
+    mem: JobMemory,
+    rows: Floats,
+    X: Floats,
+    more: Floats,
+    ruled_out: Mask,
+    also: Floats | None,
+) -> tuple[Floats, Floats]:
     """(P(success), expected cost) of the candidate rows, features clipped into the model's box (widened
     by the rows `also`); P is 0 where the job's failures rule a row out or the model expects it to run past
     the SLA — planning for longer the further a shape's shuffle blocks per slot lie beyond what the job
     has run (FAR_FREE, FAR_COST). `base`: the failed config's numbers; `more`: the features of
     enough_memory_rows, the SLA's reference."""
     import numpy as np
+
     p, cost, runtime = predictor.predict_all(np.vstack([X, more]), clip=True, also=also)
     n = len(X)
     p, cost = np.where(ruled_out, 0.0, p[:n]), cost[:n]
@@ -179,20 +230,24 @@ def _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also):
     return p, cost
 
 
-def enough_memory_runtime(predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory) -> float:
+def enough_memory_runtime(predictor: Predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory) -> float:
     """The runtime the failed config would have had with enough memory — the SLA's reference: the
     model's runtime for the same shape (cores, executors, partitions) with ever more heap and overhead
     (enough_memory_rows), the least of them. A config short of memory spills before it dies, so the
     model's runtime for the failed config itself includes that slowdown, and a limit taken from it would
     be lenient by as much. (The search scores these rows with its candidates, in the same box: _judged.)"""
     import numpy as np
+
     runtime = predictor.predict_all(matrix(enough_memory_rows(conf), input_bytes, mem), clip=True)[2]
+    if runtime is None:  # (was a TypeError from float(None))
+        raise ValueError("the model has no price list: it predicts no runtime")
     return float(np.min(runtime))
 
 
-def enough_memory_rows(conf: dict[str, str]):
+def enough_memory_rows(conf: dict[str, str]) -> Floats:
     """The failed config's shape with 1–8× its heap and overhead, as rows of a grid."""
     import numpy as np
+
     more = np.repeat(np.asarray([numbers(conf)], dtype=np.float64), 6, axis=0)
     factors = np.array([1, 1.5, 2, 3, 4, 8])
     more[:, 0] *= factors
@@ -204,8 +259,15 @@ def changed(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in new.items() if old.get(k) != v}
 
 
-def decide(record: dict[str, Any], category: str, rule_id: str | None, predictor, mem: JobMemory,
-           lam: float = LAMBDA, penalty_factor: float = PENALTY_FACTOR) -> Decision:
+def decide(
+    record: dict[str, Any],
+    category: str,
+    rule_id: str | None,
+    predictor: Predictor | None,
+    mem: JobMemory,
+    lam: float = LAMBDA,
+    penalty_factor: float = PENALTY_FACTOR,
+) -> Decision:
     """The decision for one failed attempt. A config-fixable failure gets the best config found — unless
     even that one is predicted to fail (P(success) < NO_RETRY_BELOW): then no_retry, for a doomed retry
     only costs money; its candidates stay in `alternatives` for a person to look at."""
@@ -215,8 +277,15 @@ def decide(record: dict[str, Any], category: str, rule_id: str | None, predictor
         if predictor is None:
             raise LookupError("no trained model")
         mem = with_failure(mem, record)  # what this failure shows about the config is evidence too
-        best = search(predictor, record["conf"], record["input_bytes"], mem, lam, kind=failure_kind(record),
-                      penalty_factor=penalty_factor)
+        best = search(
+            predictor,
+            record["conf"],
+            record["input_bytes"],
+            mem,
+            lam,
+            kind=failure_kind(record),
+            penalty_factor=penalty_factor,
+        )
         top = best[0]
         if category == UNCLASSIFIED:
             same_p = float(predictor.predict(matrix([numbers(record["conf"])], record["input_bytes"], mem))[0][0])
@@ -235,6 +304,8 @@ def decide(record: dict[str, Any], category: str, rule_id: str | None, predictor
         else:
             d.conf, d.expected_cost = changed(record["conf"], top[3]), round(top[2], 4)
         d.p_success = round(top[1], 4)
-        d.alternatives = [{"conf": changed(record["conf"], s[3]), "p_success": round(s[1], 4),
-                           "expected_cost": round(s[2], 4)} for s in alternatives]
+        d.alternatives = [
+            {"conf": changed(record["conf"], s[3]), "p_success": round(s[1], 4), "expected_cost": round(s[2], 4)}
+            for s in alternatives
+        ]
     return d

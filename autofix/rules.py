@@ -1,5 +1,6 @@
 """Rule files: an ordered list of TOML `[[rule]]` tables. Order is priority (first match wins), and the
 user's file is read before the built-in one. Every problem is reported with file, rule id and reason."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,9 +9,10 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from core.taxonomy import ACTIONS, CATEGORIES
 from core.errors import BadInput
+from core.taxonomy import ACTIONS, CATEGORIES
 
 BUILTIN_RULES = Path(__file__).with_name("rules.toml")
 KNOWN_KEYS = {"id", "category", "action", "description", "patterns", "all_of", "examples", "counter_examples"}
@@ -44,7 +46,7 @@ class Rule:
             names += [n for n in c.groupindex if n not in names]
         return names
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("source")
         return d
@@ -126,8 +128,14 @@ def _rule(item: object, where: str, source: str) -> Rule:
                 raise RuleError(f"{where}: regex {p!r} spans lines; rules match one line at a time")
     if not isinstance(item.get("description", ""), str):
         raise RuleError(f"{where}: 'description' must be a string")
-    return Rule(id=rid, category=item["category"], action=item["action"], description=item.get("description", ""),
-                source=source, **lists)
+    return Rule(
+        id=rid,
+        category=item["category"],
+        action=item["action"],
+        description=item.get("description", ""),
+        source=source,
+        **lists,
+    )
 
 
 def load_file(path: Path) -> list[Rule]:
@@ -159,6 +167,7 @@ def load_ruleset(user_file: Path | None = None, builtin: Path | None = BUILTIN_R
 
 def rule_to_toml(rule: Rule) -> str:
     """One [[rule]] table, as appended to the user's rule file."""
+
     def lit(s: str) -> str:
         # TOML literal strings cannot hold a single quote or a newline: fall back to a basic string.
         return f"'{s}'" if "'" not in s and "\n" not in s else json.dumps(s)
@@ -166,9 +175,14 @@ def rule_to_toml(rule: Rule) -> str:
     def arr(items: list[str]) -> str:
         return "[" + ", ".join(lit(i) for i in items) + "]"
 
-    lines = ["[[rule]]", f"id = {json.dumps(rule.id)}", f"category = {json.dumps(rule.category)}",
-             f"action = {json.dumps(rule.action)}", f"description = {json.dumps(rule.description)}",
-             f"patterns = {arr(rule.patterns)}"]
+    lines = [
+        "[[rule]]",
+        f"id = {json.dumps(rule.id)}",
+        f"category = {json.dumps(rule.category)}",
+        f"action = {json.dumps(rule.action)}",
+        f"description = {json.dumps(rule.description)}",
+        f"patterns = {arr(rule.patterns)}",
+    ]
     if rule.all_of:
         lines.append(f"all_of = {arr(rule.all_of)}")
     lines.append(f"examples = {arr(rule.examples)}")

@@ -1,12 +1,14 @@
 """The recommender as the engine uses it: train on history and register a version; load the newest
 version; recommend for failed attempts. (Its evaluation on the simulator's Spark world is tooling:
 console/lab/.)"""
+
 from __future__ import annotations
 
 import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +19,27 @@ from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core import clock
 from core.errors import BadInput
 from core.registry import Registry
+from core.types import ModelVersion
 
-NO_MODEL = ("no trained retry-recommender yet: train one with "
-            "`mlops-console autofix train --history FILE.jsonl` (JSONL history records, one attempt a line; "
-            "`mlops-console autofix world > h.jsonl` writes a sample to train on)")
+NO_MODEL = (
+    "no trained retry-recommender yet: train one with "
+    "`mlops-console autofix train --history FILE.jsonl` (JSONL history records, one attempt a line; "
+    "`mlops-console autofix world > h.jsonl` writes a sample to train on)"
+)
 
 
 class Recommender:
-    def __init__(self, registry: Registry, artifacts: Path, lam: float = LAMBDA, penalty_factor: float = PENALTY_FACTOR):
+    def __init__(
+        self, registry: Registry, artifacts: Path, lam: float = LAMBDA, penalty_factor: float = PENALTY_FACTOR
+    ):
         self.registry = registry
         self.artifacts = Path(artifacts)
         self.lam, self.penalty_factor = lam, penalty_factor
-        self._loaded: tuple[str, Any] | None = None  # (sha256, predictor) of the version last read
+        self._loaded: tuple[str, models.Predictor] | None = None  # (sha256, predictor) of the version last read
 
-    def train(self, records: list[dict[str, Any]], user: str, seed: int = 0,
-              annotations: dict[str, Any] | None = None) -> dict[str, Any]:
+    def train(
+        self, records: list[dict[str, Any]], user: str, seed: int = 0, annotations: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         spark = [r for r in records if r.get("kind") == "spark"]
         if len(spark) < 50:
             raise BadInput(f"need at least 50 Spark history records to train, got {len(spark)}")
@@ -48,18 +56,22 @@ class Recommender:
         path = staging.with_name(f"{digest}.pt")
         staging.replace(path)
         prod = self.registry.production(models.MODEL)
-        mv = self.registry.register(models.MODEL, user=user, framework=meta["family"], sha256=digest,
-                                    annotations={**(annotations or {}), "family": meta["family"],
-                                                 "rows": metrics.get("rows")},
-                                    # relative to the artifacts folder: a home copied or moved keeps its models
-                                    params={"features": meta["features"], "seed": seed,
-                                            "artifact": str(path.relative_to(self.artifacts))},
-                                    metrics=metrics, data_digest=models.data_digest(spark),
-                                    created_at=clock.iso(clock.now()),
-                                    parent=f"{models.MODEL}:{prod.version}" if prod else None)
+        mv = self.registry.register(
+            models.MODEL,
+            user=user,
+            framework=meta["family"],
+            sha256=digest,
+            annotations={**(annotations or {}), "family": meta["family"], "rows": metrics.get("rows")},
+            # relative to the artifacts folder: a home copied or moved keeps its models
+            params={"features": meta["features"], "seed": seed, "artifact": str(path.relative_to(self.artifacts))},
+            metrics=metrics,
+            data_digest=models.data_digest(spark),
+            created_at=clock.iso(clock.now()),
+            parent=f"{models.MODEL}:{prod.version}" if prod else None,
+        )
         return {"model": models.MODEL, "version": mv.version, "metrics": metrics}
 
-    def load(self):
+    def load(self) -> tuple[models.Predictor, ModelVersion]:
         mv = self.registry.production(models.MODEL)
         if mv is None:
             raise BadInput(NO_MODEL)
@@ -69,7 +81,12 @@ class Recommender:
             self._loaded = (mv.sha256, models.load(self.artifacts / mv.params["artifact"], mv.sha256))
         return self._loaded[1], mv
 
-    def recommend(self, records: list[dict[str, Any]], classify, history: list[dict[str, Any]]) -> list[Decision]:
+    def recommend(
+        self,
+        records: list[dict[str, Any]],
+        classify: Callable[[dict[str, Any]], tuple[str, str | None]],
+        history: list[dict[str, Any]],
+    ) -> list[Decision]:
         """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
         job's past (what its runs survived and died of)."""
         predictor, _ = self.load()
@@ -80,14 +97,17 @@ class Recommender:
             out.append(decide(r, category, rule_id, predictor, memory[r["job_id"]], self.lam, self.penalty_factor))
         return out
 
-    def score(self, record: dict[str, Any], confs: list[dict[str, str]],
-              history: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    def score(
+        self, record: dict[str, Any], confs: list[dict[str, str]], history: list[dict[str, Any]]
+    ) -> list[tuple[float, float]]:
         """(P(success), expected cost) of running `record`'s job on its input with each of `confs`."""
         from autofix.features import matrix, numbers
+
         predictor, _ = self.load()
-        p, cost = predictor.predict(matrix([numbers(c) for c in confs], record["input_bytes"],
-                                           memories(history)[record["job_id"]]))
-        return [(float(a), float(b)) for a, b in zip(p, cost)]
+        p, cost = predictor.predict(
+            matrix([numbers(c) for c in confs], record["input_bytes"], memories(history)[record["job_id"]])
+        )
+        return [(float(a), float(b)) for a, b in zip(p, cost, strict=True)]
 
 
 def memories(history: list[dict[str, Any]]) -> dict[str, JobMemory]:

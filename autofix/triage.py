@@ -1,5 +1,6 @@
 """Triage of failed attempts: classify them with the active rule set (cached in the store with the rule
 set's hash), group the unclassified by signature, and turn a signature into a user rule."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ import re
 import tempfile
 import threading
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,16 @@ LAST_GOOD_KEY = "rules.user.last_good"
 
 
 class Triage:
-    def __init__(self, store: Store, cluster: Cluster, audit: AuditLog, user_rules: Path,
-                 tail_lines: int = collect.DEFAULT_TAIL_LINES, tail_bytes: int = collect.DEFAULT_TAIL_BYTES,
-                 read_only: bool = False):
+    def __init__(
+        self,
+        store: Store,
+        cluster: Cluster,
+        audit: AuditLog,
+        user_rules: Path,
+        tail_lines: int = collect.DEFAULT_TAIL_LINES,
+        tail_bytes: int = collect.DEFAULT_TAIL_BYTES,
+        read_only: bool = False,
+    ):
         self.store, self.cluster, self.audit = store, cluster, audit
         self.read_only = read_only
         self.user_rules = Path(user_rules)
@@ -86,7 +94,7 @@ class Triage:
         todo = self._unclassified(clf.digest)
         if not todo:
             return 0
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         out = []
         for a in todo:
             c = clf.classify_text(self.document(a))
@@ -97,14 +105,16 @@ class Triage:
 
     def _unclassified(self, digest: str) -> list[Attempt]:
         """The cluster's failed attempts with no classification by the rule set `digest` in the store."""
-        done = {r[0] for r in self.store.conn.execute("SELECT run_id FROM classifications WHERE ruleset = ?",
-                                                       (digest,))}
+        done = {
+            r[0] for r in self.store.conn.execute("SELECT run_id FROM classifications WHERE ruleset = ?", (digest,))
+        }
         return [a for a in self.cluster.list_attempts(failed=True) if a.run_id not in done]
 
     def classification(self, run_id: str) -> Classification | None:
         self.classify_pending()
-        row = self.store.one("SELECT * FROM classifications WHERE run_id = ? AND ruleset = ?",
-                             (run_id, self.classifier.digest))
+        row = self.store.one(
+            "SELECT * FROM classifications WHERE run_id = ? AND ruleset = ?", (run_id, self.classifier.digest)
+        )
         if row:
             return _from_row(row)
         a = self.cluster.get_attempt(run_id)
@@ -113,8 +123,10 @@ class Triage:
     def classifications(self) -> dict[str, Classification]:
         self.classify_pending()
         digest = self.classifier.digest
-        out = {r["run_id"]: _from_row(r) for r in self.store.query(
-            "SELECT * FROM classifications WHERE ruleset = ?", (digest,))}
+        out = {
+            r["run_id"]: _from_row(r)
+            for r in self.store.query("SELECT * FROM classifications WHERE ruleset = ?", (digest,))
+        }
         if self.read_only:  # what the cache lacks, computed and not kept
             for a in self._unclassified(digest):
                 out[a.run_id] = self.classifier.classify_text(self.document(a))
@@ -130,13 +142,27 @@ class Triage:
         out = []
         for sig, attempts in groups.items():
             attempts.sort(key=lambda a: a.submitted_at, reverse=True)
-            out.append({"signature": sig, "count": len(attempts), "jobs": sorted({a.job_id for a in attempts}),
-                        "last_seen": attempts[0].submitted_at, "run_ids": [a.run_id for a in attempts],
-                        "example": telling_line(self.document(attempts[0])), "regex": regex_for(sig)})
+            out.append(
+                {
+                    "signature": sig,
+                    "count": len(attempts),
+                    "jobs": sorted({a.job_id for a in attempts}),
+                    "last_seen": attempts[0].submitted_at,
+                    "run_ids": [a.run_id for a in attempts],
+                    "example": telling_line(self.document(attempts[0])),
+                    "regex": regex_for(sig),
+                }
+            )
         return sorted(out, key=lambda g: (-g["count"], g["signature"]))
 
-    def draft_rule(self, sig: str, rule_id: str | None = None, category: str = "user_code_error",
-                   action: str | None = None, pattern: str | None = None) -> Rule:
+    def draft_rule(
+        self,
+        sig: str,
+        rule_id: str | None = None,
+        category: str = "user_code_error",
+        action: str | None = None,
+        pattern: str | None = None,
+    ) -> Rule:
         group = next((g for g in self.signatures() if g["signature"] == sig), None)
         if group is None:
             raise NotFound(f"no unclassified signature {sig!r}")
@@ -145,14 +171,21 @@ class Triage:
         others = [g["example"] for g in self.signatures() if g["signature"] != sig]
         text = f'''[[rule]]\nid = "x"\ncategory = "{category}"\naction = "{action or CATEGORIES[category]}"\n'''
         parse_rules(text + f"patterns = [{_toml_str(pattern or group['regex'])}]\n", "the new rule")  # validates
-        return Rule(id=rule_id or _rule_id(sig), category=category, action=action or CATEGORIES[category],
-                    patterns=[pattern or group["regex"]], description=f"from unclassified signature: {sig}"[:200],
-                    examples=[group["example"]], counter_examples=others[:1], source=str(self.user_rules))
+        return Rule(
+            id=rule_id or _rule_id(sig),
+            category=category,
+            action=action or CATEGORIES[category],
+            patterns=[pattern or group["regex"]],
+            description=f"from unclassified signature: {sig}"[:200],
+            examples=[group["example"]],
+            counter_examples=others[:1],
+            source=str(self.user_rules),
+        )
 
     def preview(self, rule: Rule) -> dict[str, Any]:
         """What the rule would do to past failures: how many it would classify, and whose place it takes."""
         user_ids = {r.id for r in self.ruleset.rules if r.source.startswith(str(self.user_rules))}
-        matched, shadowed, blocked = 0, Counter(), Counter()
+        matched, shadowed, blocked = 0, Counter[str | None](), Counter[str | None]()
         current = self.classifications()
         for run_id, cur in current.items():
             doc = self.document(self.cluster.get_attempt(run_id))
@@ -164,26 +197,38 @@ class Triage:
             matched += 1
             if cur.category != UNCLASSIFIED:
                 shadowed[cur.rule_id] += 1
-        return {"matches": matched, "shadows": dict(shadowed.most_common()), "kept_by_earlier_user_rules": dict(blocked),
-                "failures": len(current)}
+        return {
+            "matches": matched,
+            "shadows": dict(shadowed.most_common()),
+            "kept_by_earlier_user_rules": dict(blocked),
+            "failures": len(current),
+        }
 
     def add_rule(self, rule: Rule, user: str) -> None:
         """Append the rule to the user's rule file — validated as a whole first, written atomically, audited."""
         old = self.user_rules.read_text(encoding="utf-8") if self.user_rules.exists() else ""
-        new = (old.rstrip("\n") + "\n\n" if old.strip() else "# mlops-console user rules: read before the built-in ones.\n\n") \
-            + rule_to_toml(rule)
+        new = (
+            old.rstrip("\n") + "\n\n"
+            if old.strip()
+            else "# mlops-console user rules: read before the built-in ones.\n\n"
+        ) + rule_to_toml(rule)
         parsed = parse_rules(new, str(self.user_rules))  # the whole file must stay valid,
         clash = {r.id for r in parsed} & {r.id for r in load_ruleset(None).rules}
         if clash:
             raise RuleError(f"{self.user_rules}: rule {sorted(clash)[0]!r}: duplicate id (also built in)")
 
-        self.audit.change(verb="create", user=user, object_ref={"resource": "rule", "name": rule.id,
-                                                                "file": str(self.user_rules)},
-                          before=None, apply=lambda: self._write(new), after=lambda: self.rule_snapshot(rule.id),
-                          annotations={"reason": "rule from unclassified signature"})
+        self.audit.change(
+            verb="create",
+            user=user,
+            object_ref={"resource": "rule", "name": rule.id, "file": str(self.user_rules)},
+            before=None,
+            apply=lambda: self._write(new),
+            after=lambda: self.rule_snapshot(rule.id),
+            annotations={"reason": "rule from unclassified signature"},
+        )
 
     # -- rules as objects of the audit path: snapshot and restore (rollback) -------------------------------
-    def rule_snapshot(self, rule_id: str, namespace: str | None = None) -> dict | None:
+    def rule_snapshot(self, rule_id: str, namespace: str | None = None) -> dict[str, Any] | None:
         if not self.user_rules.exists():
             return None
         for r in parse_rules(self.user_rules.read_text(encoding="utf-8"), str(self.user_rules)):
@@ -191,12 +236,15 @@ class Triage:
                 return r.to_dict()
         return None
 
-    def rule_restore(self, rule_id: str, snap: dict | None, namespace: str | None = None) -> None:
+    def rule_restore(self, rule_id: str, snap: dict[str, Any] | None, namespace: str | None = None) -> None:
         """Put the user file back as it was for this rule: without it (snap None), or with it."""
         text = self.user_rules.read_text(encoding="utf-8") if self.user_rules.exists() else ""
         blocks = re.split(r"(?m)^(?=\[\[rule\]\])", text)
-        kept = [b for b in blocks if not (b.startswith("[[rule]]") and
-                                          any(r.id == rule_id for r in parse_rules(b, str(self.user_rules))))]
+        kept = [
+            b
+            for b in blocks
+            if not (b.startswith("[[rule]]") and any(r.id == rule_id for r in parse_rules(b, str(self.user_rules))))
+        ]
         new = "".join(kept).rstrip("\n") + "\n"
         if snap is not None:
             new += "\n" + rule_to_toml(Rule(**snap))
@@ -215,16 +263,25 @@ class Triage:
 
 def _toml_str(s: str) -> str:
     import json
+
     return f"'{s}'" if "'" not in s and "\n" not in s else json.dumps(s)
 
 
 def _rule_id(sig: str) -> str:
     import re
+
     words = re.findall(r"[a-z0-9]+", re.sub(r"<\w+>", "", sig.lower()))[:5]
     return "user-" + "-".join(words or ["signature"])
 
 
-def _from_row(r: dict) -> Classification:
-    return Classification(category=r["category"], rule_id=r["rule_id"], action=r["action"], evidence=r["evidence"],
-                          evidence_line=r["evidence_line"], context=r["context"] or [], fields=r["fields"] or {},
-                          ruleset=r["ruleset"])
+def _from_row(r: dict[str, Any]) -> Classification:
+    return Classification(
+        category=r["category"],
+        rule_id=r["rule_id"],
+        action=r["action"],
+        evidence=r["evidence"],
+        evidence_line=r["evidence_line"],
+        context=r["context"] or [],
+        fields=r["fields"] or {},
+        ruleset=r["ruleset"],
+    )

@@ -12,6 +12,7 @@ runs in a fresh home. `--cases` writes one line per judged failure (the per-case
 `--hot-keys 0.0625` gives that share of jobs a hot key (spark_world.history) — a variant the
 recommender handles only in part (README: hot keys).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,39 @@ sys.path.insert(0, str(REPO))
 DEFAULT_PAIRS = ("default:11:default:7", "default:5:default:3", "other:11:other:7", "default:11:other:7")
 # the README's table, in its order: the 24 pairs earlier rounds looked at, then 8 seeds new in the last round
 README_PAIRS = (
-    "default:11:default:7", "default:5:default:3", "default:11:default:3", "default:11:default:5",
-    "default:7:default:11", "other:11:other:7", "default:11:other:7", "other:5:other:3", "default:13:default:17",
-    "default:23:default:29", "other:13:other:21", "default:17:other:19", "default:31:default:37",
-    "other:41:other:43", "default:43:other:47", "default:53:default:59", "default:61:default:67",
-    "other:71:other:73", "default:79:other:83", "default:89:default:97", "default:101:other:103",
-    "default:107:default:109", "other:113:other:127", "default:131:other:137",
-    "default:151:other:157", "default:163:other:167", "default:173:default:179", "other:181:other:191",
-    "default:193:other:197", "other:199:other:211", "default:223:default:227", "default:229:other:233")
+    "default:11:default:7",
+    "default:5:default:3",
+    "default:11:default:3",
+    "default:11:default:5",
+    "default:7:default:11",
+    "other:11:other:7",
+    "default:11:other:7",
+    "other:5:other:3",
+    "default:13:default:17",
+    "default:23:default:29",
+    "other:13:other:21",
+    "default:17:other:19",
+    "default:31:default:37",
+    "other:41:other:43",
+    "default:43:other:47",
+    "default:53:default:59",
+    "default:61:default:67",
+    "other:71:other:73",
+    "default:79:other:83",
+    "default:89:default:97",
+    "default:101:other:103",
+    "default:107:default:109",
+    "other:113:other:127",
+    "default:131:other:137",
+    "default:151:other:157",
+    "default:163:other:167",
+    "default:173:default:179",
+    "other:181:other:191",
+    "default:193:other:197",
+    "other:199:other:211",
+    "default:223:default:227",
+    "default:229:other:233",
+)
 
 
 def main() -> None:
@@ -45,8 +71,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--days", type=int, default=40)
     ap.add_argument("--cases", default=None, help="write the per-case diagnostic here (JSONL)")
-    ap.add_argument("--hot-keys", type=float, default=0.0,
-                    help="share of jobs with a hot key, in the training and the judged worlds (e.g. 0.0625)")
+    ap.add_argument(
+        "--hot-keys",
+        type=float,
+        default=0.0,
+        help="share of jobs with a hot key, in the training and the judged worlds (e.g. 0.0625)",
+    )
     args = ap.parse_args()
     if args.readme:
         args.pairs = list(README_PAIRS)
@@ -56,27 +86,40 @@ def main() -> None:
 
     estates = {"default": None, "other": w.OTHER_ESTATE}
     out = open(args.cases, "w") if args.cases else None
-    print(f"{'train':>12} {'evaluate':>12} | {'fix':>5} {'spend':>5} {'dec':>5} | {'vpa fix':>7} {'spend':>5} | "
-          f"{'dbl fix':>7} {'spend':>5} | cases | train s | chosen")
+    print(
+        f"{'train':>12} {'evaluate':>12} | {'fix':>5} {'spend':>5} {'dec':>5} | {'vpa fix':>7} {'spend':>5} | "
+        f"{'dbl fix':>7} {'spend':>5} | cases | train s | chosen"
+    )
     for pair in args.pairs:
         te, ts, ee, es = pair.split(":")
         with tempfile.TemporaryDirectory() as home:
             engine = Engine(settings.load({"home": home}))
-            records, _ = w.history(int(ts), n_jobs=args.jobs, days=args.days, ranges=estates[te],
-                                   hot_keys=args.hot_keys)
+            records, _ = w.history(
+                int(ts), n_jobs=args.jobs, days=args.days, ranges=estates[te], hot_keys=args.hot_keys
+            )
             t = time.perf_counter()
             chosen = engine.recommender.train(records)["metrics"]["chosen"]
             dt = time.perf_counter() - t
             from autofix.service import evaluate
+
             cases: list[dict] = []
-            ev = evaluate(engine.recommender, int(es), engine._classify_record, ranges=estates[ee], cases_out=cases,
-                          hot_keys=args.hot_keys)
+            ev = evaluate(
+                engine.recommender,
+                int(es),
+                engine._classify_record,
+                ranges=estates[ee],
+                cases_out=cases,
+                hot_keys=args.hot_keys,
+            )
         p = ev["policies"]
-        print(f"{te + ':' + ts:>12} {ee + ':' + es:>12} | {p['recommender']['first_retry_fix_rate']:5.2f} "
-              f"{p['recommender']['episode_spend_vs_cheapest']:5.2f} {ev['decision_accuracy']:5.2f} | "
-              f"{p['vpa_bump']['first_retry_fix_rate']:7.2f} {p['vpa_bump']['episode_spend_vs_cheapest']:5.2f} | "
-              f"{p['double_memory']['first_retry_fix_rate']:7.2f} {p['double_memory']['episode_spend_vs_cheapest']:5.2f}"
-              f" | {ev['fixable_memory_failures']:5d} | {dt:7.1f} | {chosen}", flush=True)
+        print(
+            f"{te + ':' + ts:>12} {ee + ':' + es:>12} | {p['recommender']['first_retry_fix_rate']:5.2f} "
+            f"{p['recommender']['episode_spend_vs_cheapest']:5.2f} {ev['decision_accuracy']:5.2f} | "
+            f"{p['vpa_bump']['first_retry_fix_rate']:7.2f} {p['vpa_bump']['episode_spend_vs_cheapest']:5.2f} | "
+            f"{p['double_memory']['first_retry_fix_rate']:7.2f} {p['double_memory']['episode_spend_vs_cheapest']:5.2f}"
+            f" | {ev['fixable_memory_failures']:5d} | {dt:7.1f} | {chosen}",
+            flush=True,
+        )
         if out:
             for c in cases:
                 c = {**c, "pair": pair}

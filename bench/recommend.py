@@ -9,13 +9,13 @@ CPU, from the artifact's tensors.
 
 Goals (issue 5): training 100k records ≤ 60 s on this CPU; 1,000 recommendations ≤ 2 s.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +45,9 @@ def main() -> None:
     tensors, meta, metrics = train(X, y, cost, when, seed=0, device=args.device, runtime=runtime)
     train_dt = time.perf_counter() - t
     model = Predictor(tensors, meta)
-    failed = [r for r in records if r["status"] == "failed" and failure_kind(r) in ("heap", "overhead", "driver")][:1000]
+    failed = [r for r in records if r["status"] == "failed" and failure_kind(r) in ("heap", "overhead", "driver")][
+        :1000
+    ]
     # three rounds, the best reported (as timeit does): on this shared 2-core machine one round varies by
     # ±20 % with what else runs; all three are printed
     rounds = []
@@ -56,16 +58,21 @@ def main() -> None:
         rounds.append(time.perf_counter() - t)
     rec_dt = min(rounds)
     import torch
+
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     where = torch.cuda.get_device_name(0) if device.startswith("cuda") else "CPU"
-    print(f"records: {len(records):,} ({len(X):,} training rows); chosen: {metrics['chosen']}; "
-          f"MLP trained on {device} ({where})")
+    print(
+        f"records: {len(records):,} ({len(X):,} training rows); chosen: {metrics['chosen']}; "
+        f"MLP trained on {device} ({where})"
+    )
     print("validation log-loss: " + ", ".join(f"{f} {r['val_logloss']}" for f, r in metrics["validation"].items()))
     print(f"read as JSON (anchor):       {json_dt:6.2f} s")
     print(f"features:                    {feat_dt:6.2f} s ({feat_dt / json_dt:.1f}x the JSON read)")
     print(f"train both families + refit: {train_dt:6.2f} s (goal <= 60 s)")
-    print(f"recommend {len(failed):,} failures:     {rec_dt:6.2f} s (goal <= 2 s for 1,000; best of "
-          f"{', '.join(f'{x:.2f}' for x in rounds)})")
+    print(
+        f"recommend {len(failed):,} failures:     {rec_dt:6.2f} s (goal <= 2 s for 1,000; best of "
+        f"{', '.join(f'{x:.2f}' for x in rounds)})"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from spawn to the first painted frame; the console is also timed to its first fr
 
 Prints the medians and the ratio console/bare (goal ≤ 1.5×).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,9 @@ def sample(code: str, *args: str) -> dict[str, float]:
     master, slave = pty.openpty()
     env = {**os.environ, "MARKS": path, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
     t0 = time.time()
-    p = subprocess.Popen([sys.executable, "-c", code, *args], stdin=slave, stdout=slave, stderr=slave,
-                         env=env, cwd=REPO, close_fds=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO, close_fds=True
+    )
     os.close(slave)
     deadline = time.time() + 60
     while p.poll() is None and time.time() < deadline:
@@ -100,8 +102,9 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="bench-home-")
     os.environ["MLOPS_CONSOLE_CONFIG"] = os.path.join(home, "none.toml")
     # Build the estate once, untimed: the bench measures a warm start, as an operator has every day.
-    subprocess.run([sys.executable, "-m", "console", "--home", home, "version"], check=True, cwd=REPO,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "console", "--home", home, "version"], check=True, cwd=REPO, capture_output=True
+    )
     sample(BARE)  # warm the page cache for both
     sample(CONSOLE, home)
     bare, frame, data = [], [], []
@@ -115,7 +118,7 @@ def main() -> None:
     print(f"bare Textual app, first frame:        {mb * 1000:7.0f} ms")
     print(f"mlops-console, first frame:           {mf * 1000:7.0f} ms   ratio {mf / mb:.2f}x (goal <= 1.5x)")
     print(f"mlops-console, dashboard with data:   {md * 1000:7.0f} ms   ratio {md / mb:.2f}x")
-    print(f"torch/sklearn imported at first frame: checked by tests/test_tui.py")
+    print("torch/sklearn imported at first frame: checked by tests/test_tui.py")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,16 @@ process starting meanwhile leaves a change that is still being made alone; and n
 second outcome. A change to this store itself (the registry, imported history) is `local`: the change
 and its outcome record commit in one transaction, so neither can exist without the other.
 """
+
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from core import clock
 from core.errors import ConsoleError
@@ -29,8 +32,19 @@ from core.types import AuditEvent
 T = TypeVar("T")
 GENESIS = "0" * 64
 HEAD_KEY = "audit.head"  # "seq:hash" of the newest event
-COLUMNS = ("seq", "audit_id", "stage", "verb", "user", "object_ref", "before", "after", "annotations",
-           "timestamp", "prev_hash")
+COLUMNS = (
+    "seq",
+    "audit_id",
+    "stage",
+    "verb",
+    "user",
+    "object_ref",
+    "before",
+    "after",
+    "annotations",
+    "timestamp",
+    "prev_hash",
+)
 TERMINAL = ("ResponseComplete", "Failed")
 PARALLEL_FROM = 200_000  # events; below this one process verifies faster than starting others
 WRITER = "writer"  # the intent's annotation naming the process that makes the change
@@ -48,7 +62,7 @@ def _j(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def row_hash(values: tuple) -> str:
+def row_hash(values: tuple[Any, ...]) -> str:
     """sha256 over the stored text of the hashed columns (no JSON round trip: verify stays fast)."""
     return hashlib.sha256("\x1f".join(str(v) for v in values).encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -61,9 +75,14 @@ class Verdict:
     audit_id: str | None = None
     reason: str = ""
 
-    def to_dict(self) -> dict:
-        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad, "audit_id": self.audit_id,
-                "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "first_bad_seq": self.first_bad,
+            "audit_id": self.audit_id,
+            "reason": self.reason,
+        }
 
 
 def crash_point(name: str) -> None:
@@ -90,7 +109,7 @@ def _pid_start(pid: int) -> int | None:
     except OSError:
         return None
     # the command name (field 2) may hold spaces and parentheses: count fields after its closing one
-    return int(stat[stat.rindex(")") + 2:].split()[19])
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
 
 
 def _boot_id() -> str | None:
@@ -103,6 +122,7 @@ def _boot_id() -> str | None:
 
 def writer_identity() -> dict[str, Any]:
     import socket
+
     pid = os.getpid()
     return {"pid": pid, "start": _pid_start(pid), "boot_id": _boot_id(), "host": socket.gethostname()}
 
@@ -112,6 +132,7 @@ def writer_alive(writer: Any) -> bool:
     running with the same start time. Anything else (another host, a reboot, no writer recorded) counts
     as gone, so its intent is settled as before writers were recorded."""
     import socket
+
     if not isinstance(writer, dict) or not isinstance(writer.get("pid"), int) or writer["pid"] <= 0:
         return False
     if writer.get("host") != socket.gethostname() or writer.get("boot_id") != _boot_id():
@@ -119,7 +140,7 @@ def writer_alive(writer: Any) -> bool:
     pid, recorded = writer["pid"], writer.get("start")
     running = _pid_start(pid)
     if recorded is not None and running is not None:
-        return running == recorded
+        return bool(running == recorded)
     # no start time to compare (no /proc, or the pid is gone): whether the pid exists decides
     try:
         os.kill(pid, 0)
@@ -144,6 +165,7 @@ def hold_point(name: str) -> None:
     counts[name] = counts.get(name, 0) + 1
     if counts[name] in wanted:
         import sys
+
         print(f"mlops-console: held at {name}", file=sys.stderr, flush=True)
         sys.stdin.readline()
 
@@ -152,39 +174,89 @@ class AuditLog:
     def __init__(self, store: Store):
         self.store = store
 
-    def _append(self, *, verb: str, user: str, object_ref: dict[str, Any], stage: str = "ResponseComplete",
-               before: Any = None, after: Any = None, annotations: dict[str, Any] | None = None,
-               audit_id: str | None = None) -> AuditEvent:
+    def _append(
+        self,
+        *,
+        verb: str,
+        user: str,
+        object_ref: dict[str, Any],
+        stage: str = "ResponseComplete",
+        before: Any = None,
+        after: Any = None,
+        annotations: dict[str, Any] | None = None,
+        audit_id: str | None = None,
+    ) -> AuditEvent:
         import uuid  # ~5 ms to import; only mutations need it
 
         with self.store.transaction() as conn:
             # Checked under the write lock, so that even two processes settling one change at once
             # leave it one outcome.
-            if stage in TERMINAL and audit_id and conn.execute(
-                    f"SELECT 1 FROM audit WHERE audit_id = ? AND stage IN {TERMINAL} LIMIT 1", (audit_id,)).fetchone():
+            if (
+                stage in TERMINAL
+                and audit_id
+                and conn.execute(
+                    f"SELECT 1 FROM audit WHERE audit_id = ? AND stage IN {TERMINAL} LIMIT 1", (audit_id,)
+                ).fetchone()
+            ):
                 raise AlreadySettled(f"change {audit_id} already has its outcome")
             last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             head = conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_KEY,)).fetchone()
             if head is not None and (last is None or head[0] != f"{last[0]}:{last[1]}"):
                 # The newest records were removed: appending would chain over the hole and hide it.
-                raise AuditTampered("the audit trail's newest record does not match its head anchor (records "
-                                    "deleted?): no change is made until `audit verify` is looked into")
+                raise AuditTampered(
+                    "the audit trail's newest record does not match its head anchor (records "
+                    "deleted?): no change is made until `audit verify` is looked into"
+                )
             seq = (last[0] + 1) if last else 1
             prev = last[1] if last else GENESIS
-            values = (seq, audit_id or str(uuid.uuid4()), stage, verb, user, _j(object_ref), _j(before), _j(after),
-                      _j(annotations or {}), clock.iso(clock.now()), prev)
+            values = (
+                seq,
+                audit_id or str(uuid.uuid4()),
+                stage,
+                verb,
+                user,
+                _j(object_ref),
+                _j(before),
+                _j(after),
+                _j(annotations or {}),
+                clock.iso(clock.now()),
+                prev,
+            )
             digest = row_hash(values)
-            conn.execute(f"INSERT INTO audit({', '.join(COLUMNS)}, hash) VALUES ({', '.join('?' * 12)})",
-                         (*values, digest))
-            conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                         (HEAD_KEY, f"{seq}:{digest}"))
-        return AuditEvent(seq=seq, audit_id=values[1], stage=stage, verb=verb, user=user, object_ref=object_ref,
-                          before=before, after=after, annotations=annotations or {}, timestamp=values[9],
-                          prev_hash=prev, hash=digest)
+            conn.execute(
+                f"INSERT INTO audit({', '.join(COLUMNS)}, hash) VALUES ({', '.join('?' * 12)})", (*values, digest)
+            )
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (HEAD_KEY, f"{seq}:{digest}"),
+            )
+        return AuditEvent(
+            seq=seq,
+            audit_id=values[1],
+            stage=stage,
+            verb=verb,
+            user=user,
+            object_ref=object_ref,
+            before=before,
+            after=after,
+            annotations=annotations or {},
+            timestamp=values[9],
+            prev_hash=prev,
+            hash=digest,
+        )
 
-    def change(self, *, verb: str, user: str, object_ref: dict[str, Any], before: Any, apply: Callable[[], T],
-               after: Callable[[], Any] | Any = None, annotations: dict[str, Any] | None = None,
-               local: bool = False) -> T:
+    def change(
+        self,
+        *,
+        verb: str,
+        user: str,
+        object_ref: dict[str, Any],
+        before: Any,
+        apply: Callable[[], T],
+        after: Callable[[], Any] | Any = None,
+        annotations: dict[str, Any] | None = None,
+        local: bool = False,
+    ) -> T:
         """Intent record → the change → outcome record, all under one auditID.
 
         `after` may be a callable, read once the change is made (the object as it now is). `local`: the
@@ -195,29 +267,44 @@ class AuditLog:
             with self.store.transaction():
                 result = apply()
                 final = after() if callable(after) else after
-                self._append(verb=verb, user=user, object_ref=object_ref, before=before, after=final,
-                             annotations=annotations)
+                self._append(
+                    verb=verb, user=user, object_ref=object_ref, before=before, after=final, annotations=annotations
+                )
                 return result
         return self._change(verb, user, object_ref, before, apply, after, annotations)
 
-    def _change(self, verb: str, user: str, object_ref: dict[str, Any], before: Any, apply: Callable[[], T],
-                after: Callable[[], Any] | Any, annotations: dict[str, Any] | None) -> T:
+    def _change(
+        self,
+        verb: str,
+        user: str,
+        object_ref: dict[str, Any],
+        before: Any,
+        apply: Callable[[], T],
+        after: Callable[[], Any] | Any,
+        annotations: dict[str, Any] | None,
+    ) -> T:
         import uuid
 
         audit_id = str(uuid.uuid4())
         notes = dict(annotations or {})
-        common = dict(verb=verb, user=user, object_ref=object_ref, audit_id=audit_id)
+        common: dict[str, Any] = dict(verb=verb, user=user, object_ref=object_ref, audit_id=audit_id)
         planned = None if callable(after) else after
-        self._append(stage="RequestReceived", before=before, after=planned,
-                     annotations={**notes, WRITER: writer_identity()}, **common)
+        self._append(
+            stage="RequestReceived",
+            before=before,
+            after=planned,
+            annotations={**notes, WRITER: writer_identity()},
+            **common,
+        )
         crash_point("after-intent")
         hold_point("after-intent")
         try:
             result = apply()
         except Exception as e:
             try:
-                self._append(stage="Failed", before=before, after=None,
-                             annotations={**notes, "error": str(e)[:500]}, **common)
+                self._append(
+                    stage="Failed", before=before, after=None, annotations={**notes, "error": str(e)[:500]}, **common
+                )
             except AlreadySettled:
                 pass
             raise
@@ -237,32 +324,45 @@ class AuditLog:
     def settle(self, intent: AuditEvent, applied: bool, current: Any) -> None:
         """The outcome of an intent whose writer died: applied (the object is no longer as it was before)
         or not. Only `Changes.recover` calls this; AlreadySettled when another process did it first."""
-        common = dict(verb=intent.verb, user=intent.user, object_ref=intent.object_ref, audit_id=intent.audit_id)
+        common: dict[str, Any] = dict(
+            verb=intent.verb, user=intent.user, object_ref=intent.object_ref, audit_id=intent.audit_id
+        )
         notes = {k: v for k, v in intent.annotations.items() if k != WRITER}
         if applied:
-            self._append(stage="ResponseComplete", before=intent.before, after=current, **common,
-                         annotations={**notes, "recovered": "interrupted after the change"})
+            self._append(
+                stage="ResponseComplete",
+                before=intent.before,
+                after=current,
+                **common,
+                annotations={**notes, "recovered": "interrupted after the change"},
+            )
         else:
-            self._append(stage="Failed", before=intent.before, after=None, **common,
-                         annotations={**notes, "recovered": "interrupted before the change"})
+            self._append(
+                stage="Failed",
+                before=intent.before,
+                after=None,
+                **common,
+                annotations={**notes, "recovered": "interrupted before the change"},
+            )
 
     def pending(self) -> list[AuditEvent]:
         """Intents with no outcome: a process died between the two records."""
         rows = self.store.query(
             "SELECT * FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
             f" SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id AND b.stage IN {TERMINAL})"
-            " ORDER BY seq")
+            " ORDER BY seq"
+        )
         return [AuditEvent(**r) for r in rows]
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[AuditEvent]:
         sql = "SELECT * FROM audit ORDER BY seq DESC"
-        params: tuple = ()
+        params: tuple[Any, ...] = ()
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params = (limit, offset)
         return [AuditEvent(**r) for r in self.store.query(sql, params)]
 
-    def get(self, key: str | int) -> list[AuditEvent]:
+    def get(self, key: str | int) -> builtins.list[AuditEvent]:
         """The events of one change: by seq, or by auditID (or a unique prefix of one)."""
         if isinstance(key, int) or str(key).isdigit():
             row = self.store.one("SELECT audit_id FROM audit WHERE seq = ?", (int(key),))
@@ -297,18 +397,29 @@ class AuditLog:
         else:
             import concurrent.futures
             import multiprocessing
+
             with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as ex:
-                results = list(ex.map(verify_segment, *zip(*segments)))
+                results = list(ex.map(verify_segment, *zip(*segments, strict=True)))
         prev_hash, expected_seq, n = GENESIS, 1, 0
         for r in results:
             if r["n"] == 0:
                 continue
             if r["first_seq"] != expected_seq:
-                return Verdict(False, n + 1, r["first_seq"], r["first_id"],
-                               f"sequence jumps from {expected_seq - 1} to {r['first_seq']}: record(s) deleted")
+                return Verdict(
+                    False,
+                    n + 1,
+                    r["first_seq"],
+                    r["first_id"],
+                    f"sequence jumps from {expected_seq - 1} to {r['first_seq']}: record(s) deleted",
+                )
             if r["first_prev"] != prev_hash:
-                return Verdict(False, n + 1, r["first_seq"], r["first_id"],
-                               "does not follow the previous record (inserted, deleted or reordered)")
+                return Verdict(
+                    False,
+                    n + 1,
+                    r["first_seq"],
+                    r["first_id"],
+                    "does not follow the previous record (inserted, deleted or reordered)",
+                )
             if r["bad"]:
                 return Verdict(False, n + r["bad"][0], r["bad"][1], r["bad"][2], r["bad"][3])
             n += r["n"]
@@ -317,8 +428,13 @@ class AuditLog:
         if head is not None and head != f"{expected_seq - 1}:{prev_hash}":
             head_seq = int(head.split(":")[0])
             if head_seq >= expected_seq:
-                return Verdict(False, n, expected_seq, None,
-                               f"the newest record(s) from seq {expected_seq} to {head_seq} were deleted")
+                return Verdict(
+                    False,
+                    n,
+                    expected_seq,
+                    None,
+                    f"the newest record(s) from seq {expected_seq} to {head_seq} were deleted",
+                )
             return Verdict(False, n, expected_seq - 1, None, "the newest record does not match the head anchor")
         return Verdict(True, n)
 
@@ -329,11 +445,13 @@ def verify_segment(db_path: str, lo: int, hi: int) -> dict[str, Any]:
 
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     body = " || char(31) || ".join(COLUMNS)
-    cur = conn.execute(f"SELECT seq, audit_id, prev_hash, hash, {body} FROM audit WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                       (lo, hi))
+    cur = conn.execute(
+        f"SELECT seq, audit_id, prev_hash, hash, {body} FROM audit WHERE seq BETWEEN ? AND ? ORDER BY seq", (lo, hi)
+    )
     out: dict[str, Any] = {"n": 0, "bad": None}
     sha = hashlib.sha256
-    prev_hash = expected = None
+    prev_hash: str | None = None
+    expected = 0  # set by each row; the first row is not compared with it
     while True:
         rows = cur.fetchmany(20000)
         if not rows:

@@ -5,15 +5,18 @@ outcome with the new snapshot. A rollback writes the `before` snapshot back — 
 the original by annotation — and refuses when the object is no longer what the change left
 (someone changed it since), unless forced.
 """
+
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from core import validation
 from core.audit import WRITER, AlreadySettled, AuditLog, writer_alive
-from core.cluster import SNAPSHOT_RESOURCES
+from core.cluster import SNAPSHOT_RESOURCES, Cluster
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 
 Snapshot = Callable[[str, str | None], Any]
@@ -29,15 +32,26 @@ class DrainOptions:
     backoff_seconds: float = 0.5  # first wait after a 429; doubles, capped at 8 s
 
 
+def _handlers(cluster: Cluster, r: str) -> tuple[Snapshot, Restore]:
+    """The cluster's snapshot and restore of one kind of resource."""
+
+    def snapshot(name: str, ns: str | None) -> Any:
+        return cluster.snapshot(r, name, ns)
+
+    def restore(name: str, snap: Any, ns: str | None) -> None:
+        cluster.restore(r, name, snap, ns)
+
+    return snapshot, restore
+
+
 class Changes:
-    def __init__(self, cluster, audit: AuditLog):
+    def __init__(self, cluster: Cluster, audit: AuditLog):
         self.cluster = cluster
         self.audit = audit
         # resource -> (snapshot, restore); the cluster's objects, plus any the engine registers (rules)
         self.handlers: dict[str, tuple[Snapshot, Restore | None]] = {
-            r: (lambda name, ns, r=r: cluster.snapshot(r, name, ns),
-                lambda name, snap, ns, r=r: cluster.restore(r, name, snap, ns))
-            for r in SNAPSHOT_RESOURCES}
+            r: _handlers(cluster, r) for r in SNAPSHOT_RESOURCES
+        }
 
     def register(self, resource: str, snapshot: Snapshot, restore: Restore | None) -> None:
         """`restore` None: changes to it are audited and recovered, but cannot be rolled back."""
@@ -47,12 +61,28 @@ class Changes:
         return self.handlers[resource][0](name, namespace)
 
     # -- the one path ----------------------------------------------------------------------------
-    def apply(self, *, verb: str, user: str, resource: str, name: str, change: Callable[[], Any],
-              namespace: str | None = None, annotations: dict[str, Any] | None = None) -> Any:
+    def apply(
+        self,
+        *,
+        verb: str,
+        user: str,
+        resource: str,
+        name: str,
+        change: Callable[[], Any],
+        namespace: str | None = None,
+        annotations: dict[str, Any] | None = None,
+    ) -> Any:
         ref = {"resource": resource, "name": name} | ({"namespace": namespace} if namespace else {})
         before = self.snapshot(resource, name, namespace)
-        return self.audit.change(verb=verb, user=user, object_ref=ref, before=before, apply=change,
-                                 after=lambda: self.snapshot(resource, name, namespace), annotations=annotations)
+        return self.audit.change(
+            verb=verb,
+            user=user,
+            object_ref=ref,
+            before=before,
+            apply=change,
+            after=lambda: self.snapshot(resource, name, namespace),
+            annotations=annotations,
+        )
 
     # -- nodes -------------------------------------------------------------------------------------
     def cordon(self, node: str, user: str, on: bool = True, **notes: Any) -> bool:
@@ -63,8 +93,14 @@ class Changes:
         taints = [t for t in n.taints if t["key"] != "node.kubernetes.io/unschedulable"]
         if on:
             taints.append({"key": "node.kubernetes.io/unschedulable", "value": "", "effect": "NoSchedule"})
-        self.apply(verb="cordon" if on else "uncordon", user=user, resource="node", name=node,
-                   change=lambda: self.cluster.patch_node(node, unschedulable=on, taints=taints), annotations=notes)
+        self.apply(
+            verb="cordon" if on else "uncordon",
+            user=user,
+            resource="node",
+            name=node,
+            change=lambda: self.cluster.patch_node(node, unschedulable=on, taints=taints),
+            annotations=notes,
+        )
         return True
 
     def label(self, node: str, user: str, set_: dict[str, str], remove: list[str], **notes: Any) -> None:
@@ -75,11 +111,18 @@ class Changes:
         for k in remove:
             labels.pop(k)
         labels.update(set_)
-        self.apply(verb="label", user=user, resource="node", name=node,
-                   change=lambda: self.cluster.patch_node(node, labels=labels), annotations=notes)
+        self.apply(
+            verb="label",
+            user=user,
+            resource="node",
+            name=node,
+            change=lambda: self.cluster.patch_node(node, labels=labels),
+            annotations=notes,
+        )
 
-    def taint(self, node: str, user: str, add: list[dict[str, str]], remove: list[tuple[str, str | None]],
-              **notes: Any) -> None:
+    def taint(
+        self, node: str, user: str, add: list[dict[str, str]], remove: list[tuple[str, str | None]], **notes: Any
+    ) -> None:
         taints = list(self.cluster.get_node(node).taints)
         for key, effect in remove:
             keep = [t for t in taints if not (t["key"] == key and (effect is None or t["effect"] == effect))]
@@ -88,11 +131,18 @@ class Changes:
             taints = keep
         for t in add:  # same key and effect: replaced, as kubectl does
             taints = [x for x in taints if not (x["key"] == t["key"] and x["effect"] == t["effect"])] + [t]
-        self.apply(verb="taint", user=user, resource="node", name=node,
-                   change=lambda: self.cluster.patch_node(node, taints=taints), annotations=notes)
+        self.apply(
+            verb="taint",
+            user=user,
+            resource="node",
+            name=node,
+            change=lambda: self.cluster.patch_node(node, taints=taints),
+            annotations=notes,
+        )
 
-    def drain(self, node: str, user: str, opts: DrainOptions, progress: Callable[[str], None] = lambda m: None,
-              **notes: Any) -> dict[str, Any]:
+    def drain(
+        self, node: str, user: str, opts: DrainOptions, progress: Callable[[str], None] = lambda m: None, **notes: Any
+    ) -> dict[str, Any]:
         """Cordon, then evict every pod through the Eviction API (429 → back off and retry) until the node
         is empty or the timeout passes. Each eviction is an audited change of its own."""
         self.cordon(node, user, **notes)
@@ -101,12 +151,16 @@ class Changes:
         if not opts.ignore_daemonsets:
             blockers += [p for p in pods if p.owner.startswith("DaemonSet/")]
         if blockers:
-            raise BadInput(f"node {node}: cannot delete DaemonSet-managed pods ({blockers[0].namespace}/"
-                           f"{blockers[0].name}, …): use --ignore-daemonsets (the node stays cordoned)")
+            raise BadInput(
+                f"node {node}: cannot delete DaemonSet-managed pods ({blockers[0].namespace}/"
+                f"{blockers[0].name}, …): use --ignore-daemonsets (the node stays cordoned)"
+            )
         local = [p for p in pods if p.emptydir]
         if local and not opts.delete_emptydir_data:
-            raise BadInput(f"node {node}: cannot delete pods with local storage ({local[0].namespace}/{local[0].name}"
-                           f", …): use --delete-emptydir-data (the node stays cordoned)")
+            raise BadInput(
+                f"node {node}: cannot delete pods with local storage ({local[0].namespace}/{local[0].name}"
+                f", …): use --delete-emptydir-data (the node stays cordoned)"
+            )
         todo = [p for p in pods if not p.owner.startswith("DaemonSet/")]
         deadline = time.monotonic() + opts.timeout_seconds
         evicted, retries = [], 0
@@ -114,9 +168,15 @@ class Changes:
             waits = []
             for p in list(todo):
                 try:
-                    self.apply(verb="evict", user=user, resource="pod", name=p.name, namespace=p.namespace,
-                               change=lambda p=p: self.cluster.evict(p.namespace, p.name, opts.grace_seconds),
-                               annotations={**notes, "drain": node, "grace_seconds": opts.grace_seconds})
+                    self.apply(
+                        verb="evict",
+                        user=user,
+                        resource="pod",
+                        name=p.name,
+                        namespace=p.namespace,
+                        change=functools.partial(self.cluster.evict, p.namespace, p.name, opts.grace_seconds),
+                        annotations={**notes, "drain": node, "grace_seconds": opts.grace_seconds},
+                    )
                     todo.remove(p)
                     evicted.append(f"{p.namespace}/{p.name}")
                     progress(f"evicted {p.namespace}/{p.name}")
@@ -127,8 +187,10 @@ class Changes:
             retries += 1
             wait = min(8.0, opts.backoff_seconds * 2 ** (retries - 1))
             if time.monotonic() + wait > deadline:
-                raise ClusterError(f"drain {node}: timed out after {opts.timeout_seconds:g}s with {len(todo)} pod(s) "
-                                   f"left ({waits[0] if waits else 'evictions pending'}); the node stays cordoned")
+                raise ClusterError(
+                    f"drain {node}: timed out after {opts.timeout_seconds:g}s with {len(todo)} pod(s) "
+                    f"left ({waits[0] if waits else 'evictions pending'}); the node stays cordoned"
+                )
             progress(f"{len(todo)} pod(s) blocked by disruption budgets; retrying in {wait:g}s")
             time.sleep(wait)
         return {"node": node, "evicted": evicted, "retries": retries}
@@ -143,18 +205,28 @@ class Changes:
             stage = events[-1].stage
             raise Conflict(f"change {events[0].audit_id} has no completed outcome ({stage}): nothing to roll back")
         ref = done.object_ref
-        resource, name, ns = ref.get("resource"), ref.get("name"), ref.get("namespace")
-        if resource not in self.handlers or self.handlers[resource][1] is None:
-            raise BadInput(f"changes to {resource!r} cannot be rolled back"
-                           + (": a submitted retry runs on its own; stop it on the cluster" if resource == "run" else ""))
+        resource, name, ns = ref["resource"], ref["name"], ref.get("namespace")
+        restore = self.handlers[resource][1] if resource in self.handlers else None
+        if restore is None:
+            raise BadInput(
+                f"changes to {resource!r} cannot be rolled back"
+                + (": a submitted retry runs on its own; stop it on the cluster" if resource == "run" else "")
+            )
         current = self.snapshot(resource, name, ns)
         if current != done.after and not force:
-            raise Conflict(f"{resource} {name} has changed since change {done.audit_id[:8]} (seq {done.seq}): "
-                           f"{_first_difference(done.after, current)}; rollback would undo that too (use --force)")
-        restore = self.handlers[resource][1]
-        self.apply(verb="rollback", user=user, resource=resource, name=name, namespace=ns,
-                   change=lambda: restore(name, done.before, ns),
-                   annotations={"rollback_of": done.audit_id, "rolled_back_verb": done.verb, "forced": force})
+            raise Conflict(
+                f"{resource} {name} has changed since change {done.audit_id[:8]} (seq {done.seq}): "
+                f"{_first_difference(done.after, current)}; rollback would undo that too (use --force)"
+            )
+        self.apply(
+            verb="rollback",
+            user=user,
+            resource=resource,
+            name=name,
+            namespace=ns,
+            change=lambda: restore(name, done.before, ns),
+            annotations={"rollback_of": done.audit_id, "rolled_back_verb": done.verb, "forced": force},
+        )
         return {"rolled_back": done.audit_id, "resource": resource, "name": name, "restored": done.before}
 
     def recover(self) -> list[dict[str, Any]]:
@@ -166,7 +238,7 @@ class Changes:
             return []  # a tampered trail is not written to; `audit verify` names the problem
         for intent in pending:
             ref = intent.object_ref
-            resource, name, ns = ref.get("resource"), ref.get("name"), ref.get("namespace")
+            resource, name, ns = ref["resource"], ref["name"], ref.get("namespace")
             if resource not in self.handlers or writer_alive(intent.annotations.get(WRITER)):
                 continue
             try:
@@ -224,6 +296,7 @@ def parse_taints(changes: list[str]) -> tuple[list[dict[str, str]], list[tuple[s
             raise BadInput(f"taint {c!r}: expected key=value:Effect (Effect one of {', '.join(effects)}) or key-")
         validation.taint_effect(effect, what)
         key, _, value = kv.partition("=")
-        add.append({"key": validation.label_key(key, what), "value": validation.label_value(value, what),
-                    "effect": effect})
+        add.append(
+            {"key": validation.label_key(key, what), "value": validation.label_value(value, what), "effect": effect}
+        )
     return add, remove

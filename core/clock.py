@@ -1,24 +1,25 @@
 """Wall-clock access in one place, so tests and snapshots can pin time with MLOPS_CONSOLE_NOW."""
+
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now() -> datetime:
     pinned = os.environ.get("MLOPS_CONSOLE_NOW")
     if pinned:
         return parse_ts(pinned)
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_ts(text: str) -> datetime:
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def age(ts: str, ref: datetime | None = None) -> str:
@@ -35,7 +36,9 @@ def age(ts: str, ref: datetime | None = None) -> str:
 def parse_duration(text: str, what: str) -> float:
     """`90s`, `5m`, `2h`, or bare seconds → seconds; BadInput naming `what` (a flag or field) otherwise."""
     import re
+
     from core.errors import BadInput
+
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text.strip())
     if not m:
         raise BadInput(f"{what}: expected a duration like 90s or 5m, got {text!r}")

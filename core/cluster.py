@@ -10,6 +10,7 @@ Errors: NotFound for a missing object, Conflict for a state that forbids the cha
 an eviction a disruption budget refuses (the caller backs off), ClusterError for anything else the
 cluster refuses (core/errors.py).
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
@@ -30,9 +31,17 @@ class Cluster(Protocol):
     def set_pool_desired_config(self, pool: str, version: str) -> None: ...
     def list_nodes(self, pool: str | None = None) -> list[Node]: ...
     def get_node(self, name: str) -> Node: ...
-    def patch_node(self, name: str, *, unschedulable: bool | None = None, labels: dict[str, str] | None = None,
-                   taints: list[dict[str, str]] | None = None, config_version: str | None = None) -> None:
+    def patch_node(
+        self,
+        name: str,
+        *,
+        unschedulable: bool | None = None,
+        labels: dict[str, str] | None = None,
+        taints: list[dict[str, str]] | None = None,
+        config_version: str | None = None,
+    ) -> None:
         """Set the given fields (None: leave as is). Labels and taints are replaced whole."""
+
     def apply_node_config(self, name: str, version: str) -> None:
         """The node takes a node-config version (its kubelet restarts with it), or raises ClusterError."""
 
@@ -47,19 +56,29 @@ class Cluster(Protocol):
     def deployment_metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]: ...
     def add_revision(self, deployment: str, number: int, model: str, model_version: int, image: str) -> None:
         """A canary revision `number` serving the model version, at weight 0; the deployment Progressing."""
+
     def set_canary_weight(self, deployment: str, number: int, weight: int) -> None:
         """Revision `number` (the canary) takes `weight` percent of traffic; the active one the rest."""
+
     def promote_revision(self, deployment: str, number: int) -> None:
         """Revision `number` takes all traffic and becomes the current one; the one before retires."""
+
     def abort_revision(self, deployment: str, number: int) -> None:
         """The canary `number` gets no traffic and is marked aborted; the deployment Degraded."""
+
     def known_model_versions(self) -> list[ModelVersion]:
         """Model versions the estate already serves or stages that the registry may not know yet."""
 
     # -- jobs, their attempts, logs and events ----------------------------------------------------------
     def list_jobs(self) -> list[Job]: ...
-    def list_attempts(self, *, failed: bool | None = None, job_id: str | None = None,
-                      since: str | None = None, limit: int | None = None) -> list[Attempt]: ...
+    def list_attempts(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[Attempt]: ...
     def get_attempt(self, run_id: str) -> Attempt: ...
     def attempt_log(self, run_id: str) -> str: ...
     def attempt_log_tail(self, run_id: str, lines: int, max_bytes: int) -> str: ...
@@ -70,5 +89,6 @@ class Cluster(Protocol):
     # -- what the audit records and a rollback writes back ------------------------------------------------
     def snapshot(self, resource: str, name: str, namespace: str | None = None) -> Any:
         """The state of a SNAPSHOT_RESOURCES object the console may change (None: it does not exist)."""
+
     def restore(self, resource: str, name: str, snap: Any, namespace: str | None = None) -> None:
         """Write a snapshot back (a rollback)."""

@@ -3,11 +3,13 @@
 
 class ConsoleError(Exception):
     """Anything the operator should see as a clear message rather than a traceback."""
+
     exit_code = 1
 
 
 class BadInput(ConsoleError):
     """The operator's input (a flag, a file, a name) is wrong: exit code 2."""
+
     exit_code = 2
 
 
@@ -17,11 +19,13 @@ class NotFound(BadInput):
 
 class StoreError(ConsoleError):
     """The store cannot be opened or used."""
+
     exit_code = 2
 
 
 class Forbidden(ConsoleError):
     """The operator's role (or --read-only) does not allow this: exit code 3."""
+
     exit_code = 3
 
 

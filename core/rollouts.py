@@ -2,15 +2,20 @@
 (for a duration, or until promoted), analyse the canary's metrics, go on — or abort. A rollback is a new
 revision of an old one, as `kubectl rollout undo` does. Each weight change is an audited change of the
 deployment; the rollout itself is a durable operation (core/operations.py)."""
+
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import clock
 from core.errors import BadInput, Conflict, NotFound
 from core.operations import Operations, Progress
+from core.types import Revision
+
+if TYPE_CHECKING:
+    from core.registry import Registry
 
 DEFAULT_STEPS = (10, 30, 60, 100)
 
@@ -33,15 +38,23 @@ def parse_pause(text: str) -> float | None:
 
 
 class Rollouts:
-    def __init__(self, ops: Operations, registry):
+    def __init__(self, ops: Operations, registry: Registry):
         self.ops = ops
         self.changes = ops.changes
         self.cluster = ops.cluster
         self.registry = registry
 
     # -- starting ---------------------------------------------------------------------------------
-    def start(self, deployment: str, model: str, version: int, user: str, steps: list[int],
-              pause: float | None, analysis: dict[str, float]) -> dict:
+    def start(
+        self,
+        deployment: str,
+        model: str,
+        version: int,
+        user: str,
+        steps: list[int],
+        pause: float | None,
+        analysis: dict[str, float],
+    ) -> dict[str, Any]:
         dep = self.cluster.get_deployment(deployment)
         if dep.model != model:
             raise BadInput(f"deployment {deployment} serves model {dep.model!r}, not {model!r}")
@@ -49,24 +62,40 @@ class Rollouts:
         if dep.active and dep.active.model_version == version:
             raise BadInput(f"{deployment} already serves {model} version {version}")
         if dep.canary:
-            raise Conflict(f"{deployment} already has a canary (r{dep.canary.number} at {dep.canary.weight}%): "
-                           f"promote or abort it first")
+            raise Conflict(
+                f"{deployment} already has a canary (r{dep.canary.number} at {dep.canary.weight}%): "
+                f"promote or abort it first"
+            )
         stable = self.cluster.deployment_metrics(deployment, minutes=int(analysis["window_minutes"]))
-        limits = {"max_error_rate": analysis.get("max_error_rate") or max(0.01, 3 * statistics.median(
-                      p.error_rate for p in stable)),
-                  "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
-                  "window_minutes": int(analysis["window_minutes"]), "failure_limit": int(analysis["failure_limit"])}
+        limits = {
+            "max_error_rate": analysis.get("max_error_rate")
+            or max(0.01, 3 * statistics.median(p.error_rate for p in stable)),
+            "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
+            "window_minutes": int(analysis["window_minutes"]),
+            "failure_limit": int(analysis["failure_limit"]),
+        }
         plan = [{"weight": w, "state": "pending"} for w in steps]
         # The canary's revision number is recorded before the revision is made, so that a kill in between
         # leaves an operation that knows what to make (run() makes it when it is missing).
-        op = self.ops.create("rollout", f"deployment/{deployment}",
-                             {"deployment": deployment, "model": model, "version": version, "pause": pause,
-                              "analysis": limits, "stable_revision": dep.current_revision,
-                              "canary_revision": max(r.number for r in dep.revisions) + 1}, plan, user)
+        op = self.ops.create(
+            "rollout",
+            f"deployment/{deployment}",
+            {
+                "deployment": deployment,
+                "model": model,
+                "version": version,
+                "pause": pause,
+                "analysis": limits,
+                "stable_revision": dep.current_revision,
+                "canary_revision": max(r.number for r in dep.revisions) + 1,
+            },
+            plan,
+            user,
+        )
         self._add_canary(op, user)
         return op
 
-    def _add_canary(self, op: dict, user: str) -> None:
+    def _add_canary(self, op: dict[str, Any], user: str) -> None:
         p = op["params"]
         deployment, number = p["deployment"], p["canary_revision"]
         mv = self.registry.get(p["model"], p["version"])
@@ -74,16 +103,23 @@ class Rollouts:
         def add_revision() -> None:
             self.cluster.add_revision(deployment, number, p["model"], p["version"], _image(p["model"], p["version"]))
 
-        self.changes.apply(verb="rollout-start", user=user, resource="deployment", name=deployment, change=add_revision,
-                           annotations={"operation": op["id"], "model": f"{p['model']}:{p['version']}",
-                                        "sha256": mv.sha256})
+        self.changes.apply(
+            verb="rollout-start",
+            user=user,
+            resource="deployment",
+            name=deployment,
+            change=add_revision,
+            annotations={"operation": op["id"], "model": f"{p['model']}:{p['version']}", "sha256": mv.sha256},
+        )
 
-    def _canary(self, op: dict):
+    def _canary(self, op: dict[str, Any]) -> Revision | None:
         dep = self.cluster.get_deployment(op["params"]["deployment"])
         return next((r for r in dep.revisions if r.number == op["params"]["canary_revision"]), None)
 
     # -- running ----------------------------------------------------------------------------------
-    def run(self, op: dict, user: str, progress: Progress = lambda m: None, promoted: bool = False) -> dict:
+    def run(
+        self, op: dict[str, Any], user: str, progress: Progress = lambda m: None, promoted: bool = False
+    ) -> dict[str, Any]:
         """Walk the steps from where the rollout is. Stops at a manual pause (state `paused`), on a failed
         analysis (aborted, `failed`), or when the canary has all the traffic (`done`)."""
         self.ops.claim(op)
@@ -121,11 +157,14 @@ class Rollouts:
             result = self.analyse(dep_name, canary, p["analysis"])
             op["results"] = (op.get("results") or []) + [{"step": i, "weight": step["weight"], **result}]
             self.ops.save(op, results=op["results"])
-            progress(f"analysis at {step['weight']}%: {'passed' if result['passed'] else 'FAILED'} "
-                     f"({result['failures']} bad of {result['measurements']} measurements)")
+            progress(
+                f"analysis at {step['weight']}%: {'passed' if result['passed'] else 'FAILED'} "
+                f"({result['failures']} bad of {result['measurements']} measurements)"
+            )
             if not result["passed"]:
-                self._abort(op, dep_name, canary, user, reason=f"analysis failed at {step['weight']}%: "
-                                                              f"{result['summary']}")
+                self._abort(
+                    op, dep_name, canary, user, reason=f"analysis failed at {step['weight']}%: {result['summary']}"
+                )
                 return op
             step["state"] = "done"
             self.ops.save(op, steps=op["steps"])
@@ -138,41 +177,52 @@ class Rollouts:
         bad = [p for p in pts if p.error_rate > limits["max_error_rate"] or p.p99_ms > limits["max_p99_ms"]]
         err = statistics.mean(p.error_rate for p in pts)
         p99 = statistics.median(p.p99_ms for p in pts)
-        return {"passed": len(bad) <= limits["failure_limit"], "measurements": len(pts), "failures": len(bad),
-                "error_rate": round(err, 5), "p99_ms": round(p99, 1), "at": clock.iso(clock.now()),
-                "summary": f"error rate {err:.2%} (max {limits['max_error_rate']:.2%}), p99 {p99:.0f} ms "
-                           f"(max {limits['max_p99_ms']:.0f}), {len(bad)} bad of {len(pts)} (limit "
-                           f"{limits['failure_limit']})"}
+        return {
+            "passed": len(bad) <= limits["failure_limit"],
+            "measurements": len(pts),
+            "failures": len(bad),
+            "error_rate": round(err, 5),
+            "p99_ms": round(p99, 1),
+            "at": clock.iso(clock.now()),
+            "summary": f"error rate {err:.2%} (max {limits['max_error_rate']:.2%}), p99 {p99:.0f} ms "
+            f"(max {limits['max_p99_ms']:.0f}), {len(bad)} bad of {len(pts)} (limit "
+            f"{limits['failure_limit']})",
+        }
 
     # -- the operator's verbs --------------------------------------------------------------------------
-    def current(self, deployment: str) -> dict | None:
+    def current(self, deployment: str) -> dict[str, Any] | None:
         ops = [o for o in self.ops.list() if o["target"] == f"deployment/{deployment}" and o["kind"] == "rollout"]
         return ops[0] if ops else None
 
-    def promote(self, deployment: str, user: str, progress: Progress = lambda m: None) -> dict:
+    def promote(self, deployment: str, user: str, progress: Progress = lambda m: None) -> dict[str, Any]:
         op = self._unfinished(deployment)
         return self.run(op, user, progress, promoted=True)
 
-    def abort(self, deployment: str, user: str, reason: str = "aborted by operator", state: str = "aborted") -> dict:
+    def abort(
+        self, deployment: str, user: str, reason: str = "aborted by operator", state: str = "aborted"
+    ) -> dict[str, Any]:
         op = self._unfinished(deployment)
         self.ops.claim(op)
         rev = self._canary(op)
         if rev is not None and rev.status == "active":
             self.ops.save(op, state="done", position=len(op["steps"]))
-            raise Conflict(f"r{rev.number} of {deployment} was already promoted and serves all traffic: "
-                           f"use `rollouts rollback {deployment}` to go back")
+            raise Conflict(
+                f"r{rev.number} of {deployment} was already promoted and serves all traffic: "
+                f"use `rollouts rollback {deployment}` to go back"
+            )
         if rev is None:  # killed before the canary existed: nothing serves it, nothing to send back
             self.ops.save(op, state=state, error=reason)
             return op
         self._abort(op, deployment, op["params"]["canary_revision"], user, reason=reason, state=state)
         return op
 
-    def rollback(self, deployment: str, user: str, to_revision: int | None = None) -> dict:
+    def rollback(self, deployment: str, user: str, to_revision: int | None = None) -> dict[str, Any]:
         """A new revision serving what revision N served (default: the one before the current)."""
         dep = self.cluster.get_deployment(deployment)
         if dep.canary:
             raise Conflict(f"{deployment} has a canary in flight (r{dep.canary.number}): abort it first")
         olds = [r for r in dep.revisions if r.number != dep.current_revision and r.status != "aborted"]
+        target: Revision | None
         if to_revision is None:
             if not olds:
                 raise BadInput(f"{deployment} has no earlier revision to roll back to")
@@ -180,8 +230,10 @@ class Rollouts:
         else:
             target = next((r for r in dep.revisions if r.number == to_revision), None)
             if target is None:
-                raise NotFound(f"{deployment} has no revision {to_revision} "
-                               f"(revisions: {', '.join(str(r.number) for r in dep.revisions)})")
+                raise NotFound(
+                    f"{deployment} has no revision {to_revision} "
+                    f"(revisions: {', '.join(str(r.number) for r in dep.revisions)})"
+                )
             if target.number == dep.current_revision:
                 raise BadInput(f"revision {to_revision} is the current one")
         number = max(r.number for r in dep.revisions) + 1
@@ -192,32 +244,59 @@ class Rollouts:
             self.cluster.add_revision(deployment, number, target.model, target.model_version, target.image)
             self.cluster.promote_revision(deployment, number)
 
-        self.changes.apply(verb="rollout-undo", user=user, resource="deployment", name=deployment, change=undo,
-                           annotations={"to_revision": target.number, "model": f"{target.model}:{target.model_version}"})
-        return {"deployment": deployment, "revision": number, "serves": f"{target.model}:{target.model_version}",
-                "copied_from": target.number}
+        self.changes.apply(
+            verb="rollout-undo",
+            user=user,
+            resource="deployment",
+            name=deployment,
+            change=undo,
+            annotations={"to_revision": target.number, "model": f"{target.model}:{target.model_version}"},
+        )
+        return {
+            "deployment": deployment,
+            "revision": number,
+            "serves": f"{target.model}:{target.model_version}",
+            "copied_from": target.number,
+        }
 
     # -- internals ------------------------------------------------------------------------------------
-    def _unfinished(self, deployment: str) -> dict:
+    def _unfinished(self, deployment: str) -> dict[str, Any]:
         op = self.current(deployment)
         if op is None or op["state"] not in ("running", "paused", "interrupted"):
             raise Conflict(f"{deployment} has no rollout in progress")
         return op
 
-    def _set_weight(self, op: dict, dep_name: str, canary: int, weight: int, user: str) -> None:
-        self.changes.apply(verb="set-weight", user=user, resource="deployment", name=dep_name,
-                           change=lambda: self.cluster.set_canary_weight(dep_name, canary, weight),
-                           annotations={"operation": op["id"], "weight": weight})
+    def _set_weight(self, op: dict[str, Any], dep_name: str, canary: int, weight: int, user: str) -> None:
+        self.changes.apply(
+            verb="set-weight",
+            user=user,
+            resource="deployment",
+            name=dep_name,
+            change=lambda: self.cluster.set_canary_weight(dep_name, canary, weight),
+            annotations={"operation": op["id"], "weight": weight},
+        )
 
-    def _promote(self, op: dict, dep_name: str, canary: int, user: str) -> None:
-        self.changes.apply(verb="promote", user=user, resource="deployment", name=dep_name,
-                           change=lambda: self.cluster.promote_revision(dep_name, canary),
-                           annotations={"operation": op["id"]})
+    def _promote(self, op: dict[str, Any], dep_name: str, canary: int, user: str) -> None:
+        self.changes.apply(
+            verb="promote",
+            user=user,
+            resource="deployment",
+            name=dep_name,
+            change=lambda: self.cluster.promote_revision(dep_name, canary),
+            annotations={"operation": op["id"]},
+        )
 
-    def _abort(self, op: dict, dep_name: str, canary: int, user: str, reason: str, state: str = "failed") -> None:
-        self.changes.apply(verb="abort", user=user, resource="deployment", name=dep_name,
-                           change=lambda: self.cluster.abort_revision(dep_name, canary),
-                           annotations={"operation": op["id"], "reason": reason})
+    def _abort(
+        self, op: dict[str, Any], dep_name: str, canary: int, user: str, reason: str, state: str = "failed"
+    ) -> None:
+        self.changes.apply(
+            verb="abort",
+            user=user,
+            resource="deployment",
+            name=dep_name,
+            change=lambda: self.cluster.abort_revision(dep_name, canary),
+            annotations={"operation": op["id"], "reason": reason},
+        )
         self.ops.save(op, state=state, error=reason)
 
 

@@ -1,18 +1,22 @@
 """Untrusted text (log lines, object fields from the cluster) is data: strip terminal control sequences
 before it reaches a terminal, or make them visible. (Escaping Rich markup is the views' part:
 screens/widgets.py.)"""
+
 from __future__ import annotations
 
 import re
 
 # CSI (ESC [ … final), OSC (ESC ] … BEL/ST), other two-byte ESC sequences, 8-bit C1 CSI/OSC.
-_ANSI = re.compile(r"""
+_ANSI = re.compile(
+    r"""
     \x1b\[[0-?]*[ -/]*[@-~]          # CSI
   | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)? # OSC, ended by BEL or ST
   | \x1b[PX^_][^\x1b]*(?:\x1b\\)?      # DCS, SOS, PM, APC
   | \x1b[@-Z\\-_]                      # other Fe escapes
   | \x9b[0-?]*[ -/]*[@-~]              # C1 CSI
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 # Remaining C0 controls (keep \t and \n), DEL and C1 controls.
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

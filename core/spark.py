@@ -1,23 +1,37 @@
 """Spark configuration values in Spark's own syntax: sizes ("4g", "512m", "1536m", bare bytes), counts,
 and the defaults Spark applies when a key is absent."""
+
 from __future__ import annotations
 
 import re
 
-GiB = 1024 ** 3
-MiB = 1024 ** 2
-_UNITS = {"b": 1, "k": 1024, "m": MiB, "g": GiB, "t": 1024 ** 4, "p": 1024 ** 5}
+GiB = 1024**3
+MiB = 1024**2
+_UNITS = {"b": 1, "k": 1024, "m": MiB, "g": GiB, "t": 1024**4, "p": 1024**5}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
 
 # keys whose value is a size; the rest of the known keys are counts
-SIZE_KEYS = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory",
-             "spark.driver.memoryOverhead", "spark.driver.maxResultSize", "resources.memory")
+SIZE_KEYS = (
+    "spark.executor.memory",
+    "spark.executor.memoryOverhead",
+    "spark.driver.memory",
+    "spark.driver.memoryOverhead",
+    "spark.driver.maxResultSize",
+    "resources.memory",
+)
 # counts: the least each can be (a CPU-only job asks for 0 GPUs) and a ceiling past which a value is a
 # typo rather than a config — an edit in the approval queue is held to both, history only to the least
-COUNTS = {"spark.executor.cores": (1, 64), "spark.executor.instances": (1, 5000),
-          "spark.dynamicAllocation.maxExecutors": (1, 5000), "spark.sql.shuffle.partitions": (1, 200_000),
-          "spark.driver.cores": (1, 64), "resources.cpu": (1, 256), "resources.gpus": (0, 64),
-          "train.batch_size": (1, 1_000_000), "train.nodes": (1, 1024)}
+COUNTS = {
+    "spark.executor.cores": (1, 64),
+    "spark.executor.instances": (1, 5000),
+    "spark.dynamicAllocation.maxExecutors": (1, 5000),
+    "spark.sql.shuffle.partitions": (1, 200_000),
+    "spark.driver.cores": (1, 64),
+    "resources.cpu": (1, 256),
+    "resources.gpus": (0, 64),
+    "train.batch_size": (1, 1_000_000),
+    "train.nodes": (1, 1024),
+}
 # the same for sizes: past this, a memory value in an edit is a typo (no JVM or container is that big)
 SIZE_CEILING = 512 * GiB
 
@@ -51,7 +65,7 @@ def parse_count(value: object, key: str | None = None) -> int:
         n = int(str(value).strip())
     except ValueError:
         raise ValueError(f"not a whole number: {value!r}") from None
-    least = COUNTS.get(key, (1, None))[0]
+    least = COUNTS[key][0] if key is not None and key in COUNTS else 1
     if n < least:
         raise ValueError(f"must be at least {least}, got {n}")
     return n
@@ -69,7 +83,10 @@ def executors_key(conf: dict[str, str]) -> str:
     is on and sets it (and no fixed spark.executor.instances is given), else spark.executor.instances.
     A dynamically allocated job runs with up to that many, so that is the count to reason with and
     the key to change."""
-    if (str(conf.get("spark.dynamicAllocation.enabled", "false")).strip().lower() == "true"
-            and "spark.executor.instances" not in conf and "spark.dynamicAllocation.maxExecutors" in conf):
+    if (
+        str(conf.get("spark.dynamicAllocation.enabled", "false")).strip().lower() == "true"
+        and "spark.executor.instances" not in conf
+        and "spark.dynamicAllocation.maxExecutors" in conf
+    ):
         return "spark.dynamicAllocation.maxExecutors"
     return "spark.executor.instances"

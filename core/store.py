@@ -8,6 +8,7 @@ Each thread gets its own connection (the TUI reads from worker threads); WAL let
 beside a writer. Reads use the sqlite3 connection directly: importing sqlite-utils pulls in numpy
 (~130 ms), which the TUI's first frame must not wait for, so it is imported only when writing.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,15 @@ import os
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.errors import StoreError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 DB_NAME = "console.db"
 LOCK_TIMEOUT_ENV = "MLOPS_CONSOLE_LOCK_TIMEOUT"  # seconds to wait for another process's write lock
@@ -136,8 +142,24 @@ MIGRATIONS: list[str] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-JSON_COLUMNS = frozenset({"conf", "extra", "params", "metrics", "object_ref", "before", "after", "annotations",
-                          "context", "fields", "steps", "results", "conf_before", "alternatives"})
+JSON_COLUMNS = frozenset(
+    {
+        "conf",
+        "extra",
+        "params",
+        "metrics",
+        "object_ref",
+        "before",
+        "after",
+        "annotations",
+        "context",
+        "fields",
+        "steps",
+        "results",
+        "conf_before",
+        "alternatives",
+    }
+)
 
 
 def dumps(value: Any) -> str:
@@ -166,14 +188,21 @@ def default_lock_timeout() -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < float("inf"):
-        raise StoreError(f"environment variable {LOCK_TIMEOUT_ENV} must be a number of seconds (0 or more), "
-                         f"got {text!r}")
+        raise StoreError(
+            f"environment variable {LOCK_TIMEOUT_ENV} must be a number of seconds (0 or more), got {text!r}"
+        )
     return value
 
 
 class Store:
-    def __init__(self, home: Path, name: str = DB_NAME, migrations: list[str] | None = None,
-                 json_columns: frozenset[str] = JSON_COLUMNS, lock_timeout: float | None = None):
+    def __init__(
+        self,
+        home: Path,
+        name: str = DB_NAME,
+        migrations: list[str] | None = None,
+        json_columns: frozenset[str] = JSON_COLUMNS,
+        lock_timeout: float | None = None,
+    ):
         self.home = Path(home)
         self.path = self.home / name
         self.migrations = MIGRATIONS if migrations is None else migrations
@@ -195,15 +224,17 @@ class Store:
             reason = e.strerror or str(e)
             raise StoreError(
                 f"cannot use home directory {self.home}: {reason} "
-                "(choose another with --home DIR or MLOPS_CONSOLE_HOME)") from None
+                "(choose another with --home DIR or MLOPS_CONSOLE_HOME)"
+            ) from None
 
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(
+                    self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
+                )
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -213,11 +244,12 @@ class Store:
         return conn
 
     @property
-    def db(self):
+    def db(self) -> sqlite_utils.Database:
         """sqlite-utils view of this thread's connection, for bulk writes."""
         db = getattr(self._local, "db", None)
         if db is None:
             import sqlite_utils
+
             db = self._local.db = sqlite_utils.Database(self.conn)
         return db
 
@@ -231,7 +263,8 @@ class Store:
         if version > latest:
             raise StoreError(
                 f"store {self.path} has schema version {version}, newer than this mlops-console "
-                f"understands ({latest}); upgrade mlops-console or use another --home")
+                f"understands ({latest}); upgrade mlops-console or use another --home"
+            )
         for number in range(version + 1, latest + 1):
             with self.transaction():
                 # Re-read inside the write lock: another process may have migrated meanwhile.
@@ -244,7 +277,7 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def named(self, e: sqlite3.Error) -> StoreError | None:
         """The operator's words for the failures that are not bugs: a full disk, another process's lock."""
@@ -252,19 +285,21 @@ class Store:
         if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(e):
             return StoreError(f"store {self.path}: the disk is full ({e}); nothing was written")
         if code == sqlite3.SQLITE_BUSY or "database is locked" in str(e):
-            return StoreError(f"store {self.path} is locked by another mlops-console process (it may be building "
-                              f"the estate): its write lock was not released within {self.lock_timeout:g}s ({e}); "
-                              f"nothing was written; try again when it is done")
+            return StoreError(
+                f"store {self.path} is locked by another mlops-console process (it may be building "
+                f"the estate): its write lock was not released within {self.lock_timeout:g}s ({e}); "
+                f"nothing was written; try again when it is done"
+            )
         return None
 
     # -- helpers ---------------------------------------------------------------------------
-    def transaction(self):
+    def transaction(self) -> _Transaction:
         return _Transaction(self.conn, self)
 
-    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
         return [decode_row(dict(r), self.json_columns) for r in self.conn.execute(sql, params)]
 
-    def one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
+    def one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
@@ -273,21 +308,23 @@ class Store:
         return row[0] if row else None
 
     def insert_all(self, table: str, rows: Iterable[dict[str, Any]], batch_size: int = 2000) -> None:
-        self.db[table].insert_all((encode_row(r, self.json_columns) for r in rows), batch_size=batch_size)
+        self.db.table(table).insert_all((encode_row(r, self.json_columns) for r in rows), batch_size=batch_size)
 
     def upsert_all(self, table: str, rows: Iterable[dict[str, Any]], pk: str | tuple[str, ...]) -> None:
-        self.db[table].upsert_all((encode_row(r, self.json_columns) for r in rows), pk=pk)
+        self.db.table(table).upsert_all((encode_row(r, self.json_columns) for r in rows), pk=pk)
 
     def update(self, table: str, pk: Any, values: dict[str, Any]) -> None:
-        self.db[table].update(pk, encode_row(values, self.json_columns))
+        self.db.table(table).update(pk, encode_row(values, self.json_columns))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
     def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
-                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -306,7 +343,7 @@ class _Transaction:
         self.store = store
         self.outer = False
 
-    def __enter__(self):
+    def __enter__(self) -> sqlite3.Connection:
         if not self.conn.in_transaction:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -316,7 +353,9 @@ class _Transaction:
             self.outer = True
         return self.conn
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         if not self.outer:
             return False
         if exc_type is None:

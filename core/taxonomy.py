@@ -1,4 +1,5 @@
 """The failure taxonomy of DESIGN.md: category ids are part of the CLI contract."""
+
 from __future__ import annotations
 
 CATEGORIES: dict[str, str] = {  # id -> default action

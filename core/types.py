@@ -2,6 +2,7 @@
 
 Plain dataclasses: they cross the worker/UI boundary and serialise to JSON with `to_dict`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
@@ -28,6 +29,7 @@ class Taint:
 @dataclass
 class Pool:
     """A node group: its nodes share an instance type and the node config the console wants them on."""
+
     name: str
     instance_type: str
     desired_kubelet: str
@@ -137,13 +139,25 @@ class Job:
     failures: int
 
 
-HISTORY_FIELDS = ("job_id", "run_id", "attempt", "submitted_at", "kind", "input_bytes", "conf",
-                  "status", "log_tail", "runtime_seconds", "cost")
+HISTORY_FIELDS = (
+    "job_id",
+    "run_id",
+    "attempt",
+    "submitted_at",
+    "kind",
+    "input_bytes",
+    "conf",
+    "status",
+    "log_tail",
+    "runtime_seconds",
+    "cost",
+)
 
 
 @dataclass
 class Attempt:
     """One job attempt, in the history-record format of DESIGN.md. Unknown fields live in `extra`."""
+
     job_id: str
     run_id: str
     attempt: int
@@ -192,6 +206,7 @@ class ModelVersion:
 @dataclass
 class AuditEvent:
     """Shaped like a Kubernetes audit event, hash-chained to its predecessor."""
+
     seq: int
     audit_id: str
     stage: str  # RequestReceived | ResponseComplete | Failed
@@ -209,6 +224,7 @@ class AuditEvent:
 @dataclass
 class Summary:
     """What the dashboard shows in one glance."""
+
     backend: str
     nodes_total: int
     nodes_ready: int

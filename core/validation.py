@@ -5,6 +5,7 @@ IsDNS1123Subdomain), which the API server applies to label keys and values and t
 They are written out here: kubernetes-validate checks whole manifests against the OpenAPI schemas, which
 type labels as a map of strings and say nothing of their syntax, and the kubernetes client has no validator.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,8 +35,10 @@ def qualified_name_problem(key: str) -> str | None:
         if len(prefix) > PREFIX_MAX:
             return f"prefix part must be no more than {PREFIX_MAX} characters"
         if not _DNS1123_SUBDOMAIN.fullmatch(prefix):
-            return ("prefix part must be a lowercase DNS-1123 subdomain: lowercase alphanumeric characters, '-' or "
-                    "'.', starting and ending with an alphanumeric character")
+            return (
+                "prefix part must be a lowercase DNS-1123 subdomain: lowercase alphanumeric characters, '-' or "
+                "'.', starting and ending with an alphanumeric character"
+            )
     name = parts[-1]
     if not name:
         return "name part must not be empty"

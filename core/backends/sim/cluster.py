@@ -1,17 +1,19 @@
 """SimCluster: the embedded backend. Built once from fixtures/ and a seed, then kept in a store of its own
 (sim.db in the console's home) so that what an operator changes survives a restart."""
+
 from __future__ import annotations
 
 import hashlib
 import tomllib
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from core import clock
-from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 from core.backends.sim import metrics, schema
 from core.backends.sim.logs import full_log
+from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 from core.store import Store
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Revision, run_of
 
@@ -39,10 +41,16 @@ def parse_scale(text: str | None) -> dict[str, int]:
 
 
 class SimCluster:
-    def __init__(self, home: Path, fixtures_dir: Path, seed: int = DEFAULT_SEED,
-                 scale: dict[str, int] | None = None,
-                 on_build: Callable[[dict], None] | None = None, pod_start_seconds: float = 2.0,
-                 job_seconds: float = 20.0):
+    def __init__(
+        self,
+        home: Path,
+        fixtures_dir: Path,
+        seed: int = DEFAULT_SEED,
+        scale: dict[str, int] | None = None,
+        on_build: Callable[[dict[str, Any]], None] | None = None,
+        pod_start_seconds: float = 2.0,
+        job_seconds: float = 20.0,
+    ):
         self.store = store = Store(home, schema.DB_NAME, schema.MIGRATIONS, schema.JSON_COLUMNS)
         self.fixtures_dir = Path(fixtures_dir)
         built = store.get_meta("sim.seed")
@@ -53,19 +61,23 @@ class SimCluster:
             if scale and scale != stored_scale:
                 raise BadInput(
                     f"home {store.home} already holds an estate built with --scale "
-                    f"{store.get_meta('sim.scale') or 'default'}; use a new --home for another scale")
-        self.seed = int(store.get_meta("sim.seed"))
+                    f"{store.get_meta('sim.scale') or 'default'}; use a new --home for another scale"
+                )
+        seed_meta, anchor_meta = store.get_meta("sim.seed"), store.get_meta("sim.anchor")
+        assert seed_meta is not None and anchor_meta is not None  # written by _build
+        self.seed = int(seed_meta)
         self.pod_start_seconds = pod_start_seconds
         self.job_seconds = job_seconds
-        self.anchor = clock.parse_ts(store.get_meta("sim.anchor"))
+        self.anchor = clock.parse_ts(anchor_meta)
         with open(self.fixtures_dir / "estate.toml", "rb") as f:
             spec = tomllib.load(f)
         self._dep_specs = {d["name"]: d for d in spec["deployments"]}
         self.name = f"sim:{spec['estate']['name']} (seed {self.seed})"
 
     # -- building ------------------------------------------------------------------------------
-    def _build(self, seed: int, scale: dict[str, int], on_build: Callable[[dict], None] | None) -> None:
+    def _build(self, seed: int, scale: dict[str, int], on_build: Callable[[dict[str, Any]], None] | None) -> None:
         from core.backends.sim.estate import EstateBuilder  # only on first start: keep it off the TUI's start path
+
         anchor = clock.now().replace(minute=0, second=0, microsecond=0)
         b = EstateBuilder(self.fixtures_dir, seed, scale, anchor)
         with self.store.transaction():
@@ -78,8 +90,9 @@ class SimCluster:
             deps, revs, versions = b.deployments()
             self.store.insert_all("deployments", deps)
             self.store.insert_all("revisions", revs)
-            self.store.insert_all("catalogue", [{"model": v["model"], "version": v["version"], "record": v}
-                                                for v in versions])
+            self.store.insert_all(
+                "catalogue", [{"model": v["model"], "version": v["version"], "record": v} for v in versions]
+            )
             jobs, attempts = b.jobs_and_attempts()
             self.store.insert_all("jobs", jobs)
             self.store.insert_all("attempts", attempts, batch_size=5000)
@@ -88,9 +101,15 @@ class SimCluster:
             self.store.set_meta("sim.scale", scale_text)
             self.store.set_meta("sim.anchor", clock.iso(anchor))
             if on_build:
-                on_build({"seed": seed, "scale": scale_text or "default", "anchor": clock.iso(anchor),
-                          "nodes": self.store.scalar("SELECT count(*) FROM nodes"),
-                          "attempts": self.store.scalar("SELECT count(*) FROM attempts")})
+                on_build(
+                    {
+                        "seed": seed,
+                        "scale": scale_text or "default",
+                        "anchor": clock.iso(anchor),
+                        "nodes": self.store.scalar("SELECT count(*) FROM nodes"),
+                        "attempts": self.store.scalar("SELECT count(*) FROM attempts"),
+                    }
+                )
 
     # -- nodes -----------------------------------------------------------------------------------
     def list_pools(self) -> list[Pool]:
@@ -103,9 +122,14 @@ class SimCluster:
             self.store.update("pools", pool, {"desired_config": version})
 
     def list_nodes(self, pool: str | None = None) -> list[Node]:
-        usage = {r["node"]: r for r in self.store.query(
-            "SELECT node, count(*) AS pods, sum(cpu) AS cpu, sum(memory_gib) AS mem FROM pods GROUP BY node")}
-        sql, params = "SELECT * FROM nodes", ()
+        usage = {
+            r["node"]: r
+            for r in self.store.query(
+                "SELECT node, count(*) AS pods, sum(cpu) AS cpu, sum(memory_gib) AS mem FROM pods GROUP BY node"
+            )
+        }
+        sql = "SELECT * FROM nodes"
+        params: tuple[str, ...] = ()
         if pool:
             sql, params = sql + " WHERE pool = ?", (pool,)
         return [_node(r, usage.get(r["name"])) for r in self.store.query(sql + " ORDER BY pool, name", params)]
@@ -114,12 +138,14 @@ class SimCluster:
         row = self.store.one("SELECT * FROM nodes WHERE name = ?", (name,))
         if row is None:
             raise NotFound(f"no node named {name!r}")
-        usage = self.store.one("SELECT count(*) AS pods, sum(cpu) AS cpu, sum(memory_gib) AS mem FROM pods "
-                               "WHERE node = ?", (name,))
+        usage = self.store.one(
+            "SELECT count(*) AS pods, sum(cpu) AS cpu, sum(memory_gib) AS mem FROM pods WHERE node = ?", (name,)
+        )
         return _node(row, usage)
 
     def list_pods(self, node: str | None = None) -> list[Pod]:
-        sql, params = "SELECT * FROM pods", ()
+        sql = "SELECT * FROM pods"
+        params: tuple[str, ...] = ()
         if node:
             sql, params = sql + " WHERE node = ?", (node,)
         return [_pod(r) for r in self.store.query(sql + " ORDER BY namespace, name", params)]
@@ -129,8 +155,10 @@ class SimCluster:
         revs: dict[str, list[Revision]] = {}
         for r in self.store.query("SELECT * FROM revisions ORDER BY deployment, number"):
             revs.setdefault(r.pop("deployment"), []).append(Revision(**r))
-        return [ModelDeployment(**d, revisions=revs.get(d["name"], []))
-                for d in self.store.query("SELECT * FROM deployments ORDER BY name")]
+        return [
+            ModelDeployment(**d, revisions=revs.get(d["name"], []))
+            for d in self.store.query("SELECT * FROM deployments ORDER BY name")
+        ]
 
     def get_deployment(self, name: str) -> ModelDeployment:
         for d in self.list_deployments():
@@ -144,20 +172,40 @@ class SimCluster:
         spec = dict(self._dep_specs.get(name, {"name": name, "rate": 10.0, "latency_ms": 20.0, "error_rate": 0.001}))
         rev = next((r for r in dep.revisions if r.number == number), None)
         if rev is not None:  # a model version of the estate's catalogue serves with its own quality
-            row = self.store.one("SELECT record FROM catalogue WHERE model = ? AND version = ?",
-                                 (rev.model, rev.model_version))
-            spec["error_rate"] *= float(((row or {}).get("record") or {}).get("params", {}).get("sim_error_factor", 1.0))
+            row = self.store.one(
+                "SELECT record FROM catalogue WHERE model = ? AND version = ?", (rev.model, rev.model_version)
+            )
+            spec["error_rate"] *= float(
+                ((row or {}).get("record") or {}).get("params", {}).get("sim_error_factor", 1.0)
+            )
         return metrics.series(self.seed, spec, number, clock.now(), minutes)
 
     def known_model_versions(self) -> list[ModelVersion]:
-        return [ModelVersion(**r["record"]) for r in self.store.query(
-            "SELECT record FROM catalogue ORDER BY model, version")]
+        return [
+            ModelVersion(**r["record"])
+            for r in self.store.query("SELECT record FROM catalogue ORDER BY model, version")
+        ]
 
     # -- mutations (each one SQLite transaction: all or nothing) --------------------------------------
-    def patch_node(self, name: str, *, unschedulable: bool | None = None, labels: dict[str, str] | None = None,
-                   taints: list[dict[str, str]] | None = None, config_version: str | None = None) -> None:
-        fields = {k: v for k, v in (("unschedulable", unschedulable), ("labels", labels), ("taints", taints),
-                                    ("config_version", config_version)) if v is not None}
+    def patch_node(
+        self,
+        name: str,
+        *,
+        unschedulable: bool | None = None,
+        labels: dict[str, str] | None = None,
+        taints: list[dict[str, str]] | None = None,
+        config_version: str | None = None,
+    ) -> None:
+        fields: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("unschedulable", unschedulable),
+                ("labels", labels),
+                ("taints", taints),
+                ("config_version", config_version),
+            )
+            if v is not None
+        }
         self.get_node(name)
         with self.store.transaction():
             self.store.update("nodes", name, {k: int(v) if k == "unschedulable" else v for k, v in fields.items()})
@@ -182,32 +230,37 @@ class SimCluster:
             now = clock.now()
             pdb = self.store.one("SELECT * FROM pdbs WHERE namespace = ? AND owner = ?", (namespace, row["owner"]))
             if pdb is not None:
-                siblings = self.store.query("SELECT ready_at FROM pods WHERE namespace = ? AND owner = ?",
-                                            (namespace, row["owner"]))
+                siblings = self.store.query(
+                    "SELECT ready_at FROM pods WHERE namespace = ? AND owner = ?", (namespace, row["owner"])
+                )
                 available = sum(1 for p in siblings if _ready(p["ready_at"], now))
                 if _ready(row["ready_at"], now) and available - 1 < pdb["min_available"]:
-                    raise TooManyRequests(f"Cannot evict pod as it would violate the pod's disruption budget "
-                                          f"{namespace}/{pdb['name']} (needs {pdb['min_available']} available, "
-                                          f"has {available})")
+                    raise TooManyRequests(
+                        f"Cannot evict pod as it would violate the pod's disruption budget "
+                        f"{namespace}/{pdb['name']} (needs {pdb['min_available']} available, "
+                        f"has {available})"
+                    )
             if row["owner"].startswith("DaemonSet/"):
                 self.store.conn.execute("DELETE FROM pods WHERE namespace = ? AND name = ?", (namespace, pod))
                 return
             target = self.store.one(
                 "SELECT n.name FROM nodes n LEFT JOIN pods p ON p.node = n.name WHERE n.unschedulable = 0"
                 " AND n.ready = 1 AND n.name != ? AND n.pool = (SELECT pool FROM nodes WHERE name = ?)"
-                " GROUP BY n.name ORDER BY count(p.name), n.name LIMIT 1", (row["node"], row["node"]))
+                " GROUP BY n.name ORDER BY count(p.name), n.name LIMIT 1",
+                (row["node"], row["node"]),
+            )
             if target is None:
                 raise ClusterError(f"pod {namespace}/{pod}: no schedulable node left in its pool to run it")
             ready = clock.iso(now + timedelta(seconds=self.pod_start_seconds))
             self.store.update("pods", (namespace, pod), {"node": target["name"], "phase": "Running", "ready_at": ready})
 
     # -- revisions: what a canary rollout does to a deployment -------------------------------------------
-    def _revisions(self, deployment: str) -> list[dict]:
+    def _revisions(self, deployment: str) -> list[dict[str, Any]]:
         if self.store.one("SELECT name FROM deployments WHERE name = ?", (deployment,)) is None:
             raise NotFound(f"no deployment named {deployment!r}")
         return self.store.query("SELECT * FROM revisions WHERE deployment = ? ORDER BY number", (deployment,))
 
-    def _revision(self, deployment: str, number: int) -> dict:
+    def _revision(self, deployment: str, number: int) -> dict[str, Any]:
         rev = next((r for r in self._revisions(deployment) if r["number"] == number), None)
         if rev is None:
             raise NotFound(f"deployment {deployment} has no revision {number}")
@@ -217,9 +270,21 @@ class SimCluster:
         with self.store.transaction():
             if any(r["number"] == number for r in self._revisions(deployment)):
                 raise Conflict(f"deployment {deployment} already has a revision {number}")
-            self.store.insert_all("revisions", [{
-                "deployment": deployment, "number": number, "model": model, "model_version": model_version,
-                "image": image, "created_at": clock.iso(clock.now()), "weight": 0, "status": "canary"}])
+            self.store.insert_all(
+                "revisions",
+                [
+                    {
+                        "deployment": deployment,
+                        "number": number,
+                        "model": model,
+                        "model_version": model_version,
+                        "image": image,
+                        "created_at": clock.iso(clock.now()),
+                        "weight": 0,
+                        "status": "canary",
+                    }
+                ],
+            )
             self.store.update("deployments", deployment, {"status": "Progressing"})
 
     def set_canary_weight(self, deployment: str, number: int, weight: int) -> None:
@@ -252,31 +317,40 @@ class SimCluster:
             self.store.update("deployments", deployment, {"status": "Degraded"})
 
     # -- snapshots: what the audit records as before/after, and what a rollback writes back --------------
-    def snapshot(self, resource: str, name: str, namespace: str | None = None) -> dict | None:
+    def snapshot(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         if resource == "pool":
             return self.store.one("SELECT desired_config, desired_kubelet FROM pools WHERE name = ?", (name,))
         if resource == "node":
-            r = self.store.one("SELECT unschedulable, labels, taints, config_version, kubelet_version FROM nodes"
-                               " WHERE name = ?", (name,))
+            r = self.store.one(
+                "SELECT unschedulable, labels, taints, config_version, kubelet_version FROM nodes WHERE name = ?",
+                (name,),
+            )
             return None if r is None else {**r, "unschedulable": bool(r["unschedulable"])}
         if resource == "pod":
-            return self.store.one("SELECT node, phase, ready_at FROM pods WHERE namespace = ? AND name = ?",
-                                  (namespace, name))
+            return self.store.one(
+                "SELECT node, phase, ready_at FROM pods WHERE namespace = ? AND name = ?", (namespace, name)
+            )
         if resource == "deployment":
-            d = self.store.one("SELECT status, current_revision, replicas, ready_replicas FROM deployments"
-                               " WHERE name = ?", (name,))
+            d = self.store.one(
+                "SELECT status, current_revision, replicas, ready_replicas FROM deployments WHERE name = ?", (name,)
+            )
             if d is None:
                 return None
-            d["revisions"] = self.store.query("SELECT number, model, model_version, image, created_at, weight, status"
-                                              " FROM revisions WHERE deployment = ? ORDER BY number", (name,))
+            d["revisions"] = self.store.query(
+                "SELECT number, model, model_version, image, created_at, weight, status"
+                " FROM revisions WHERE deployment = ? ORDER BY number",
+                (name,),
+            )
             return d
         raise ValueError(f"no snapshots of {resource!r}")
 
-    def restore(self, resource: str, name: str, snap: dict | None, namespace: str | None = None) -> None:
+    def restore(self, resource: str, name: str, snap: dict[str, Any] | None, namespace: str | None = None) -> None:
         with self.store.transaction():
             if resource == "pool":
+                assert snap is not None  # a pool, node or deployment that is snapshotted exists
                 self.store.update("pools", name, snap)
             elif resource == "node":
+                assert snap is not None
                 self.store.update("nodes", name, {**snap, "unschedulable": int(snap["unschedulable"])})
             elif resource == "pod":
                 if snap is None:
@@ -287,6 +361,7 @@ class SimCluster:
                     ds = snap.get("owner") or ""
                     raise ClusterError(f"pod {namespace}/{name} was deleted; its controller {ds} recreates it")
             elif resource == "deployment":
+                assert snap is not None
                 revs = snap.pop("revisions")
                 self.store.update("deployments", name, snap)
                 self.store.conn.execute("DELETE FROM revisions WHERE deployment = ?", (name,))
@@ -300,19 +375,39 @@ class SimCluster:
         rows = self.store.query(
             "SELECT j.job_id, j.kind, j.owner, j.schedule, count(a.run_id) AS attempts,"
             " sum(a.status = 'failed') AS failures, max(a.submitted_at) AS last_submitted_at"
-            " FROM jobs j LEFT JOIN attempts a ON a.job_id = j.job_id GROUP BY j.job_id ORDER BY j.job_id")
-        last = {r["job_id"]: r for r in self.store.query(
-            "SELECT a.job_id, a.run_id, a.status FROM attempts a JOIN"
-            " (SELECT job_id, max(submitted_at) AS t FROM attempts GROUP BY job_id) m"
-            " ON a.job_id = m.job_id AND a.submitted_at = m.t")}
-        return [Job(job_id=r["job_id"], kind=r["kind"], owner=r["owner"], schedule=r["schedule"],
-                    last_status=last.get(r["job_id"], {}).get("status", "-"),
-                    last_run_id=last.get(r["job_id"], {}).get("run_id", "-"),
-                    last_submitted_at=r["last_submitted_at"] or "-", attempts=r["attempts"],
-                    failures=r["failures"] or 0) for r in rows]
+            " FROM jobs j LEFT JOIN attempts a ON a.job_id = j.job_id GROUP BY j.job_id ORDER BY j.job_id"
+        )
+        last = {
+            r["job_id"]: r
+            for r in self.store.query(
+                "SELECT a.job_id, a.run_id, a.status FROM attempts a JOIN"
+                " (SELECT job_id, max(submitted_at) AS t FROM attempts GROUP BY job_id) m"
+                " ON a.job_id = m.job_id AND a.submitted_at = m.t"
+            )
+        }
+        return [
+            Job(
+                job_id=r["job_id"],
+                kind=r["kind"],
+                owner=r["owner"],
+                schedule=r["schedule"],
+                last_status=last.get(r["job_id"], {}).get("status", "-"),
+                last_run_id=last.get(r["job_id"], {}).get("run_id", "-"),
+                last_submitted_at=r["last_submitted_at"] or "-",
+                attempts=r["attempts"],
+                failures=r["failures"] or 0,
+            )
+            for r in rows
+        ]
 
-    def list_attempts(self, *, failed: bool | None = None, job_id: str | None = None,
-                      since: str | None = None, limit: int | None = None) -> list[Attempt]:
+    def list_attempts(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[Attempt]:
         where, params = [], []
         if failed is not None:
             where.append("status = 'failed'" if failed else "status != 'failed'")
@@ -343,14 +438,26 @@ class SimCluster:
         if shown.status != "failed":
             raise Conflict(f"attempt {run_id} did not fail ({shown.status}): nothing to retry")
         base = run_of(run_id, shown.attempt)
-        n = self.store.scalar("SELECT max(attempt) FROM attempts WHERE job_id = ? AND (run_id = ? OR run_id LIKE ?)",
-                              (shown.job_id, base, base + "-%")) or 1
+        n = (
+            self.store.scalar(
+                "SELECT max(attempt) FROM attempts WHERE job_id = ? AND (run_id = ? OR run_id LIKE ?)",
+                (shown.job_id, base, base + "-%"),
+            )
+            or 1
+        )
         now = clock.now()
         result = retries.outcome(shown, truth, conf, self.seed)
-        row = {**{k: failed[k] for k in ("job_id", "kind", "input_bytes", "node")}, **result,
-               "run_id": f"{base}-{n + 1}", "attempt": n + 1, "submitted_at": clock.iso(now), "conf": conf,
-               "truth": truth if result["status"] == "failed" else None, "source": "autofix",
-               "extra": {"retry_of": run_id, "finishes_at": clock.iso(now + timedelta(seconds=self.job_seconds))}}
+        row = {
+            **{k: failed[k] for k in ("job_id", "kind", "input_bytes", "node")},
+            **result,
+            "run_id": f"{base}-{n + 1}",
+            "attempt": n + 1,
+            "submitted_at": clock.iso(now),
+            "conf": conf,
+            "truth": truth if result["status"] == "failed" else None,
+            "source": "autofix",
+            "extra": {"retry_of": run_id, "finishes_at": clock.iso(now + timedelta(seconds=self.job_seconds))},
+        }
         with self.store.transaction():
             self.store.insert_all("attempts", [row])
         return self.get_attempt(row["run_id"])
@@ -384,9 +491,11 @@ def sim_events(a: Attempt) -> list[str]:
     pid = int(hashlib.sha256(a.run_id.encode()).hexdigest()[:4], 16) + 1000
     events = [f"Normal Scheduled pod/{pod} Successfully assigned jobs/{pod} to {a.node}"]
     if a.reason == "ImagePullBackOff":
-        events += [f"Normal Pulling pod/{pod} Pulling image for {a.job_id}",
-                   f"Warning Failed pod/{pod} Error: ErrImagePull",
-                   f"Warning BackOff pod/{pod} Back-off pulling image"]
+        events += [
+            f"Normal Pulling pod/{pod} Pulling image for {a.job_id}",
+            f"Warning Failed pod/{pod} Error: ErrImagePull",
+            f"Warning BackOff pod/{pod} Back-off pulling image",
+        ]
         return events
     events.append(f"Normal Started pod/{pod} Started container driver")
     if a.status != "failed":
@@ -401,27 +510,41 @@ def sim_events(a: Attempt) -> list[str]:
     return events
 
 
-def _ready(ready_at: str | None, now) -> bool:
+def _ready(ready_at: str | None, now: datetime) -> bool:
     return ready_at is None or clock.parse_ts(ready_at) <= now
 
 
-def _pod(r: dict) -> Pod:
+def _pod(r: dict[str, Any]) -> Pod:
     r = {**r, "emptydir": bool(r["emptydir"])}
     if not _ready(r.get("ready_at"), clock.now()):
         r["phase"] = "ContainerCreating"
     return Pod(**r)
 
 
-def _node(r: dict, usage: dict | None) -> Node:
+def _node(r: dict[str, Any], usage: dict[str, Any] | None) -> Node:
     usage = usage or {}
-    return Node(name=r["name"], pool=r["pool"], ready=bool(r["ready"]), unschedulable=bool(r["unschedulable"]),
-                cpu=r["cpu"], memory_gib=r["memory_gib"], gpus=r["gpus"], pods=usage.get("pods") or 0,
-                cpu_used=round(usage.get("cpu") or 0.0, 2), memory_used_gib=round(usage.get("mem") or 0.0, 2),
-                kubelet_version=r["kubelet_version"], config_version=r["config_version"], zone=r["zone"],
-                created_at=r["created_at"], labels=r["labels"], taints=r["taints"], conditions=r["conditions"])
+    return Node(
+        name=r["name"],
+        pool=r["pool"],
+        ready=bool(r["ready"]),
+        unschedulable=bool(r["unschedulable"]),
+        cpu=r["cpu"],
+        memory_gib=r["memory_gib"],
+        gpus=r["gpus"],
+        pods=usage.get("pods") or 0,
+        cpu_used=round(usage.get("cpu") or 0.0, 2),
+        memory_used_gib=round(usage.get("mem") or 0.0, 2),
+        kubelet_version=r["kubelet_version"],
+        config_version=r["config_version"],
+        zone=r["zone"],
+        created_at=r["created_at"],
+        labels=r["labels"],
+        taints=r["taints"],
+        conditions=r["conditions"],
+    )
 
 
-def _attempt(r: dict) -> Attempt:
+def _attempt(r: dict[str, Any]) -> Attempt:
     r.pop("source", None)
     r.pop("truth", None)  # the simulator's own knowledge of the failure: never shown
     extra = r.pop("extra", None) or {}

@@ -3,32 +3,52 @@
 The same (seed, scale, anchor) always gives the same rows; timestamps are offsets back from the anchor
 (the moment the estate was first built), so a fresh estate always shows the last 7 days.
 """
+
 from __future__ import annotations
 
 import hashlib
 import math
 import random
 import tomllib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from core.clock import iso
 from core.backends.sim.logs import LogTemplate, load_templates
+from core.clock import iso
 from core.spark import GiB, format_size, parse_size
 from core.taxonomy import TAXONOMY
 
-
 # How often each failure happens in the demo (relative weights). Memory dominates, as in production.
-FAILURE_WEIGHTS = {"memory_exceeded": 30, "disk_exhausted": 5, "shuffle_fetch_failed": 7, "node_lost": 7,
-                   "network_transient": 8, "storage_throttled": 6, "missing_input": 6, "permission_denied": 4,
-                   "schema_mismatch": 5, "user_code_error": 8, "timeout": 6, "image_pull_failed": 3,
-                   "gpu_failure": 4, "unclassified": 4}
+FAILURE_WEIGHTS = {
+    "memory_exceeded": 30,
+    "disk_exhausted": 5,
+    "shuffle_fetch_failed": 7,
+    "node_lost": 7,
+    "network_transient": 8,
+    "storage_throttled": 6,
+    "missing_input": 6,
+    "permission_denied": 4,
+    "schema_mismatch": 5,
+    "user_code_error": 8,
+    "timeout": 6,
+    "image_pull_failed": 3,
+    "gpu_failure": 4,
+    "unclassified": 4,
+}
 AWAITING_HOURS = 12  # failures this recent have no owner's retry yet: they wait in the approval queue
 # Which failures an owner's retry (attempt 2) usually fixes.
-RETRY_FIXES = {"memory_exceeded", "disk_exhausted", "shuffle_fetch_failed", "node_lost", "network_transient",
-               "storage_throttled", "timeout", "gpu_failure"}
-
+RETRY_FIXES = {
+    "memory_exceeded",
+    "disk_exhausted",
+    "shuffle_fetch_failed",
+    "node_lost",
+    "network_transient",
+    "storage_throttled",
+    "timeout",
+    "gpu_failure",
+}
 
 
 def load_estate(fixtures_dir: Path) -> dict[str, Any]:
@@ -56,9 +76,18 @@ class EstateBuilder:
 
     # -- nodes and pods ------------------------------------------------------------------------
     def pools(self) -> list[dict[str, Any]]:
-        return [{"name": p["name"], "instance_type": p["instance_type"], "desired_kubelet": p["kubelet"],
-                 "desired_config": p["config"], "cpu": p["cpu"], "memory_gib": p["memory_gib"],
-                 "gpus": p["gpus"]} for p in self.spec["pools"]]
+        return [
+            {
+                "name": p["name"],
+                "instance_type": p["instance_type"],
+                "desired_kubelet": p["kubelet"],
+                "desired_config": p["config"],
+                "cpu": p["cpu"],
+                "memory_gib": p["memory_gib"],
+                "gpus": p["gpus"],
+            }
+            for p in self.spec["pools"]
+        ]
 
     def nodes(self) -> list[dict[str, Any]]:
         total = self.scale.get("nodes", 40)
@@ -68,7 +97,7 @@ class EstateBuilder:
         incidents = {(i["pool"], i["index"]): i["state"] for i in self.spec.get("incidents", [])}
         zones = self.spec["estate"]["zones"]
         rows = []
-        for pool, count in zip(pools, counts):
+        for pool, count in zip(pools, counts, strict=True):
             rng = rng_for(self.seed, "nodes", pool["name"])
             names = self.node_names[pool["name"]] = []
             for i in range(count):
@@ -78,16 +107,22 @@ class EstateBuilder:
                 state = incidents.get((pool["name"], i))
                 if state is None and total > 200 and rng.random() < 0.01:
                     state = rng.choice(["NotReady", "MemoryPressure", "DiskPressure"])
-                conditions = {"Ready": "False" if state == "NotReady" else "True",
-                              "MemoryPressure": "True" if state == "MemoryPressure" else "False",
-                              "DiskPressure": "True" if state == "DiskPressure" else "False",
-                              "PIDPressure": "False"}
+                conditions = {
+                    "Ready": "False" if state == "NotReady" else "True",
+                    "MemoryPressure": "True" if state == "MemoryPressure" else "False",
+                    "DiskPressure": "True" if state == "DiskPressure" else "False",
+                    "PIDPressure": "False",
+                }
                 config = pool["config"]
                 if i < pool.get("lagging", 0):
                     config = pool["previous_config"]
                 zone = zones[i % len(zones)]
-                labels = {"kubernetes.io/hostname": name, "node.kubernetes.io/instance-type": pool["instance_type"],
-                          "topology.kubernetes.io/zone": zone, "mlops/pool": pool["name"]}
+                labels = {
+                    "kubernetes.io/hostname": name,
+                    "node.kubernetes.io/instance-type": pool["instance_type"],
+                    "topology.kubernetes.io/zone": zone,
+                    "mlops/pool": pool["name"],
+                }
                 if pool["gpus"]:
                     labels["nvidia.com/gpu.product"] = "NVIDIA-A100-SXM4-40GB"
                 taints = []
@@ -96,16 +131,36 @@ class EstateBuilder:
                     k, _, v = kv.partition("=")
                     taints.append({"key": k, "value": v, "effect": effect})
                 cordoned = state == "Cordoned"
-                faults = {"config_apply": "kubelet failed to start with the new node config: "
-                                          "invalid --eviction-hard threshold"} if state == "ConfigApplyFails" else {}
+                faults = (
+                    {
+                        "config_apply": "kubelet failed to start with the new node config: "
+                        "invalid --eviction-hard threshold"
+                    }
+                    if state == "ConfigApplyFails"
+                    else {}
+                )
                 if cordoned:
                     taints.append({"key": "node.kubernetes.io/unschedulable", "value": "", "effect": "NoSchedule"})
                 created = self.anchor - timedelta(days=rng.randint(8, 120), minutes=rng.randint(0, 1440))
-                rows.append({"name": name, "pool": pool["name"], "ready": int(state != "NotReady"),
-                             "unschedulable": int(cordoned), "cpu": pool["cpu"], "memory_gib": pool["memory_gib"],
-                             "gpus": pool["gpus"], "kubelet_version": pool["kubelet"], "config_version": config,
-                             "zone": zone, "created_at": iso(created), "labels": labels, "taints": taints,
-                             "conditions": conditions, "faults": faults})
+                rows.append(
+                    {
+                        "name": name,
+                        "pool": pool["name"],
+                        "ready": int(state != "NotReady"),
+                        "unschedulable": int(cordoned),
+                        "cpu": pool["cpu"],
+                        "memory_gib": pool["memory_gib"],
+                        "gpus": pool["gpus"],
+                        "kubelet_version": pool["kubelet"],
+                        "config_version": config,
+                        "zone": zone,
+                        "created_at": iso(created),
+                        "labels": labels,
+                        "taints": taints,
+                        "conditions": conditions,
+                        "faults": faults,
+                    }
+                )
         return rows
 
     def pods(self) -> Iterator[dict[str, Any]]:
@@ -124,27 +179,49 @@ class EstateBuilder:
 
         for ds in self.spec.get("daemonsets", []):
             for i, node in enumerate(all_nodes):
-                yield {"namespace": ds["namespace"], "name": _suffix(ds["name"], i),
-                       "node": node, "phase": "Running", "owner": f"DaemonSet/{ds['name']}", "cpu": ds["cpu"],
-                       "memory_gib": ds["memory_gib"], "restarts": 0, "emptydir": 0}
+                yield {
+                    "namespace": ds["namespace"],
+                    "name": _suffix(ds["name"], i),
+                    "node": node,
+                    "phase": "Running",
+                    "owner": f"DaemonSet/{ds['name']}",
+                    "cpu": ds["cpu"],
+                    "memory_gib": ds["memory_gib"],
+                    "restarts": 0,
+                    "emptydir": 0,
+                }
         for d in self.spec["deployments"]:
             rng = rng_for(self.seed, "pods", d["name"])
             nodes = self.node_names[d["pool"]]
             for r in range(d["replicas"]):
                 node = nodes[(r * 7 + rng.randint(0, 3)) % len(nodes)]
                 gpu = d["pool"].startswith("gpu")
-                yield {"namespace": d["namespace"], "name": _suffix(d["name"], r),
-                       "node": node, "phase": "Running", "owner": f"Deployment/{d['name']}",
-                       "cpu": 8.0 if gpu else 2.0, "memory_gib": 64.0 if gpu else 8.0,
-                       "restarts": rng.choice([0, 0, 0, 1, 3]), "emptydir": int(gpu)}
+                yield {
+                    "namespace": d["namespace"],
+                    "name": _suffix(d["name"], r),
+                    "node": node,
+                    "phase": "Running",
+                    "owner": f"Deployment/{d['name']}",
+                    "cpu": 8.0 if gpu else 2.0,
+                    "memory_gib": 64.0 if gpu else 8.0,
+                    "restarts": rng.choice([0, 0, 0, 1, 3]),
+                    "emptydir": int(gpu),
+                }
 
     def pdbs(self) -> list[dict[str, Any]]:
         """One PodDisruptionBudget per deployment: at most one replica down at a time."""
-        return [{"namespace": d["namespace"], "name": f"{d['name']}-pdb", "owner": f"Deployment/{d['name']}",
-                 "min_available": max(1, d["replicas"] - 1)} for d in self.spec["deployments"]]
+        return [
+            {
+                "namespace": d["namespace"],
+                "name": f"{d['name']}-pdb",
+                "owner": f"Deployment/{d['name']}",
+                "min_available": max(1, d["replicas"] - 1),
+            }
+            for d in self.spec["deployments"]
+        ]
 
     # -- deployments and the registry -----------------------------------------------------------
-    def deployments(self) -> tuple[list[dict], list[dict], list[dict]]:
+    def deployments(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         deps, revs, versions = [], [], []
         for d in self.spec["deployments"]:
             rng = rng_for(self.seed, "deploy", d["name"])
@@ -159,42 +236,77 @@ class EstateBuilder:
                     status, weight = "canary", canary
                 else:
                     status, weight = "retired", 0
-                revs.append({"deployment": d["name"], "number": number, "model": d["model"],
-                             "model_version": version, "image": f"registry.internal/serving/{d['model']}:{version}",
-                             "created_at": iso(created), "weight": weight, "status": status})
+                revs.append(
+                    {
+                        "deployment": d["name"],
+                        "number": number,
+                        "model": d["model"],
+                        "model_version": version,
+                        "image": f"registry.internal/serving/{d['model']}:{version}",
+                        "created_at": iso(created),
+                        "weight": weight,
+                        "status": status,
+                    }
+                )
                 stage = "production" if status == "active" else "staging" if status == "canary" else "archived"
                 digest = hashlib.sha256(f"{self.seed}:{d['model']}:{version}".encode()).hexdigest()
-                versions.append({"model": d["model"], "version": version, "stage": stage,
-                                 "created_at": iso(created - timedelta(hours=6)), "framework": d["framework"],
-                                 "sha256": digest,
-                                 "params": {"trained_on_days": 30, "seed": rng.randint(1, 9999)},
-                                 "metrics": {"auc": round(0.80 + 0.01 * number + rng.uniform(0, 0.02), 4),
-                                             "p99_ms": round(d["latency_ms"] * 2.6, 1),
-                                             "score_mean": d.get("score_mean", 0.5)},
-                                 "parent": f"{d['model']}:{d['versions'][number - 2]}" if number > 1 else None,
-                                 "data_digest": hashlib.sha256(f"data:{d['model']}:{version}".encode()).hexdigest()[:16]})
+                versions.append(
+                    {
+                        "model": d["model"],
+                        "version": version,
+                        "stage": stage,
+                        "created_at": iso(created - timedelta(hours=6)),
+                        "framework": d["framework"],
+                        "sha256": digest,
+                        "params": {"trained_on_days": 30, "seed": rng.randint(1, 9999)},
+                        "metrics": {
+                            "auc": round(0.80 + 0.01 * number + rng.uniform(0, 0.02), 4),
+                            "p99_ms": round(d["latency_ms"] * 2.6, 1),
+                            "score_mean": d.get("score_mean", 0.5),
+                        },
+                        "parent": f"{d['model']}:{d['versions'][number - 2]}" if number > 1 else None,
+                        "data_digest": hashlib.sha256(f"data:{d['model']}:{version}".encode()).hexdigest()[:16],
+                    }
+                )
             for cand in d.get("candidates", []):
                 digest = hashlib.sha256(f"{self.seed}:{d['model']}:{cand['version']}".encode()).hexdigest()
-                versions.append({"model": d["model"], "version": cand["version"], "stage": "staging",
-                                 "created_at": iso(self.anchor - timedelta(hours=rng.randint(2, 30))),
-                                 "framework": d["framework"], "sha256": digest,
-                                 "params": {"trained_on_days": 30, "sim_error_factor": cand.get("error_factor", 1.0)},
-                                 "metrics": {"auc": round(0.83 + rng.uniform(0, 0.02), 4),
-                                             "p99_ms": round(d["latency_ms"] * 2.6, 1),
-                                             "score_mean": d.get("score_mean", 0.5)},
-                                 "parent": f"{d['model']}:{d['versions'][-1]}",
-                                 "data_digest": hashlib.sha256(f"data:{d['model']}:{cand['version']}".encode()).hexdigest()[:16]})
+                versions.append(
+                    {
+                        "model": d["model"],
+                        "version": cand["version"],
+                        "stage": "staging",
+                        "created_at": iso(self.anchor - timedelta(hours=rng.randint(2, 30))),
+                        "framework": d["framework"],
+                        "sha256": digest,
+                        "params": {"trained_on_days": 30, "sim_error_factor": cand.get("error_factor", 1.0)},
+                        "metrics": {
+                            "auc": round(0.83 + rng.uniform(0, 0.02), 4),
+                            "p99_ms": round(d["latency_ms"] * 2.6, 1),
+                            "score_mean": d.get("score_mean", 0.5),
+                        },
+                        "parent": f"{d['model']}:{d['versions'][-1]}",
+                        "data_digest": hashlib.sha256(f"data:{d['model']}:{cand['version']}".encode()).hexdigest()[:16],
+                    }
+                )
             status = "Degraded" if d.get("degraded") else "Progressing" if canary else "Healthy"
             ready = d["replicas"] - (1 if d.get("degraded") else 0)
-            deps.append({"name": d["name"], "namespace": d["namespace"], "model": d["model"],
-                         "replicas": d["replicas"], "ready_replicas": ready, "status": status,
-                         "current_revision": current})
+            deps.append(
+                {
+                    "name": d["name"],
+                    "namespace": d["namespace"],
+                    "model": d["model"],
+                    "replicas": d["replicas"],
+                    "ready_replicas": ready,
+                    "status": status,
+                    "current_revision": current,
+                }
+            )
         return deps, revs, versions
 
     # -- jobs and their attempts -----------------------------------------------------------------
     def job_specs(self) -> list[dict[str, Any]]:
         """The recurring jobs; with a `jobs` scale, clones of the fixtures' jobs until the target is met."""
-        base = self.spec["jobs"]
+        base: list[dict[str, Any]] = self.spec["jobs"]
         days = self.spec["estate"]["days_of_history"]
         target = self.scale.get("jobs")
         if not target:
@@ -209,13 +321,20 @@ class EstateBuilder:
             i += 1
         return specs
 
-    def jobs_and_attempts(self) -> tuple[list[dict], Iterator[dict]]:
+    def jobs_and_attempts(self) -> tuple[list[dict[str, Any]], Iterator[dict[str, Any]]]:
         specs = self.job_specs()
-        jobs = [{"job_id": s["id"], "kind": s["kind"], "owner": s["owner"],
-                 "schedule": f"every {s['every_hours']}h" if s["every_hours"] != 24 else "daily"} for s in specs]
+        jobs = [
+            {
+                "job_id": s["id"],
+                "kind": s["kind"],
+                "owner": s["owner"],
+                "schedule": f"every {s['every_hours']}h" if s["every_hours"] != 24 else "daily",
+            }
+            for s in specs
+        ]
         return jobs, self._attempts(specs)
 
-    def _attempts(self, specs: list[dict]) -> Iterator[dict]:
+    def _attempts(self, specs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         est = self.spec["estate"]
         days = est["days_of_history"]
         start = self.anchor - timedelta(days=days)
@@ -270,31 +389,73 @@ class EstateBuilder:
     def _templates_for(self, category: str, kind: str) -> list[LogTemplate]:
         return [t for t in self.templates.get(category, []) if kind in t.kinds]
 
-    def _attempt(self, s: dict, run_id: str, attempt: int, t: datetime, input_bytes: int,
-                 conf: dict[str, str], category: str | None, rng: random.Random) -> dict[str, Any]:
+    def _attempt(
+        self,
+        s: dict[str, Any],
+        run_id: str,
+        attempt: int,
+        t: datetime,
+        input_bytes: int,
+        conf: dict[str, str],
+        category: str | None,
+        rng: random.Random,
+    ) -> dict[str, Any]:
         runtime, cost = _runtime_cost(s["kind"], conf, input_bytes, rng)
-        node_pool = self.node_names.get("gpu-a100" if s["kind"] == "pytorch" else "highmem") or \
-            next(iter(self.node_names.values()))
+        node_pool = self.node_names.get("gpu-a100" if s["kind"] == "pytorch" else "highmem") or next(
+            iter(self.node_names.values())
+        )
         host = node_pool[rng.randrange(len(node_pool))]
-        row = {"run_id": run_id, "job_id": s["id"], "attempt": attempt, "submitted_at": iso(t), "kind": s["kind"],
-               "input_bytes": input_bytes, "conf": conf, "status": "succeeded", "log_tail": None,
-               "runtime_seconds": round(runtime, 1), "cost": round(cost, 2), "node": host,
-               "exit_code": 0, "reason": "Completed", "extra": {}, "source": "sim"}
+        row = {
+            "run_id": run_id,
+            "job_id": s["id"],
+            "attempt": attempt,
+            "submitted_at": iso(t),
+            "kind": s["kind"],
+            "input_bytes": input_bytes,
+            "conf": conf,
+            "status": "succeeded",
+            "log_tail": None,
+            "runtime_seconds": round(runtime, 1),
+            "cost": round(cost, 2),
+            "node": host,
+            "exit_code": 0,
+            "reason": "Completed",
+            "extra": {},
+            "source": "sim",
+        }
         if category:
             tpl = rng.choice(self._templates_for(category, s["kind"]))
             frac = rng.uniform(0.05, 0.9)
             limit = parse_mem(conf.get("spark.executor.memory", conf.get("resources.memory", "4g"))) / GiB
-            values = {"ts": t.strftime("%y/%m/%d %H:%M:%S"), "iso": iso(t), "host": host,
-                      "executor": rng.randint(1, 40), "stage": f"{rng.randint(2, 40)}.0", "task": rng.randint(0, 999),
-                      "tid": rng.randint(1000, 90000), "app": f"application_{int(self.anchor.timestamp())}000_{rng.randint(1, 9999):04d}",
-                      "container": f"container_e{rng.randint(10, 99)}_{rng.randint(10**12, 10**13)}_01_{rng.randint(1, 999):06d}",
-                      "used_gb": f"{limit * rng.uniform(1.01, 1.3) + 1:.1f}", "limit_gb": f"{limit + 1:g}",
-                      "path": f"s3a://datalake/{s['id'].replace('-', '_')}/dt={t:%Y-%m-%d}", "bucket": "datalake",
-                      "job": s["id"], "image": f"registry.internal/jobs/{s['id']}:{rng.randint(1, 9)}.{rng.randint(0, 20)}.0",
-                      "gpu": rng.randint(0, 7), "port": rng.randint(30000, 45000),
-                      "pod": f"{s['id']}-{run_id}-driver"}
-            row.update(status="failed", truth=category, log_tail=tpl.body.format_map(values), exit_code=tpl.exit_code,
-                       reason=tpl.reason, runtime_seconds=round(runtime * frac, 1), cost=round(cost * frac, 2))
+            values = {
+                "ts": t.strftime("%y/%m/%d %H:%M:%S"),
+                "iso": iso(t),
+                "host": host,
+                "executor": rng.randint(1, 40),
+                "stage": f"{rng.randint(2, 40)}.0",
+                "task": rng.randint(0, 999),
+                "tid": rng.randint(1000, 90000),
+                "app": f"application_{int(self.anchor.timestamp())}000_{rng.randint(1, 9999):04d}",
+                "container": f"container_e{rng.randint(10, 99)}_{rng.randint(10**12, 10**13)}_01_{rng.randint(1, 999):06d}",
+                "used_gb": f"{limit * rng.uniform(1.01, 1.3) + 1:.1f}",
+                "limit_gb": f"{limit + 1:g}",
+                "path": f"s3a://datalake/{s['id'].replace('-', '_')}/dt={t:%Y-%m-%d}",
+                "bucket": "datalake",
+                "job": s["id"],
+                "image": f"registry.internal/jobs/{s['id']}:{rng.randint(1, 9)}.{rng.randint(0, 20)}.0",
+                "gpu": rng.randint(0, 7),
+                "port": rng.randint(30000, 45000),
+                "pod": f"{s['id']}-{run_id}-driver",
+            }
+            row.update(
+                status="failed",
+                truth=category,
+                log_tail=tpl.body.format_map(values),
+                exit_code=tpl.exit_code,
+                reason=tpl.reason,
+                runtime_seconds=round(runtime * frac, 1),
+                cost=round(cost * frac, 2),
+            )
         return row
 
 

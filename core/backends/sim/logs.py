@@ -1,4 +1,5 @@
 """Failure log templates (fixtures/logs/<category>.txt) and the noise lines of a job's full log."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,21 +25,26 @@ def load_templates(logs_dir: Path) -> dict[str, list[LogTemplate]]:
         header: dict[str, str] | None = None
         body: list[str] = []
 
-        def flush() -> None:
+        def flush(category: str, header: dict[str, str] | None, body: list[str]) -> None:
             if header is not None and body:
-                out.setdefault(category, []).append(LogTemplate(
-                    category, tuple(header.get("kinds", "spark").split(",")),
-                    int(header.get("exit", "1")), header.get("reason", "Error"),
-                    "\n".join(body).strip("\n")))
+                out.setdefault(category, []).append(
+                    LogTemplate(
+                        category,
+                        tuple(header.get("kinds", "spark").split(",")),
+                        int(header.get("exit", "1")),
+                        header.get("reason", "Error"),
+                        "\n".join(body).strip("\n"),
+                    )
+                )
 
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.startswith("--- "):
-                flush()
+                flush(category, header, body)
                 header = dict(part.split("=", 1) for part in line[4:].split() if "=" in part)
                 body = []
             elif header is not None:
                 body.append(line)
-        flush()
+        flush(category, header, body)
     return out
 
 
@@ -62,7 +68,7 @@ _NOISE = {
         "{iso} INFO pipeline: loading partition {n} of {total}",
         "{iso} INFO pipeline: read {m} rows in {ms} ms",
         "{iso} INFO features: computed {k} features for batch {n}",
-        "{iso} DEBUG urllib3.connectionpool: https://storage.internal:443 \"GET /datasets/part-{n} HTTP/1.1\" 200 None",
+        '{iso} DEBUG urllib3.connectionpool: https://storage.internal:443 "GET /datasets/part-{n} HTTP/1.1" 200 None',
         "{iso} INFO trainer: iteration {n} train-auc={auc}",
     ],
     "pytorch": [
@@ -81,10 +87,23 @@ def full_log(run_id: str, kind: str, job: str, submitted_at: str, tail: str | No
     templates = _NOISE.get(kind, _NOISE["python"])
     ts = submitted_at[2:10].replace("-", "/") + " " + submitted_at[11:19]
     for i in range(rng.randint(80, 400)):
-        lines.append(rng.choice(templates).format(
-            ts=ts, iso=submitted_at, job=job, host=host, n=i // 20, m=rng.randint(0, 999),
-            k=rng.randint(1000, 99999), e=rng.randint(1, 40), ms=rng.randint(3, 9000), total=1000,
-            port=rng.randint(30000, 45000), auc=f"{rng.uniform(0.7, 0.95):.4f}", loss=f"{rng.uniform(0.1, 2):.4f}"))
+        lines.append(
+            rng.choice(templates).format(
+                ts=ts,
+                iso=submitted_at,
+                job=job,
+                host=host,
+                n=i // 20,
+                m=rng.randint(0, 999),
+                k=rng.randint(1000, 99999),
+                e=rng.randint(1, 40),
+                ms=rng.randint(3, 9000),
+                total=1000,
+                port=rng.randint(30000, 45000),
+                auc=f"{rng.uniform(0.7, 0.95):.4f}",
+                loss=f"{rng.uniform(0.1, 2):.4f}",
+            )
+        )
     if tail:
         lines.append(tail)
     else:

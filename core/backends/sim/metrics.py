@@ -1,12 +1,14 @@
 """Live serving metrics of the simulated deployments: a deterministic function of (seed, deployment,
 revision, minute), so every refresh shows the series moving with the wall clock, and two processes
 agree on the numbers."""
+
 from __future__ import annotations
 
 import hashlib
 import math
 import struct
 from datetime import datetime, timedelta
+from typing import Any
 
 from core.clock import iso
 from core.types import MetricPoint
@@ -18,7 +20,7 @@ def _noise(*parts: object) -> tuple[float, float, float]:
     return a / 2**32, b / 2**32, c / 2**32
 
 
-def series(seed: int, spec: dict, revision: int, until: datetime, minutes: int) -> list[MetricPoint]:
+def series(seed: int, spec: dict[str, Any], revision: int, until: datetime, minutes: int) -> list[MetricPoint]:
     out = []
     end = until.replace(second=0, microsecond=0)
     for i in range(minutes - 1, -1, -1):
@@ -27,7 +29,7 @@ def series(seed: int, spec: dict, revision: int, until: datetime, minutes: int) 
     return out
 
 
-def point(seed: int, spec: dict, revision: int, t: datetime) -> MetricPoint:
+def point(seed: int, spec: dict[str, Any], revision: int, t: datetime) -> MetricPoint:
     minute = int(t.timestamp() // 60)
     u1, u2, u3 = _noise(seed, spec["name"], revision, minute)
     hour = t.hour + t.minute / 60
@@ -43,6 +45,13 @@ def point(seed: int, spec: dict, revision: int, t: datetime) -> MetricPoint:
     for b in range(10):
         centre = (b + 0.5) / 10
         hist.append(int(rate * 60 * math.exp(-((centre - mean) ** 2) / 0.02) / 4))
-    return MetricPoint(ts=iso(t), request_rate=round(rate, 2), p50_ms=round(p50, 2), p95_ms=round(p50 * 1.9 * spike, 2),
-                       p99_ms=round(p50 * 2.7 * spike, 2), error_rate=round(err, 5), score_mean=round(mean, 4),
-                       score_hist=hist)
+    return MetricPoint(
+        ts=iso(t),
+        request_rate=round(rate, 2),
+        p50_ms=round(p50, 2),
+        p95_ms=round(p50 * 1.9 * spike, 2),
+        p99_ms=round(p50 * 2.7 * spike, 2),
+        error_rate=round(err, 5),
+        score_mean=round(mean, 4),
+        score_hist=hist,
+    )

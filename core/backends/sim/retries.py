@@ -12,6 +12,7 @@ truth about its own failures, never shown to the recommender (which sees only th
 
 Every draw is seeded by the failed run and the config, so the same retry always has the same outcome.
 """
+
 from __future__ import annotations
 
 import random
@@ -23,9 +24,17 @@ from core.backends.sim import spark_world as world
 from core.spark import GiB, parse_size
 from core.types import Attempt
 
-PLAIN_RETRY_FIXES = {"shuffle_fetch_failed": 0.9, "node_lost": 0.9, "network_transient": 0.9,
-                     "storage_throttled": 0.9, "missing_input": 0.6, "gpu_failure": 0.8, "disk_exhausted": 0.7,
-                     "timeout": 0.7, "unclassified": 0.5}
+PLAIN_RETRY_FIXES = {
+    "shuffle_fetch_failed": 0.9,
+    "node_lost": 0.9,
+    "network_transient": 0.9,
+    "storage_throttled": 0.9,
+    "missing_input": 0.6,
+    "gpu_failure": 0.8,
+    "disk_exhausted": 0.7,
+    "timeout": 0.7,
+    "unclassified": 0.5,
+}
 
 
 def memory_kind(a: Attempt) -> str:
@@ -46,15 +55,19 @@ def hidden_truth(a: Attempt, kind: str, rng: random.Random) -> world.JobTruth:
     s = world.settings(a.conf)
     margin = rng.uniform(1.05, 1.6)
     inp = max(a.input_bytes, GiB)
-    largest = lambda t: t.skew * inp / s["partitions"]  # noqa: E731
+
+    def largest(t: world.JobTruth) -> float:
+        return t.skew * inp / s["partitions"]
+
     available = max(1.0, (s["heap"] - world.RESERVED) * world.UNIFIED_FRACTION / s["cores"])
     # Start comfortable in every dimension, then make the one that failed fall short by `margin`.
     heap_pressure = world.SPILL_LIMIT * (margin if kind == "heap" else rng.uniform(0.3, 0.8))
     expansion = max(0.1, (heap_pressure * available - 64 * 2**20) / largest(truth))
     offheap_ratio = margin if kind == "overhead" else rng.uniform(0.3, 0.8)
     native = max(1.0, (offheap_ratio * s["overhead"] - 0.05 * s["heap"]) / s["cores"] / 2**20)
-    collect = {"driver_heap": margin * 0.6 * s["driver"] / inp,
-               "driver_result": margin * s["max_result"] / inp}.get(kind, 0.0)
+    collect = {"driver_heap": margin * 0.6 * s["driver"] / inp, "driver_result": margin * s["max_result"] / inp}.get(
+        kind, 0.0
+    )
     return replace(truth, expansion=expansion, native_mib_per_core=native, collect_fraction=collect)
 
 
@@ -67,9 +80,15 @@ def outcome(a: Attempt, category: str | None, conf: dict[str, str], seed: int) -
         o = world.run(truth, conf, max(a.input_bytes, GiB))
         if o.status == "succeeded":
             return _ok(o.runtime_seconds, o.cost)
-        return {"status": "failed", "runtime_seconds": o.runtime_seconds, "cost": o.cost,
-                "log_tail": world.log_tail(o.failure, conf, truth, a.input_bytes, rng, clock.now()),
-                "exit_code": 137 if o.failure == "overhead" else 1, "reason": "Error"}
+        assert o.failure is not None  # a failed outcome names its failure
+        return {
+            "status": "failed",
+            "runtime_seconds": o.runtime_seconds,
+            "cost": o.cost,
+            "log_tail": world.log_tail(o.failure, conf, truth, a.input_bytes, rng, clock.now()),
+            "exit_code": 137 if o.failure == "overhead" else 1,
+            "reason": "Error",
+        }
     runtime, cost = _scaled(a, conf)
     if category == "memory_exceeded":
         need = _memory(a.conf) * random.Random(f"truth:{seed}:{a.run_id}").uniform(1.05, 1.6)
@@ -78,13 +97,25 @@ def outcome(a: Attempt, category: str | None, conf: dict[str, str], seed: int) -
         fixed = rng.random() < PLAIN_RETRY_FIXES.get(category or "unclassified", 0.0)
     if fixed:
         return _ok(runtime, cost)
-    return {"status": "failed", "runtime_seconds": a.runtime_seconds, "cost": a.cost, "log_tail": a.log_tail,
-            "exit_code": a.exit_code, "reason": a.reason}
+    return {
+        "status": "failed",
+        "runtime_seconds": a.runtime_seconds,
+        "cost": a.cost,
+        "log_tail": a.log_tail,
+        "exit_code": a.exit_code,
+        "reason": a.reason,
+    }
 
 
 def _ok(runtime: float, cost: float) -> dict[str, Any]:
-    return {"status": "succeeded", "runtime_seconds": round(runtime, 1), "cost": round(cost, 4), "log_tail": None,
-            "exit_code": 0, "reason": "Completed"}
+    return {
+        "status": "succeeded",
+        "runtime_seconds": round(runtime, 1),
+        "cost": round(cost, 4),
+        "log_tail": None,
+        "exit_code": 0,
+        "reason": "Completed",
+    }
 
 
 def _memory(conf: dict[str, str]) -> int:

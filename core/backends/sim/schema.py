@@ -1,6 +1,7 @@
 """The simulator's own tables, in its own file (sim.db in the console's home): the estate it plays
 (pools, nodes, pods and their disruption budgets, model deployments and their revisions, jobs and their
 attempts, with the hidden truth about each failure). Nothing outside core/backends/sim reads them."""
+
 from __future__ import annotations
 
 DB_NAME = "sim.db"

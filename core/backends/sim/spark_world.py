@@ -42,12 +42,13 @@ evaluation's held-out failures, doubling all memory costs about 1.7–1.9× the 
 figure issue 5 gives for naive bumps in practice (earlier versions of this world, where every owner
 kept 200 partitions and ratcheted memory, gave 5×).
 """
+
 from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timedelta
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
@@ -61,17 +62,29 @@ START_SECONDS = 45.0
 TASK_SECONDS = 0.1  # to schedule and launch one task
 FETCH_SECONDS = 0.0005  # for a task to fetch one shuffle block (there is one per map task)
 MAP_SPLIT = 128 * MiB  # input bytes per map task
-DEFAULTS = {"spark.executor.memory": "1g", "spark.executor.cores": "1", "spark.executor.instances": "2",
-            "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "1g", "spark.driver.maxResultSize": "1g"}
+DEFAULTS = {
+    "spark.executor.memory": "1g",
+    "spark.executor.cores": "1",
+    "spark.executor.instances": "2",
+    "spark.sql.shuffle.partitions": "200",
+    "spark.driver.memory": "1g",
+    "spark.driver.maxResultSize": "1g",
+}
 # the bounds of the search space the issue gives
-BOUNDS = {"spark.executor.memory": (512 * MiB, 64 * GiB), "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
-          "spark.executor.cores": (1, 8), "spark.executor.instances": (1, 500),
-          "spark.sql.shuffle.partitions": (1, 20000), "spark.driver.memory": (512 * MiB, 64 * GiB)}
+BOUNDS = {
+    "spark.executor.memory": (512 * MiB, 64 * GiB),
+    "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
+    "spark.executor.cores": (1, 8),
+    "spark.executor.instances": (1, 500),
+    "spark.sql.shuffle.partitions": (1, 20000),
+    "spark.driver.memory": (512 * MiB, 64 * GiB),
+}
 
 
 @dataclass(frozen=True)
 class JobTruth:
     """What a recurring job really needs: hidden from the recommender."""
+
     job_id: str
     expansion: float  # in-memory bytes per input byte of a task's partition
     skew: float  # largest partition / mean partition
@@ -97,10 +110,15 @@ class Outcome:
 def settings(conf: dict[str, str]) -> dict[str, int]:
     """The numbers a config means, Spark's defaults filled in."""
     c = {**DEFAULTS, **conf}
-    return {"heap": parse_size(c["spark.executor.memory"]), "overhead": overhead_bytes(c),
-            "cores": int(c["spark.executor.cores"]), "instances": int(c["spark.executor.instances"]),
-            "partitions": int(c["spark.sql.shuffle.partitions"]), "driver": parse_size(c["spark.driver.memory"]),
-            "max_result": parse_size(c["spark.driver.maxResultSize"])}
+    return {
+        "heap": parse_size(c["spark.executor.memory"]),
+        "overhead": overhead_bytes(c),
+        "cores": int(c["spark.executor.cores"]),
+        "instances": int(c["spark.executor.instances"]),
+        "partitions": int(c["spark.sql.shuffle.partitions"]),
+        "driver": parse_size(c["spark.driver.memory"]),
+        "max_result": parse_size(c["spark.driver.maxResultSize"]),
+    }
 
 
 def _stamp(started: datetime | None, rng: random.Random) -> str:
@@ -130,18 +148,26 @@ def run(truth: JobTruth, conf: dict[str, str], input_bytes: int, enough_memory: 
     waves = math.ceil(s["partitions"] / slots)
     fixed = TASK_SECONDS + FETCH_SECONDS * max(1, math.ceil(input_bytes / MAP_SPLIT))
     runtime = START_SECONDS + ((waves - 1) * per_task + truth.skew * per_task) * spill + waves * fixed
-    hourly = (s["instances"] * (s["cores"] * CORE_HOUR + (s["heap"] + s["overhead"]) / GiB * GIB_HOUR)
-              + CORE_HOUR + s["driver"] / GiB * GIB_HOUR)
+    hourly = (
+        s["instances"] * (s["cores"] * CORE_HOUR + (s["heap"] + s["overhead"]) / GiB * GIB_HOUR)
+        + CORE_HOUR
+        + s["driver"] / GiB * GIB_HOUR
+    )
     max_result = s["max_result"] or math.inf  # 0: unlimited
-    detail = {"pressure": round(pressure, 3), "offheap_ratio": round(offheap / s["overhead"], 3),
-              "collected_ratio": round(collected / max_result, 4), "driver_ratio": round(collected / (0.6 * s["driver"]), 4)}
+    detail = {
+        "pressure": round(pressure, 3),
+        "offheap_ratio": round(offheap / s["overhead"], 3),
+        "collected_ratio": round(collected / max_result, 4),
+        "driver_ratio": round(collected / (0.6 * s["driver"]), 4),
+    }
     failure = None if enough_memory else _shortfall(s, collected, max_result, offheap, pressure)
     if failure:
         # it dies part way: when the first big task or the collect blows up
         frac = 0.9 if failure.startswith("driver") else min(0.9, 0.25 + 0.5 / waves)
         runtime = START_SECONDS + (runtime - START_SECONDS) * frac
-    return Outcome("failed" if failure else "succeeded", failure, round(runtime, 1), round(hourly * runtime / 3600, 4),
-                   detail)
+    return Outcome(
+        "failed" if failure else "succeeded", failure, round(runtime, 1), round(hourly * runtime / 3600, 4), detail
+    )
 
 
 def _shortfall(s: dict[str, int], collected: float, max_result: float, offheap: float, pressure: float) -> str | None:
@@ -158,8 +184,14 @@ def _shortfall(s: dict[str, int], collected: float, max_result: float, offheap: 
     return None
 
 
-def log_tail(failure: str, conf: dict[str, str], truth: JobTruth, input_bytes: int, rng: random.Random,
-             started: datetime | None = None) -> str:
+def log_tail(
+    failure: str,
+    conf: dict[str, str],
+    truth: JobTruth,
+    input_bytes: int,
+    rng: random.Random,
+    started: datetime | None = None,
+) -> str:
     """The end of the driver log a failure of this kind leaves — as Spark on YARN prints it, stamped up to an
     hour after the run `started`."""
     s = settings(conf)
@@ -167,56 +199,71 @@ def log_tail(failure: str, conf: dict[str, str], truth: JobTruth, input_bytes: i
     ex, stage, tid = rng.randint(1, 40), f"{rng.randint(2, 30)}.0", rng.randint(1000, 90000)
     host = f"ip-10-{rng.randint(0, 255)}-{rng.randint(0, 255)}-{rng.randint(1, 254)}.ec2.internal"
     if failure == "heap":
-        return (f"{ts} ERROR Executor: Exception in task {rng.randint(0, 999)}.0 in stage {stage} (TID {tid})\n"
-                "java.lang.OutOfMemoryError: Java heap space\n"
-                "\tat org.apache.spark.util.collection.ExternalSorter.insertAll(ExternalSorter.scala:199)\n"
-                "\tat org.apache.spark.shuffle.sort.SortShuffleWriter.write(SortShuffleWriter.scala:63)\n"
-                f"{ts} ERROR YarnScheduler: Lost executor {ex} on {host}: Executor heartbeat timed out\n"
-                f"{ts} ERROR TaskSetManager: Task {rng.randint(0, 999)} in stage {stage} failed 4 times; aborting job")
+        return (
+            f"{ts} ERROR Executor: Exception in task {rng.randint(0, 999)}.0 in stage {stage} (TID {tid})\n"
+            "java.lang.OutOfMemoryError: Java heap space\n"
+            "\tat org.apache.spark.util.collection.ExternalSorter.insertAll(ExternalSorter.scala:199)\n"
+            "\tat org.apache.spark.shuffle.sort.SortShuffleWriter.write(SortShuffleWriter.scala:63)\n"
+            f"{ts} ERROR YarnScheduler: Lost executor {ex} on {host}: Executor heartbeat timed out\n"
+            f"{ts} ERROR TaskSetManager: Task {rng.randint(0, 999)} in stage {stage} failed 4 times; aborting job"
+        )
     if failure == "overhead":
         limit = (s["heap"] + s["overhead"]) / GiB
         used = limit * rng.uniform(1.01, 1.25)
-        return (f"{ts} WARN YarnAllocator: Container killed by YARN for exceeding physical memory limits. "
-                f"{used:.1f} GB of {limit:.1f} GB physical memory used. "
-                "Consider boosting spark.executor.memoryOverhead.\n"
-                f"{ts} ERROR YarnScheduler: Lost executor {ex} on {host}: Container killed by YARN for exceeding "
-                "physical memory limits.\n"
-                f"{ts} ERROR TaskSetManager: Task {rng.randint(0, 999)} in stage {stage} failed 4 times; aborting job")
+        return (
+            f"{ts} WARN YarnAllocator: Container killed by YARN for exceeding physical memory limits. "
+            f"{used:.1f} GB of {limit:.1f} GB physical memory used. "
+            "Consider boosting spark.executor.memoryOverhead.\n"
+            f"{ts} ERROR YarnScheduler: Lost executor {ex} on {host}: Container killed by YARN for exceeding "
+            "physical memory limits.\n"
+            f"{ts} ERROR TaskSetManager: Task {rng.randint(0, 999)} in stage {stage} failed 4 times; aborting job"
+        )
     if failure == "driver_result":
         size = truth.collect_fraction * input_bytes / MiB
-        return (f"{ts} ERROR TaskSetManager: Total size of serialized results of {rng.randint(100, 900)} tasks "
-                f"({size:.1f} MiB) is bigger than spark.driver.maxResultSize ({s['max_result'] / MiB:.1f} MiB)\n"
-                "org.apache.spark.SparkException: Job aborted due to stage failure: Total size of serialized results "
-                f"of {rng.randint(100, 900)} tasks ({size:.1f} MiB) is bigger than spark.driver.maxResultSize "
-                f"({s['max_result'] / MiB:.1f} MiB)")
-    return (f"{ts} ERROR Utils: Uncaught exception in thread driver-heartbeater\n"
-            "java.lang.OutOfMemoryError: Java heap space\n"
-            "\tat java.util.Arrays.copyOf(Arrays.java:3332)\n"
-            f"{ts} ERROR SparkContext: Error initializing SparkContext.\n"
-            "Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space")
+        return (
+            f"{ts} ERROR TaskSetManager: Total size of serialized results of {rng.randint(100, 900)} tasks "
+            f"({size:.1f} MiB) is bigger than spark.driver.maxResultSize ({s['max_result'] / MiB:.1f} MiB)\n"
+            "org.apache.spark.SparkException: Job aborted due to stage failure: Total size of serialized results "
+            f"of {rng.randint(100, 900)} tasks ({size:.1f} MiB) is bigger than spark.driver.maxResultSize "
+            f"({s['max_result'] / MiB:.1f} MiB)"
+        )
+    return (
+        f"{ts} ERROR Utils: Uncaught exception in thread driver-heartbeater\n"
+        "java.lang.OutOfMemoryError: Java heap space\n"
+        "\tat java.util.Arrays.copyOf(Arrays.java:3332)\n"
+        f"{ts} ERROR SparkContext: Error initializing SparkContext.\n"
+        'Exception in thread "main" java.lang.OutOfMemoryError: Java heap space'
+    )
 
 
-def cheapest_fix(truth: JobTruth, conf: dict[str, str], input_bytes: int, sla_seconds: float | None = None,
-                 grid: int = 1) -> tuple[dict[str, str], Outcome] | None:
+def cheapest_fix(
+    truth: JobTruth, conf: dict[str, str], input_bytes: int, sla_seconds: float | None = None, grid: int = 1
+) -> tuple[dict[str, str], Outcome] | None:
     """The world's own answer: the cheapest config that succeeds (within the SLA, when given), searched
     over the issue's space on a coarse grid. None when nothing in the space fixes it."""
     best: tuple[dict[str, str], Outcome] | None = None
-    mems = [2 ** k * GiB for k in range(-1, 7)]  # 512m .. 64g
+    mems = [2**k * GiB for k in range(-1, 7)]  # 512m .. 64g
     for heap in mems:
         for cores in (1, 2, 4, 5, 8):
             for parts in (50, 200, 400, 800, 1600, 3200, 6400, 12800, 20000):
                 for over in (384 * MiB, 1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB, 16 * GiB):
                     base = settings(conf)
                     inst = max(1, min(500, round(base["cores"] * base["instances"] / cores)))
-                    candidate = {**conf, "spark.executor.memory": format_size(heap), "spark.executor.cores": str(cores),
-                                 "spark.executor.instances": str(inst), "spark.sql.shuffle.partitions": str(parts),
-                                 "spark.executor.memoryOverhead": format_size(over)}
-                    drivers = [base["driver"]] + ([2 ** k * GiB for k in range(1, 7)] if truth.collect_fraction else [])
+                    candidate = {
+                        **conf,
+                        "spark.executor.memory": format_size(heap),
+                        "spark.executor.cores": str(cores),
+                        "spark.executor.instances": str(inst),
+                        "spark.sql.shuffle.partitions": str(parts),
+                        "spark.executor.memoryOverhead": format_size(over),
+                    }
+                    drivers = [base["driver"]] + ([2**k * GiB for k in range(1, 7)] if truth.collect_fraction else [])
                     for drv in drivers:
                         cand = {**candidate, "spark.driver.memory": format_size(drv)}
                         if truth.collect_fraction:
-                            cand["spark.driver.maxResultSize"] = format_size(max(parse_size(conf.get(
-                                "spark.driver.maxResultSize", "1g")), int(drv * 0.6)))
+                            cand["spark.driver.maxResultSize"] = format_size(
+                                max(parse_size(conf.get("spark.driver.maxResultSize", "1g")), int(drv * 0.6))
+                            )
                         o = run(truth, cand, input_bytes)
                         if o.status != "succeeded" or (sla_seconds and o.runtime_seconds > sla_seconds):
                             continue
@@ -228,14 +275,34 @@ def cheapest_fix(truth: JobTruth, conf: dict[str, str], input_bytes: int, sla_se
 # The ranges a world draws its jobs from. `OTHER_ESTATE` is a differently drawn estate (hungrier,
 # more skewed jobs, bigger inputs, other owners' habits) for checking that what the recommender learns
 # from one estate's history is a method, not this world's numbers.
-RANGES: dict[str, Any] = {"expansion": (1.5, 6.0), "skew_low": (1.0, 1.6), "skew_high": (1.6, 4.0),
-                          "native_mib": (80, 700), "cpu_s_per_gib": (15, 90), "small_collect": (2e-5, 4e-4),
-                          "collectors": 1 / 12, "big_collect": (0.02, 0.2), "input_gib_median": 40.0,
-                          "input_sigma": 1.0, "growth": (0.0, 0.04), "owners": (0.35, 0.35, 0.30)}
-OTHER_ESTATE: dict[str, Any] = {**RANGES, "expansion": (3.0, 10.0), "skew_low": (1.1, 2.0), "skew_high": (2.0, 6.0),
-                                "native_mib": (150, 1200), "cpu_s_per_gib": (30, 160), "collectors": 1 / 8,
-                                "big_collect": (0.005, 0.1), "input_gib_median": 120.0, "input_sigma": 0.8,
-                                "growth": (0.0, 0.06), "owners": (0.6, 0.25, 0.15)}
+RANGES: dict[str, Any] = {
+    "expansion": (1.5, 6.0),
+    "skew_low": (1.0, 1.6),
+    "skew_high": (1.6, 4.0),
+    "native_mib": (80, 700),
+    "cpu_s_per_gib": (15, 90),
+    "small_collect": (2e-5, 4e-4),
+    "collectors": 1 / 12,
+    "big_collect": (0.02, 0.2),
+    "input_gib_median": 40.0,
+    "input_sigma": 1.0,
+    "growth": (0.0, 0.04),
+    "owners": (0.35, 0.35, 0.30),
+}
+OTHER_ESTATE: dict[str, Any] = {
+    **RANGES,
+    "expansion": (3.0, 10.0),
+    "skew_low": (1.1, 2.0),
+    "skew_high": (2.0, 6.0),
+    "native_mib": (150, 1200),
+    "cpu_s_per_gib": (30, 160),
+    "collectors": 1 / 8,
+    "big_collect": (0.005, 0.1),
+    "input_gib_median": 120.0,
+    "input_sigma": 0.8,
+    "growth": (0.0, 0.06),
+    "owners": (0.6, 0.25, 0.15),
+}
 
 
 def random_truth(job_id: str, rng: random.Random, ranges: dict[str, Any] | None = None) -> JobTruth:
@@ -246,24 +313,37 @@ def random_truth(job_id: str, rng: random.Random, ranges: dict[str, Any] | None 
     small = rng.choice([0.0] * 6 + [rng.uniform(*g["small_collect"])])
     collect = rng.uniform(*g["big_collect"]) if rng.random() < g["collectors"] else small
     owner = rng.choices(("defaults", "tuner", "reshaper"), weights=g["owners"])[0]
-    return JobTruth(job_id=job_id, expansion=expansion, skew=skew, native_mib_per_core=native,
-                    collect_fraction=collect, cpu_s_per_gib=round(rng.uniform(*g["cpu_s_per_gib"]), 1), owner=owner)
+    return JobTruth(
+        job_id=job_id,
+        expansion=expansion,
+        skew=skew,
+        native_mib_per_core=native,
+        collect_fraction=collect,
+        cpu_s_per_gib=round(rng.uniform(*g["cpu_s_per_gib"]), 1),
+        owner=owner,
+    )
 
 
 TRANSIENT_TAILS = {
     "node_lost": "{ts} ERROR YarnScheduler: Lost executor 7 on {host}: Container marked as failed: container_e42 on host: "
-                 "{host}. Exit status: -100. Diagnostics: Container released on a *lost* node.\n"
-                 "{ts} WARN TaskSetManager: Lost task 12.0 in stage 4.0: ExecutorLostFailure (executor 7 exited caused "
-                 "by one of the running tasks) Reason: Container released on a *lost* node",
+    "{host}. Exit status: -100. Diagnostics: Container released on a *lost* node.\n"
+    "{ts} WARN TaskSetManager: Lost task 12.0 in stage 4.0: ExecutorLostFailure (executor 7 exited caused "
+    "by one of the running tasks) Reason: Container released on a *lost* node",
     "network_transient": "{ts} WARN TransportChannelHandler: Exception in connection from /10.0.3.7:7337\n"
-                         "java.io.IOException: Connection reset by peer\n"
-                         "\tat sun.nio.ch.FileDispatcherImpl.read0(Native Method)",
+    "java.io.IOException: Connection reset by peer\n"
+    "\tat sun.nio.ch.FileDispatcherImpl.read0(Native Method)",
 }
 
 
-def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-01T00:00:00Z",
-            transient_rate: float = 0.03, ranges: dict[str, Any] | None = None, hot_keys: float = 0.0
-            ) -> tuple[list[dict[str, Any]], dict[str, JobTruth]]:
+def history(
+    seed: int,
+    n_jobs: int = 60,
+    days: int = 30,
+    start: str = "2026-10-01T00:00:00Z",
+    transient_rate: float = 0.03,
+    ranges: dict[str, Any] | None = None,
+    hot_keys: float = 0.0,
+) -> tuple[list[dict[str, Any]], dict[str, JobTruth]]:
     """Daily runs of recurring Spark jobs whose inputs grow, sized by hand by their owners (three habits,
     see the module's doc): after a memory failure the owner retries with a fix of their habit (up to
     three tries) and keeps that config. Records in DESIGN.md's history format, oldest first; and the
@@ -295,19 +375,34 @@ def history(seed: int, n_jobs: int = 60, days: int = 30, start: str = "2026-10-0
                 o = run(truth, conf, input_bytes)
                 transient = o.status == "succeeded" and attempt == 1 and rng.random() < transient_rate
                 started = submitted + timedelta(minutes=40 * (attempt - 1))
-                rec = {"job_id": job, "run_id": f"w{seed}-{run_no:06d}" + (f"-{attempt}" if attempt > 1 else ""),
-                       "attempt": attempt, "submitted_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "kind": "spark", "input_bytes": input_bytes,
-                       "conf": dict(conf), "status": o.status, "runtime_seconds": o.runtime_seconds, "cost": o.cost}
+                rec = {
+                    "job_id": job,
+                    "run_id": f"w{seed}-{run_no:06d}" + (f"-{attempt}" if attempt > 1 else ""),
+                    "attempt": attempt,
+                    "submitted_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "kind": "spark",
+                    "input_bytes": input_bytes,
+                    "conf": dict(conf),
+                    "status": o.status,
+                    "runtime_seconds": o.runtime_seconds,
+                    "cost": o.cost,
+                }
                 if transient:
                     kind = rng.choice(list(TRANSIENT_TAILS))
-                    rec.update(status="failed", runtime_seconds=round(o.runtime_seconds * 0.4, 1),
-                               cost=round(o.cost * 0.4, 4), log_tail=TRANSIENT_TAILS[kind].format(
-                                   ts=(started + timedelta(seconds=847)).strftime("%y/%m/%d %H:%M:%S"),
-                                   host="ip-10-1-2-3.ec2.internal"))
+                    rec.update(
+                        status="failed",
+                        runtime_seconds=round(o.runtime_seconds * 0.4, 1),
+                        cost=round(o.cost * 0.4, 4),
+                        log_tail=TRANSIENT_TAILS[kind].format(
+                            ts=(started + timedelta(seconds=847)).strftime("%y/%m/%d %H:%M:%S"),
+                            host="ip-10-1-2-3.ec2.internal",
+                        ),
+                    )
                     records.append(rec)
                     attempt += 1
                     continue
                 if o.status == "failed":
+                    assert o.failure is not None  # a failed outcome names its failure
                     rec["log_tail"] = log_tail(o.failure, conf, truth, input_bytes, rng, started)
                 records.append(rec)
                 if o.status == "succeeded" or attempt >= 3:
@@ -323,6 +418,7 @@ def _hot_key(truth: JobTruth, base: float, key: str, share: float) -> JobTruth:
     alone, and the need grows with the input. (Drawn from a generator of its own: the job's other
     draws from the world's generator are the ones the same seed gives without hot keys.)"""
     from dataclasses import replace
+
     rng = random.Random(f"hot-key:{key}")
     if rng.random() >= share:
         return truth
@@ -337,18 +433,25 @@ def _owner_conf(owner: str, input_bytes: float, rng: random.Random) -> dict[str,
         cores = rng.choice([2, 4, 5, 8])
         slots = gib / rng.uniform(1.0, 4.0)
         heap = 0.3 + cores * rng.uniform(1.0, 4.0)
-        conf = {"spark.executor.memory": format_size(int(round(heap * 2) / 2 * GiB)), "spark.executor.cores": str(cores),
-                "spark.executor.instances": str(max(1, min(300, round(slots / cores)))),
-                "spark.driver.memory": rng.choice(["1g", "2g", "4g"])}
+        conf = {
+            "spark.executor.memory": format_size(int(round(heap * 2) / 2 * GiB)),
+            "spark.executor.cores": str(cores),
+            "spark.executor.instances": str(max(1, min(300, round(slots / cores)))),
+            "spark.driver.memory": rng.choice(["1g", "2g", "4g"]),
+        }
         conf = _retune(conf, input_bytes, rng)
     else:
         cores = rng.choice([2, 4, 4, 5])
-        conf = {"spark.executor.memory": rng.choice(["2g", "4g", "4g", "8g", "16g"]), "spark.executor.cores": str(cores),
-                "spark.executor.instances": str(max(2, min(200, round(gib / 8)))),
-                # the default 200 or a round number; enough that a partition starts at most a few GiB
-                "spark.sql.shuffle.partitions": str(max(int(rng.choice(["200", "200", "400", "1000"])),
-                                                        100 * math.ceil(gib / rng.uniform(1.0, 4.0) / 100))),
-                "spark.driver.memory": rng.choice(["1g", "2g", "4g"])}
+        conf = {
+            "spark.executor.memory": rng.choice(["2g", "4g", "4g", "8g", "16g"]),
+            "spark.executor.cores": str(cores),
+            "spark.executor.instances": str(max(2, min(200, round(gib / 8)))),
+            # the default 200 or a round number; enough that a partition starts at most a few GiB
+            "spark.sql.shuffle.partitions": str(
+                max(int(rng.choice(["200", "200", "400", "1000"])), 100 * math.ceil(gib / rng.uniform(1.0, 4.0) / 100))
+            ),
+            "spark.driver.memory": rng.choice(["1g", "2g", "4g"]),
+        }
     if rng.random() < 0.4:
         conf["spark.executor.memoryOverhead"] = rng.choice(["512m", "1g", "2g"])
     return conf
