@@ -80,8 +80,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.readme:
         args.pairs = list(README_PAIRS)
-    from console import settings
-    from console.engine import Engine
+    from console.lab.evaluate import evaluate, lab_recommender
     from core.backends.sim import spark_world as w
 
     estates = {"default": None, "other": w.OTHER_ESTATE}
@@ -93,24 +92,15 @@ def main() -> None:
     for pair in args.pairs:
         te, ts, ee, es = pair.split(":")
         with tempfile.TemporaryDirectory() as home:
-            engine = Engine(settings.load({"home": home}))
+            recommender, classify = lab_recommender(Path(home))
             records, _ = w.history(
                 int(ts), n_jobs=args.jobs, days=args.days, ranges=estates[te], hot_keys=args.hot_keys
             )
             t = time.perf_counter()
-            chosen = engine.recommender.train(records)["metrics"]["chosen"]
+            chosen = recommender.train(records, "bench")["metrics"]["chosen"]
             dt = time.perf_counter() - t
-            from autofix.service import evaluate
-
             cases: list[dict] = []
-            ev = evaluate(
-                engine.recommender,
-                int(es),
-                engine._classify_record,
-                ranges=estates[ee],
-                cases_out=cases,
-                hot_keys=args.hot_keys,
-            )
+            ev = evaluate(recommender, int(es), classify, ranges=estates[ee], cases_out=cases, hot_keys=args.hot_keys)
         p = ev["policies"]
         print(
             f"{te + ':' + ts:>12} {ee + ':' + es:>12} | {p['recommender']['first_retry_fix_rate']:5.2f} "

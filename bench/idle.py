@@ -7,6 +7,7 @@ from /proc/<pid>/stat (every thread), taken once the console shows its rows and 
 
 Prints each one's share of a core and the ratio console/bare (goal: the console under 5 % of a core).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ class Tui:
     def __init__(self, argv: list[str], env: dict[str, str]):
         self.master, slave = pty.openpty()
         ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO,
-                                     close_fds=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO, close_fds=True, start_new_session=True
+        )
         os.close(slave)
         self.seen = b""
 
@@ -93,8 +95,13 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_CONSOLE_") and k not in ("COLUMNS", "LINES")}
     env.update(TERM="xterm-256color", MLOPS_CONSOLE_CONFIG=os.path.join(home, "none.toml"))
     # built once, untimed
-    subprocess.run([sys.executable, "-m", "console", "--home", home, "--scale", f"jobs={args.attempts}", "version"],
-                   check=True, cwd=REPO, capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "console", "--home", home, "--scale", f"jobs={args.attempts}", "version"],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        env=env,
+    )
 
     bare = Tui([sys.executable, "-c", BARE], env)
     console = Tui([sys.executable, "-m", "console", "--home", home], env)
@@ -124,8 +131,10 @@ def main() -> None:
     pb, pc = 100 * used[bare] / wall, 100 * used[console] / wall
     print(f"idle window: {wall:.1f} s, Jobs view with all {args.attempts} attempts, refresh every 5 s")
     print(f"bare Textual app:   {used[bare]:6.2f} s CPU = {pb:5.1f} % of a core")
-    print(f"mlops-console:      {used[console]:6.2f} s CPU = {pc:5.1f} % of a core   "
-          f"ratio {pc / pb if pb else float('inf'):.1f}x (goal: console < 5 % of a core)")
+    print(
+        f"mlops-console:      {used[console]:6.2f} s CPU = {pc:5.1f} % of a core   "
+        f"ratio {pc / pb if pb else float('inf'):.1f}x (goal: console < 5 % of a core)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """The Textual application: views as modes, k9s keys, one place for worker errors, a refresh loop, and the
 approval queue's reconcile on a schedule of its own."""
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -45,6 +46,7 @@ VIEW_HELP = {
 
 def _view(name: str) -> Screen:
     import screens.resources
+
     return getattr(screens.resources, name)()
 
 
@@ -52,10 +54,16 @@ class ConsoleApp(App):
     TITLE = "mlops-console"
     CSS_PATH = STYLES
     # The dashboard is the first frame; the other views are imported when first visited.
-    MODES = {"dashboard": DashboardScreen, "nodes": partial(_view, "NodesScreen"),
-             "rollouts": partial(_view, "RolloutsScreen"), "jobs": partial(_view, "JobsScreen"),
-             "autofix": partial(_view, "AutofixScreen"), "models": partial(_view, "ModelsScreen"),
-             "audit": partial(_view, "AuditScreen"), "ops": partial(_view, "OpsScreen")}
+    MODES = {
+        "dashboard": DashboardScreen,
+        "nodes": partial(_view, "NodesScreen"),
+        "rollouts": partial(_view, "RolloutsScreen"),
+        "jobs": partial(_view, "JobsScreen"),
+        "autofix": partial(_view, "AutofixScreen"),
+        "models": partial(_view, "ModelsScreen"),
+        "audit": partial(_view, "AuditScreen"),
+        "ops": partial(_view, "OpsScreen"),
+    }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         # priority: taken before the focused widget, so that the keys typed right after it reach the
@@ -74,9 +82,16 @@ class ConsoleApp(App):
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
 
     def on_mount(self) -> None:
-        self.sub_title = " · ".join(filter(None, [
-            self.engine.backend_name, f"{self.settings.actor} ({self.engine.role})",
-            "READ-ONLY" if self.engine.read_only else ""]))
+        self.sub_title = " · ".join(
+            filter(
+                None,
+                [
+                    self.engine.backend_name,
+                    f"{self.settings.actor} ({self.engine.role})",
+                    "READ-ONLY" if self.engine.read_only else "",
+                ],
+            )
+        )
         self.set_interval(self.settings.refresh_seconds, self.refresh_active)
         if self.engine.can("autofix-reconcile"):
             self.set_interval(self.settings.reconcile_seconds, self.reconcile)
@@ -84,18 +99,27 @@ class ConsoleApp(App):
         if not self.is_headless and sys.stdin.isatty():
             self.set_interval(1.0, self._exit_if_terminal_gone)
         for op in self.engine.interrupted:
-            self.notify(f"operation {op['id']} ({op['kind']} {op['target']}) was interrupted at step "
-                        f"{op['position'] + 1} of {len(op['steps'])}: :ops to resume or roll it back",
-                        title="interrupted", severity="warning", timeout=30, markup=False)
+            self.notify(
+                f"operation {op['id']} ({op['kind']} {op['target']}) was interrupted at step "
+                f"{op['position'] + 1} of {len(op['steps'])}: :ops to resume or roll it back",
+                title="interrupted",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
         if self.engine.recovered:
-            self.notify(f"settled {len(self.engine.recovered)} change(s) a killed process left half-recorded",
-                        title="recovered", markup=False)
+            self.notify(
+                f"settled {len(self.engine.recovered)} change(s) a killed process left half-recorded",
+                title="recovered",
+                markup=False,
+            )
 
     def _exit_if_terminal_gone(self) -> None:
         """Quit once the terminal has hung up (a dropped SSH connection, a closed tmux). SIGHUP does not
         always arrive: under `make run`, make leads the session and takes it. Left running, the app would
         refresh forever and Textual's input thread would spin on the dead terminal at a core's worth of CPU."""
         import select
+
         poll = select.poll()
         poll.register(sys.stdin.fileno(), select.POLLIN)
         if any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in poll.poll(0)):
@@ -131,8 +155,11 @@ class ConsoleApp(App):
             if word == view or word in aliases:
                 self.switch_view(view)
                 return
-        self.notify(f"unknown command :{command} — try :nodes, :jobs, :rollouts, :autofix, :models, :audit",
-                    severity="error", markup=False)
+        self.notify(
+            f"unknown command :{command} — try :nodes, :jobs, :rollouts, :autofix, :models, :audit",
+            severity="error",
+            markup=False,
+        )
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -143,27 +170,41 @@ class ConsoleApp(App):
         def rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
             return [(b.key_display or b.key, b.description or b.action) for b in bindings if b.description]
 
-        active = [b for b in self._screen_bindings(self.screen)
-                  if self.screen.check_action(b.action, ()) is not False]
+        active = [b for b in self._screen_bindings(self.screen) if self.screen.check_action(b.action, ()) is not False]
         return [
-            ("Everywhere", rows(self.BINDINGS) + [("ctrl+p", "command palette: every view and action"),
-                                                  ("esc", "back: close a pane, clear a filter, previous view")]),
+            (
+                "Everywhere",
+                rows(self.BINDINGS)
+                + [
+                    ("ctrl+p", "command palette: every view and action"),
+                    ("esc", "back: close a pane, clear a filter, previous view"),
+                ],
+            ),
             (f"This view ({self.current_mode})", rows(active)),
-            ("Tables", [("↑ ↓ / k j", "move"), ("pgup pgdn home end", "page, first, last"),
-                        ("enter", "describe the selected row")]),
+            (
+                "Tables",
+                [
+                    ("↑ ↓ / k j", "move"),
+                    ("pgup pgdn home end", "page, first, last"),
+                    ("enter", "describe the selected row"),
+                ],
+            ),
             ("Views (type : then the name)", [(f":{v} ({', '.join(a[:2])})", VIEW_HELP[v]) for v, a in VIEWS.items()]),
         ]
 
     # -- drill-down ------------------------------------------------------------------------
     def open_describe(self, title: str, load: Callable[[], str]) -> None:
         from screens.detail import DescribeScreen
+
         self.push_screen(DescribeScreen(title, load))
 
     def open_log(self, run_id: str) -> None:
         def load() -> tuple[str, str | None]:
             c = self.engine.classification(run_id)
             return self.engine.attempt_log(run_id), c.evidence if c else None
+
         from screens.detail import LogScreen
+
         self.push_screen(LogScreen(run_id, load))
 
     # -- the command palette -----------------------------------------------------------------
@@ -176,9 +217,11 @@ class ConsoleApp(App):
         for binding in self._screen_bindings(screen):
             allowed = screen.check_action(binding.action, ()) if hasattr(screen, "check_action") else True
             if binding.description and binding.action not in ("back",) and allowed is not False:
-                yield SystemCommand(f"{binding.description} ({screen.__class__.__name__.removesuffix('Screen')})",
-                                    f"key {binding.key_display or binding.key}",
-                                    partial(self._run_screen_action, screen, binding.action))
+                yield SystemCommand(
+                    f"{binding.description} ({screen.__class__.__name__.removesuffix('Screen')})",
+                    f"key {binding.key_display or binding.key}",
+                    partial(self._run_screen_action, screen, binding.action),
+                )
 
     @staticmethod
     def _screen_bindings(screen: Screen) -> list[Binding]:
@@ -199,8 +242,11 @@ class ConsoleApp(App):
         screen = self.screen
         if isinstance(screen, ModalScreen) or not hasattr(screen, "refresh_data"):
             return
-        busy = any(w.group == "refresh" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-                   for w in self.workers if w.node is screen)
+        busy = any(
+            w.group == "refresh" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers
+            if w.node is screen
+        )
         if not busy:
             screen.refresh_data()
 
@@ -208,7 +254,9 @@ class ConsoleApp(App):
         """The approval queue's write step (record outcomes, queue new failures, apply the policies), in a
         worker of its own: the Autofix view only reads. Skipped while the last one still runs; only for
         an operator who may reconcile (never in read-only mode)."""
-        if not self.engine.can("autofix-reconcile") or any(w.group == "reconcile" and not w.is_finished for w in self.workers):
+        if not self.engine.can("autofix-reconcile") or any(
+            w.group == "reconcile" and not w.is_finished for w in self.workers
+        ):
             return
         self._reconcile()
 
@@ -242,6 +290,7 @@ def run_tui(settings: Settings) -> int:
     # What is loaded by now (the modules, the engine) lives as long as the process: kept out of the cyclic
     # collector's full passes, which otherwise walk it all again every few refreshes of a big table.
     import gc
+
     gc.freeze()
     app.run()
     return app.return_code or 0

@@ -2,6 +2,7 @@
 
 Exit codes: 0 ok, 2 bad input, 1 anything else (130 on Ctrl-C).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -9,10 +10,10 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from console import __version__
 from console.output import emit
 from core import clock
 from core.errors import BadInput, ConsoleError, Forbidden
@@ -29,17 +30,28 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool, own_seed: b
     the subcommand's --seed is its own (autofix evaluate's world), the estate's goes before it."""
     d = argparse.SUPPRESS if suppress else None
     g = parser.add_argument_group("global options")
-    g.add_argument("--home", metavar="DIR", default=d,
-                   help="where the store lives (env MLOPS_CONSOLE_HOME; default: the XDG data dir)")
-    g.add_argument("--config", metavar="FILE", default=d,
-                   help="config file (env MLOPS_CONSOLE_CONFIG; default: the XDG config dir's config.toml)")
-    g.add_argument("--demo", action="store_true", default=d,
-                   help="run on the embedded demo estate (the simulator)")
+    g.add_argument(
+        "--home",
+        metavar="DIR",
+        default=d,
+        help="where the store lives (env MLOPS_CONSOLE_HOME; default: the XDG data dir)",
+    )
+    g.add_argument(
+        "--config",
+        metavar="FILE",
+        default=d,
+        help="config file (env MLOPS_CONSOLE_CONFIG; default: the XDG config dir's config.toml)",
+    )
+    g.add_argument("--demo", action="store_true", default=d, help="run on the embedded demo estate (the simulator)")
     g.add_argument("--read-only", action="store_true", default=d, help="view only: no action can change anything")
     if not own_seed:
         g.add_argument("--seed", type=int, metavar="N", default=d, help="simulator seed for a new estate (default 42)")
-    g.add_argument("--scale", metavar="nodes=N,jobs=M", default=d,
-                   help="size of a new simulated estate, e.g. nodes=10000,jobs=100000")
+    g.add_argument(
+        "--scale",
+        metavar="nodes=N,jobs=M",
+        default=d,
+        help="size of a new simulated estate, e.g. nodes=10000,jobs=100000",
+    )
     g.add_argument("--as", dest="user", metavar="USER", default=d, help="act as USER in the audit record")
 
 
@@ -48,8 +60,9 @@ def _fmt(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS, defa
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mlops-console", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="mlops-console", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     _global_options(p, suppress=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -91,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     _fmt(leaf(nodes, "drift", "nodes whose observed config differs from their pool's desired config"))
 
     ro = sub.add_parser("rollouts", help="model deployments and their rollouts").add_subparsers(
-        dest="action", metavar="ACTION", required=True)
+        dest="action", metavar="ACTION", required=True
+    )
     _fmt(leaf(ro, "list", "list model deployments with their revisions"))
     sp = leaf(ro, "start", "roll a model version out on a deployment in canary steps, with analysis")
     sp.add_argument("deployment", metavar="DEPLOYMENT")
@@ -99,14 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("version", type=int, metavar="VERSION")
     sp.add_argument("--steps", default="10,30,60,100", help="canary weights (default 10,30,60,100)")
     sp.add_argument("--pause", default="manual", help="after each step: manual (until promoted) or a duration like 5m")
-    sp.add_argument("--max-error-rate", type=float, help="success: error rate at most this (default max(1%%, 3x stable))")
+    sp.add_argument(
+        "--max-error-rate", type=float, help="success: error rate at most this (default max(1%%, 3x stable))"
+    )
     sp.add_argument("--max-p99-ms", type=float, help="success: p99 latency at most this (default 1.5x stable)")
     sp.add_argument("--window", type=int, default=10, metavar="MINUTES", help="analysis window (default 10)")
     sp.add_argument("--failure-limit", type=int, default=2, help="bad measurements tolerated (default 2)")
     _fmt(sp, ("table", "json"))
-    for verb, text in (("promote", "pass the current pause: analyse, then the next step"),
-                       ("abort", "send all traffic back to the stable revision; the deployment is marked degraded"),
-                       ("status", "the deployment's revisions and its rollout's steps and analyses")):
+    for verb, text in (
+        ("promote", "pass the current pause: analyse, then the next step"),
+        ("abort", "send all traffic back to the stable revision; the deployment is marked degraded"),
+        ("status", "the deployment's revisions and its rollout's steps and analyses"),
+    ):
         sp = leaf(ro, verb, text)
         sp.add_argument("deployment", metavar="DEPLOYMENT")
         _fmt(sp, ("table", "json"))
@@ -116,13 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     _fmt(sp, ("table", "json"))
 
     ops = sub.add_parser("ops", help="multi-step operations: pool config changes and rollouts").add_subparsers(
-        dest="action", metavar="ACTION", required=True)
+        dest="action", metavar="ACTION", required=True
+    )
     sp = leaf(ops, "list", "operations, newest first")
     sp.add_argument("--unfinished", action="store_true", help="only running, paused, interrupted or failed ones")
     _fmt(sp)
-    for verb, text in (("show", "an operation's exact state, step by step"), ("pause", "stop before the next batch"),
-                       ("resume", "carry on from where it stopped"),
-                       ("rollback", "undo every step it made")):
+    for verb, text in (
+        ("show", "an operation's exact state, step by step"),
+        ("pause", "stop before the next batch"),
+        ("resume", "carry on from where it stopped"),
+        ("rollback", "undo every step it made"),
+    ):
         sp = leaf(ops, verb, text)
         sp.add_argument("op_id", metavar="ID")
         _fmt(sp, ("table", "json"))
@@ -147,11 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = leaf(sub, "classify", "classify log files with the rules: category, rule, action, evidence")
     sp.add_argument("paths", nargs="+", metavar="PATH", help="log files; - reads standard input")
-    sp.add_argument("--rules", metavar="FILE", help="use this rule file in place of the user's (built-in rules still apply)")
+    sp.add_argument(
+        "--rules", metavar="FILE", help="use this rule file in place of the user's (built-in rules still apply)"
+    )
     _fmt(sp)
 
     rules = sub.add_parser("rules", help="failure classification rules").add_subparsers(
-        dest="action", metavar="ACTION", required=True)
+        dest="action", metavar="ACTION", required=True
+    )
     _fmt(leaf(rules, "list", "the active rules in priority order (user's first, then built-in)"))
     sp = leaf(rules, "check", "run every rule's examples and counter-examples (exit 2 on any failure)")
     sp.add_argument("file", metavar="FILE")
@@ -160,18 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("log", metavar="LOG")
     _fmt(sp, ("table", "json"))
     sp = leaf(rules, "new", "propose a rule from an unclassified signature; --yes saves it to the user rule file")
-    sp.add_argument("--from-signature", required=True, metavar="N|TEXT",
-                    help="the signature: its rank in `jobs signatures` (1 = most frequent) or its exact text")
+    sp.add_argument(
+        "--from-signature",
+        required=True,
+        metavar="N|TEXT",
+        help="the signature: its rank in `jobs signatures` (1 = most frequent) or its exact text",
+    )
     sp.add_argument("--id", dest="rule_id", metavar="ID", help="rule id (default: derived from the signature)")
     sp.add_argument("--category", default="user_code_error", help="taxonomy category (default user_code_error)")
-    sp.add_argument("--rule-action", dest="rule_action", choices=("retry", "retry_with_conf", "retry_later", "no_retry"),
-                    help="action (default: the category's)")
+    sp.add_argument(
+        "--rule-action",
+        dest="rule_action",
+        choices=("retry", "retry_with_conf", "retry_later", "no_retry"),
+        help="action (default: the category's)",
+    )
     sp.add_argument("--pattern", metavar="REGEX", help="the regex (default: the one proposed from the signature)")
     sp.add_argument("--yes", action="store_true", help="save it (otherwise only show the preview)")
     _fmt(sp, ("table", "json"))
 
     af = sub.add_parser("autofix", help="auto-remediation: history, recommender, approvals").add_subparsers(
-        dest="action", metavar="ACTION", required=True)
+        dest="action", metavar="ACTION", required=True
+    )
     sp = leaf(af, "import", "keep history records (JSONL, one attempt per line) as the recommender's training data")
     sp.add_argument("file", metavar="FILE.jsonl")
     sp.add_argument("--strict", action="store_true", help="stop at the first bad line, importing nothing")
@@ -187,10 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(af, "recommend", "a decision for each failed attempt of FILE (history records)")
     sp.add_argument("file", metavar="FILE.jsonl")
     _fmt(sp, ("jsonl", "json"), "jsonl")
-    sp = leaf(af, "evaluate", "judge the newest version on a held-out period of the simulator's Spark world",
-              own_seed=True)
-    sp.add_argument("--seed", "--world-seed", dest="world_seed", type=int, default=7, metavar="N",
-                    help="the Spark world's seed (default 7); an estate seed goes before `autofix`")
+    sp = leaf(
+        af, "evaluate", "judge the newest version on a held-out period of the simulator's Spark world", own_seed=True
+    )
+    sp.add_argument(
+        "--seed",
+        "--world-seed",
+        dest="world_seed",
+        type=int,
+        default=7,
+        metavar="N",
+        help="the Spark world's seed (default 7); an estate seed goes before `autofix`",
+    )
     _fmt(sp, ("table", "json"), "json")
 
     sp = leaf(af, "world", "print a history of the simulator's Spark world (JSONL), to train or try the recommender on")
@@ -200,12 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(af, "queue", "the approval queue: retry suggestions waiting for a decision (reads only)")
     sp.add_argument("--all", dest="everything", action="store_true", help="decided ones too, with their outcomes")
     _fmt(sp)
-    _fmt(leaf(af, "reconcile", "queue suggestions for new failures, record finished retries' outcomes, apply "
-                               "the policies"), ("table", "json"))
-    for name, what in (("show", "one suggestion: failure, evidence, config diff, P(success), cost, alternatives, model"),
-                       ("approve", "submit the suggested retry to the backend (audited)"),
-                       ("reject", "decline a suggestion, with the reason"),
-                       ("edit", "change a suggestion's retry config before approving it (key=value, key- drops a key)")):
+    _fmt(
+        leaf(
+            af, "reconcile", "queue suggestions for new failures, record finished retries' outcomes, apply the policies"
+        ),
+        ("table", "json"),
+    )
+    for name, what in (
+        ("show", "one suggestion: failure, evidence, config diff, P(success), cost, alternatives, model"),
+        ("approve", "submit the suggested retry to the backend (audited)"),
+        ("reject", "decline a suggestion, with the reason"),
+        ("edit", "change a suggestion's retry config before approving it (key=value, key- drops a key)"),
+    ):
         sp = leaf(af, name, what)
         sp.add_argument("id", metavar="ID")
         _fmt(sp, ("yaml", "json"), "yaml")
@@ -214,12 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "edit":
             sp.add_argument("changes", nargs="+", metavar="KEY=VALUE|KEY-")
 
-    models = sub.add_parser("models", help="model registry").add_subparsers(dest="action", metavar="ACTION", required=True)
+    models = sub.add_parser("models", help="model registry").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
     sp = leaf(models, "list", "list registered model versions")
     sp.add_argument("--model", help="only this model")
     _fmt(sp)
 
-    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="action", metavar="ACTION", required=True)
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
     sp = leaf(audit, "list", "list audit events, newest first")
     sp.add_argument("--limit", type=int, metavar="N", help="at most N events")
     _fmt(sp)
@@ -263,15 +315,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # the last line of defence: one line, not a traceback
         if os.environ.get("MLOPS_CONSOLE_DEBUG"):
             raise
-        print(f"mlops-console: internal error: {type(e).__name__}: {e} (set MLOPS_CONSOLE_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        print(
+            f"mlops-console: internal error: {type(e).__name__}: {e} (set MLOPS_CONSOLE_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 
 def _settings(args: argparse.Namespace):
     from console import settings
-    return settings.load({k: getattr(args, k, None) for k in
-                          ("home", "config", "demo", "read_only", "seed", "scale", "user")})
+
+    return settings.load(
+        {k: getattr(args, k, None) for k in ("home", "config", "demo", "read_only", "seed", "scale", "user")}
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -279,15 +335,20 @@ def run(args: argparse.Namespace) -> int:
     command = args.command or "tui"
     if command == "tui":
         from console.app import run_tui
+
         return run_tui(settings)
 
     from console.engine import Engine
+
     engine = Engine(settings)
     for op in engine.operations(unfinished=True):
         if op["state"] == "interrupted":
-            print(f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted "
-                  f"at step {op['position'] + 1} of {len(op['steps'])}: `ops show {op['id']}`, then "
-                  f"`ops resume` or `ops rollback`", file=sys.stderr)
+            print(
+                f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted "
+                f"at step {op['position'] + 1} of {len(op['steps'])}: `ops show {op['id']}`, then "
+                f"`ops resume` or `ops rollback`",
+                file=sys.stderr,
+            )
     handler = COMMANDS[(command, getattr(args, "action", None))]
     handler(engine, args, getattr(args, "format", "table"))
     return 0
@@ -315,9 +376,14 @@ def _cordon(engine, args, fmt: str) -> None:
 def _drain(engine, args, fmt: str) -> None:
     if len(args.names) > 1:
         _confirm(f"drain {len(args.names)} nodes", str(len(args.names)), args.yes)
-    opts = engine.drain_options({"grace_seconds": args.grace_period, "ignore_daemonsets": args.ignore_daemonsets,
-                                 "delete_emptydir_data": args.delete_emptydir_data,
-                                 "timeout": clock.parse_duration(args.timeout, "--timeout")})
+    opts = engine.drain_options(
+        {
+            "grace_seconds": args.grace_period,
+            "ignore_daemonsets": args.ignore_daemonsets,
+            "delete_emptydir_data": args.delete_emptydir_data,
+            "timeout": clock.parse_duration(args.timeout, "--timeout"),
+        }
+    )
     for r in engine.drain(args.names, opts, _progress):
         print(f"node/{r['node']} drained ({len(r['evicted'])} pods evicted, {r['retries']} retries)")
 
@@ -337,8 +403,9 @@ def _apply_config(engine, args, fmt: str) -> None:
     op = engine.apply_config(args.pool, args.version, args.max_unavailable, not args.no_drain, _progress)
     _show(op, fmt)
     if op["state"] == "failed":
-        raise ConsoleError(f"operation {op['id']} stopped: {op['error']} (`ops resume {op['id']}` or "
-                           f"`ops rollback {op['id']}`)")
+        raise ConsoleError(
+            f"operation {op['id']} stopped: {op['error']} (`ops resume {op['id']}` or `ops rollback {op['id']}`)"
+        )
 
 
 def _drift(engine, args, fmt: str) -> None:
@@ -357,10 +424,23 @@ def _rollout_op(op: dict, fmt: str) -> None:
 
 def _rollout_start(engine, args, fmt: str) -> None:
     steps, pause = engine.parse_rollout(args.steps, args.pause)
-    _rollout_op(engine.rollout_start(args.deployment, args.model, args.version, steps, pause,
-                                     {"max_error_rate": args.max_error_rate, "max_p99_ms": args.max_p99_ms,
-                                      "window_minutes": args.window, "failure_limit": args.failure_limit},
-                                     _progress), fmt)
+    _rollout_op(
+        engine.rollout_start(
+            args.deployment,
+            args.model,
+            args.version,
+            steps,
+            pause,
+            {
+                "max_error_rate": args.max_error_rate,
+                "max_p99_ms": args.max_p99_ms,
+                "window_minutes": args.window,
+                "failure_limit": args.failure_limit,
+            },
+            _progress,
+        ),
+        fmt,
+    )
 
 
 def _ops_list(engine, args, fmt: str) -> None:
@@ -369,12 +449,16 @@ def _ops_list(engine, args, fmt: str) -> None:
 
 def _op(verb):
     def handler(engine, args, fmt: str) -> None:
-        op = {"show": engine.operation, "pause": engine.op_pause,
-              "resume": lambda i: engine.op_resume(i, _progress),
-              "rollback": lambda i: engine.op_rollback(i, _progress)}[verb](args.op_id)
+        op = {
+            "show": engine.operation,
+            "pause": engine.op_pause,
+            "resume": lambda i: engine.op_resume(i, _progress),
+            "rollback": lambda i: engine.op_rollback(i, _progress),
+        }[verb](args.op_id)
         _show(op, fmt)
         if verb != "show" and op["state"] == "failed":
             raise ConsoleError(f"operation {op['id']} stopped: {op['error']}")
+
     return handler
 
 
@@ -383,8 +467,11 @@ def _jobs_list(engine, args, fmt: str) -> None:
     if args.limit is not None and args.limit < 1:
         raise BadInput(f"--limit must be at least 1, got {args.limit}")
     _warn_rules(engine)
-    emit(engine.attempt_records(failed=True if args.failed else None, job_id=args.job, since=since,
-                                limit=args.limit), fmt, ATTEMPT_COLUMNS)
+    emit(
+        engine.attempt_records(failed=True if args.failed else None, job_id=args.job, since=since, limit=args.limit),
+        fmt,
+        ATTEMPT_COLUMNS,
+    )
 
 
 def _jobs_show(engine, args, fmt: str) -> None:
@@ -397,7 +484,7 @@ def _jobs_show(engine, args, fmt: str) -> None:
 def _jobs_logs(engine, args, fmt: str) -> None:
     text = engine.attempt_log(args.run_id)
     if args.tail is not None:
-        text = "\n".join(text.splitlines()[-args.tail:]) + "\n" if args.tail > 0 else ""
+        text = "\n".join(text.splitlines()[-args.tail :]) + "\n" if args.tail > 0 else ""
     sys.stdout.write(text if args.raw else strip_control(text))
 
 
@@ -413,8 +500,11 @@ def _classify(engine, args, fmt: str) -> None:
 
 def _rules_list(engine, args, fmt: str) -> None:
     _warn_rules(engine)
-    emit([r.to_dict() | {"n": n, "source": r.source, "fields": r.fields}
-          for n, r in enumerate(engine.rules(), start=1)], fmt, RULE_COLUMNS)
+    emit(
+        [r.to_dict() | {"n": n, "source": r.source, "fields": r.fields} for n, r in enumerate(engine.rules(), start=1)],
+        fmt,
+        RULE_COLUMNS,
+    )
 
 
 def _rules_check(engine, args, fmt: str) -> None:
@@ -451,8 +541,10 @@ def _audit_verify(engine, args, fmt: str) -> None:
     elif v.ok:
         print(f"audit chain ok: {v.events} events")
     if not v.ok:
-        raise ConsoleError(f"audit chain broken at seq {v.first_bad}"
-                           f"{' (auditID ' + v.audit_id + ')' if v.audit_id else ''}: {v.reason}")
+        raise ConsoleError(
+            f"audit chain broken at seq {v.first_bad}"
+            f"{' (auditID ' + v.audit_id + ')' if v.audit_id else ''}: {v.reason}"
+        )
 
 
 def _audit_list(engine, args, fmt: str) -> None:
@@ -466,7 +558,9 @@ def _import(engine, args, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(report, indent=2))
     else:
-        replaced = f" ({report['replaced']} replaced earlier records with the same run_id)" if report["replaced"] else ""
+        replaced = (
+            f" ({report['replaced']} replaced earlier records with the same run_id)" if report["replaced"] else ""
+        )
         print(f"imported {report['imported']} records from {args.file}{replaced}; skipped {report['skipped']}")
 
 
@@ -505,11 +599,16 @@ def _queue(engine, args, fmt: str) -> None:
         print("# read-only: showing what is queued", file=sys.stderr)
     new, waiting = engine.failures_to_queue()
     if new - waiting:
-        print(f"# {new - waiting} new failure(s) not queued yet: `mlops-console autofix reconcile` queues them",
-              file=sys.stderr)
+        print(
+            f"# {new - waiting} new failure(s) not queued yet: `mlops-console autofix reconcile` queues them",
+            file=sys.stderr,
+        )
     if waiting:
-        print(f"# {waiting} failures need a config change and wait for a trained recommender: "
-              "`mlops-console autofix train --history FILE.jsonl`", file=sys.stderr)
+        print(
+            f"# {waiting} failures need a config change and wait for a trained recommender: "
+            "`mlops-console autofix train --history FILE.jsonl`",
+            file=sys.stderr,
+        )
     emit([s.to_dict() for s in engine.autofix_queue(args.everything)], fmt, SUGGESTION_COLUMNS)
 
 
@@ -518,11 +617,16 @@ def _reconcile(engine, args, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(report, indent=2))
     else:
-        print(f"queued {report['queued']} suggestion(s); recorded {report['outcomes']} outcome(s); "
-              f"applied {len(report['auto_applied'])} by policy")
+        print(
+            f"queued {report['queued']} suggestion(s); recorded {report['outcomes']} outcome(s); "
+            f"applied {len(report['auto_applied'])} by policy"
+        )
     if report["waiting_for_model"]:
-        print(f"# {report['waiting_for_model']} failures need a config change and wait for a trained recommender: "
-              "`mlops-console autofix train --history FILE.jsonl`", file=sys.stderr)
+        print(
+            f"# {report['waiting_for_model']} failures need a config change and wait for a trained recommender: "
+            "`mlops-console autofix train --history FILE.jsonl`",
+            file=sys.stderr,
+        )
     for a in report["auto_applied"]:
         print(f"# suggestion {a['id']} ({a['run_id']}) applied by policy {a['policy']}", file=sys.stderr)
 
@@ -539,28 +643,47 @@ def _models_list(engine, args, fmt: str) -> None:
 
 COMMANDS: dict[tuple[str, str | None], Callable[[Any, argparse.Namespace, str], None]] = {
     ("version", None): _version,
-    ("nodes", "list"): _nodes_list, ("nodes", "cordon"): _cordon, ("nodes", "uncordon"): _cordon,
-    ("nodes", "drain"): _drain, ("nodes", "label"): _label, ("nodes", "taint"): _taint,
-    ("nodes", "apply-config"): _apply_config, ("nodes", "drift"): _drift,
-    ("rollouts", "list"): _rollouts_list, ("rollouts", "start"): _rollout_start,
+    ("nodes", "list"): _nodes_list,
+    ("nodes", "cordon"): _cordon,
+    ("nodes", "uncordon"): _cordon,
+    ("nodes", "drain"): _drain,
+    ("nodes", "label"): _label,
+    ("nodes", "taint"): _taint,
+    ("nodes", "apply-config"): _apply_config,
+    ("nodes", "drift"): _drift,
+    ("rollouts", "list"): _rollouts_list,
+    ("rollouts", "start"): _rollout_start,
     ("rollouts", "promote"): lambda e, a, f: _rollout_op(e.rollout_promote(a.deployment, _progress), f),
     ("rollouts", "abort"): lambda e, a, f: _rollout_op(e.rollout_abort(a.deployment), f),
     ("rollouts", "rollback"): lambda e, a, f: _show(e.rollout_rollback(a.deployment, a.to_revision), f),
     ("rollouts", "status"): lambda e, a, f: _show(e.rollout_status(a.deployment), f),
-    ("ops", "list"): _ops_list, **{("ops", verb): _op(verb) for verb in ("show", "pause", "resume", "rollback")},
-    ("jobs", "list"): _jobs_list, ("jobs", "show"): _jobs_show, ("jobs", "logs"): _jobs_logs,
-    ("jobs", "signatures"): _signatures, ("classify", None): _classify,
-    ("rules", "list"): _rules_list, ("rules", "check"): _rules_check, ("rules", "test"): _rules_test,
+    ("ops", "list"): _ops_list,
+    **{("ops", verb): _op(verb) for verb in ("show", "pause", "resume", "rollback")},
+    ("jobs", "list"): _jobs_list,
+    ("jobs", "show"): _jobs_show,
+    ("jobs", "logs"): _jobs_logs,
+    ("jobs", "signatures"): _signatures,
+    ("classify", None): _classify,
+    ("rules", "list"): _rules_list,
+    ("rules", "check"): _rules_check,
+    ("rules", "test"): _rules_test,
     ("rules", "new"): lambda e, a, f: _new_rule(e, a, f),
-    ("autofix", "import"): _import, ("autofix", "history"): _history, ("autofix", "train"): _train,
-    ("autofix", "recommend"): _recommend, ("autofix", "evaluate"): _evaluate, ("autofix", "world"): _world,
-    ("autofix", "queue"): _queue, ("autofix", "reconcile"): _reconcile,
+    ("autofix", "import"): _import,
+    ("autofix", "history"): _history,
+    ("autofix", "train"): _train,
+    ("autofix", "recommend"): _recommend,
+    ("autofix", "evaluate"): _evaluate,
+    ("autofix", "world"): _world,
+    ("autofix", "queue"): _queue,
+    ("autofix", "reconcile"): _reconcile,
     ("autofix", "show"): lambda e, a, f: _show(json.loads(json.dumps(e.suggestion(a.id).to_dict())), f),
     ("autofix", "approve"): _approve,
     ("autofix", "reject"): lambda e, a, f: _show(e.reject(a.id, a.reason).to_dict(), f),
     ("autofix", "edit"): lambda e, a, f: _show(e.edit_suggestion(a.id, a.changes).to_dict(), f),
     ("models", "list"): _models_list,
-    ("audit", "list"): _audit_list, ("audit", "show"): _audit_show, ("audit", "verify"): _audit_verify,
+    ("audit", "list"): _audit_list,
+    ("audit", "show"): _audit_show,
+    ("audit", "verify"): _audit_verify,
     ("audit", "rollback"): lambda e, a, f: _show(e.audit_rollback(a.key, a.force), f),
 }
 
@@ -568,8 +691,10 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Any, argparse.Namespace, str], 
 def _trained_table(result: dict[str, Any]) -> str:
     """`autofix train --format table`: the version registered and how its family won the validation."""
     m = result["metrics"]
-    lines = [f"{result['model']} version {result['version']}: {m['chosen']} chosen, {m['rows']} rows "
-             f"({m['train_rows']} older to train, {m['val_rows']} newer to validate)"]
+    lines = [
+        f"{result['model']} version {result['version']}: {m['chosen']} chosen, {m['rows']} rows "
+        f"({m['train_rows']} older to train, {m['val_rows']} newer to validate)"
+    ]
     for family, v in m["validation"].items():
         lines.append(f"  {family:15s} val log-loss {v['val_logloss']:.4f}  accuracy {v['val_accuracy']:.4f}")
     return "\n".join(lines)
@@ -577,18 +702,29 @@ def _trained_table(result: dict[str, Any]) -> str:
 
 def _evaluation_table(result: dict[str, Any]) -> str:
     """`autofix evaluate --format table`: the README's table, from the same numbers as the JSON."""
-    names = {"recommender": f"recommender ({result['model']})", "vpa_bump": "VPA-style bump",
-             "double_memory": "double all memory"}
-    lines = [f"world seed {result['seed']}: {result['fixable_memory_failures']} memory failures some config fixes "
-             f"within the SLA, {result['other_failures']} other failures",
-             f"{'policy':34s} {'first-retry fix':>15s} {'spend ÷ cheapest':>17s} {'decisions right':>16s}"]
+    names = {
+        "recommender": f"recommender ({result['model']})",
+        "vpa_bump": "VPA-style bump",
+        "double_memory": "double all memory",
+    }
+    lines = [
+        f"world seed {result['seed']}: {result['fixable_memory_failures']} memory failures some config fixes "
+        f"within the SLA, {result['other_failures']} other failures",
+        f"{'policy':34s} {'first-retry fix':>15s} {'spend ÷ cheapest':>17s} {'decisions right':>16s}",
+    ]
+
     def num(v, width: int) -> str:  # None: no case of that kind in the judged period
         return f"{'-':>{width}s}" if v is None else f"{v:{width}.2f}"
+
     for key, p in result["policies"].items():
-        lines.append(f"{names.get(key, key):34s} {num(p['first_retry_fix_rate'], 15)} "
-                     f"{num(p['episode_spend_vs_cheapest'], 17)} {num(p['decision_accuracy'], 16)}")
-    lines.append(f"(decisions: on the {result['other_failures']} other failures — retry the transient ones, stop the "
-                 f"{result['memory_failures_nothing_fixes']} memory failures nothing fixes)")
+        lines.append(
+            f"{names.get(key, key):34s} {num(p['first_retry_fix_rate'], 15)} "
+            f"{num(p['episode_spend_vs_cheapest'], 17)} {num(p['decision_accuracy'], 16)}"
+        )
+    lines.append(
+        f"(decisions: on the {result['other_failures']} other failures — retry the transient ones, stop the "
+        f"{result['memory_failures_nothing_fixes']} memory failures nothing fixes)"
+    )
     return "\n".join(lines)
 
 
@@ -615,11 +751,20 @@ def _confirm(what: str, name: str, yes: bool) -> None:
 
 
 def describe_events(events: list[dict]) -> str:
-    return describe({"auditID": events[0]["audit_id"], "verb": events[0]["verb"], "user": events[0]["user"],
-                     "objectRef": events[0]["object_ref"],
-                     "stages": [{"seq": e["seq"], "stage": e["stage"], "timestamp": e["timestamp"],
-                                 "annotations": e["annotations"]} for e in events],
-                     "before": events[-1]["before"], "after": events[-1]["after"]})
+    return describe(
+        {
+            "auditID": events[0]["audit_id"],
+            "verb": events[0]["verb"],
+            "user": events[0]["user"],
+            "objectRef": events[0]["object_ref"],
+            "stages": [
+                {"seq": e["seq"], "stage": e["stage"], "timestamp": e["timestamp"], "annotations": e["annotations"]}
+                for e in events
+            ],
+            "before": events[-1]["before"],
+            "after": events[-1]["after"],
+        }
+    )
 
 
 def _warn_rules(engine) -> None:
@@ -636,8 +781,9 @@ def _new_rule(engine, args: argparse.Namespace, fmt: str) -> None:
         sig = sigs[int(key) - 1]["signature"]
     else:
         sig = key
-    rule = engine.draft_rule(sig, rule_id=args.rule_id, category=args.category, action=args.rule_action,
-                             pattern=args.pattern)
+    rule = engine.draft_rule(
+        sig, rule_id=args.rule_id, category=args.category, action=args.rule_action, pattern=args.pattern
+    )
     preview = engine.preview_rule(rule)
     out = {"rule": rule.to_dict(), "preview": preview, "saved": False, "file": engine.rules_file()}
     if args.yes:
@@ -649,6 +795,7 @@ def _new_rule(engine, args: argparse.Namespace, fmt: str) -> None:
         print(json.dumps(out, indent=2))
         return
     from autofix.rules import rule_to_toml
+
     sys.stdout.write(strip_control(rule_to_toml(rule)))
     shadows = ", ".join(f"{k} ({v})" for k, v in preview["shadows"].items()) or "none"
     print(f"# would classify {preview['matches']} of {preview['failures']} past failures; shadows: {shadows}")
@@ -660,77 +807,137 @@ def _age(ts: str) -> str:
 
 
 NODE_COLUMNS = [
-    ("NAME", lambda r: r["name"]), ("POOL", lambda r: r["pool"]), ("STATUS", lambda r: r["status"]),
-    ("CPU", lambda r: r["cpu"]), ("MEM(GiB)", lambda r: r["memory_gib"]), ("GPU", lambda r: r["gpus"]),
-    ("PODS", lambda r: r["pods"]), ("KUBELET", lambda r: r["kubelet_version"]),
-    ("CONFIG", lambda r: r["config_version"]), ("AGE", lambda r: _age(r["created_at"])),
+    ("NAME", lambda r: r["name"]),
+    ("POOL", lambda r: r["pool"]),
+    ("STATUS", lambda r: r["status"]),
+    ("CPU", lambda r: r["cpu"]),
+    ("MEM(GiB)", lambda r: r["memory_gib"]),
+    ("GPU", lambda r: r["gpus"]),
+    ("PODS", lambda r: r["pods"]),
+    ("KUBELET", lambda r: r["kubelet_version"]),
+    ("CONFIG", lambda r: r["config_version"]),
+    ("AGE", lambda r: _age(r["created_at"])),
 ]
 ROLLOUT_COLUMNS = [
-    ("DEPLOYMENT", lambda r: f"{r['namespace']}/{r['name']}"), ("MODEL", lambda r: r["model"]),
+    ("DEPLOYMENT", lambda r: f"{r['namespace']}/{r['name']}"),
+    ("MODEL", lambda r: r["model"]),
     ("REVISION", lambda r: r["current_revision"]),
-    ("VERSION", lambda r: next((v["model_version"] for v in r["revisions"] if v["number"] == r["current_revision"]), "-")),
-    ("CANARY", lambda r: next((f"r{v['number']} v{v['model_version']} {v['weight']}%" for v in r["revisions"]
-                               if v["status"] == "canary"), "-")),
-    ("READY", lambda r: f"{r['ready_replicas']}/{r['replicas']}"), ("STATUS", lambda r: r["status"]),
+    (
+        "VERSION",
+        lambda r: next((v["model_version"] for v in r["revisions"] if v["number"] == r["current_revision"]), "-"),
+    ),
+    (
+        "CANARY",
+        lambda r: next(
+            (f"r{v['number']} v{v['model_version']} {v['weight']}%" for v in r["revisions"] if v["status"] == "canary"),
+            "-",
+        ),
+    ),
+    ("READY", lambda r: f"{r['ready_replicas']}/{r['replicas']}"),
+    ("STATUS", lambda r: r["status"]),
 ]
 ATTEMPT_COLUMNS = [
-    ("SUBMITTED", lambda r: r["submitted_at"]), ("JOB", lambda r: r["job_id"]), ("RUN", lambda r: r["run_id"]),
-    ("ATTEMPT", lambda r: r["attempt"]), ("STATUS", lambda r: r["status"]), ("REASON", lambda r: r.get("reason")),
+    ("SUBMITTED", lambda r: r["submitted_at"]),
+    ("JOB", lambda r: r["job_id"]),
+    ("RUN", lambda r: r["run_id"]),
+    ("ATTEMPT", lambda r: r["attempt"]),
+    ("STATUS", lambda r: r["status"]),
+    ("REASON", lambda r: r.get("reason")),
     ("EXIT", lambda r: r.get("exit_code")),
-    ("RUNTIME(s)", lambda r: r["runtime_seconds"]), ("COST", lambda r: r["cost"]),
-    ("CATEGORY", lambda r: r.get("category")), ("ACTION", lambda r: r.get("action")), ("RULE", lambda r: r.get("rule_id")),
+    ("RUNTIME(s)", lambda r: r["runtime_seconds"]),
+    ("COST", lambda r: r["cost"]),
+    ("CATEGORY", lambda r: r.get("category")),
+    ("ACTION", lambda r: r.get("action")),
+    ("RULE", lambda r: r.get("rule_id")),
     ("EVIDENCE", lambda r: (r.get("evidence") or "")[:100] or None),
 ]
 SIGNATURE_COLUMNS = [
-    ("#", lambda r: r["rank"]), ("COUNT", lambda r: r["count"]), ("LAST SEEN", lambda r: r["last_seen"]),
+    ("#", lambda r: r["rank"]),
+    ("COUNT", lambda r: r["count"]),
+    ("LAST SEEN", lambda r: r["last_seen"]),
     ("JOBS", lambda r: ",".join(r["jobs"][:3]) + ("…" if len(r["jobs"]) > 3 else "")),
     ("SIGNATURE", lambda r: r["signature"][:120]),
 ]
 CLASSIFY_COLUMNS = [
-    ("PATH", lambda r: r["path"]), ("CATEGORY", lambda r: r["category"]), ("ACTION", lambda r: r["action"]),
-    ("RULE", lambda r: r["rule_id"]), ("LINE", lambda r: r["evidence_line"]),
+    ("PATH", lambda r: r["path"]),
+    ("CATEGORY", lambda r: r["category"]),
+    ("ACTION", lambda r: r["action"]),
+    ("RULE", lambda r: r["rule_id"]),
+    ("LINE", lambda r: r["evidence_line"]),
     ("EVIDENCE", lambda r: (r["evidence"] or "")[:100] or None),
 ]
 RULE_COLUMNS = [
-    ("#", lambda r: r["n"]), ("ID", lambda r: r["id"]), ("CATEGORY", lambda r: r["category"]),
-    ("ACTION", lambda r: r["action"]), ("SOURCE", lambda r: r["source"].rsplit("/", 1)[-1]),
+    ("#", lambda r: r["n"]),
+    ("ID", lambda r: r["id"]),
+    ("CATEGORY", lambda r: r["category"]),
+    ("ACTION", lambda r: r["action"]),
+    ("SOURCE", lambda r: r["source"].rsplit("/", 1)[-1]),
     ("DESCRIPTION", lambda r: r["description"][:80]),
 ]
 MODEL_COLUMNS = [
-    ("MODEL", lambda r: r["model"]), ("VERSION", lambda r: r["version"]), ("STAGE", lambda r: r["stage"]),
-    ("FRAMEWORK", lambda r: r["framework"]), ("PARENT", lambda r: r["parent"]),
-    ("SHA256", lambda r: r["sha256"][:12]), ("CREATED", lambda r: r["created_at"]),
+    ("MODEL", lambda r: r["model"]),
+    ("VERSION", lambda r: r["version"]),
+    ("STAGE", lambda r: r["stage"]),
+    ("FRAMEWORK", lambda r: r["framework"]),
+    ("PARENT", lambda r: r["parent"]),
+    ("SHA256", lambda r: r["sha256"][:12]),
+    ("CREATED", lambda r: r["created_at"]),
 ]
 DRIFT_COLUMNS = [
-    ("NODE", lambda r: r["node"]), ("POOL", lambda r: r["pool"]), ("OBSERVED", lambda r: r["observed"]),
-    ("DESIRED", lambda r: r["desired"]), ("CORDONED", lambda r: r["unschedulable"]),
+    ("NODE", lambda r: r["node"]),
+    ("POOL", lambda r: r["pool"]),
+    ("OBSERVED", lambda r: r["observed"]),
+    ("DESIRED", lambda r: r["desired"]),
+    ("CORDONED", lambda r: r["unschedulable"]),
 ]
 OP_COLUMNS = [
-    ("ID", lambda r: r["id"]), ("KIND", lambda r: r["kind"]), ("TARGET", lambda r: r["target"]),
-    ("STATE", lambda r: r["state"]), ("PROGRESS", lambda r: ",".join(f"{k}={v}" for k, v in r["progress"].items())),
-    ("USER", lambda r: r["user"]), ("UPDATED", lambda r: r["updated_at"]), ("ERROR", lambda r: (r["error"] or "")[:60] or None),
+    ("ID", lambda r: r["id"]),
+    ("KIND", lambda r: r["kind"]),
+    ("TARGET", lambda r: r["target"]),
+    ("STATE", lambda r: r["state"]),
+    ("PROGRESS", lambda r: ",".join(f"{k}={v}" for k, v in r["progress"].items())),
+    ("USER", lambda r: r["user"]),
+    ("UPDATED", lambda r: r["updated_at"]),
+    ("ERROR", lambda r: (r["error"] or "")[:60] or None),
 ]
 AUDIT_COLUMNS = [
-    ("SEQ", lambda r: r["seq"]), ("TIME", lambda r: r["timestamp"]), ("USER", lambda r: r["user"]),
-    ("VERB", lambda r: r["verb"]), ("OBJECT", lambda r: object_name(r["object_ref"])),
-    ("STAGE", lambda r: r["stage"]), ("AUDIT ID", lambda r: r["audit_id"][:8]),
+    ("SEQ", lambda r: r["seq"]),
+    ("TIME", lambda r: r["timestamp"]),
+    ("USER", lambda r: r["user"]),
+    ("VERB", lambda r: r["verb"]),
+    ("OBJECT", lambda r: object_name(r["object_ref"])),
+    ("STAGE", lambda r: r["stage"]),
+    ("AUDIT ID", lambda r: r["audit_id"][:8]),
 ]
 HISTORY_SOURCE_COLUMNS = [
-    ("SOURCE", lambda r: r["source"]), ("RECORDS", lambda r: r["records"]), ("JOBS", lambda r: r["jobs"]),
-    ("FAILED", lambda r: r["failed"]), ("FIRST", lambda r: r["first"]), ("LAST", lambda r: r["last"]),
+    ("SOURCE", lambda r: r["source"]),
+    ("RECORDS", lambda r: r["records"]),
+    ("JOBS", lambda r: r["jobs"]),
+    ("FAILED", lambda r: r["failed"]),
+    ("FIRST", lambda r: r["first"]),
+    ("LAST", lambda r: r["last"]),
     ("IMPORTED", lambda r: r["imported_at"]),
 ]
 HISTORY_COLUMNS = [
-    ("SUBMITTED", lambda r: r["submitted_at"]), ("JOB", lambda r: r["job_id"]), ("RUN", lambda r: r["run_id"]),
-    ("ATTEMPT", lambda r: r["attempt"]), ("STATUS", lambda r: r["status"]), ("RUNTIME(s)", lambda r: r["runtime_seconds"]),
-    ("COST", lambda r: r["cost"]), ("SOURCE", lambda r: r["source"]),
+    ("SUBMITTED", lambda r: r["submitted_at"]),
+    ("JOB", lambda r: r["job_id"]),
+    ("RUN", lambda r: r["run_id"]),
+    ("ATTEMPT", lambda r: r["attempt"]),
+    ("STATUS", lambda r: r["status"]),
+    ("RUNTIME(s)", lambda r: r["runtime_seconds"]),
+    ("COST", lambda r: r["cost"]),
+    ("SOURCE", lambda r: r["source"]),
 ]
 SUGGESTION_COLUMNS = [
-    ("ID", lambda r: r["id"]), ("JOB", lambda r: r["job_id"]), ("RUN", lambda r: r["run_id"]),
-    ("CATEGORY", lambda r: r["category"]), ("ACTION", lambda r: r["action"]),
+    ("ID", lambda r: r["id"]),
+    ("JOB", lambda r: r["job_id"]),
+    ("RUN", lambda r: r["run_id"]),
+    ("CATEGORY", lambda r: r["category"]),
+    ("ACTION", lambda r: r["action"]),
     ("CHANGE", lambda r: r["change"] or None),
     ("P(OK)", lambda r: None if r["p_success"] is None else f"{r['p_success']:.2f}"),
     ("COST", lambda r: None if r["cost_increase"] is None else f"{r['cost_increase']:+.0%}"),
-    ("MODEL", lambda r: r["model"]), ("STATUS", lambda r: r["status"]),
+    ("MODEL", lambda r: r["model"]),
+    ("STATUS", lambda r: r["status"]),
     ("OUTCOME", lambda r: r["outcome"] or ("running" if r["retry_run_id"] else None)),
 ]

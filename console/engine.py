@@ -4,11 +4,13 @@
 into the domain services (console/services/) and forwards to them. It hands out none of its
 collaborators: what a caller needs is a method here, with core's types or plain data in and out.
 """
+
 from __future__ import annotations
 
 import platform
 import sys
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from console import __version__
 from console.services import roles
@@ -24,8 +26,7 @@ from console.settings import Settings
 from core.audit import AuditLog, Verdict
 from core.cluster import Cluster
 from core.store import Store
-from core.types import (Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool,
-                        Summary)
+from core.types import Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Summary
 
 if TYPE_CHECKING:
     from autofix.classify import Classification
@@ -45,6 +46,7 @@ class Engine:
         built: list[dict] = []
         if cluster is None:
             from console.backend import open_cluster
+
             cluster = open_cluster(settings, on_build=built.append)
         self._w = w = Wiring(settings, store, audit, cluster)
         self._nodes, self._rollouts, self._jobs = NodeService(w), RolloutService(w), JobService(w)
@@ -64,27 +66,38 @@ class Engine:
         """The backend built its estate on this first start: recorded, and the model versions it serves
         registered, so that the registry knows what runs."""
         served = self._models.served_versions_to_adopt()
-        self._w.audit.change(verb="create", user=self._settings.actor,
-                             object_ref={"resource": "estate", "name": "demo"}, before=None,
-                             apply=lambda: self._w.registry.adopt(served), local=True,
-                             after={**info, "registered": [f"{m.model}:{m.version}" for m in served]},
-                             annotations={"reason": "first start: built the embedded demo estate"})
+        self._w.audit.change(
+            verb="create",
+            user=self._settings.actor,
+            object_ref={"resource": "estate", "name": "demo"},
+            before=None,
+            apply=lambda: self._w.registry.adopt(served),
+            local=True,
+            after={**info, "registered": [f"{m.model}:{m.version}" for m in served]},
+            annotations={"reason": "first start: built the embedded demo estate"},
+        )
 
     def _adopt_served_versions(self) -> None:
         """Model versions the cluster serves that the registry does not know (a new home on an existing
         cluster, a version deployed by other means): registered as they are, one audited change."""
         served = self._models.served_versions_to_adopt()
         if served:
-            self._w.audit.change(verb="adopt", user=self._settings.actor,
-                                 object_ref={"resource": "registry", "name": self._w.cluster.name}, before=None,
-                                 apply=lambda: self._w.registry.adopt(served), local=True,
-                                 after=[f"{m.model}:{m.version}" for m in served],
-                                 annotations={"reason": "served by the cluster, unknown to the registry"})
+            self._w.audit.change(
+                verb="adopt",
+                user=self._settings.actor,
+                object_ref={"resource": "registry", "name": self._w.cluster.name},
+                before=None,
+                apply=lambda: self._w.registry.adopt(served),
+                local=True,
+                after=[f"{m.model}:{m.version}" for m in served],
+                annotations={"reason": "served by the cluster, unknown to the registry"},
+            )
 
     def _left_unsettled(self) -> bool:
         """An intent without an outcome, or an operation still marked running: only then load the recovery."""
-        return bool(self._w.audit.pending()) or bool(self._w.store.scalar(
-            "SELECT EXISTS (SELECT 1 FROM operations WHERE state = 'running')"))
+        return bool(self._w.audit.pending()) or bool(
+            self._w.store.scalar("SELECT EXISTS (SELECT 1 FROM operations WHERE state = 'running')")
+        )
 
     # -- who is acting -------------------------------------------------------------------------------
     @property
@@ -152,8 +165,9 @@ class Engine:
     def drain(self, nodes: list[str], opts: DrainOptions, progress: Progress = lambda m: None) -> list[dict]:
         return self._nodes.drain(nodes, opts, progress)
 
-    def apply_config(self, pool: str, version: str, max_unavailable: int, drain: bool = True,
-                     progress: Progress = lambda m: None) -> dict:
+    def apply_config(
+        self, pool: str, version: str, max_unavailable: int, drain: bool = True, progress: Progress = lambda m: None
+    ) -> dict:
         return self._nodes.apply_config(pool, version, max_unavailable, drain, progress)
 
     # -- rollouts and operations ------------------------------------------------------------------------
@@ -171,8 +185,16 @@ class Engine:
 
     parse_rollout = staticmethod(parse_rollout)
 
-    def rollout_start(self, deployment: str, model: str, version: int, steps: list[int], pause: float | None,
-                      analysis: dict[str, float], progress: Progress = lambda m: None) -> dict:
+    def rollout_start(
+        self,
+        deployment: str,
+        model: str,
+        version: int,
+        steps: list[int],
+        pause: float | None,
+        analysis: dict[str, float],
+        progress: Progress = lambda m: None,
+    ) -> dict:
         return self._rollouts.start(deployment, model, version, steps, pause, analysis, progress)
 
     def rollout_promote(self, deployment: str, progress: Progress = lambda m: None) -> dict:
@@ -206,8 +228,14 @@ class Engine:
     def jobs(self) -> list[Job]:
         return self._jobs.jobs()
 
-    def attempts(self, *, failed: bool | None = None, job_id: str | None = None, since: str | None = None,
-                 limit: int | None = None) -> list[Attempt]:
+    def attempts(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[Attempt]:
         return self._jobs.attempts(failed=failed, job_id=job_id, since=since, limit=limit)
 
     def attempt(self, run_id: str) -> Attempt:
@@ -277,11 +305,13 @@ class Engine:
 
     def world_history(self, seed: int, jobs: int, days: int) -> list[dict[str, Any]]:
         from console.lab.evaluate import world_history
+
         return world_history(seed, jobs, days)
 
     def train_on_world(self, seed: int = 11, jobs: int = 60, days: int = 30) -> dict[str, Any]:
         """Train on a history of the simulator's Spark world: the demo's way to a first model."""
         import json
+
         self._w.require("recommender-train")
         path = self._settings.home / f"spark-world-{seed}-{jobs}x{days}.jsonl"
         tmp = path.with_suffix(".tmp")
@@ -291,6 +321,7 @@ class Engine:
 
     def evaluate_recommender(self, seed: int = 7) -> dict[str, Any]:
         from console.lab.evaluate import evaluate
+
         return evaluate(self._w.recommender, seed, self._autofix.classify_record)
 
     # -- the approval queue ---------------------------------------------------------------------------------
@@ -347,7 +378,15 @@ class Engine:
     # -- about --------------------------------------------------------------------------------------------
     def version_info(self) -> dict[str, Any]:
         from importlib.metadata import version
-        return {"mlops-console": __version__, "schema": self._w.store.schema_version,
-                "python": platform.python_version(), "textual": version("textual"), "backend": self.backend_name,
-                "home": str(self._settings.home), "read_only": self.read_only, "user": self.actor,
-                "platform": sys.platform}
+
+        return {
+            "mlops-console": __version__,
+            "schema": self._w.store.schema_version,
+            "python": platform.python_version(),
+            "textual": version("textual"),
+            "backend": self.backend_name,
+            "home": str(self._settings.home),
+            "read_only": self.read_only,
+            "user": self.actor,
+            "platform": sys.platform,
+        }

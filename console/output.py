@@ -1,9 +1,11 @@
 """Listing output for the CLI: aligned table (kubectl-style), JSON array, or JSON lines."""
+
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable, Iterable, Sequence, TextIO
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
 
 from core.sanitize import strip_control
 
@@ -25,7 +27,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], out: TextIO = s
     rows = list(rows)
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     for r in [list(headers)] + rows:
-        out.write("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+        out.write("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
 def _cell(value: Any) -> str:

@@ -1,4 +1,5 @@
 """Settings: defaults < config file (TOML, XDG config dir) < environment (MLOPS_CONSOLE_*) < command line."""
+
 from __future__ import annotations
 
 import os
@@ -67,6 +68,7 @@ class Settings:
 
 def _login_name() -> str:
     import pwd
+
     try:
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
@@ -74,10 +76,24 @@ def _login_name() -> str:
 
 
 # key -> type the config file and environment may set
-KEYS: dict[str, type] = {"home": Path, "read_only": bool, "seed": int, "scale": str, "user": str,
-                         "refresh_seconds": float, "reconcile_seconds": float, "theme": str, "rules_file": Path, "log_tail_lines": int,
-                         "log_tail_bytes": int, "autofix_lambda": float, "autofix_penalty": float,
-                         "autofix_policy": list, "default_role": str, "roles": dict}
+KEYS: dict[str, type] = {
+    "home": Path,
+    "read_only": bool,
+    "seed": int,
+    "scale": str,
+    "user": str,
+    "refresh_seconds": float,
+    "reconcile_seconds": float,
+    "theme": str,
+    "rules_file": Path,
+    "log_tail_lines": int,
+    "log_tail_bytes": int,
+    "autofix_lambda": float,
+    "autofix_penalty": float,
+    "autofix_policy": list,
+    "default_role": str,
+    "roles": dict,
+}
 POLICY_KEYS = {"name": str, "category": str, "min_p_success": float, "max_cost_increase": float}
 
 
@@ -117,8 +133,9 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
     s.home = Path(os.path.expanduser(str(s.home)))
     s.rules_file = Path(os.path.expanduser(str(s.rules_file)))
     if s.autofix_lambda < 0 or s.autofix_penalty < 0:
-        raise BadInput(f"autofix_lambda and autofix_penalty must not be negative, got {s.autofix_lambda} and "
-                       f"{s.autofix_penalty}")
+        raise BadInput(
+            f"autofix_lambda and autofix_penalty must not be negative, got {s.autofix_lambda} and {s.autofix_penalty}"
+        )
     if s.default_role not in ROLES:
         raise BadInput(f"default_role must be one of {', '.join(ROLES)}, got {s.default_role!r}")
     if s.refresh_seconds <= 0:
@@ -126,8 +143,9 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
     if s.reconcile_seconds <= 0:
         raise BadInput(f"reconcile_seconds must be positive, got {s.reconcile_seconds}")
     if s.log_tail_lines < 1 or s.log_tail_bytes < 1024:
-        raise BadInput(f"log_tail_lines must be ≥ 1 and log_tail_bytes ≥ 1024, "
-                       f"got {s.log_tail_lines} and {s.log_tail_bytes}")
+        raise BadInput(
+            f"log_tail_lines must be ≥ 1 and log_tail_bytes ≥ 1024, got {s.log_tail_lines} and {s.log_tail_bytes}"
+        )
     return s
 
 
@@ -162,8 +180,11 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
                 raise BadInput(f"{where}: user {user!r} has unknown role {role!r} (one of {', '.join(ROLES)})")
         return dict(value)
     if typ is list:  # [[autofix_policy]]: category, min_p_success, max_cost_increase, name
-        return [_policy(p, f"{where}[{i}]") for i, p in enumerate(value)] if isinstance(value, list) else \
-            _fail(f"{where} must be an array of tables ([[autofix_policy]])")
+        return (
+            [_policy(p, f"{where}[{i}]") for i, p in enumerate(value)]
+            if isinstance(value, list)
+            else _fail(f"{where} must be an array of tables ([[autofix_policy]])")
+        )
     if typ is Path:
         if not isinstance(value, str | Path) or not str(value):
             raise BadInput(f"{where} must be a path, got {value!r}")
@@ -179,6 +200,7 @@ def _fail(message: str):
 
 def _policy(p: Any, where: str) -> dict[str, Any]:
     from core.taxonomy import TAXONOMY
+
     if not isinstance(p, dict):
         raise BadInput(f"{where} must be a table")
     for key, value in p.items():
@@ -189,11 +211,14 @@ def _policy(p: Any, where: str) -> dict[str, Any]:
         if POLICY_KEYS[key] is str and not isinstance(value, str):
             raise BadInput(f"{where}: {key} must be a string, got {value!r}")
     if p.get("category", "*") not in (*TAXONOMY, "*"):
-        raise BadInput(f"{where}: category {p['category']!r} is not in the taxonomy (or \"*\")")
+        raise BadInput(f'{where}: category {p["category"]!r} is not in the taxonomy (or "*")')
     if not 0 <= p.get("min_p_success", 0.9) <= 1:
         raise BadInput(f"{where}: min_p_success must be between 0 and 1, got {p['min_p_success']}")
     if p.get("max_cost_increase", 0) < 0:
         raise BadInput(f"{where}: max_cost_increase must not be negative, got {p['max_cost_increase']}")
-    return {"name": p.get("name", f"{p.get('category', '*')}-policy"), "category": p.get("category", "*"),
-            "min_p_success": float(p.get("min_p_success", 0.9)),
-            "max_cost_increase": None if "max_cost_increase" not in p else float(p["max_cost_increase"])}
+    return {
+        "name": p.get("name", f"{p.get('category', '*')}-policy"),
+        "category": p.get("category", "*"),
+        "min_p_success": float(p.get("min_p_success", 0.9)),
+        "max_cost_increase": None if "max_cost_increase" not in p else float(p["max_cost_increase"]),
+    }

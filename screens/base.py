@@ -1,8 +1,10 @@
 """The table view every resource screen is: rows fetched in a worker thread, `/` filter, `enter` describe."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual import work
@@ -124,8 +126,9 @@ class ViewScreen(ForwardWorkerErrors, Screen):
                 shown.append(last)
                 continue
             texts = [c if isinstance(c, Text) else safe_text(c) for c in cells]
-            shown.append(_Shown(key, cells, texts, tuple(map(cell_signature, texts)),
-                                " ".join(t.plain for t in texts).lower()))
+            shown.append(
+                _Shown(key, cells, texts, tuple(map(cell_signature, texts)), " ".join(t.plain for t in texts).lower())
+            )
         self.app.call_from_thread(self._adopt, asked, page, shown)
 
     def _adopt(self, asked: int, page: Page, shown: list[_Shown]) -> None:
@@ -152,15 +155,21 @@ class ViewScreen(ForwardWorkerErrors, Screen):
                 continue
             if self.MARKABLE:
                 mark = "● " if r.key in self.marked else "  "
-                rows.append((r.key, [Text.assemble((mark, "bold yellow"), r.cells[0]), *r.cells[1:]],
-                             ((mark, r.signature[0]), *r.signature[1:])))
+                rows.append(
+                    (
+                        r.key,
+                        [Text.assemble((mark, "bold yellow"), r.cells[0]), *r.cells[1:]],
+                        ((mark, r.signature[0]), *r.signature[1:]),
+                    )
+                )
             else:
                 rows.append((r.key, r.cells, r.signature))
         table.sync(rows)
         flt = f"  filter: {self.filter_text!r}" if self.filter_text else ""
         flt += f"  marked: {len(self.marked)}" if self.marked else ""
         self.query_one("#status", Static).update(
-            Text(f"{self.TITLE} — {len(rows)} of {len(self.rows)}{flt}", no_wrap=True, overflow="ellipsis"))
+            Text(f"{self.TITLE} — {len(rows)} of {len(self.rows)}{flt}", no_wrap=True, overflow="ellipsis")
+        )
 
     def selected_key(self) -> str | None:
         table = self.table

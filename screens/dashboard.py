@@ -1,4 +1,5 @@
 """Dashboard: cluster health, failing jobs, approvals, rollouts in flight, drift alerts — one glance."""
+
 from __future__ import annotations
 
 from rich.console import RenderableType
@@ -57,10 +58,12 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         grid = Table.grid(expand=True, padding=(0, 1))
         for _ in range(cols):
             grid.add_column(ratio=1)
-        boxes = [RichPanel(body, title=title, title_align="left", border_style="blue", expand=True)
-                 for title, body in self.panels]
+        boxes = [
+            RichPanel(body, title=title, title_align="left", border_style="blue", expand=True)
+            for title, body in self.panels
+        ]
         for i in range(0, len(boxes), cols):
-            grid.add_row(*boxes[i:i + cols])
+            grid.add_row(*boxes[i : i + cols])
         self.query_one("#board", Static).update(grid)
 
     def action_refresh_now(self) -> None:
@@ -86,12 +89,21 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         for col in ("pool", "nodes", "ready", "cordoned", "gpus"):
             t.add_column(col, justify="left" if col == "pool" else "right")
         for name, p in sorted(s.pools.items()):
-            t.add_row(safe_text(name), str(p["nodes"]), Text(str(p["ready"]), "green" if p["ready"] == p["nodes"] else "red"),
-                      str(p["cordoned"]), str(p["gpus"]))
+            t.add_row(
+                safe_text(name),
+                str(p["nodes"]),
+                Text(str(p["ready"]), "green" if p["ready"] == p["nodes"] else "red"),
+                str(p["cordoned"]),
+                str(p["gpus"]),
+            )
         head = Text.assemble(
-            (f"{s.nodes_ready}/{s.nodes_total} nodes ready", "bold green" if s.nodes_ready == s.nodes_total else "bold yellow"),
+            (
+                f"{s.nodes_ready}/{s.nodes_total} nodes ready",
+                "bold green" if s.nodes_ready == s.nodes_total else "bold yellow",
+            ),
             f"  ·  {s.nodes_cordoned} cordoned  ·  {s.nodes_pressure} under pressure  ·  {s.gpus_total} GPUs\n",
-            f"backend {s.backend}  ·  {s.audit_events} audit events")
+            f"backend {s.backend}  ·  {s.audit_events} audit events",
+        )
         panels: list[tuple[str, RenderableType]] = [("Cluster", _group(head, t))]
         # Failing jobs
         ft = Table(box=None, expand=True, padding=(0, 1), show_header=True)
@@ -99,9 +111,11 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
             ft.add_column(col, no_wrap=True, overflow="ellipsis")
         for f in s.failing_jobs[:8]:
             ft.add_row(safe_text(f["job_id"]), safe_text(f["run_id"]), safe_text(f["reason"]), f["submitted_at"][5:16])
-        head = Text(f"{s.failed_24h} of {s.attempts_24h} attempts failed in 24h; "
-                    f"{len(s.failing_jobs)} job{'' if len(s.failing_jobs) == 1 else 's'} failing now",
-                    "bold red" if s.failing_jobs else "green")
+        head = Text(
+            f"{s.failed_24h} of {s.attempts_24h} attempts failed in 24h; "
+            f"{len(s.failing_jobs)} job{'' if len(s.failing_jobs) == 1 else 's'} failing now",
+            "bold red" if s.failing_jobs else "green",
+        )
         panels.append(("Failing jobs (24h)", _group(head, ft)))
         # Serving
         st = Table(box=None, expand=True, padding=(0, 1))
@@ -110,26 +124,45 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         st.add_column("req/s 20m", no_wrap=True, overflow="crop", max_width=20)
         for d, pts in serving:
             last = pts[-1]
-            st.add_row(safe_text(d.name), status_text(d.status), f"{last.request_rate:.0f}", f"{last.p99_ms:.0f}",
-                       Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),
-                       Text(sparkline([p.request_rate for p in pts[-20:]]), "cyan"))
+            st.add_row(
+                safe_text(d.name),
+                status_text(d.status),
+                f"{last.request_rate:.0f}",
+                f"{last.p99_ms:.0f}",
+                Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),
+                Text(sparkline([p.request_rate for p in pts[-20:]]), "cyan"),
+            )
         panels.append(("Serving", st))
         # Approvals
-        panels.append(("Approvals", Text.assemble(
-            (f"{s.pending_approvals} suggestions awaiting approval\n", "bold"),
-            _to_queue(*candidates))))
+        panels.append(
+            (
+                "Approvals",
+                Text.assemble(
+                    (f"{s.pending_approvals} suggestions awaiting approval\n", "bold"), _to_queue(*candidates)
+                ),
+            )
+        )
         # Rollouts
-        panels.append(("Rollouts in flight", Text("\n".join(s.rollouts_in_flight), "yellow")
-                       if s.rollouts_in_flight else Text("none", "dim")))
+        panels.append(
+            (
+                "Rollouts in flight",
+                Text("\n".join(s.rollouts_in_flight), "yellow") if s.rollouts_in_flight else Text("none", "dim"),
+            )
+        )
         # Drift
-        panels.append(("Drift alerts", Text("\n".join(f"▲ {a}" for a in s.drift_alerts), "yellow")
-                       if s.drift_alerts else Text("none", "dim")))
+        panels.append(
+            (
+                "Drift alerts",
+                Text("\n".join(f"▲ {a}" for a in s.drift_alerts), "yellow") if s.drift_alerts else Text("none", "dim"),
+            )
+        )
         self.panels = panels
         self._layout()
 
 
 def _group(*parts):
     from rich.console import Group
+
     return Group(*parts)
 
 

@@ -1,6 +1,7 @@
 """YAML-like describe text of any domain object (the `enter` detail pane, `jobs show` and the CLI's yaml output).
 
 Plain text, no textual or rich: the CLI formats with it too."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,14 +18,14 @@ def describe(data: dict[str, Any]) -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     _Dumper.add_representer(str, _str)
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000,
-                     default_flow_style=False)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
 
 
 def describe_change(change: dict[str, Any]) -> str:
     """A change as the operator reads it (Engine.change_details): who, what, its stages, and a diff of
     before → after."""
     import difflib
+
     before = describe({"object": change["before"]}).splitlines()
     after = describe({"object": change["after"]}).splitlines()
     diff = list(difflib.unified_diff(before, after, "before", "after", lineterm="", n=2))

@@ -1,7 +1,8 @@
 """Drill-down screens: the YAML-like describe pane and the job log view. `esc` comes back."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import work

@@ -1,8 +1,9 @@
 """Dialogs the actions share: a confirmation (typing the target's name for destructive batch actions) and a
 small form. Both are modal, keyboard-only, and return their answer through `dismiss`."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import work
@@ -34,14 +35,18 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Label(Text.assemble("type ", (self.expected, "bold"), " to confirm"))
                 yield Input(id="typed")
             with Horizontal(classes="buttons"):
-                yield Button("Confirm", variant="error" if self.danger else "primary", id="yes",
-                             disabled=bool(self.expected))
+                yield Button(
+                    "Confirm", variant="error" if self.danger else "primary", id="yes", disabled=bool(self.expected)
+                )
                 yield Button("Cancel (esc)", id="no")
 
     def on_mount(self) -> None:
         # a dangerous action starts on Cancel; a routine one (approving a retry) on Confirm
-        (self.query_one("#typed", Input) if self.expected else
-         self.query_one("#no" if self.danger else "#yes", Button)).focus()
+        (
+            self.query_one("#typed", Input)
+            if self.expected
+            else self.query_one("#no" if self.danger else "#yes", Button)
+        ).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one("#yes", Button).disabled = event.value.strip() != self.expected
@@ -62,8 +67,14 @@ class FormScreen(ForwardWorkerErrors, ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+o", "submit", "Submit")]
 
-    def __init__(self, title: str, fields: list[tuple[str, str, object]], note: str = "",
-                 type_to_confirm: str | None = None, check: Callable[[dict], str | None] | None = None):
+    def __init__(
+        self,
+        title: str,
+        fields: list[tuple[str, str, object]],
+        note: str = "",
+        type_to_confirm: str | None = None,
+        check: Callable[[dict], str | None] | None = None,
+    ):
         """`check(values)`: what is wrong with them (the dialog stays open and says so), or None. It runs
         in a worker thread: it may ask the engine."""
         super().__init__()
@@ -111,7 +122,7 @@ class FormScreen(ForwardWorkerErrors, ModalScreen[dict | None]):
         if self.query_one("#ok", Button).disabled:
             return
         values: dict[str, object] = {}
-        for fid, _, default in self.fields:
+        for fid, _, _default in self.fields:
             widget = self.query_one(f"#f-{fid}")
             values[fid] = widget.value
         if self.check is None:

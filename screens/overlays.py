@@ -1,4 +1,5 @@
 """Modal overlays: the `:` command line and the `?` help."""
+
 from __future__ import annotations
 
 from rich.table import Table

@@ -1,4 +1,5 @@
 """The resource views: Nodes, Rollouts, Jobs, Autofix queue, Models, Audit."""
+
 from __future__ import annotations
 
 from rich.text import Text
@@ -32,8 +33,14 @@ class NodesScreen(ViewScreen):
         Binding("a", "apply_config", "Pool config", id="apply_config"),
         Binding("d", "toggle_drift", "Drift", id="toggle_drift"),
     ]
-    ROLE_ACTIONS = {"cordon": "cordon", "uncordon": "uncordon", "drain": "drain", "labels": "label",
-                    "taints": "taint", "apply_config": "apply-config"}
+    ROLE_ACTIONS = {
+        "cordon": "cordon",
+        "uncordon": "uncordon",
+        "drain": "drain",
+        "labels": "label",
+        "taints": "taint",
+        "apply_config": "apply-config",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,15 +58,31 @@ class NodesScreen(ViewScreen):
             drift = n.config_version != desired.get(n.pool, n.config_version)
             if self.drift_only and not drift:
                 continue
-            rows.append((n.name, [
-                safe_text(n.name), safe_text(n.pool), status_text(n.status),
-                Text(",".join(n.pressure), "red") if n.pressure else Text("-", "dim"),
-                f"{n.cpu_used:g}/{n.cpu}", f"{n.memory_used_gib:g}/{n.memory_gib}", n.gpus, n.pods,
-                safe_text(n.kubelet_version),
-                safe_text(n.config_version + (f" ≠ {desired[n.pool]}" if drift else ""), "yellow" if drift else ""),
-                clock.age(n.created_at)]))
-        return Page(rows, "Nodes whose config differs from their pool's (drift)" if self.drift_only else "Nodes",
-                    {"pools": pools, "desired": desired})
+            rows.append(
+                (
+                    n.name,
+                    [
+                        safe_text(n.name),
+                        safe_text(n.pool),
+                        status_text(n.status),
+                        Text(",".join(n.pressure), "red") if n.pressure else Text("-", "dim"),
+                        f"{n.cpu_used:g}/{n.cpu}",
+                        f"{n.memory_used_gib:g}/{n.memory_gib}",
+                        n.gpus,
+                        n.pods,
+                        safe_text(n.kubelet_version),
+                        safe_text(
+                            n.config_version + (f" ≠ {desired[n.pool]}" if drift else ""), "yellow" if drift else ""
+                        ),
+                        clock.age(n.created_at),
+                    ],
+                )
+            )
+        return Page(
+            rows,
+            "Nodes whose config differs from their pool's (drift)" if self.drift_only else "Nodes",
+            {"pools": pools, "desired": desired},
+        )
 
     def describe(self, key: str) -> str:
         return describe(self.app.engine.node_details(key))
@@ -84,16 +107,27 @@ class NodesScreen(ViewScreen):
                 return
             engine = self.app.engine
             # a bad number is refused before anything changes, and said by the app's one error handler
-            self.perform(f"drain {_count(names)}", lambda: ", ".join(
-                f"{len(r['evicted'])} pods evicted" for r in engine.drain(names, engine.drain_options(values))))
+            self.perform(
+                f"drain {_count(names)}",
+                lambda: ", ".join(
+                    f"{len(r['evicted'])} pods evicted" for r in engine.drain(names, engine.drain_options(values))
+                ),
+            )
 
-        self.app.push_screen(FormScreen(
-            f"Drain {_count(names)}", [("grace_seconds", "grace period (s)", "30"),
-                                        ("timeout", "timeout (s)", "120"),
-                                        ("ignore_daemonsets", "ignore DaemonSet pods", True),
-                                        ("delete_emptydir_data", "delete emptyDir data", False)],
-            note="cordons, then evicts every pod through the Eviction API (disruption budgets honoured)",
-            type_to_confirm=str(len(names)) if len(names) > 1 else None), go)
+        self.app.push_screen(
+            FormScreen(
+                f"Drain {_count(names)}",
+                [
+                    ("grace_seconds", "grace period (s)", "30"),
+                    ("timeout", "timeout (s)", "120"),
+                    ("ignore_daemonsets", "ignore DaemonSet pods", True),
+                    ("delete_emptydir_data", "delete emptyDir data", False),
+                ],
+                note="cordons, then evicts every pod through the Eviction API (disruption budgets honoured)",
+                type_to_confirm=str(len(names)) if len(names) > 1 else None,
+            ),
+            go,
+        )
 
     def _edit(self, what: str, example: str, apply) -> None:
         names = self.targets()
@@ -106,8 +140,10 @@ class NodesScreen(ViewScreen):
                 words = str(values["changes"]).split()
                 self.perform(f"{what} {_count(names)}", lambda: [apply(n, words) for n in names] and "done")
 
-        self.app.push_screen(FormScreen(f"{what.capitalize()} on {_count(names)}",
-                                        [("changes", f"kubectl syntax, e.g. {example}", "")]), go)
+        self.app.push_screen(
+            FormScreen(f"{what.capitalize()} on {_count(names)}", [("changes", f"kubectl syntax, e.g. {example}", "")]),
+            go,
+        )
 
     def action_labels(self) -> None:
         self._edit("labels", "team=ml env-", self.app.engine.label_words)
@@ -131,15 +167,26 @@ class NodesScreen(ViewScreen):
             except ValueError:
                 self.app.notify("max unavailable must be a whole number", severity="error")
                 return
-            self.perform(f"pool {pool} → {values['version']}", lambda: _op_summary(self.app.engine.apply_config(
-                pool, str(values["version"]).strip(), batch, bool(values["drain"]))))
+            self.perform(
+                f"pool {pool} → {values['version']}",
+                lambda: _op_summary(
+                    self.app.engine.apply_config(pool, str(values["version"]).strip(), batch, bool(values["drain"]))
+                ),
+            )
 
-        self.app.push_screen(FormScreen(
-            f"Change the node config of pool {pool}",
-            [("version", "node-config version (the pool's desired one converges drifted nodes)", desired),
-             ("max_unavailable", "nodes at a time (max unavailable)", "1"), ("drain", "drain each node first", True)],
-            note="in batches; stops on the first failure; `:ops` shows it, to resume or roll back",
-            type_to_confirm=pool), go)
+        self.app.push_screen(
+            FormScreen(
+                f"Change the node config of pool {pool}",
+                [
+                    ("version", "node-config version (the pool's desired one converges drifted nodes)", desired),
+                    ("max_unavailable", "nodes at a time (max unavailable)", "1"),
+                    ("drain", "drain each node first", True),
+                ],
+                note="in batches; stops on the first failure; `:ops` shows it, to resume or roll back",
+                type_to_confirm=pool,
+            ),
+            go,
+        )
 
     def action_toggle_drift(self) -> None:
         self.drift_only = not self.drift_only
@@ -163,8 +210,12 @@ class RolloutsScreen(ViewScreen):
         Binding("a", "abort", "Abort", id="abort"),
         Binding("b", "rollback", "Rollback", id="rollback"),
     ]
-    ROLE_ACTIONS = {"start": "rollout-start", "promote": "rollout-promote", "abort": "rollout-abort",
-                    "rollback": "rollout-rollback"}
+    ROLE_ACTIONS = {
+        "start": "rollout-start",
+        "promote": "rollout-promote",
+        "abort": "rollout-abort",
+        "rollback": "rollout-rollback",
+    }
     COLUMNS = ("DEPLOYMENT", "MODEL", "REV", "VERSION", "CANARY", "READY", "STATUS", "REQ/S", "P99 ms", "ERR %")
 
     def __init__(self) -> None:
@@ -189,12 +240,25 @@ class RolloutsScreen(ViewScreen):
             series[d.name] = pts
             last = pts[-1]
             active, canary = d.active, d.canary
-            rows.append((d.name, [
-                safe_text(f"{d.namespace}/{d.name}"), safe_text(d.model), d.current_revision,
-                active.model_version if active else "-",
-                Text(f"r{canary.number} v{canary.model_version} {canary.weight}%", "yellow") if canary else Text("-", "dim"),
-                f"{d.ready_replicas}/{d.replicas}", status_text(d.status), f"{last.request_rate:.0f}",
-                f"{last.p99_ms:.1f}", Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else "")]))
+            rows.append(
+                (
+                    d.name,
+                    [
+                        safe_text(f"{d.namespace}/{d.name}"),
+                        safe_text(d.model),
+                        d.current_revision,
+                        active.model_version if active else "-",
+                        Text(f"r{canary.number} v{canary.model_version} {canary.weight}%", "yellow")
+                        if canary
+                        else Text("-", "dim"),
+                        f"{d.ready_replicas}/{d.replicas}",
+                        status_text(d.status),
+                        f"{last.request_rate:.0f}",
+                        f"{last.p99_ms:.1f}",
+                        Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),
+                    ],
+                )
+            )
         return Page(rows, keep={"series": series, "analyses": analyses})
 
     def rows_shown(self) -> None:
@@ -211,20 +275,26 @@ class RolloutsScreen(ViewScreen):
         lines = Text()
         span = max(10, min(len(pts), self.size.width - 44))  # as many minutes as fit on one line
         pts = pts[-span:]
-        for label, values, fmt in (("req/s ", [p.request_rate for p in pts], "{:.0f}"),
-                                   ("p99 ms", [p.p99_ms for p in pts], "{:.1f}"),
-                                   ("err % ", [p.error_rate * 100 for p in pts], "{:.2f}")):
+        for label, values, fmt in (
+            ("req/s ", [p.request_rate for p in pts], "{:.0f}"),
+            ("p99 ms", [p.p99_ms for p in pts], "{:.1f}"),
+            ("err % ", [p.error_rate * 100 for p in pts], "{:.2f}"),
+        ):
             lines.append(f"{label} ", "bold")
             lines.append(sparkline(values), "cyan")
-            lines.append(f"  now {fmt.format(values[-1])}  min {fmt.format(min(values))}  max {fmt.format(max(values))}\n")
+            lines.append(
+                f"  now {fmt.format(values[-1])}  min {fmt.format(min(values))}  max {fmt.format(max(values))}\n"
+            )
         lines.append(f"last {len(pts)} min of {key}", "dim")
         analysis = self.analyses.get(key or "")
         if analysis:
             lines.append("\n")
             lines.append(f"rollout {analysis['state']}: ", "bold")
             for r in analysis["results"][-3:]:
-                lines.append(f"{r['weight']}% {'pass' if r['passed'] else 'FAIL'} ({r['summary']})  ",
-                             "green" if r["passed"] else "bold red")
+                lines.append(
+                    f"{r['weight']}% {'pass' if r['passed'] else 'FAIL'} ({r['summary']})  ",
+                    "green" if r["passed"] else "bold red",
+                )
         self.query_one("#metrics", Static).update(lines)
 
     def describe(self, key: str) -> str:
@@ -240,11 +310,14 @@ class RolloutsScreen(ViewScreen):
         if not key:
             return
         from screens.dialogs import ConfirmScreen
-        self.app.push_screen(ConfirmScreen(f"Abort the rollout of {key}?",
-                                           "all traffic goes back to the stable revision; the deployment is marked "
-                                           "degraded"),
-                             lambda ok: ok and self.perform(f"abort {key}",
-                                                            lambda: _op_summary(self.app.engine.rollout_abort(key))))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Abort the rollout of {key}?",
+                "all traffic goes back to the stable revision; the deployment is marked degraded",
+            ),
+            lambda ok: ok and self.perform(f"abort {key}", lambda: _op_summary(self.app.engine.rollout_abort(key))),
+        )
 
     def action_rollback(self) -> None:
         key = self.selected_key()
@@ -257,11 +330,20 @@ class RolloutsScreen(ViewScreen):
                 return
             text = str(values["revision"]).strip()
             rev = int(text) if text.isdigit() else None
-            self.perform(f"rollback {key}", lambda: "revision {revision} serves {serves}".format(
-                **self.app.engine.rollout_rollback(key, rev)))
+            self.perform(
+                f"rollback {key}",
+                lambda: "revision {revision} serves {serves}".format(**self.app.engine.rollout_rollback(key, rev)),
+            )
 
-        self.app.push_screen(FormScreen(f"Roll {key} back", [("revision", "to revision (empty: the previous)", "")],
-                                        note="a new revision serving what the old one served", type_to_confirm=key), go)
+        self.app.push_screen(
+            FormScreen(
+                f"Roll {key} back",
+                [("revision", "to revision (empty: the previous)", "")],
+                note="a new revision serving what the old one served",
+                type_to_confirm=key,
+            ),
+            go,
+        )
 
     def action_start(self) -> None:
         key = self.selected_key()
@@ -272,6 +354,7 @@ class RolloutsScreen(ViewScreen):
         def read():
             dep = engine.deployment(key)
             return dep, [m.version for m in engine.models(dep.model)]
+
         self.gather(read, lambda found: self._start_form(key, *found))
 
     def _start_form(self, key: str, dep, versions: list[int]) -> None:
@@ -285,23 +368,36 @@ class RolloutsScreen(ViewScreen):
                 return
             text = str(values["version"]).strip()
             if not text.isdigit():
-                self.app.notify(f"model version must be a whole number, got {text!r}", severity="error",
-                                markup=False)
+                self.app.notify(f"model version must be a whole number, got {text!r}", severity="error", markup=False)
                 return
             version = int(text)
 
             def start() -> str:
                 steps, pause = engine.parse_rollout(str(values["steps"]), str(values["pause"]))
-                return _op_summary(engine.rollout_start(key, dep.model, version, steps, pause,
-                                                        {"window_minutes": 10, "failure_limit": 2}))
+                return _op_summary(
+                    engine.rollout_start(
+                        key, dep.model, version, steps, pause, {"window_minutes": 10, "failure_limit": 2}
+                    )
+                )
+
             self.perform(f"rollout {dep.model}:{version} on {key}", start)
 
-        self.app.push_screen(FormScreen(
-            f"Roll a version of {dep.model} out on {key}",
-            [("version", f"model version (not yet served: {', '.join(map(str, candidates)) or 'none'})",
-              str(candidates[0]) if candidates else ""),
-             ("steps", "canary weights", "10,30,60,100"), ("pause", "after each step: manual or a duration", "manual")],
-            note="after each step the canary's error rate and p99 are analysed; a failure aborts"), go)
+        self.app.push_screen(
+            FormScreen(
+                f"Roll a version of {dep.model} out on {key}",
+                [
+                    (
+                        "version",
+                        f"model version (not yet served: {', '.join(map(str, candidates)) or 'none'})",
+                        str(candidates[0]) if candidates else "",
+                    ),
+                    ("steps", "canary weights", "10,30,60,100"),
+                    ("pause", "after each step: manual or a duration", "manual"),
+                ],
+                note="after each step the canary's error rate and p99 are analysed; a failure aborts",
+            ),
+            go,
+        )
 
 
 def _last_line(tail: str | None) -> str:
@@ -327,8 +423,14 @@ class AttemptsView(ViewScreen):
             self.app.open_log(key)
 
 
-CATEGORY_STYLES = {"memory_exceeded": "magenta", "unclassified": "bold yellow", "user_code_error": "cyan",
-                   "permission_denied": "red", "gpu_failure": "bright_red", "node_lost": "blue"}
+CATEGORY_STYLES = {
+    "memory_exceeded": "magenta",
+    "unclassified": "bold yellow",
+    "user_code_error": "cyan",
+    "permission_denied": "red",
+    "gpu_failure": "bright_red",
+    "node_lost": "blue",
+}
 
 
 class JobsScreen(AttemptsView):
@@ -349,23 +451,40 @@ class JobsScreen(AttemptsView):
         engine = self.app.engine
         records = engine.attempt_records(failed=True if self.failed_only else None, limit=JOB_ROWS_SHOWN)
         if engine.rules_warning:
-            self.app.call_from_thread(self.app.notify, engine.rules_warning, title="rules", severity="warning",
-                                      markup=False)
+            self.app.call_from_thread(
+                self.app.notify, engine.rules_warning, title="rules", severity="warning", markup=False
+            )
         rows, built = [], {}
         for r in records:
             cat = r.get("category")
-            source = (r["submitted_at"], r["job_id"], r["run_id"], cat, r.get("action"), r.get("evidence"),
-                      r.get("log_tail"), r.get("rule_id"), r["attempt"], r["status"])
+            source = (
+                r["submitted_at"],
+                r["job_id"],
+                r["run_id"],
+                cat,
+                r.get("action"),
+                r.get("evidence"),
+                r.get("log_tail"),
+                r.get("rule_id"),
+                r["attempt"],
+                r["status"],
+            )
             last = self.built.get(r["run_id"])
             if last is not None and last[0] == source:
                 cells = last[1]  # an attempt that has not changed keeps its row: a refresh of thousands is cheap
             else:
                 evidence = (r.get("evidence") or _last_line(r.get("log_tail")))[:EVIDENCE_SHOWN]
                 cells = [
-                    r["submitted_at"][5:16].replace("T", " "), safe_text(r["job_id"]), safe_text(r["run_id"]),
+                    r["submitted_at"][5:16].replace("T", " "),
+                    safe_text(r["job_id"]),
+                    safe_text(r["run_id"]),
                     safe_text(cat, CATEGORY_STYLES.get(cat or "", "")) if cat else Text("-", "dim"),
-                    safe_text(r.get("action") or "-"), safe_text(evidence), safe_text(r.get("rule_id") or "-", "dim"),
-                    r["attempt"], status_text(r["status"])]
+                    safe_text(r.get("action") or "-"),
+                    safe_text(evidence),
+                    safe_text(r.get("rule_id") or "-", "dim"),
+                    r["attempt"],
+                    status_text(r["status"]),
+                ]
             built[r["run_id"]] = (source, cells)
             rows.append((r["run_id"], cells))
         return Page(rows, "Failed job attempts" if self.failed_only else "Job attempts", {"built": built})
@@ -414,15 +533,28 @@ class AutofixScreen(AttemptsView):
         if engine.read_only:
             notes.append("read-only")
         title = "Autofix queue" + (" (with decided)" if self.everything else "") + ": " + ", ".join(notes)
-        return Page([(str(s.id), [
-            s.id, safe_text(s.job_id), safe_text(s.run_id), safe_text(s.category, CATEGORY_STYLES.get(s.category, "")),
-            safe_text(s.action),
-            "-" if s.p_success is None else f"{s.p_success:.2f}",
-            "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
-            status_text(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
-            safe_text("v" + s.model.rsplit(":", 1)[-1] if s.model else "-", "dim"),
-            safe_text(_clip(s.change, CHANGE_SHOWN) or "-")]) for s in items],
-            title, {"items": {str(s.id): s for s in items}})
+        return Page(
+            [
+                (
+                    str(s.id),
+                    [
+                        s.id,
+                        safe_text(s.job_id),
+                        safe_text(s.run_id),
+                        safe_text(s.category, CATEGORY_STYLES.get(s.category, "")),
+                        safe_text(s.action),
+                        "-" if s.p_success is None else f"{s.p_success:.2f}",
+                        "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
+                        status_text(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
+                        safe_text("v" + s.model.rsplit(":", 1)[-1] if s.model else "-", "dim"),
+                        safe_text(_clip(s.change, CHANGE_SHOWN) or "-"),
+                    ],
+                )
+                for s in items
+            ],
+            title,
+            {"items": {str(s.id): s for s in items}},
+        )
 
     def describe(self, key: str) -> str:
         return describe(self.app.engine.suggestion(key).to_dict())
@@ -433,8 +565,10 @@ class AutofixScreen(AttemptsView):
             self.app.open_log(s.run_id)
 
     def action_train(self) -> None:
-        self.perform("train the recommender on the simulator's Spark world (about 20 s)",
-                     lambda: f"retry-recommender v{self.app.engine.train_on_world()['version']} registered")
+        self.perform(
+            "train the recommender on the simulator's Spark world (about 20 s)",
+            lambda: f"retry-recommender v{self.app.engine.train_on_world()['version']} registered",
+        )
 
     def action_toggle_history(self) -> None:
         self.everything = not self.everything
@@ -459,15 +593,23 @@ class AutofixScreen(AttemptsView):
             self.perform(f"approve {s.id}", lambda: self.app.engine.approve(s.id))
             return
         from screens.dialogs import ConfirmScreen
+
         p = "" if s.p_success is None else f"P(success) {s.p_success:.2f}"
         cost = "" if s.cost_increase is None else f", cost {s.cost_increase:+.0%} vs. the failed config"
-        body = (f"{s.job_id}: retry {s.run_id} ({s.category})\n"
-                + ("\n".join(f"  {k}: {old or '(default)'} → {new or '(default)'}" for k, old, new in s.diff())
-                   or "  same config") + (f"\n{p}{cost}" if p else "") + (f"\n{s.note}" if s.note else ""))
+        body = (
+            f"{s.job_id}: retry {s.run_id} ({s.category})\n"
+            + (
+                "\n".join(f"  {k}: {old or '(default)'} → {new or '(default)'}" for k, old, new in s.diff())
+                or "  same config"
+            )
+            + (f"\n{p}{cost}" if p else "")
+            + (f"\n{s.note}" if s.note else "")
+        )
 
         def go(yes: bool | None) -> None:
             if yes:
                 self.perform(f"approve {s.id}", lambda: f"retry {self.app.engine.approve(s.id).retry_run_id} submitted")
+
         self.app.push_screen(ConfirmScreen(f"Approve suggestion {s.id}?", body, danger=False), go)
 
     def action_edit(self) -> None:
@@ -475,6 +617,7 @@ class AutofixScreen(AttemptsView):
         if s is None:
             return
         from screens.dialogs import FormScreen
+
         current = " ".join(f"{k}={v}" for k, v in sorted(s.conf.items()) if v is not None)
 
         def go(values: dict | None) -> None:
@@ -482,15 +625,23 @@ class AutofixScreen(AttemptsView):
                 return
             words = str(values["changes"]).split()
             self.perform(f"edit {s.id}", lambda: _edited(self.app.engine.edit_suggestion(s.id, words)))
+
         def problem(values: dict) -> str | None:
             try:
                 self.app.engine.check_edit(s.id, str(values["changes"]).split())
             except ConsoleError as e:
                 return str(e)
             return None
-        self.app.push_screen(FormScreen(
-            f"Edit the retry config of suggestion {s.id}", [("changes", "key=value … (key- drops a key)", current)],
-            note=f"now: {s.change or 'same config'}; the edit is re-scored and stays pending", check=problem), go)
+
+        self.app.push_screen(
+            FormScreen(
+                f"Edit the retry config of suggestion {s.id}",
+                [("changes", "key=value … (key- drops a key)", current)],
+                note=f"now: {s.change or 'same config'}; the edit is re-scored and stays pending",
+                check=problem,
+            ),
+            go,
+        )
 
     def action_reject(self) -> None:
         s = self._pending()
@@ -503,9 +654,15 @@ class AutofixScreen(AttemptsView):
                 return
             reason = str(values["reason"])
             self.perform(f"reject {s.id}", lambda: self.app.engine.reject(s.id, reason).status)
-        self.app.push_screen(FormScreen(f"Reject suggestion {s.id} ({s.run_id})",
-                                        [("reason", "why (kept with the decision)", "")],
-                                        check=lambda v: None if str(v["reason"]).strip() else "a rejection needs a reason"), go)
+
+        self.app.push_screen(
+            FormScreen(
+                f"Reject suggestion {s.id} ({s.run_id})",
+                [("reason", "why (kept with the decision)", "")],
+                check=lambda v: None if str(v["reason"]).strip() else "a rejection needs a reason",
+            ),
+            go,
+        )
 
 
 def _clip(text: str, width: int) -> str:
@@ -531,15 +688,30 @@ class SignaturesScreen(ViewScreen):
 
     def fetch(self) -> Page:
         groups = {g["signature"]: g for g in self.app.engine.signatures()}
-        return Page([(sig, [n, g["count"], g["last_seen"][:16].replace("T", " "),
-                            safe_text(", ".join(g["jobs"][:3]) + (" …" if len(g["jobs"]) > 3 else "")), safe_text(sig)])
-                     for n, (sig, g) in enumerate(groups.items(), start=1)],
-                    f"Unclassified signatures ({sum(g['count'] for g in groups.values())} failures)", {"groups": groups})
+        return Page(
+            [
+                (
+                    sig,
+                    [
+                        n,
+                        g["count"],
+                        g["last_seen"][:16].replace("T", " "),
+                        safe_text(", ".join(g["jobs"][:3]) + (" …" if len(g["jobs"]) > 3 else "")),
+                        safe_text(sig),
+                    ],
+                )
+                for n, (sig, g) in enumerate(groups.items(), start=1)
+            ],
+            f"Unclassified signatures ({sum(g['count'] for g in groups.values())} failures)",
+            {"groups": groups},
+        )
 
     def describe(self, key: str) -> str:
         g = self.groups[key]
-        return describe({k: g[k] for k in ("signature", "count", "jobs", "last_seen", "example", "regex")}
-                        | {"run_ids": g["run_ids"][:20]})
+        return describe(
+            {k: g[k] for k in ("signature", "count", "jobs", "last_seen", "example", "regex")}
+            | {"run_ids": g["run_ids"][:20]}
+        )
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "new_rule" and self.app.engine.read_only:
@@ -555,6 +727,7 @@ class SignaturesScreen(ViewScreen):
         def saved(rule_id: str | None) -> None:
             if rule_id:
                 self.refresh_data()
+
         self.app.push_screen(NewRuleScreen(key), saved)
 
 
@@ -564,10 +737,22 @@ class ModelsScreen(ViewScreen):
     COLUMNS = ("MODEL", "VERSION", "STAGE", "FRAMEWORK", "PARENT", "AUC", "SHA256", "CREATED")
 
     def fetch(self) -> list[Row]:
-        return [(f"{m.model}:{m.version}", [
-            safe_text(m.model), m.version, status_text(m.stage), safe_text(m.framework), safe_text(m.parent),
-            m.metrics.get("auc", "-"), m.sha256[:12], m.created_at[:16].replace("T", " ")])
-            for m in self.app.engine.models()]
+        return [
+            (
+                f"{m.model}:{m.version}",
+                [
+                    safe_text(m.model),
+                    m.version,
+                    status_text(m.stage),
+                    safe_text(m.framework),
+                    safe_text(m.parent),
+                    m.metrics.get("auc", "-"),
+                    m.sha256[:12],
+                    m.created_at[:16].replace("T", " "),
+                ],
+            )
+            for m in self.app.engine.models()
+        ]
 
     def describe(self, key: str) -> str:
         model, _, version = key.rpartition(":")
@@ -585,12 +770,26 @@ class AuditScreen(ViewScreen):
         engine = self.app.engine
         v = engine.audit_verify()
         styles = {"Failed": "red", "RequestReceived": "dim"}
-        return Page([(str(e.seq), [
-            e.seq, e.timestamp.replace("T", " ")[:19], safe_text(e.user), safe_text(e.verb),
-            safe_text(object_name(e.object_ref)), safe_text(e.stage, styles.get(e.stage, "")), e.audit_id[:8]])
-            for e in engine.audit_events(limit=5000)],
-            f"Audit trail — chain verified: {v.events} events" if v.ok else
-            f"Audit trail — CHAIN BROKEN at seq {v.first_bad}: {v.reason}")
+        return Page(
+            [
+                (
+                    str(e.seq),
+                    [
+                        e.seq,
+                        e.timestamp.replace("T", " ")[:19],
+                        safe_text(e.user),
+                        safe_text(e.verb),
+                        safe_text(object_name(e.object_ref)),
+                        safe_text(e.stage, styles.get(e.stage, "")),
+                        e.audit_id[:8],
+                    ],
+                )
+                for e in engine.audit_events(limit=5000)
+            ],
+            f"Audit trail — chain verified: {v.events} events"
+            if v.ok
+            else f"Audit trail — CHAIN BROKEN at seq {v.first_bad}: {v.reason}",
+        )
 
     def describe(self, key: str) -> str:
         return describe_change(self.app.engine.change_details(key))
@@ -611,11 +810,16 @@ class AuditScreen(ViewScreen):
             if ok:
                 self.perform(f"rollback of {what}", lambda: self._rollback(key, force, what))
 
-        self.app.push_screen(ConfirmScreen(f"Roll back the {what}?",
-                                           "writes the object back as it was before this change (itself audited)"), go)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Roll back the {what}?", "writes the object back as it was before this change (itself audited)"
+            ),
+            go,
+        )
 
     def _rollback(self, key: str, force: bool, what: str) -> str:
         from core.errors import Conflict
+
         try:
             r = self.app.engine.audit_rollback(key, force=force)
         except Conflict as e:
@@ -625,9 +829,11 @@ class AuditScreen(ViewScreen):
 
     def _offer_force(self, key: str, reason: str, what: str) -> None:
         from screens.dialogs import ConfirmScreen
-        self.app.push_screen(ConfirmScreen("Roll back anyway?", reason, type_to_confirm="force"),
-                             lambda ok: ok and self.perform(f"forced rollback of {what}",
-                                                            lambda: self._rollback(key, True, what)))
+
+        self.app.push_screen(
+            ConfirmScreen("Roll back anyway?", reason, type_to_confirm="force"),
+            lambda ok: ok and self.perform(f"forced rollback of {what}", lambda: self._rollback(key, True, what)),
+        )
 
 
 class OpsScreen(ViewScreen):
@@ -636,18 +842,39 @@ class OpsScreen(ViewScreen):
     VIEW = "ops"
     TITLE = "Operations"
     COLUMNS = ("ID", "KIND", "TARGET", "STATE", "PROGRESS", "USER", "UPDATED", "ERROR")
-    BINDINGS = [Binding("R", "resume", "Resume", key_display="R", id="resume"),
-                Binding("b", "rollback", "Rollback", id="rollback"),
-                Binding("p", "pause", "Pause", id="pause")]
+    BINDINGS = [
+        Binding("R", "resume", "Resume", key_display="R", id="resume"),
+        Binding("b", "rollback", "Rollback", id="rollback"),
+        Binding("p", "pause", "Pause", id="pause"),
+    ]
     ROLE_ACTIONS = {"resume": "op-resume-rollout", "rollback": "op-rollback", "pause": "op-pause"}
-    STATES = {"interrupted": "bold yellow", "failed": "bold red", "running": "cyan", "paused": "yellow",
-              "done": "green", "rolled_back": "dim"}
+    STATES = {
+        "interrupted": "bold yellow",
+        "failed": "bold red",
+        "running": "cyan",
+        "paused": "yellow",
+        "done": "green",
+        "rolled_back": "dim",
+    }
 
     def fetch(self) -> list[Row]:
         ops = self.app.engine.operations()
-        return [(o["id"], [o["id"], o["kind"], safe_text(o["target"]), safe_text(o["state"], self.STATES.get(o["state"], "")),
-                           ", ".join(f"{k} {v}" for k, v in o["progress"].items()), safe_text(o["user"]),
-                           o["updated_at"].replace("T", " ")[:19], safe_text((o["error"] or "")[:80])]) for o in ops]
+        return [
+            (
+                o["id"],
+                [
+                    o["id"],
+                    o["kind"],
+                    safe_text(o["target"]),
+                    safe_text(o["state"], self.STATES.get(o["state"], "")),
+                    ", ".join(f"{k} {v}" for k, v in o["progress"].items()),
+                    safe_text(o["user"]),
+                    o["updated_at"].replace("T", " ")[:19],
+                    safe_text((o["error"] or "")[:80]),
+                ],
+            )
+            for o in ops
+        ]
 
     def describe(self, key: str) -> str:
         return describe(self.app.engine.operation(key))
@@ -665,12 +892,18 @@ class OpsScreen(ViewScreen):
     def action_rollback(self) -> None:
         key = self.selected_key()
         if key:
-            self.gather(lambda: self.app.engine.operation(key)["target"], lambda target: self._ask_rollback(key, target))
+            self.gather(
+                lambda: self.app.engine.operation(key)["target"], lambda target: self._ask_rollback(key, target)
+            )
 
     def _ask_rollback(self, key: str, target: str) -> None:
         from screens.dialogs import ConfirmScreen
-        self.app.push_screen(ConfirmScreen(f"Roll back operation {key} on {target}?",
-                                           "every step it made is undone, newest first (each audited)",
-                                           type_to_confirm=target.split("/", 1)[-1]),
-                             lambda ok: ok and self.perform(f"rollback {key}",
-                                                            lambda: _op_summary(self.app.engine.op_rollback(key))))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Roll back operation {key} on {target}?",
+                "every step it made is undone, newest first (each audited)",
+                type_to_confirm=target.split("/", 1)[-1],
+            ),
+            lambda ok: ok and self.perform(f"rollback {key}", lambda: _op_summary(self.app.engine.op_rollback(key))),
+        )

@@ -1,6 +1,7 @@
 """The new-rule dialog: from an unclassified signature, the console proposes a regex; the operator edits
 it, sees how many past failures it would classify and whose place it takes, and saves it to the user
 rule file (an audited change)."""
+
 from __future__ import annotations
 
 from rich.text import Text
@@ -31,8 +32,9 @@ class NewRuleScreen(ForwardWorkerErrors, ModalScreen[str | None]):
             yield Input(id="rule-id")
             with Horizontal(id="choices"):
                 yield Select([(c, c) for c in CATEGORIES], value="user_code_error", allow_blank=False, id="category")
-                yield Select([(a, a) for a in ACTIONS], value=CATEGORIES["user_code_error"], allow_blank=False,
-                             id="action")
+                yield Select(
+                    [(a, a) for a in ACTIONS], value=CATEGORIES["user_code_error"], allow_blank=False, id="action"
+                )
             yield Label("pattern (a Python regex matched line by line)")
             yield Input(id="pattern")
             yield Static("computing what it would match…", id="preview")
@@ -55,10 +57,14 @@ class NewRuleScreen(ForwardWorkerErrors, ModalScreen[str | None]):
 
     def _redraft(self) -> None:
         self.query_one("#save", Button).disabled = True  # until the preview of what is typed is back
-        self._draft({"rule_id": self.query_one("#rule-id", Input).value or None,
-                     "category": str(self.query_one("#category", Select).value),
-                     "action": str(self.query_one("#action", Select).value),
-                     "pattern": self.query_one("#pattern", Input).value})
+        self._draft(
+            {
+                "rule_id": self.query_one("#rule-id", Input).value or None,
+                "category": str(self.query_one("#category", Select).value),
+                "action": str(self.query_one("#action", Select).value),
+                "pattern": self.query_one("#pattern", Input).value,
+            }
+        )
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
     def _draft(self, kw: dict, initial: bool = False) -> None:
@@ -79,8 +85,12 @@ class NewRuleScreen(ForwardWorkerErrors, ModalScreen[str | None]):
         shadows = ", ".join(f"{k} ({v})" for k, v in preview["shadows"].items()) or "no rule"
         kept = ", ".join(f"{k} ({v})" for k, v in preview["kept_by_earlier_user_rules"].items())
         text = Text.assemble(
-            ("would classify ", ""), (f"{preview['matches']}", "bold"), f" of {preview['failures']} past failures\n",
-            "takes the place of: ", (shadows, "yellow" if preview["shadows"] else "green"))
+            ("would classify ", ""),
+            (f"{preview['matches']}", "bold"),
+            f" of {preview['failures']} past failures\n",
+            "takes the place of: ",
+            (shadows, "yellow" if preview["shadows"] else "green"),
+        )
         if kept:
             text.append(f"\nleft to earlier user rules: {kept}")
         self.query_one("#preview", Static).update(text)
@@ -104,8 +114,9 @@ class NewRuleScreen(ForwardWorkerErrors, ModalScreen[str | None]):
         except ConsoleError as e:
             self.app.call_from_thread(self._show_error, str(e))
             return
-        self.app.call_from_thread(self.app.notify, f"rule {rule.id} saved to {self.app.engine.rules_file()}",
-                                  markup=False)
+        self.app.call_from_thread(
+            self.app.notify, f"rule {rule.id} saved to {self.app.engine.rules_file()}", markup=False
+        )
         self.app.call_from_thread(self.dismiss, rule.id)
 
     def action_cancel(self) -> None:

@@ -1,7 +1,9 @@
 """Small pieces the screens share."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
@@ -23,6 +25,7 @@ def safe_text(value: object, style: str = "") -> Text:
 def safe_markup(text: str) -> str:
     """Text made safe to embed in Rich markup: control sequences stripped, markup escaped."""
     from rich.markup import escape
+
     return escape(strip_control(text))
 
 
@@ -35,9 +38,17 @@ def sparkline(values: list[float]) -> str:
 
 
 STATUS_STYLES = {
-    "Ready": "green", "Healthy": "green", "succeeded": "green", "production": "green",
-    "NotReady": "bold red", "Degraded": "bold red", "failed": "red", "Failed": "red",
-    "Progressing": "yellow", "staging": "yellow", "SchedulingDisabled": "yellow",
+    "Ready": "green",
+    "Healthy": "green",
+    "succeeded": "green",
+    "production": "green",
+    "NotReady": "bold red",
+    "Degraded": "bold red",
+    "failed": "red",
+    "Failed": "red",
+    "Progressing": "yellow",
+    "staging": "yellow",
+    "SchedulingDisabled": "yellow",
 }
 
 
@@ -108,7 +119,7 @@ class KeyedTable(DataTable):
                 self.add_row(*cells_of[key], key=key)
                 self._keys.append(key)
             elif old != sigs[key]:
-                for column, was, now, cell in zip(columns, old, sigs[key], cells_of[key]):
+                for column, was, now, cell in zip(columns, old, sigs[key], cells_of[key], strict=True):
                     if was != now:
                         self.update_cell(key, column, cell)
                         self._widen(widths[column], cell)

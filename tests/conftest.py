@@ -4,6 +4,7 @@ Every CLI run gets an environment of its own: no MLOPS_CONSOLE_* variable of the
 MLOPS_CONSOLE_CONFIG names a file that does not exist, HOME and the XDG dirs point into a temporary
 directory, and the clock is pinned (MLOPS_CONSOLE_NOW) so that the estate and its ages are reproducible.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,16 +38,18 @@ def isolated_env(root: Path, **extra: str) -> dict[str, str]:
     for k in ("PYTHONPATH", "SSH_CLIENT"):
         env.pop(k, None)
     root.mkdir(parents=True, exist_ok=True)
-    env.update({
-        "HOME": str(root / "user-home"),
-        "XDG_CONFIG_HOME": str(root / "xdg-config"),
-        "XDG_DATA_HOME": str(root / "xdg-data"),
-        "XDG_CACHE_HOME": str(root / "xdg-cache"),
-        "XDG_STATE_HOME": str(root / "xdg-state"),
-        "MLOPS_CONSOLE_CONFIG": str(root / "no-such-config.toml"),
-        "MLOPS_CONSOLE_NOW": PINNED_NOW,
-        "PYTHONDONTWRITEBYTECODE": "1",
-    })
+    env.update(
+        {
+            "HOME": str(root / "user-home"),
+            "XDG_CONFIG_HOME": str(root / "xdg-config"),
+            "XDG_DATA_HOME": str(root / "xdg-data"),
+            "XDG_CACHE_HOME": str(root / "xdg-cache"),
+            "XDG_STATE_HOME": str(root / "xdg-state"),
+            "MLOPS_CONSOLE_CONFIG": str(root / "no-such-config.toml"),
+            "MLOPS_CONSOLE_NOW": PINNED_NOW,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -69,12 +72,19 @@ class Cli:
         self.root = root
         self.env = isolated_env(root)
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                 timeout: float = 60) -> Result:
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+    ) -> Result:
         full_env = dict(self.env)
         full_env.update(env or {})
-        p = subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
-                           env=full_env, cwd=cwd or self.root, timeout=timeout)
+        p = subprocess.run(
+            [sys.executable, "-m", "console", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd or self.root,
+            timeout=timeout,
+        )
         return Result(p.returncode, p.stdout, p.stderr)
 
     def ok(self, *args: str, **kw) -> Result:
@@ -88,6 +98,7 @@ def copy_home(src: Path, dst: Path) -> Path:
     """A consistent copy of a home: its stores (sqlite backup API: WAL contents included) and its model
     artifacts."""
     import shutil
+
     dst.mkdir(parents=True, exist_ok=True)
     if (src / "artifacts").is_dir():
         shutil.copytree(src / "artifacts", dst / "artifacts")
@@ -174,15 +185,27 @@ def doomed_past(failed: dict) -> dict:
     the most the search space allows of the memory that ran out — nothing the recommender can try is left
     open, so it answers no_retry."""
     from datetime import datetime, timedelta
+
     when = datetime.fromisoformat(failed["submitted_at"].replace("Z", "+00:00")) - timedelta(days=1)
     if "maxResultSize" in failed["log_tail"]:
         most = {"spark.driver.memory": "64g", "spark.driver.maxResultSize": "64g"}
-        tail = ("Total size of serialized results of 900 tasks (70000.0 MiB) is bigger than "
-                "spark.driver.maxResultSize (65536.0 MiB)")
+        tail = (
+            "Total size of serialized results of 900 tasks (70000.0 MiB) is bigger than "
+            "spark.driver.maxResultSize (65536.0 MiB)"
+        )
     else:
         most = {"spark.executor.memory": "64g", "spark.executor.cores": "1", "spark.sql.shuffle.partitions": "20000"}
         tail = "java.lang.OutOfMemoryError: Java heap space"
-    return {"job_id": failed["job_id"], "run_id": "h-doomed-1", "attempt": 1, "kind": "spark",
-            "submitted_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "input_bytes": failed["input_bytes"] // 2,
-            "conf": {**failed["conf"], **most}, "status": "failed", "log_tail": tail, "runtime_seconds": 600.0,
-            "cost": 1.0}
+    return {
+        "job_id": failed["job_id"],
+        "run_id": "h-doomed-1",
+        "attempt": 1,
+        "kind": "spark",
+        "submitted_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "input_bytes": failed["input_bytes"] // 2,
+        "conf": {**failed["conf"], **most},
+        "status": "failed",
+        "log_tail": tail,
+        "runtime_seconds": 600.0,
+        "cost": 1.0,
+    }

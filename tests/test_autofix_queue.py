@@ -1,13 +1,13 @@
 """The approval queue from the command line: suggestions for the demo's recent failures, approve (the retry
 goes to the backend through the audit path), edit, reject, the policy, read-only, and outcomes that become
 training data. A small recommender is trained once per session on the simulator's Spark world."""
+
 from __future__ import annotations
 
 import json
 import sqlite3
 
 import pytest
-
 from conftest import DB_NAME, PINNED_NOW, Cli, copy_home, doomed_past
 
 FAST = {"MLOPS_CONSOLE_SIM_JOB_SECONDS": "0"}
@@ -103,8 +103,17 @@ def test_edit_rescores_and_the_approved_retry_uses_the_edited_config(cli, home):
         bad = cli("--home", str(home), "autofix", "edit", str(s["id"]), f"spark.executor.memory={typo}")
         assert bad.rc == 2 and f"field spark.executor.memory: '{typo}'" in bad.err and "Traceback" not in bad.err
     assert next(x for x in queue(cli, home) if x["id"] == s["id"])["conf"] == s["conf"]  # nothing half-done
-    r = cli.ok("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.memory=24g",
-               "spark.sql.shuffle.partitions=1600", "-o", "json")
+    r = cli.ok(
+        "--home",
+        str(home),
+        "autofix",
+        "edit",
+        str(s["id"]),
+        "spark.executor.memory=24g",
+        "spark.sql.shuffle.partitions=1600",
+        "-o",
+        "json",
+    )
     edited = json.loads(r.out)
     assert edited["status"] == "pending" and edited["edited_by"]
     assert edited["conf"]["spark.executor.memory"] == "24g" and edited["conf"]["spark.sql.shuffle.partitions"] == "1600"
@@ -120,8 +129,9 @@ def test_an_edit_of_a_non_spark_job_refuses_spark_settings(cli, home):
     bad = cli("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.memory=8g")
     assert bad.rc == 2 and "spark.executor.memory is a Spark setting" in bad.err and s["run_id"] in bad.err
     assert next(x for x in queue(cli, home) if x["id"] == s["id"])["conf"] == s["conf"]  # nothing written
-    edited = json.loads(cli.ok("--home", str(home), "autofix", "edit", str(s["id"]), "resources.memory=8g",
-                               "-o", "json").out)
+    edited = json.loads(
+        cli.ok("--home", str(home), "autofix", "edit", str(s["id"]), "resources.memory=8g", "-o", "json").out
+    )
     assert edited["conf"]["resources.memory"] == "8g" and edited["action"] == "retry_with_conf"
 
 
@@ -129,8 +139,9 @@ def test_reject_needs_a_reason_and_is_kept_with_it(cli, home):
     s = queue(cli, home)[0]
     blank = cli("--home", str(home), "autofix", "reject", str(s["id"]), "--reason", "  ")
     assert blank.rc == 2 and "reason" in blank.err
-    done = json.loads(cli.ok("--home", str(home), "autofix", "reject", str(s["id"]), "--reason", "owner reruns it",
-                             "-o", "json").out)
+    done = json.loads(
+        cli.ok("--home", str(home), "autofix", "reject", str(s["id"]), "--reason", "owner reruns it", "-o", "json").out
+    )
     assert done["status"] == "rejected" and done["reason"] == "owner reruns it"
     assert audit_of(cli, home, "reject")[0]["after"] == {"status": "rejected", "reason": "owner reruns it"}
     assert s["id"] not in [x["id"] for x in queue(cli, home)]
@@ -183,8 +194,14 @@ def test_outcomes_of_approved_retries_become_training_data(cli, home, tmp_path):
 
 def test_a_kill_between_intent_and_submission_leaves_the_suggestion_pending_and_recorded_as_failed(cli, home):
     s = memory_suggestion(queue(cli, home))
-    r = cli("--home", str(home), "autofix", "approve", str(s["id"]),
-            env={**FAST, "MLOPS_CONSOLE_CRASH_AT": "after-intent:1"})
+    r = cli(
+        "--home",
+        str(home),
+        "autofix",
+        "approve",
+        str(s["id"]),
+        env={**FAST, "MLOPS_CONSOLE_CRASH_AT": "after-intent:1"},
+    )
     assert r.rc == 137
     cli.ok("--home", str(home), "version")  # the next start settles what the kill left
     trail = [e for e in audit_of(cli, home, "retry") if e["annotations"].get("suggestion") == s["id"]]
@@ -195,6 +212,7 @@ def test_a_kill_between_intent_and_submission_leaves_the_suggestion_pending_and_
 def test_the_dashboards_count_of_failures_to_queue_is_what_a_look_at_the_queue_queues(home_copy, monkeypatch, tmp_path):
     from console.engine import Engine
     from console.settings import load
+
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
     engine = Engine(load({"home": str(home_copy)}))
@@ -210,6 +228,7 @@ def test_the_dashboards_count_of_failures_to_queue_is_what_a_look_at_the_queue_q
 def test_training_on_the_simulators_world_gives_the_queue_a_model(home_copy, monkeypatch, tmp_path):
     from console.engine import Engine
     from console.settings import load
+
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
     engine = Engine(load({"home": str(home_copy)}))
@@ -221,12 +240,13 @@ def test_training_on_the_simulators_world_gives_the_queue_a_model(home_copy, mon
 
 
 def test_a_run_retried_by_other_means_is_not_submitted_again(cli, home, monkeypatch, tmp_path):
-    from console.engine import Engine
     from console.settings import load
+
     s = queue(cli, home)[0]
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
     from console.backend import open_cluster
+
     by_hand = open_cluster(load({"home": str(home)})).submit_retry(s["run_id"], s["conf_before"])
     r = cli("--home", str(home), "autofix", "approve", str(s["id"]), env=FAST)
     assert r.rc == 1 and f"already retried as {by_hand.run_id}" in r.err
@@ -235,11 +255,14 @@ def test_a_run_retried_by_other_means_is_not_submitted_again(cli, home, monkeypa
     assert not [e for e in audit_of(cli, home, "retry") if e["annotations"].get("suggestion") == s["id"]]
 
 
-def test_an_approval_is_not_relabelled_retried_elsewhere_by_a_refresh_running_beside_it(cli, home, monkeypatch, tmp_path):
+def test_an_approval_is_not_relabelled_retried_elsewhere_by_a_refresh_running_beside_it(
+    cli, home, monkeypatch, tmp_path
+):
     """The TUI refreshes the queue in one worker while another approves: the refresh read the suggestion as
     pending before the approval, and sees the approved retry as a later attempt after it."""
     from console.engine import Engine
     from console.settings import load
+
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
     s = memory_suggestion(queue(cli, home))
@@ -252,8 +275,9 @@ def test_an_approval_is_not_relabelled_retried_elsewhere_by_a_refresh_running_be
     assert engine.suggestion(s["id"]).status == "approved"
 
 
-def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_not_approved(cli, trained_home,
-                                                                                              tmp_path):
+def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_not_approved(
+    cli, trained_home, tmp_path
+):
     home = copy_home(trained_home, tmp_path / "home")
     peek = copy_home(home, tmp_path / "peek")
     reconcile(cli, peek)
@@ -269,8 +293,9 @@ def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_
     assert r.rc == 2 and "advises no retry" in r.err and "Traceback" not in r.err
     assert not audit_of(cli, home, "retry")
     # a person may still retry it, with a config of their own
-    edited = json.loads(cli.ok("--home", str(home), "autofix", "edit", str(s["id"]),
-                               "spark.executor.instances=4", "-o", "json").out)
+    edited = json.loads(
+        cli.ok("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.instances=4", "-o", "json").out
+    )
     assert edited["action"] == "retry_with_conf" and edited["status"] == "pending"
 
 

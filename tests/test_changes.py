@@ -5,6 +5,7 @@ budgets, and a batch change that stops on its first failure.
 
 Every mutation runs on a private copy of the estate; the simulated pod start-up is 0 s so drains do not
 wait (tests that need the disruption budgets to bite set it themselves)."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli, connect, copy_home
 
 FAST = {"MLOPS_CONSOLE_SIM_POD_START": "0"}
@@ -77,8 +77,11 @@ def events(home: Path, where: str = "1", params: tuple = ()) -> list[dict]:
 
 def completed(home: Path, verb: str, name: str | None = None) -> dict:
     """The newest ResponseComplete event of `verb` (on object `name`)."""
-    return next(e for e in events(home, "stage = 'ResponseComplete' AND verb = ?", (verb,))
-                if name is None or e["object_ref"]["name"] == name)
+    return next(
+        e
+        for e in events(home, "stage = 'ResponseComplete' AND verb = ?", (verb,))
+        if name is None or e["object_ref"]["name"] == name
+    )
 
 
 def rollback(cli, home, event: dict, *extra: str) -> dict:
@@ -90,31 +93,50 @@ def rollback(cli, home, event: dict, *extra: str) -> dict:
     assert rb["verb"] == "rollback" and rb["audit_id"] == intent["audit_id"] != event["audit_id"]
     assert rb["annotations"]["rollback_of"] == event["audit_id"]
     assert rb["annotations"]["rolled_back_verb"] == event["verb"]
-    assert {k: rb["object_ref"][k] for k in ("resource", "name")} == {k: event["object_ref"][k] for k in ("resource", "name")}
+    assert {k: rb["object_ref"][k] for k in ("resource", "name")} == {
+        k: event["object_ref"][k] for k in ("resource", "name")
+    }
     assert rb["after"] == event["before"]
     return rb
 
 
 def pool_nodes(home: Path, pool: str) -> dict[str, dict]:
     """The pool's nodes as the store has them (for checks right after a crash, before any next start)."""
-    return {name: {"unschedulable": bool(u), "labels": json.loads(lb), "taints": json.loads(t), "config_version": cv,
-                   "kubelet_version": kv}
-            for name, u, lb, t, cv, kv in sql(home, "SELECT name, unschedulable, labels, taints, config_version,"
-                                                    " kubelet_version FROM nodes WHERE pool = ?", (pool,))}
+    return {
+        name: {
+            "unschedulable": bool(u),
+            "labels": json.loads(lb),
+            "taints": json.loads(t),
+            "config_version": cv,
+            "kubelet_version": kv,
+        }
+        for name, u, lb, t, cv, kv in sql(
+            home,
+            "SELECT name, unschedulable, labels, taints, config_version, kubelet_version FROM nodes WHERE pool = ?",
+            (pool,),
+        )
+    }
 
 
 def dep_db(home: Path, name: str) -> dict:
     status, current = sql(home, "SELECT status, current_revision FROM deployments WHERE name = ?", (name,))[0]
-    revs = {n: {"model_version": v, "weight": w, "status": st} for n, v, w, st in
-            sql(home, "SELECT number, model_version, weight, status FROM revisions WHERE deployment = ?", (name,))}
+    revs = {
+        n: {"model_version": v, "weight": w, "status": st}
+        for n, v, w, st in sql(
+            home, "SELECT number, model_version, weight, status FROM revisions WHERE deployment = ?", (name,)
+        )
+    }
     return {"status": status, "current_revision": current, "revisions": revs}
 
 
 def pending_intents(home: Path) -> list[tuple]:
     """Intents (RequestReceived) with no outcome (ResponseComplete or Failed) under the same auditID."""
-    return sql(home, "SELECT seq, verb FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
-                     " SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id"
-                     " AND b.stage IN ('ResponseComplete', 'Failed'))")
+    return sql(
+        home,
+        "SELECT seq, verb FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
+        " SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id"
+        " AND b.stage IN ('ResponseComplete', 'Failed'))",
+    )
 
 
 def verify(cli, home, *extra: str):
@@ -127,6 +149,7 @@ def chain_ok(home: Path) -> bool:
     """`audit verify`, in this process (the CLI's verify has tests of its own below)."""
     from core.audit import AuditLog
     from core.store import Store
+
     store = Store(home)
     try:
         verdict = AuditLog(store).verify()
@@ -218,11 +241,15 @@ def test_verify_names_the_row_after_a_deleted_one(mc, audited_home, tmp_path):
 def test_verify_catches_a_forged_row_inserted_with_renumbering(mc, audited_home, tmp_path):
     # shift seq 5.. up by one (through negative numbers: the key stays unique), then put a copy of row 4 at 5
     forged = row(audited_home, 4)
-    home = tampered(audited_home, tmp_path,
-                    "UPDATE audit SET seq = -(seq + 1) WHERE seq >= 5", "UPDATE audit SET seq = -seq WHERE seq < 0",
-                    ("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (5, *forged[1:])),
-                    "UPDATE meta SET value = (SELECT seq || ':' || hash FROM audit ORDER BY seq DESC LIMIT 1)"
-                    " WHERE key = 'audit.head'")
+    home = tampered(
+        audited_home,
+        tmp_path,
+        "UPDATE audit SET seq = -(seq + 1) WHERE seq >= 5",
+        "UPDATE audit SET seq = -seq WHERE seq < 0",
+        ("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (5, *forged[1:])),
+        "UPDATE meta SET value = (SELECT seq || ':' || hash FROM audit ORDER BY seq DESC LIMIT 1)"
+        " WHERE key = 'audit.head'",
+    )
     assert sql(home, "SELECT count(*) FROM audit")[0][0] == 10
     r = mc(*H(home), "audit", "verify")
     assert r.rc == 1 and "audit chain broken at seq 5" in r.err
@@ -232,21 +259,32 @@ def test_verify_catches_a_forged_row_inserted_with_renumbering(mc, audited_home,
 def test_verify_catches_a_forged_row_with_a_recomputed_hash(mc, audited_home, tmp_path):
     """A forger who knows the hash function can make the inserted row fit, but not the one after it."""
     from core.audit import row_hash
+
     prev = row(audited_home, 4)
     values = (5, "f0f0f0f0-0000-4000-8000-000000000000", *prev[2:10], prev[11])  # prev_hash = row 4's hash
-    home = tampered(audited_home, tmp_path,
-                    "UPDATE audit SET seq = -(seq + 1) WHERE seq >= 5", "UPDATE audit SET seq = -seq WHERE seq < 0",
-                    ("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (*values, row_hash(values))))
+    home = tampered(
+        audited_home,
+        tmp_path,
+        "UPDATE audit SET seq = -(seq + 1) WHERE seq >= 5",
+        "UPDATE audit SET seq = -seq WHERE seq < 0",
+        ("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (*values, row_hash(values))),
+    )
     r, v = verify(mc, home)
     assert r.rc == 1 and v["first_bad_seq"] == 6
 
 
 def test_verify_names_the_first_of_two_swapped_rows(mc, audited_home, tmp_path):
     a, b = row(audited_home, 4), row(audited_home, 6)
-    cols = "audit_id=?, stage=?, verb=?, user=?, object_ref=?, before=?, after=?, annotations=?, timestamp=?, " \
-           "prev_hash=?, hash=?"
-    home = tampered(audited_home, tmp_path, (f"UPDATE audit SET {cols} WHERE seq = 4", (*b[1:],)),
-                    (f"UPDATE audit SET {cols} WHERE seq = 6", (*a[1:],)))
+    cols = (
+        "audit_id=?, stage=?, verb=?, user=?, object_ref=?, before=?, after=?, annotations=?, timestamp=?, "
+        "prev_hash=?, hash=?"
+    )
+    home = tampered(
+        audited_home,
+        tmp_path,
+        (f"UPDATE audit SET {cols} WHERE seq = 4", (*b[1:],)),
+        (f"UPDATE audit SET {cols} WHERE seq = 6", (*a[1:],)),
+    )
     r = mc(*H(home), "audit", "verify")
     assert r.rc == 1 and "audit chain broken at seq 4" in r.err
     assert verify(mc, home)[1]["first_bad_seq"] == 4
@@ -304,8 +342,13 @@ def node_names(demo_home) -> dict[str, list[str]]:
 def test_rollback_of_a_node_change(mc, home_copy, estate_facts, node_names, demo_nodes, case):
     verb, *args = NODE_CHANGES[case]
     # the demo's cordoned node for uncordon; a GPU node for the GPU taint's removal; else a plain cpu node
-    name = estate_facts["cordoned"] if case == "uncordon" else \
-        node_names["gpu-a100"][0] if case == "taint-remove" else node_names["cpu-general"][0]
+    name = (
+        estate_facts["cordoned"]
+        if case == "uncordon"
+        else node_names["gpu-a100"][0]
+        if case == "taint-remove"
+        else node_names["cpu-general"][0]
+    )
     before = demo_nodes[name]
     mc.ok(*H(home_copy), "nodes", verb, name, *args)
     event = completed(home_copy, verb, name)
@@ -324,8 +367,10 @@ def test_rollback_refuses_when_the_object_changed_since_unless_forced(mc, home_c
     r = mc(*H(home_copy), "audit", "rollback", str(first["seq"]))
     assert r.rc == 1 and "has changed since" in r.err and "--force" in r.err
     assert len(events(home_copy)) == count  # nothing written, nothing changed
-    assert pool_nodes(home_copy, "highmem")[name] == {**node_state(before), "labels": {**before["labels"], "first": "1",
-                                                                                         "second": "2"}}
+    assert pool_nodes(home_copy, "highmem")[name] == {
+        **node_state(before),
+        "labels": {**before["labels"], "first": "1", "second": "2"},
+    }
     rb = rollback(mc, home_copy, first, "--force")
     assert rb["annotations"]["forced"] is True
     assert nodes(mc, home_copy)[name] == before
@@ -333,8 +378,11 @@ def test_rollback_refuses_when_the_object_changed_since_unless_forced(mc, home_c
 
 def test_rollback_of_a_drain_eviction_puts_the_pod_back(mc, home_copy, estate_facts, demo_nodes):
     name = estate_facts["fraud_nodes"][0]
-    mine = sql(home_copy, "SELECT namespace, name, node, phase, ready_at FROM pods WHERE node = ?"
-                          " AND owner NOT LIKE 'DaemonSet/%'", (name,))
+    mine = sql(
+        home_copy,
+        "SELECT namespace, name, node, phase, ready_at FROM pods WHERE node = ? AND owner NOT LIKE 'DaemonSet/%'",
+        (name,),
+    )
     assert mine
     count = demo_nodes[name]["pods"]
     mc.ok(*H(home_copy), "nodes", "drain", name, "--ignore-daemonsets", "--delete-emptydir-data")
@@ -343,8 +391,14 @@ def test_rollback_of_a_drain_eviction_puts_the_pod_back(mc, home_copy, estate_fa
     orig = next(p for p in mine if p[:2] == (ns, pod))
     assert sql(home_copy, "SELECT node FROM pods WHERE namespace = ? AND name = ?", (ns, pod))[0][0] != name
     rollback(mc, home_copy, event)
-    assert sql(home_copy, "SELECT namespace, name, node, phase, ready_at FROM pods WHERE namespace = ? AND name = ?",
-               (ns, pod))[0] == orig
+    assert (
+        sql(
+            home_copy,
+            "SELECT namespace, name, node, phase, ready_at FROM pods WHERE namespace = ? AND name = ?",
+            (ns, pod),
+        )[0]
+        == orig
+    )
     assert nodes(mc, home_copy)[name]["pods"] == count - len(mine) + 1
 
 
@@ -361,15 +415,19 @@ def test_rollback_of_a_node_config_apply(mc, home_copy, estate_facts, node_names
     assert r.rc == 1 and "has changed since" in r.err
     rollback(mc, home_copy, completed(home_copy, "uncordon", name))
     rollback(mc, home_copy, apply_ev)
-    assert pool_nodes(home_copy, "gpu-a100")[name] == {**node_state(before), "unschedulable": True,
-                                                       "taints": apply_ev["before"]["taints"]}
+    assert pool_nodes(home_copy, "gpu-a100")[name] == {
+        **node_state(before),
+        "unschedulable": True,
+        "taints": apply_ev["before"]["taints"],
+    }
     rollback(mc, home_copy, completed(home_copy, "cordon", name))
     assert nodes(mc, home_copy)[name] == before
 
 
 def start_paused(cli, home, version: int = 9, steps: str = "10,100") -> dict:
-    op = cli.ok(*H(home), "rollouts", "start", "fraud-scorer", "fraud-xgb", str(version), "--steps", steps,
-                "--format", "json").json()
+    op = cli.ok(
+        *H(home), "rollouts", "start", "fraud-scorer", "fraud-xgb", str(version), "--steps", steps, "--format", "json"
+    ).json()
     assert op["state"] == "paused"
     return op
 
@@ -380,7 +438,9 @@ def test_rollback_of_a_rollout_start_and_set_weight(mc, home_copy, demo_fraud):
     canary = [r for r in dep_db(home_copy, "fraud-scorer")["revisions"].values() if r["status"] == "canary"]
     assert canary == [{"model_version": 9, "weight": 10, "status": "canary"}]
     rollback(mc, home_copy, completed(home_copy, "set-weight"))
-    assert [r["weight"] for r in dep_db(home_copy, "fraud-scorer")["revisions"].values() if r["status"] == "canary"] == [0]
+    assert [
+        r["weight"] for r in dep_db(home_copy, "fraud-scorer")["revisions"].values() if r["status"] == "canary"
+    ] == [0]
     rollback(mc, home_copy, completed(home_copy, "rollout-start"))
     assert deployment(mc, home_copy, "fraud-scorer") == before
 
@@ -440,14 +500,21 @@ def test_read_only_cannot_mutate_anything(mc, ro_home, estate_facts):
     node = estate_facts["fraud_nodes"][0]
     seq = str(events(home)[0]["seq"])
     commands = [
-        ("nodes", "cordon", node), ("nodes", "uncordon", estate_facts["cordoned"]),
+        ("nodes", "cordon", node),
+        ("nodes", "uncordon", estate_facts["cordoned"]),
         ("nodes", "drain", node, "--ignore-daemonsets", "--delete-emptydir-data"),
-        ("nodes", "label", node, "a=b"), ("nodes", "taint", node, "a=b:NoSchedule"),
+        ("nodes", "label", node, "a=b"),
+        ("nodes", "taint", node, "a=b:NoSchedule"),
         ("nodes", "apply-config", "highmem", NEW_CFG, "--yes"),
-        ("rollouts", "start", "churn-predictor", "churn-gbm", "5"), ("rollouts", "promote", "fraud-scorer"),
-        ("rollouts", "abort", "fraud-scorer"), ("rollouts", "rollback", "churn-predictor"),
-        ("ops", "pause", op_id), ("ops", "resume", op_id), ("ops", "rollback", op_id),
-        ("audit", "rollback", seq, "--force"), ("rules", "new", "--from-signature", "1", "--yes"),
+        ("rollouts", "start", "churn-predictor", "churn-gbm", "5"),
+        ("rollouts", "promote", "fraud-scorer"),
+        ("rollouts", "abort", "fraud-scorer"),
+        ("rollouts", "rollback", "churn-predictor"),
+        ("ops", "pause", op_id),
+        ("ops", "resume", op_id),
+        ("ops", "rollback", op_id),
+        ("audit", "rollback", seq, "--force"),
+        ("rules", "new", "--from-signature", "1", "--yes"),
     ]
     state = store_digest(home)
     for args in commands:
@@ -496,8 +563,20 @@ def test_roles(roles_cli, home_copy, node_names):
     # alice is an admin: both
     c.ok(*H(home), "audit", "rollback", str(ev["seq"]), env=as_user("alice"))
     assert pool_nodes(home, "cpu-general")[a]["unschedulable"] is False and events(home)[0]["user"] == "alice"
-    op = c.ok(*H(home), "nodes", "apply-config", "gpu-a100", NEW_CFG, "--max-unavailable", "8", "--no-drain", "--yes",
-              "--format", "json", env=as_user("alice")).json()
+    op = c.ok(
+        *H(home),
+        "nodes",
+        "apply-config",
+        "gpu-a100",
+        NEW_CFG,
+        "--max-unavailable",
+        "8",
+        "--no-drain",
+        "--yes",
+        "--format",
+        "json",
+        env=as_user("alice"),
+    ).json()
     assert op["state"] == "done" and op["user"] == "alice"
     # an unknown user gets the default role: viewer
     assert c(*H(home), "nodes", "cordon", b, env=as_user("dave")).rc == 3
@@ -541,7 +620,7 @@ def test_a_clean_pool_change_and_its_audit_events(mc, home_copy, pool_before):
     n0 = len(events(home_copy))
     op = mc.ok(*H(home_copy), *APPLY).json()
     assert op["state"] == "done" and op["progress"] == {"done": POOL_SIZE}
-    new = audit(mc, home_copy)[: -n0]
+    new = audit(mc, home_copy)[:-n0]
     intents = [e for e in new if e["stage"] == "RequestReceived"]
     assert len(new) == 2 * len(intents) and not pending_intents(home_copy)
     assert len(intents) >= max(n for _, n in CHANGE_POINTS)  # the crash points below are all reached
@@ -594,9 +673,15 @@ def test_pool_change_killed_then_resumed_or_rolled_back(mc, home_copy, pool_befo
 
 ROLLOUT = ("rollouts", "start", "fraud-scorer", "fraud-xgb", "9", "--steps", "10,50,100", "--pause", "0")
 # the changes of a clean run: 1 rollout-start, 2-4 set-weight 10/50/100, 5 promote
-ROLLOUT_POINTS = [("after-change:1", "promote"), ("after-intent:1", "resume"),
-                  ("after-change:2", "promote"), ("after-change:3", "resume"), ("after-intent:4", "promote"),
-                  ("after-change:4", "resume"), ("after-change:5", "promote")]
+ROLLOUT_POINTS = [
+    ("after-change:1", "promote"),
+    ("after-intent:1", "resume"),
+    ("after-change:2", "promote"),
+    ("after-change:3", "resume"),
+    ("after-intent:4", "promote"),
+    ("after-change:4", "resume"),
+    ("after-change:5", "promote"),
+]
 PROMOTED = "after-change:5"  # killed after the promotion itself, before the operation was marked done
 
 
@@ -624,8 +709,9 @@ def test_rollout_killed_midway(mc, home_copy, tmp_path, point, how):
     assert dep["current_revision"] == stable["current_revision"]
     assert {n: v for n, v in dep["revisions"].items() if n in stable["revisions"]} == stable["revisions"]
     # (killed before the canary revision was added: there is none to mark)
-    assert [v["status"] for n, v in dep["revisions"].items() if n not in stable["revisions"]] == \
-        ([] if point == "after-intent:1" else ["aborted"])
+    assert [v["status"] for n, v in dep["revisions"].items() if n not in stable["revisions"]] == (
+        [] if point == "after-intent:1" else ["aborted"]
+    )
     assert r.rc == 0, r.err
     assert sql(twin, "SELECT state FROM operations") == [("aborted",)] and not pending_intents(twin)
     assert not mc.ok(*H(twin), "ops", "list", "--unfinished", "--format", "json").json()
@@ -645,8 +731,10 @@ def test_abort_after_a_kill_right_after_the_promotion(mc, home_copy):
     # and the way back the message names works
     mc.ok(*H(home_copy), "rollouts", "rollback", "fraud-scorer", "--to-revision", str(stable["current_revision"]))
     dep = dep_db(home_copy, "fraud-scorer")
-    assert dep["revisions"][dep["current_revision"]]["model_version"] == \
-        stable["revisions"][stable["current_revision"]]["model_version"]
+    assert (
+        dep["revisions"][dep["current_revision"]]["model_version"]
+        == stable["revisions"][stable["current_revision"]]["model_version"]
+    )
 
 
 @pytest.mark.parametrize("how", ["rollouts-abort", "ops-rollback"])
@@ -690,8 +778,17 @@ def test_drain_empties_the_node_but_for_daemonset_pods(mc, home_copy, estate_fac
 def test_drain_waits_for_disruption_budgets_and_retries(mc, home_copy, estate_facts):
     a, b = estate_facts["fraud_nodes"][:2]
     # real time (not the pinned clock) so that a rescheduled pod becomes ready after its 1 s start-up
-    r = mc.ok(*H(home_copy), "nodes", "drain", a, b, "--ignore-daemonsets", "--yes",
-              env={"MLOPS_CONSOLE_SIM_POD_START": "1", "MLOPS_CONSOLE_NOW": ""}, timeout=30)
+    r = mc.ok(
+        *H(home_copy),
+        "nodes",
+        "drain",
+        a,
+        b,
+        "--ignore-daemonsets",
+        "--yes",
+        env={"MLOPS_CONSOLE_SIM_POD_START": "1", "MLOPS_CONSOLE_NOW": ""},
+        timeout=30,
+    )
     retries = [int(x) for x in re.findall(r"drained \(\d+ pods evicted, (\d+) retries\)", r.out)]
     assert len(retries) == 2 and sum(retries) > 0, r.out
     assert "blocked by disruption budgets; retrying" in r.err
@@ -701,8 +798,18 @@ def test_drain_waits_for_disruption_budgets_and_retries(mc, home_copy, estate_fa
 
 def test_drain_times_out_and_the_node_stays_cordoned(mc, home_copy, estate_facts):
     a, b = estate_facts["fraud_nodes"][:2]
-    r = mc(*H(home_copy), "nodes", "drain", a, b, "--ignore-daemonsets", "--yes", "--timeout", "0.2s",
-           env={"MLOPS_CONSOLE_SIM_POD_START": "30"})
+    r = mc(
+        *H(home_copy),
+        "nodes",
+        "drain",
+        a,
+        b,
+        "--ignore-daemonsets",
+        "--yes",
+        "--timeout",
+        "0.2s",
+        env={"MLOPS_CONSOLE_SIM_POD_START": "30"},
+    )
     assert r.rc == 1 and "Traceback" not in r.err
     assert f"drain {b}: timed out after 0.2s" in r.err and "disruption budget" in r.err
     now = pool_nodes(home_copy, POOL)
@@ -730,7 +837,7 @@ def test_pool_change_stops_on_the_first_failure_and_rolls_back(mc, home_copy, es
     assert now[faulty]["unschedulable"] is True and now[faulty]["config_version"] == before[faulty]["config_version"]
     for n in order[:k]:
         assert now[n] == {**before[n], "config_version": NEW_CFG}
-    for n in order[k + 1:]:
+    for n in order[k + 1 :]:
         assert now[n] == before[n]
     failed = events(home_copy, "stage = 'Failed'")
     assert [(e["verb"], e["object_ref"]["name"]) for e in failed] == [("apply-config", faulty)]

@@ -1,10 +1,10 @@
 """The classification engine: rule order is priority, all_of, fields, evidence with context, hostile
 and huge input, and the same answer with and without Hyperscan."""
+
 from __future__ import annotations
 
 import io
 import tracemalloc
-from pathlib import Path
 
 import pytest
 
@@ -53,8 +53,10 @@ def clf() -> Classifier:
 
 
 def test_first_rule_in_file_order_wins_wherever_it_matches(clf):
-    doc = ("Traceback (most recent call last):\n  File \"job.py\", line 3, in <module>\n"
-           "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject operation\n")
+    doc = (
+        'Traceback (most recent call last):\n  File "job.py", line 3, in <module>\n'
+        "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject operation\n"
+    )
     c = clf.classify_text(doc)
     # the traceback comes first in the log, but the AccessDenied rule comes first in the file
     assert (c.category, c.rule_id, c.action) == ("permission_denied", "boto-access-denied", "no_retry")
@@ -68,9 +70,11 @@ def test_a_user_error_mentioning_permission_stays_a_user_error(clf):
 
 
 def test_fields_evidence_and_a_line_of_context(clf):
-    doc = ("INFO starting\nWARN before it\n"
-           "ERROR Container killed by YARN for exceeding memory limits. 12.4 GB of 12 GB physical memory used.\n"
-           "INFO after it\n")
+    doc = (
+        "INFO starting\nWARN before it\n"
+        "ERROR Container killed by YARN for exceeding memory limits. 12.4 GB of 12 GB physical memory used.\n"
+        "INFO after it\n"
+    )
     c = clf.classify_text(doc)
     assert c.fields == {"used_gb": "12.4", "limit_gb": "12"}
     assert c.context == ["WARN before it", c.evidence, "INFO after it"]
@@ -95,8 +99,10 @@ def test_patterns_hyperscan_cannot_take_still_work(clf):
 
 
 def test_invalid_utf8_and_binary_are_read_with_replacement(clf):
-    data = b"\xff\xfe\x00garbage\x80\n" + bytes(range(256)) + b"\nContainer killed by YARN for exceeding memory limits." \
-           b" 3 GB of 2 GB physical memory used \xc3\x28\n"
+    data = (
+        b"\xff\xfe\x00garbage\x80\n" + bytes(range(256)) + b"\nContainer killed by YARN for exceeding memory limits."
+        b" 3 GB of 2 GB physical memory used \xc3\x28\n"
+    )
     c = clf.classify_stream(io.BytesIO(data))
     assert c.category == "memory_exceeded" and "\ufffd" in c.evidence
 
@@ -104,7 +110,10 @@ def test_invalid_utf8_and_binary_are_read_with_replacement(clf):
 def test_a_50_mb_single_line_costs_bounded_memory(clf):
     class Stream(io.RawIOBase):  # 50 MB of one line, then the failure: never held whole in memory
         def __init__(self):
-            self.left, self.tail = 50 << 20, b"\nContainer killed by YARN for exceeding memory limits. 9 GB of 8 GB physical memory used\n"
+            self.left, self.tail = (
+                50 << 20,
+                b"\nContainer killed by YARN for exceeding memory limits. 9 GB of 8 GB physical memory used\n",
+            )
 
         def readable(self):
             return True
@@ -115,7 +124,7 @@ def test_a_50_mb_single_line_costs_bounded_memory(clf):
                 b[:n] = b"x" * n
                 self.left -= n
                 return n
-            n = len(self.tail[:len(b)])
+            n = len(self.tail[: len(b)])
             b[:n], self.tail = self.tail[:n], self.tail[n:]
             return n
 
@@ -139,25 +148,39 @@ def test_chunk_boundaries_do_not_lose_matches_or_context(clf, monkeypatch):
 
 
 def test_without_hyperscan_the_answers_are_the_same(clf, monkeypatch):
-    docs = ["Traceback (most recent call last):\nbotocore.exceptions.ClientError: An error occurred (AccessDenied) x\n",
-            "spark\nExecutorLostFailure\n", "nothing\n",
-            "Container killed by YARN for exceeding memory limits. 1 GB of 2 GB physical memory used\n"]
+    docs = [
+        "Traceback (most recent call last):\nbotocore.exceptions.ClientError: An error occurred (AccessDenied) x\n",
+        "spark\nExecutorLostFailure\n",
+        "nothing\n",
+        "Container killed by YARN for exceeding memory limits. 1 GB of 2 GB physical memory used\n",
+    ]
     expected = [clf.classify_text(d).to_dict() for d in docs]
     monkeypatch.setattr(classify_mod, "_compile_hyperscan", lambda patterns: (None, list(range(len(patterns)))))
     plain = Classifier(clf.ruleset)
     assert [plain.classify_text(d).to_dict() for d in docs] == expected
 
 
-@pytest.mark.parametrize("text, needle", [
-    ('[[rule]]\nid = "a"\ncategory = "memory_exceeded"\naction = "retry"\npatterns = ["(unclosed"]\n',
-     "rule 'a': invalid regex"),
-    ('[[rule]]\nid = "a"\ncategory = "out_of_coffee"\naction = "retry"\npatterns = ["x"]\n', "rule 'a': unknown category"),
-    ('[[rule]]\nid = "a"\ncategory = "timeout"\naction = "pray"\npatterns = ["x"]\n', "rule 'a': unknown action"),
-    ('[[rule]]\nid = "a"\ncategory = "timeout"\naction = "retry"\npatterns = ["x"]\n' * 2, "rule 'a': duplicate id"),
-    ('[[rule]]\nid = "a"\ncategory = "timeout"\naction = "retry"\n', "rule 'a': missing field 'patterns'"),
-    ('[[rule]]\ncategory = "timeout"\naction = "retry"\npatterns = ["x"]\n', "rule #1: missing field 'id'"),
-    ('[[rule]\nid = "a"\n', "invalid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (
+            '[[rule]]\nid = "a"\ncategory = "memory_exceeded"\naction = "retry"\npatterns = ["(unclosed"]\n',
+            "rule 'a': invalid regex",
+        ),
+        (
+            '[[rule]]\nid = "a"\ncategory = "out_of_coffee"\naction = "retry"\npatterns = ["x"]\n',
+            "rule 'a': unknown category",
+        ),
+        ('[[rule]]\nid = "a"\ncategory = "timeout"\naction = "pray"\npatterns = ["x"]\n', "rule 'a': unknown action"),
+        (
+            '[[rule]]\nid = "a"\ncategory = "timeout"\naction = "retry"\npatterns = ["x"]\n' * 2,
+            "rule 'a': duplicate id",
+        ),
+        ('[[rule]]\nid = "a"\ncategory = "timeout"\naction = "retry"\n', "rule 'a': missing field 'patterns'"),
+        ('[[rule]]\ncategory = "timeout"\naction = "retry"\npatterns = ["x"]\n', "rule #1: missing field 'id'"),
+        ('[[rule]\nid = "a"\n', "invalid TOML"),
+    ],
+)
 def test_bad_rule_files_name_the_file_the_rule_and_the_problem(text, needle, tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -182,24 +205,30 @@ def builtin() -> Classifier:
 
 
 def test_builtin_permission_error_inside_a_traceback_is_permission_denied(builtin):
-    doc = ("Traceback (most recent call last):\n  File \"/app/job.py\", line 12, in <module>\n"
-           "    obj = s3.get_object(Bucket=b, Key=k)\n"
-           "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject "
-           "operation: Access Denied\n")
+    doc = (
+        'Traceback (most recent call last):\n  File "/app/job.py", line 12, in <module>\n'
+        "    obj = s3.get_object(Bucket=b, Key=k)\n"
+        "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject "
+        "operation: Access Denied\n"
+    )
     assert builtin.classify_text(doc).category == "permission_denied"
 
 
 def test_builtin_user_bug_that_mentions_permission_is_user_code_error(builtin):
-    doc = ("Traceback (most recent call last):\n  File \"/app/roles.py\", line 40, in check\n"
-           "ValueError: invalid permission level 'admin' for role 'reader'\n")
+    doc = (
+        'Traceback (most recent call last):\n  File "/app/roles.py", line 40, in check\n'
+        "ValueError: invalid permission level 'admin' for role 'reader'\n"
+    )
     assert builtin.classify_text(doc).category == "user_code_error"
 
 
 def test_builtin_yarn_memory_kill_extracts_used_and_limit(builtin):
-    doc = ("termination: reason=Error exit_code=1\n"
-           "WARN YarnAllocator: Container killed by YARN for exceeding physical memory limits. "
-           "12.4 GB of 12 GB physical memory used. Consider boosting spark.executor.memoryOverhead.\n"
-           "ERROR YarnScheduler: Lost executor 3 on host-1: ExecutorLostFailure (executor 3 exited)\n")
+    doc = (
+        "termination: reason=Error exit_code=1\n"
+        "WARN YarnAllocator: Container killed by YARN for exceeding physical memory limits. "
+        "12.4 GB of 12 GB physical memory used. Consider boosting spark.executor.memoryOverhead.\n"
+        "ERROR YarnScheduler: Lost executor 3 on host-1: ExecutorLostFailure (executor 3 exited)\n"
+    )
     c = builtin.classify_text(doc)
     assert (c.category, c.action) == ("memory_exceeded", "retry_with_conf")
     assert c.fields.get("used_gb") == "12.4" and c.fields.get("limit_gb") == "12"
@@ -207,8 +236,10 @@ def test_builtin_yarn_memory_kill_extracts_used_and_limit(builtin):
 
 # -- signatures ----------------------------------------------------------------------------------------
 def test_signatures_mask_what_varies_and_the_regex_matches_the_originals():
-    from autofix.signatures import regex_for, signature
     import re
+
+    from autofix.signatures import regex_for, signature
+
     a = "2026-11-20T03:14:07Z ERROR sync: Failed to commit batch 42 to ip-10-3-4-5.ec2.internal at /data/x/y (id 9f8e7d6c5b4a)"
     b = "2026-11-21T09:00:00Z ERROR sync: Failed to commit batch 7 to ip-10-9-9-9.ec2.internal at /data/z/w (id 0a1b2c3d4e5f)"
     assert signature(a) == signature(b) == "Failed to commit batch <NUM> to <HOST> at <PATH> (id <HEX>)"
@@ -221,6 +252,7 @@ def test_signatures_mask_what_varies_and_the_regex_matches_the_originals():
 def test_collector_document_is_bounded_and_carries_termination_and_events(tmp_path, monkeypatch):
     from console.engine import Engine
     from console.settings import load
+
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", "2026-11-20T12:00:00Z")
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     engine = Engine(load({"home": str(tmp_path / "h")}))
@@ -238,8 +270,10 @@ def test_collector_document_is_bounded_and_carries_termination_and_events(tmp_pa
 def test_one_classifier_serves_several_threads_at_once(clf):
     """The TUI classifies from several workers (the dashboard's count, a view's rows) with one classifier."""
     from concurrent.futures import ThreadPoolExecutor
-    log = "INFO start\n" * 20_000 + ("botocore.exceptions.ClientError: An error occurred (AccessDenied) when "
-                                      "calling the GetObject operation\n")
+
+    log = "INFO start\n" * 20_000 + (
+        "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject operation\n"
+    )
     want = clf.classify_text(log).rule_id
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda _: clf.classify_text(log).rule_id, range(40)))

@@ -1,4 +1,5 @@
 """The command line as a user drives it: real subprocesses of `python -m console` on a real store."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,15 +7,26 @@ import json
 import sqlite3
 
 import pytest
+from conftest import DB_NAME, PINNED_NOW, SIM_DB
 from rich.text import Text
 
-from conftest import DB_NAME, PINNED_NOW, SIM_DB
 from core.sanitize import strip_control
-from screens.widgets import safe_markup
 from core.store import SCHEMA_VERSION
+from screens.widgets import safe_markup
 
-HISTORY_FIELDS = {"job_id", "run_id", "attempt", "submitted_at", "kind", "input_bytes", "conf", "status",
-                  "log_tail", "runtime_seconds", "cost"}
+HISTORY_FIELDS = {
+    "job_id",
+    "run_id",
+    "attempt",
+    "submitted_at",
+    "kind",
+    "input_bytes",
+    "conf",
+    "status",
+    "log_tail",
+    "runtime_seconds",
+    "cost",
+}
 
 
 def H(home) -> tuple[str, str]:
@@ -61,8 +73,7 @@ def test_jobs_list_table(session_cli, demo_home, demo_failed):
 def test_global_options_before_or_after_the_subcommand_agree(session_cli, demo_home):
     before = session_cli.ok(*H(demo_home), "jobs", "list", "--failed", "--format", "json")
     after = session_cli.ok("jobs", "list", "--failed", "--format", "json", *H(demo_home))
-    by_env = session_cli.ok("jobs", "list", "--failed", "--format", "json",
-                            env={"MLOPS_CONSOLE_HOME": str(demo_home)})
+    by_env = session_cli.ok("jobs", "list", "--failed", "--format", "json", env={"MLOPS_CONSOLE_HOME": str(demo_home)})
     assert before.out == after.out == by_env.out
     assert json.loads(before.out)
 
@@ -192,33 +203,42 @@ def assert_bad_input(r, *needles: str, one_line: bool = True) -> None:
         assert n in lines[-1], (n, r.err)
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["jobs", "show", "r9999999"], ["r9999999"]),
-    (["jobs", "logs", "r9999999"], ["r9999999"]),
-    (["jobs", "list", "--since", "yesterday-ish"], ["--since", "yesterday-ish"]),
-    (["jobs", "list", "--limit", "0"], ["--limit"]),
-    (["--scale", "nodes=lots", "version"], ["--scale", "lots"]),
-    (["--scale", "pods=3", "version"], ["--scale", "pods=3"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["jobs", "show", "r9999999"], ["r9999999"]),
+        (["jobs", "logs", "r9999999"], ["r9999999"]),
+        (["jobs", "list", "--since", "yesterday-ish"], ["--since", "yesterday-ish"]),
+        (["jobs", "list", "--limit", "0"], ["--limit"]),
+        (["--scale", "nodes=lots", "version"], ["--scale", "lots"]),
+        (["--scale", "pods=3", "version"], ["--scale", "pods=3"]),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(session_cli, demo_home, args, needles):
     assert_bad_input(session_cli(*H(demo_home), *args), *needles)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["frobnicate"], "frobnicate"),
-    (["jobs", "list", "--format", "xml"], "xml"),
-    (["jobs", "list", "--limit", "many"], "many"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["frobnicate"], "frobnicate"),
+        (["jobs", "list", "--format", "xml"], "xml"),
+        (["jobs", "list", "--limit", "many"], "many"),
+    ],
+)
 def test_argparse_errors_exit_2_without_traceback(session_cli, demo_home, args, needle):
     assert_bad_input(session_cli(*H(demo_home), *args), needle, one_line=False)
 
 
-@pytest.mark.parametrize("text, needles", [
-    ("seed = 42\nthis is not toml\n", ["line 2"]),
-    ("colour = 'red'\n", ["'colour'"]),
-    ("seed = 'many'\n", ["'seed'", "many"]),
-    ("read_only = 'maybe'\n", ["'read_only'"]),
-])
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        ("seed = 42\nthis is not toml\n", ["line 2"]),
+        ("colour = 'red'\n", ["'colour'"]),
+        ("seed = 'many'\n", ["'seed'", "many"]),
+        ("read_only = 'maybe'\n", ["'read_only'"]),
+    ],
+)
 def test_bad_config_file_exits_2_naming_the_file(cli, tmp_path, demo_home, text, needles):
     cfg = tmp_path / "config.toml"
     cfg.write_text(text)
@@ -270,8 +290,10 @@ def test_other_scale_on_an_existing_home_exits_2(session_cli, demo_home):
 
 
 # -- untrusted text ---------------------------------------------------------------------------------
-EVIL = ("\x1b[2J\x1b]0;pwned title\x07OOM\x1b[31mKilled\x1b[0m\r"
-        "\x1b]8;;http://evil.example/\x1b\\click me\x1b]8;;\x1b\\\x9b1mC1\x85")
+EVIL = (
+    "\x1b[2J\x1b]0;pwned title\x07OOM\x1b[31mKilled\x1b[0m\r"
+    "\x1b]8;;http://evil.example/\x1b\\click me\x1b]8;;\x1b\\\x9b1mC1\x85"
+)
 
 
 @pytest.fixture
@@ -280,11 +302,17 @@ def evil_home(home_copy):
     conn = sqlite3.connect(home_copy / SIM_DB)  # the cluster's attempts: the simulator's store
     row = conn.execute("SELECT * FROM attempts WHERE status = 'failed' ORDER BY submitted_at DESC LIMIT 1")
     cols = [c[0] for c in row.description]
-    values = dict(zip(cols, row.fetchone()))
-    values.update(run_id="r-evil", submitted_at="2026-11-20T11:59:00Z", reason=EVIL,
-                  job_id="evil\x1b[8mjob", log_tail=values["log_tail"] + "\n" + EVIL + "\n[bold]not markup[/]")
-    conn.execute(f"INSERT INTO attempts({','.join(values)}) VALUES ({','.join('?' * len(values))})",
-                 list(values.values()))
+    values = dict(zip(cols, row.fetchone(), strict=True))
+    values.update(
+        run_id="r-evil",
+        submitted_at="2026-11-20T11:59:00Z",
+        reason=EVIL,
+        job_id="evil\x1b[8mjob",
+        log_tail=values["log_tail"] + "\n" + EVIL + "\n[bold]not markup[/]",
+    )
+    conn.execute(
+        f"INSERT INTO attempts({','.join(values)}) VALUES ({','.join('?' * len(values))})", list(values.values())
+    )
     conn.commit()
     conn.close()
     return home_copy
@@ -308,31 +336,45 @@ def test_terminal_output_never_carries_control_sequences(cli, evil_home):
     assert rec["reason"] == EVIL
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("\x1b[2Jcleared", "cleared"),
-    ("\x1b[1;31mred\x1b[0m", "red"),
-    ("\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\", "click"),
-    ("\x1b]8;;http://evil.example/\x07click\x1b]8;;\x07", "click"),
-    ("\x1b]0;new title\x07after", "after"),
-    ("\x1b]2;new title\x1b\\after", "after"),
-    ("\x9b31mC1 csi", "C1 csi"),
-    ("a\x85b\x90c", "abc"),
-    ("progress 10%\rprogress 99%", "progress 10%progress 99%"),
-    ("windows\r\nline", "windows\nline"),
-    ("bell\x07 and null\x00 and del\x7f", "bell and null and del"),
-    ("tab\tkept\nnewline kept", "tab\tkept\nnewline kept"),
-    ("naïve — 日本語 🚀 Ωµ", "naïve — 日本語 🚀 Ωµ"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("\x1b[2Jcleared", "cleared"),
+        ("\x1b[1;31mred\x1b[0m", "red"),
+        ("\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\", "click"),
+        ("\x1b]8;;http://evil.example/\x07click\x1b]8;;\x07", "click"),
+        ("\x1b]0;new title\x07after", "after"),
+        ("\x1b]2;new title\x1b\\after", "after"),
+        ("\x9b31mC1 csi", "C1 csi"),
+        ("a\x85b\x90c", "abc"),
+        ("progress 10%\rprogress 99%", "progress 10%progress 99%"),
+        ("windows\r\nline", "windows\nline"),
+        ("bell\x07 and null\x00 and del\x7f", "bell and null and del"),
+        ("tab\tkept\nnewline kept", "tab\tkept\nnewline kept"),
+        ("naïve — 日本語 🚀 Ωµ", "naïve — 日本語 🚀 Ωµ"),
+        ("", ""),
+    ],
+)
 def test_strip_control(raw, clean):
     assert strip_control(raw) == clean
 
 
-@pytest.mark.parametrize("s", [
-    "[bold]x[/bold]", "[/]", "[red]", "[link=http://evil.example]y[/link]", "\\[bold]",
-    "\x1b[31m[red]r\x1b[0m", "a [b] c [/b] d", "[@click=app.quit]quit[/]", "C:\\path\\to\\",
-    "plain text", "日本 [i]語[/i] 🚀",
-])
+@pytest.mark.parametrize(
+    "s",
+    [
+        "[bold]x[/bold]",
+        "[/]",
+        "[red]",
+        "[link=http://evil.example]y[/link]",
+        "\\[bold]",
+        "\x1b[31m[red]r\x1b[0m",
+        "a [b] c [/b] d",
+        "[@click=app.quit]quit[/]",
+        "C:\\path\\to\\",
+        "plain text",
+        "日本 [i]語[/i] 🚀",
+    ],
+)
 def test_safe_markup_renders_as_the_plain_text(s):
     # Embedded between tags, as a view would use it: the text comes out exactly, markup inert.
     embedded = Text.from_markup("[bold]" + safe_markup(s) + "[/bold]")

@@ -1,17 +1,33 @@
 """`autofix import`: history records in, bad lines named by number, nothing half-written."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-GOOD = {"job_id": "etl-daily-sales", "run_id": "h-1", "attempt": 1, "submitted_at": "2026-11-01T03:00:00Z",
-        "kind": "spark", "input_bytes": 53687091200,
-        "conf": {"spark.executor.memory": "4g", "spark.executor.memoryOverhead": "1g", "spark.executor.cores": "4",
-                 "spark.executor.instances": "20", "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "2g",
-                 "spark.custom.flag": "kept"},
-        "status": "failed", "log_tail": "java.lang.OutOfMemoryError: Java heap space", "runtime_seconds": 812.4,
-        "cost": 3.91, "team": "sales"}
+GOOD = {
+    "job_id": "etl-daily-sales",
+    "run_id": "h-1",
+    "attempt": 1,
+    "submitted_at": "2026-11-01T03:00:00Z",
+    "kind": "spark",
+    "input_bytes": 53687091200,
+    "conf": {
+        "spark.executor.memory": "4g",
+        "spark.executor.memoryOverhead": "1g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "20",
+        "spark.sql.shuffle.partitions": "200",
+        "spark.driver.memory": "2g",
+        "spark.custom.flag": "kept",
+    },
+    "status": "failed",
+    "log_tail": "java.lang.OutOfMemoryError: Java heap space",
+    "runtime_seconds": 812.4,
+    "cost": 3.91,
+    "team": "sales",
+}
 
 
 def write(path, *lines) -> str:
@@ -20,12 +36,16 @@ def write(path, *lines) -> str:
 
 
 def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_path):
-    f = write(tmp_path / "h.jsonl", GOOD, {**GOOD, "run_id": "h-2", "attempt": 2, "status": "succeeded",
-                                           "conf": {"spark.executor.memory": "6g"}})
+    f = write(
+        tmp_path / "h.jsonl",
+        GOOD,
+        {**GOOD, "run_id": "h-2", "attempt": 2, "status": "succeeded", "conf": {"spark.executor.memory": "6g"}},
+    )
     out = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f, "--format", "json").json()
     assert out["imported"] == 2 and out["skipped"] == 0 and out["replaced"] == 0
-    kept = cli.ok("--home", str(tmp_path / "home"), "autofix", "history", "--job", "etl-daily-sales",
-                  "--format", "json").json()
+    kept = cli.ok(
+        "--home", str(tmp_path / "home"), "autofix", "history", "--job", "etl-daily-sales", "--format", "json"
+    ).json()
     rec = next(r for r in kept if r["run_id"] == "h-1")
     assert rec["conf"]["spark.custom.flag"] == "kept" and rec["team"] == "sales" and rec["source"] == "import:h.jsonl"
     # training data, not the cluster's jobs: the cluster's attempts are as they were
@@ -33,14 +53,18 @@ def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_pa
     # importing again replaces, never duplicates, and says so
     again = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f)
     assert "imported 2 records" in again.out and "(2 replaced earlier records with the same run_id)" in again.out
-    runs = cli.ok("--home", str(tmp_path / "home"), "autofix", "history", "--job", "etl-daily-sales",
-                  "--format", "json").json()
+    runs = cli.ok(
+        "--home", str(tmp_path / "home"), "autofix", "history", "--job", "etl-daily-sales", "--format", "json"
+    ).json()
     assert sum(r["run_id"].startswith("h-") for r in runs) == 2
     sources = cli.ok("--home", str(tmp_path / "home"), "autofix", "history", "--format", "json").json()
     assert [(s["source"], s["records"]) for s in sources] == [("import:h.jsonl", 2)]
     # each import is an audited change, named like any other object, with the file it came from
-    audited = [e for e in cli.ok("--home", str(tmp_path / "home"), "audit", "list", "--format", "json").json()
-               if e["verb"] == "import"]
+    audited = [
+        e
+        for e in cli.ok("--home", str(tmp_path / "home"), "audit", "list", "--format", "json").json()
+        if e["verb"] == "import"
+    ]
     assert [e["object_ref"]["name"] for e in audited] == ["h.jsonl", "h.jsonl"]
     assert audited[0]["after"] == {"records": 2, "replaced": 2, "skipped": 0}
     assert audited[0]["annotations"]["path"] == str((tmp_path / "h.jsonl").resolve())
@@ -48,19 +72,22 @@ def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_pa
     assert "history/h.jsonl" in table and "history//" not in table
 
 
-@pytest.mark.parametrize("bad, needle", [
-    ("{not json", "not JSON"),
-    ({**GOOD, "conf": {"spark.executor.memory": "-4g"}}, "conf['spark.executor.memory']: not a size"),
-    ({**GOOD, "conf": {"spark.executor.memory": "four gigs"}}, "not a size"),
-    ({**GOOD, "conf": {"spark.executor.cores": "0"}}, "conf['spark.executor.cores']: must be at least 1"),
-    ({**GOOD, "kind": "training", "conf": {"resources.gpus": "-1"}}, "conf['resources.gpus']: must be at least 0"),
-    ({**GOOD, "input_bytes": -1}, "'input_bytes' must not be negative"),
-    ({k: v for k, v in GOOD.items() if k != "run_id"}, "missing field 'run_id'"),
-    ({**GOOD, "attempt": "one"}, "field 'attempt' must be int"),
-    ({**GOOD, "status": "exploded"}, "field 'status' must be one of"),
-    ({**GOOD, "log_tail": None}, "needs its 'log_tail'"),
-    ({**GOOD, "submitted_at": "yesterday"}, "not an ISO time"),
-])
+@pytest.mark.parametrize(
+    "bad, needle",
+    [
+        ("{not json", "not JSON"),
+        ({**GOOD, "conf": {"spark.executor.memory": "-4g"}}, "conf['spark.executor.memory']: not a size"),
+        ({**GOOD, "conf": {"spark.executor.memory": "four gigs"}}, "not a size"),
+        ({**GOOD, "conf": {"spark.executor.cores": "0"}}, "conf['spark.executor.cores']: must be at least 1"),
+        ({**GOOD, "kind": "training", "conf": {"resources.gpus": "-1"}}, "conf['resources.gpus']: must be at least 0"),
+        ({**GOOD, "input_bytes": -1}, "'input_bytes' must not be negative"),
+        ({k: v for k, v in GOOD.items() if k != "run_id"}, "missing field 'run_id'"),
+        ({**GOOD, "attempt": "one"}, "field 'attempt' must be int"),
+        ({**GOOD, "status": "exploded"}, "field 'status' must be one of"),
+        ({**GOOD, "log_tail": None}, "needs its 'log_tail'"),
+        ({**GOOD, "submitted_at": "yesterday"}, "not an ISO time"),
+    ],
+)
 def test_bad_lines_are_named_by_number_and_skipped_or_fatal(cli, tmp_path, bad, needle):
     f = write(tmp_path / "h.jsonl", GOOD, bad, {**GOOD, "run_id": "h-3"})
     home = str(tmp_path / "home")

@@ -1,4 +1,5 @@
 """The house rules on imports: the engine never imports textual, and heavy libraries load only when used."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ from conftest import REPO, isolated_env
 
 
 def run_python(code: str, env: dict[str, str]) -> dict:
-    p = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                       env=env, cwd=REPO, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
+    )
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -21,15 +23,15 @@ def run_python(code: str, env: dict[str, str]) -> dict:
 def test_import_linter_contracts_hold(tmp_path):
     env = isolated_env(tmp_path)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    p = subprocess.run(["lint-imports", "--no-cache"], capture_output=True, text=True, env=env, cwd=REPO,
-                       timeout=120)
+    p = subprocess.run(["lint-imports", "--no-cache"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     assert "KEPT" in p.stdout and " 0 broken" in p.stdout, p.stdout
 
 
 def test_engine_packages_never_import_textual(tmp_path):
     """Import every module of core/ and autofix/ in a fresh interpreter: textual stays out."""
-    result = run_python("""
+    result = run_python(
+        """
         import importlib, json, pkgutil, sys
         imported = []
         for name in ("core", "autofix"):
@@ -40,12 +42,23 @@ def test_engine_packages_never_import_textual(tmp_path):
                 imported.append(m.name)
         loaded = sorted({m.split(".")[0] for m in sys.modules})
         print(json.dumps({"imported": imported, "loaded": loaded}))
-    """, isolated_env(tmp_path))
-    for must in ("core.store", "core.backends.sim", "core.backends.sim.estate", "core.audit", "core.sanitize", "core.types"):
+    """,
+        isolated_env(tmp_path),
+    )
+    for must in (
+        "core.store",
+        "core.backends.sim",
+        "core.backends.sim.estate",
+        "core.audit",
+        "core.sanitize",
+        "core.types",
+    ):
         assert must in result["imported"]
     # every module file under core/ was imported
-    files = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
-             for p in (REPO / "core").rglob("*.py")}
+    files = {
+        ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for p in (REPO / "core").rglob("*.py")
+    }
     assert files <= set(result["imported"]), files - set(result["imported"])
     for forbidden in ("textual", "console", "screens"):
         assert forbidden not in result["loaded"], forbidden
@@ -53,7 +66,8 @@ def test_engine_packages_never_import_textual(tmp_path):
 
 def test_cli_and_engine_do_not_load_torch_or_sklearn(tmp_path, home_copy):
     env = isolated_env(tmp_path)
-    result = run_python(f"""
+    result = run_python(
+        f"""
         import io, json, sys, contextlib
         import console.cli, console.engine
         from console import settings
@@ -66,7 +80,9 @@ def test_cli_and_engine_do_not_load_torch_or_sklearn(tmp_path, home_copy):
                 assert console.cli.main(["--home", {str(home_copy)!r}, *argv]) == 0, argv
         heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"torch", "sklearn", "scipy"}})
         print(json.dumps({{"nodes": s.nodes_total, "heavy": heavy, "printed": len(out.getvalue())}}))
-    """, env)
+    """,
+        env,
+    )
     assert result["nodes"] == 40
     assert result["printed"] > 0
     assert result["heavy"] == []
@@ -77,6 +93,7 @@ def test_declared_dependencies_are_the_ones_imported():
     declared and never imported, nothing imported that only arrives by chance with another package."""
     import ast
     import tomllib
+
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     import_name = {"scikit-learn": "sklearn", "sqlite-utils": "sqlite_utils", "PyYAML": "yaml"}
     declared = set()

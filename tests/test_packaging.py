@@ -1,4 +1,5 @@
 """A non-editable install works from any directory, with the fixtures' data files inside the package."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,18 @@ import sys
 from conftest import REPO, isolated_env
 
 # What a source checkout holds that an install must not need.
-SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-                              ".import_linter_cache", "tests", "bench")
+SKIP = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".import_linter_cache",
+    "tests",
+    "bench",
+)
 
 
 def test_non_editable_install_runs_from_anywhere(tmp_path):
@@ -18,9 +29,25 @@ def test_non_editable_install_runs_from_anywhere(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(REPO, src, ignore=SKIP)
     target = tmp_path / "site"
-    p = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                        "--disable-pip-version-check", "--no-cache-dir", "--target", str(target), str(src)],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--target",
+            str(target),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert (target / "fixtures" / "estate.toml").is_file()
     assert list((target / "fixtures" / "logs").glob("*.txt"))
@@ -31,12 +58,27 @@ def test_non_editable_install_runs_from_anywhere(tmp_path):
     home = tmp_path / "home"
 
     def console(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "console", "--home", str(home), *args], capture_output=True,
-                              text=True, env=env, cwd=elsewhere, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "console", "--home", str(home), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=elsewhere,
+            timeout=120,
+        )
 
-    where = subprocess.run([sys.executable, "-c", "import console, core, fixtures; "
-                            "print(console.__file__); print(core.__file__); print(fixtures.__file__)"],
-                           capture_output=True, text=True, env=env, cwd=elsewhere, timeout=60)
+    where = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import console, core, fixtures; print(console.__file__); print(core.__file__); print(fixtures.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=elsewhere,
+        timeout=60,
+    )
     assert where.returncode == 0, where.stderr
     for path in where.stdout.split():
         assert path.startswith(str(target)), f"imported {path}, not the installed copy"

@@ -5,6 +5,7 @@ second, minimal implementation written here, in memory.
 The test drives every action of the roles table (console/services/roles.py) through the Engine, and
 checks what each did on this cluster and in the audit trail.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,13 +19,20 @@ from core.errors import ClusterError, Conflict, NotFound, TooManyRequests
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Revision
 
 NOW = "2026-11-20T12:00:00Z"
-OOM_LOG = ("INFO SparkContext: Running Spark version 3.5.1\n"
-           "ERROR Executor: Exception in task 3.0 in stage 2.0 (TID 41)\n"
-           "java.lang.OutOfMemoryError: Java heap space\n")
+OOM_LOG = (
+    "INFO SparkContext: Running Spark version 3.5.1\n"
+    "ERROR Executor: Exception in task 3.0 in stage 2.0 (TID 41)\n"
+    "java.lang.OutOfMemoryError: Java heap space\n"
+)
 LOST_LOG = "ERROR TaskSchedulerImpl: Lost executor 7 on 10.0.0.9: worker lost\n"
 CODE_LOG = "Traceback (most recent call last):\nZeroDivisionError: division by zero\n"
-SPARK_CONF = {"spark.executor.memory": "4g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-              "spark.sql.shuffle.partitions": "200", "spark.driver.memory": "2g"}
+SPARK_CONF = {
+    "spark.executor.memory": "4g",
+    "spark.executor.cores": "4",
+    "spark.executor.instances": "10",
+    "spark.sql.shuffle.partitions": "200",
+    "spark.driver.memory": "2g",
+}
 
 
 class MemoryCluster:
@@ -34,22 +42,59 @@ class MemoryCluster:
 
     def __init__(self) -> None:
         self.pools = {"cpu": Pool("cpu", "m5.xlarge", "v1.30.6", "cfg-1", 4, 16, 0)}
-        self.nodes = {f"n{i}": Node(name=f"n{i}", pool="cpu", ready=True, unschedulable=False, cpu=4, memory_gib=16,
-                                    gpus=0, pods=0, cpu_used=0.0, memory_used_gib=0.0, kubelet_version="v1.30.6",
-                                    config_version="cfg-1", zone="z1", created_at="2026-11-01T00:00:00Z",
-                                    labels={"pool": "cpu"}, taints=[], conditions={"Ready": "True"})
-                      for i in range(3)}
-        self.pods = {("ml", "scorer-a"): Pod("scorer-a", "ml", "n0", "Running", "Deployment/scorer", 1.0, 2.0, 0),
-                     ("ml", "scorer-b"): Pod("scorer-b", "ml", "n1", "Running", "Deployment/scorer", 1.0, 2.0, 0)}
-        self.deps = {"scorer": ModelDeployment("scorer", "ml", "fraud", 2, 2, "Healthy", 1,
-                                               [Revision(1, "fraud", 1, "img:1", NOW, 100, "active")])}
+        self.nodes = {
+            f"n{i}": Node(
+                name=f"n{i}",
+                pool="cpu",
+                ready=True,
+                unschedulable=False,
+                cpu=4,
+                memory_gib=16,
+                gpus=0,
+                pods=0,
+                cpu_used=0.0,
+                memory_used_gib=0.0,
+                kubelet_version="v1.30.6",
+                config_version="cfg-1",
+                zone="z1",
+                created_at="2026-11-01T00:00:00Z",
+                labels={"pool": "cpu"},
+                taints=[],
+                conditions={"Ready": "True"},
+            )
+            for i in range(3)
+        }
+        self.pods = {
+            ("ml", "scorer-a"): Pod("scorer-a", "ml", "n0", "Running", "Deployment/scorer", 1.0, 2.0, 0),
+            ("ml", "scorer-b"): Pod("scorer-b", "ml", "n1", "Running", "Deployment/scorer", 1.0, 2.0, 0),
+        }
+        self.deps = {
+            "scorer": ModelDeployment(
+                "scorer", "ml", "fraud", 2, 2, "Healthy", 1, [Revision(1, "fraud", 1, "img:1", NOW, 100, "active")]
+            )
+        }
         self.attempts: dict[str, Attempt] = {}
-        for run, job, log, reason in (("r-oom", "etl-sales", OOM_LOG, "Error"), ("r-lost", "etl-clicks", LOST_LOG, "Error"),
-                                      ("r-code", "etl-code", CODE_LOG, "Error")):
-            self.attempts[run] = Attempt(job_id=job, run_id=run, attempt=1, submitted_at="2026-11-20T11:00:00Z",
-                                         kind="spark", input_bytes=50 * 2**30, conf=dict(SPARK_CONF), status="failed",
-                                         runtime_seconds=600.0, cost=2.0, log_tail=log, node="n2", exit_code=1,
-                                         reason=reason)
+        for run, job, log, reason in (
+            ("r-oom", "etl-sales", OOM_LOG, "Error"),
+            ("r-lost", "etl-clicks", LOST_LOG, "Error"),
+            ("r-code", "etl-code", CODE_LOG, "Error"),
+        ):
+            self.attempts[run] = Attempt(
+                job_id=job,
+                run_id=run,
+                attempt=1,
+                submitted_at="2026-11-20T11:00:00Z",
+                kind="spark",
+                input_bytes=50 * 2**30,
+                conf=dict(SPARK_CONF),
+                status="failed",
+                runtime_seconds=600.0,
+                cost=2.0,
+                log_tail=log,
+                node="n2",
+                exit_code=1,
+                reason=reason,
+            )
         self.submitted: list[tuple[str, dict]] = []
 
     # -- pools and nodes
@@ -72,8 +117,16 @@ class MemoryCluster:
 
     def patch_node(self, name: str, *, unschedulable=None, labels=None, taints=None, config_version=None) -> None:
         n = self.get_node(name)
-        changes = {k: v for k, v in (("unschedulable", unschedulable), ("labels", labels), ("taints", taints),
-                                     ("config_version", config_version)) if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("unschedulable", unschedulable),
+                ("labels", labels),
+                ("taints", taints),
+                ("config_version", config_version),
+            )
+            if v is not None
+        }
         self.nodes[name] = replace(n, **copy.deepcopy(changes))
 
     def apply_node_config(self, name: str, version: str) -> None:
@@ -102,8 +155,19 @@ class MemoryCluster:
         return copy.deepcopy(self.deps[name])
 
     def deployment_metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
-        return [MetricPoint(ts=NOW, request_rate=10.0, p50_ms=5.0, p95_ms=9.0, p99_ms=12.0, error_rate=0.001,
-                            score_mean=0.4, score_hist=[1] * 10) for _ in range(max(1, minutes))]
+        return [
+            MetricPoint(
+                ts=NOW,
+                request_rate=10.0,
+                p50_ms=5.0,
+                p95_ms=9.0,
+                p99_ms=12.0,
+                error_rate=0.001,
+                score_mean=0.4,
+                score_hist=[1] * 10,
+            )
+            for _ in range(max(1, minutes))
+        ]
 
     def add_revision(self, deployment: str, number: int, model: str, model_version: int, image: str) -> None:
         d = self.deps[deployment]
@@ -138,8 +202,18 @@ class MemoryCluster:
         d.status = "Degraded"
 
     def known_model_versions(self) -> list[ModelVersion]:
-        return [ModelVersion("fraud", v, "production" if v == 1 else "staging", NOW, "xgboost", f"{v:064d}",
-                             metrics={"score_mean": 0.4}) for v in (1, 2)]
+        return [
+            ModelVersion(
+                "fraud",
+                v,
+                "production" if v == 1 else "staging",
+                NOW,
+                "xgboost",
+                f"{v:064d}",
+                metrics={"score_mean": 0.4},
+            )
+            for v in (1, 2)
+        ]
 
     # -- jobs
     def list_jobs(self) -> list[Job]:
@@ -147,8 +221,13 @@ class MemoryCluster:
         return [Job(j, "spark", "team", "daily", "failed", "-", "-", 1, 1) for j in jobs]
 
     def list_attempts(self, *, failed=None, job_id=None, since=None, limit=None) -> list[Attempt]:
-        out = [a for a in self.attempts.values() if (failed is None or (a.status == "failed") == failed)
-               and job_id in (None, a.job_id) and (since is None or a.submitted_at >= since)]
+        out = [
+            a
+            for a in self.attempts.values()
+            if (failed is None or (a.status == "failed") == failed)
+            and job_id in (None, a.job_id)
+            and (since is None or a.submitted_at >= since)
+        ]
         out.sort(key=lambda a: (a.submitted_at, a.run_id), reverse=True)
         return out[:limit] if limit else out
 
@@ -170,8 +249,15 @@ class MemoryCluster:
         a = self.get_attempt(run_id)
         if a.status != "failed":
             raise Conflict(f"attempt {run_id} did not fail")
-        retry = replace(a, run_id=f"{run_id}-2", attempt=2, conf=dict(conf), status="succeeded", log_tail=None,
-                        submitted_at="2026-11-20T11:30:00Z")
+        retry = replace(
+            a,
+            run_id=f"{run_id}-2",
+            attempt=2,
+            conf=dict(conf),
+            status="succeeded",
+            log_tail=None,
+            submitted_at="2026-11-20T11:30:00Z",
+        )
         self.attempts[retry.run_id] = retry
         self.submitted.append((run_id, dict(conf)))
         return retry
@@ -180,16 +266,34 @@ class MemoryCluster:
     def snapshot(self, resource: str, name: str, namespace: str | None = None):
         if resource == "node":
             n = self.nodes.get(name)
-            return None if n is None else {"unschedulable": n.unschedulable, "labels": dict(n.labels),
-                                           "taints": copy.deepcopy(n.taints), "config_version": n.config_version}
+            return (
+                None
+                if n is None
+                else {
+                    "unschedulable": n.unschedulable,
+                    "labels": dict(n.labels),
+                    "taints": copy.deepcopy(n.taints),
+                    "config_version": n.config_version,
+                }
+            )
         if resource == "pod":
             p = self.pods.get((namespace, name))
             return None if p is None else {"node": p.node}
         if resource == "deployment":
             d = self.deps.get(name)
-            return None if d is None else json.loads(json.dumps(
-                {"status": d.status, "current_revision": d.current_revision,
-                 "revisions": [r.__dict__ for r in d.revisions]}))
+            return (
+                None
+                if d is None
+                else json.loads(
+                    json.dumps(
+                        {
+                            "status": d.status,
+                            "current_revision": d.current_revision,
+                            "revisions": [r.__dict__ for r in d.revisions],
+                        }
+                    )
+                )
+            )
         if resource == "pool":
             return {"desired_config": self.pools[name].desired_config}
         raise ClusterError(f"no snapshots of {resource}")
@@ -211,14 +315,17 @@ class MemoryCluster:
 def engine(tmp_path, clean_env, monkeypatch):
     from console.engine import Engine
     from console.settings import load
+
     monkeypatch.setenv("MLOPS_CONSOLE_NOW", NOW)
     cluster = MemoryCluster()
     assert isinstance(cluster, Cluster)
 
     def no_simulator(*args, **kw):
         raise AssertionError("the simulator was asked for")
+
     import console.backend
     from core.backends.sim import cluster as sim
+
     monkeypatch.setattr(console.backend, "open_cluster", no_simulator)
     monkeypatch.setattr(sim.SimCluster, "__init__", no_simulator)
     e = Engine(load({"home": str(tmp_path / "home")}), cluster=cluster)
@@ -255,18 +362,36 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
     assert c.pools["cpu"].desired_config == "cfg-2" and engine.drift() == []
 
     # rollouts and the operations behind them
-    op = engine.rollout_start("scorer", "fraud", 2, [50, 100], None, {"window_minutes": 5, "failure_limit": 1,
-                                                                  "max_error_rate": None, "max_p99_ms": None})
+    op = engine.rollout_start(
+        "scorer",
+        "fraud",
+        2,
+        [50, 100],
+        None,
+        {"window_minutes": 5, "failure_limit": 1, "max_error_rate": None, "max_p99_ms": None},
+    )
     assert op["state"] == "paused" and c.deps["scorer"].revisions[-1].weight == 50
     done = engine.rollout_promote("scorer")
     assert done["state"] == "done" and c.deps["scorer"].current_revision == 2
     undo = engine.rollout_rollback("scorer")
     assert undo["serves"] == "fraud:1" and c.deps["scorer"].current_revision == 3
-    op = engine.rollout_start("scorer", "fraud", 2, [50, 100], None, {"window_minutes": 5, "failure_limit": 1,
-                                                                  "max_error_rate": None, "max_p99_ms": None})
+    op = engine.rollout_start(
+        "scorer",
+        "fraud",
+        2,
+        [50, 100],
+        None,
+        {"window_minutes": 5, "failure_limit": 1, "max_error_rate": None, "max_p99_ms": None},
+    )
     assert engine.rollout_abort("scorer")["state"] == "aborted" and c.deps["scorer"].status == "Degraded"
-    op = engine.rollout_start("scorer", "fraud", 2, [50, 100], None, {"window_minutes": 5, "failure_limit": 1,
-                                                                  "max_error_rate": None, "max_p99_ms": None})
+    op = engine.rollout_start(
+        "scorer",
+        "fraud",
+        2,
+        [50, 100],
+        None,
+        {"window_minutes": 5, "failure_limit": 1, "max_error_rate": None, "max_p99_ms": None},
+    )
     engine._w.ops.save(engine._w.ops.get(op["id"]), state="running")  # as while a step is under way
     assert engine.op_pause(op["id"])["state"] == "paused"
     assert engine.op_resume(op["id"])["state"] == "paused"  # the manual pause at 50 % again
@@ -276,8 +401,12 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
     assert engine.op_resume(pool_op["id"])["state"] == "done"
 
     # triage: a rule from the unclassified, saved to the user's file
-    c.attempts["r-odd"] = replace(c.attempts["r-code"], run_id="r-odd", job_id="etl-odd",
-                                  log_tail="FATAL frobnicator: flux capacitor overheated\n")
+    c.attempts["r-odd"] = replace(
+        c.attempts["r-code"],
+        run_id="r-odd",
+        job_id="etl-odd",
+        log_tail="FATAL frobnicator: flux capacitor overheated\n",
+    )
     sig = next(g for g in engine.signatures() if "flux" in g["signature"])
     rule = engine.draft_rule(sig["signature"], rule_id="user-flux", category="user_code_error")
     assert engine.preview_rule(rule)["matches"] == 1
@@ -303,8 +432,7 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
 
     # audit: every change above is in the chain, which verifies, and a node change rolls back
     events = engine.audit_events()
-    assert engine.audit_verify().ok and all(e.user == engine.actor for e in events if not
-                                            e.user.startswith("policy:"))
+    assert engine.audit_verify().ok and all(e.user == engine.actor for e in events if not e.user.startswith("policy:"))
     with pytest.raises(Conflict):  # n1's label change was made before its config changed: refused
         engine.audit_rollback(str(next(e for e in events if e.verb == "label" and e.stage == "ResponseComplete").seq))
     engine.label_words("n2", ["owner=sre"])

@@ -1,5 +1,6 @@
 """The recommender's CLI contract (issue 5, in progress): train → a registered version; recommend → one
 line per input with the contract's keys; a missing or corrupt model is refused with what to do."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,10 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
             assert d["conf"] and 0 <= d["p_success"] <= 1 and d["expected_cost"] > 0
     # a second training makes version 2 the production one
     cli.ok("--home", home, "autofix", "train", "--history", str(files / "history.jsonl"))
-    stages = {v["version"]: v["stage"] for v in cli.ok("--home", home, "models", "list", "--model",
-                                                       "retry-recommender", "--format", "json").json()}
+    stages = {
+        v["version"]: v["stage"]
+        for v in cli.ok("--home", home, "models", "list", "--model", "retry-recommender", "--format", "json").json()
+    }
     assert stages == {2: "production", 1: "archived"}
     # the evaluation judges the newest version beside both baselines, on the world's truth
     ev = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", "--format", "json").json()
@@ -62,8 +65,11 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     table = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", "--format", "table").out
     assert "VPA-style bump" in table and "double all memory" in table and "decisions right" in table
     # a corrupt artifact is refused by its checksum
-    v2 = next(m for m in cli.ok("--home", home, "models", "list", "-o", "json").json()
-              if m["model"] == "retry-recommender" and m["version"] == 2)
+    v2 = next(
+        m
+        for m in cli.ok("--home", home, "models", "list", "-o", "json").json()
+        if m["model"] == "retry-recommender" and m["version"] == 2
+    )
     artifact = tmp_path / "h" / "artifacts" / "retry-recommender" / f"{v2['sha256']}.pt"  # named by its content
     artifact.write_bytes(artifact.read_bytes()[:-10] + b"0123456789")
     r = cli("--home", home, "autofix", "recommend", str(files / "failed.jsonl"))
@@ -72,11 +78,15 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
 
 def test_a_new_version_is_audited_and_a_moved_home_keeps_its_model(cli, tmp_path, files):
     import shutil
+
     home = tmp_path / "h"
     cli.ok("--home", str(home), "--as", "dana", "autofix", "train", "--history", str(files / "history.jsonl"))
-    registered = [e for e in cli.ok("--home", str(home), "audit", "list", "-o", "json").json() if e["verb"] == "register"]
-    assert [(e["user"].split()[0], e["object_ref"]["name"], e["after"]["version"]) for e in registered] == \
-        [("dana", "retry-recommender", 1)]
+    registered = [
+        e for e in cli.ok("--home", str(home), "audit", "list", "-o", "json").json() if e["verb"] == "register"
+    ]
+    assert [(e["user"].split()[0], e["object_ref"]["name"], e["after"]["version"]) for e in registered] == [
+        ("dana", "retry-recommender", 1)
+    ]
     # the registry names the artifact inside the home: a copy answers with its own, the original gone
     moved = tmp_path / "moved"
     shutil.copytree(home, moved)
@@ -90,6 +100,7 @@ def test_a_new_version_is_audited_and_a_moved_home_keeps_its_model(cli, tmp_path
     import sqlite3
 
     import torch
+
     artifact = next((moved / "artifacts" / "retry-recommender").glob("*.pt"))
     torch.save({"meta_json": datetime.date(2026, 1, 1)}, artifact)
     db = sqlite3.connect(moved / "console.db")

@@ -1,6 +1,7 @@
 """Pieces of the retry recommender (issue 5, in progress): features from history alone, both model
 families trained and chosen on a time split, artifacts read back only through their sha256 and
 weights_only, and a search whose answer changes only what needs changing, inside the space."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,8 @@ import pytest
 from autofix.features import NAMES, JobMemory, dataset, quantities, vector
 from autofix.model import load, save, train
 from autofix.recommend import SPACE, candidates, changed, search
-from core.errors import ConsoleError
 from core.backends.sim import spark_world as w
+from core.errors import ConsoleError
 from core.spark import parse_size
 
 
@@ -21,8 +22,12 @@ def trained():
     return records, truths, memory, tensors, meta, metrics
 
 
-CONF = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-        "spark.sql.shuffle.partitions": "200"}
+CONF = {
+    "spark.executor.memory": "8g",
+    "spark.executor.cores": "4",
+    "spark.executor.instances": "10",
+    "spark.sql.shuffle.partitions": "200",
+}
 
 
 class Scored:
@@ -34,10 +39,12 @@ class Scored:
 
     def seen(self, X, also=None):
         import numpy as np
+
         return np.ones(len(X), dtype=bool)
 
     def predict_all(self, X, clip=False, also=None):
         import numpy as np
+
         X = np.asarray(X)
         cost, runtime = self.score(np.exp2(X[:, 1]), np.exp2(X[:, 5]))
         return np.ones(len(X)), cost, runtime
@@ -80,6 +87,7 @@ def test_artifacts_round_trip_and_a_corrupt_one_is_refused(trained, tmp_path):
 def test_search_stays_in_the_space_and_changes_only_what_it_must(trained):
     records, _, memory, tensors, meta, _ = trained
     from autofix.model import Predictor
+
     model = Predictor(tensors, meta)
     failed = next(r for r in records if r["status"] == "failed" and "OutOfMemoryError" in r["log_tail"])
     for cand in candidates(failed["conf"]):
@@ -97,14 +105,30 @@ def test_what_the_jobs_own_failures_rule_out_is_not_retried(trained):
     from autofix.features import dominated, numbers
     from autofix.model import Predictor
     from autofix.recommend import decide, grid
+
     records, _, memory, tensors, meta, _ = trained
     model = Predictor(tensors, meta)
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "800", "spark.driver.memory": "64g", "spark.driver.maxResultSize": "64g"}
+    conf = {
+        "spark.executor.memory": "8g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "10",
+        "spark.sql.shuffle.partitions": "800",
+        "spark.driver.memory": "64g",
+        "spark.driver.maxResultSize": "64g",
+    }
     mem = JobMemory()
     tail = "java.lang.OutOfMemoryError: Java heap space\nERROR SparkContext: Error initializing SparkContext."
-    failed = {"run_id": "r1", "job_id": "j", "input_bytes": 300 * 2**30, "conf": conf, "status": "failed",
-              "log_tail": tail, "submitted_at": "2026-11-01T00:00:00Z", "runtime_seconds": 100.0, "cost": 1.0}
+    failed = {
+        "run_id": "r1",
+        "job_id": "j",
+        "input_bytes": 300 * 2**30,
+        "conf": conf,
+        "status": "failed",
+        "log_tail": tail,
+        "submitted_at": "2026-11-01T00:00:00Z",
+        "runtime_seconds": 100.0,
+        "cost": 1.0,
+    }
     mem.learn(quantities(conf, 250 * 2**30), "failed", "driver", 100.0)  # already died with 64g on less input
     rows = grid(conf, "driver")
     assert dominated(rows, 300, mem).all()  # no driver in the space is bigger than 64g
@@ -121,9 +145,16 @@ def test_what_the_jobs_own_failures_rule_out_is_not_retried(trained):
 def test_results_over_the_limit_of_a_driver_at_the_spaces_bound_get_the_limit_raised(trained):
     from autofix.model import Predictor
     from autofix.recommend import decide, grid
+
     *_, tensors, meta, _ = trained
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "800", "spark.driver.memory": "64g", "spark.driver.maxResultSize": "32g"}
+    conf = {
+        "spark.executor.memory": "8g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "10",
+        "spark.sql.shuffle.partitions": "800",
+        "spark.driver.memory": "64g",
+        "spark.driver.maxResultSize": "32g",
+    }
     rows = grid(conf, "driver")
     raised = rows[rows[:, 6] > 32]
     # no more driver memory is to be had, but the limit can go up to the driver's heap, and no further
@@ -131,10 +162,18 @@ def test_results_over_the_limit_of_a_driver_at_the_spaces_bound_get_the_limit_ra
     # below the bound, a bigger limit comes with a bigger heap for the results to land in
     smaller = grid({**conf, "spark.driver.memory": "16g", "spark.driver.maxResultSize": "8g"}, "driver")
     assert (smaller[smaller[:, 6] > 8][:, 5] > 16).all()
-    failed = {"run_id": "r1", "job_id": "j", "input_bytes": 300 * 2**30, "conf": conf, "status": "failed",
-              "log_tail": "Total size of serialized results of 90 tasks (33800.0 MiB) is bigger than "
-                          "spark.driver.maxResultSize (32768.0 MiB)", "submitted_at": "2026-11-01T00:00:00Z",
-              "runtime_seconds": 100.0, "cost": 1.0}
+    failed = {
+        "run_id": "r1",
+        "job_id": "j",
+        "input_bytes": 300 * 2**30,
+        "conf": conf,
+        "status": "failed",
+        "log_tail": "Total size of serialized results of 90 tasks (33800.0 MiB) is bigger than "
+        "spark.driver.maxResultSize (32768.0 MiB)",
+        "submitted_at": "2026-11-01T00:00:00Z",
+        "runtime_seconds": 100.0,
+        "cost": 1.0,
+    }
     d = decide(failed, "memory_exceeded", "r", Predictor(tensors, meta), JobMemory())
     assert d.action == "retry_with_conf" and parse_size(d.conf["spark.driver.maxResultSize"]) > 32 * 2**30
     assert "spark.driver.memory" not in d.conf
@@ -144,15 +183,28 @@ def test_a_job_beyond_the_training_data_is_reshaped_only_as_far_as_it_or_the_dat
     from autofix.features import matrix, numbers
     from autofix.model import Predictor
     from autofix.recommend import decide
+
     *_, tensors, meta, _ = trained
     model = Predictor(tensors, meta)
     # a 3 TB job, where the training history's inputs stay far smaller
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "100",
-            "spark.sql.shuffle.partitions": "3000"}
+    conf = {
+        "spark.executor.memory": "8g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "100",
+        "spark.sql.shuffle.partitions": "3000",
+    }
     gib = 3 * 1024
-    failed = {"run_id": "r1", "job_id": "j", "input_bytes": gib * 2**30, "conf": conf, "status": "failed",
-              "log_tail": "java.lang.OutOfMemoryError: Java heap space", "submitted_at": "2026-11-01T00:00:00Z",
-              "runtime_seconds": 900.0, "cost": 9.0}
+    failed = {
+        "run_id": "r1",
+        "job_id": "j",
+        "input_bytes": gib * 2**30,
+        "conf": conf,
+        "status": "failed",
+        "log_tail": "java.lang.OutOfMemoryError: Java heap space",
+        "submitted_at": "2026-11-01T00:00:00Z",
+        "runtime_seconds": 900.0,
+        "cost": 9.0,
+    }
     own = matrix([numbers(conf)], gib * 2**30, JobMemory())
     assert not model.seen(own).any()
     d = decide(failed, "memory_exceeded", "r", model, JobMemory())
@@ -168,6 +220,7 @@ def test_the_linear_family_is_trusted_a_little_further_past_its_data_than_the_ne
     # a bigger estate's job needs more partitions than any the training estate ran: the linear family,
     # whose answers there follow its fitted slopes, may be asked a little past them; the network may not
     from autofix.model import Predictor
+
     *_, tensors, meta, _ = trained
     lo, hi = tensors["lo"].numpy(), tensors["hi"].numpy()
     k = NAMES.index("partitions")
@@ -181,11 +234,20 @@ def test_the_linear_family_is_trusted_a_little_further_past_its_data_than_the_ne
 
 def test_the_failure_itself_is_evidence_and_the_callers_memory_is_left_as_it_was():
     from autofix.features import learn, with_failure
+
     conf = {"spark.executor.memory": "4g", "spark.executor.cores": "4", "spark.driver.maxResultSize": "2g"}
-    failed = {"run_id": "r9", "job_id": "j", "input_bytes": 100 * 2**30, "conf": conf, "status": "failed",
-              "log_tail": "Total size of serialized results of 9 tasks (2100.0 MiB) is bigger than "
-                          "spark.driver.maxResultSize (2048.0 MiB)", "submitted_at": "2026-11-01T00:00:00Z",
-              "runtime_seconds": 100.0, "cost": 1.0}
+    failed = {
+        "run_id": "r9",
+        "job_id": "j",
+        "input_bytes": 100 * 2**30,
+        "conf": conf,
+        "status": "failed",
+        "log_tail": "Total size of serialized results of 9 tasks (2100.0 MiB) is bigger than "
+        "spark.driver.maxResultSize (2048.0 MiB)",
+        "submitted_at": "2026-11-01T00:00:00Z",
+        "runtime_seconds": 100.0,
+        "cost": 1.0,
+    }
     mem = JobMemory()
     got = with_failure(mem, failed)
     assert mem.fails == [] and got.fails[-1][0] == "driver_result" and got.driver_failures == 1
@@ -197,8 +259,13 @@ def test_the_failure_itself_is_evidence_and_the_callers_memory_is_left_as_it_was
 
 def test_the_search_stays_in_the_memory_room_the_job_succeeded_with():
     from autofix.features import numbers, untried
-    ok = {"spark.executor.memory": "8g", "spark.executor.memoryOverhead": "2g", "spark.executor.cores": "4",
-          "spark.sql.shuffle.partitions": "400"}
+
+    ok = {
+        "spark.executor.memory": "8g",
+        "spark.executor.memoryOverhead": "2g",
+        "spark.executor.cores": "4",
+        "spark.sql.shuffle.partitions": "400",
+    }
     mem = JobMemory()
     mem.learn(quantities(ok, 200 * 2**30), "succeeded", None, 300.0)
     same, more_cores = numbers(ok), numbers({**ok, "spark.executor.cores": "8"})  # less overhead per task
@@ -212,8 +279,10 @@ def test_runtime_predictions_are_clipped_far_outside_what_the_model_saw(trained)
     import warnings
 
     import numpy as np
+
     *_, tensors, meta, _ = trained
     from autofix.model import Predictor
+
     model = Predictor(tensors, meta)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -249,12 +318,18 @@ def test_the_sla_is_reckoned_from_the_failed_shape_with_enough_memory_not_from_i
     from autofix.recommend import enough_memory_runtime
 
     # runtime 100 s with 16g of heap or more, 200 s below; partitions cost time, not money
-    spilling = Scored(lambda heap, parts: (1.0 / parts + 0.001 * heap, np.where(heap >= 16 - 1e-6, 100.0, 200.0)
-                                           * np.where(parts > 200, 2.2, 1.0)))
+    spilling = Scored(
+        lambda heap, parts: (
+            1.0 / parts + 0.001 * heap,
+            np.where(heap >= 16 - 1e-6, 100.0, 200.0) * np.where(parts > 200, 2.2, 1.0),
+        )
+    )
     size = 400 * 2**30
     assert enough_memory_runtime(spilling, CONF, size, JobMemory()) == pytest.approx(100.0)
     best = numbers(search(spilling, CONF, size, JobMemory())[0][3])
-    assert best[4] == 200 and best[0] >= 16  # enough heap at the same shape: neither the spilling one nor the 2.2× slower reshape
+    assert (
+        best[4] == 200 and best[0] >= 16
+    )  # enough heap at the same shape: neither the spilling one nor the 2.2× slower reshape
 
 
 def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_as_too_slow(trained):
@@ -264,6 +339,7 @@ def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_a
 
     from autofix.features import numbers
     from autofix.model import Predictor
+
     *_, tensors, meta, metrics = trained
     under = metrics["validation"][metrics["chosen"]]["val_runtime_underestimate_p90"]
     assert Predictor(tensors, meta).runtime_margin == pytest.approx(math.exp(-max(0.0, under)))
@@ -283,6 +359,7 @@ def test_spill_features_rise_as_the_load_nears_the_one_the_job_died_of():
     import numpy as np
 
     from autofix.features import SPILL_KNOTS, matrix, numbers
+
     conf = CONF
     size = 400 * 2**30
     cols = [NAMES.index(f"load_vs_fail_above_{k}") for k in SPILL_KNOTS]
@@ -298,6 +375,7 @@ def test_fetch_features_count_shuffle_blocks_against_the_last_good_runs_seconds(
     import numpy as np
 
     from autofix.features import blocks_per_slot, matrix, numbers
+
     conf = CONF
     size = 400 * 2**30
     now, then = NAMES.index("blocks_per_last_ok_second"), NAMES.index("last_ok_blocks_per_last_ok_second")
@@ -313,8 +391,14 @@ def test_fetch_features_count_shuffle_blocks_against_the_last_good_runs_seconds(
 def test_a_job_under_dynamic_allocation_is_reasoned_about_and_reshaped_by_its_max_executors():
     from autofix.features import numbers
     from autofix.recommend import grid, to_conf
-    dyn = {"spark.dynamicAllocation.enabled": "true", "spark.dynamicAllocation.maxExecutors": "40",
-           "spark.executor.cores": "2", "spark.executor.memory": "8g", "spark.sql.shuffle.partitions": "400"}
+
+    dyn = {
+        "spark.dynamicAllocation.enabled": "true",
+        "spark.dynamicAllocation.maxExecutors": "40",
+        "spark.executor.cores": "2",
+        "spark.executor.memory": "8g",
+        "spark.sql.shuffle.partitions": "400",
+    }
     assert numbers(dyn)[3] == 40  # not Spark's 2 instances, which a dynamic job does not run with
     assert numbers({**dyn, "spark.executor.instances": "10"})[3] == 10  # a fixed count given wins
     assert numbers({**dyn, "spark.dynamicAllocation.enabled": "false"})[3] == 2
@@ -326,6 +410,7 @@ def test_a_job_under_dynamic_allocation_is_reasoned_about_and_reshaped_by_its_ma
 
 def test_keys_left_to_sparks_defaults_stay_unset_when_the_answer_keeps_the_default():
     from autofix.recommend import grid, to_conf
+
     bare = {"spark.executor.memory": "4g", "spark.executor.cores": "2", "spark.executor.instances": "10"}
     rows = grid(bare)
     # twice the heap with Spark's default overhead for it, the rest as it was
@@ -337,7 +422,9 @@ def test_keys_left_to_sparks_defaults_stay_unset_when_the_answer_keeps_the_defau
 
 def test_the_linear_runtime_model_never_learns_that_fetching_more_blocks_is_faster():
     import numpy as np
+
     from autofix.model import FETCH, _fit
+
     rng = np.random.default_rng(0)
     n = 400
     X = rng.normal(size=(n, len(NAMES))).astype(np.float32)
@@ -362,8 +449,13 @@ def test_heap_ooms_that_more_partitions_did_not_prevent_are_read_as_a_hot_key():
     import numpy as np
 
     from autofix.features import numbers, untried
-    conf = {"spark.executor.memory": "64g", "spark.executor.cores": "4", "spark.executor.instances": "25",
-            "spark.executor.memoryOverhead": "7g"}
+
+    conf = {
+        "spark.executor.memory": "64g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "25",
+        "spark.executor.memoryOverhead": "7g",
+    }
     mem = JobMemory()
     mem.learn(quantities({**conf, "spark.sql.shuffle.partitions": "650"}, 240 * 2**30), "succeeded", None, 300.0)
     assert mem.floor == 0
@@ -378,8 +470,17 @@ def test_heap_ooms_that_more_partitions_did_not_prevent_are_read_as_a_hot_key():
 def test_a_job_whose_failures_agree_with_its_good_runs_keeps_no_floor():
     conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10"}
     mem = JobMemory()
-    for gib, parts, status in ((100, 200, "succeeded"), (300, 200, "failed"), (300, 800, "succeeded"),
-                               (600, 800, "failed"), (600, 1600, "succeeded")):
-        mem.learn(quantities({**conf, "spark.sql.shuffle.partitions": str(parts)}, gib * 2**30), status,
-                  None if status == "succeeded" else "heap", 100.0)
+    for gib, parts, status in (
+        (100, 200, "succeeded"),
+        (300, 200, "failed"),
+        (300, 800, "succeeded"),
+        (600, 800, "failed"),
+        (600, 1600, "succeeded"),
+    ):
+        mem.learn(
+            quantities({**conf, "spark.sql.shuffle.partitions": str(parts)}, gib * 2**30),
+            status,
+            None if status == "succeeded" else "heap",
+            100.0,
+        )
     assert mem.floor == 0 and mem.fail_load > mem.ok_load

@@ -3,6 +3,7 @@ and input that must not reach the audit trail or the terminal.
 
 Processes are synchronised through pipes (the MLOPS_CONSOLE_HOLD_AT hook stops a process at a named point,
 says so on stderr and waits for a line on stdin), never by sleeping."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import DB_NAME, REPO, SIM_DB, Cli, connect
 
 FAST = {"MLOPS_CONSOLE_SIM_POD_START": "0"}
@@ -57,8 +57,15 @@ class Held:
     def __init__(self, cli: Cli, points: str, *args: str):
         env = {**cli.env, "MLOPS_CONSOLE_HOLD_AT": points}
         self.args = args
-        self.p = subprocess.Popen([sys.executable, "-m", "console", *args], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cli.root)
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "console", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=cli.root,
+        )
         self.err = ""
         first = points.split(",")[0].split(":")[0]
         assert self.reached(first), f"{args} never held at {first} (rc {self.p.wait()}): {self.err}"
@@ -95,16 +102,21 @@ class Held:
 def test_a_bystander_does_not_settle_the_intent_of_a_running_writer(mc, home_copy, then):
     [node] = schedulable_nodes(home_copy, 1)
     writer = Held(mc, "after-intent", *H(home_copy), "nodes", "cordon", node)
-    [(audit_id,)] = sql(home_copy, "SELECT audit_id FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
-                                   " SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id AND b.stage != a.stage)")
+    [(audit_id,)] = sql(
+        home_copy,
+        "SELECT audit_id FROM audit a WHERE stage = 'RequestReceived' AND NOT EXISTS ("
+        " SELECT 1 FROM audit b WHERE b.audit_id = a.audit_id AND b.stage != a.stage)",
+    )
     # a colleague looks at the nodes meanwhile: their start must leave the running writer's change alone
     mc.ok(*H(home_copy), "nodes", "list", "--format", "json")
     assert [r["stage"] for r in trail(home_copy)[audit_id]] == ["RequestReceived"]
     if then == "writer finishes":
         rc, out, err = writer.release()
         assert rc == 0, err
-        assert [(r["stage"], "recovered" in r["annotations"]) for r in trail(home_copy)[audit_id]] == \
-            [("RequestReceived", False), ("ResponseComplete", False)]
+        assert [(r["stage"], "recovered" in r["annotations"]) for r in trail(home_copy)[audit_id]] == [
+            ("RequestReceived", False),
+            ("ResponseComplete", False),
+        ]
     else:
         writer.kill()
         mc.ok(*H(home_copy), "nodes", "list", "--format", "json")  # the next start settles it: not applied
@@ -119,12 +131,18 @@ def test_an_intent_from_before_writer_identity_is_still_settled(mc, home_copy):
     """A trail written by an older mlops-console has intents without a writer: a next start settles them."""
     from core.audit import AuditLog
     from core.store import Store
+
     [node] = schedulable_nodes(home_copy, 1)
     store = Store(home_copy)
     try:
         # the intent exactly as the older code wrote it: no writer annotation
-        intent = AuditLog(store)._append(stage="RequestReceived", verb="cordon", user="old",
-                                        object_ref={"resource": "node", "name": node}, before={"old": "snapshot"})
+        intent = AuditLog(store)._append(
+            stage="RequestReceived",
+            verb="cordon",
+            user="old",
+            object_ref={"resource": "node", "name": node},
+            before={"old": "snapshot"},
+        )
     finally:
         store.close()
     mc.ok(*H(home_copy), "nodes", "list")
@@ -135,14 +153,20 @@ def test_an_intent_from_before_writer_identity_is_still_settled(mc, home_copy):
 
 def test_writer_liveness():
     from core.audit import writer_alive, writer_identity
+
     me = writer_identity()
     assert me["pid"] == os.getpid() and writer_alive(me)
     if me["start"] is not None:  # Linux: a reused pid has another start time
         assert not writer_alive({**me, "start": me["start"] + 1})
     assert not writer_alive({**me, "boot_id": "another-boot"}) or me["boot_id"] is None
     assert not writer_alive({**me, "host": me["host"] + ".elsewhere"})
-    child = subprocess.run([sys.executable, "-c", "import json; from core.audit import writer_identity as w;"
-                            " print(json.dumps(w()))"], capture_output=True, text=True, cwd=REPO, check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "import json; from core.audit import writer_identity as w; print(json.dumps(w()))"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
     assert not writer_alive(json.loads(child.stdout))  # that process has ended
     assert not writer_alive(None) and not writer_alive("garbage") and not writer_alive({})
 
@@ -150,6 +174,7 @@ def test_writer_liveness():
 def test_a_change_never_gets_a_second_outcome(tmp_path):
     from core.audit import AlreadySettled, AuditLog
     from core.store import Store
+
     store = Store(tmp_path)
     log = AuditLog(store)
     ref = {"resource": "node", "name": "n1"}
@@ -181,9 +206,18 @@ def test_two_processes_changing_nodes_at_once_leave_one_true_outcome_per_change(
     n = 10
     nodes = schedulable_nodes(home_copy, 2)
     before = set(trail(home_copy))
-    loops = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(LOOP), str(home_copy), node, str(n)],
-                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              env=mc.env, cwd=mc.root) for node in nodes]
+    loops = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(LOOP), str(home_copy), node, str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=mc.env,
+            cwd=mc.root,
+        )
+        for node in nodes
+    ]
     for p in loops:
         assert p.stderr.readline().strip() == "ready"
     for p in loops:
@@ -212,6 +246,7 @@ def test_a_second_unfinished_operation_on_one_target_is_refused_by_the_store(tmp
     from core.errors import Conflict
     from core.operations import Operations
     from core.store import Store
+
     store = Store(tmp_path)
     ops = Operations(store, _NoCluster())
     first = ops.create("pool-config", "pool/p", {}, [], "u")
@@ -238,13 +273,17 @@ def test_a_second_unfinished_operation_on_one_target_is_refused_by_the_store(tmp
 def test_a_store_holding_two_unfinished_operations_on_one_target_still_opens(tmp_path):
     """Written before one-per-target was enforced: the migration keeps the newest unfinished one."""
     from core.store import MIGRATIONS, SCHEMA_VERSION, Store
+
     conn = sqlite3.connect(tmp_path / DB_NAME)
     for script in MIGRATIONS[:4]:
         conn.executescript(script)
     conn.execute("PRAGMA user_version = 4")
     for op_id, created in (("old", "2026-11-20T10:00:00Z"), ("new", "2026-11-20T11:00:00Z")):
-        conn.execute("INSERT INTO operations (id, kind, target, params, state, steps, user, created_at, updated_at)"
-                     " VALUES (?, 'pool-config', 'pool/p', '{}', 'running', '[]', 'u', ?, ?)", (op_id, created, created))
+        conn.execute(
+            "INSERT INTO operations (id, kind, target, params, state, steps, user, created_at, updated_at)"
+            " VALUES (?, 'pool-config', 'pool/p', '{}', 'running', '[]', 'u', ?, ?)",
+            (op_id, created, created),
+        )
     conn.commit()
     conn.close()
     store = Store(tmp_path)
@@ -300,12 +339,20 @@ def test_a_full_disk_is_named_and_nothing_is_half_written(mc, home_copy):
     n_before = sql(home_copy, "SELECT count(*) FROM audit")[0][0]
     # labels far larger than a page: the change needs pages the store may not take
     words = [f"team{i:03d}.example.com/owner={'x' * 63}" for i in range(100)]
-    p = subprocess.run([sys.executable, "-c", textwrap.dedent(DISK_FULL_CLI), *H(home_copy), "nodes", "label",
-                        node, *words], capture_output=True, text=True, env=mc.env, cwd=mc.root, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(DISK_FULL_CLI), *H(home_copy), "nodes", "label", node, *words],
+        capture_output=True,
+        text=True,
+        env=mc.env,
+        cwd=mc.root,
+        timeout=120,
+    )
     assert p.returncode == 2, p.stderr
     # the intent fits in the console's store; the labels do not fit in the simulator's
-    assert p.stderr == (f"mlops-console: error: store {home_copy / SIM_DB}: the disk is full (database or disk "
-                        f"is full); nothing was written\n")
+    assert p.stderr == (
+        f"mlops-console: error: store {home_copy / SIM_DB}: the disk is full (database or disk "
+        f"is full); nothing was written\n"
+    )
     assert sql(home_copy, "SELECT labels FROM nodes WHERE name = ?", (node,)) == labels_before
     assert sql(home_copy, "PRAGMA integrity_check") == [("ok",)]
     new = [r for r in sql(home_copy, "SELECT stage FROM audit WHERE seq > ?", (n_before,))]
@@ -329,8 +376,9 @@ def test_a_held_write_lock_is_named_and_nothing_is_written(mc, home_copy):
         other.close()
     assert r.rc == 2, r.err
     [line] = r.err.splitlines()
-    assert line.startswith(f"mlops-console: error: store {home_copy / DB_NAME} is locked by another "
-                           "mlops-console process"), line
+    assert line.startswith(
+        f"mlops-console: error: store {home_copy / DB_NAME} is locked by another mlops-console process"
+    ), line
     assert "building the estate" in line and "nothing was written" in line and "database is locked" in line
     assert sql(home_copy, "SELECT count(*) FROM audit") == before
     assert sql(home_copy, "SELECT unschedulable FROM nodes WHERE name = ?", (node,)) == [(0,)]
@@ -341,7 +389,8 @@ def test_a_bad_lock_timeout_is_named(mc, home_copy, value):
     r = mc(*H(home_copy), "nodes", "list", env={"MLOPS_CONSOLE_LOCK_TIMEOUT": value})
     assert r.rc == 2 and r.err.splitlines() == [
         f"mlops-console: error: environment variable MLOPS_CONSOLE_LOCK_TIMEOUT must be a number of seconds "
-        f"(0 or more), got {value!r}"], r.err
+        f"(0 or more), got {value!r}"
+    ], r.err
 
 
 # == 4. names and values as Kubernetes takes them; the acting user ========================================
@@ -362,20 +411,23 @@ def refused(r, *needles: str) -> str:
     return line
 
 
-@pytest.mark.parametrize("word,needles", [
-    (f"team={HOSTILE}", ["label 'team=mallory[bold]\\x1b[2J'", "value"]),
-    ("team=" + "x" * 64, ["value", "63 characters"]),
-    ("team=-ml", ["value", "start and end with an alphanumeric"]),
-    ("-team=ml", ["key", "name part"]),
-    ("te am=ml", ["key", "name part"]),
-    ("t" * 64 + "=ml", ["key", "name part", "63 characters"]),
-    ("Example.com/team=ml", ["key", "prefix", "DNS-1123 subdomain"]),
-    ("/team=ml", ["key", "prefix", "empty"]),
-    ("example.com/=ml", ["key", "name part", "empty"]),
-    ("a/b/c=ml", ["key", "at most one '/'"]),
-    (("a" * 63 + ".") * 4 + "com/team=ml", ["key", "prefix", "253 characters"]),
-    (f"{HOSTILE}-", ["label 'mallory[bold]\\x1b[2J-'", "key"]),
-])
+@pytest.mark.parametrize(
+    "word,needles",
+    [
+        (f"team={HOSTILE}", ["label 'team=mallory[bold]\\x1b[2J'", "value"]),
+        ("team=" + "x" * 64, ["value", "63 characters"]),
+        ("team=-ml", ["value", "start and end with an alphanumeric"]),
+        ("-team=ml", ["key", "name part"]),
+        ("te am=ml", ["key", "name part"]),
+        ("t" * 64 + "=ml", ["key", "name part", "63 characters"]),
+        ("Example.com/team=ml", ["key", "prefix", "DNS-1123 subdomain"]),
+        ("/team=ml", ["key", "prefix", "empty"]),
+        ("example.com/=ml", ["key", "name part", "empty"]),
+        ("a/b/c=ml", ["key", "at most one '/'"]),
+        (("a" * 63 + ".") * 4 + "com/team=ml", ["key", "prefix", "253 characters"]),
+        (f"{HOSTILE}-", ["label 'mallory[bold]\\x1b[2J-'", "key"]),
+    ],
+)
 def test_bad_labels_are_refused_by_name(mc, home_copy, word, needles):
     [node] = schedulable_nodes(home_copy, 1)
     before, events = node_labels_taints(home_copy, node), sql(home_copy, "SELECT count(*) FROM audit")
@@ -385,21 +437,29 @@ def test_bad_labels_are_refused_by_name(mc, home_copy, word, needles):
 
 def test_labels_kubernetes_accepts_are_applied(mc, home_copy):
     [node] = schedulable_nodes(home_copy, 1)
-    words = ["example.com/team=ML_ops-1.a", "empty=", "x" * 63 + "=" + "y" * 63, "a.b-c_d=Z",
-             ("a" * 63 + ".") * 3 + "a" * 61 + "/k=v"]
+    words = [
+        "example.com/team=ML_ops-1.a",
+        "empty=",
+        "x" * 63 + "=" + "y" * 63,
+        "a.b-c_d=Z",
+        ("a" * 63 + ".") * 3 + "a" * 61 + "/k=v",
+    ]
     mc.ok(*H(home_copy), "nodes", "label", node, *words)
     labels = json.loads(node_labels_taints(home_copy, node)[0])
     assert {w.partition("=")[0]: w.partition("=")[2] for w in words}.items() <= labels.items()
 
 
-@pytest.mark.parametrize("word,needles", [
-    (f"dedicated={HOSTILE}:NoSchedule", ["taint", "value"]),
-    ("-dedicated=ml:NoSchedule", ["taint", "key", "name part"]),
-    ("Bad.Prefix/dedicated=ml:NoSchedule", ["taint", "key", "prefix"]),
-    ("dedicated=ml:Sometimes", ["taint", "NoSchedule, PreferNoSchedule, NoExecute"]),
-    (f"{HOSTILE}:NoSchedule-", ["taint", "key"]),
-    ("dedicated:Sometimes-", ["taint", "NoSchedule, PreferNoSchedule, NoExecute"]),
-])
+@pytest.mark.parametrize(
+    "word,needles",
+    [
+        (f"dedicated={HOSTILE}:NoSchedule", ["taint", "value"]),
+        ("-dedicated=ml:NoSchedule", ["taint", "key", "name part"]),
+        ("Bad.Prefix/dedicated=ml:NoSchedule", ["taint", "key", "prefix"]),
+        ("dedicated=ml:Sometimes", ["taint", "NoSchedule, PreferNoSchedule, NoExecute"]),
+        (f"{HOSTILE}:NoSchedule-", ["taint", "key"]),
+        ("dedicated:Sometimes-", ["taint", "NoSchedule, PreferNoSchedule, NoExecute"]),
+    ],
+)
 def test_bad_taints_are_refused_by_name(mc, home_copy, word, needles):
     [node] = schedulable_nodes(home_copy, 1)
     before, events = node_labels_taints(home_copy, node), sql(home_copy, "SELECT count(*) FROM audit")
@@ -415,9 +475,17 @@ def test_taints_kubernetes_accepts_are_applied(mc, home_copy):
     assert {"key": "dedicated", "value": "", "effect": "PreferNoSchedule"} in taints
 
 
-@pytest.mark.parametrize("name,problem", [(HOSTILE, "control character"), ("", "empty"), ("a\tb", "control character"),
-                                          ("a\u202eb", "control character"), ("u" * 257, "256 characters")],
-                         ids=["escape-sequence", "empty", "tab", "bidi-override", "too-long"])
+@pytest.mark.parametrize(
+    "name,problem",
+    [
+        (HOSTILE, "control character"),
+        ("", "empty"),
+        ("a\tb", "control character"),
+        ("a\u202eb", "control character"),
+        ("u" * 257, "256 characters"),
+    ],
+    ids=["escape-sequence", "empty", "tab", "bidi-override", "too-long"],
+)
 @pytest.mark.parametrize("source", ["option", "environment", "config"])
 def test_a_bad_acting_user_is_refused_by_name(mc, home_copy, tmp_path, name, problem, source):
     events = sql(home_copy, "SELECT count(*) FROM audit")

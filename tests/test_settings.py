@@ -1,4 +1,5 @@
 """Settings: defaults < config file < environment (MLOPS_CONSOLE_*) < command line, with clear errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,6 +19,7 @@ def cfg(clean_env, monkeypatch, tmp_path):
     def write(text: str) -> Path:
         path.write_text(text, encoding="utf-8")
         return path
+
     return write
 
 
@@ -76,25 +78,39 @@ def test_home_expands_the_user_dir(clean_env, monkeypatch, tmp_path):
     assert settings.load({"home": "~/consoles/a"}).home == tmp_path / "me" / "consoles" / "a"
 
 
-@pytest.mark.parametrize("value, expected", [("1", True), ("yes", True), ("TRUE", True), ("on", True),
-                                             ("0", False), ("no", False), ("False", False), ("off", False)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("1", True),
+        ("yes", True),
+        ("TRUE", True),
+        ("on", True),
+        ("0", False),
+        ("no", False),
+        ("False", False),
+        ("off", False),
+    ],
+)
 def test_boolean_environment_values(clean_env, monkeypatch, value, expected):
     monkeypatch.setenv("MLOPS_CONSOLE_READ_ONLY", value)
     assert settings.load({}).read_only is expected
 
 
-@pytest.mark.parametrize("text, needles", [
-    ("seed = 42\nthis is not toml\n", ["invalid TOML", "line 2"]),
-    ("[section\n", ["invalid TOML", "line 1"]),
-    ("colour = 'red'\n", ["unknown key 'colour'"]),
-    ("seed = 'many'\n", ["'seed'", "integer"]),
-    ("seed = true\n", ["'seed'"]),
-    ("refresh_seconds = 'soon'\n", ["'refresh_seconds'"]),
-    ("read_only = 'maybe'\n", ["'read_only'", "true or false"]),
-    ("read_only = 1\n", ["'read_only'"]),
-    ("home = 5\n", ["'home'"]),
-    ("theme = 3\n", ["'theme'"]),
-])
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        ("seed = 42\nthis is not toml\n", ["invalid TOML", "line 2"]),
+        ("[section\n", ["invalid TOML", "line 1"]),
+        ("colour = 'red'\n", ["unknown key 'colour'"]),
+        ("seed = 'many'\n", ["'seed'", "integer"]),
+        ("seed = true\n", ["'seed'"]),
+        ("refresh_seconds = 'soon'\n", ["'refresh_seconds'"]),
+        ("read_only = 'maybe'\n", ["'read_only'", "true or false"]),
+        ("read_only = 1\n", ["'read_only'"]),
+        ("home = 5\n", ["'home'"]),
+        ("theme = 3\n", ["'theme'"]),
+    ],
+)
 def test_bad_config_file_names_the_file_and_the_fault(cfg, text, needles):
     path = cfg(text)
     with pytest.raises(BadInput) as e:
@@ -115,8 +131,10 @@ def test_unreadable_config_file(cfg):
     assert str(path) in str(e.value)
 
 
-@pytest.mark.parametrize("var, value", [("MLOPS_CONSOLE_REFRESH_SECONDS", "abc"), ("MLOPS_CONSOLE_SEED", "4.5"),
-                                        ("MLOPS_CONSOLE_READ_ONLY", "maybe")])
+@pytest.mark.parametrize(
+    "var, value",
+    [("MLOPS_CONSOLE_REFRESH_SECONDS", "abc"), ("MLOPS_CONSOLE_SEED", "4.5"), ("MLOPS_CONSOLE_READ_ONLY", "maybe")],
+)
 def test_bad_environment_variable_names_it(clean_env, monkeypatch, var, value):
     monkeypatch.setenv(var, value)
     with pytest.raises(BadInput) as e:

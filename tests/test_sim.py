@@ -1,4 +1,5 @@
 """The embedded simulator: deterministic from (seed, scale, clock), persisted, and shaped like the design says."""
+
 from __future__ import annotations
 
 import re
@@ -7,14 +8,14 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-
 from conftest import PINNED_NOW, REPO
+
 from core import clock
-from core.errors import BadInput
 from core.backends.sim import parse_scale
 from core.backends.sim.estate import GiB, parse_mem
-from core.taxonomy import TAXONOMY
 from core.backends.sim.logs import LogTemplate, load_templates
+from core.errors import BadInput
+from core.taxonomy import TAXONOMY
 
 TEMPLATES = load_templates(REPO / "fixtures" / "logs")
 
@@ -46,8 +47,12 @@ def H(home) -> tuple[str, str]:
 # -- determinism -------------------------------------------------------------------------------------
 def test_same_seed_and_clock_give_the_same_estate(cli, tmp_path, demo_home):
     a, b = tmp_path / "a", tmp_path / "b"
-    for listing in (["jobs", "list", "--format", "json"], ["nodes", "list", "--format", "json"],
-                    ["rollouts", "list", "--format", "json"], ["models", "list", "--format", "json"]):
+    for listing in (
+        ["jobs", "list", "--format", "json"],
+        ["nodes", "list", "--format", "json"],
+        ["rollouts", "list", "--format", "json"],
+        ["models", "list", "--format", "json"],
+    ):
         out_a = cli.ok(*H(a), *listing).out
         out_b = cli.ok(*H(b), *listing).out
         assert out_a == out_b, listing
@@ -64,8 +69,9 @@ def test_another_seed_gives_other_attempts(cli, tmp_path, demo_attempts):
 
 
 def test_estate_survives_a_restart_with_a_later_clock(cli, home_copy, demo_attempts):
-    later = cli.ok(*H(home_copy), "jobs", "list", "--format", "json",
-                   env={"MLOPS_CONSOLE_NOW": "2026-12-01T08:00:00Z"}).json()
+    later = cli.ok(
+        *H(home_copy), "jobs", "list", "--format", "json", env={"MLOPS_CONSOLE_NOW": "2026-12-01T08:00:00Z"}
+    ).json()
     assert later == demo_attempts
 
 
@@ -163,16 +169,22 @@ def test_scaled_home_refuses_another_scale(cli, tmp_path):
     assert len(r.err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("", {}), ("nodes=10", {"nodes": 10}), ("nodes=10000,jobs=100000", {"nodes": 10000, "jobs": 100000}),
-    (" jobs=5 , nodes=3 ", {"jobs": 5, "nodes": 3}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", {}),
+        ("nodes=10", {"nodes": 10}),
+        ("nodes=10000,jobs=100000", {"nodes": 10000, "jobs": 100000}),
+        (" jobs=5 , nodes=3 ", {"jobs": 5, "nodes": 3}),
+    ],
+)
 def test_parse_scale(text, expected):
     assert parse_scale(text) == expected
 
 
-@pytest.mark.parametrize("text", ["nodes", "nodes=", "nodes=x", "nodes=0", "nodes=-4", "gpus=3",
-                                  "nodes=10;jobs=4", "nodes=99999999999"])
+@pytest.mark.parametrize(
+    "text", ["nodes", "nodes=", "nodes=x", "nodes=0", "nodes=-4", "gpus=3", "nodes=10;jobs=4", "nodes=99999999999"]
+)
 def test_parse_scale_rejects(text):
     with pytest.raises(BadInput) as e:
         parse_scale(text)

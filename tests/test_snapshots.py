@@ -1,13 +1,14 @@
 """Screens as the operator sees them (pytest-textual-snapshot). Clock and seed are pinned, so the SVGs
 are stable; after an intended change of a screen, refresh with `pytest --snapshot-update`."""
+
 from __future__ import annotations
 
 import pytest
+from test_tui import settle
 
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
-from test_tui import settle
 
 PINNED = "2026-11-20T12:00:00Z"
 
@@ -25,6 +26,7 @@ def app_factory(tmp_path, monkeypatch):
         # the screens show the same numbers however the workers interleave
         engine.autofix_reconcile()
         return ConsoleApp(engine, settings)
+
     return make
 
 
@@ -35,6 +37,7 @@ def test_dashboard(snap_compare, app_factory):
             if "loading" not in str(pilot.app.screen.query_one("#board").content):
                 break
             await pilot.pause(0.05)
+
     assert snap_compare(app_factory(), terminal_size=(120, 34), run_before=run_before)
 
 
@@ -53,11 +56,14 @@ def test_nodes_view_filtered(snap_compare, app_factory):
         await open_view(pilot, "nodes")
         await pilot.press("slash", *"highmem", "enter")
         await settle(pilot)
+
     assert snap_compare(app_factory(), terminal_size=(120, 30), run_before=run_before)
 
 
 def test_autofix_queue_without_a_model(snap_compare, app_factory):
     """The queue before any model is trained: plain retries queued, memory failures waiting, T offered."""
+
     async def run_before(pilot):
         await open_view(pilot, "autofix")
+
     assert snap_compare(app_factory(), terminal_size=(130, 24), run_before=run_before)

@@ -1,8 +1,7 @@
 """The Spark world the recommender will be trained and judged on: deterministic, physically sensible,
 and writing history records and logs that the rest of the console reads like the real thing."""
-from __future__ import annotations
 
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 
@@ -39,10 +38,17 @@ def test_failure_logs_are_classified_by_the_built_in_rules(world):
 def test_more_heap_never_brings_a_heap_failure(world):
     _, truths = world
     for truth in list(truths.values())[:15]:
-        conf = {"spark.executor.memory": "2g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-                "spark.sql.shuffle.partitions": "200", "spark.executor.memoryOverhead": "16g"}
-        failures = [w.run(truth, {**conf, "spark.executor.memory": format_size(m * GiB)}, 200 * GiB).failure
-                    for m in (2, 4, 8, 16, 32, 64)]
+        conf = {
+            "spark.executor.memory": "2g",
+            "spark.executor.cores": "4",
+            "spark.executor.instances": "10",
+            "spark.sql.shuffle.partitions": "200",
+            "spark.executor.memoryOverhead": "16g",
+        }
+        failures = [
+            w.run(truth, {**conf, "spark.executor.memory": format_size(m * GiB)}, 200 * GiB).failure
+            for m in (2, 4, 8, 16, 32, 64)
+        ]
         seen_ok = False
         for f in failures:
             seen_ok = seen_ok or f != "heap"
@@ -51,8 +57,12 @@ def test_more_heap_never_brings_a_heap_failure(world):
 
 def test_overhead_kills_are_fixed_by_more_overhead_and_cost_more_memory():
     truth = w.JobTruth("j", expansion=2.0, skew=1.2, native_mib_per_core=600, collect_fraction=0.0, cpu_s_per_gib=30)
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "800"}
+    conf = {
+        "spark.executor.memory": "8g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "10",
+        "spark.sql.shuffle.partitions": "800",
+    }
     tight = w.run(truth, conf, 100 * GiB)
     assert tight.failure == "overhead"
     roomy = w.run(truth, {**conf, "spark.executor.memoryOverhead": "4g"}, 100 * GiB)
@@ -76,9 +86,15 @@ def test_the_cheapest_fix_succeeds_and_beats_a_blind_memory_bump(world):
 
 def test_tiny_partitions_cost_time_and_a_driver_can_outgrow_the_whole_space():
     truth = w.JobTruth("j", expansion=3.0, skew=1.3, native_mib_per_core=200, collect_fraction=0.2, cpu_s_per_gib=40)
-    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "800", "spark.executor.memoryOverhead": "2g",
-            "spark.driver.memory": "64g", "spark.driver.maxResultSize": "0"}
+    conf = {
+        "spark.executor.memory": "8g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "10",
+        "spark.sql.shuffle.partitions": "800",
+        "spark.executor.memoryOverhead": "2g",
+        "spark.driver.memory": "64g",
+        "spark.driver.maxResultSize": "0",
+    }
     moderate = w.run(truth, conf, 100 * GiB)
     tiny = w.run(truth, {**conf, "spark.sql.shuffle.partitions": "20000"}, 100 * GiB)
     assert moderate.status == tiny.status == "succeeded" and tiny.runtime_seconds > moderate.runtime_seconds
@@ -100,8 +116,13 @@ def test_the_slas_reference_is_the_failed_config_with_enough_memory_even_at_64g(
     job already at the space's 64 GiB that run is not one the space can make; it is still a full run of
     that shape without spilling — not the failed run, cut short when it died."""
     truth = w.JobTruth("j", expansion=8.0, skew=4.0, native_mib_per_core=300, collect_fraction=0.0, cpu_s_per_gib=80)
-    conf = {"spark.executor.memory": "64g", "spark.executor.cores": "4", "spark.executor.instances": "20",
-            "spark.sql.shuffle.partitions": "400", "spark.executor.memoryOverhead": "8g"}
+    conf = {
+        "spark.executor.memory": "64g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "20",
+        "spark.sql.shuffle.partitions": "400",
+        "spark.executor.memoryOverhead": "8g",
+    }
     failed = w.run(truth, conf, 1000 * GiB)
     enough = w.run(truth, conf, 1000 * GiB, enough_memory=True)
     assert failed.failure == "heap" and enough.status == "succeeded" and enough.failure is None
@@ -114,30 +135,43 @@ def test_the_slas_reference_is_the_failed_config_with_enough_memory_even_at_64g(
     # without spilling the same shape runs faster than any config of it that spills and survives
     spilling = w.run(truth, {**conf, "spark.sql.shuffle.partitions": "1600"}, 1000 * GiB)
     assert spilling.status == "succeeded" and spilling.detail["pressure"] > 1
-    assert w.run(truth, {**conf, "spark.sql.shuffle.partitions": "1600"}, 1000 * GiB, enough_memory=True).runtime_seconds \
+    assert (
+        w.run(truth, {**conf, "spark.sql.shuffle.partitions": "1600"}, 1000 * GiB, enough_memory=True).runtime_seconds
         < spilling.runtime_seconds
+    )
 
 
 def test_a_hot_key_does_not_yield_to_partitions_only_to_memory_per_task():
     records, truths = w.history(7, n_jobs=8, days=3, hot_keys=1.0)
     assert all(t.hot_fraction > 0 for t in truths.values())
     assert all(t.hot_fraction == 0 for t in w.history(7, n_jobs=8, days=3)[1].values())
-    truth = w.JobTruth("j", expansion=4.0, skew=1.2, native_mib_per_core=200, collect_fraction=0.0, cpu_s_per_gib=30,
-                       hot_fraction=0.05)  # 5 GiB of a 100 GiB input under one key: a 20 GiB need
+    truth = w.JobTruth(
+        "j", expansion=4.0, skew=1.2, native_mib_per_core=200, collect_fraction=0.0, cpu_s_per_gib=30, hot_fraction=0.05
+    )  # 5 GiB of a 100 GiB input under one key: a 20 GiB need
     plain = w.JobTruth(**{**truth.__dict__, "hot_fraction": 0.0})
-    conf = {"spark.executor.memory": "16g", "spark.executor.cores": "4", "spark.executor.instances": "10",
-            "spark.sql.shuffle.partitions": "50"}
+    conf = {
+        "spark.executor.memory": "16g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "10",
+        "spark.sql.shuffle.partitions": "50",
+    }
     more_parts = {**conf, "spark.sql.shuffle.partitions": "3200"}
     assert w.run(plain, conf, 100 * GiB).failure == "heap" and w.run(plain, more_parts, 100 * GiB).status == "succeeded"
     assert w.run(truth, more_parts, 100 * GiB).failure == "heap"  # the key's partition is as big as before
-    per_task = {**conf, "spark.executor.memory": "64g", "spark.executor.cores": "1", "spark.executor.instances": "40",
-                "spark.executor.memoryOverhead": "4g"}
+    per_task = {
+        **conf,
+        "spark.executor.memory": "64g",
+        "spark.executor.cores": "1",
+        "spark.executor.instances": "40",
+        "spark.executor.memoryOverhead": "4g",
+    }
     assert w.run(truth, per_task, 100 * GiB).status == "succeeded"
 
 
 def test_a_failed_runs_log_is_stamped_within_the_hour_after_it_was_submitted():
     """Spark's yy/MM/dd HH:mm:ss stamps agree with the record's submitted_at (they used to read one fixed day)."""
     from datetime import datetime, timedelta
+
     records, _ = w.history(3, n_jobs=20, days=10)
     failed = [r for r in records if r["status"] == "failed"]
     assert failed

@@ -1,13 +1,14 @@
 """The stores: real SQLite files, migrations, WAL, reopening, and readers on other threads. The console's
 own (console.db) and the simulator's estate (sim.db, its own schema) are apart."""
+
 from __future__ import annotations
 
 import sqlite3
 import threading
 
 import pytest
-
 from conftest import DB_NAME, SIM_DB, copy_home
+
 from console import settings as settings_mod
 from console.engine import Engine
 from core.backends.sim import schema as sim_schema
@@ -181,9 +182,20 @@ def test_json_columns_round_trip(tmp_path):
     try:
         conf = {"spark.executor.memory": "4g", "spark.executor.cores": "4"}
         with store.transaction():
-            store.insert_all("attempts", [{"run_id": "r1", "job_id": "j", "attempt": 1,
-                                           "submitted_at": "2026-11-01T03:00:00Z", "status": "failed",
-                                           "conf": conf, "extra": {"queue": "prod"}}])
+            store.insert_all(
+                "attempts",
+                [
+                    {
+                        "run_id": "r1",
+                        "job_id": "j",
+                        "attempt": 1,
+                        "submitted_at": "2026-11-01T03:00:00Z",
+                        "status": "failed",
+                        "conf": conf,
+                        "extra": {"queue": "prod"},
+                    }
+                ],
+            )
         row = store.one("SELECT * FROM attempts WHERE run_id = ?", ("r1",))
         assert row["conf"] == conf
         assert row["extra"] == {"queue": "prod"}
@@ -214,19 +226,42 @@ def test_an_old_home_keeps_its_imported_history_and_loses_the_cluster_tables(tmp
     store = Store(home, migrations=MIGRATIONS[:4])
     with store.transaction():
         store.insert_all("jobs", [{"job_id": "j", "kind": "spark", "owner": "o", "schedule": "-"}])
-        store.insert_all("attempts", [
-            {"run_id": "live-1", "job_id": "j", "attempt": 1, "submitted_at": "2026-11-01T03:00:00Z",
-             "status": "failed", "source": "sim"},
-            {"run_id": "imp-1", "job_id": "j", "attempt": 1, "submitted_at": "2026-10-01T03:00:00Z",
-             "status": "succeeded", "conf": {"spark.executor.memory": "4g"}, "extra": {"team": "x"},
-             "source": "import:h.jsonl"}])
+        store.insert_all(
+            "attempts",
+            [
+                {
+                    "run_id": "live-1",
+                    "job_id": "j",
+                    "attempt": 1,
+                    "submitted_at": "2026-11-01T03:00:00Z",
+                    "status": "failed",
+                    "source": "sim",
+                },
+                {
+                    "run_id": "imp-1",
+                    "job_id": "j",
+                    "attempt": 1,
+                    "submitted_at": "2026-10-01T03:00:00Z",
+                    "status": "succeeded",
+                    "conf": {"spark.executor.memory": "4g"},
+                    "extra": {"team": "x"},
+                    "source": "import:h.jsonl",
+                },
+            ],
+        )
     store.close()
     store = Store(home)
     try:
         assert store.schema_version == SCHEMA_VERSION
         rows = store.query("SELECT run_id, conf, extra, source FROM history")
-        assert rows == [{"run_id": "imp-1", "conf": {"spark.executor.memory": "4g"}, "extra": {"team": "x"},
-                         "source": "import:h.jsonl"}]
+        assert rows == [
+            {
+                "run_id": "imp-1",
+                "conf": {"spark.executor.memory": "4g"},
+                "extra": {"team": "x"},
+                "source": "import:h.jsonl",
+            }
+        ]
         tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert not tables & set(SIM_TABLES)
     finally:

@@ -1,20 +1,34 @@
 """Triage from the command line: the built-in rules, `classify`, `rules`, signatures, rules from signatures."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
-from core.taxonomy import ACTIONS, TAXONOMY
 from test_sim import category_of
+
+from core.taxonomy import ACTIONS, TAXONOMY
 
 BUILTIN = REPO / "autofix" / "rules.toml"
 # The taxonomy table of DESIGN.md, verbatim: category ids are part of the CLI contract.
-DESIGN_TAXONOMY = ["memory_exceeded", "disk_exhausted", "shuffle_fetch_failed", "node_lost", "network_transient",
-                   "storage_throttled", "missing_input", "permission_denied", "schema_mismatch", "user_code_error",
-                   "timeout", "image_pull_failed", "gpu_failure", "unclassified"]
+DESIGN_TAXONOMY = [
+    "memory_exceeded",
+    "disk_exhausted",
+    "shuffle_fetch_failed",
+    "node_lost",
+    "network_transient",
+    "storage_throttled",
+    "missing_input",
+    "permission_denied",
+    "schema_mismatch",
+    "user_code_error",
+    "timeout",
+    "image_pull_failed",
+    "gpu_failure",
+    "unclassified",
+]
 
 
 def H(home) -> tuple[str, str]:
@@ -60,9 +74,11 @@ def test_jobs_show_carries_the_triage(session_cli, demo_home, demo_failed):
 
 def test_classify_files_and_stdin(session_cli, tmp_path):
     oom = tmp_path / "oom.log"
-    oom.write_text("26/11/20 03:14:07 INFO Executor: Running task 1.0\n"
-                   "26/11/20 03:14:09 ERROR Executor: Exception in task 1.0 in stage 3.0 (TID 7)\n"
-                   "java.lang.OutOfMemoryError: Java heap space\n\tat java.util.Arrays.copyOf(Arrays.java:3332)\n")
+    oom.write_text(
+        "26/11/20 03:14:07 INFO Executor: Running task 1.0\n"
+        "26/11/20 03:14:09 ERROR Executor: Exception in task 1.0 in stage 3.0 (TID 7)\n"
+        "java.lang.OutOfMemoryError: Java heap space\n\tat java.util.Arrays.copyOf(Arrays.java:3332)\n"
+    )
     quiet = tmp_path / "quiet.log"
     quiet.write_text("all is well\n")
     out = session_cli.ok("classify", str(oom), str(quiet), "--format", "json").json()
@@ -70,9 +86,16 @@ def test_classify_files_and_stdin(session_cli, tmp_path):
     assert {"path", "category", "rule_id", "action", "evidence", "fields"} <= out[0].keys()
     assert out[0]["category"] == "memory_exceeded" and "OutOfMemoryError" in out[0]["evidence"]
     assert out[1]["category"] == "unclassified" and out[1]["rule_id"] is None
-    import subprocess, sys
-    p = subprocess.run([sys.executable, "-m", "console", "classify", "-", "--format", "jsonl"], input=oom.read_bytes(),
-                       capture_output=True, env=session_cli.env, timeout=60)
+    import subprocess
+    import sys
+
+    p = subprocess.run(
+        [sys.executable, "-m", "console", "classify", "-", "--format", "jsonl"],
+        input=oom.read_bytes(),
+        capture_output=True,
+        env=session_cli.env,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["category"] == "memory_exceeded"
 
@@ -82,10 +105,13 @@ def test_classify_missing_file_exits_2(session_cli, tmp_path):
     assert r.rc == 2 and "nope.log" in r.err and "Traceback" not in r.err
 
 
-@pytest.mark.parametrize("body, needle", [
-    ('patterns = ["(oops"]', "invalid regex"),
-    ('patterns = ["x"]\ncategory2 = 1', "unknown field 'category2'"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ('patterns = ["(oops"]', "invalid regex"),
+        ('patterns = ["x"]\ncategory2 = 1', "unknown field 'category2'"),
+    ],
+)
 def test_bad_rules_file_exits_2_naming_file_rule_and_problem(session_cli, tmp_path, body, needle):
     bad = tmp_path / "bad.toml"
     bad.write_text(f'[[rule]]\nid = "broken-one"\ncategory = "timeout"\naction = "retry"\n{body}\n')
@@ -100,9 +126,11 @@ def test_bad_rules_file_exits_2_naming_file_rule_and_problem(session_cli, tmp_pa
 
 def test_rules_check_reports_failing_examples(session_cli, tmp_path):
     f = tmp_path / "r.toml"
-    f.write_text('[[rule]]\nid = "heap"\ncategory = "memory_exceeded"\naction = "retry_with_conf"\n'
-                 'patterns = ["Java heap space"]\nexamples = ["GC overhead limit exceeded"]\n'
-                 'counter_examples = ["java.lang.OutOfMemoryError: Java heap space"]\n')
+    f.write_text(
+        '[[rule]]\nid = "heap"\ncategory = "memory_exceeded"\naction = "retry_with_conf"\n'
+        'patterns = ["Java heap space"]\nexamples = ["GC overhead limit exceeded"]\n'
+        'counter_examples = ["java.lang.OutOfMemoryError: Java heap space"]\n'
+    )
     r = session_cli("rules", "check", str(f))
     assert r.rc == 2
     assert f"{f}: rule 'heap': example 1 does not match" in r.err
@@ -111,8 +139,10 @@ def test_rules_check_reports_failing_examples(session_cli, tmp_path):
 
 def test_rules_test_shows_the_winner_and_every_match(session_cli, tmp_path):
     f = tmp_path / "r.toml"
-    f.write_text('[[rule]]\nid = "first"\ncategory = "timeout"\naction = "retry"\npatterns = ["deadline"]\n\n'
-                 '[[rule]]\nid = "second"\ncategory = "node_lost"\naction = "retry"\npatterns = ["lost"]\n')
+    f.write_text(
+        '[[rule]]\nid = "first"\ncategory = "timeout"\naction = "retry"\npatterns = ["deadline"]\n\n'
+        '[[rule]]\nid = "second"\ncategory = "node_lost"\naction = "retry"\npatterns = ["lost"]\n'
+    )
     log = tmp_path / "l.log"
     log.write_text("executor lost\ndeadline exceeded\n")
     out = session_cli.ok("rules", "test", str(f), str(log), "--format", "json").json()
@@ -127,8 +157,19 @@ def test_signature_to_rule_is_previewed_saved_audited_and_reclassifies(cli, home
     assert sigs and sum(s["count"] for s in sigs) == len(unclassified)
     top = sigs[0]
     # preview only: nothing is written
-    out = cli.ok(*H(home_copy), "rules", "new", "--from-signature", "1", "--category", "user_code_error",
-                 "--id", "my-first-rule", "--format", "json").json()
+    out = cli.ok(
+        *H(home_copy),
+        "rules",
+        "new",
+        "--from-signature",
+        "1",
+        "--category",
+        "user_code_error",
+        "--id",
+        "my-first-rule",
+        "--format",
+        "json",
+    ).json()
     assert out["saved"] is False and out["preview"]["matches"] >= top["count"]
     rules_file = Path(out["file"])
     assert not rules_file.exists()
@@ -136,8 +177,20 @@ def test_signature_to_rule_is_previewed_saved_audited_and_reclassifies(cli, home
     r = cli(*H(home_copy), "--read-only", "rules", "new", "--from-signature", "1", "--id", "my-first-rule", "--yes")
     assert r.rc == 3 and "read-only" in r.err and not rules_file.exists()
     # saved: the rule file gains it, the audit trail has intent and outcome, the failures are reclassified
-    out = cli.ok(*H(home_copy), "--as", "carol", "rules", "new", "--from-signature", "1", "--id", "my-first-rule",
-                 "--yes", "--format", "json").json()
+    out = cli.ok(
+        *H(home_copy),
+        "--as",
+        "carol",
+        "rules",
+        "new",
+        "--from-signature",
+        "1",
+        "--id",
+        "my-first-rule",
+        "--yes",
+        "--format",
+        "json",
+    ).json()
     assert out["saved"] is True and "my-first-rule" in rules_file.read_text()
     events = cli.ok(*H(home_copy), "audit", "list", "--format", "json").json()
     mine = [e for e in events if e["object_ref"].get("name") == "my-first-rule"]

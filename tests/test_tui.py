@@ -1,4 +1,5 @@
 """The TUI under Pilot, as an operator drives it: every view, filter, drill in, come back, quit."""
+
 from __future__ import annotations
 
 import io
@@ -34,6 +35,7 @@ def make_app(tui_home, monkeypatch):
     def make(**cli) -> ConsoleApp:
         settings = load({"home": str(tui_home), "user": "alice", **cli})
         return ConsoleApp(Engine(settings), settings)
+
     return make
 
 
@@ -63,6 +65,7 @@ def type_fast(app, keys: str, first: tuple[str, str] | None = None) -> None:
     """Keys as the terminal delivers a burst (a fast typist, a paste, tmux send-keys): queued at once, no
     pause between them."""
     from textual import events
+
     for key, ch in ([first] if first else []) + [(c, c) for c in keys]:
         app.post_message(events.Key(key, ch))
 
@@ -105,6 +108,7 @@ async def test_a_command_typed_fast_after_the_colon_reaches_the_command_line_not
     """The terminal delivers `:autofix⏎` at once (a fast typist, a paste, tmux send-keys): every key after
     the `:` is the command's, none is lost to the view below, where a letter may be a binding."""
     from textual import events
+
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.2)
@@ -123,6 +127,7 @@ async def test_a_command_typed_fast_after_the_colon_reaches_the_command_line_not
 
 async def _the_filter_holds(pilot, word: str) -> Input:
     from test_tui_changes import until
+
     box = pilot.app.screen.query_one("#filter", Input)
     await until(pilot, lambda: box.value == word)
     await settle(pilot)
@@ -134,6 +139,7 @@ async def test_keys_typed_fast_after_the_slash_reach_the_filter_not_the_table(ma
     """`/cordon` at terminal speed: every key after `/` is the filter's. None reaches the table, where `c`
     cordons the selected node and `r` drains it — also while the view's rows are being reloaded."""
     import threading
+
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await goto(pilot, "nodes")
@@ -177,7 +183,9 @@ async def test_every_view_filter_describe_and_back(make_app):
             total = table.row_count
             # `/` filters the current table; the status line says how many rows are left.
             first_key = table.coordinate_to_cell_key((0, 0)).row_key.value
-            needle = str(table.get_row_at(0)[0].plain if hasattr(table.get_row_at(0)[0], "plain") else table.get_row_at(0)[0])
+            needle = str(
+                table.get_row_at(0)[0].plain if hasattr(table.get_row_at(0)[0], "plain") else table.get_row_at(0)[0]
+            )
             await pilot.press("slash")
             for ch in needle.strip()[:12]:
                 await pilot.press(ch)

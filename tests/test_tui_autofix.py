@@ -1,17 +1,18 @@
 """The Autofix screen under Pilot: approve, edit and reject suggestions; each retry is an audited change
 submitted to the backend; a viewer is not offered the actions."""
+
 from __future__ import annotations
 
 import pytest
+from conftest import copy_home, doomed_past
+from test_tui import goto, settle, wait_rows
+from test_tui_changes import until
 from textual.widgets import Input, Static
 
-from conftest import copy_home, doomed_past
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
 from screens.dialogs import ConfirmScreen, FormScreen
-from test_tui import goto, settle, wait_rows
-from test_tui_changes import until
 
 PINNED = "2026-11-20T12:00:00Z"
 
@@ -30,6 +31,7 @@ def make_app(trained_home, tmp_path, monkeypatch):
             Engine(load({"home": str(home), "user": "erin"})).autofix_reconcile()
         settings = load({"home": str(home), "user": "erin", **cli})
         return ConsoleApp(Engine(settings), settings)
+
     make.home = home
     return make
 
@@ -68,7 +70,9 @@ async def test_approve_submits_an_audited_retry(make_app):
 
 async def test_a_no_retry_advice_is_shown_and_approving_it_says_why_without_submitting(make_app, tmp_path):
     import json
+
     from core.types import to_dict
+
     app = make_app(reconcile=False)
     peek = Engine(load({"home": str(copy_home(make_app.home, tmp_path / "peek"))}))
     peek.autofix_reconcile()
@@ -94,7 +98,9 @@ async def test_approving_a_failure_that_needs_a_config_nobody_suggested_says_why
         await goto(pilot, "autofix")
         table = await wait_rows(pilot)
         ids = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
-        target = next(k for k in ids if app.screen.items[k].action == "retry_with_conf" and not app.screen.items[k].conf)
+        target = next(
+            k for k in ids if app.screen.items[k].action == "retry_with_conf" and not app.screen.items[k].conf
+        )
         table.move_cursor(row=ids.index(target))
         await pilot.pause()
         await pilot.press("a")
@@ -170,6 +176,7 @@ async def test_a_viewer_is_not_offered_approve_edit_or_reject(make_app):
 
 async def test_the_app_reconciles_at_start_in_a_worker_one_at_a_time_and_the_view_only_reads(make_app):
     import threading
+
     app = make_app(reconcile=False)
     gate, calls, writes = threading.Event(), [], []
     reconcile = app.engine.autofix_reconcile
@@ -178,6 +185,7 @@ async def test_the_app_reconciles_at_start_in_a_worker_one_at_a_time_and_the_vie
         calls.append(threading.current_thread() is not threading.main_thread())
         gate.wait(60)
         return reconcile()
+
     app.engine.autofix_reconcile = gated
     async with app.run_test(size=(160, 40)) as pilot:
         await until(pilot, lambda: calls)  # at start, off the UI thread

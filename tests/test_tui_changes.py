@@ -1,15 +1,16 @@
 """Change management in the TUI: node actions (with marks and typed confirmation), rollout verbs, the
 audit chain's status and rollback, and roles that hide what they do not allow."""
+
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Button, DataTable, Input
+from test_tui import goto, plain, wait_rows
+from textual.widgets import Button, Input
 
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
 from screens.dialogs import ConfirmScreen, FormScreen
-from test_tui import goto, plain, wait_rows
 
 PINNED = "2026-11-20T12:00:00Z"
 
@@ -23,6 +24,7 @@ def make_app(tmp_path, monkeypatch):
     def make(**cli) -> ConsoleApp:
         settings = load({"home": str(tmp_path / "home"), "user": "erin", **cli})
         return ConsoleApp(Engine(settings), settings)
+
     return make
 
 
@@ -70,8 +72,13 @@ async def test_draining_marked_nodes_asks_to_type_the_count(make_app):
         await pilot.pause()
         assert not ok.disabled
         await pilot.press("ctrl+o")
-        await until(pilot, lambda: all(app.engine.node(n).unschedulable for n in names)
-                    and not any(p for n in names for p in app.engine.pods(n) if not p.owner.startswith("DaemonSet/")))
+        await until(
+            pilot,
+            lambda: (
+                all(app.engine.node(n).unschedulable for n in names)
+                and not any(p for n in names for p in app.engine.pods(n) if not p.owner.startswith("DaemonSet/"))
+            ),
+        )
 
 
 async def test_rollout_promote_and_abort_from_the_rollouts_view(make_app):

@@ -1,16 +1,17 @@
 """Tables across refreshes: rows are updated by key, so the operator's place — cursor, scroll, marks —
 survives every refresh, and keys pressed while one runs are all applied."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli
+from test_tui import goto, settle, wait_rows
+
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
-from test_tui import goto, settle, wait_rows
 
 PINNED = "2026-11-20T12:00:00Z"
 ATTEMPTS = 2866  # a long-lived demo estate's job attempts
@@ -33,6 +34,7 @@ def make_app(monkeypatch, tmp_path):
         # read-only: these tests look; nothing the app's reconcile writes changes the rows under them
         settings = load({"home": str(home), "user": "erin", "read_only": True})
         return ConsoleApp(Engine(settings), settings)
+
     return make
 
 
@@ -64,6 +66,7 @@ async def test_keys_pressed_across_refreshes_of_every_attempt_all_land_and_the_s
 
 async def test_marks_the_cursor_and_the_filter_survive_a_refresh(make_app, demo_home, tmp_path):
     from conftest import copy_home
+
     app = make_app(copy_home(demo_home, tmp_path / "home"))
     async with app.run_test(size=(140, 40)) as pilot:
         await goto(pilot, "nodes")

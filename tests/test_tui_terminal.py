@@ -1,4 +1,5 @@
 """The TUI on a real terminal (a pseudo-terminal): when the terminal goes away, the app goes too."""
+
 from __future__ import annotations
 
 import fcntl
@@ -32,8 +33,14 @@ def test_the_tui_exits_when_its_terminal_hangs_up(home_copy, tmp_path):
     env = isolated_env(tmp_path / "cli", TERM="xterm-256color")
     for inherited in ("COLUMNS", "LINES"):  # set in pytest-xdist's workers: they would override the terminal's size
         env.pop(inherited, None)
-    proc = subprocess.Popen([sys.executable, "-m", "console", "--home", str(home_copy)], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console", "--home", str(home_copy)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
     os.close(slave)
     try:
         frame = _read_until(master, b"Approvals", 60)

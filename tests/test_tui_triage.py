@@ -1,23 +1,24 @@
 """Triage in the TUI: the Jobs screen's categories and evidence, a hostile log shown as text, and an
 operator turning an unclassified signature into a rule."""
+
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from test_tui import goto, plain, wait_rows
 from textual.widgets import DataTable, RichLog
 
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
 from screens.detail import LogScreen
-from test_tui import goto, plain, wait_rows
 
 PINNED = "2026-11-20T12:00:00Z"
-HOSTILE = ("26/11/20 03:14:07 INFO Executor: [bold]not bold[/bold] \x1b[2J\x1b]0;pwned\x07 "
-           "[link=https://evil.example]click[/link]\n"
-           "26/11/20 03:14:09 ERROR Executor: java.lang.OutOfMemoryError: Java heap space [red]x[/red] \x1b[31m\n"
-           "26/11/20 03:14:10 INFO ShutdownHookManager: Shutdown hook called\n")
+HOSTILE = (
+    "26/11/20 03:14:07 INFO Executor: [bold]not bold[/bold] \x1b[2J\x1b]0;pwned\x07 "
+    "[link=https://evil.example]click[/link]\n"
+    "26/11/20 03:14:09 ERROR Executor: java.lang.OutOfMemoryError: Java heap space [red]x[/red] \x1b[31m\n"
+    "26/11/20 03:14:10 INFO ShutdownHookManager: Shutdown hook called\n"
+)
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def make_app(tmp_path, monkeypatch):
         settings = load({"home": str(tmp_path / "home"), "user": "dave", **cli})
         settings.rules_file = tmp_path / "rules.toml"
         return ConsoleApp(Engine(settings), settings)
+
     return make
 
 
@@ -51,10 +53,28 @@ async def test_jobs_screen_shows_category_action_rule_evidence(make_app):
 async def test_hostile_log_is_shown_never_interpreted(make_app):
     app = make_app()
     engine = app.engine
-    engine._w.cluster.store.insert_all("attempts", [{  # a failure as the simulator's estate holds it
-        "run_id": "r-hostile", "job_id": "evil-job", "attempt": 1, "submitted_at": "2026-11-20T11:59:00Z",
-        "kind": "spark", "input_bytes": 1, "conf": {}, "status": "failed", "log_tail": HOSTILE,
-        "runtime_seconds": 1.0, "cost": 0.0, "node": "n1", "exit_code": 1, "reason": "Error", "extra": {}}])
+    engine._w.cluster.store.insert_all(
+        "attempts",
+        [
+            {  # a failure as the simulator's estate holds it
+                "run_id": "r-hostile",
+                "job_id": "evil-job",
+                "attempt": 1,
+                "submitted_at": "2026-11-20T11:59:00Z",
+                "kind": "spark",
+                "input_bytes": 1,
+                "conf": {},
+                "status": "failed",
+                "log_tail": HOSTILE,
+                "runtime_seconds": 1.0,
+                "cost": 0.0,
+                "node": "n1",
+                "exit_code": 1,
+                "reason": "Error",
+                "extra": {},
+            }
+        ],
+    )
     async with app.run_test(size=(160, 40)) as pilot:
         await goto(pilot, "jobs")
         table = await wait_rows(pilot)

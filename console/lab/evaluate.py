@@ -1,8 +1,11 @@
 """Judge the retry recommender on a held-out period of the simulator's Spark world, beside two baselines
 (`autofix evaluate`, bench/evaluate_pairs.py), and write the world's history to train on (`autofix world`)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from autofix import model as models
@@ -19,9 +22,16 @@ def world_history(seed: int, jobs: int, days: int) -> list[dict[str, Any]]:
     return w.history(seed, n_jobs=jobs, days=days)[0]
 
 
-def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, days: int = 40,
-             ranges: dict[str, Any] | None = None, cases_out: list[dict[str, Any]] | None = None,
-             hot_keys: float = 0.0) -> dict[str, Any]:
+def evaluate(
+    recommender: Recommender,
+    seed: int,
+    classify,
+    n_jobs: int = 200,
+    days: int = 40,
+    ranges: dict[str, Any] | None = None,
+    cases_out: list[dict[str, Any]] | None = None,
+    hot_keys: float = 0.0,
+) -> dict[str, Any]:
     """On the newest quarter of a Spark world's history, judged by the world's truth: first-retry fix rate
     of memory failures some config fixes within the SLA, episode spend over the cheapest fixes', decision
     accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'. `ranges` draws the
@@ -47,7 +57,11 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
             # run of the config with the space's most memory, 64 GiB, which for a job already at 64 GiB
             # was the failed run, cut short: an SLA of a fraction of the job's time, judging fixes doomed.)
             sla = 1.5 * w.run(truth, r["conf"], r["input_bytes"], enough_memory=True).runtime_seconds
-            best = w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla) if kind in ("heap", "overhead", "driver") else None
+            best = (
+                w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla)
+                if kind in ("heap", "overhead", "driver")
+                else None
+            )
             d = decide(r, category, rule_id, predictor, mem, recommender.lam, recommender.penalty_factor)
             if d.action == "retry_with_conf" and d.p_success is not None:
                 ran = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"])
@@ -61,16 +75,32 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
                 unfixable += kind != "other"
                 if cases_out is not None:
                     o = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"]) if d.conf else None
-                    cases_out.append({"run_id": r["run_id"], "job_id": r["job_id"], "kind": kind, "fixable": False,
-                                      "should": should, "got": got, "p_success": d.p_success, "conf": r["conf"],
-                                      "change": d.conf, "failure": o.failure if o else None, "sla": sla,
-                                      "runtime": o.runtime_seconds if o else None, "input_gib": r["input_bytes"] / 2 ** 30,
-                                      "truth": truth})
+                    cases_out.append(
+                        {
+                            "run_id": r["run_id"],
+                            "job_id": r["job_id"],
+                            "kind": kind,
+                            "fixable": False,
+                            "should": should,
+                            "got": got,
+                            "p_success": d.p_success,
+                            "conf": r["conf"],
+                            "change": d.conf,
+                            "failure": o.failure if o else None,
+                            "sla": sla,
+                            "runtime": o.runtime_seconds if o else None,
+                            "input_gib": r["input_bytes"] / 2**30,
+                            "truth": truth,
+                        }
+                    )
             else:
                 cases += 1
                 cheapest += best[1].cost
-                tries = {"recommender": [{**r["conf"], **d.conf}] if d.action == "retry_with_conf" else [],
-                         "vpa_bump": _vpa(r["conf"]), "double_memory": [_double(r["conf"])]}
+                tries = {
+                    "recommender": [{**r["conf"], **d.conf}] if d.action == "retry_with_conf" else [],
+                    "vpa_bump": _vpa(r["conf"]),
+                    "double_memory": [_double(r["conf"])],
+                }
                 for policy, confs in tries.items():
                     cost, first, any_ok = 0.0, False, False
                     for i, conf in enumerate(confs):
@@ -84,35 +114,60 @@ def evaluate(recommender: Recommender, seed: int, classify, n_jobs: int = 200, d
                     spend[policy] += cost + (0.0 if any_ok else 2 * best[1].cost)
                     if cases_out is not None and policy == "recommender":
                         o = w.run(truth, confs[0], r["input_bytes"]) if confs else None
-                        cases_out.append({"run_id": r["run_id"], "job_id": r["job_id"], "kind": kind, "fixable": True,
-                                          "action": d.action, "conf": r["conf"], "change": d.conf,
-                                          "input_gib": r["input_bytes"] / 2 ** 30, "p_success": d.p_success,
-                                          "expected_cost": d.expected_cost, "fixed": first, "spend": cost if any_ok
-                                          else cost + 2 * best[1].cost, "cheapest": best[1].cost,
-                                          "cheapest_conf": best[0], "failure": o.failure if o else None,
-                                          "runtime": o.runtime_seconds if o else None, "sla": sla,
-                                          "detail": o.detail if o else None, "truth": truth})
+                        cases_out.append(
+                            {
+                                "run_id": r["run_id"],
+                                "job_id": r["job_id"],
+                                "kind": kind,
+                                "fixable": True,
+                                "action": d.action,
+                                "conf": r["conf"],
+                                "change": d.conf,
+                                "input_gib": r["input_bytes"] / 2**30,
+                                "p_success": d.p_success,
+                                "expected_cost": d.expected_cost,
+                                "fixed": first,
+                                "spend": cost if any_ok else cost + 2 * best[1].cost,
+                                "cheapest": best[1].cost,
+                                "cheapest_conf": best[0],
+                                "failure": o.failure if o else None,
+                                "runtime": o.runtime_seconds if o else None,
+                                "sla": sla,
+                                "detail": o.detail if o else None,
+                                "truth": truth,
+                            }
+                        )
         learn(memory, r)
     # the baselines' decisions on the rest: a transient failure is retried as it is (right), a memory
     # failure nothing fixes is bumped all the same (wrong) — they have no way to stop a doomed retry
     decisions = {"recommender": right, "vpa_bump": decided - unfixable, "double_memory": decided - unfixable}
-    table = {p: {"first_retry_fix_rate": round(fixed[p] / cases, 4) if cases else None,
-                 "episode_spend_vs_cheapest": round(spend[p] / cheapest, 3) if cheapest else None,
-                 "decision_accuracy": round(decisions[p] / decided, 4) if decided else None}
-             for p in policies}
-    return {"model": f"{models.MODEL}:{mv.version}", "seed": seed, "fixable_memory_failures": cases,
-            "other_failures": decided, "memory_failures_nothing_fixes": unfixable,
-            "decision_accuracy": round(right / decided, 4) if decided else None, "policies": table,
-            # calibration of the recommended retries on the held-out period (runs past the SLA count as
-            # successes here: P is about the run, the SLA about the fix), and on the training's time split
-            "reliability": models.reliability([p for p, _ in calibration], [ok for _, ok in calibration]),
-            "validation_reliability": mv.metrics.get("validation", {}).get(mv.metrics.get("chosen"), {})
-            .get("reliability")}
+    table = {
+        p: {
+            "first_retry_fix_rate": round(fixed[p] / cases, 4) if cases else None,
+            "episode_spend_vs_cheapest": round(spend[p] / cheapest, 3) if cheapest else None,
+            "decision_accuracy": round(decisions[p] / decided, 4) if decided else None,
+        }
+        for p in policies
+    }
+    return {
+        "model": f"{models.MODEL}:{mv.version}",
+        "seed": seed,
+        "fixable_memory_failures": cases,
+        "other_failures": decided,
+        "memory_failures_nothing_fixes": unfixable,
+        "decision_accuracy": round(right / decided, 4) if decided else None,
+        "policies": table,
+        # calibration of the recommended retries on the held-out period (runs past the SLA count as
+        # successes here: P is about the run, the SLA about the fix), and on the training's time split
+        "reliability": models.reliability([p for p, _ in calibration], [ok for _, ok in calibration]),
+        "validation_reliability": mv.metrics.get("validation", {}).get(mv.metrics.get("chosen"), {}).get("reliability"),
+    }
 
 
 def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:
     """VPA-style: memory ×1.2, at least +100 MiB, up to 3 tries."""
     from core.spark import MiB, format_size, parse_size
+
     out, c = [], dict(conf)
     for _ in range(3):
         heap = parse_size(c.get("spark.executor.memory", "1g"))
@@ -124,7 +179,49 @@ def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:
 def _double(conf: dict[str, str]) -> dict[str, str]:
     """Twice every memory setting: executor heap and overhead, driver heap and the driver's result limit."""
     from core.spark import format_size, overhead_bytes, parse_size
-    return {**conf, "spark.executor.memory": format_size(2 * parse_size(conf.get("spark.executor.memory", "1g"))),
-            "spark.executor.memoryOverhead": format_size(2 * overhead_bytes(conf)),
-            "spark.driver.memory": format_size(2 * parse_size(conf.get("spark.driver.memory", "1g"))),
-            "spark.driver.maxResultSize": format_size(2 * parse_size(conf.get("spark.driver.maxResultSize", "1g")))}
+
+    return {
+        **conf,
+        "spark.executor.memory": format_size(2 * parse_size(conf.get("spark.executor.memory", "1g"))),
+        "spark.executor.memoryOverhead": format_size(2 * overhead_bytes(conf)),
+        "spark.driver.memory": format_size(2 * parse_size(conf.get("spark.driver.memory", "1g"))),
+        "spark.driver.maxResultSize": format_size(2 * parse_size(conf.get("spark.driver.maxResultSize", "1g"))),
+    }
+
+
+def lab_recommender(home: Path) -> tuple[Recommender, Callable[[dict[str, Any]], tuple[str, str | None]]]:
+    """A recommender with a registry of its own in `home`, and a classifier of history records on the
+    built-in rules: what bench/ trains and judges pairs of worlds with, apart from any console's data."""
+    from autofix.classify import Classifier
+    from autofix.collect import document
+    from autofix.rules import load_ruleset
+    from core.audit import AuditLog
+    from core.registry import Registry
+    from core.store import Store
+    from core.types import Attempt
+
+    store = Store(home)
+    recommender = Recommender(Registry(store, AuditLog(store)), home / "artifacts")
+    classifier = Classifier(load_ruleset(None))
+    fields = (
+        "job_id",
+        "run_id",
+        "attempt",
+        "submitted_at",
+        "kind",
+        "input_bytes",
+        "conf",
+        "status",
+        "runtime_seconds",
+        "cost",
+        "log_tail",
+        "exit_code",
+        "reason",
+    )
+
+    def classify(r: dict[str, Any]) -> tuple[str, str | None]:
+        a = Attempt(**{k: r.get(k) for k in fields})
+        c = classifier.classify_text(document(a, [], r.get("log_tail") or ""))
+        return c.category, c.rule_id
+
+    return recommender, classify

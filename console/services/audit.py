@@ -1,4 +1,5 @@
 """The audit trail: every change's events, the chain's verification, and rollback of a change."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,6 +36,13 @@ class AuditService:
         """A change as the operator reads it: who, what, its stages, before and after."""
         events = self.show(key)
         last = events[-1]
-        return {"auditID": last.audit_id, "verb": last.verb, "user": last.user, "objectRef": last.object_ref,
-                "stages": [f"{e.seq} {e.stage} {e.timestamp}" for e in events], "annotations": last.annotations,
-                "before": last.before, "after": last.after}
+        return {
+            "auditID": last.audit_id,
+            "verb": last.verb,
+            "user": last.user,
+            "objectRef": last.object_ref,
+            "stages": [f"{e.seq} {e.stage} {e.timestamp}" for e in events],
+            "annotations": last.annotations,
+            "before": last.before,
+            "after": last.after,
+        }

@@ -2,6 +2,7 @@
 
 Looking at the queue never writes: `reconcile` is the one step that records finished retries' outcomes,
 queues suggestions for new failures and applies the configured policies."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from console.services.wiring import Wiring
 from core import clock
 from core.errors import BadInput
-from core.types import Attempt, to_dict
+from core.types import Attempt
 
 if TYPE_CHECKING:
     from autofix.queue import Suggestion
@@ -20,6 +21,7 @@ def read_records(path: str, failed_only: bool = False) -> list[dict[str, Any]]:
     """The history records of a JSONL file; the first bad line stops it (exit 2 naming the line).
     `failed_only`: a record that did not fail is bad input too (recommend decides on failures)."""
     from autofix import history
+
     rows = []
     try:
         for n, row, error in history.read(Path(path)):
@@ -45,6 +47,7 @@ class AutofixService:
         first bad line stops it and nothing is written. Records replace earlier ones with the same run_id.
         The cluster's jobs are not touched: imported records never show as live attempts."""
         from autofix import history
+
         user = self.w.require("history-import")
         p = Path(path)
         report = history.Report(str(p))
@@ -62,33 +65,59 @@ class AutofixService:
         except IsADirectoryError:
             raise BadInput(f"{p}: is a directory") from None
         if rows:
+
             def write() -> None:
                 report.replaced = history.keep(self.w.store, rows, f"import:{p.name}", clock.iso(clock.now()))
 
             # named by the file's name, as kubectl names an object (resource/name); the path goes in the
             # annotations
-            self.w.audit.change(verb="import", user=user, object_ref={"resource": "history", "name": p.name},
-                                before=None, apply=write, local=True,
-                                after=lambda: {"records": len(rows), "replaced": report.replaced,
-                                               "skipped": len(report.errors)},
-                                annotations={"path": str(p.resolve())})
+            self.w.audit.change(
+                verb="import",
+                user=user,
+                object_ref={"resource": "history", "name": p.name},
+                before=None,
+                apply=write,
+                local=True,
+                after=lambda: {"records": len(rows), "replaced": report.replaced, "skipped": len(report.errors)},
+                annotations={"path": str(p.resolve())},
+            )
         report.imported = len(rows)
         return report.to_dict()
 
     def history_sources(self) -> list[dict[str, Any]]:
         from autofix import history
+
         return history.sources(self.w.store)
 
     def history(self, job_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         from autofix import history
+
         return history.records(self.w.store, [job_id] if job_id else None, limit)
 
     # -- the recommender -----------------------------------------------------------------------------
     def classify_record(self, r: dict[str, Any]) -> tuple[str, str | None]:
         from autofix.collect import document
-        a = Attempt(**{k: r.get(k) for k in ("job_id", "run_id", "attempt", "submitted_at", "kind", "input_bytes",
-                                             "conf", "status", "runtime_seconds", "cost", "log_tail", "exit_code",
-                                             "reason")})
+
+        a = Attempt(
+            **{
+                k: r.get(k)
+                for k in (
+                    "job_id",
+                    "run_id",
+                    "attempt",
+                    "submitted_at",
+                    "kind",
+                    "input_bytes",
+                    "conf",
+                    "status",
+                    "runtime_seconds",
+                    "cost",
+                    "log_tail",
+                    "exit_code",
+                    "reason",
+                )
+            }
+        )
         c = self.w.triage.classifier.classify_text(document(a, [], r.get("log_tail") or ""))
         return c.category, c.rule_id
 
@@ -100,9 +129,12 @@ class AutofixService:
         records = {r["run_id"]: r for r in read_records(history_path)}
         # what approved retries came to is history too: the next model learns from its own outcomes
         outcomes = {r["run_id"]: r for r in self.w.approvals.outcome_records() if r["run_id"] not in records}
-        result = self.w.recommender.train([*records.values(), *outcomes.values()], user, seed=seed,
-                                          annotations={"history": Path(history_path).name,
-                                                       "outcome_records": len(outcomes)})
+        result = self.w.recommender.train(
+            [*records.values(), *outcomes.values()],
+            user,
+            seed=seed,
+            annotations={"history": Path(history_path).name, "outcome_records": len(outcomes)},
+        )
         result["metrics"]["outcome_records"] = len(outcomes)
         return result
 
@@ -112,8 +144,9 @@ class AutofixService:
             return []
         # the past of the jobs asked about: the cluster's attempts and the imported history (the
         # recommender reads their configs, inputs, outcomes and logs; their triage it does not need)
-        decisions = self.w.recommender.recommend(records, self.classify_record,
-                                                 self.w.past_of(sorted({r["job_id"] for r in records})))
+        decisions = self.w.recommender.recommend(
+            records, self.classify_record, self.w.past_of(sorted({r["job_id"] for r in records}))
+        )
         return [d.to_dict() for d in decisions]
 
     # -- the approval queue ----------------------------------------------------------------------------
@@ -122,6 +155,7 @@ class AutofixService:
         recommender): none wait once one is registered (a cheap look at the registry; no model is loaded)."""
         from autofix.approvals import needs_model
         from autofix.model import MODEL
+
         unqueued = self.w.approvals.unqueued()
         if self.w.registry.production(MODEL) is not None:
             return len(unqueued), 0

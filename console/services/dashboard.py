@@ -1,4 +1,5 @@
 """What the dashboard shows in one glance: cluster health, failing jobs, approvals, rollouts, drift."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -30,19 +31,35 @@ class DashboardService:
         latest: dict[str, Attempt] = {}
         for a in recent:  # newest first
             latest.setdefault(a.job_id, a)
-        failing = [{"job_id": a.job_id, "run_id": a.run_id, "submitted_at": a.submitted_at,
-                    "reason": a.reason or "", "exit_code": a.exit_code}
-                   for a in latest.values() if a.status == "failed"]
+        failing = [
+            {
+                "job_id": a.job_id,
+                "run_id": a.run_id,
+                "submitted_at": a.submitted_at,
+                "reason": a.reason or "",
+                "exit_code": a.exit_code,
+            }
+            for a in latest.values()
+            if a.status == "failed"
+        ]
         return Summary(
-            backend=cluster.name, nodes_total=len(nodes), nodes_ready=sum(n.ready for n in nodes),
-            nodes_cordoned=sum(n.unschedulable for n in nodes), nodes_pressure=sum(bool(n.pressure) for n in nodes),
-            pools=pools, gpus_total=sum(n.gpus for n in nodes), deployments=len(deps),
+            backend=cluster.name,
+            nodes_total=len(nodes),
+            nodes_ready=sum(n.ready for n in nodes),
+            nodes_cordoned=sum(n.unschedulable for n in nodes),
+            nodes_pressure=sum(bool(n.pressure) for n in nodes),
+            pools=pools,
+            gpus_total=sum(n.gpus for n in nodes),
+            deployments=len(deps),
             deployments_degraded=sum(d.status == "Degraded" for d in deps),
             rollouts_in_flight=[f"{d.name} r{d.canary.number} at {d.canary.weight}%" for d in deps if d.canary],
-            attempts_24h=len(recent), failed_24h=sum(a.status == "failed" for a in recent),
+            attempts_24h=len(recent),
+            failed_24h=sum(a.status == "failed" for a in recent),
             failing_jobs=sorted(failing, key=lambda f: f["submitted_at"], reverse=True),
             pending_approvals=self.w.approvals.queue.count("pending"),
-            drift_alerts=self.drift_alerts(nodes, deps), audit_events=self.w.audit.count())
+            drift_alerts=self.drift_alerts(nodes, deps),
+            audit_events=self.w.audit.count(),
+        )
 
     def drift_alerts(self, nodes: list[Node] | None = None, deps: list[ModelDeployment] | None = None) -> list[str]:
         """Node pools running a mix of config versions, and models whose live scores left their training range."""
@@ -54,8 +71,10 @@ class DashboardService:
             off = [n for n in members if n.config_version != pool.desired_config]
             if off:
                 versions = sorted({n.config_version for n in off})
-                alerts.append(f"pool {pool.name}: {len(off)}/{len(members)} nodes on {', '.join(versions)}, "
-                              f"desired {pool.desired_config}")
+                alerts.append(
+                    f"pool {pool.name}: {len(off)}/{len(members)} nodes on {', '.join(versions)}, "
+                    f"desired {pool.desired_config}"
+                )
         for d in deps if deps is not None else cluster.list_deployments():
             rev = d.active
             mv = rev and self._model_version(rev.model, rev.model_version)
@@ -65,8 +84,10 @@ class DashboardService:
             mean = sum(p.score_mean for p in live) / len(live)
             shift = mean - mv.metrics["score_mean"]
             if abs(shift) >= SCORE_DRIFT_ALERT:
-                alerts.append(f"model {d.model} on {d.name}: score mean {mean:.2f} vs {mv.metrics['score_mean']:.2f} "
-                              f"in training ({shift:+.2f})")
+                alerts.append(
+                    f"model {d.model} on {d.name}: score mean {mean:.2f} vs {mv.metrics['score_mean']:.2f} "
+                    f"in training ({shift:+.2f})"
+                )
         return alerts
 
     def _model_version(self, model: str, version: int) -> ModelVersion | None:

@@ -1,5 +1,6 @@
 """The cluster's job attempts and their triage: classification by the ordered rule set, unclassified
 signatures, and new rules drawn from them."""
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,14 @@ class JobService:
     def jobs(self) -> list[Job]:
         return self.w.cluster.list_jobs()
 
-    def attempts(self, *, failed: bool | None = None, job_id: str | None = None, since: str | None = None,
-                 limit: int | None = None) -> list[Attempt]:
+    def attempts(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[Attempt]:
         return self.w.cluster.list_attempts(failed=failed, job_id=job_id, since=since, limit=limit)
 
     def attempt(self, run_id: str) -> Attempt:
@@ -42,8 +49,9 @@ class JobService:
         if a.status == "failed":
             c = c or self.w.triage.classification(a.run_id)
             if c is not None:
-                rec.update(category=c.category, rule_id=c.rule_id, action=c.action, evidence=c.evidence,
-                           fields=c.fields)
+                rec.update(
+                    category=c.category, rule_id=c.rule_id, action=c.action, evidence=c.evidence, fields=c.fields
+                )
         return rec
 
     def records(self, **filters: Any) -> list[dict[str, Any]]:
@@ -63,7 +71,7 @@ class JobService:
     # -- rules ---------------------------------------------------------------------------------------
     @property
     def rules_warning(self) -> str | None:
-        self.w.triage.classifier  # (re)loads the rule set, which sets the warning
+        _ = self.w.triage.classifier  # (re)loads the rule set, which sets the warning
         return self.w.triage.warning
 
     @property
@@ -77,6 +85,7 @@ class JobService:
         """Classify log files (`-` is stdin) with the active rules, or with FILE in place of the user's."""
         from autofix.classify import Classifier
         from autofix.rules import load_ruleset
+
         clf = Classifier(load_ruleset(Path(rules_file))) if rules_file else self.w.triage.classifier
         out = []
         for path in paths:
@@ -91,23 +100,37 @@ class JobService:
                     raise BadInput(f"{path}: is a directory") from None
                 except OSError as e:
                     raise BadInput(f"{path}: cannot read: {e.strerror}") from None
-            out.append({"path": path, "category": c.category, "rule_id": c.rule_id, "action": c.action,
-                        "evidence": c.evidence, "fields": c.fields, "evidence_line": c.evidence_line,
-                        "context": c.context})
+            out.append(
+                {
+                    "path": path,
+                    "category": c.category,
+                    "rule_id": c.rule_id,
+                    "action": c.action,
+                    "evidence": c.evidence,
+                    "fields": c.fields,
+                    "evidence_line": c.evidence_line,
+                    "context": c.context,
+                }
+            )
         return out
 
     def check_rules(self, path: str) -> list[str]:
         from autofix.classify import check_rule_file
+
         return check_rule_file(Path(path))
 
     def test_rules(self, rules_path: str, log_path: str) -> dict[str, Any]:
         """Which rule of FILE wins on LOG, and every rule of FILE that matches it."""
         from autofix.classify import Classifier, rule_matches
         from autofix.rules import RuleSet, load_file
+
         rs = RuleSet(load_file(Path(rules_path)), [rules_path])
         try:
-            text = Path(log_path).read_bytes().decode("utf-8", "replace") if log_path != "-" else \
-                sys.stdin.buffer.read().decode("utf-8", "replace")
+            text = (
+                Path(log_path).read_bytes().decode("utf-8", "replace")
+                if log_path != "-"
+                else sys.stdin.buffer.read().decode("utf-8", "replace")
+            )
         except OSError as e:
             raise BadInput(f"{log_path}: cannot read: {e.strerror}") from None
         c = Classifier(rs).classify_text(text)

@@ -1,4 +1,5 @@
 """The model registry: versions of each model with artifact digest, params, metrics and lineage."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -21,5 +22,7 @@ class ModelService:
     def served_versions_to_adopt(self) -> list[ModelVersion]:
         """The model versions the cluster serves or stages that the registry does not know yet."""
         known = {(m.model, m.version) for m in self.w.registry.list()}
-        return sorted((mv for mv in self.w.cluster.known_model_versions() if (mv.model, mv.version) not in known),
-                      key=lambda m: (m.model, m.version))
+        return sorted(
+            (mv for mv in self.w.cluster.known_model_versions() if (mv.model, mv.version) not in known),
+            key=lambda m: (m.model, m.version),
+        )

@@ -1,8 +1,10 @@
 """Nodes and node pools: listing, cordon/uncordon, labels, taints, drain, and a pool's node config."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from console.services.wiring import Wiring
 from core import clock
@@ -18,11 +20,14 @@ Progress = Callable[[str], None]
 def drain_options(values: dict[str, Any]) -> DrainOptions:
     """Drain options from what a form or the command line gave (numbers as text allowed)."""
     from core.changes import DrainOptions
+
     try:
-        return DrainOptions(grace_seconds=int(values.get("grace_seconds", 30)),
-                            timeout_seconds=float(values.get("timeout", 120)),
-                            ignore_daemonsets=bool(values.get("ignore_daemonsets")),
-                            delete_emptydir_data=bool(values.get("delete_emptydir_data")))
+        return DrainOptions(
+            grace_seconds=int(values.get("grace_seconds", 30)),
+            timeout_seconds=float(values.get("timeout", 120)),
+            ignore_daemonsets=bool(values.get("ignore_daemonsets")),
+            delete_emptydir_data=bool(values.get("delete_emptydir_data")),
+        )
     except ValueError:
         raise BadInput("drain: grace period and timeout must be numbers of seconds") from None
 
@@ -53,9 +58,17 @@ class NodeService:
     def drift(self) -> list[dict[str, Any]]:
         """Nodes whose observed config differs from their pool's desired config."""
         desired = {p.name: p.desired_config for p in self.pools()}
-        return [{"node": n.name, "pool": n.pool, "observed": n.config_version, "desired": desired[n.pool],
-                 "unschedulable": n.unschedulable}
-                for n in self.nodes() if n.config_version != desired.get(n.pool, n.config_version)]
+        return [
+            {
+                "node": n.name,
+                "pool": n.pool,
+                "observed": n.config_version,
+                "desired": desired[n.pool],
+                "unschedulable": n.unschedulable,
+            }
+            for n in self.nodes()
+            if n.config_version != desired.get(n.pool, n.config_version)
+        ]
 
     # -- changing ----------------------------------------------------------------------------------
     def cordon(self, nodes: list[str], on: bool = True) -> list[str]:
@@ -66,12 +79,14 @@ class NodeService:
     def label(self, node: str, words: list[str]) -> None:
         """kubectl's syntax: key=value sets, key- removes."""
         from core.changes import parse_labels
+
         set_, remove = parse_labels(words)
         self.w.changes.label(node, self.w.require("label"), set_, remove)
 
     def taint(self, node: str, words: list[str]) -> None:
         """kubectl's syntax: key=value:Effect adds, key- or key:Effect- removes."""
         from core.changes import parse_taints
+
         add, remove = parse_taints(words)
         self.w.changes.taint(node, self.w.require("taint"), add, remove)
 
@@ -79,9 +94,11 @@ class NodeService:
         user = self.w.require("drain")
         return [self.w.changes.drain(n, user, opts, progress) for n in nodes]
 
-    def apply_config(self, pool: str, version: str, max_unavailable: int, drain: bool = True,
-                     progress: Progress = lambda m: None) -> dict:
+    def apply_config(
+        self, pool: str, version: str, max_unavailable: int, drain: bool = True, progress: Progress = lambda m: None
+    ) -> dict:
         from core.operations import describe_op
+
         user = self.w.require("apply-config")
         op = self.w.ops.start_pool_config(pool, version, max_unavailable, user, drain)
         return describe_op(self.w.ops.run_pool_config(op, user, progress))

@@ -1,9 +1,11 @@
 """Model deployments and canary rollouts, and the durable operations (rollouts, pool config changes)
 that can be paused, resumed and rolled back."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 from console.services.wiring import Wiring
 from core.types import MetricPoint, ModelDeployment
@@ -14,11 +16,13 @@ Progress = Callable[[str], None]
 def parse_rollout(steps: str, pause: str) -> tuple[list[int], float | None]:
     """`10,30,60,100` and `manual` / `5m`, as the CLI and the TUI's form take them."""
     from core.rollouts import parse_pause, parse_steps
+
     return parse_steps(steps), parse_pause(pause)
 
 
 def _describe(op: dict) -> dict:
     from core.operations import describe_op
+
     return describe_op(op)
 
 
@@ -48,8 +52,16 @@ class RolloutService:
         return {"deployment": asdict(d), "rollout": _describe(op) if op else None}
 
     # -- rolling out -------------------------------------------------------------------------------
-    def start(self, deployment: str, model: str, version: int, steps: list[int], pause: float | None,
-              analysis: dict[str, float], progress: Progress = lambda m: None) -> dict:
+    def start(
+        self,
+        deployment: str,
+        model: str,
+        version: int,
+        steps: list[int],
+        pause: float | None,
+        analysis: dict[str, float],
+        progress: Progress = lambda m: None,
+    ) -> dict:
         user = self.w.require("rollout-start")
         op = self.w.rollouts.start(deployment, model, version, user, steps, pause, analysis)
         return _describe(self.w.rollouts.run(op, user, progress))
@@ -85,5 +97,8 @@ class RolloutService:
         user = self.w.require("op-rollback")
         if op["kind"] == "pool-config":
             return _describe(self.w.ops.rollback_pool_config(op, user, progress))
-        return _describe(self.w.rollouts.abort(op["params"]["deployment"], user, reason="rolled back by operator",
-                                               state="rolled_back"))
+        return _describe(
+            self.w.rollouts.abort(
+                op["params"]["deployment"], user, reason="rolled back by operator", state="rolled_back"
+            )
+        )

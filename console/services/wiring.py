@@ -1,5 +1,6 @@
 """What the services share: settings, the console's store, the one audit path, the backend, and the
 pieces built on them — each built on first use, since the TUI's first frame needs none of them."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -55,13 +56,22 @@ class Wiring:
     @cached_property
     def triage(self) -> Triage:
         from autofix.triage import Triage
+
         s = self.settings
-        return Triage(self.store, self.cluster, self.audit, s.rules_file, s.log_tail_lines, s.log_tail_bytes,
-                      read_only=s.read_only)
+        return Triage(
+            self.store,
+            self.cluster,
+            self.audit,
+            s.rules_file,
+            s.log_tail_lines,
+            s.log_tail_bytes,
+            read_only=s.read_only,
+        )
 
     @cached_property
     def recommender(self) -> Recommender:
         from autofix.service import Recommender
+
         s = self.settings
         return Recommender(self.registry, s.home / "artifacts", s.autofix_lambda, s.autofix_penalty)
 
@@ -69,6 +79,7 @@ class Wiring:
     def changes(self) -> Changes:
         from autofix.approvals import run_snapshot
         from core.changes import Changes
+
         changes = Changes(self.cluster, self.audit)
         changes.register("rule", self.triage.rule_snapshot, self.triage.rule_restore)
         changes.register("run", lambda run, job: run_snapshot(self.cluster, run, job), None)
@@ -77,19 +88,30 @@ class Wiring:
     @cached_property
     def ops(self) -> Operations:
         from core.operations import Operations
+
         return Operations(self.store, self.changes)
 
     @cached_property
     def rollouts(self) -> Rollouts:
         from core.rollouts import Rollouts
+
         return Rollouts(self.ops, self.registry)
 
     @cached_property
     def approvals(self) -> Approvals:
         from autofix.approvals import Approvals
         from autofix.queue import Queue
-        return Approvals(Queue(self.store), self.cluster, self.changes, self.triage, self.recommender,
-                         self.settings.autofix_policy, self.retry_candidates, self.past_of)
+
+        return Approvals(
+            Queue(self.store),
+            self.cluster,
+            self.changes,
+            self.triage,
+            self.recommender,
+            self.settings.autofix_policy,
+            self.retry_candidates,
+            self.past_of,
+        )
 
     # -- what the queue and the recommender read ----------------------------------------------------
     def retry_candidates(self, hours: int = 24, max_attempts: int = 3) -> list[Attempt]:
@@ -100,13 +122,17 @@ class Wiring:
             run = run_of(a.run_id, a.attempt)
             if run not in latest or a.attempt > latest[run].attempt:
                 latest[run] = a
-        return sorted((a for a in latest.values() if a.status == "failed" and a.attempt < max_attempts),
-                      key=lambda a: (a.submitted_at, a.run_id), reverse=True)
+        return sorted(
+            (a for a in latest.values() if a.status == "failed" and a.attempt < max_attempts),
+            key=lambda a: (a.submitted_at, a.run_id),
+            reverse=True,
+        )
 
     def past_of(self, jobs: list[str]) -> list[dict[str, Any]]:
         """The jobs' history records: the cluster's attempts, and the imported history the cluster does
         not hold (a run the cluster knows is taken from the cluster)."""
         from autofix import history
+
         past = {a.run_id: to_dict(a) for job in jobs for a in self.cluster.list_attempts(job_id=job)}
         for rec in history.records(self.store, jobs):
             past.setdefault(rec["run_id"], rec)
