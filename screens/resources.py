@@ -487,7 +487,9 @@ class JobsScreen(AttemptsView):
                 ]
             built[r["run_id"]] = (source, cells)
             rows.append((r["run_id"], cells))
-        return Page(rows, "Failed job attempts" if self.failed_only else "Job attempts", {"built": built})
+        # the cluster's own attempts: imported history is training data, listed by `autofix history`
+        what = "Failed job attempts" if self.failed_only else "Job attempts"
+        return Page(rows, f"{what} on {engine.backend_name}", {"built": built})
 
     def action_signatures(self) -> None:
         self.app.push_screen(SignaturesScreen())
