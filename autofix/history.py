@@ -136,13 +136,20 @@ def read(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
 # -- imported history: training data, kept apart from the cluster's own attempts ---------------------------
 def keep(store: Store, rows: list[dict[str, Any]], source: str, imported_at: str) -> int:
     """Upsert `rows` (from `read`) into the console's history table; returns how many replaced a record
-    with the same run_id. The caller holds the transaction (the import is one audited change)."""
-    ids = sorted({r["run_id"] for r in rows})
-    replaced: int = sum(
-        store.scalar(f"SELECT count(*) FROM history WHERE run_id IN ({','.join('?' * len(chunk))})", tuple(chunk))
-        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500))
+    of the same job and run. The caller holds the transaction (the import is one audited change)."""
+    jobs = sorted({r["job_id"] for r in rows})
+    known: set[tuple[str, str]] = set()
+    for chunk in (jobs[i : i + 500] for i in range(0, len(jobs), 500)):
+        known |= {
+            (j, r)
+            for j, r in store.conn.execute(
+                f"SELECT job_id, run_id FROM history WHERE job_id IN ({','.join('?' * len(chunk))})", tuple(chunk)
+            )
+        }
+    replaced = len({(r["job_id"], r["run_id"]) for r in rows} & known)
+    store.upsert_all(
+        "history", ({**r, "source": source, "imported_at": imported_at} for r in rows), pk=("job_id", "run_id")
     )
-    store.upsert_all("history", ({**r, "source": source, "imported_at": imported_at} for r in rows), pk="run_id")
     return replaced
 
 

@@ -559,7 +559,7 @@ def _import(engine, args, fmt: str) -> None:
         print(json.dumps(report, indent=2))
     else:
         replaced = (
-            f" ({report['replaced']} replaced earlier records with the same run_id)" if report["replaced"] else ""
+            f" ({report['replaced']} replaced earlier records of the same job and run_id)" if report["replaced"] else ""
         )
         print(f"imported {report['imported']} records from {args.file}{replaced}; skipped {report['skipped']}")
 

@@ -104,14 +104,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attempts ADD COLUMN truth TEXT;
     """,
     # 5: the cluster's objects leave the console's store. Imported history becomes training data of its
-    # own (it used to be written among the cluster's attempts, where it showed as live jobs); the
+    # own (it used to be written among the cluster's attempts, where it showed as live jobs), a record
+    # named by its job and run (schedulers that number runs per job reuse run ids across jobs); the
     # simulator keeps its estate in sim.db (core/backends/sim), rebuilt from its seed on the next start.
     """
     CREATE TABLE history (
-        run_id TEXT PRIMARY KEY, job_id TEXT NOT NULL, attempt INTEGER NOT NULL, submitted_at TEXT NOT NULL,
+        run_id TEXT NOT NULL, job_id TEXT NOT NULL, attempt INTEGER NOT NULL, submitted_at TEXT NOT NULL,
         kind TEXT, input_bytes INTEGER, conf TEXT, status TEXT NOT NULL, log_tail TEXT, runtime_seconds REAL,
         cost REAL, node TEXT, exit_code INTEGER, reason TEXT, extra TEXT, source TEXT NOT NULL,
-        imported_at TEXT NOT NULL);
+        imported_at TEXT NOT NULL, PRIMARY KEY (job_id, run_id));
     CREATE INDEX history_job ON history(job_id, submitted_at);
     INSERT INTO history SELECT run_id, job_id, attempt, submitted_at, kind, input_bytes, conf, status, log_tail,
         runtime_seconds, cost, node, exit_code, reason, extra, source, submitted_at FROM attempts

@@ -52,7 +52,7 @@ def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_pa
     assert cli("--home", str(tmp_path / "home"), "jobs", "show", "h-1").rc == 2
     # importing again replaces, never duplicates, and says so
     again = cli.ok("--home", str(tmp_path / "home"), "autofix", "import", f)
-    assert "imported 2 records" in again.out and "(2 replaced earlier records with the same run_id)" in again.out
+    assert "imported 2 records" in again.out and "(2 replaced earlier records of the same job and run_id)" in again.out
     runs = cli.ok(
         "--home", str(tmp_path / "home"), "autofix", "history", "--job", "etl-daily-sales", "--format", "json"
     ).json()
@@ -131,3 +131,13 @@ def test_importing_a_world_of_history_leaves_the_clusters_jobs_as_they_were(cli,
     assert [a["run_id"] for a in after] == [a["run_id"] for a in before]
     kept = cli.ok("--home", str(home_copy), "autofix", "history", "--format", "json").json()
     assert [(k["source"], k["records"]) for k in kept] == [("import:h.jsonl", report["imported"])]
+
+
+def test_the_same_run_id_on_two_jobs_is_two_records(cli, tmp_path):
+    """Schedulers that number runs per job reuse run ids across jobs: an import keeps both."""
+    home = str(tmp_path / "home")
+    f = write(tmp_path / "a.jsonl", GOOD, {**GOOD, "job_id": "etl-daily-clicks"})
+    out = cli.ok("--home", home, "autofix", "import", f, "--format", "json").json()
+    assert out["imported"] == 2 and out["replaced"] == 0
+    kept = cli.ok("--home", home, "autofix", "history", "--format", "json").json()
+    assert [(k["records"], k["jobs"]) for k in kept] == [(2, 2)]

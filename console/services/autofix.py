@@ -44,7 +44,7 @@ class AutofixService:
     # -- imported history ----------------------------------------------------------------------------
     def import_history(self, path: str, strict: bool = False) -> dict[str, Any]:
         """Keep history records (JSONL) as training data. Every line is checked first; with `strict` the
-        first bad line stops it and nothing is written. Records replace earlier ones with the same run_id.
+        first bad line stops it and nothing is written. Records replace earlier ones of the same job and run_id.
         The cluster's jobs are not touched: imported records never show as live attempts."""
         from autofix import history
 

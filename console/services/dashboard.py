@@ -7,7 +7,7 @@ from datetime import timedelta
 from console.services.wiring import Wiring
 from core import clock
 from core.errors import NotFound
-from core.types import Attempt, ModelDeployment, ModelVersion, Node, Summary
+from core.types import Attempt, ModelDeployment, ModelVersion, Node, Summary, run_of
 
 SCORE_DRIFT_ALERT = 0.08  # |live score mean − training score mean| that raises a drift alert
 
@@ -28,9 +28,6 @@ class DashboardService:
             p["gpus"] += n.gpus
         deps = cluster.list_deployments()
         recent = cluster.list_attempts(since=clock.iso(clock.now() - timedelta(hours=24)))
-        latest: dict[str, Attempt] = {}
-        for a in recent:  # newest first
-            latest.setdefault(a.job_id, a)
         failing = [
             {
                 "job_id": a.job_id,
@@ -39,7 +36,7 @@ class DashboardService:
                 "reason": a.reason or "",
                 "exit_code": a.exit_code,
             }
-            for a in latest.values()
+            for a in newest_runs(recent).values()
             if a.status == "failed"
         ]
         return Summary(
@@ -95,3 +92,18 @@ class DashboardService:
             return self.w.registry.get(model, version)
         except NotFound:
             return None
+
+
+def newest_runs(attempts: list[Attempt]) -> dict[str, Attempt]:
+    """Each job's newest run (by when its first attempt was submitted), as its latest attempt: a retry of
+    an older run that succeeds says nothing of a newer run that failed."""
+    runs: dict[tuple[str, str], list[Attempt]] = {}
+    for a in attempts:
+        runs.setdefault((a.job_id, run_of(a.run_id, a.attempt)), []).append(a)
+    newest: dict[str, tuple[str, Attempt]] = {}
+    for (job, _), tries in runs.items():
+        started = min(t.submitted_at for t in tries)
+        latest = max(tries, key=lambda t: t.attempt)
+        if job not in newest or started > newest[job][0]:
+            newest[job] = (started, latest)
+    return {job: a for job, (_, a) in newest.items()}
