@@ -79,6 +79,7 @@ class ConsoleApp(App):
         self.engine = engine
         self.settings = settings
         self.history: list[str] = []
+        self._reconciled_once = False
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
 
     def on_mount(self) -> None:
@@ -95,7 +96,6 @@ class ConsoleApp(App):
         self.set_interval(self.settings.refresh_seconds, self.refresh_active)
         if self.engine.can("autofix-reconcile"):
             self.set_interval(self.settings.reconcile_seconds, self.reconcile)
-            self.call_after_refresh(self.reconcile)  # once at start, after the first frame is drawn
         if not self.is_headless and sys.stdin.isatty():
             self.set_interval(1.0, self._exit_if_terminal_gone)
         for op in self.engine.interrupted:
@@ -249,6 +249,13 @@ class ConsoleApp(App):
         )
         if not busy:
             screen.refresh_data()
+
+    def data_shown(self) -> None:
+        """A view has shown its data. The first one starts the first reconcile: its imports (the triage's
+        regex database, torch) would otherwise compete with the first screen for the CPU."""
+        if not self._reconciled_once:
+            self._reconciled_once = True
+            self.reconcile()
 
     def reconcile(self) -> None:
         """The approval queue's write step (record outcomes, queue new failures, apply the policies), in a

@@ -142,6 +142,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         self.loaded = True
         self._render_rows()
         self.rows_shown()
+        self.app.data_shown()  # type: ignore[attr-defined]  # ConsoleApp's: the first view's data is up
 
     def rows_shown(self) -> None:
         """After new rows are shown: for views that show more than the table."""

@@ -158,6 +158,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         )
         self.panels = panels
         self._layout()
+        self.app.data_shown()  # type: ignore[attr-defined]  # ConsoleApp's: the first view's data is up
 
 
 def _group(*parts):

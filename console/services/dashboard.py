@@ -53,10 +53,16 @@ class DashboardService:
             attempts_24h=len(recent),
             failed_24h=sum(a.status == "failed" for a in recent),
             failing_jobs=sorted(failing, key=lambda f: f["submitted_at"], reverse=True),
-            pending_approvals=self.w.approvals.queue.count("pending"),
+            pending_approvals=self._pending_approvals(),
             drift_alerts=self.drift_alerts(nodes, deps),
             audit_events=self.w.audit.count(),
         )
+
+    def _pending_approvals(self) -> int:
+        # the queue's table only: building the approvals machinery would load the triage and the recommender
+        from autofix.queue import Queue
+
+        return Queue(self.w.store).count("pending")
 
     def drift_alerts(self, nodes: list[Node] | None = None, deps: list[ModelDeployment] | None = None) -> list[str]:
         """Node pools running a mix of config versions, and models whose live scores left their training range."""
