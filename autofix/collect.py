@@ -3,6 +3,8 @@ the container's termination reason and exit code, the pod/job events, then the l
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.cluster import Cluster
 from core.types import Attempt
 
@@ -24,3 +26,27 @@ def collect(
         cluster.attempt_events(attempt.run_id),
         cluster.attempt_log_tail(attempt.run_id, tail_lines, tail_bytes),
     )
+
+
+RECORD_FIELDS = (
+    "job_id",
+    "run_id",
+    "attempt",
+    "submitted_at",
+    "kind",
+    "input_bytes",
+    "conf",
+    "status",
+    "runtime_seconds",
+    "cost",
+    "log_tail",
+    "exit_code",
+    "reason",
+)
+
+
+def record_document(record: dict[str, Any]) -> str:
+    """The document the classifier reads for a history record (no events: a record carries none)."""
+    fields: dict[str, Any] = {k: record.get(k) for k in RECORD_FIELDS}
+    a = Attempt(**fields)
+    return document(a, [], record.get("log_tail") or "")

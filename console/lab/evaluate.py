@@ -193,35 +193,18 @@ def lab_recommender(home: Path) -> tuple[Recommender, Callable[[dict[str, Any]],
     """A recommender with a registry of its own in `home`, and a classifier of history records on the
     built-in rules: what bench/ trains and judges pairs of worlds with, apart from any console's data."""
     from autofix.classify import Classifier
-    from autofix.collect import document
+    from autofix.collect import record_document
     from autofix.rules import load_ruleset
     from core.audit import AuditLog
     from core.registry import Registry
     from core.store import Store
-    from core.types import Attempt
 
     store = Store(home)
     recommender = Recommender(Registry(store, AuditLog(store)), home / "artifacts")
     classifier = Classifier(load_ruleset(None))
-    fields = (
-        "job_id",
-        "run_id",
-        "attempt",
-        "submitted_at",
-        "kind",
-        "input_bytes",
-        "conf",
-        "status",
-        "runtime_seconds",
-        "cost",
-        "log_tail",
-        "exit_code",
-        "reason",
-    )
 
     def classify(r: dict[str, Any]) -> tuple[str, str | None]:
-        a = Attempt(**{k: r.get(k) for k in fields})
-        c = classifier.classify_text(document(a, [], r.get("log_tail") or ""))
+        c = classifier.classify_text(record_document(r))
         return c.category, c.rule_id
 
     return recommender, classify

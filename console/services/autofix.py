@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from console.services.wiring import Wiring
 from core import clock
 from core.errors import BadInput
-from core.types import Attempt
 
 if TYPE_CHECKING:
     from autofix.queue import Suggestion
@@ -96,29 +95,9 @@ class AutofixService:
 
     # -- the recommender -----------------------------------------------------------------------------
     def classify_record(self, r: dict[str, Any]) -> tuple[str, str | None]:
-        from autofix.collect import document
+        from autofix.collect import record_document
 
-        a = Attempt(
-            **{
-                k: r.get(k)
-                for k in (
-                    "job_id",
-                    "run_id",
-                    "attempt",
-                    "submitted_at",
-                    "kind",
-                    "input_bytes",
-                    "conf",
-                    "status",
-                    "runtime_seconds",
-                    "cost",
-                    "log_tail",
-                    "exit_code",
-                    "reason",
-                )
-            }
-        )
-        c = self.w.triage.classifier.classify_text(document(a, [], r.get("log_tail") or ""))
+        c = self.w.triage.classifier.classify_text(record_document(r))
         return c.category, c.rule_id
 
     def train(self, history_path: str, seed: int = 0) -> dict[str, Any]:
