@@ -20,7 +20,7 @@ from screens.widgets import ForwardWorkerErrors, safe_text
 class ConfirmScreen(ModalScreen[bool]):
     """Yes/no; with `type_to_confirm`, the operator must type that text (k9s-style) before it says yes."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "yes", "Yes"), Binding("n", "no", "No")]
 
     def __init__(self, title: str, body: str, type_to_confirm: str | None = None, danger: bool = True):
         super().__init__()
@@ -47,6 +47,19 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.expected
             else self.query_one("#no" if self.danger else "#yes", Button)
         ).focus()
+
+    def action_yes(self) -> None:
+        """`y` says yes, whichever button has the focus — except where the text must be typed."""
+        if not self.expected:
+            self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("yes", "no") and isinstance(self.focused, Input):
+            return False  # in the box, `y` and `n` are letters of what is typed
+        return True
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one("#yes", Button).disabled = event.value.strip() != self.expected

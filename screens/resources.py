@@ -89,9 +89,22 @@ class NodesScreen(ViewScreen):
 
     def action_cordon(self, on: bool = True) -> None:
         names = self.targets()
-        if names:
-            verb = "cordon" if on else "uncordon"
-            self.perform(f"{verb} {_count(names)}", lambda: f"{len(self.app.engine.cordon(names, on))} changed")
+        if not names:
+            return
+        from screens.dialogs import ConfirmScreen
+
+        verb = "cordon" if on else "uncordon"
+        # the nodes by name: marks made under a filter since cleared are off screen, and a cordon of many
+        # nodes takes capacity away
+        shown = names[:8] + ([f"… and {len(names) - 8} more"] if len(names) > 8 else [])
+        what = "no new pods will be scheduled on them" if on else "they take new pods again"
+        self.app.push_screen(
+            ConfirmScreen(f"{verb.capitalize()} {_count(names)}?", "\n".join([*shown, what]), danger=on),
+            lambda ok: (
+                ok
+                and self.perform(f"{verb} {_count(names)}", lambda: f"{len(self.app.engine.cordon(names, on))} changed")
+            ),
+        )
 
     def action_uncordon(self) -> None:
         self.action_cordon(on=False)
@@ -123,7 +136,8 @@ class NodesScreen(ViewScreen):
                     ("ignore_daemonsets", "ignore DaemonSet pods", True),
                     ("delete_emptydir_data", "delete emptyDir data", False),
                 ],
-                note="cordons, then evicts every pod through the Eviction API (disruption budgets honoured)",
+                note="cordons, then evicts every pod through the Eviction API (disruption budgets honoured)"
+                + ("" if len(names) == 1 else ": " + ", ".join(names[:8]) + (" …" if len(names) > 8 else "")),
                 type_to_confirm=str(len(names)) if len(names) > 1 else None,
             ),
             go,
@@ -797,6 +811,20 @@ class AuditScreen(ViewScreen):
         return describe_change(self.app.engine.change_details(key))
 
     def action_verify(self) -> None:
+        """Verify the chain now and say what it found (the title says it too, after the refresh)."""
+        self.gather(self.app.engine.audit_verify, self._verified)
+
+    def _verified(self, v) -> None:  # a core.audit.Verdict
+        if v.ok:
+            self.app.notify(f"audit chain verified: {v.events} events", title="verify", markup=False)
+        else:
+            self.app.notify(
+                f"CHAIN BROKEN at seq {v.first_bad}: {v.reason}",
+                title="verify",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
         self.refresh_data()
 
     def action_rollback(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from test_tui import goto, plain, wait_rows
-from textual.widgets import Button, Input
+from textual.widgets import Button, Input, Static
 
 from console.app import ConsoleApp
 from console.engine import Engine
@@ -44,12 +44,22 @@ async def test_cordon_and_uncordon_the_selected_node_are_audited(make_app):
         await goto(pilot, "nodes")
         table = await wait_rows(pilot)
         name = table.coordinate_to_cell_key((0, 0)).row_key.value
-        await pilot.press("c")
+        await pilot.press("c")  # asks first, naming the node; `y` says yes
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        assert name in " ".join(plain(s) for s in app.screen.query(Static))
+        await pilot.press("y")
         await until(pilot, lambda: app.engine.node(name).unschedulable)
         trail = [e for e in app.engine.audit_events() if e.object_ref.get("name") == name]
         assert [e.stage for e in trail] == ["ResponseComplete", "RequestReceived"] and trail[0].verb == "cordon"
         assert trail[0].user == "erin"
         await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        await pilot.press("n")  # no: nothing changes
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert app.engine.node(name).unschedulable
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        await pilot.press("y")
         await until(pilot, lambda: not app.engine.node(name).unschedulable)
 
 
@@ -64,6 +74,7 @@ async def test_draining_marked_nodes_asks_to_type_the_count(make_app):
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
         ok = app.screen.query_one("#ok", Button)
+        assert all(n in " ".join(plain(w) for w in app.screen.query(Static)) for n in names)  # named, not counted
         assert ok.disabled  # nothing typed yet
         app.screen.query_one("#typed", Input).value = "3"
         await pilot.pause()
@@ -121,7 +132,8 @@ async def test_audit_view_shows_the_chain_status_and_rolls_back(make_app):
         assert engine.audit_events()[0].verb == "rollback"
         # tamper with the store: the view says so
         engine._w.store.conn.execute("UPDATE audit SET user = 'mallory' WHERE seq = 2")
-        await pilot.press("v")
+        await pilot.press("v")  # said at once, and in the title
+        await until(pilot, lambda: any("CHAIN BROKEN at seq 2" in str(n.message) for n in app._notifications))
         await until(pilot, lambda: "CHAIN BROKEN at seq 2" in plain(app.screen.query_one("#status")))
 
 
