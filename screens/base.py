@@ -64,6 +64,9 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         Binding("space", "mark", "Mark", id="mark"),
         Binding("j", "cursor('down')", "Down", show=False, id="down"),
         Binding("k", "cursor('up')", "Up", show=False, id="up"),
+        # the table's own home/end scroll sideways and leave the cursor: the first and last row, as k9s
+        Binding("g,home", "cursor('first')", "First", show=False, id="first", priority=True),
+        Binding("G,end", "cursor('last')", "Last", show=False, id="last", priority=True),
     ]
 
     def __init__(self) -> None:
@@ -222,6 +225,13 @@ class ViewScreen(ForwardWorkerErrors, Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "filter" and isinstance(self.focused, (Input, TextArea)):
             return False  # a `/` typed into a text box is text
+        if (
+            action == "cursor"
+            and parameters
+            and parameters[0] in ("first", "last")
+            and isinstance(self.focused, (Input, TextArea))
+        ):
+            return False  # in a text box, home and end (and g, G) are the box's
         needs = self.ROLE_ACTIONS.get(action)
         if needs is not None and not self.app.engine.can(needs):
             return False  # not offered at all: hidden from the footer, the palette and the keys
@@ -263,7 +273,14 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 
     def action_cursor(self, direction: str) -> None:
         table = self.table
-        table.action_cursor_down() if direction == "down" else table.action_cursor_up()
+        if direction == "first":
+            table.move_cursor(row=0)
+        elif direction == "last":
+            table.move_cursor(row=max(0, table.row_count - 1))
+        elif direction == "down":
+            table.action_cursor_down()
+        else:
+            table.action_cursor_up()
 
     def action_refresh_now(self) -> None:
         self.refresh_data()

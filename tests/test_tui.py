@@ -227,6 +227,20 @@ async def test_filter_matches_nothing_then_clears(make_app):
         assert not app.screen.query_one("#filter", Input).has_class("visible")
 
 
+async def test_g_and_G_and_home_and_end_go_to_the_first_and_last_row(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await goto(pilot, "nodes")
+        table = await wait_rows(pilot, 40)
+        for key, row in (("G", 39), ("g", 0), ("end", 39), ("home", 0)):
+            await pilot.press(key)
+            await pilot.pause()
+            assert table.cursor_row == row, key
+        await pilot.press("slash", "a", "b", "home", "x")  # in the filter box, home is the box's
+        await pilot.pause()
+        assert app.screen.query_one("#filter", Input).value == "xab"
+
+
 async def test_job_log_view_shows_the_failure_tail(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
