@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from core.types import Summary
-from screens.widgets import ForwardWorkerErrors, safe_text, sparkline, status_text
+from screens.widgets import ForwardWorkerErrors, counted, safe_text, sparkline, status_text
 
 
 class DashboardScreen(ForwardWorkerErrors, Screen):
@@ -102,7 +102,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
                 "bold green" if s.nodes_ready == s.nodes_total else "bold yellow",
             ),
             f"  ·  {s.nodes_cordoned} cordoned  ·  {s.nodes_pressure} under pressure  ·  {s.gpus_total} GPUs\n",
-            f"backend {s.backend}  ·  {s.audit_events} audit events",
+            f"backend {s.backend}  ·  {counted(s.audit_events, 'audit event')}",
         )
         panels: list[tuple[str, RenderableType]] = [("Cluster", _group(head, t))]
         # Failing jobs

@@ -12,7 +12,7 @@ from core.errors import ConsoleError
 from core.types import object_name
 from screens.base import Page, Row, ViewScreen
 from screens.describe import describe, describe_change
-from screens.widgets import safe_text, sparkline, status_text
+from screens.widgets import counted, safe_text, sparkline, status_text
 
 JOB_ROWS_SHOWN = 5000  # newest attempts listed; the filter and the CLI reach the rest
 CHANGE_SHOWN = 48  # characters of a suggestion's change in the table; `enter` and `a` show it whole
@@ -545,7 +545,7 @@ class AutofixScreen(AttemptsView):
         if waiting:
             notes.append(f"{waiting} wait for a trained recommender (T trains one)")
         if new - waiting:
-            notes.append(f"{new - waiting} new failures queued at the next reconcile")
+            notes.append(f"{counted(new - waiting, 'new failure')} queued at the next reconcile")
         if engine.read_only:
             notes.append("read-only")
         title = "Autofix queue" + (" (with decided)" if self.everything else "") + ": " + ", ".join(notes)

@@ -22,6 +22,11 @@ def safe_text(value: object, style: str = "") -> Text:
     return Text(text.replace("\n", " ").replace("\t", " "), style=style)
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 audit event`, `2 audit events`: a count with its noun in the number it takes."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def safe_markup(text: str) -> str:
     """Text made safe to embed in Rich markup: control sequences stripped, markup escaped."""
     from rich.markup import escape
