@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.cluster import Cluster
-from core.types import Attempt
+from core.types import HISTORY_FIELDS, Attempt
 
 DEFAULT_TAIL_LINES = 500
 DEFAULT_TAIL_BYTES = 1 << 20
@@ -28,21 +28,8 @@ def collect(
     )
 
 
-RECORD_FIELDS = (
-    "job_id",
-    "run_id",
-    "attempt",
-    "submitted_at",
-    "kind",
-    "input_bytes",
-    "conf",
-    "status",
-    "runtime_seconds",
-    "cost",
-    "log_tail",
-    "exit_code",
-    "reason",
-)
+# the history record's fields, and the termination the classifier reads first
+RECORD_FIELDS = (*HISTORY_FIELDS, "exit_code", "reason")
 
 
 def record_document(record: dict[str, Any]) -> str:
