@@ -44,10 +44,10 @@ VIEW_HELP = {
 }
 
 
-def _view(name: str) -> Screen:
-    import screens.resources
+def _view(module: str, name: str) -> Screen:
+    import importlib
 
-    return getattr(screens.resources, name)()
+    return getattr(importlib.import_module(f"screens.views.{module}"), name)()
 
 
 class ConsoleApp(App):
@@ -56,13 +56,13 @@ class ConsoleApp(App):
     # The dashboard is the first frame; the other views are imported when first visited.
     MODES = {
         "dashboard": DashboardScreen,
-        "nodes": partial(_view, "NodesScreen"),
-        "rollouts": partial(_view, "RolloutsScreen"),
-        "jobs": partial(_view, "JobsScreen"),
-        "autofix": partial(_view, "AutofixScreen"),
-        "models": partial(_view, "ModelsScreen"),
-        "audit": partial(_view, "AuditScreen"),
-        "ops": partial(_view, "OpsScreen"),
+        "nodes": partial(_view, "nodes", "NodesScreen"),
+        "rollouts": partial(_view, "rollouts", "RolloutsScreen"),
+        "jobs": partial(_view, "jobs", "JobsScreen"),
+        "autofix": partial(_view, "autofix", "AutofixScreen"),
+        "models": partial(_view, "models", "ModelsScreen"),
+        "audit": partial(_view, "audit", "AuditScreen"),
+        "ops": partial(_view, "ops", "OpsScreen"),
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [

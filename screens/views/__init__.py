@@ -1,0 +1,1 @@
+"""One module per resource view; the app imports each when first visited."""

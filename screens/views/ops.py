@@ -1,0 +1,83 @@
+"""The Ops view: multi-step operations to resume, pause or roll back."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from screens.base import Row, ViewScreen
+from screens.describe import describe
+from screens.views.common import op_summary as _op_summary
+from screens.widgets import safe_text
+
+
+class OpsScreen(ViewScreen):
+    """Multi-step operations (pool config changes, rollouts): their exact state, resume, roll back, pause."""
+
+    VIEW = "ops"
+    TITLE = "Operations"
+    COLUMNS = ("ID", "KIND", "TARGET", "STATE", "PROGRESS", "USER", "UPDATED", "ERROR")
+    BINDINGS = [
+        Binding("R", "resume", "Resume", key_display="R", id="resume"),
+        Binding("b", "rollback", "Rollback", id="rollback"),
+        Binding("p", "pause", "Pause", id="pause"),
+    ]
+    ROLE_ACTIONS = {"resume": "op-resume-rollout", "rollback": "op-rollback", "pause": "op-pause"}
+    STATES = {
+        "interrupted": "bold yellow",
+        "failed": "bold red",
+        "running": "cyan",
+        "paused": "yellow",
+        "done": "green",
+        "rolled_back": "dim",
+    }
+
+    def fetch(self) -> list[Row]:
+        ops = self.app.engine.operations()
+        return [
+            (
+                o["id"],
+                [
+                    o["id"],
+                    o["kind"],
+                    safe_text(o["target"]),
+                    safe_text(o["state"], self.STATES.get(o["state"], "")),
+                    ", ".join(f"{k} {v}" for k, v in o["progress"].items()),
+                    safe_text(o["user"]),
+                    o["updated_at"].replace("T", " ")[:19],
+                    safe_text((o["error"] or "")[:80]),
+                ],
+            )
+            for o in ops
+        ]
+
+    def describe(self, key: str) -> str:
+        return describe(self.app.engine.operation(key))
+
+    def action_resume(self) -> None:
+        key = self.selected_key()
+        if key:
+            self.perform(f"resume {key}", lambda: _op_summary(self.app.engine.op_resume(key)))
+
+    def action_pause(self) -> None:
+        key = self.selected_key()
+        if key:
+            self.perform(f"pause {key}", lambda: _op_summary(self.app.engine.op_pause(key)))
+
+    def action_rollback(self) -> None:
+        key = self.selected_key()
+        if key:
+            self.gather(
+                lambda: self.app.engine.operation(key)["target"], lambda target: self._ask_rollback(key, target)
+            )
+
+    def _ask_rollback(self, key: str, target: str) -> None:
+        from screens.dialogs import ConfirmScreen
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Roll back operation {key} on {target}?",
+                "every step it made is undone, newest first (each audited)",
+                type_to_confirm=target.split("/", 1)[-1],
+            ),
+            lambda ok: ok and self.perform(f"rollback {key}", lambda: _op_summary(self.app.engine.op_rollback(key))),
+        )

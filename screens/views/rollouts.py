@@ -1,0 +1,212 @@
+"""The Rollouts view: model deployments, canaries and their live metrics."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from screens.base import Page, ViewScreen
+from screens.describe import describe
+from screens.views.common import op_summary as _op_summary
+from screens.widgets import safe_text, sparkline, status_text
+
+
+class RolloutsScreen(ViewScreen):
+    VIEW = "rollouts"
+    TITLE = "Rollouts"
+    BINDINGS = [
+        Binding("n", "start", "New rollout", id="start"),
+        Binding("p", "promote", "Promote", id="promote"),
+        Binding("a", "abort", "Abort", id="abort"),
+        Binding("b", "rollback", "Rollback", id="rollback"),
+    ]
+    ROLE_ACTIONS = {
+        "start": "rollout-start",
+        "promote": "rollout-promote",
+        "abort": "rollout-abort",
+        "rollback": "rollout-rollback",
+    }
+    COLUMNS = ("DEPLOYMENT", "MODEL", "REV", "VERSION", "CANARY", "READY", "STATUS", "REQ/S", "P99 ms", "ERR %")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.series: dict[str, list] = {}  # deployment -> its last hour of metrics
+        self.analyses: dict[str, dict] = {}  # deployment -> its latest rollout's analysis
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static("", id="metrics")
+
+    def fetch(self) -> Page:
+        engine = self.app.engine
+        series = {}
+        analyses = {}
+        for op in engine.operations():
+            dep_name = op["target"].removeprefix("deployment/")
+            if op["kind"] == "rollout" and dep_name not in analyses:
+                analyses[dep_name] = {"state": op["state"], "results": op.get("results") or []}
+        rows = []
+        for d in engine.deployments():
+            pts = engine.metrics(d.name, minutes=60)
+            series[d.name] = pts
+            last = pts[-1]
+            active, canary = d.active, d.canary
+            rows.append(
+                (
+                    d.name,
+                    [
+                        safe_text(f"{d.namespace}/{d.name}"),
+                        safe_text(d.model),
+                        d.current_revision,
+                        active.model_version if active else "-",
+                        Text(f"r{canary.number} v{canary.model_version} {canary.weight}%", "yellow")
+                        if canary
+                        else Text("-", "dim"),
+                        f"{d.ready_replicas}/{d.replicas}",
+                        status_text(d.status),
+                        f"{last.request_rate:.0f}",
+                        f"{last.p99_ms:.1f}",
+                        Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),
+                    ],
+                )
+            )
+        return Page(rows, keep={"series": series, "analyses": analyses})
+
+    def rows_shown(self) -> None:
+        self._show_metrics()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_metrics()
+
+    def _show_metrics(self) -> None:
+        key = self.selected_key()
+        pts = self.series.get(key or "")
+        if not pts:
+            return
+        lines = Text()
+        span = max(10, min(len(pts), self.size.width - 44))  # as many minutes as fit on one line
+        pts = pts[-span:]
+        for label, values, fmt in (
+            ("req/s ", [p.request_rate for p in pts], "{:.0f}"),
+            ("p99 ms", [p.p99_ms for p in pts], "{:.1f}"),
+            ("err % ", [p.error_rate * 100 for p in pts], "{:.2f}"),
+        ):
+            lines.append(f"{label} ", "bold")
+            lines.append(sparkline(values), "cyan")
+            lines.append(
+                f"  now {fmt.format(values[-1])}  min {fmt.format(min(values))}  max {fmt.format(max(values))}\n"
+            )
+        lines.append(f"last {len(pts)} min of {key}", "dim")
+        analysis = self.analyses.get(key or "")
+        if analysis:
+            lines.append("\n")
+            lines.append(f"rollout {analysis['state']}: ", "bold")
+            for r in analysis["results"][-3:]:
+                lines.append(
+                    f"{r['weight']}% {'pass' if r['passed'] else 'FAIL'} ({r['summary']})  ",
+                    "green" if r["passed"] else "bold red",
+                )
+        self.query_one("#metrics", Static).update(lines)
+
+    def describe(self, key: str) -> str:
+        return describe(self.app.engine.deployment_details(key))
+
+    def action_promote(self) -> None:
+        key = self.selected_key()
+        if key:
+            self.perform(f"promote {key}", lambda: _op_summary(self.app.engine.rollout_promote(key)))
+
+    def action_abort(self) -> None:
+        key = self.selected_key()
+        if not key:
+            return
+        from screens.dialogs import ConfirmScreen
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Abort the rollout of {key}?",
+                "all traffic goes back to the stable revision; the deployment is marked degraded",
+            ),
+            lambda ok: ok and self.perform(f"abort {key}", lambda: _op_summary(self.app.engine.rollout_abort(key))),
+        )
+
+    def action_rollback(self) -> None:
+        key = self.selected_key()
+        if not key:
+            return
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            text = str(values["revision"]).strip()
+            rev = int(text) if text.isdigit() else None
+            self.perform(
+                f"rollback {key}",
+                lambda: "revision {revision} serves {serves}".format(**self.app.engine.rollout_rollback(key, rev)),
+            )
+
+        self.app.push_screen(
+            FormScreen(
+                f"Roll {key} back",
+                [("revision", "to revision (empty: the previous)", "")],
+                note="a new revision serving what the old one served",
+                type_to_confirm=key,
+            ),
+            go,
+        )
+
+    def action_start(self) -> None:
+        key = self.selected_key()
+        if not key:
+            return
+        engine = self.app.engine
+
+        def read():
+            dep = engine.deployment(key)
+            return dep, [m.version for m in engine.models(dep.model)]
+
+        self.gather(read, lambda found: self._start_form(key, *found))
+
+    def _start_form(self, key: str, dep, versions: list[int]) -> None:
+        engine = self.app.engine
+        served = {r.model_version for r in dep.revisions}
+        candidates = [v for v in versions if v not in served]
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            text = str(values["version"]).strip()
+            if not text.isdigit():
+                self.app.notify(f"model version must be a whole number, got {text!r}", severity="error", markup=False)
+                return
+            version = int(text)
+
+            def start() -> str:
+                steps, pause = engine.parse_rollout(str(values["steps"]), str(values["pause"]))
+                return _op_summary(
+                    engine.rollout_start(
+                        key, dep.model, version, steps, pause, {"window_minutes": 10, "failure_limit": 2}
+                    )
+                )
+
+            self.perform(f"rollout {dep.model}:{version} on {key}", start)
+
+        self.app.push_screen(
+            FormScreen(
+                f"Roll a version of {dep.model} out on {key}",
+                [
+                    (
+                        "version",
+                        f"model version (not yet served: {', '.join(map(str, candidates)) or 'none'})",
+                        str(candidates[0]) if candidates else "",
+                    ),
+                    ("steps", "canary weights", "10,30,60,100"),
+                    ("pause", "after each step: manual or a duration", "manual"),
+                ],
+                note="after each step the canary's error rate and p99 are analysed; a failure aborts",
+            ),
+            go,
+        )
