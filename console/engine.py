@@ -112,6 +112,11 @@ class Engine:
     def actor(self) -> str:
         return self._settings.actor
 
+    def data_generation(self) -> tuple:
+        """Changes whenever any read may return something new: the cluster's token, the console store's
+        commits, the rules file. Equal generations: a view need not read again."""
+        return self._w.data_generation()
+
     @property
     def backend_name(self) -> str:
         return self._w.cluster.name
@@ -366,8 +371,8 @@ class Engine:
     def audit_show(self, key: str) -> list[AuditEvent]:
         return self._audit.show(key)
 
-    def audit_verify(self) -> Verdict:
-        return self._audit.verify()
+    def audit_verify(self, since: Verdict | None = None) -> Verdict:
+        return self._audit.verify(since)
 
     def audit_rollback(self, key: str, force: bool = False) -> dict:
         return self._audit.rollback(key, force)

@@ -13,6 +13,7 @@ cluster refuses (core/errors.py).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, Protocol, runtime_checkable
 
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool
@@ -25,6 +26,11 @@ SNAPSHOT_RESOURCES = ("node", "pod", "deployment", "pool")
 class Cluster(Protocol):
     #: short description for the header, e.g. "sim:demo (seed 42)" or "kube:prod-eu"
     name: str
+
+    def generation(self) -> Hashable:
+        """A token that changes whenever what the reads return may have changed (a write, or time passing a
+        deadline the backend keeps); equal tokens promise equal reads. Views poll it to skip a refetch."""
+        ...
 
     # -- node pools and nodes -------------------------------------------------------------------------
     def list_pools(self) -> list[Pool]: ...

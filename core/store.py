@@ -317,6 +317,19 @@ class Store:
     def update(self, table: str, pk: Any, values: dict[str, Any]) -> None:
         self.db.table(table).update(pk, encode_row(values, self.json_columns))
 
+    def generation(self) -> tuple[int, ...]:
+        """Changes whenever a commit lands, from any process: the database's and its write-ahead log's size and
+        modification time. Two stat calls: a view polls it to learn whether reading again is worth it."""
+        stamp: list[int] = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                stamp += [0, 0]
+            else:
+                stamp += [st.st_size, st.st_mtime_ns]
+        return tuple(stamp)
+
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default

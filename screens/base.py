@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -12,9 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea
+from textual.widgets import Footer, Header, Input, Static, TextArea
 
-from screens.widgets import ForwardWorkerErrors, KeyedTable, cell_signature, safe_text
+from core.sanitize import visible_control
+from screens.grid import Column, Grid, cell_plain, natural_widths
+from screens.widgets import ForwardWorkerErrors
 
 Row = tuple[str, list[Any]]  # (row key, cells)
 T = TypeVar("T")
@@ -33,15 +36,33 @@ class Page:
 
 @dataclass
 class _Shown:
-    """A row as the table shows it, prepared in the worker: its cells made safe Text, what they show (for
-    the table's comparison), and the text the filter searches. `source` is the cells list fetch() gave:
-    a view that hands back the same list for an unchanged row gets this back as it was, for nothing."""
+    """A row as the grid shows it, prepared in the worker: its cells made safe, and the text the filter
+    searches. `source` is the cells list fetch() gave: a view that hands back the same list for an unchanged
+    row gets this back as it was, for nothing."""
 
     key: str
     source: list[Any]
-    cells: list[Text]
-    signature: tuple
+    cells: list[Any]  # str, or Text the view styled (made safe by it)
     haystack: str
+
+
+def _safe(cell: Any) -> Any:
+    if isinstance(cell, Text):
+        return cell
+    text = "-" if cell is None else str(cell)
+    if not text.isprintable():  # control sequences shown, never sent; a value stays on its line
+        text = visible_control(text).replace("\n", " ").replace("\t", " ")
+    return text
+
+
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def natural_key(text: str) -> tuple:
+    """`node-9` before `node-10`; `2/16` before `12/16`."""
+    return tuple(
+        (0, float(part), "") if i % 2 else (1, 0.0, part.lower()) for i, part in enumerate(_NUMBER.split(text))
+    )
 
 
 class ViewScreen(ForwardWorkerErrors, Screen):
@@ -49,11 +70,14 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 
     VIEW = ""
     TITLE = ""
-    COLUMNS: tuple[str, ...] = ()
+    COLUMNS: tuple[Column, ...] = ()
     #: screen action -> the engine action it performs (Engine.actions()); the footer and palette hide what
     #: the operator may not do
     ROLE_ACTIONS: dict[str, str] = {}
     MARKABLE = False  # `space` marks rows for a batch action
+    #: refetch on every refresh; False: only when the engine says its data changed (a 100,000-row view
+    #: must not be read again every few seconds while nothing happens)
+    LIVE = False
     BINDINGS = [
         # priority: taken when typed, before the keys after it are handed to the table, where a letter is a
         # command (`/cordon` typed fast would cordon the selected node); not inside a text box, where `/` is text
@@ -64,25 +88,34 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         Binding("space", "mark", "Mark", id="mark"),
         Binding("j", "cursor('down')", "Down", show=False, id="down"),
         Binding("k", "cursor('up')", "Up", show=False, id="up"),
-        # the table's own home/end scroll sideways and leave the cursor: the first and last row, as k9s
+        # home/end and g/G: the first and last row, as in k9s
         Binding("g,home", "cursor('first')", "First", show=False, id="first", priority=True),
         Binding("G,end", "cursor('last')", "Last", show=False, id="last", priority=True),
+        Binding("greater_than_sign", "sort(1)", "Sort →", key_display=">", show=False, id="sort_next"),
+        Binding("less_than_sign", "sort(-1)", "Sort ←", key_display="<", show=False, id="sort_previous"),
+        Binding("tilde", "sort_reverse", "Reverse sort", key_display="~", show=False, id="sort_reverse"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[_Shown] = []
+        self.rows: list[_Shown] = []  # every row, in the order shown (sorted when a sort is on)
+        self.natural: list[int] | None = None  # the columns' wanted widths, over every row
         self.filter_text = ""
         self.loaded = False
+        self.fetching = False
+        self._shown = 0  # rows the filter lets through
         self.marked: set[str] = set()
+        self.sort_column: int | None = None
+        self.sort_reverse = False
         self._mounted = False
         self._asked = 0  # the newest refresh asked for: an older one's rows, arriving late, are dropped
+        self._generation: object = None  # the engine's data generation the rows were read at
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical():
             yield Static(self.TITLE, id="status")
-            yield KeyedTable(*self.COLUMNS, id="table", cursor_type="row", zebra_stripes=True)
+            yield Grid(self.COLUMNS, id="table", markable=self.MARKABLE)
             yield from self.compose_extra()
         yield Input(placeholder="filter (esc clears)", id="filter")
         yield Footer()
@@ -92,15 +125,18 @@ class ViewScreen(ForwardWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self._mounted = True
-        self.refresh_data()
+        self.set_focus(self.table)
+        self.refresh_data(force=True)
 
     def on_screen_resume(self) -> None:
+        if self.focused is None:
+            self.set_focus(self.table)
         if self.loaded:
             self.refresh_data()
 
     @property
-    def table(self) -> KeyedTable:
-        return self.query_one(KeyedTable)
+    def table(self) -> Grid:
+        return self.query_one(Grid)
 
     # -- data ----------------------------------------------------------------------------------
     def fetch(self) -> Page | list[Row]:
@@ -110,14 +146,22 @@ class ViewScreen(ForwardWorkerErrors, Screen):
     def describe(self, key: str) -> str:
         raise NotImplementedError
 
-    def refresh_data(self) -> None:
+    def refresh_data(self, force: bool = False) -> None:
+        """Read the rows again in a worker: at once when `force` (the operator asked, or the view's own
+        state changed), else only if the engine's data changed since the rows were read."""
         if not self._mounted:  # the app's refresh loop can reach a view before it is built
             return
         self._asked += 1
-        self._load(self._asked)
+        if force:
+            self.fetching = True
+            self._show_status()
+        self._load(self._asked, force or self.LIVE)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def _load(self, asked: int) -> None:
+    def _load(self, asked: int, force: bool) -> None:
+        generation = self.app.engine.data_generation()
+        if not force and self.loaded and generation == self._generation:
+            return  # nothing changed: an idle view costs one small query per refresh
         page = self.fetch()
         if not isinstance(page, Page):
             page = Page(page)
@@ -128,13 +172,19 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             if last is not None and last.source is cells:
                 shown.append(last)
                 continue
-            texts = [c if isinstance(c, Text) else safe_text(c) for c in cells]
-            shown.append(
-                _Shown(key, cells, texts, tuple(map(cell_signature, texts)), " ".join(t.plain for t in texts).lower())
-            )
-        self.app.call_from_thread(self._adopt, asked, page, shown)
+            safe = [_safe(c) for c in cells]
+            shown.append(_Shown(key, cells, safe, " ".join(map(cell_plain, safe)).lower()))
+        natural = natural_widths(self.COLUMNS, [r.cells for r in shown])
+        shown = self._sorted(shown, self.sort_column, self.sort_reverse)
+        self.app.call_from_thread(self._adopt, asked, page, shown, natural, generation)
 
-    def _adopt(self, asked: int, page: Page, shown: list[_Shown]) -> None:
+    def _sorted(self, rows: list[_Shown], column: int | None, reverse: bool) -> list[_Shown]:
+        if column is None:
+            return rows
+        parse = self.COLUMNS[column].sort or natural_key
+        return sorted(rows, key=lambda r: parse(cell_plain(r.cells[column])), reverse=reverse)
+
+    def _adopt(self, asked: int, page: Page, shown: list[_Shown], natural: list[int], generation: object) -> None:
         if asked != self._asked:
             return
         for name, value in page.keep.items():
@@ -142,7 +192,10 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         if page.title is not None:
             self.TITLE = page.title
         self.rows = shown
+        self.natural = natural
+        self._generation = generation
         self.loaded = True
+        self.fetching = False
         self._render_rows()
         self.rows_shown()
         self.app.data_shown()  # type: ignore[attr-defined]  # ConsoleApp's: the first view's data is up
@@ -151,33 +204,34 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         """After new rows are shown: for views that show more than the table."""
 
     def _render_rows(self) -> None:
-        table = self.table
+        grid = self.table
         needle = self.filter_text.lower()
-        rows = []
-        for r in self.rows:
-            if needle and needle not in r.haystack:
-                continue
-            if self.MARKABLE:
-                mark = "● " if r.key in self.marked else "  "
-                rows.append(
-                    (
-                        r.key,
-                        [Text.assemble((mark, "bold yellow"), r.cells[0]), *r.cells[1:]],
-                        ((mark, r.signature[0]), *r.signature[1:]),
-                    )
-                )
-            else:
-                rows.append((r.key, r.cells, r.signature))
-        table.sync(rows)
-        flt = f"  filter: {self.filter_text!r}" if self.filter_text else ""
-        flt += f"  marked: {len(self.marked)}" if self.marked else ""
-        self.query_one("#status", Static).update(
-            Text(f"{self.TITLE} — {len(rows)} of {len(self.rows)}{flt}", no_wrap=True, overflow="ellipsis")
-        )
+        rows = [(r.key, r.cells) for r in self.rows if not needle or needle in r.haystack]
+        grid.marked = self.marked
+        grid.sort_column, grid.sort_reverse = self.sort_column, self.sort_reverse
+        grid.placeholder = "loading…" if not self.loaded else "no rows match the filter" if needle else "no rows"
+        grid.show(rows, self.natural)
+        self._shown = len(rows)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        parts = [f"{self.TITLE} — {self._shown} of {len(self.rows)}"]
+        if self.sort_column is not None:
+            parts.append(f"sorted by {self.COLUMNS[self.sort_column].title} {'▼' if self.sort_reverse else '▲'}")
+        if self.filter_text:
+            parts.append(f"filter: {self.filter_text!r}")
+        if self.marked:
+            parts.append(f"marked: {len(self.marked)}")
+        if self.fetching:
+            parts.append("loading…")
+        if self._mounted and self.table.size.width:
+            hidden = self.table.hidden_columns
+            if hidden:
+                parts.append(f"hidden: {','.join(hidden)} (enter)")
+        self.query_one("#status", Static).update(Text("  ".join(parts), no_wrap=True, overflow="ellipsis"))
 
     def selected_key(self) -> str | None:
-        table = self.table
-        return table.key_at(table.cursor_row) if table.row_count else None
+        return self.table.selected_key
 
     def gather(self, load: Callable[[], T], then: Callable[[T], None]) -> None:
         """Read what an action needs (`load`, engine calls) in a worker; hand it to `then` on the UI thread."""
@@ -252,7 +306,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             return
         self.marked.symmetric_difference_update({key})
         self._render_rows()
-        self.table.action_cursor_down()
+        self.table.action_move(1)
 
     def perform(self, label: str, change: Callable[[], Any], clear_marks: bool = True) -> None:
         """Run a change in a worker; say how it went; refresh. Errors reach the app's one handler."""
@@ -269,26 +323,65 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         self.app.notify(message, markup=False)
         if clear_marks:
             self.marked.clear()
-        self.refresh_data()
+        self.refresh_data(force=True)
 
     def action_cursor(self, direction: str) -> None:
         table = self.table
         if direction == "first":
-            table.move_cursor(row=0)
+            table.move_cursor(0)
         elif direction == "last":
-            table.move_cursor(row=max(0, table.row_count - 1))
-        elif direction == "down":
-            table.action_cursor_down()
+            table.move_cursor(table.row_count - 1)
         else:
-            table.action_cursor_up()
+            table.action_move(1 if direction == "down" else -1)
+
+    def action_sort(self, step: int) -> None:
+        """`>`/`<`: sort by the next/previous column shown; past the last (or first), unsorted again."""
+        shown = [i for i, _ in self.table.layout()]
+        if self.sort_column in shown:
+            at = shown.index(self.sort_column) + step
+            column = shown[at] if 0 <= at < len(shown) else None
+        else:
+            column = shown[0 if step > 0 else -1] if shown else None
+        self._resort(column, False)
+
+    def action_sort_reverse(self) -> None:
+        if self.sort_column is not None:
+            self._resort(self.sort_column, not self.sort_reverse)
+
+    def on_grid_header_clicked(self, event: Grid.HeaderClicked) -> None:
+        self._resort(event.column, event.column == self.sort_column and not self.sort_reverse)
+
+    def _resort(self, column: int | None, reverse: bool) -> None:
+        self.sort_column, self.sort_reverse = column, reverse
+        if column is None:
+            self.refresh_data(force=True)  # the view's own order, as fetched
+            return
+        self.fetching = True
+        self._show_status()
+        self._sort_rows(self._asked, column, reverse)
+
+    @work(thread=True, exclusive=True, group="sort", exit_on_error=False)
+    def _sort_rows(self, asked: int, column: int, reverse: bool) -> None:
+        rows = self._sorted(list(self.rows), column, reverse)
+        self.app.call_from_thread(self._sorted_rows, asked, rows)
+
+    def _sorted_rows(self, asked: int, rows: list[_Shown]) -> None:
+        if asked != self._asked:  # new rows arrived meanwhile: they came sorted
+            return
+        self.rows = rows
+        self.fetching = False
+        self._render_rows()
 
     def action_refresh_now(self) -> None:
-        self.refresh_data()
+        self.refresh_data(force=True)
 
     def action_describe(self) -> None:
         key = self.selected_key()
         if key is not None:
             self.app.open_describe(f"{self.VIEW}: {key}", lambda: self.describe(key))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_grid_layout_changed(self, event: Grid.LayoutChanged) -> None:
+        self._show_status()
+
+    def on_grid_selected(self, event: Grid.Selected) -> None:
         self.action_describe()

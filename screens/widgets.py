@@ -57,11 +57,16 @@ STATUS_STYLES = {
 }
 
 
-def status_text(status: str) -> Text:
-    style = next((s for key, s in STATUS_STYLES.items() if key in status.split(",")), "")
+def status_style(status: str) -> str:
+    """The colour a status reads in (a grid column's style)."""
     if "NotReady" in status:
-        style = "bold red"
-    return safe_text(status, style)
+        return "bold red"
+    words = status.replace(":", ",").replace(" ", ",").split(",")
+    return next((s for key, s in STATUS_STYLES.items() if key in words), "")
+
+
+def status_text(status: str) -> Text:
+    return safe_text(status, status_style(status))
 
 
 class ForwardWorkerErrors:

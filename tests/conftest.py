@@ -209,3 +209,25 @@ def doomed_past(failed: dict) -> dict:
         "runtime_seconds": 600.0,
         "cost": 1.0,
     }
+
+
+@pytest.fixture(scope="module")
+def tui_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tui-home")
+
+
+@pytest.fixture
+def make_app(tui_home, monkeypatch):
+    """The TUI on a demo home shared by a test module, the clock pinned; `cli` adds global options."""
+    from console.app import ConsoleApp
+    from console.engine import Engine
+    from console.settings import load
+
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", "2026-11-20T12:00:00Z")
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tui_home / "none.toml"))
+
+    def make(**cli) -> ConsoleApp:
+        settings = load({"home": str(tui_home), "user": "alice", **cli})
+        return ConsoleApp(Engine(settings), settings)
+
+    return make

@@ -852,3 +852,35 @@ def test_an_unknown_audit_id_is_bad_input_not_the_first_change(mc, home_copy):
     for args in (("audit", "rollback", "999"), ("audit", "show", "999"), ("audit", "rollback", "nope")):
         r = mc(*H(home_copy), *args)
         assert r.rc == 2 and "no audit event" in r.err, (args, r.rc, r.err)
+
+
+def test_a_check_that_carries_on_from_a_good_verdict_sees_only_what_came_after(audited_home, tmp_path):
+    """The Audit view checks the records added since its last check on each refresh (a whole walk of a long
+    chain stalls the keyboard); `v` walks the whole chain."""
+    from core.audit import AuditLog
+    from core.store import Store
+
+    def verdict(home: Path, since=None):
+        store = Store(home)
+        try:
+            return AuditLog(store).verify(since=since)
+        finally:
+            store.close()
+
+    whole = verdict(audited_home)
+    assert whole.ok and whole.last_seq == 9
+    assert verdict(audited_home, since=verdict_of_first(audited_home, 8)) == whole  # carried on: the same end
+    edited_after = tampered(audited_home, tmp_path / "b", "UPDATE audit SET user = 'mallory' WHERE seq = 9")
+    carried = verdict(edited_after, since=verdict_of_first(audited_home, 8))
+    assert not carried.ok and carried.first_bad == 9
+    edited_before = tampered(audited_home, tmp_path / "c", "UPDATE audit SET user = 'mallory' WHERE seq = 2")
+    assert verdict(edited_before, since=whole).ok  # not looked at again…
+    assert not verdict(edited_before).ok  # …until the whole walk
+
+
+def verdict_of_first(home: Path, n: int):
+    """The verdict a check made when the chain had its first `n` records."""
+    from core.audit import Verdict
+
+    seq, hash_ = sql(home, "SELECT seq, hash FROM audit WHERE seq = ?", (n,))[0]
+    return Verdict(True, n, last_seq=seq, last_hash=hash_)

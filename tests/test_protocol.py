@@ -98,6 +98,9 @@ class MemoryCluster:
         self.submitted: list[tuple[str, dict]] = []
 
     # -- pools and nodes
+    def generation(self) -> str:
+        return repr(vars(self))  # the whole state: small here, and never wrong
+
     def list_pools(self) -> list[Pool]:
         return list(self.pools.values())
 

@@ -46,7 +46,7 @@ async def open_view(pilot, view: str) -> None:
     await pilot.press("colon", *view, "enter")
     for _ in range(200):
         await settle(pilot)
-        if pilot.app.screen.query("DataTable") and pilot.app.screen.query_one("DataTable").row_count:
+        if pilot.app.screen.query("Grid") and pilot.app.screen.query_one("Grid").row_count:
             break
         await pilot.pause(0.05)
 

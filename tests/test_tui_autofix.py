@@ -39,7 +39,7 @@ def make_app(trained_home, tmp_path, monkeypatch):
 async def select_memory_suggestion(pilot, app) -> int:
     """Put the cursor on the first suggestion the model made; return its id."""
     table = await wait_rows(pilot)
-    ids = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+    ids = [table.key_at(i) for i in range(table.row_count)]
     target = next(k for k in ids if app.screen.items[k].model)
     table.move_cursor(row=ids.index(target))
     await pilot.pause()
@@ -97,7 +97,7 @@ async def test_approving_a_failure_that_needs_a_config_nobody_suggested_says_why
     async with app.run_test(size=(160, 40)) as pilot:
         await goto(pilot, "autofix")
         table = await wait_rows(pilot)
-        ids = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        ids = [table.key_at(i) for i in range(table.row_count)]
         target = next(
             k for k in ids if app.screen.items[k].action == "retry_with_conf" and not app.screen.items[k].conf
         )

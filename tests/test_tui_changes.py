@@ -43,7 +43,7 @@ async def test_cordon_and_uncordon_the_selected_node_are_audited(make_app):
     async with app.run_test(size=(140, 40)) as pilot:
         await goto(pilot, "nodes")
         table = await wait_rows(pilot)
-        name = table.coordinate_to_cell_key((0, 0)).row_key.value
+        name = table.key_at(0)
         await pilot.press("c")  # asks first, naming the node; `y` says yes
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
         assert name in " ".join(plain(s) for s in app.screen.query(Static))
@@ -68,7 +68,7 @@ async def test_draining_marked_nodes_asks_to_type_the_count(make_app):
     async with app.run_test(size=(140, 40)) as pilot:
         await goto(pilot, "nodes")
         table = await wait_rows(pilot)
-        names = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(2)]
+        names = [table.key_at(i) for i in range(2)]
         await pilot.press("space", "space")  # marks the first two rows
         assert app.screen.marked == set(names)
         await pilot.press("r")

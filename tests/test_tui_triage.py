@@ -4,13 +4,14 @@ operator turning an unclassified signature into a rule."""
 from __future__ import annotations
 
 import pytest
-from test_tui import goto, plain, wait_rows
-from textual.widgets import DataTable, RichLog
+from test_tui import goto, plain, settle, wait_rows
+from textual.widgets import RichLog
 
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
 from screens.detail import LogScreen
+from screens.grid import Grid
 
 PINNED = "2026-11-20T12:00:00Z"
 HOSTILE = (
@@ -39,7 +40,7 @@ async def test_jobs_screen_shows_category_action_rule_evidence(make_app):
     async with app.run_test(size=(160, 40)) as pilot:
         await goto(pilot, "jobs")
         table = await wait_rows(pilot)
-        headers = [c.label.plain for c in table.columns.values()]
+        headers = [c.title for c in table.columns]
         assert headers[3:7] == ["CATEGORY", "ACTION", "EVIDENCE", "RULE"]
         categories = {str(table.get_row_at(i)[3]) for i in range(table.row_count)}
         assert "memory_exceeded" in categories and len(categories) >= 10
@@ -75,14 +76,18 @@ async def test_hostile_log_is_shown_never_interpreted(make_app):
             }
         ],
     )
-    async with app.run_test(size=(160, 40)) as pilot:
+    async with app.run_test(size=(240, 40)) as pilot:  # wide enough for the evidence line whole
         await goto(pilot, "jobs")
         table = await wait_rows(pilot)
         row = table.get_row_index("r-hostile")
         evidence = table.get_row_at(row)[5]
-        assert evidence.plain.endswith("Java heap space [red]x[/red] ␛[31m")  # markup and ESC shown as text
-        assert not evidence.spans and "red" not in str(evidence.style)
+        assert evidence.endswith("Java heap space [red]x[/red] ␛[31m")  # markup and ESC shown as text
         table.move_cursor(row=row)
+        await settle(pilot)
+        line = table.render_line(row - round(table.scroll_y) + 1)  # as painted, below the header
+        assert "[red]x[/red]" in line.text and "\x1b" not in line.text
+        cell = next(seg for seg in line if "[red]x[/red]" in seg.text)
+        assert not (cell.style and cell.style.color and cell.style.color.name == "red")
         await pilot.press("l")
         for _ in range(60):
             await pilot.pause(0.05)
@@ -105,7 +110,7 @@ async def test_creating_a_rule_from_a_signature(make_app, tmp_path):
         await wait_rows(pilot)
         await pilot.press("s")
         table = await wait_rows(pilot)
-        signature = table.coordinate_to_cell_key((0, 0)).row_key.value
+        signature = table.key_at(0)
         count = int(str(table.get_row_at(0)[1]))
         await pilot.press("n")
         for _ in range(100):
@@ -128,11 +133,11 @@ async def test_creating_a_rule_from_a_signature(make_app, tmp_path):
         # back on the signatures list, the signature is gone: its failures are classified now
         for _ in range(100):
             await pilot.pause(0.05)
-            t = app.screen.query_one(DataTable)
-            if all(t.coordinate_to_cell_key((i, 0)).row_key.value != signature for i in range(t.row_count)):
+            t = app.screen.query_one(Grid)
+            if all(t.key_at(i) != signature for i in range(t.row_count)):
                 break
-        t = app.screen.query_one(DataTable)
-        assert all(t.coordinate_to_cell_key((i, 0)).row_key.value != signature for i in range(t.row_count))
+        t = app.screen.query_one(Grid)
+        assert all(t.key_at(i) != signature for i in range(t.row_count))
 
 
 async def test_read_only_offers_no_new_rule(make_app, tmp_path):

@@ -26,8 +26,8 @@ class AuditService:
             raise NotFound(f"no audit event {key!r} (give a seq, an auditID or a unique prefix of one)")
         return events
 
-    def verify(self) -> Verdict:
-        return self.w.audit.verify()
+    def verify(self, since: Verdict | None = None) -> Verdict:
+        return self.w.audit.verify(since=since)
 
     def rollback(self, key: str, force: bool = False) -> dict[str, Any]:
         return self.w.changes.rollback(key, self.w.require("audit-rollback"), force)

@@ -3,6 +3,7 @@ pieces built on them — each built on first use, since the TUI's first frame ne
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,14 @@ class Wiring:
     @property
     def role(self) -> str:
         return self.settings.role
+
+    def data_generation(self) -> tuple[Any, ...]:
+        try:
+            st = os.stat(self.settings.rules_file)
+            rules: tuple[int, ...] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            rules = ()
+        return (self.cluster.generation(), self.store.generation(), rules)
 
     def can(self, action: str) -> bool:
         return not self.read_only and roles.allows(self.role, action)

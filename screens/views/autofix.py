@@ -7,10 +7,9 @@ from textual.binding import Binding
 from core.errors import ConsoleError
 from screens.base import Page
 from screens.describe import describe
+from screens.grid import Column
 from screens.views.jobs import CATEGORY_STYLES, AttemptsView
-from screens.widgets import counted, safe_text, status_text
-
-CHANGE_SHOWN = 48  # characters of a suggestion's change in the table; `enter` and `a` show it whole
+from screens.widgets import counted, status_style
 
 
 class AutofixScreen(AttemptsView):
@@ -20,7 +19,18 @@ class AutofixScreen(AttemptsView):
     VIEW = "autofix"
     TITLE = "Autofix queue"
     # the change last: it is the long one, and P(OK), cost and status must stay in view at 120 columns
-    COLUMNS = ("ID", "JOB", "RUN", "CATEGORY", "ACTION", "P(OK)", "COST", "STATUS", "MODEL", "CHANGE")
+    COLUMNS = (
+        Column("ID", 1, align="right"),
+        Column("JOB", 1, min=16, max=32, shorten="middle"),
+        Column("RUN", 5, max=28, shorten="middle"),
+        Column("CATEGORY", 2, max=24, style=lambda t: CATEGORY_STYLES.get(t, "")),
+        Column("ACTION", 3, max=22),
+        Column("P(OK)", 1, align="right"),
+        Column("COST", 1, align="right"),
+        Column("STATUS", 1, min=8, max=30, style=status_style),
+        Column("MODEL", 6, style=lambda _: "dim"),
+        Column("CHANGE", 2, min=12, flex=True),
+    )
     BINDINGS = [
         Binding("a", "approve", "Approve", id="approve"),
         Binding("e", "edit", "Edit", id="edit"),
@@ -54,16 +64,16 @@ class AutofixScreen(AttemptsView):
                 (
                     str(s.id),
                     [
-                        s.id,
-                        safe_text(s.job_id),
-                        safe_text(s.run_id),
-                        safe_text(s.category, CATEGORY_STYLES.get(s.category, "")),
-                        safe_text(s.action),
+                        str(s.id),
+                        s.job_id,
+                        s.run_id,
+                        s.category,
+                        s.action,
                         "-" if s.p_success is None else f"{s.p_success:.2f}",
                         "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
-                        status_text(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
-                        safe_text("v" + s.model.rsplit(":", 1)[-1] if s.model else "-", "dim"),
-                        safe_text(_clip(s.change, CHANGE_SHOWN) or "-"),
+                        s.status if not s.outcome else f"{s.status}: {s.outcome}",
+                        "v" + s.model.rsplit(":", 1)[-1] if s.model else "-",
+                        s.change.replace("\n", " ") or "-",
                     ],
                 )
                 for s in items
@@ -88,7 +98,7 @@ class AutofixScreen(AttemptsView):
 
     def action_toggle_history(self) -> None:
         self.everything = not self.everything
-        self.refresh_data()
+        self.refresh_data(force=True)
 
     def _pending(self):
         s = self.items.get(self.selected_key() or "")
@@ -179,10 +189,6 @@ class AutofixScreen(AttemptsView):
             ),
             go,
         )
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _edited(s) -> str:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.binding import Binding
 
 from screens.base import Page, ViewScreen
 from screens.describe import describe
-from screens.widgets import safe_text, status_text
-
-JOB_ROWS_SHOWN = 5000  # newest attempts listed; the filter and the CLI reach the rest
-EVIDENCE_SHOWN = 140  # characters of the evidence line in the table; `enter` and `l` show it whole
+from screens.grid import Column
+from screens.views.common import without_timestamp
+from screens.widgets import status_style
 
 
 def _last_line(tail: str | None) -> str:
@@ -49,7 +47,18 @@ CATEGORY_STYLES = {
 class JobsScreen(AttemptsView):
     VIEW = "jobs"
     TITLE = "Job attempts"
-    COLUMNS = ("WHEN", "JOB", "RUN", "CATEGORY", "ACTION", "EVIDENCE", "RULE", "ATT", "STATUS")
+    COLUMNS = (
+        Column("WHEN", 3),
+        Column("JOB", 1, min=16, max=36, shorten="middle"),
+        Column("RUN", 6, max=28, shorten="middle"),
+        Column("CATEGORY", 1, max=24, style=lambda t: CATEGORY_STYLES.get(t, "dim" if t == "-" else "")),
+        Column("ACTION", 4, max=22),
+        # the evidence line's message, without the timestamp every line shares; `enter` and `l` show it whole
+        Column("EVIDENCE", 2, min=32, flex=True),
+        Column("RULE", 7, max=20, style=lambda _: "dim"),
+        Column("ATT", 5, align="right"),
+        Column("STATUS", 1, max=12, style=status_style),
+    )
     BINDINGS = [
         Binding("f", "toggle_failed", "Failed/all", id="toggle_failed"),
         Binding("s", "signatures", "Signatures", id="signatures"),
@@ -62,7 +71,7 @@ class JobsScreen(AttemptsView):
 
     def fetch(self) -> Page:
         engine = self.app.engine
-        records = engine.attempt_records(failed=True if self.failed_only else None, limit=JOB_ROWS_SHOWN)
+        records = engine.attempt_records(failed=True if self.failed_only else None)
         if engine.rules_warning:
             self.app.call_from_thread(
                 self.app.notify, engine.rules_warning, title="rules", severity="warning", markup=False
@@ -86,23 +95,23 @@ class JobsScreen(AttemptsView):
             if last is not None and last[0] == source:
                 cells = last[1]  # an attempt that has not changed keeps its row: a refresh of thousands is cheap
             else:
-                evidence = (r.get("evidence") or _last_line(r.get("log_tail")))[:EVIDENCE_SHOWN]
+                evidence = without_timestamp((r.get("evidence") or _last_line(r.get("log_tail"))).strip())
                 cells = [
                     r["submitted_at"][5:16].replace("T", " "),
-                    safe_text(r["job_id"]),
-                    safe_text(r["run_id"]),
-                    safe_text(cat, CATEGORY_STYLES.get(cat or "", "")) if cat else Text("-", "dim"),
-                    safe_text(r.get("action") or "-"),
-                    safe_text(evidence),
-                    safe_text(r.get("rule_id") or "-", "dim"),
-                    r["attempt"],
-                    status_text(r["status"]),
+                    r["job_id"],
+                    r["run_id"],
+                    cat or "-",
+                    r.get("action") or "-",
+                    evidence[:400] or "-",
+                    r.get("rule_id") or "-",
+                    str(r["attempt"]),
+                    r["status"],
                 ]
             built[r["run_id"]] = (source, cells)
             rows.append((r["run_id"], cells))
         # the cluster's own attempts: imported history is training data, listed by `autofix history`
         what = "Failed job attempts" if self.failed_only else "Job attempts"
-        return Page(rows, f"{what} on {engine.backend_name}", {"built": built})
+        return Page(rows, what, {"built": built})
 
     def action_signatures(self) -> None:
         from screens.views.signatures import SignaturesScreen
@@ -111,4 +120,4 @@ class JobsScreen(AttemptsView):
 
     def action_toggle_failed(self) -> None:
         self.failed_only = not self.failed_only
-        self.refresh_data()
+        self.refresh_data(force=True)

@@ -4,25 +4,35 @@ from __future__ import annotations
 
 from screens.base import Row, ViewScreen
 from screens.describe import describe
-from screens.widgets import safe_text, status_text
+from screens.grid import Column
+from screens.widgets import status_style
 
 
 class ModelsScreen(ViewScreen):
     VIEW = "models"
     TITLE = "Model registry"
-    COLUMNS = ("MODEL", "VERSION", "STAGE", "FRAMEWORK", "PARENT", "AUC", "SHA256", "CREATED")
+    COLUMNS = (
+        Column("MODEL", 1, min=10, max=32, shorten="middle"),
+        Column("VERSION", 1, align="right"),
+        Column("STAGE", 1, style=status_style),
+        Column("FRAMEWORK", 4),
+        Column("PARENT", 3, max=32, shorten="middle"),
+        Column("AUC", 2, align="right"),
+        Column("SHA256", 5),
+        Column("CREATED", 2),
+    )
 
     def fetch(self) -> list[Row]:
         return [
             (
                 f"{m.model}:{m.version}",
                 [
-                    safe_text(m.model),
-                    m.version,
-                    status_text(m.stage),
-                    safe_text(m.framework),
-                    safe_text(m.parent),
-                    m.metrics.get("auc", "-"),
+                    m.model,
+                    str(m.version),
+                    m.stage,
+                    m.framework,
+                    m.parent or "-",
+                    str(m.metrics.get("auc", "-")),
                     m.sha256[:12],
                     m.created_at[:16].replace("T", " "),
                 ],

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.binding import Binding
 
 from core import clock
 from screens.base import Page, ViewScreen
 from screens.describe import describe
+from screens.grid import Column
+from screens.views.common import age_key, gib, size_key
 from screens.views.common import count_of as _count
 from screens.views.common import op_summary as _op_summary
-from screens.widgets import safe_text, status_text
+from screens.widgets import status_style
 
 
 class NodesScreen(ViewScreen):
     VIEW = "nodes"
     TITLE = "Nodes"
-    COLUMNS = ("NAME", "POOL", "STATUS", "PRESSURE", "CPU", "MEM GiB", "GPU", "PODS", "KUBELET", "CONFIG", "AGE")
+    # priority 1 shows at any width; at 80 columns NAME, STATUS, CPU, MEM, AGE and PODS fit; `enter` shows all
+    COLUMNS = (
+        Column("NAME", 1, min=20, max=44),
+        Column("POOL", 3, max=16),
+        Column("STATUS", 1, max=34, style=status_style),
+        Column("PRESSURE", 3, max=24, style=lambda t: "" if t == "-" else "red"),
+        Column("CPU", 2, align="right"),
+        Column("MEM", 2, align="right", sort=size_key),
+        Column("GPU", 4, align="right"),
+        Column("PODS", 3, align="right"),
+        Column("KUBELET", 6, max=14),
+        Column("CONFIG", 4, max=24, style=lambda t: "yellow" if "≠" in t else ""),
+        Column("AGE", 2, align="right", sort=age_key),
+    )
     MARKABLE = True
     BINDINGS = [
         Binding("c", "cordon", "Cordon", id="cordon"),
@@ -56,18 +70,16 @@ class NodesScreen(ViewScreen):
                 (
                     n.name,
                     [
-                        safe_text(n.name),
-                        safe_text(n.pool),
-                        status_text(n.status),
-                        Text(",".join(n.pressure), "red") if n.pressure else Text("-", "dim"),
+                        n.name,
+                        n.pool,
+                        n.status,
+                        ",".join(n.pressure) or "-",
                         f"{n.cpu_used:g}/{n.cpu}",
-                        f"{n.memory_used_gib:g}/{n.memory_gib}",
-                        n.gpus,
-                        n.pods,
-                        safe_text(n.kubelet_version),
-                        safe_text(
-                            n.config_version + (f" ≠ {desired[n.pool]}" if drift else ""), "yellow" if drift else ""
-                        ),
+                        f"{gib(n.memory_used_gib)}/{gib(n.memory_gib)}",
+                        str(n.gpus),
+                        str(n.pods),
+                        n.kubelet_version,
+                        n.config_version + (f" ≠ {desired[n.pool]}" if drift else ""),
                         clock.age(n.created_at),
                     ],
                 )

@@ -6,8 +6,8 @@ from textual.binding import Binding
 
 from screens.base import Row, ViewScreen
 from screens.describe import describe
+from screens.grid import Column
 from screens.views.common import op_summary as _op_summary
-from screens.widgets import safe_text
 
 
 class OpsScreen(ViewScreen):
@@ -15,7 +15,16 @@ class OpsScreen(ViewScreen):
 
     VIEW = "ops"
     TITLE = "Operations"
-    COLUMNS = ("ID", "KIND", "TARGET", "STATE", "PROGRESS", "USER", "UPDATED", "ERROR")
+    COLUMNS = (
+        Column("ID", 1, max=14),
+        Column("KIND", 1),
+        Column("TARGET", 1, min=12, max=40, shorten="middle"),
+        Column("STATE", 1, min=6, style=lambda t: OpsScreen.STATES.get(t, "")),
+        Column("PROGRESS", 2, max=40),
+        Column("USER", 3, max=20),
+        Column("UPDATED", 4),
+        Column("ERROR", 3, min=10, flex=True, style=lambda _: "red"),
+    )
     BINDINGS = [
         Binding("R", "resume", "Resume", key_display="R", id="resume"),
         Binding("b", "rollback", "Rollback", id="rollback"),
@@ -39,12 +48,12 @@ class OpsScreen(ViewScreen):
                 [
                     o["id"],
                     o["kind"],
-                    safe_text(o["target"]),
-                    safe_text(o["state"], self.STATES.get(o["state"], "")),
+                    o["target"],
+                    o["state"],
                     ", ".join(f"{k} {v}" for k, v in o["progress"].items()),
-                    safe_text(o["user"]),
+                    o["user"],
                     o["updated_at"].replace("T", " ")[:19],
-                    safe_text((o["error"] or "")[:80]),
+                    o["error"] or "",
                 ],
             )
             for o in ops

@@ -5,12 +5,20 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from screens.base import Page, ViewScreen
 from screens.describe import describe
+from screens.grid import Column, Grid
 from screens.views.common import op_summary as _op_summary
-from screens.widgets import safe_text, sparkline, status_text
+from screens.widgets import sparkline, status_style
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
 
 
 class RolloutsScreen(ViewScreen):
@@ -28,7 +36,20 @@ class RolloutsScreen(ViewScreen):
         "abort": "rollout-abort",
         "rollback": "rollout-rollback",
     }
-    COLUMNS = ("DEPLOYMENT", "MODEL", "REV", "VERSION", "CANARY", "READY", "STATUS", "REQ/S", "P99 ms", "ERR %")
+    COLUMNS = (
+        Column("DEPLOYMENT", 1, min=16, max=40, shorten="middle"),
+        Column("NAMESPACE", 6, max=20),
+        Column("MODEL", 3, max=24),
+        Column("REV", 5, align="right"),
+        Column("VERSION", 2, align="right"),
+        Column("CANARY", 1, max=16, style=lambda t: "dim" if t == "-" else "yellow"),
+        Column("READY", 2, align="right"),
+        Column("STATUS", 1, max=14, style=status_style),
+        Column("REQ/S", 3, align="right"),
+        Column("P99 ms", 3, align="right"),
+        Column("ERR %", 2, align="right", style=lambda t: "red" if _float(t) > 1 else ""),
+    )
+    LIVE = True  # the metrics move every minute
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,18 +77,17 @@ class RolloutsScreen(ViewScreen):
                 (
                     d.name,
                     [
-                        safe_text(f"{d.namespace}/{d.name}"),
-                        safe_text(d.model),
-                        d.current_revision,
-                        active.model_version if active else "-",
-                        Text(f"r{canary.number} v{canary.model_version} {canary.weight}%", "yellow")
-                        if canary
-                        else Text("-", "dim"),
+                        d.name,
+                        d.namespace,
+                        d.model,
+                        str(d.current_revision),
+                        str(active.model_version) if active else "-",
+                        f"r{canary.number} v{canary.model_version} {canary.weight}%" if canary else "-",
                         f"{d.ready_replicas}/{d.replicas}",
-                        status_text(d.status),
+                        d.status,
                         f"{last.request_rate:.0f}",
                         f"{last.p99_ms:.1f}",
-                        Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),
+                        f"{last.error_rate * 100:.2f}",
                     ],
                 )
             )
@@ -76,7 +96,7 @@ class RolloutsScreen(ViewScreen):
     def rows_shown(self) -> None:
         self._show_metrics()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_grid_highlighted(self, event: Grid.Highlighted) -> None:
         self._show_metrics()
 
     def _show_metrics(self) -> None:

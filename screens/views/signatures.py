@@ -6,7 +6,7 @@ from textual.binding import Binding
 
 from screens.base import Page, ViewScreen
 from screens.describe import describe
-from screens.widgets import safe_text
+from screens.grid import Column
 
 
 class SignaturesScreen(ViewScreen):
@@ -14,7 +14,13 @@ class SignaturesScreen(ViewScreen):
 
     VIEW = "signatures"
     TITLE = "Unclassified signatures"
-    COLUMNS = ("#", "COUNT", "LAST SEEN", "JOBS", "SIGNATURE")
+    COLUMNS = (
+        Column("#", 1, align="right"),
+        Column("COUNT", 1, align="right"),
+        Column("LAST SEEN", 3),
+        Column("JOBS", 4, max=40),
+        Column("SIGNATURE", 1, min=20, flex=True),
+    )
     BINDINGS = [Binding("n", "new_rule", "New rule", id="new_rule")]
 
     def __init__(self) -> None:
@@ -28,11 +34,11 @@ class SignaturesScreen(ViewScreen):
                 (
                     sig,
                     [
-                        n,
-                        g["count"],
+                        str(n),
+                        str(g["count"]),
                         g["last_seen"][:16].replace("T", " "),
-                        safe_text(", ".join(g["jobs"][:3]) + (" …" if len(g["jobs"]) > 3 else "")),
-                        safe_text(sig),
+                        ", ".join(g["jobs"][:3]) + (" …" if len(g["jobs"]) > 3 else ""),
+                        sig,
                     ],
                 )
                 for n, (sig, g) in enumerate(groups.items(), start=1)
@@ -61,6 +67,6 @@ class SignaturesScreen(ViewScreen):
 
         def saved(rule_id: str | None) -> None:
             if rule_id:
-                self.refresh_data()
+                self.refresh_data(force=True)
 
         self.app.push_screen(NewRuleScreen(key), saved)

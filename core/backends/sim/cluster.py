@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import tomllib
 from collections.abc import Callable
@@ -52,6 +53,8 @@ class SimCluster:
         job_seconds: float = 20.0,
     ):
         self.store = store = Store(home, schema.DB_NAME, schema.MIGRATIONS, schema.JSON_COLUMNS)
+        self._deadlines: list[str] = []  # the clock-driven changes still to come, as of _deadlines_at
+        self._deadlines_at: tuple[int, ...] | None = None
         self.fixtures_dir = Path(fixtures_dir)
         built = store.get_meta("sim.seed")
         if built is None:
@@ -315,6 +318,24 @@ class SimCluster:
                 elif r["status"] == "active":
                     self.store.update("revisions", (deployment, r["number"]), {"weight": 100})
             self.store.update("deployments", deployment, {"status": "Degraded"})
+
+    def generation(self) -> tuple[Any, ...]:
+        """The store's commit stamp, and how many of the simulator's clock-driven changes (a pod becoming
+        ready, a retry finishing) have come due: both are what the reads depend on."""
+        stamp = self.store.generation()
+        if self._deadlines_at != stamp:
+            now = clock.iso(clock.now())
+            pending = [
+                r["t"]
+                for r in self.store.query(
+                    "SELECT ready_at AS t FROM pods WHERE ready_at > ? UNION ALL "
+                    "SELECT json_extract(extra, '$.finishes_at') FROM attempts "
+                    "WHERE source = 'autofix' AND json_extract(extra, '$.finishes_at') > ?",
+                    (now, now),
+                )
+            ]
+            self._deadlines, self._deadlines_at = sorted(pending), stamp
+        return (*stamp, bisect.bisect_right(self._deadlines, clock.iso(clock.now())))
 
     # -- snapshots: what the audit records as before/after, and what a rollback writes back --------------
     def snapshot(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
