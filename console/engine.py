@@ -112,6 +112,10 @@ class Engine:
     def actor(self) -> str:
         return self._settings.actor
 
+    def rules_stamp(self) -> tuple:
+        """Changes when the rules file does: every failure is classified again."""
+        return self._w.rules_stamp()
+
     def data_generation(self) -> tuple:
         """Changes whenever any read may return something new: the cluster's token, the console store's
         commits, the rules file. Equal generations: a view need not read again."""

@@ -6,6 +6,7 @@ Plain dataclasses: they cross the worker/UI boundary and serialise to JSON with 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from functools import cache
 from typing import Any
 
 
@@ -176,17 +177,21 @@ class Attempt:
 
     def to_record(self) -> dict[str, Any]:
         rec: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name == "extra":
+        for name in _attempt_fields():
+            v = getattr(self, name)
+            if v is None and name not in HISTORY_FIELDS:
                 continue
-            v = getattr(self, f.name)
-            if v is None and f.name not in HISTORY_FIELDS:
-                continue
-            rec[f.name] = v
+            rec[name] = v
         if self.status != "failed" and rec.get("log_tail") is None:
             rec.pop("log_tail", None)
         rec.update(self.extra)
         return rec
+
+
+@cache
+def _attempt_fields() -> tuple[str, ...]:
+    """Attempt's fields but `extra`, once: dataclasses.fields() costs more than the record built from it."""
+    return tuple(f.name for f in fields(Attempt) if f.name != "extra")
 
 
 @dataclass

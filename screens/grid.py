@@ -168,8 +168,7 @@ class Grid(ScrollView, can_focus=True):
         self.sort_column: int | None = None
         self.sort_reverse = False
         self.placeholder = "loading…"  # the line shown where there are no rows
-        self._keys: list[str] = []
-        self._cells: list[Sequence[Cell]] = []
+        self._rows: Sequence[tuple[str, Sequence[Cell]]] = []  # (key, cells), as shown: never copied
         self._natural = [len(c.title) + 1 for c in self.columns]
         self._layout: list[tuple[int, int]] = []
         self._layout_for: tuple | None = None
@@ -177,10 +176,10 @@ class Grid(ScrollView, can_focus=True):
     # -- rows ----------------------------------------------------------------------------------------
     @property
     def row_count(self) -> int:
-        return len(self._keys)
+        return len(self._rows)
 
     def key_at(self, row: int) -> str | None:
-        return self._keys[row] if 0 <= row < len(self._keys) else None
+        return self._rows[row][0] if 0 <= row < len(self._rows) else None
 
     @property
     def selected_key(self) -> str | None:
@@ -188,41 +187,43 @@ class Grid(ScrollView, can_focus=True):
 
     @property
     def row_keys(self) -> list[str]:
-        return list(self._keys)
+        return [k for k, _ in self._rows]
 
     def get_row_index(self, key: str) -> int:
-        return self._keys.index(key)
+        for i, (k, _) in enumerate(self._rows):
+            if k == key:
+                return i
+        raise ValueError(key)
 
     def get_row_at(self, row: int) -> list[str]:
         """The row's cells as text."""
-        return [cell_plain(c) for c in self._cells[row]]
+        return [cell_plain(c) for c in self._rows[row][1]]
 
     def show(self, rows: Sequence[tuple[str, Sequence[Cell]]], natural: Sequence[int] | None = None) -> None:
         """Show `rows` — (key, cells) — in this order. `natural`: the columns' wanted widths, measured on all
         the rows there are (a filter narrowing the rows leaves the columns where they were)."""
         was = self.selected_key
         on_screen = self.cursor_row - round(self.scroll_y)
-        self._keys = [k for k, _ in rows]
-        self._cells = [c for _, c in rows]
+        self._rows = rows
         if natural is not None:
             self._natural = list(natural)
-        elif not self._natural or len(self._keys) < 2000:
-            self._natural = natural_widths(self.columns, self._cells)
+        elif len(rows) < 2000:
+            self._natural = natural_widths(self.columns, [c for _, c in rows])
         self._layout_for = None
         self._resize_virtual()
         row = self.cursor_row
         if was is not None and self.key_at(row) != was:
             try:
-                row = self._keys.index(was)
+                row = self.get_row_index(was)
             except ValueError:
-                row = min(row, max(0, len(self._keys) - 1))
+                row = min(row, max(0, len(rows) - 1))
             else:  # rows came or went above it: it moves with its row, on the same line
                 self.scroll_to(y=max(0, row - on_screen), animate=False, immediate=True)
-        self.cursor_row = min(max(0, row), max(0, len(self._keys) - 1))
+        self.cursor_row = min(max(0, row), max(0, len(rows) - 1))
         self.refresh()
 
     def _resize_virtual(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._keys) + 1)
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
 
     def on_resize(self) -> None:
         self._layout_for = None
@@ -234,7 +235,7 @@ class Grid(ScrollView, can_focus=True):
         return max(1, self.scrollable_content_region.height - 1)
 
     def validate_cursor_row(self, row: int) -> int:
-        return min(max(0, row), max(0, len(self._keys) - 1))
+        return min(max(0, row), max(0, len(self._rows) - 1))
 
     def watch_cursor_row(self, old: int, row: int) -> None:
         top = round(self.scroll_y)
@@ -269,7 +270,7 @@ class Grid(ScrollView, can_focus=True):
                 x += width + GAP
             return
         row = round(self.scroll_y) + event.y - 1
-        if 0 <= row < len(self._keys):
+        if 0 <= row < len(self._rows):
             if row == self.cursor_row and event.chain == 2:
                 self.action_select()
             self.cursor_row = row
@@ -304,8 +305,8 @@ class Grid(ScrollView, can_focus=True):
         if y == 0:
             return self._header(width, base)
         row = round(self.scroll_y) + y - 1
-        if row >= len(self._keys):
-            if row == 0 and not self._keys:
+        if row >= len(self._rows):
+            if row == 0 and not self._rows:
                 return Strip([Segment(shorten(self.placeholder, width).ljust(width), base + Style(dim=True))])
             return Strip.blank(width, base)
         return self._row(row, width, base)
@@ -323,7 +324,7 @@ class Grid(ScrollView, can_focus=True):
         return Strip(segments).extend_cell_length(width, style).crop(0, width)
 
     def _row(self, row: int, width: int, base: Style) -> Strip:
-        key = self._keys[row]
+        key, cells = self._rows[row]
         if row == self.cursor_row:
             line = base + self.get_component_rich_style("grid--cursor")
         else:
@@ -334,7 +335,6 @@ class Grid(ScrollView, can_focus=True):
             segments.append(
                 Segment(MARK if mark else " " * self._gutter, line + self.get_component_rich_style("grid--mark"))
             )
-        cells = self._cells[row]
         layout = self.layout()
         for n, (i, w) in enumerate(layout):
             column = self.columns[i]

@@ -148,3 +148,26 @@ async def test_an_idle_refresh_reads_nothing_and_a_change_is_read(make_app, tmp_
         screen.refresh_data()
         await settle(pilot)
         assert fetches and "SchedulingDisabled" in screen.table.get_row_at(screen.table.cursor_row)[2]
+
+
+async def test_a_new_attempt_is_read_with_the_newest_only_and_the_older_rows_kept(make_app, tmp_path):
+    from console.engine import Engine
+    from console.settings import load
+
+    home = str(tmp_path / "home")
+    app = make_app(home=home, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "jobs")
+        await pilot.press("f")  # every attempt
+        table = await wait_rows(pilot, len(app.engine.attempts()))
+        before = table.row_keys
+        asked = []
+        records = app.engine.attempt_records
+        app.engine.attempt_records = lambda **kw: asked.append(kw) or records(**kw)
+        other = Engine(load({"home": home, "user": "bob"}))  # another console retries a failed run
+        failed = other.attempts(failed=True)[0]
+        retry = other._w.cluster.submit_retry(failed.run_id, dict(failed.conf))
+        app.screen.refresh_data()
+        await settle(pilot)
+        assert asked and all(kw.get("since") for kw in asked)  # only the newest were read
+        assert table.row_keys == [retry.run_id, *before]  # the retry on top, every other row as it was

@@ -41,13 +41,15 @@ class Wiring:
     def role(self) -> str:
         return self.settings.role
 
-    def data_generation(self) -> tuple[Any, ...]:
+    def rules_stamp(self) -> tuple[int, ...]:
         try:
             st = os.stat(self.settings.rules_file)
-            rules: tuple[int, ...] = (st.st_size, st.st_mtime_ns)
         except OSError:
-            rules = ()
-        return (self.cluster.generation(), self.store.generation(), rules)
+            return ()
+        return (st.st_size, st.st_mtime_ns)
+
+    def data_generation(self) -> tuple[Any, ...]:
+        return (self.cluster.generation(), self.store.generation(), self.rules_stamp())
 
     def can(self, action: str) -> bool:
         return not self.read_only and roles.allows(self.role, action)

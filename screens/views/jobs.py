@@ -67,22 +67,34 @@ class JobsScreen(AttemptsView):
     def __init__(self) -> None:
         super().__init__()
         self.failed_only = True
-        self.built: dict[str, tuple[tuple, list]] = {}  # run id -> (what its row was built from, the row)
+        # what the rows were read for, and each attempt's row: (submitted_at, status, what it was built from,
+        # its cells), newest first. A refresh reads only the attempts from the oldest still running (or else
+        # the newest) on, and keeps the older rows: a new failure costs a small query, not 100,000 rows.
+        self.read_for: tuple | None = None
+        self.built: list[tuple[str, str, str, tuple, list]] = []
 
     def fetch(self) -> Page:
         engine = self.app.engine
-        records = engine.attempt_records(failed=True if self.failed_only else None)
+        read_for = (self.failed_only, engine.rules_stamp())  # new rules classify every failure again
+        failed = True if self.failed_only else None
+        kept: list[tuple[str, str, str, tuple, list]] = []
+        if read_for == self.read_for and self.built:
+            running = [b[1] for b in self.built if b[2] == "running"]
+            since = min([*running, self.built[0][1]])
+            kept = [b for b in self.built if b[1] < since]
+            records = engine.attempt_records(failed=failed, since=since)
+        else:
+            records = engine.attempt_records(failed=failed)
         if engine.rules_warning:
             self.app.call_from_thread(
                 self.app.notify, engine.rules_warning, title="rules", severity="warning", markup=False
             )
-        rows, built = [], {}
+        before = {b[0]: b for b in self.built} if kept or self.built else {}
+        fresh = []
         for r in records:
             cat = r.get("category")
             source = (
-                r["submitted_at"],
                 r["job_id"],
-                r["run_id"],
                 cat,
                 r.get("action"),
                 r.get("evidence"),
@@ -91,9 +103,9 @@ class JobsScreen(AttemptsView):
                 r["attempt"],
                 r["status"],
             )
-            last = self.built.get(r["run_id"])
-            if last is not None and last[0] == source:
-                cells = last[1]  # an attempt that has not changed keeps its row: a refresh of thousands is cheap
+            last = before.get(r["run_id"])
+            if last is not None and last[3] == source:
+                cells = last[4]  # an attempt that has not changed keeps its row (and the grid its rendering)
             else:
                 evidence = without_timestamp((r.get("evidence") or _last_line(r.get("log_tail"))).strip())
                 cells = [
@@ -107,11 +119,11 @@ class JobsScreen(AttemptsView):
                     str(r["attempt"]),
                     r["status"],
                 ]
-            built[r["run_id"]] = (source, cells)
-            rows.append((r["run_id"], cells))
+            fresh.append((r["run_id"], r["submitted_at"], r["status"], source, cells))
+        built = fresh + kept  # both newest first, and every fresh one newer than every kept one
         # the cluster's own attempts: imported history is training data, listed by `autofix history`
         what = "Failed job attempts" if self.failed_only else "Job attempts"
-        return Page(rows, what, {"built": built})
+        return Page([(b[0], b[4]) for b in built], what, {"built": built, "read_for": read_for})
 
     def action_signatures(self) -> None:
         from screens.views.signatures import SignaturesScreen

@@ -442,7 +442,8 @@ class SimCluster:
         sql += " ORDER BY submitted_at DESC, run_id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        shown = [_attempt(r) for r in self.store.query(sql, params)]
+        now = clock.now()
+        shown = [_attempt(r, now) for r in self.store.query(sql, params)]
         return [a for a in shown if a.status == "failed"] if failed else shown
 
     def submit_retry(self, run_id: str, conf: dict[str, str]) -> Attempt:
@@ -565,10 +566,12 @@ def _node(r: dict[str, Any], usage: dict[str, Any] | None) -> Node:
     )
 
 
-def _attempt(r: dict[str, Any]) -> Attempt:
+def _attempt(r: dict[str, Any], now: datetime | None = None) -> Attempt:
     r.pop("source", None)
     r.pop("truth", None)  # the simulator's own knowledge of the failure: never shown
     extra = r.pop("extra", None) or {}
-    if not _ready(extra.get("finishes_at"), clock.now()):  # a retry still running: its end is not known yet
+    if "finishes_at" in extra and not _ready(
+        extra["finishes_at"], now or clock.now()
+    ):  # a retry still running: its end is not known yet
         r.update(status="running", log_tail=None, exit_code=None, reason="Running", runtime_seconds=0.0, cost=0.0)
     return Attempt(**r, extra=extra)
