@@ -99,8 +99,6 @@ class LineSource:
 
     def index_more(self, limit: int) -> int:
         """Look through up to `limit` more bytes for line ends; the number looked through (0: done)."""
-        import numpy as np  # heavy imports are lazy: only once a log is opened, in a worker
-
         with self._lock:
             start, generation = self._scanned, self.generation
             end = min(self._size, start + limit)
@@ -108,17 +106,32 @@ class LineSource:
         if end <= start:
             return 0
         data = self._read(start, end)
-        end = start + len(data)  # a file that shrank meanwhile reads short: the next grown() starts over
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-        starts = ends.astype(np.int64) + (start + 1)
-        if len(starts):
-            longest = int(max(starts[0] - 1 - last_start, np.diff(starts).max(initial=0) - 1))
+        if not data:  # a file that shrank meanwhile: the next grown() starts over
+            return 0
+        end = start + len(data)
+        if len(data) <= FIRST_CHUNK:  # the first screen's chunk, a small log: not worth importing numpy for
+            starts = array("q")
+            i = data.find(b"\n")
+            while i >= 0:
+                starts.append(start + i + 1)
+                i = data.find(b"\n", i + 1)
+            longest, prev = 0, last_start
+            for at in starts:
+                longest, prev = max(longest, at - 1 - prev), at
+            new = starts.tobytes()
         else:
+            import numpy as np  # heavy imports are lazy: only for a big log, in a worker
+
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            found = ends.astype(np.int64) + (start + 1)
+            longest = int(max(found[0] - 1 - last_start, np.diff(found).max(initial=0) - 1)) if len(found) else 0
+            new = found.tobytes()
+        if not new:  # no line end in the chunk: the line it is in goes on
             longest = end - last_start
         with self._indexed:
             if generation != self.generation or self._scanned != start:  # started over meanwhile: stale
                 return 1
-            self._starts.frombytes(starts.tobytes())
+            self._starts.frombytes(new)
             self._scanned = end
             self.longest = max(self.longest, longest)
             self._indexed.notify_all()

@@ -227,6 +227,16 @@ def test_a_text_source_indexes_its_lines_crlf_and_an_unended_last_one():
     assert s.line(4) is None and s.longest == 4
 
 
+def test_big_chunks_index_as_small_ones_do():
+    text = "".join(f"{'x' * (i % 300)}\r\n" if i % 7 else "\n" for i in range(2000)) + "tail"
+    small, big = index_all(TextSource(text, "a")), TextSource(text, "b")
+    while big.index_more(logsource.CHUNK):  # past FIRST_CHUNK: the numpy path
+        pass
+    assert big.size > logsource.FIRST_CHUNK and big.line_count == small.line_count == 2001
+    assert big._starts == small._starts and big.longest == small.longest == 300
+    assert [big.line(i) for i in (0, 1, 7, 299, 2000)] == [small.line(i) for i in (0, 1, 7, 299, 2000)]
+
+
 def test_a_file_source_lines_show_before_the_index_is_done(tmp_path):
     path = tmp_path / "f.log"
     path.write_bytes(b"".join(b"%05d\n" % i for i in range(10_000)))
