@@ -86,7 +86,6 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
         self._rows_key: tuple | None = None
         self._rows: list[tuple[int, Strip]] = []
         self._widest = 0
-        self._last_status = 0.0
         self._index_worker = None
         self._poll = None
 
@@ -346,7 +345,7 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
         """Highlight `query` (case-insensitive when typed in lower case) and go to its first match at or
         below the top line, wrapping around to the top."""
         self.query = query
-        self.ignore_case = query == query.lower()
+        self.ignore_case = query == query.lower() != query.upper()  # letters, none of them capitals
         flags = re.IGNORECASE if self.ignore_case else 0
         self._query_rx = re.compile(re.escape(visible_control(query)), flags) if query else None
         self.match_line = None
