@@ -18,6 +18,14 @@ def document(attempt: Attempt, events: list[str], log_tail: str) -> str:
     return "\n".join(head) + "\n" + log_tail
 
 
+def log_evidence(evidence: str | None) -> str | None:
+    """What of an evidence line (a line of document()) the attempt's log itself may hold: a log line as it
+    is, an event's text without its `event: ` (the driver often logs it too), nothing of the termination."""
+    if not evidence or evidence.startswith("termination: "):
+        return None
+    return evidence.removeprefix("event: ").strip() or None
+
+
 def collect(
     cluster: Cluster, attempt: Attempt, tail_lines: int = DEFAULT_TAIL_LINES, tail_bytes: int = DEFAULT_TAIL_BYTES
 ) -> str:

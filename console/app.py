@@ -199,13 +199,15 @@ class ConsoleApp(App):
         self.push_screen(DescribeScreen(title, load))
 
     def open_log(self, run_id: str) -> None:
-        def load() -> tuple[str, str | None]:
+        from autofix.collect import log_evidence
+        from screens.logsource import LineSource, TextSource
+        from screens.logview import LogScreen
+
+        def load() -> tuple[LineSource, str | None]:
             c = self.engine.classification(run_id)
-            return self.engine.attempt_log(run_id), c.evidence if c else None
+            return TextSource(self.engine.attempt_log(run_id), run_id), log_evidence(c.evidence if c else None)
 
-        from screens.detail import LogScreen
-
-        self.push_screen(LogScreen(run_id, load))
+        self.push_screen(LogScreen(f"log of {run_id}", load))
 
     # -- the command palette -----------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -189,3 +189,41 @@ def test_parse_scale_rejects(text):
     with pytest.raises(BadInput) as e:
         parse_scale(text)
     assert "--scale" in str(e.value)
+
+
+# -- retries ----------------------------------------------------------------------------------------
+STAMP = re.compile(r"\b(\d\d/\d\d/\d\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
+
+
+def _stamp(text: str):
+    from datetime import UTC, datetime
+
+    if "T" in text:
+        return clock.parse_ts(text)
+    return datetime.strptime(text, "%y/%m/%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def test_a_retry_that_fails_the_same_way_logs_only_its_own_lines(home_copy, monkeypatch, tmp_path):
+    from console.backend import open_cluster
+    from console.settings import load
+
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
+    cluster = open_cluster(load({"home": str(home_copy)}))
+    first = next(a for a in cluster.list_attempts(failed=True) if a.reason == "Evicted" and a.attempt == 1)
+    key = "spark.executor.memory" if first.kind == "spark" else "resources.memory"
+    for gib in range(5, 40):  # a plain retry fixes an eviction 7 times in 10: the first one that does not
+        retry = cluster.submit_retry(first.run_id, {**first.conf, key: f"{gib}g"})
+        if cluster.store.one("SELECT status FROM attempts WHERE run_id = ?", (retry.run_id,))["status"] == "failed":
+            break
+    else:
+        pytest.fail("no retry failed")
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", clock.iso(clock.parse_ts(PINNED_NOW) + timedelta(hours=1)))
+    assert cluster.get_attempt(retry.run_id).status == "failed"  # finished: its log is whole
+    log = cluster.attempt_log(retry.run_id)
+    assert "Warning Evicted" in log  # it failed the same way…
+    # …and every line of it is the retry's: none stamped before it was submitted, none naming the first pod
+    stamps = [_stamp(s) for s in STAMP.findall(log)]
+    assert stamps and min(stamps) >= clock.parse_ts(retry.submitted_at)
+    assert f"-{first.run_id}-driver" not in log
+    assert f"pod/{first.job_id}-{retry.run_id}-driver" in log

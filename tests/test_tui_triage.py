@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pytest
 from test_tui import goto, plain, settle, wait_rows
-from textual.widgets import RichLog
 
 from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
-from screens.detail import LogScreen
 from screens.grid import Grid
+from screens.logview import EVIDENCE_STYLE, LogScreen
 
 PINNED = "2026-11-20T12:00:00Z"
 HOSTILE = (
@@ -89,17 +88,18 @@ async def test_hostile_log_is_shown_never_interpreted(make_app):
         cell = next(seg for seg in line if "[red]x[/red]" in seg.text)
         assert not (cell.style and cell.style.color and cell.style.color.name == "red")
         await pilot.press("l")
-        for _ in range(60):
+        for _ in range(100):
             await pilot.pause(0.05)
-            if isinstance(app.screen, LogScreen) and app.screen.query_one(RichLog).lines:
+            if isinstance(app.screen, LogScreen) and app.screen.view.evidence_line is not None:
                 break
-        log = app.screen.query_one(RichLog)
-        text = "\n".join(strip.text for strip in log.lines)
+        view = app.screen.view
+        strips = [view.render_line(y) for y in range(view.scrollable_content_region.height)]
+        text = "\n".join(strip.text for strip in strips)
         assert "[bold]not bold[/bold] ␛[2J␛]0;pwned␇ [link=https://evil.example]click[/link]" in text
         assert "\x1b" not in text
-        assert all(seg.style is None or seg.style.link is None for strip in log.lines for seg in strip)
+        assert all(seg.style is None or seg.style.link is None for strip in strips for seg in strip)
         # the evidence line is the highlighted one
-        lit = [strip.text for strip in log.lines if any(seg.style and seg.style.bgcolor for seg in strip)]
+        lit = [s.text for s in strips if any(seg.style and seg.style.bgcolor == EVIDENCE_STYLE.bgcolor for seg in s)]
         assert len(lit) == 1 and "OutOfMemoryError" in lit[0]
 
 

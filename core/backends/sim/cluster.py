@@ -468,11 +468,12 @@ class SimCluster:
             or 1
         )
         now = clock.now()
-        result = retries.outcome(shown, truth, conf, self.seed)
+        retry_id = f"{base}-{n + 1}"
+        result = retries.outcome(shown, truth, conf, self.seed, retry_id, now)
         row = {
             **{k: failed[k] for k in ("job_id", "kind", "input_bytes", "node")},
             **result,
-            "run_id": f"{base}-{n + 1}",
+            "run_id": retry_id,
             "attempt": n + 1,
             "submitted_at": clock.iso(now),
             "conf": conf,

@@ -16,7 +16,9 @@ Every draw is seeded by the failed run and the config, so the same retry always 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from core import clock
@@ -71,8 +73,11 @@ def hidden_truth(a: Attempt, kind: str, rng: random.Random) -> world.JobTruth:
     return replace(truth, expansion=expansion, native_mib_per_core=native, collect_fraction=collect)
 
 
-def outcome(a: Attempt, category: str | None, conf: dict[str, str], seed: int) -> dict[str, Any]:
-    """The retry's status, runtime, cost, log tail, exit code and reason."""
+def outcome(
+    a: Attempt, category: str | None, conf: dict[str, str], seed: int, run_id: str, started: datetime
+) -> dict[str, Any]:
+    """The status, runtime, cost, log tail, exit code and reason of the retry `run_id` of `a`, submitted at
+    `started`."""
     rng = random.Random(f"retry:{seed}:{a.run_id}:{sorted(conf.items())}")
     if category == "memory_exceeded" and a.kind == "spark":
         kind = memory_kind(a)
@@ -85,7 +90,7 @@ def outcome(a: Attempt, category: str | None, conf: dict[str, str], seed: int) -
             "status": "failed",
             "runtime_seconds": o.runtime_seconds,
             "cost": o.cost,
-            "log_tail": world.log_tail(o.failure, conf, truth, a.input_bytes, rng, clock.now()),
+            "log_tail": world.log_tail(o.failure, conf, truth, a.input_bytes, rng, started),
             "exit_code": 137 if o.failure == "overhead" else 1,
             "reason": "Error",
         }
@@ -101,10 +106,34 @@ def outcome(a: Attempt, category: str | None, conf: dict[str, str], seed: int) -
         "status": "failed",
         "runtime_seconds": a.runtime_seconds,
         "cost": a.cost,
-        "log_tail": a.log_tail,
+        "log_tail": as_retry(a.log_tail, a, run_id, started),
         "exit_code": a.exit_code,
         "reason": a.reason,
     }
+
+
+_SPARK_STAMP = re.compile(r"\b\d\d/\d\d/\d\d \d\d:\d\d:\d\d\b")  # 26/11/20 03:14:07
+_ISO_STAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # 2026-11-20T03:14:07Z
+
+
+def as_retry(tail: str | None, failed: Attempt, run_id: str, started: datetime) -> str | None:
+    """The failed attempt's log tail as the retry that fails the same way writes it: every stamp moved by
+    the time between the two submissions (their spacing kept), the failed run's id (in pod names) the
+    retry's. Copied as it was, the retry's log ended in the first attempt's lines, days old, naming its pod."""
+    if not tail:
+        return tail
+    shift = started - clock.parse_ts(failed.submitted_at)
+
+    def spark(m: re.Match[str]) -> str:
+        at = datetime.strptime(m.group(), "%y/%m/%d %H:%M:%S").replace(tzinfo=started.tzinfo) + shift
+        return at.strftime("%y/%m/%d %H:%M:%S")
+
+    def iso(m: re.Match[str]) -> str:
+        return clock.iso(clock.parse_ts(m.group()) + shift)
+
+    text = _ISO_STAMP.sub(iso, _SPARK_STAMP.sub(spark, tail))
+    # the run id where it stands whole (r0000382 in `job-r0000382-driver`, not in r0000382-2)
+    return re.sub(re.escape(failed.run_id) + r"(?![\w]|-\d)", run_id, text)
 
 
 def _ok(runtime: float, cost: float) -> dict[str, Any]:
