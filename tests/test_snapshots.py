@@ -67,3 +67,35 @@ def test_autofix_queue_without_a_model(snap_compare, app_factory):
         await open_view(pilot, "autofix")
 
     assert snap_compare(app_factory(), terminal_size=(130, 24), run_before=run_before)
+
+
+VIEWS = ["dashboard", "nodes", "rollouts", "jobs", "signatures", "autofix", "models", "audit", "ops"]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_view(snap_compare, app_factory, view, size):
+    """Every view at the two sizes operators use most: the columns that matter whole, nothing cut mid-word
+    in the footer."""
+
+    async def run_before(pilot):
+        if view == "dashboard":
+            for _ in range(100):
+                await settle(pilot)
+                if "loading" not in str(pilot.app.screen.query_one("#board").content):
+                    break
+                await pilot.pause(0.05)
+            return
+        await open_view(pilot, "jobs" if view == "signatures" else view)
+        if view == "signatures":
+            await pilot.press("s")
+            for _ in range(200):
+                await settle(pilot)
+                if (
+                    type(pilot.app.screen).__name__ == "SignaturesScreen"
+                    and pilot.app.screen.query_one("Grid").row_count
+                ):
+                    break
+                await pilot.pause(0.05)
+
+    assert snap_compare(app_factory(), terminal_size=size, run_before=run_before)
