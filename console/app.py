@@ -15,7 +15,7 @@ from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from console.engine import Engine
-from console.settings import Settings
+from console.settings import Settings, check_binding_ids
 from core.errors import ConsoleError
 from screens import STYLES
 from screens.dashboard import DashboardScreen
@@ -81,6 +81,9 @@ class ConsoleApp(App):
         self.history: list[str] = []
         self._reconciled_once = False
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
+        self.keymap = dict(settings.keys)  # binding id -> keys ([keys] in config.toml)
+        self.set_keymap(self.keymap)
+        self._clashes_told: set[frozenset[str]] = set()
 
     def on_mount(self) -> None:
         self.sub_title = " · ".join(
@@ -125,6 +128,18 @@ class ConsoleApp(App):
         if any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in poll.poll(0)):
             self.exit(return_code=129)  # as a process ended by SIGHUP reports itself to a shell (128 + 1)
 
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: object) -> None:
+        """A [keys] remap gave a key that another binding of the same view had: the remap wins. Said once."""
+        what = frozenset(f"{b.key} ({b.id or b.action})" for b in clashed_bindings)
+        if what not in self._clashes_told:
+            self._clashes_told.add(what)
+            self.notify(
+                f"[keys] in {self.settings.config_path}: {', '.join(sorted(what))} taken by a remapped binding",
+                title="keys",
+                severity="warning",
+                markup=False,
+            )
+
     # -- navigation ------------------------------------------------------------------------
     def switch_view(self, view: str) -> None:
         if view == self.current_mode:
@@ -166,31 +181,58 @@ class ConsoleApp(App):
             return
         self.push_screen(HelpScreen(self.help_sections()))
 
-    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        def rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
-            return [(b.key_display or b.key, b.description or b.action) for b in bindings if b.description]
+    def keys_of(self, binding: Binding) -> list[str]:
+        """The keys a binding answers to now ([keys] remaps included), as the footer shows them."""
+        keys = self.keymap.get(binding.id) if binding.id else None
+        if keys is None:
+            if binding.key_display:
+                return [binding.key_display]
+            keys = binding.key
+        return [self.get_key_display(Binding(k.strip(), binding.action)) for k in keys.split(",")]
 
-        active = [b for b in self._screen_bindings(self.screen) if self.screen.check_action(b.action, ()) is not False]
-        return [
+    def offered(self, screen: Screen, binding: Binding) -> bool:
+        """Whether the screen offers the binding's action now (its role, its kind of table)."""
+        from textual.actions import parse
+
+        target, name, params = parse(binding.action)
+        node = self if target == "app" else screen
+        return node.check_action(name, params) is not False
+
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """What `?` lists: each key once, as it is bound now. The view's own bindings come first (where a
+        view binds a key the app binds too, the view's wins: `q` is Back in a log, not Quit)."""
+        screen = self.screen
+        taken: set[str] = set()
+
+        def rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
+            by_action: dict[str, tuple[list[str], str]] = {}
+            for b in bindings:
+                if not b.description:
+                    continue
+                keys, _ = by_action.setdefault(b.action, ([], b.description))
+                for key in self.keys_of(b):
+                    if key not in taken:  # the first binding of a key is the one it runs
+                        taken.add(key)
+                        keys.append(key)
+            return [(" ".join(keys), what) for keys, what in by_action.values() if keys]
+
+        here = rows(b for b in self._screen_bindings(screen) if self.offered(screen, b))
+        everywhere = rows(self.BINDINGS)
+        palette = self.get_key_display(Binding(self.COMMAND_PALETTE_BINDING, "command_palette"))
+        if palette not in taken:
+            everywhere.append((palette, "command palette: every view and action"))
+        sections = [("Everywhere", everywhere), (f"This view ({self.current_mode})", here)]
+        if screen.query("DataTable"):
+            moves = [k for k in ("↑", "↓", "pgup", "pgdn") if k not in taken]
+            if moves:
+                sections.append(("Tables", [(" ".join(moves), "move the cursor, a page at a time")]))
+        sections.append(
             (
-                "Everywhere",
-                rows(self.BINDINGS)
-                + [
-                    ("ctrl+p", "command palette: every view and action"),
-                    ("esc", "back: close a pane, clear a filter, previous view"),
-                ],
-            ),
-            (f"This view ({self.current_mode})", rows(active)),
-            (
-                "Tables",
-                [
-                    ("↑ ↓ / k j", "move"),
-                    ("pgup pgdn home end", "page, first, last"),
-                    ("enter", "describe the selected row"),
-                ],
-            ),
-            ("Views (type : then the name)", [(f":{v} ({', '.join(a[:2])})", VIEW_HELP[v]) for v, a in VIEWS.items()]),
-        ]
+                "Views (: then the name or an alias)",
+                [(f":{v}", f"{VIEW_HELP[v]}; also {' '.join(':' + a for a in VIEWS[v])}") for v in VIEWS],
+            )
+        )
+        return sections
 
     # -- drill-down ------------------------------------------------------------------------
     def open_describe(self, title: str, load: Callable[[], str]) -> None:
@@ -289,7 +331,31 @@ class ConsoleApp(App):
         self.notify(msg, title="error", severity="error", timeout=8, markup=False)
 
 
+def binding_ids() -> set[str]:
+    """Every binding id the TUI declares (what [keys] may remap): the app's, and every screen's — the views
+    are imported for it, so only when there is a keymap to check."""
+    import importlib
+    import pkgutil
+
+    import screens
+    import screens.views
+
+    for package in (screens, screens.views):
+        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            importlib.import_module(module.name)
+    ids = {b.id for b in ConsoleApp.BINDINGS if isinstance(b, Binding) and b.id}
+    classes = [Screen]
+    while classes:
+        cls = classes.pop()
+        classes += cls.__subclasses__()
+        if cls.__module__.startswith("screens."):
+            ids |= {b.id for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding) and b.id}
+    return ids
+
+
 def run_tui(settings: Settings) -> int:
+    if settings.keys:
+        check_binding_ids(settings, binding_ids())
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise ConsoleError("the TUI needs a terminal; use a subcommand (e.g. `mlops-console jobs list`) in scripts")
     engine = Engine(settings)

@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 class CommandLine(ModalScreen[str | None]):
     """k9s's `:` prompt. Returns the typed command, or None on esc."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel")]
 
     def __init__(self, views: dict[str, tuple[str, ...]]):
         super().__init__()
@@ -51,7 +51,11 @@ class CommandLine(ModalScreen[str | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close")]
+    """`?`: every key of the app and of the view below, each once, as bound now; then the views."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close", id="close_help")]
+    COMPONENT_CLASSES = {"help--key", "help--title"}
+    KEY_WIDTH = 16  # at most: a longer key list wraps in its column, never cut
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]):
         super().__init__()
@@ -60,13 +64,27 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             with VerticalScroll():
-                for title, rows in self.sections:
-                    table = Table(title=title, title_justify="left", show_header=False, box=None, expand=True)
-                    table.add_column("key", style="bold cyan", no_wrap=True, width=14)
-                    table.add_column("what")
-                    for key, what in rows:
-                        table.add_row(Text(key), Text(what))
-                    yield Static(table)
+                for _ in self.sections:
+                    yield Static(classes="help-section")
+
+    def on_mount(self) -> None:
+        self.render_sections()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.render_sections())
+
+    def render_sections(self) -> None:
+        """Built with the theme's styles (help--key, help--title in the .tcss): a theme change restyles it."""
+        key_style = self.get_component_rich_style("help--key")
+        title_style = self.get_component_rich_style("help--title")
+        width = min(self.KEY_WIDTH, max((len(k) for _, rows in self.sections for k, _ in rows), default=1))
+        for (title, rows), static in zip(self.sections, self.query(".help-section").results(Static), strict=True):
+            table = Table(
+                title=Text(title, title_style), title_justify="left", show_header=False, box=None, expand=True
+            )
+            table.add_column("key", style=key_style, width=width, overflow="fold")
+            table.add_column("what", ratio=1, overflow="fold")
+            for key, what in rows:
+                table.add_row(Text(key), Text(what))
+            static.update(table)
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,125 @@
+"""Keys as the operator meets them: remapped in config.toml's [keys], listed by `?` as they are bound now,
+offered once in the command palette, the `:` line's completion and history, footers that fit."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from rich.console import Console
+from test_tui import PINNED, goto, settle, wait_rows
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from console.app import VIEWS, ConsoleApp
+from console.engine import Engine
+from console.settings import load
+from screens.overlays import HelpScreen
+
+
+@pytest.fixture(scope="module")
+def keys_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("keys-home")
+
+
+@pytest.fixture
+def make_app(keys_home, tmp_path, monkeypatch):
+    """An app whose config file holds `config` (e.g. a [keys] table)."""
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED)
+
+    def make(config: str = "", **cli) -> ConsoleApp:
+        path = tmp_path / "config.toml"
+        path.write_text(config, encoding="utf-8")
+        monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(path))
+        settings = load({"home": str(keys_home), "user": "alice", **cli})
+        return ConsoleApp(Engine(settings), settings)
+
+    return make
+
+
+def rendered(widget: Static) -> list[str]:
+    """A Static's lines as it shows them at its own width."""
+    console = Console(width=widget.content_region.width, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text().splitlines()
+
+
+async def open_help(pilot) -> list[str]:
+    await pilot.press("question_mark")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, HelpScreen)
+    return [line for w in pilot.app.screen.query(".help-section").results(Static) for line in rendered(w)]
+
+
+# -- [keys]: remapping by binding id ------------------------------------------------------------------
+async def test_keys_remapped_in_the_config_file_are_the_keys_that_work(make_app):
+    app = make_app('[keys]\nfilter = "ctrl+f"\nhelp = "h,f1"\n')
+    async with app.run_test(size=(100, 30)) as pilot:
+        await goto(pilot, "nodes")
+        await wait_rows(pilot, 40)
+        await pilot.press("slash")  # no longer the filter's
+        await pilot.pause()
+        assert not app.screen.query_one("#filter", Input).has_class("visible")
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#filter", Input)
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_unknown_binding_id_stops_the_tui_with_one_line_naming_the_file_and_field(cli, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[keys]\ncordn = "C"\n')
+    r = cli("--config", str(config), "--home", str(tmp_path / "home"), "tui", cwd=REPO)  # this checkout's code
+    assert r.rc == 2, r.err
+    line = r.err.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert str(config) in line and "[keys]" in line and "cordn" in line and "cordon" in line  # known ids listed
+
+
+# -- `?`: the keys as bound now, each once, nothing cut -----------------------------------------------
+def _keys_listed(app: ConsoleApp) -> list[str]:
+    return [k for _, rows in app.help_sections() for key, _ in rows if not key.startswith(":") for k in key.split()]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_help_lists_each_key_once_as_bound_now_and_cuts_nothing(make_app, size):
+    app = make_app('[keys]\ncordon = "C"\n')
+    async with app.run_test(size=size) as pilot:
+        for view in VIEWS:
+            await goto(pilot, view)
+            await settle(pilot)
+            keys = _keys_listed(app)
+            assert len(keys) == len(set(keys)), (view, keys)
+            lines = await open_help(pilot)
+            words = {w for line in lines for w in line.split()}
+            for v, aliases in VIEWS.items():  # every view and every alias, whole
+                assert {f":{v}", *(f":{a}" for a in aliases)} <= words, (view, v)
+            for key in keys:
+                assert key in words, (view, key)
+            if view == "nodes":
+                row = next(line for line in lines if "Cordon" in line.split())
+                assert row.split()[0] == "C"  # the remapped key, not the declared `c`
+                assert "c" not in words
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, ModalScreen)
+
+
+async def test_help_gives_a_key_to_the_view_that_takes_it(make_app):
+    """In a log, `q` is Back (the view's binding wins over the app's Quit): `?` says so, and lists it once."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await goto(pilot, "jobs")
+        await wait_rows(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        sections = dict(app.help_sections())
+        assert ("esc q", "Back") in sections["This view (jobs)"]
+        assert not any(re.fullmatch(r"q( .*)?", k) for k, _ in sections["Everywhere"])
