@@ -251,19 +251,33 @@ class ConsoleApp(App):
 
     # -- the command palette -----------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Each command once: Textual's own, less its "Keys" panel (our Help lists the keys, remaps
+        included); the views; then the view's actions, less those already here (Refresh, Back) and the
+        cursor's moves."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
         for view in VIEWS:
             yield SystemCommand(f"Go to {view.capitalize()}", VIEW_HELP[view], partial(self.switch_view, view))
-        yield SystemCommand("Help", "List every key", self.action_help)
+        help_keys = " ".join(self.keys_of(next(b for b in self.BINDINGS if b.id == "help")))
+        yield SystemCommand(
+            "Help", f"Every key of this view and the app, as bound now (key {help_keys})", self.action_help
+        )
         yield SystemCommand("Refresh", "Reload the current view now", self.refresh_active)
         for binding in self._screen_bindings(screen):
-            allowed = screen.check_action(binding.action, ()) if hasattr(screen, "check_action") else True
-            if binding.description and binding.action not in ("back",) and allowed is not False:
-                yield SystemCommand(
-                    f"{binding.description} ({screen.__class__.__name__.removesuffix('Screen')})",
-                    f"key {binding.key_display or binding.key}",
-                    partial(self._run_screen_action, screen, binding.action),
-                )
+            action = binding.action
+            if (
+                not binding.description
+                or action in ("back", "app.back", "app.pop_screen", "refresh_now")
+                or action.startswith("cursor(")
+                or not self.offered(screen, binding)
+            ):
+                continue
+            yield SystemCommand(
+                f"{binding.description} ({screen.__class__.__name__.removesuffix('Screen')})",
+                f"key {' '.join(self.keys_of(binding))}",
+                partial(self._run_screen_action, screen, action),
+            )
 
     @staticmethod
     def _screen_bindings(screen: Screen) -> list[Binding]:

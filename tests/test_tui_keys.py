@@ -123,3 +123,19 @@ async def test_help_gives_a_key_to_the_view_that_takes_it(make_app):
         sections = dict(app.help_sections())
         assert ("esc q", "Back") in sections["This view (jobs)"]
         assert not any(re.fullmatch(r"q( .*)?", k) for k, _ in sections["Everywhere"])
+
+
+# -- the command palette: each command once ----------------------------------------------------------
+async def test_command_palette_offers_each_command_once(make_app):
+    app = make_app('[keys]\nlog = "L"\n')
+    async with app.run_test(size=(100, 30)) as pilot:
+        for view in ("dashboard", "jobs", "nodes"):
+            await goto(pilot, view)
+            await settle(pilot)
+            commands = list(app.get_system_commands(app.screen))
+            bare = [c.title.split(" (")[0].lower() for c in commands]
+            assert len(bare) == len(set(bare)), (view, bare)
+            assert ("help" in bare) != ("keys" in bare), bare  # one way to the keys, not two
+        await goto(pilot, "jobs")
+        log = next(c for c in app.get_system_commands(app.screen) if c.title == "Log (Jobs)")
+        assert log.help == "key L"  # as remapped
