@@ -78,7 +78,8 @@ class ConsoleApp(App):
         super().__init__()
         self.engine = engine
         self.settings = settings
-        self.history: list[str] = []
+        self.history: list[str] = []  # the views visited, for esc
+        self.commands: list[str] = []  # the `:` commands typed this session, for up/down
         self._reconciled_once = False
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
         self.keymap = dict(settings.keys)  # binding id -> keys ([keys] in config.toml)
@@ -157,11 +158,13 @@ class ConsoleApp(App):
         return True
 
     def action_command_line(self) -> None:
-        self.push_screen(CommandLine(VIEWS), self.run_command)
+        self.push_screen(CommandLine(VIEWS, self.commands), self.run_command)
 
     def run_command(self, command: str | None) -> None:
         if not command:
             return
+        if not self.commands or self.commands[-1] != command:
+            self.commands.append(command)
         word = command.split()[0].lower()
         if word in ("q", "q!", "quit", "exit"):
             self.exit()
@@ -171,7 +174,7 @@ class ConsoleApp(App):
                 self.switch_view(view)
                 return
         self.notify(
-            f"unknown command :{command} — try :nodes, :jobs, :rollouts, :autofix, :models, :audit",
+            f"unknown command :{command} — try {', '.join(':' + v for v in VIEWS)} (tab completes)",
             severity="error",
             markup=False,
         )

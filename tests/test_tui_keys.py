@@ -139,3 +139,54 @@ async def test_command_palette_offers_each_command_once(make_app):
         await goto(pilot, "jobs")
         log = next(c for c in app.get_system_commands(app.screen) if c.title == "Log (Jobs)")
         assert log.help == "key L"  # as remapped
+
+
+# -- the `:` line: completion, history, the hint for an unknown command --------------------------------
+async def _typed(pilot, *keys: str) -> str:
+    await pilot.press(*keys)
+    await pilot.pause()
+    return pilot.app.screen.query_one("#command", Input).value
+
+
+async def test_tab_completes_view_names_and_aliases(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("colon")
+        await pilot.pause()
+        assert await _typed(pilot, "r", "o", "tab") == "rollouts"
+        assert await _typed(pilot, *["backspace"] * 8, "d", "e", "p", "tab") == "rollouts"  # an alias's view
+        assert await _typed(pilot, *["backspace"] * 8, "a", "tab") == "au"  # as far as autofix and audit agree
+        assert await _typed(pilot, "tab") == "autofix"  # then each in turn
+        assert await _typed(pilot, "tab") == "audit"
+        assert await _typed(pilot, "tab") == "autofix"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_mode == "autofix" and not isinstance(app.screen, ModalScreen)
+
+
+async def test_up_and_down_recall_the_commands_typed_before(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await goto(pilot, "nodes")
+        await goto(pilot, "jobs")
+        await pilot.press("colon")
+        await pilot.pause()
+        assert await _typed(pilot, "x") == "x"
+        assert await _typed(pilot, "up") == "jobs"
+        assert await _typed(pilot, "up") == "nodes"
+        assert await _typed(pilot, "up") == "nodes"  # the oldest stays
+        assert await _typed(pilot, "down") == "jobs"
+        assert await _typed(pilot, "down") == "x"  # back to what was being typed
+        assert await _typed(pilot, "up", "up") == "nodes"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_mode == "nodes"
+
+
+async def test_unknown_command_names_every_view(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await goto(pilot, "no-such-view")
+        hint = next(str(n.message) for n in app._notifications if "unknown command" in str(n.message))
+        for view in VIEWS:
+            assert f":{view}" in hint, view
