@@ -143,10 +143,14 @@ class ConsoleApp(App):
 
     # -- navigation ------------------------------------------------------------------------
     def switch_view(self, view: str) -> None:
-        if view == self.current_mode:
-            return
-        self.history.append(self.current_mode)
-        self.switch_mode(view)
+        """`:view` lands on the view's own table: a pane it had pushed (signatures, a log, a describe) is
+        closed, whether the view is the current one or was left with the pane open. (esc back through
+        the views visited leaves them as they were.)"""
+        if view != self.current_mode:
+            self.history.append(self.current_mode)
+            self.switch_mode(view)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
 
     def action_back(self) -> None:
         if self.history:

@@ -190,3 +190,27 @@ async def test_unknown_command_names_every_view(make_app):
         hint = next(str(n.message) for n in app._notifications if "unknown command" in str(n.message))
         for view in VIEWS:
             assert f":{view}" in hint, view
+
+
+# -- `:view` lands on the view's table ----------------------------------------------------------------
+async def test_a_view_command_lands_on_its_table_not_on_a_pane_it_had_pushed(make_app):
+    from screens.views.jobs import JobsScreen
+    from screens.views.signatures import SignaturesScreen
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await goto(pilot, "jobs")
+        await wait_rows(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, SignaturesScreen)
+        await goto(pilot, "autofix")
+        assert app.current_mode == "autofix"
+        await goto(pilot, "jobs")
+        await settle(pilot)
+        assert app.current_mode == "jobs" and type(app.screen) is JobsScreen
+        await pilot.press("s")
+        await pilot.pause()
+        await goto(pilot, "jobs")  # from the pane, in the same view
+        await settle(pilot)
+        assert type(app.screen) is JobsScreen and len(app.screen_stack) == 1
