@@ -12,8 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea
+from textual.widgets import DataTable, Header, Input, Static, TextArea
 
+from screens.footer import KeyFooter
 from screens.widgets import ForwardWorkerErrors, KeyedTable, cell_signature, safe_text
 
 Row = tuple[str, list[Any]]  # (row key, cells)
@@ -85,7 +86,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             yield KeyedTable(*self.COLUMNS, id="table", cursor_type="row", zebra_stripes=True)
             yield from self.compose_extra()
         yield Input(placeholder="filter (esc clears)", id="filter")
-        yield Footer()
+        yield KeyFooter()
 
     def compose_extra(self) -> ComposeResult:
         yield from ()

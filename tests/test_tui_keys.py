@@ -214,3 +214,46 @@ async def test_a_view_command_lands_on_its_table_not_on_a_pane_it_had_pushed(mak
         await goto(pilot, "jobs")  # from the pane, in the same view
         await settle(pilot)
         assert type(app.screen) is JobsScreen and len(app.screen_stack) == 1
+
+
+# -- footers: whole keys only ---------------------------------------------------------------------------
+def _footer_problems(app) -> list[str]:
+    """What the footer cuts: a key not wholly inside it, or under the palette key docked on its right."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    footer = app.screen.query_one(Footer)
+    keys = list(footer.query(FooterKey))
+    palette = [k.region for k in keys if k.has_class("-command-palette")]
+    right = min([footer.region.right, *(p.x for p in palette)])
+    problems = []
+    for key in keys:
+        if key.has_class("-command-palette"):
+            if key.region.right > footer.region.right or key.region.x < footer.region.x:
+                problems.append(f"palette {key.region}")
+        elif key.region.right > right or key.region.width < len(key.key_display) + len(key.description) + 1:
+            problems.append(f"{key.key_display} {key.description} at {key.region} (room to {right})")
+    if not any(k.description == "Help" for k in keys):
+        problems.append("no help key")
+    return problems
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_every_footer_shows_whole_keys_and_the_help_key(make_app, size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        for view in VIEWS:
+            await goto(pilot, view)
+            await settle(pilot)
+            await pilot.pause()
+            assert not _footer_problems(app), (view, _footer_problems(app))
+        await goto(pilot, "jobs")
+        await wait_rows(pilot)
+        await pilot.press("l")  # the log pane has a footer of its own
+        await settle(pilot)
+        await pilot.pause()
+        assert not _footer_problems(app), ("log", _footer_problems(app))
+        await pilot.resize_terminal(120, 30)  # wider: the footer fits itself again
+        await settle(pilot)
+        await pilot.pause()
+        assert not _footer_problems(app)

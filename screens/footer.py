@@ -1,0 +1,83 @@
+"""The footer every screen shows: Textual's, fitted to the terminal's width."""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+HELP_ACTIONS = ("help", "app.help")
+
+
+class KeyFooter(Footer):
+    """Textual's Footer cuts what does not fit mid-word ("q Qui" at 80 columns). This one shows whole
+    keys only: in Textual's roomy style when all fit, else in its compact style, dropping keys from the
+    end (the app's own `:` and `q` go first, then the view's last ones) until the rest fit. The help key
+    always stays: `?` lists every key."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._fitted_to = 0
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        app = self.app
+        active = self.screen.active_bindings
+        by_action: dict[str, tuple[Binding, str, bool, str, bool]] = {}
+        for node, binding, enabled, tooltip in active.values():
+            if binding.show:
+                by_action.setdefault(
+                    binding.action, (binding, app.get_key_display(binding), enabled, tooltip, node is app)
+                )
+        items = list(by_action.values())
+        palette = None
+        if self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
+            palette = active.get(app.COMMAND_PALETTE_BINDING)
+        self._fitted_to = width = self.size.width or app.size.width
+        shown, compact = self.fit(items, palette, width)
+        self.compact = compact
+        for binding, key, enabled, tooltip, _of_app in shown:
+            yield FooterKey(
+                binding.key, key, binding.description, binding.action, disabled=not enabled, tooltip=tooltip
+            ).data_bind(compact=Footer.compact)
+        if palette is not None:
+            _node, binding, enabled, _tooltip = palette
+            yield FooterKey(
+                binding.key,
+                app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                classes="-command-palette",
+                disabled=not enabled,
+                tooltip=binding.tooltip or binding.description,
+            ).data_bind(compact=Footer.compact)
+
+    def fit(self, items: list, palette, width: int) -> tuple[list, bool]:
+        """The items that fit in `width` whole, and whether in the compact style."""
+
+        def used(chosen: list, compact: bool) -> int:
+            pad = 2 if compact else 3  # a FooterKey: " key description " roomy, "key description " compact
+            total = sum(cell_len(key) + cell_len(b.description) + pad for b, key, *_ in chosen)
+            if palette is not None:  # docked right, after a border
+                _node, b, _e, _t = palette
+                total += cell_len(self.app.get_key_display(b)) + cell_len(b.description) + pad + 2
+            return total
+
+        if used(items, compact=False) <= width:
+            return items, False
+        chosen = list(items)
+        # the app's own keys first (the same in every view), then the view's from the last; never help
+        droppable = [i for i in chosen[::-1] if i[4] and i[0].action not in HELP_ACTIONS]
+        droppable += [i for i in chosen[::-1] if not i[4] and i[0].action not in HELP_ACTIONS]
+        while droppable and used(chosen, compact=True) > width:
+            chosen.remove(droppable.pop(0))
+        return chosen, True
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._fitted_to:
+            self._fitted_to = event.size.width
+            self.call_after_refresh(self.recompose)
