@@ -54,7 +54,7 @@ class KeyFooter(Footer):
                 classes="-command-palette",
                 disabled=not enabled,
                 tooltip=binding.tooltip or binding.description,
-            ).data_bind(compact=Footer.compact)
+            )  # compact always, as Textual's footer shows it
 
     def fit(self, items: list, palette, width: int) -> tuple[list, bool]:
         """The items that fit in `width` whole, and whether in the compact style."""
@@ -62,9 +62,9 @@ class KeyFooter(Footer):
         def used(chosen: list, compact: bool) -> int:
             pad = 2 if compact else 3  # a FooterKey: " key description " roomy, "key description " compact
             total = sum(cell_len(key) + cell_len(b.description) + pad for b, key, *_ in chosen)
-            if palette is not None:  # docked right, after a border
+            if palette is not None:  # docked right, after a border, compact always: "▏key description "
                 _node, b, _e, _t = palette
-                total += cell_len(self.app.get_key_display(b)) + cell_len(b.description) + pad + 2
+                total += cell_len(self.app.get_key_display(b)) + cell_len(b.description) + 3
             return total
 
         if used(items, compact=False) <= width:
