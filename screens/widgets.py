@@ -57,11 +57,29 @@ STATUS_STYLES = {
 }
 
 
+# a symbol before the status, so that it reads without colour too; the first that applies wins, and
+# gives the colour (a cordoned Ready node reads ⊘, in SchedulingDisabled's colour)
+STATUS_SYMBOLS = {
+    "NotReady": "✗",
+    "Degraded": "✗",
+    "failed": "✗",
+    "Failed": "✗",
+    "SchedulingDisabled": "⊘",
+    "Progressing": "◐",
+    "staging": "◐",
+    "Ready": "●",
+    "Healthy": "●",
+    "succeeded": "●",
+    "production": "●",
+}
+
+
 def status_text(status: str) -> Text:
-    style = next((s for key, s in STATUS_STYLES.items() if key in status.split(",")), "")
-    if "NotReady" in status:
-        style = "bold red"
-    return safe_text(status, style)
+    parts = status.split(",")
+    key = next((k for k in STATUS_SYMBOLS if k in parts), None)
+    if key is None:
+        return safe_text(status)
+    return safe_text(f"{STATUS_SYMBOLS[key]} {status}", STATUS_STYLES[key])
 
 
 class ForwardWorkerErrors:

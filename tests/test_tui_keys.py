@@ -257,3 +257,43 @@ async def test_every_footer_shows_whole_keys_and_the_help_key(make_app, size):
         await settle(pilot)
         await pilot.pause()
         assert not _footer_problems(app)
+
+
+# -- theme and colour ---------------------------------------------------------------------------------
+async def test_a_theme_change_restyles_the_help(make_app):
+    from rich.color import Color as RichColor
+    from textual.color import Color
+
+    app = make_app('theme = "gruvbox"\n')
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.theme == "gruvbox"
+        await open_help(pilot)
+
+        def key_colour() -> RichColor:
+            static = next(iter(app.screen.query(".help-section").results(Static)))
+            return static.content.columns[0].style.color
+
+        def is_accent(colour: RichColor) -> bool:  # the theme's accent, give or take the CSS's rounding
+            want = Color.parse(app.current_theme.accent).rich_color.triplet
+            return all(abs(a - b) <= 2 for a, b in zip(colour.triplet, want, strict=True))
+
+        box = app.screen.query_one("HelpScreen > Vertical")
+        assert box.styles.background.rich_color == Color.parse(app.current_theme.surface).rich_color
+        assert is_accent(key_colour())
+        app.theme = "nord"  # as ctrl+p "Change theme" does
+        await settle(pilot)
+        await pilot.pause()
+        assert is_accent(key_colour()) and app.current_theme.name == "nord"
+        assert box.styles.background.rich_color == Color.parse(app.current_theme.surface).rich_color
+
+
+async def test_node_status_reads_without_colour(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await goto(pilot, "nodes")
+        table = await wait_rows(pilot, 40)
+        column = list(table.columns).index(next(k for k, c in table.columns.items() if c.label.plain == "STATUS"))
+        statuses = {table.get_row_at(i)[column].plain for i in range(table.row_count)}
+        assert "● Ready" in statuses
+        assert any(s.startswith("✗ NotReady") for s in statuses)  # the fixture estate has one NotReady node
+        assert any(s.startswith("⊘ ") and "SchedulingDisabled" in s for s in statuses)  # and a cordoned one
