@@ -20,7 +20,7 @@ class CommandLine(ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel"),
-        Binding("tab", "complete", "Complete", id="complete", priority=True),
+        Binding("tab", "complete", "Complete", id="complete"),  # in turn with the keys before it
         Binding("up", "recall(-1)", "Previous", id="history_previous"),
         Binding("down", "recall(1)", "Next", id="history_next"),
     ]

@@ -164,6 +164,23 @@ async def test_tab_completes_view_names_and_aliases(make_app):
         assert app.current_mode == "autofix" and not isinstance(app.screen, ModalScreen)
 
 
+async def test_tab_typed_fast_completes_the_keys_typed_before_it(make_app):
+    """`:no⇥⏎` as a burst (tmux send-keys, a paste): tab completes what came before it, in order."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key, ch in [("colon", ":"), ("n", "n"), ("o", "o"), ("tab", "\t"), ("enter", "\r")]:
+            app.post_message(events.Key(key, ch))  # as the driver does: no pause between them
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.current_mode != "dashboard" or app._notifications:
+                break
+        await settle(pilot)
+        assert app.current_mode == "nodes", [str(n.message) for n in app._notifications]
+
+
 async def test_up_and_down_recall_the_commands_typed_before(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
