@@ -27,20 +27,20 @@ class KeyFooter(Footer):
             return
         app = self.app
         active = self.screen.active_bindings
-        by_action: dict[str, tuple[Binding, str, bool, str, bool]] = {}
+        by_action: dict[str, tuple] = {}  # action -> (binding, key shown, enabled, tooltip, node)
         for node, binding, enabled, tooltip in active.values():
             if binding.show:
-                by_action.setdefault(
-                    binding.action, (binding, app.get_key_display(binding), enabled, tooltip, node is app)
-                )
-        items = list(by_action.values())
+                by_action.setdefault(binding.action, (binding, app.get_key_display(binding), enabled, tooltip, node))
+        # in the order declared (a remapped binding comes last in Textual's map, and would go first here)
+        order = {node: self._declared(node) for node, *_ in active.values()}
+        items = sorted(by_action.values(), key=lambda i: (i[4] is app, order[i[4]].get(i[0].action, 999)))
         palette = None
         if self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
             palette = active.get(app.COMMAND_PALETTE_BINDING)
         self._fitted_to = width = self.size.width or app.size.width
         shown, compact = self.fit(items, palette, width)
         self.compact = compact
-        for binding, key, enabled, tooltip, _of_app in shown:
+        for binding, key, enabled, tooltip, _node in shown:
             yield FooterKey(
                 binding.key, key, binding.description, binding.action, disabled=not enabled, tooltip=tooltip
             ).data_bind(compact=Footer.compact)
@@ -55,6 +55,16 @@ class KeyFooter(Footer):
                 disabled=not enabled,
                 tooltip=binding.tooltip or binding.description,
             )  # compact always, as Textual's footer shows it
+
+    @staticmethod
+    def _declared(node) -> dict[str, int]:
+        """A node's actions in the order its classes declare them, base classes first."""
+        actions: list[str] = []
+        for cls in reversed(type(node).__mro__):
+            for b in cls.__dict__.get("BINDINGS", []):
+                if isinstance(b, Binding) and b.action not in actions:
+                    actions.append(b.action)
+        return {a: i for i, a in enumerate(actions)}
 
     def fit(self, items: list, palette, width: int) -> tuple[list, bool]:
         """The items that fit in `width` whole, and whether in the compact style."""
@@ -71,8 +81,9 @@ class KeyFooter(Footer):
             return items, False
         chosen = list(items)
         # the app's own keys first (the same in every view), then the view's from the last; never help
-        droppable = [i for i in chosen[::-1] if i[4] and i[0].action not in HELP_ACTIONS]
-        droppable += [i for i in chosen[::-1] if not i[4] and i[0].action not in HELP_ACTIONS]
+        app = self.app
+        droppable = [i for i in chosen[::-1] if i[4] is app and i[0].action not in HELP_ACTIONS]
+        droppable += [i for i in chosen[::-1] if i[4] is not app and i[0].action not in HELP_ACTIONS]
         while droppable and used(chosen, compact=True) > width:
             chosen.remove(droppable.pop(0))
         return chosen, True

@@ -314,3 +314,19 @@ async def test_node_status_reads_without_colour(make_app):
         assert "● Ready" in statuses
         assert any(s.startswith("✗ NotReady") for s in statuses)  # the fixture estate has one NotReady node
         assert any(s.startswith("⊘ ") and "SchedulingDisabled" in s for s in statuses)  # and a cordoned one
+
+
+async def test_the_footer_keeps_remapped_keys_in_their_place(make_app):
+    """Textual lists a remapped binding last: the footer still shows the view's keys in their order, so a
+    remapped Filter or Cordon is not the first dropped at 80 columns."""
+    from textual.widgets._footer import FooterKey
+
+    app = make_app('[keys]\ncordon = "C"\nfilter = "slash,ctrl+f"\n')
+    async with app.run_test(size=(80, 24)) as pilot:
+        await goto(pilot, "nodes")
+        await wait_rows(pilot, 40)
+        await settle(pilot)
+        await pilot.pause()
+        shown = [(k.key_display, k.description) for k in app.screen.query(FooterKey) if k.description != "palette"]
+        assert shown[0] == ("/", "Filter") and ("C", "Cordon") in shown, shown
+        assert not _footer_problems(app)
