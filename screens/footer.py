@@ -33,7 +33,7 @@ class KeyFooter(Footer):
                 by_action.setdefault(binding.action, (binding, app.get_key_display(binding), enabled, tooltip, node))
         # in the order declared (a remapped binding comes last in Textual's map, and would go first here)
         order = {node: self._declared(node) for node, *_ in active.values()}
-        items = sorted(by_action.values(), key=lambda i: (i[4] is app, order[i[4]].get(i[0].action, 999)))
+        items = sorted(by_action.values(), key=lambda i: (i[4] is app, order[i[4]].get((i[0].id, i[0].action), 999)))
         palette = None
         if self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
             palette = active.get(app.COMMAND_PALETTE_BINDING)
@@ -57,14 +57,14 @@ class KeyFooter(Footer):
             )  # compact always, as Textual's footer shows it
 
     @staticmethod
-    def _declared(node) -> dict[str, int]:
-        """A node's actions in the order its classes declare them, base classes first."""
-        actions: list[str] = []
+    def _declared(node) -> dict[tuple[str | None, str], int]:
+        """A node's bindings, by (id, action), in the order its classes declare them, base classes first."""
+        names: list[tuple[str | None, str]] = []
         for cls in reversed(type(node).__mro__):
             for b in cls.__dict__.get("BINDINGS", []):
-                if isinstance(b, Binding) and b.action not in actions:
-                    actions.append(b.action)
-        return {a: i for i, a in enumerate(actions)}
+                if isinstance(b, Binding) and (b.id, b.action) not in names:
+                    names.append((b.id, b.action))
+        return {n: i for i, n in enumerate(names)}
 
     def fit(self, items: list, palette, width: int) -> tuple[list, bool]:
         """The items that fit in `width` whole, and whether in the compact style."""
