@@ -156,6 +156,9 @@ async def test_tab_completes_view_names_and_aliases(make_app):
         assert await _typed(pilot, "r", "o", "tab") == "rollouts"
         assert await _typed(pilot, *["backspace"] * 8, "d", "e", "p", "tab") == "rollouts"  # an alias's view
         assert await _typed(pilot, *["backspace"] * 8, "a", "tab") == "au"  # as far as autofix and audit agree
+        hint, box = app.screen.query_one("#hint", Static), app.screen.query_one("#command", Input)
+        assert ":autofix" in str(hint.content) and ":audit" in str(hint.content) and ":jobs" not in str(hint.content)
+        assert hint.region.height and not hint.region.overlaps(box.region)  # shown, above the box
         assert await _typed(pilot, "tab") == "autofix"  # then each in turn
         assert await _typed(pilot, "tab") == "audit"
         assert await _typed(pilot, "tab") == "autofix"
