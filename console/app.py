@@ -111,6 +111,14 @@ class ConsoleApp(App):
                 timeout=30,
                 markup=False,
             )
+        if self.keymap and (clashes := keymap_clashes(self.keymap)):
+            self.notify(
+                f"[keys] in {self.settings.config_path}: {'; '.join(clashes)} — the remapped binding takes the key",
+                title="keys",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
         if self.engine.recovered:
             self.notify(
                 f"settled {len(self.engine.recovered)} change(s) a killed process left half-recorded",
@@ -352,9 +360,8 @@ class ConsoleApp(App):
         self.notify(msg, title="error", severity="error", timeout=8, markup=False)
 
 
-def binding_ids() -> set[str]:
-    """Every binding id the TUI declares (what [keys] may remap): the app's, and every screen's — the views
-    are imported for it, so only when there is a keymap to check."""
+def _screen_classes() -> list[type[Screen]]:
+    """Every screen class of the TUI; the views are imported for it, so only when there is a keymap."""
     import importlib
     import pkgutil
 
@@ -364,14 +371,50 @@ def binding_ids() -> set[str]:
     for package in (screens, screens.views):
         for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             importlib.import_module(module.name)
-    ids = {b.id for b in ConsoleApp.BINDINGS if isinstance(b, Binding) and b.id}
-    classes = [Screen]
+    found, classes = [], [Screen]
     while classes:
         cls = classes.pop()
         classes += cls.__subclasses__()
         if cls.__module__.startswith("screens."):
-            ids |= {b.id for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding) and b.id}
-    return ids
+            found.append(cls)
+    return found
+
+
+def _declared(cls: type) -> list[Binding]:
+    """The bindings a class of ours declares and inherits from ours (not Textual's own)."""
+    return [
+        b
+        for c in reversed(cls.__mro__)
+        if c.__module__.startswith(("screens.", "console."))
+        for b in c.__dict__.get("BINDINGS", [])
+        if isinstance(b, Binding)
+    ]
+
+
+def binding_ids() -> set[str]:
+    """Every binding id the TUI declares: what [keys] may remap."""
+    return {b.id for cls in [ConsoleApp, *_screen_classes()] for b in _declared(cls) if b.id}
+
+
+def keymap_clashes(keymap: dict[str, str]) -> list[str]:
+    """Keys a remap gives to a binding while another of the same screen (or the app, below a view) keeps
+    it: Textual lets the remapped one have it, and the other has none there."""
+    app_bindings = _declared(ConsoleApp)
+    clashes: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for cls in _screen_classes():
+        if cls.__subclasses__():  # a base (ViewScreen, AttemptsView): its own views say it
+            continue
+        scope = _declared(cls) + ([] if issubclass(cls, ModalScreen) else app_bindings)
+        by_key: dict[str, dict[str, Binding]] = {}
+        for b in scope:
+            keys = keymap.get(b.id, b.key) if b.id else b.key
+            for key in keys.split(","):
+                by_key.setdefault(key.strip(), {})[b.action] = b
+        for key, bindings in by_key.items():
+            if len(bindings) > 1 and any(b.id in keymap for b in bindings.values()):
+                names = tuple(sorted(b.id or b.action for b in bindings.values()))
+                clashes.setdefault((key, names), []).append(cls.__name__.removesuffix("Screen"))
+    return [f"{key} is {' and '.join(names)} in {', '.join(sorted(where))}" for (key, names), where in clashes.items()]
 
 
 def run_tui(settings: Settings) -> int:

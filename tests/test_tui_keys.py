@@ -73,6 +73,19 @@ async def test_keys_remapped_in_the_config_file_are_the_keys_that_work(make_app)
         assert isinstance(app.screen, HelpScreen)
 
 
+async def test_a_remap_onto_a_key_the_view_uses_is_said(make_app):
+    """cordon = "u" takes u from Uncordon in the nodes view: the TUI says so as it starts."""
+    app = make_app('[keys]\ncordon = "u"\n')
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        warnings = [str(n.message) for n in app._notifications if n.severity == "warning"]
+        assert any("[keys]" in w and "u is cordon and uncordon in Nodes" in w for w in warnings), warnings
+    quiet = make_app('[keys]\ncordon = "C"\n')
+    async with quiet.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert not [n for n in quiet._notifications if n.severity == "warning"]
+
+
 async def test_unknown_binding_id_stops_the_tui_with_one_line_naming_the_file_and_field(cli, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[keys]\ncordn = "C"\n')
