@@ -15,7 +15,7 @@ from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from console.engine import Engine
-from console.settings import Settings
+from console.settings import Settings, check_binding_ids
 from core.errors import ConsoleError
 from screens import STYLES
 from screens.dashboard import DashboardScreen
@@ -78,9 +78,13 @@ class ConsoleApp(App):
         super().__init__()
         self.engine = engine
         self.settings = settings
-        self.history: list[str] = []
+        self.history: list[str] = []  # the views visited, for esc
+        self.commands: list[str] = []  # the `:` commands typed this session, for up/down
         self._reconciled_once = False
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
+        self.keymap = dict(settings.keys)  # binding id -> keys ([keys] in config.toml)
+        self.set_keymap(self.keymap)
+        self._clashes_told: set[frozenset[str]] = set()
 
     def on_mount(self) -> None:
         self.sub_title = " · ".join(
@@ -107,6 +111,14 @@ class ConsoleApp(App):
                 timeout=30,
                 markup=False,
             )
+        if self.keymap and (clashes := keymap_clashes(self.keymap)):
+            self.notify(
+                f"[keys] in {self.settings.config_path}: {'; '.join(clashes)} — the remapped binding takes the key",
+                title="keys",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
         if self.engine.recovered:
             self.notify(
                 f"settled {len(self.engine.recovered)} change(s) a killed process left half-recorded",
@@ -125,12 +137,28 @@ class ConsoleApp(App):
         if any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in poll.poll(0)):
             self.exit(return_code=129)  # as a process ended by SIGHUP reports itself to a shell (128 + 1)
 
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: object) -> None:
+        """A [keys] remap gave a key that another binding of the same view had: the remap wins. Said once."""
+        what = frozenset(f"{b.key} ({b.id or b.action})" for b in clashed_bindings)
+        if what not in self._clashes_told:
+            self._clashes_told.add(what)
+            self.notify(
+                f"[keys] in {self.settings.config_path}: {', '.join(sorted(what))} taken by a remapped binding",
+                title="keys",
+                severity="warning",
+                markup=False,
+            )
+
     # -- navigation ------------------------------------------------------------------------
     def switch_view(self, view: str) -> None:
-        if view == self.current_mode:
-            return
-        self.history.append(self.current_mode)
-        self.switch_mode(view)
+        """`:view` lands on the view's own table: a pane it had pushed (signatures, a log, a describe) is
+        closed, whether the view is the current one or was left with the pane open. (esc back through
+        the views visited leaves them as they were.)"""
+        if view != self.current_mode:
+            self.history.append(self.current_mode)
+            self.switch_mode(view)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
 
     def action_back(self) -> None:
         if self.history:
@@ -142,11 +170,13 @@ class ConsoleApp(App):
         return True
 
     def action_command_line(self) -> None:
-        self.push_screen(CommandLine(VIEWS), self.run_command)
+        self.push_screen(CommandLine(VIEWS, self.commands), self.run_command)
 
     def run_command(self, command: str | None) -> None:
         if not command:
             return
+        if not self.commands or self.commands[-1] != command:
+            self.commands.append(command)
         word = command.split()[0].lower()
         if word in ("q", "q!", "quit", "exit"):
             self.exit()
@@ -156,7 +186,7 @@ class ConsoleApp(App):
                 self.switch_view(view)
                 return
         self.notify(
-            f"unknown command :{command} — try :nodes, :jobs, :rollouts, :autofix, :models, :audit",
+            f"unknown command :{command} — try {', '.join(':' + v for v in VIEWS)} (tab completes)",
             severity="error",
             markup=False,
         )
@@ -166,31 +196,58 @@ class ConsoleApp(App):
             return
         self.push_screen(HelpScreen(self.help_sections()))
 
-    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        def rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
-            return [(b.key_display or b.key, b.description or b.action) for b in bindings if b.description]
+    def keys_of(self, binding: Binding) -> list[str]:
+        """The keys a binding answers to now ([keys] remaps included), as the footer shows them."""
+        keys = self.keymap.get(binding.id) if binding.id else None
+        if keys is None:
+            if binding.key_display:
+                return [binding.key_display]
+            keys = binding.key
+        return [self.get_key_display(Binding(k.strip(), binding.action)) for k in keys.split(",")]
 
-        active = [b for b in self._screen_bindings(self.screen) if self.screen.check_action(b.action, ()) is not False]
-        return [
+    def offered(self, screen: Screen, binding: Binding) -> bool:
+        """Whether the screen offers the binding's action now (its role, its kind of table)."""
+        from textual.actions import parse
+
+        target, name, params = parse(binding.action)
+        node = self if target == "app" else screen
+        return node.check_action(name, params) is not False
+
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """What `?` lists: each key once, as it is bound now. The view's own bindings come first (where a
+        view binds a key the app binds too, the view's wins: `q` is Back in a log, not Quit)."""
+        screen = self.screen
+        taken: set[str] = set()
+
+        def rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
+            by_action: dict[str, tuple[list[str], str]] = {}
+            for b in bindings:
+                if not b.description:
+                    continue
+                keys, _ = by_action.setdefault(b.action, ([], b.description))
+                for key in self.keys_of(b):
+                    if key not in taken:  # the first binding of a key is the one it runs
+                        taken.add(key)
+                        keys.append(key)
+            return [(" ".join(keys), what) for keys, what in by_action.values() if keys]
+
+        here = rows(b for b in self._screen_bindings(screen) if self.offered(screen, b))
+        everywhere = rows(self.BINDINGS)
+        palette = self.get_key_display(Binding(self.COMMAND_PALETTE_BINDING, "command_palette"))
+        if palette not in taken:
+            everywhere.append((palette, "command palette: every view and action"))
+        sections = [("Everywhere", everywhere), (f"This view ({self.current_mode})", here)]
+        if screen.query("DataTable"):
+            moves = [k for k in ("↑", "↓", "pgup", "pgdn") if k not in taken]
+            if moves:
+                sections.append(("Tables", [(" ".join(moves), "move the cursor, a page at a time")]))
+        sections.append(
             (
-                "Everywhere",
-                rows(self.BINDINGS)
-                + [
-                    ("ctrl+p", "command palette: every view and action"),
-                    ("esc", "back: close a pane, clear a filter, previous view"),
-                ],
-            ),
-            (f"This view ({self.current_mode})", rows(active)),
-            (
-                "Tables",
-                [
-                    ("↑ ↓ / k j", "move"),
-                    ("pgup pgdn home end", "page, first, last"),
-                    ("enter", "describe the selected row"),
-                ],
-            ),
-            ("Views (type : then the name)", [(f":{v} ({', '.join(a[:2])})", VIEW_HELP[v]) for v, a in VIEWS.items()]),
-        ]
+                "Views (: then the name or an alias)",
+                [(f":{v}", f"{VIEW_HELP[v]}; also {' '.join(':' + a for a in VIEWS[v])}") for v in VIEWS],
+            )
+        )
+        return sections
 
     # -- drill-down ------------------------------------------------------------------------
     def open_describe(self, title: str, load: Callable[[], str]) -> None:
@@ -211,19 +268,33 @@ class ConsoleApp(App):
 
     # -- the command palette -----------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Each command once: Textual's own, less its "Keys" panel (our Help lists the keys, remaps
+        included); the views; then the view's actions, less those already here (Refresh, Back) and the
+        cursor's moves."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
         for view in VIEWS:
             yield SystemCommand(f"Go to {view.capitalize()}", VIEW_HELP[view], partial(self.switch_view, view))
-        yield SystemCommand("Help", "List every key", self.action_help)
+        help_keys = " ".join(self.keys_of(next(b for b in self.BINDINGS if b.id == "help")))
+        yield SystemCommand(
+            "Help", f"Every key of this view and the app, as bound now (key {help_keys})", self.action_help
+        )
         yield SystemCommand("Refresh", "Reload the current view now", self.refresh_active)
         for binding in self._screen_bindings(screen):
-            allowed = screen.check_action(binding.action, ()) if hasattr(screen, "check_action") else True
-            if binding.description and binding.action not in ("back",) and allowed is not False:
-                yield SystemCommand(
-                    f"{binding.description} ({screen.__class__.__name__.removesuffix('Screen')})",
-                    f"key {binding.key_display or binding.key}",
-                    partial(self._run_screen_action, screen, binding.action),
-                )
+            action = binding.action
+            if (
+                not binding.description
+                or action in ("back", "app.back", "app.pop_screen", "refresh_now")
+                or action.startswith("cursor(")
+                or not self.offered(screen, binding)
+            ):
+                continue
+            yield SystemCommand(
+                f"{binding.description} ({screen.__class__.__name__.removesuffix('Screen')})",
+                f"key {' '.join(self.keys_of(binding))}",
+                partial(self._run_screen_action, screen, action),
+            )
 
     @staticmethod
     def _screen_bindings(screen: Screen) -> list[Binding]:
@@ -291,7 +362,66 @@ class ConsoleApp(App):
         self.notify(msg, title="error", severity="error", timeout=8, markup=False)
 
 
+def _screen_classes() -> list[type[Screen]]:
+    """Every screen class of the TUI; the views are imported for it, so only when there is a keymap."""
+    import importlib
+    import pkgutil
+
+    import screens
+    import screens.views
+
+    for package in (screens, screens.views):
+        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            importlib.import_module(module.name)
+    found, classes = [], [Screen]
+    while classes:
+        cls = classes.pop()
+        classes += cls.__subclasses__()
+        if cls.__module__.startswith("screens."):
+            found.append(cls)
+    return found
+
+
+def _declared(cls: type) -> list[Binding]:
+    """The bindings a class of ours declares and inherits from ours (not Textual's own)."""
+    return [
+        b
+        for c in reversed(cls.__mro__)
+        if c.__module__.startswith(("screens.", "console."))
+        for b in c.__dict__.get("BINDINGS", [])
+        if isinstance(b, Binding)
+    ]
+
+
+def binding_ids() -> set[str]:
+    """Every binding id the TUI declares: what [keys] may remap."""
+    return {b.id for cls in [ConsoleApp, *_screen_classes()] for b in _declared(cls) if b.id}
+
+
+def keymap_clashes(keymap: dict[str, str]) -> list[str]:
+    """Keys a remap gives to a binding while another of the same screen (or the app, below a view) keeps
+    it: Textual lets the remapped one have it, and the other has none there."""
+    app_bindings = _declared(ConsoleApp)
+    clashes: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for cls in _screen_classes():
+        if cls.__subclasses__():  # a base (ViewScreen, AttemptsView): its own views say it
+            continue
+        scope = _declared(cls) + ([] if issubclass(cls, ModalScreen) else app_bindings)
+        by_key: dict[str, dict[str, Binding]] = {}
+        for b in scope:
+            keys = keymap.get(b.id, b.key) if b.id else b.key
+            for key in keys.split(","):
+                by_key.setdefault(key.strip(), {})[b.action] = b
+        for key, bindings in by_key.items():
+            if len(bindings) > 1 and any(b.id in keymap for b in bindings.values()):
+                names = tuple(sorted(b.id or b.action for b in bindings.values()))
+                clashes.setdefault((key, names), []).append(cls.__name__.removesuffix("Screen"))
+    return [f"{key} is {' and '.join(names)} in {', '.join(sorted(where))}" for (key, names), where in clashes.items()]
+
+
 def run_tui(settings: Settings) -> int:
+    if settings.keys:
+        check_binding_ids(settings, binding_ids())
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise ConsoleError("the TUI needs a terminal; use a subcommand (e.g. `mlops-console jobs list`) in scripts")
     engine = Engine(settings)

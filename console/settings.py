@@ -39,6 +39,8 @@ class Settings:
     autofix_policy: list[dict[str, Any]] = field(default_factory=list)
     default_role: str = "viewer"
     roles: dict[str, str] = field(default_factory=dict)  # user -> viewer | operator | admin
+    # [keys]: binding id -> the keys that replace its own, comma-separated, in Textual's names ("slash,ctrl+f")
+    keys: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
 
     @property
@@ -93,6 +95,7 @@ KEYS: dict[str, type] = {
     "autofix_policy": list,
     "default_role": str,
     "roles": dict,
+    "keys": dict,
 }
 POLICY_KEYS = {"name": str, "category": str, "min_p_success": float, "max_cost_increase": float}
 
@@ -118,6 +121,9 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
             if key not in KEYS:
                 raise BadInput(f"config file {path}: unknown key {key!r} (known: {', '.join(sorted(KEYS))})")
             where = f"config file {path}: key {key!r}"
+            if key == "keys":
+                s.keys = keymap(value, f"config file {path}: [keys] table")
+                continue
             setattr(s, key, _checked(key, _coerce(value, KEYS[key], where), where))
     for key, typ in KEYS.items():
         if typ in (dict, list):  # tables live in the file only
@@ -192,6 +198,66 @@ def _coerce(value: Any, typ: type, where: str) -> Any:
     if not isinstance(value, str):
         raise BadInput(f"{where} must be a string, got {value!r}")
     return value
+
+
+MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
+KEY_EXAMPLES = '"C", "ctrl+f", "f5", "slash", "question_mark", "escape"'
+
+
+def keymap(value: Any, where: str) -> dict[str, str]:
+    """The [keys] table: binding id = "key" or "key,key", each key as Textual names it. Returned with every
+    key in Textual's own spelling ("/" becomes "slash", as key events name it). Which binding ids exist
+    is the TUI's to say (check_binding_ids), when it starts."""
+    if not isinstance(value, dict):
+        raise BadInput(f'{where} must be a table of binding id = "keys" (e.g. cordon = "C")')
+    out: dict[str, str] = {}
+    for binding_id, keys in value.items():
+        if not isinstance(keys, str):
+            raise BadInput(f'{where}: {binding_id} must be a string of keys (e.g. {binding_id} = "C"), got {keys!r}')
+        names = [k.strip() for k in keys.split(",")]
+        normal = [_key_name(k) for k in names]
+        for given, name in zip(names, normal, strict=True):
+            if name is None:
+                raise BadInput(
+                    f"{where}: {binding_id} = {keys!r}: {given!r} is not a key Textual knows "
+                    f"(keys are comma-separated, each like {KEY_EXAMPLES})"
+                )
+        out[binding_id] = ",".join(normal)  # type: ignore[arg-type]
+    return out
+
+
+def _key_name(key: str) -> str | None:
+    """`key` in Textual's spelling (modifiers, then one key), or None when Textual would never send it."""
+    import unicodedata
+
+    from textual.keys import REPLACED_KEYS, Keys, _character_to_key, _get_unicode_name_from_key
+
+    *modifiers, name = key.split("+")
+    if not name or any(m not in MODIFIERS for m in modifiers) or len(set(modifiers)) != len(modifiers):
+        return None
+    if len(name) == 1:
+        if not name.isprintable() or name.isspace():
+            return None
+        name = _character_to_key(name)
+    elif name not in {k.value for k in Keys if not k.value.startswith("<")}:
+        # a character's name ("slash", "question_mark") only as Textual itself spells it
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(name, name)))
+        except KeyError:
+            return None
+        if _character_to_key(char) != name:
+            return None
+    return "+".join([*modifiers, name])
+
+
+def check_binding_ids(s: Settings, known: set[str]) -> None:
+    """Refuse a [keys] entry naming no binding (the TUI calls this as it starts, knowing its bindings)."""
+    for binding_id in s.keys:
+        if binding_id not in known:
+            raise BadInput(
+                f"config file {s.config_path}: [keys] table: {binding_id} is not a binding id "
+                f"(known: {', '.join(sorted(known))})"
+            )
 
 
 def _fail(message: str):

@@ -13,9 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static, TextArea
+from textual.widgets import Header, Input, Static, TextArea
 
 from core.sanitize import visible_control
+from screens.footer import KeyFooter
 from screens.grid import Column, Grid, cell_plain, natural_widths
 from screens.widgets import ForwardWorkerErrors
 
@@ -132,7 +133,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             yield Grid(self.COLUMNS, id="table", markable=self.MARKABLE)
             yield from self.compose_extra()
         yield Input(placeholder="filter (esc clears)", id="filter")
-        yield Footer()
+        yield KeyFooter()
 
     def compose_extra(self) -> ComposeResult:
         yield from ()

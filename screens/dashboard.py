@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from core.types import Summary
+from screens.footer import KeyFooter
 from screens.widgets import ForwardWorkerErrors, counted, safe_text, sparkline, status_text
 
 
@@ -35,7 +36,7 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         yield Header()
         with VerticalScroll(id="grid"):
             yield Static("loading…", id="board")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # After the first paint: the loading thread would otherwise hold the GIL while the frame is drawn.

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from core.sanitize import visible_control
+from screens.footer import KeyFooter
 from screens.widgets import ForwardWorkerErrors
 
 
@@ -29,7 +30,7 @@ class DescribeScreen(ForwardWorkerErrors, Screen):
         yield Static(Text(visible_control(self.title_text)), id="title")
         with VerticalScroll():
             yield Static("loading…", id="body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._fetch()

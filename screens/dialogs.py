@@ -20,7 +20,11 @@ from screens.widgets import ForwardWorkerErrors, safe_text
 class ConfirmScreen(ModalScreen[bool]):
     """Yes/no; with `type_to_confirm`, the operator must type that text (k9s-style) before it says yes."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "yes", "Yes"), Binding("n", "no", "No")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding("y", "yes", "Yes", id="yes"),
+        Binding("n", "no", "No", id="no"),
+    ]
 
     def __init__(self, title: str, body: str, type_to_confirm: str | None = None, danger: bool = True):
         super().__init__()
@@ -78,7 +82,7 @@ class ConfirmScreen(ModalScreen[bool]):
 class FormScreen(ForwardWorkerErrors, ModalScreen[dict | None]):
     """A few labelled inputs and checkboxes. Fields: (id, label, default); a bool default makes a checkbox."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+o", "submit", "Submit")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel"), Binding("ctrl+o", "submit", "Submit", id="submit")]
 
     def __init__(
         self,

@@ -25,10 +25,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 from textual.worker import get_current_worker
 
 from core.sanitize import visible_control
+from screens.footer import KeyFooter
 from screens.logsource import CHUNK, FIRST_CHUNK, LineSource
 from screens.widgets import ForwardWorkerErrors
 
@@ -486,7 +487,7 @@ class LogScreen(ForwardWorkerErrors, Screen):
         yield LogView(id="log")
         yield Input(placeholder="search (lower case: any case; enter: again)", id="search")
         yield Static("loading…", id="status")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def view(self) -> LogView:

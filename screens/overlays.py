@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.table import Table
 from rich.text import Text
 from textual import events
@@ -13,21 +15,69 @@ from textual.widgets import Input, Static
 
 
 class CommandLine(ModalScreen[str | None]):
-    """k9s's `:` prompt. Returns the typed command, or None on esc."""
+    """k9s's `:` prompt. Returns the typed command, or None on esc. `tab` completes a view's name (or the
+    view an alias names); again, the next candidate. `up`/`down` recall the commands typed before."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding("tab", "complete", "Complete", id="complete"),  # in turn with the keys before it
+        Binding("up", "recall(-1)", "Previous", id="history_previous"),
+        Binding("down", "recall(1)", "Next", id="history_next"),
+    ]
 
-    def __init__(self, views: dict[str, tuple[str, ...]]):
+    def __init__(self, views: dict[str, tuple[str, ...]], history: list[str] | None = None):
         super().__init__()
         self.views = views
+        self.history = list(history or [])  # oldest first
+        self._at = len(self.history)  # where up/down are in it; len: the line being typed
+        self._draft = ""
+        self._cycle: list[str] = []  # the candidates tab goes through, once the typed prefix is ambiguous
 
     def compose(self) -> ComposeResult:
-        names = "  ".join(f":{v}" for v in self.views)
-        yield Static(Text(f"views: {names}   :q quit"), id="hint")
+        yield Static(self._hint(list(self.views)), id="hint")
         yield Input(placeholder=":", id="command", select_on_focus=False)
+
+    @staticmethod
+    def _hint(names: list[str]) -> Text:
+        return Text(f"views: {'  '.join(':' + v for v in names)}   :q quit   tab completes, ↑↓ history")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def candidates(self, typed: str) -> list[str]:
+        """The views a prefix may mean: those whose name starts with it, else those with an alias that does."""
+        typed = typed.lower()
+        names = [v for v in self.views if v.startswith(typed)]
+        return names or [v for v, aliases in self.views.items() if any(a.startswith(typed) for a in aliases)]
+
+    def action_complete(self) -> None:
+        box = self.query_one(Input)
+        typed = box.value.strip().lstrip(":")
+        if self._cycle and typed in self._cycle:  # tab again: the next candidate
+            word = self._cycle[(self._cycle.index(typed) + 1) % len(self._cycle)]
+        else:
+            found = self.candidates(typed)
+            if not found:
+                self.app.bell()
+                return
+            common = os.path.commonprefix(found)
+            self._cycle = found if len(found) > 1 else []
+            word = found[0] if len(found) == 1 or len(common) <= len(typed) else common
+            self.query_one("#hint", Static).update(self._hint(found))
+        self._set(word)
+
+    def action_recall(self, step: int) -> None:
+        if not self.history:
+            return
+        if self._at == len(self.history):
+            self._draft = self.query_one(Input).value
+        self._at = max(0, min(len(self.history), self._at + step))
+        self._set(self.history[self._at] if self._at < len(self.history) else self._draft)
+
+    def _set(self, value: str) -> None:
+        box = self.query_one(Input)
+        box.value = value
+        box.cursor_position = len(value)
 
     def on_key(self, event: events.Key) -> None:
         """Keys typed right after `:` (a fast typist, a paste, tmux send-keys) can arrive before the input
@@ -51,7 +101,11 @@ class CommandLine(ModalScreen[str | None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close")]
+    """`?`: every key of the app and of the view below, each once, as bound now; then the views."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close", id="close_help")]
+    COMPONENT_CLASSES = {"help--key", "help--title"}
+    KEY_WIDTH = 16  # at most: a longer key list wraps in its column, never cut
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]):
         super().__init__()
@@ -60,13 +114,27 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             with VerticalScroll():
-                for title, rows in self.sections:
-                    table = Table(title=title, title_justify="left", show_header=False, box=None, expand=True)
-                    table.add_column("key", style="bold cyan", no_wrap=True, width=14)
-                    table.add_column("what")
-                    for key, what in rows:
-                        table.add_row(Text(key), Text(what))
-                    yield Static(table)
+                for _ in self.sections:
+                    yield Static(classes="help-section")
+
+    def on_mount(self) -> None:
+        self.render_sections()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.render_sections())
+
+    def render_sections(self) -> None:
+        """Built with the theme's styles (help--key, help--title in the .tcss): a theme change restyles it."""
+        key_style = self.get_component_rich_style("help--key")
+        title_style = self.get_component_rich_style("help--title")
+        width = min(self.KEY_WIDTH, max((len(k) for _, rows in self.sections for k, _ in rows), default=1))
+        for (title, rows), static in zip(self.sections, self.query(".help-section").results(Static), strict=True):
+            table = Table(
+                title=Text(title, title_style), title_justify="left", show_header=False, box=None, expand=True
+            )
+            table.add_column("key", style=key_style, width=width, overflow="fold")
+            table.add_column("what", ratio=1, overflow="fold")
+            for key, what in rows:
+                table.add_row(Text(key), Text(what))
+            static.update(table)
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

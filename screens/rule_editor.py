@@ -18,7 +18,7 @@ from screens.widgets import ForwardWorkerErrors, safe_text
 
 
 class NewRuleScreen(ForwardWorkerErrors, ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+o", "save", "Save", id="save")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel"), Binding("ctrl+o", "save", "Save", id="save")]
 
     def __init__(self, signature: str):
         super().__init__()

@@ -109,6 +109,12 @@ def test_boolean_environment_values(clean_env, monkeypatch, value, expected):
         ("read_only = 1\n", ["'read_only'"]),
         ("home = 5\n", ["'home'"]),
         ("theme = 3\n", ["'theme'"]),
+        ('keys = "C"\n', ["[keys] table", "must be a table"]),
+        ("[keys]\ncordon = 3\n", ["[keys] table", "cordon", "string", "3"]),
+        ('[keys]\ncordon = "ctrl+"\n', ["[keys] table", "cordon", "'ctrl+'", "not a key"]),
+        ('[keys]\nfilter = "slash,Ctrl+F"\n', ["[keys] table", "filter", "'Ctrl+F'"]),
+        ('[keys]\ncordon = ""\n', ["[keys] table", "cordon", "not a key"]),
+        ('[keys]\ncordon = "no_such_key"\n', ["[keys] table", "cordon", "'no_such_key'"]),
     ],
 )
 def test_bad_config_file_names_the_file_and_the_fault(cfg, text, needles):
@@ -121,6 +127,21 @@ def test_bad_config_file_names_the_file_and_the_fault(cfg, text, needles):
         assert n in msg, msg
     assert "\n" not in msg
     assert e.value.exit_code == 2
+
+
+def test_keys_table_in_textual_spelling(cfg):
+    cfg('[keys]\ncordon = "C"\nfilter = " / , ctrl+f"\nhelp = "?,f1"\nquit = "ctrl+/"\n')
+    keys = settings.load({}).keys
+    assert keys == {"cordon": "C", "filter": "slash,ctrl+f", "help": "question_mark,f1", "quit": "ctrl+slash"}
+
+
+def test_keys_name_only_bindings_the_tui_has(cfg):
+    path = cfg('[keys]\ncordn = "C"\n')
+    s = settings.load({})  # which ids exist is the TUI's to say, as it starts
+    with pytest.raises(BadInput) as e:
+        settings.check_binding_ids(s, {"cordon", "filter"})
+    msg = str(e.value)
+    assert str(path) in msg and "[keys] table" in msg and "cordn" in msg and "cordon, filter" in msg
 
 
 def test_unreadable_config_file(cfg):

@@ -9,7 +9,7 @@ from screens.base import Page
 from screens.describe import describe
 from screens.grid import Column
 from screens.views.jobs import CATEGORY_STYLES, AttemptsView
-from screens.widgets import counted, status_style
+from screens.widgets import counted, status_label, status_style
 
 
 class AutofixScreen(AttemptsView):
@@ -71,7 +71,7 @@ class AutofixScreen(AttemptsView):
                         s.action,
                         "-" if s.p_success is None else f"{s.p_success:.2f}",
                         "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
-                        s.status if not s.outcome else f"{s.status}: {s.outcome}",
+                        status_label(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
                         "v" + s.model.rsplit(":", 1)[-1] if s.model else "-",
                         s.change.replace("\n", " ") or "-",
                     ],

@@ -8,7 +8,7 @@ from screens.base import Page, ViewScreen
 from screens.describe import describe
 from screens.grid import Column
 from screens.views.common import without_timestamp
-from screens.widgets import status_style
+from screens.widgets import status_label, status_style
 
 
 def _last_line(tail: str | None) -> str:
@@ -57,7 +57,7 @@ class JobsScreen(AttemptsView):
         Column("EVIDENCE", 2, min=32, flex=True),
         Column("RULE", 7, max=20, style=lambda _: "dim"),
         Column("ATT", 5, align="right"),
-        Column("STATUS", 1, max=12, style=status_style),
+        Column("STATUS", 1, max=14, style=status_style),
     )
     BINDINGS = [
         Binding("f", "toggle_failed", "Failed/all", id="toggle_failed"),
@@ -117,7 +117,7 @@ class JobsScreen(AttemptsView):
                     evidence[:400] or "-",
                     r.get("rule_id") or "-",
                     str(r["attempt"]),
-                    r["status"],
+                    status_label(r["status"]),
                 ]
             fresh.append((r["run_id"], r["submitted_at"], r["status"], source, cells))
         built = fresh + kept  # both newest first, and every fresh one newer than every kept one

@@ -5,7 +5,7 @@ from __future__ import annotations
 from screens.base import Row, ViewScreen
 from screens.describe import describe
 from screens.grid import Column
-from screens.widgets import status_style
+from screens.widgets import status_label, status_style
 
 
 class ModelsScreen(ViewScreen):
@@ -29,7 +29,7 @@ class ModelsScreen(ViewScreen):
                 [
                     m.model,
                     str(m.version),
-                    m.stage,
+                    status_label(m.stage),
                     m.framework,
                     m.parent or "-",
                     str(m.metrics.get("auc", "-")),

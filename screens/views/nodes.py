@@ -11,7 +11,7 @@ from screens.grid import Column
 from screens.views.common import age_key, gib, size_key
 from screens.views.common import count_of as _count
 from screens.views.common import op_summary as _op_summary
-from screens.widgets import status_style
+from screens.widgets import status_label, status_style
 
 
 class NodesScreen(ViewScreen):
@@ -72,7 +72,7 @@ class NodesScreen(ViewScreen):
                     [
                         n.name,
                         n.pool,
-                        n.status,
+                        status_label(n.status),
                         ",".join(n.pressure) or "-",
                         f"{n.cpu_used:g}/{n.cpu}",
                         f"{gib(n.memory_used_gib)}/{gib(n.memory_gib)}",

@@ -11,7 +11,7 @@ from screens.base import Page, ViewScreen
 from screens.describe import describe
 from screens.grid import Column, Grid
 from screens.views.common import op_summary as _op_summary
-from screens.widgets import sparkline, status_style
+from screens.widgets import sparkline, status_label, status_style
 
 
 def _float(text: str) -> float:
@@ -84,7 +84,7 @@ class RolloutsScreen(ViewScreen):
                         str(active.model_version) if active else "-",
                         f"r{canary.number} v{canary.model_version} {canary.weight}%" if canary else "-",
                         f"{d.ready_replicas}/{d.replicas}",
-                        d.status,
+                        status_label(d.status),
                         f"{last.request_rate:.0f}",
                         f"{last.p99_ms:.1f}",
                         f"{last.error_rate * 100:.2f}",
