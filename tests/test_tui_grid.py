@@ -171,3 +171,36 @@ async def test_a_new_attempt_is_read_with_the_newest_only_and_the_older_rows_kep
         await settle(pilot)
         assert asked and all(kw.get("since") for kw in asked)  # only the newest were read
         assert table.row_keys == [retry.run_id, *before]  # the retry on top, every other row as it was
+
+
+async def test_a_recommender_s_reliability_is_drawn_beside_the_registry(make_app, tmp_path):
+    from console.engine import Engine
+    from console.settings import load
+
+    home = str(tmp_path / "home")
+    engine = Engine(load({"home": home, "user": "carol"}))
+    bins = [
+        {"bin": "0.1-0.2", "n": 40, "predicted": 0.15, "observed": 0.1},
+        {"bin": "0.8-0.9", "n": 60, "predicted": 0.85, "observed": 0.55},
+    ]
+    engine._w.registry.register(
+        "retry-recommender",
+        user="carol",
+        framework="torch",
+        sha256="0" * 64,
+        params={},
+        metrics={"chosen": "mlp", "validation": {"mlp": {"val_logloss": 0.41, "reliability": bins}}},
+        data_digest="d",
+        created_at="2026-11-20T11:00:00Z",
+    )
+    app = make_app(home=home, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "models")
+        table = await wait_rows(pilot)
+        table.move_cursor(table.get_row_index("retry-recommender:1"))
+        await settle(pilot)
+        plot = str(app.screen.query_one("#plot").content)
+        assert "reliability" in plot and "0.85" in plot and "0.55" in plot and "n=60" in plot
+        table.move_cursor(table.get_row_index(next(k for k in table.row_keys if "recommender" not in k)))
+        await settle(pilot)
+        assert "reliability" not in str(app.screen.query_one("#plot").content)

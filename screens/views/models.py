@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from screens.base import Row, ViewScreen
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from screens.base import Page, Row, ViewScreen
 from screens.describe import describe
-from screens.grid import Column
+from screens.grid import Column, Grid
 from screens.widgets import status_label, status_style
 
 
@@ -22,8 +26,16 @@ class ModelsScreen(ViewScreen):
         Column("CREATED", 2),
     )
 
-    def fetch(self) -> list[Row]:
-        return [
+    def __init__(self) -> None:
+        super().__init__()
+        self.metrics: dict[str, dict] = {}  # row key -> the version's metrics
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static("", id="plot")
+
+    def fetch(self) -> Page:
+        models = self.app.engine.models()
+        rows: list[Row] = [
             (
                 f"{m.model}:{m.version}",
                 [
@@ -37,9 +49,43 @@ class ModelsScreen(ViewScreen):
                     m.created_at[:16].replace("T", " "),
                 ],
             )
-            for m in self.app.engine.models()
+            for m in models
         ]
+        return Page(rows, keep={"metrics": {f"{m.model}:{m.version}": m.metrics for m in models}})
 
     def describe(self, key: str) -> str:
         model, _, version = key.rpartition(":")
         return describe(self.app.engine.model_details(model, int(version)))
+
+    def rows_shown(self) -> None:
+        self._plot()
+
+    def on_grid_highlighted(self, event: Grid.Highlighted) -> None:
+        self._plot()
+
+    def _plot(self) -> None:
+        """A recommender's reliability on its validation split, as bars: does P(success) mean what it says?
+        Other models: their metrics on one line."""
+        metrics = self.metrics.get(self.selected_key() or "") or {}
+        chosen = (metrics.get("validation") or {}).get(metrics.get("chosen")) or {}  # a recommender's pick
+        bins = metrics.get("reliability") or chosen.get("reliability") or []
+        plot = self.query_one("#plot", Static)
+        if not bins:
+            scalar = [f"{k} {v}" for k, v in {**metrics, **chosen}.items() if isinstance(v, int | float)]
+            plot.update(Text("  ".join(scalar) or "no metrics", style="dim"))
+            return
+        width = max(10, min(40, (self.size.width - 40) // 2))
+        text = Text.assemble(("reliability", "bold"), " on the validation split (predicted P(success) → observed)\n")
+        for b in bins:
+            text.append(f"{b['bin']:>8} ", "dim")
+            text.append(_bar(b["predicted"], width), "cyan")
+            text.append(f" {b['predicted']:.2f} ")
+            text.append(_bar(b["observed"], width), "green" if abs(b["observed"] - b["predicted"]) <= 0.1 else "yellow")
+            text.append(f" {b['observed']:.2f}  n={b['n']}\n")
+        plot.update(text)
+
+
+def _bar(share: float, width: int) -> str:
+    """`share` of `width` cells in eighths of a cell."""
+    eighths = round(max(0.0, min(1.0, share)) * width * 8)
+    return ("█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]).ljust(width)
