@@ -18,7 +18,7 @@ from textual.widgets import Header, Input, Static, TextArea
 from core.sanitize import visible_control
 from screens.footer import KeyFooter
 from screens.grid import Column, Grid, cell_plain, natural_widths
-from screens.widgets import ForwardWorkerErrors
+from screens.widgets import ForwardWorkerErrors, counted
 
 Row = tuple[str, list[Any]]  # (row key, cells)
 T = TypeVar("T")
@@ -264,8 +264,11 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             parts.append("loading…")
         if self._mounted and self.table.size.width:
             hidden = self.table.hidden_columns
-            if hidden:
-                parts.append(f"hidden: {','.join(hidden)} (enter)")
+            if hidden:  # named where they fit, else counted: `enter` shows every field either way
+                named = "  ".join([*parts, f"hidden: {','.join(hidden)} (enter)"])
+                counted_ = "  ".join([*parts, f"+{counted(len(hidden), 'column')} (enter)"])
+                room = self.size.width - 2
+                parts = [named if len(named) <= room else counted_]
         self.query_one("#status", Static).update(Text("  ".join(parts), no_wrap=True, overflow="ellipsis"))
 
     def selected_key(self) -> str | None:

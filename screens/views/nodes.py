@@ -21,7 +21,7 @@ class NodesScreen(ViewScreen):
     COLUMNS = (
         Column("NAME", 1, min=20, max=44),
         Column("POOL", 3, max=16),
-        Column("STATUS", 1, max=34, style=status_style),
+        Column("STATUS", 1, min=12, max=34, style=status_style),
         Column("PRESSURE", 3, max=24, style=lambda t: "" if t == "-" else "red"),
         Column("CPU", 2, align="right"),
         Column("MEM", 2, align="right", sort=size_key),
