@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -349,6 +350,8 @@ class Grid(ScrollView, can_focus=True):
                 style = column.style(plain)
             text = shorten(plain, w, column.shorten)
             text = text.rjust(w) if column.align == "right" else text.ljust(w)
+            if not text.isascii():  # wide characters (CJK, emoji) take two cells: fit by cells, not characters
+                text = set_cell_size(text, w)
             segments.append(Segment(text, line + _style(style)))
             if n < len(layout) - 1:
                 segments.append(Segment(" " * GAP, line))

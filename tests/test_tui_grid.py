@@ -204,3 +204,23 @@ async def test_a_recommender_s_reliability_is_drawn_beside_the_registry(make_app
         table.move_cursor(table.get_row_index(next(k for k in table.row_keys if "recommender" not in k)))
         await settle(pilot)
         assert "reliability" not in str(app.screen.query_one("#plot").content)
+
+
+async def test_a_row_of_wide_characters_keeps_every_column_in_its_place():
+    from rich.cells import cell_len
+    from textual.app import App
+
+    from screens.grid import Grid
+
+    class One(App):
+        def compose(self):
+            yield Grid([Column("NAME", 1, min=6, max=10), Column("N", 1, align="right")])
+
+    app = One()
+    async with app.run_test(size=(14, 5)) as pilot:
+        grid = app.query_one(Grid)
+        grid.show([("a", ["ジョブ名前テスト長い", "7"]), ("b", ["ascii-name-long", "8"])])
+        await pilot.pause()
+        lines = [grid.render_line(y).text for y in (1, 2)]
+        assert all(cell_len(line) == 14 for line in lines)
+        assert [line.rstrip()[-1] for line in lines] == ["7", "8"]  # N in the same column on both rows
