@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import copy_home, doomed_past
-from test_tui import goto, settle, wait_rows
+from test_tui import goto, plain, settle, wait_rows
 from test_tui_changes import until
 from textual.widgets import Input, Static
 
@@ -46,6 +46,10 @@ async def select_memory_suggestion(pilot, app) -> int:
     return int(target)
 
 
+def dialog_text(app) -> str:
+    return " ".join(plain(w) for w in app.screen.query(Static))
+
+
 def retries(app, sid: int):
     return [e for e in app.engine.audit_events() if e.verb == "retry" and e.annotations.get("suggestion") == sid]
 
@@ -58,7 +62,9 @@ async def test_approve_submits_an_audited_retry(make_app):
         s = app.engine.suggestion(sid)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
-        await pilot.press("enter")  # a routine confirmation starts on Confirm
+        # as every confirmation: it starts on Cancel, and says that `y` confirms
+        assert app.screen.focused.id == "no" and "y confirms" in dialog_text(app)
+        await pilot.press("y")
         await until(pilot, lambda: app.engine.suggestion(sid).status == "approved")
         done = app.engine.suggestion(sid)
         retry = app.engine.attempt(done.retry_run_id)
@@ -133,7 +139,7 @@ async def test_edit_then_approve_runs_the_edited_config(make_app):
         await until(pilot, lambda: getattr(app.screen.items.get(str(sid)), "edited_by", None) == "erin")  # reloaded
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
-        await pilot.press("enter")
+        await pilot.press("y")
         await until(pilot, lambda: app.engine.suggestion(sid).status == "approved")
         retry = app.engine.attempt(app.engine.suggestion(sid).retry_run_id)
         assert retry.conf["spark.executor.memory"] == "20g" and retry.conf["spark.sql.shuffle.partitions"] == "999"

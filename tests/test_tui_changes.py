@@ -127,7 +127,14 @@ async def test_audit_view_shows_the_chain_status_and_rolls_back(make_app):
         await pilot.press("escape")
         await pilot.press("b")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
-        await pilot.click("#yes")
+        # it starts on Cancel and says which key confirms; `enter` cancels, and says so
+        assert app.screen.focused.id == "no" and "y confirms" in " ".join(plain(s) for s in app.screen.query(Static))
+        await pilot.press("enter")
+        await until(pilot, lambda: any("nothing changed" in str(n.message) for n in app._notifications))
+        assert not isinstance(app.screen, ConfirmScreen) and engine.node(node).labels.get("team") == "ml"
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        await pilot.press("y")
         await until(pilot, lambda: "team" not in engine.node(node).labels)
         assert engine.audit_events()[0].verb == "rollback"
         # tamper with the store: the view says so
