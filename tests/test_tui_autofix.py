@@ -113,7 +113,24 @@ async def test_approving_a_failure_that_needs_a_config_nobody_suggested_says_why
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)  # nothing to confirm: it says why at once
         await until(pilot, lambda: any("needs a config change" in str(n.message) for n in app._notifications))
+        said = next(str(n.message) for n in app._notifications if "needs a config change" in str(n.message))
+        assert "press e" in said.lower() and "autofix edit" not in said  # the key here, not the CLI's command
         assert app.engine.suggestion(int(target)).status == "pending" and not retries(app, int(target))
+        # edited, it is approvable, and the dialog no longer asks for an edit
+        kind = app.engine.attempt(app.screen.items[target].run_id).kind
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
+        key = "spark.executor.memory=16g" if kind == "spark" else "resources.memory=64g"
+        app.screen.query_one("#f-changes", Input).value = key
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: app.engine.suggestion(int(target)).edited_by == "erin")
+        await until(pilot, lambda: getattr(app.screen.items.get(target), "edited_by", None) == "erin")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        text = dialog_text(app)
+        assert "before approving" not in text and "edited by erin" in text, text
+        await pilot.press("y")
+        await until(pilot, lambda: app.engine.suggestion(int(target)).status == "approved")
 
 
 async def test_edit_then_approve_runs_the_edited_config(make_app):
