@@ -343,13 +343,15 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
         names = max([10] + [len(d.name) for d, _ in serving])
         serves = {d.name: f"{d.active.model} v{d.active.model_version}" if d.active else "-" for d, _ in serving}
         model_w = max([6] + [len(v) for v in serves.values()])
+        states = {d.name: status_text(d.status) for d, _ in serving}
+        status_w = max([6] + [t.cell_len for t in states.values()])
         st.add_column("deployment", no_wrap=True, min_width=names)
-        room = width - (names + 11 + 5 + 6 + 5 + 2 * 5)  # the columns always shown, each padded by 2
+        room = width - (names + status_w + 5 + 6 + 5 + 2 * 5)  # the columns always shown, each padded by 2
         with_model = room >= model_w + 2 + SPARK_MIN + 2
         if with_model:
             st.add_column("serves", no_wrap=True, min_width=model_w)
             room -= model_w + 2
-        st.add_column("status", no_wrap=True, min_width=11)
+        st.add_column("status", no_wrap=True, min_width=status_w)
         for col in ("req/s", "p99 ms", "err %"):
             st.add_column(col, no_wrap=True, justify="right", min_width=len(col))
         spark = min(30, room - 2)
@@ -361,7 +363,7 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
             if with_model:
                 cells.append(safe_text(serves[d.name], "dim"))
             cells += [
-                status_text(d.status),
+                states[d.name],
                 f"{last.request_rate:.0f}",
                 f"{last.p99_ms:.0f}",
                 Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),
