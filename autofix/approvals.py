@@ -215,16 +215,10 @@ class Approvals:
         self, key: int | str, user: str, policy: dict[str, Any] | None = None, on_behalf_of: str | None = None
     ) -> Suggestion:
         s = self.queue.pending(key)
-        if s.action == "no_retry":
-            raise BadInput(
-                f"suggestion {s.id}: the recommender advises no retry (P(success) {s.p_success or 0:.2f}); "
-                f"edit it (autofix edit {s.id} KEY=VALUE) to retry with a config of your own, or reject it"
-            )
-        if s.needs_an_edit:
-            raise BadInput(
-                f"suggestion {s.id}: {s.category} needs a config change and none is suggested; edit it "
-                f"(autofix edit {s.id} KEY=VALUE) or reject it"
-            )
+        why = s.not_approvable
+        if why:
+            own = " to retry with a config of your own," if s.action == "no_retry" else ""
+            raise BadInput(f"suggestion {s.id}: {why}; edit it (autofix edit {s.id} KEY=VALUE){own} or reject it")
         conf = s.retry_conf
         later = [a for a in self._attempts_of(s.job_id, s.run) if a.attempt > s.attempt]
         if later:  # retried since the suggestion was made (by hand, or by another console)
@@ -314,6 +308,17 @@ class Approvals:
             except BadInput:  # the model is gone: the edit stands, unscored
                 pass
         action = "retry_with_conf" if changed else ("retry" if s.action == "retry_with_conf" else s.action)
+        note = s.note
+        if s.not_approvable or s.edited_by:  # the note asked for this edit (or told of the last): now stale
+            note = f"edited by {user}"
+            if s.action == "no_retry":
+                note += f"; the recommender had advised no retry (P(success) {s.p_success or 0:.2f})"
+            if p is None:
+                note += (
+                    "; not scored: the recommender learns Spark memory configs only"
+                    if not s.model
+                    else "; not scored: the recommender's model is gone"
+                )
         self.changes.audit.change(
             verb="edit",
             user=user,
@@ -321,7 +326,7 @@ class Approvals:
             before={"conf": s.conf, "p_success": s.p_success, "expected_cost": s.expected_cost},
             after={"conf": changed, "p_success": p, "expected_cost": cost},
             apply=lambda: self.queue.update(
-                s.id, conf=changed, p_success=p, expected_cost=cost, edited_by=user, action=action
+                s.id, conf=changed, p_success=p, expected_cost=cost, edited_by=user, action=action, note=note
             ),
             annotations={"failed_run": s.run_id},
         )

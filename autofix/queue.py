@@ -46,7 +46,9 @@ class Suggestion:
     edited_by: str | None = None
     retry_run_id: str | None = None
     outcome: str | None = None  # succeeded | failed, once the retry has run
-    note: str | None = None  # why there is no model's suggestion, when there is none
+    # why there is no model's suggestion, when there is none; after an edit, who edited it (an edit settles a
+    # note that asked for one)
+    note: str | None = None
     attempt: int = 1
 
     @property
@@ -63,6 +65,16 @@ class Suggestion:
         """A failure the taxonomy fixes with a config change that no one has suggested (disk, timeout, a
         non-Spark job): retried as it is, it would fail again — a person edits it first."""
         return self.action == "retry_with_conf" and not self.conf
+
+    @property
+    def not_approvable(self) -> str | None:
+        """Why approving it as it stands is refused (the recommender advises no retry; a config change is
+        needed and none is suggested), or None. The remedy is the caller's to name: a command, a key."""
+        if self.action == "no_retry":
+            return f"the recommender advises no retry (P(success) {self.p_success or 0:.2f})"
+        if self.needs_an_edit:
+            return f"{self.category} needs a config change and none is suggested"
+        return None
 
     @property
     def cost_increase(self) -> float | None:

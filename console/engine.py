@@ -63,17 +63,28 @@ class Engine:
             self.interrupted = w.ops.mark_interrupted()
 
     def _record_build(self, info: dict) -> None:
-        """The backend built its estate on this first start: recorded, and the model versions it serves
-        registered, so that the registry knows what runs."""
+        """The backend built its estate on this first start: recorded, the model versions it serves
+        registered, so that the registry knows what runs, and its canaries in flight adopted as rollout
+        operations, so that they can be promoted, aborted and resumed (`ops`) like one started here."""
         served = self._models.served_versions_to_adopt()
+        adopted: list[dict] = []
+
+        def adopt() -> None:
+            self._w.registry.adopt(served)
+            adopted.extend(self._rollouts.adopt_canaries(self._settings.actor, audited=False))
+
         self._w.audit.change(
             verb="create",
             user=self._settings.actor,
             object_ref={"resource": "estate", "name": "demo"},
             before=None,
-            apply=lambda: self._w.registry.adopt(served),
+            apply=adopt,
             local=True,
-            after={**info, "registered": [f"{m.model}:{m.version}" for m in served]},
+            after=lambda: {
+                **info,
+                "registered": [f"{m.model}:{m.version}" for m in served],
+                "rollouts": [f"{op['target']} (operation {op['id']}, {op['state']})" for op in adopted],
+            },
             annotations={"reason": "first start: built the embedded demo estate"},
         )
 

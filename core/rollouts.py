@@ -66,14 +66,7 @@ class Rollouts:
                 f"{deployment} already has a canary (r{dep.canary.number} at {dep.canary.weight}%): "
                 f"promote or abort it first"
             )
-        stable = self.cluster.deployment_metrics(deployment, minutes=int(analysis["window_minutes"]))
-        limits = {
-            "max_error_rate": analysis.get("max_error_rate")
-            or max(0.01, 3 * statistics.median(p.error_rate for p in stable)),
-            "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
-            "window_minutes": int(analysis["window_minutes"]),
-            "failure_limit": int(analysis["failure_limit"]),
-        }
+        limits = self._limits(deployment, analysis)
         plan = [{"weight": w, "state": "pending"} for w in steps]
         # The canary's revision number is recorded before the revision is made, so that a kill in between
         # leaves an operation that knows what to make (run() makes it when it is missing).
@@ -94,6 +87,64 @@ class Rollouts:
         )
         self._add_canary(op, user)
         return op
+
+    def _limits(self, deployment: str, analysis: dict[str, float]) -> dict[str, Any]:
+        """The analysis's success conditions: those given, or derived from the stable revision's metrics."""
+        stable = self.cluster.deployment_metrics(deployment, minutes=int(analysis["window_minutes"]))
+        return {
+            "max_error_rate": analysis.get("max_error_rate")
+            or max(0.01, 3 * statistics.median(p.error_rate for p in stable)),
+            "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
+            "window_minutes": int(analysis["window_minutes"]),
+            "failure_limit": int(analysis["failure_limit"]),
+        }
+
+    def adopt(self, deployment: str, user: str, audited: bool = True) -> dict[str, Any] | None:
+        """A canary in flight that no operation of this console tracks (the demo estate's, one made by
+        another tool or an older console) becomes a rollout operation, paused at its weight until promoted:
+        promote, abort and the operations view then work on it as on one started here. Its next steps are
+        the default ones above its weight; its analysis limits are derived from the stable revision. One
+        audited change of this store (the cluster is not touched); `audited=False` for a caller whose own
+        record tells it (the demo estate's creation). None when there is nothing to adopt."""
+        dep = self.cluster.get_deployment(deployment)
+        canary, target = dep.canary, f"deployment/{deployment}"
+        if canary is None or self.ops.unfinished_on(target):
+            return None
+        limits = self._limits(deployment, {"window_minutes": 10, "failure_limit": 2})
+        plan = [{"weight": canary.weight, "state": "weighted"}] + [
+            {"weight": w, "state": "pending"} for w in DEFAULT_STEPS if w > canary.weight
+        ]
+        params = {
+            "deployment": deployment,
+            "model": canary.model,
+            "version": canary.model_version,
+            "pause": None,  # until promoted: nobody here chose a schedule for it
+            "analysis": limits,
+            "stable_revision": dep.current_revision,
+            "canary_revision": canary.number,
+            "adopted": True,
+        }
+
+        def create() -> dict[str, Any]:
+            op = self.ops.create("rollout", target, params, plan, user)
+            self.ops.save(op, state="paused")
+            return op
+
+        if not audited:
+            return create()
+        return self.changes.audit.change(
+            verb="adopt",
+            user=user,
+            object_ref={"resource": "rollout", "name": deployment},
+            before=None,
+            apply=create,
+            local=True,
+            after=lambda: {"kind": "rollout", "state": "paused", "steps": [s["weight"] for s in plan], **params},
+            annotations={
+                "reason": f"canary r{canary.number} ({canary.model}:{canary.model_version}) at {canary.weight}% "
+                "in flight, tracked by no operation"
+            },
+        )
 
     def _add_canary(self, op: dict[str, Any], user: str) -> None:
         p = op["params"]
@@ -195,13 +246,13 @@ class Rollouts:
         return ops[0] if ops else None
 
     def promote(self, deployment: str, user: str, progress: Progress = lambda m: None) -> dict[str, Any]:
-        op = self._unfinished(deployment)
+        op = self._unfinished(deployment, user)
         return self.run(op, user, progress, promoted=True)
 
     def abort(
         self, deployment: str, user: str, reason: str = "aborted by operator", state: str = "aborted"
     ) -> dict[str, Any]:
-        op = self._unfinished(deployment)
+        op = self._unfinished(deployment, user)
         self.ops.claim(op)
         rev = self._canary(op)
         if rev is not None and rev.status == "active":
@@ -260,10 +311,13 @@ class Rollouts:
         }
 
     # -- internals ------------------------------------------------------------------------------------
-    def _unfinished(self, deployment: str) -> dict[str, Any]:
+    def _unfinished(self, deployment: str, user: str) -> dict[str, Any]:
+        """The deployment's rollout in progress; a canary in flight that none tracks is adopted first."""
         op = self.current(deployment)
         if op is None or op["state"] not in ("running", "paused", "interrupted"):
-            raise Conflict(f"{deployment} has no rollout in progress")
+            op = self.adopt(deployment, user)
+            if op is None:
+                raise Conflict(f"{deployment} has no rollout in progress")
         return op
 
     def _set_weight(self, op: dict[str, Any], dep_name: str, canary: int, weight: int, user: str) -> None:

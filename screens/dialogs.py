@@ -18,7 +18,11 @@ from screens.widgets import ForwardWorkerErrors, safe_text
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Yes/no; with `type_to_confirm`, the operator must type that text (k9s-style) before it says yes."""
+    """Yes/no; with `type_to_confirm`, the operator must type that text (k9s-style) before it says yes.
+
+    Every confirmation starts on Cancel: `enter` right after the key that opened it never changes
+    anything, `y` says yes (the dialog says so), and a cancel says that nothing changed — a dialog that
+    closes without a word reads as done. `danger` only colours it."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel"),
@@ -36,21 +40,33 @@ class ConfirmScreen(ModalScreen[bool]):
             for line in self.body.splitlines():  # one line each: safe_text shows a newline as a symbol
                 yield Static(safe_text(line))
             if self.expected:
-                yield Label(Text.assemble("type ", (self.expected, "bold"), " to confirm"))
+                yield Label(Text.assemble("type ", (self.expected, "bold"), " to confirm, then enter"))
                 yield Input(id="typed")
+            else:
+                yield Static(
+                    Text.assemble(
+                        ("y", "bold"),
+                        " confirms · ",
+                        ("n", "bold"),
+                        ", ",
+                        ("esc", "bold"),
+                        " or ",
+                        ("enter", "bold"),
+                        " on Cancel: nothing changes",
+                    ),
+                    id="keys",
+                )
             with Horizontal(classes="buttons"):
                 yield Button(
-                    "Confirm", variant="error" if self.danger else "primary", id="yes", disabled=bool(self.expected)
+                    "Confirm" if self.expected else "Confirm (y)",
+                    variant="error" if self.danger else "primary",
+                    id="yes",
+                    disabled=bool(self.expected),
                 )
-                yield Button("Cancel (esc)", id="no")
+                yield Button("Cancel (esc)" if self.expected else "Cancel (n, esc)", id="no")
 
     def on_mount(self) -> None:
-        # a dangerous action starts on Cancel; a routine one (approving a retry) on Confirm
-        (
-            self.query_one("#typed", Input)
-            if self.expected
-            else self.query_one("#no" if self.danger else "#yes", Button)
-        ).focus()
+        (self.query_one("#typed", Input) if self.expected else self.query_one("#no", Button)).focus()
 
     def action_yes(self) -> None:
         """`y` says yes, whichever button has the focus — except where the text must be typed."""
@@ -58,7 +74,7 @@ class ConfirmScreen(ModalScreen[bool]):
             self.dismiss(True)
 
     def action_no(self) -> None:
-        self.dismiss(False)
+        self._cancelled()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("yes", "no") and isinstance(self.focused, Input):
@@ -73,9 +89,16 @@ class ConfirmScreen(ModalScreen[bool]):
             self.dismiss(True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        if event.button.id == "yes":
+            self.dismiss(True)
+        else:
+            self._cancelled()
 
     def action_cancel(self) -> None:
+        self._cancelled()
+
+    def _cancelled(self) -> None:
+        self.app.notify(f"{self.title_text.rstrip('?')}: cancelled, nothing changed", timeout=4, markup=False)
         self.dismiss(False)
 
 

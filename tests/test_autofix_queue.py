@@ -297,6 +297,9 @@ def test_a_memory_failure_the_recommender_calls_doomed_is_shown_as_no_retry_and_
         cli.ok("--home", str(home), "autofix", "edit", str(s["id"]), "spark.executor.instances=4", "-o", "json").out
     )
     assert edited["action"] == "retry_with_conf" and edited["status"] == "pending"
+    # the note that asked for the edit is settled by it: who edited, what the advice was
+    assert edited["note"].startswith("edited by ") and "had advised no retry" in edited["note"]
+    assert "edit it" not in edited["note"]
 
 
 def test_a_failure_that_needs_a_config_change_nobody_suggested_is_not_approved_as_it_is(cli, home):

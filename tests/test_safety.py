@@ -310,7 +310,7 @@ def test_two_apply_config_runs_on_one_pool_at_once_exactly_one_starts(mc, home_c
     rc, out, err = winner.release()
     assert rc == 0, err
     assert json.loads(out)["state"] == "done"
-    assert sql(home_copy, "SELECT count(*) FROM operations") == [(1,)]
+    assert sql(home_copy, "SELECT count(*) FROM operations WHERE target = ?", (f"pool/{POOL}",)) == [(1,)]
     assert {cv for (cv,) in sql(home_copy, "SELECT config_version FROM nodes WHERE pool = ?", (POOL,))} == {NEW_CFG}
 
 

@@ -227,3 +227,44 @@ def test_a_retry_that_fails_the_same_way_logs_only_its_own_lines(home_copy, monk
     assert stamps and min(stamps) >= clock.parse_ts(retry.submitted_at)
     assert f"-{first.run_id}-driver" not in log
     assert f"pod/{first.job_id}-{retry.run_id}-driver" in log
+
+
+# -- the model registry's lineage ---------------------------------------------------------------------
+def _created_after_parent(versions) -> list[str]:
+    """What breaks lineage: a version created no later than its parent, or a higher number created
+    before a lower one of the same model."""
+    by_key = {(v.model, v.version): v for v in versions}
+    bad = []
+    for v in versions:
+        if v.parent:
+            model, number = v.parent.rsplit(":", 1)
+            parent = by_key[(model, int(number))]
+            if not parent.created_at < v.created_at:
+                bad.append(
+                    f"{v.model} v{v.version} ({v.created_at}) not after its parent v{number} ({parent.created_at})"
+                )
+    for a in versions:
+        for b in versions:
+            if a.model == b.model and a.version < b.version and not a.created_at < b.created_at:
+                bad.append(f"{b.model} v{b.version} ({b.created_at}) not after v{a.version} ({a.created_at})")
+    return bad
+
+
+def test_every_version_in_the_demo_registry_is_created_after_its_parent(tmp_path, clean_env, monkeypatch):
+    """In the registry as a new demo home adopts it (churn-gbm v5 was created before its parent v4)."""
+    from console.engine import Engine
+    from console.settings import load
+
+    monkeypatch.setenv("MLOPS_CONSOLE_NOW", PINNED_NOW)
+    versions = Engine(load({"home": str(tmp_path / "home")})).models()
+    assert versions and not _created_after_parent(versions)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_simulators_model_versions_are_chronological_for_any_seed(seed):
+    from core.backends.sim.estate import EstateBuilder
+    from core.types import ModelVersion
+
+    builder = EstateBuilder(REPO / "fixtures", seed, {}, clock.parse_ts(PINNED_NOW))
+    _deps, _revs, versions = builder.deployments()
+    assert not _created_after_parent([ModelVersion(**v) for v in versions])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import copy_home, doomed_past
-from test_tui import goto, settle, wait_rows
+from test_tui import goto, plain, settle, wait_rows
 from test_tui_changes import until
 from textual.widgets import Input, Static
 
@@ -46,6 +46,10 @@ async def select_memory_suggestion(pilot, app) -> int:
     return int(target)
 
 
+def dialog_text(app) -> str:
+    return " ".join(plain(w) for w in app.screen.query(Static))
+
+
 def retries(app, sid: int):
     return [e for e in app.engine.audit_events() if e.verb == "retry" and e.annotations.get("suggestion") == sid]
 
@@ -58,7 +62,9 @@ async def test_approve_submits_an_audited_retry(make_app):
         s = app.engine.suggestion(sid)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
-        await pilot.press("enter")  # a routine confirmation starts on Confirm
+        # as every confirmation: it starts on Cancel, and says that `y` confirms
+        assert app.screen.focused.id == "no" and "y confirms" in dialog_text(app)
+        await pilot.press("y")
         await until(pilot, lambda: app.engine.suggestion(sid).status == "approved")
         done = app.engine.suggestion(sid)
         retry = app.engine.attempt(done.retry_run_id)
@@ -107,7 +113,24 @@ async def test_approving_a_failure_that_needs_a_config_nobody_suggested_says_why
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)  # nothing to confirm: it says why at once
         await until(pilot, lambda: any("needs a config change" in str(n.message) for n in app._notifications))
+        said = next(str(n.message) for n in app._notifications if "needs a config change" in str(n.message))
+        assert "press e" in said.lower() and "autofix edit" not in said  # the key here, not the CLI's command
         assert app.engine.suggestion(int(target)).status == "pending" and not retries(app, int(target))
+        # edited, it is approvable, and the dialog no longer asks for an edit
+        kind = app.engine.attempt(app.screen.items[target].run_id).kind
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
+        key = "spark.executor.memory=16g" if kind == "spark" else "resources.memory=64g"
+        app.screen.query_one("#f-changes", Input).value = key
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: app.engine.suggestion(int(target)).edited_by == "erin")
+        await until(pilot, lambda: getattr(app.screen.items.get(target), "edited_by", None) == "erin")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        text = dialog_text(app)
+        assert "before approving" not in text and "edited by erin" in text, text
+        await pilot.press("y")
+        await until(pilot, lambda: app.engine.suggestion(int(target)).status == "approved")
 
 
 async def test_edit_then_approve_runs_the_edited_config(make_app):
@@ -133,7 +156,7 @@ async def test_edit_then_approve_runs_the_edited_config(make_app):
         await until(pilot, lambda: getattr(app.screen.items.get(str(sid)), "edited_by", None) == "erin")  # reloaded
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
-        await pilot.press("enter")
+        await pilot.press("y")
         await until(pilot, lambda: app.engine.suggestion(sid).status == "approved")
         retry = app.engine.attempt(app.engine.suggestion(sid).retry_run_id)
         assert retry.conf["spark.executor.memory"] == "20g" and retry.conf["spark.sql.shuffle.partitions"] == "999"

@@ -127,7 +127,14 @@ async def test_audit_view_shows_the_chain_status_and_rolls_back(make_app):
         await pilot.press("escape")
         await pilot.press("b")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
-        await pilot.click("#yes")
+        # it starts on Cancel and says which key confirms; `enter` cancels, and says so
+        assert app.screen.focused.id == "no" and "y confirms" in " ".join(plain(s) for s in app.screen.query(Static))
+        await pilot.press("enter")
+        await until(pilot, lambda: any("nothing changed" in str(n.message) for n in app._notifications))
+        assert not isinstance(app.screen, ConfirmScreen) and engine.node(node).labels.get("team") == "ml"
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        await pilot.press("y")
         await until(pilot, lambda: "team" not in engine.node(node).labels)
         assert engine.audit_events()[0].verb == "rollback"
         # tamper with the store: the view says so
@@ -159,3 +166,41 @@ async def test_read_only_and_viewer_are_offered_no_change(make_app, tmp_path, mo
         await pilot.pause(0.3)
     assert app.engine.audit_count() == before
     assert "(viewer)" in app.sub_title
+
+
+async def test_the_demo_canary_in_flight_is_an_operation_to_promote_resume_or_abort(make_app):
+    """The demo starts with the ranker's canary at 20%: a paused rollout operation from the first start, so
+    that it shows in :ops, says what it waits for in :rollouts, and p, R (in :ops) and a move it on."""
+    app = make_app()
+    engine = app.engine
+    [op] = engine.operations()
+    assert (op["target"], op["state"], op["params"]["adopted"]) == ("deployment/ranker", "paused", True)
+    assert "ranker r3 at 20% (ranking-dlrm v23): paused until promoted" in engine.summary().rollouts_in_flight
+    async with app.run_test(size=(140, 40)) as pilot:
+        await goto(pilot, "ops")
+        table = await wait_rows(pilot)
+        assert table.row_count == 1 and "paused" in " ".join(str(c) for c in table.get_row_at(0))
+        await goto(pilot, "rollouts")
+        table = await wait_rows(pilot)
+        table.move_cursor(row=table.get_row_index("ranker"))
+        # says what is paused and how to go on (it read "rollout paused:" and nothing)
+        await until(
+            pilot, lambda: "rollout paused until promoted: p analyses" in plain(app.screen.query_one("#metrics"))
+        )
+        await pilot.press("p")  # the analysis at 20% passes: on to 30%
+        await until(pilot, lambda: engine.deployment("ranker").canary.weight == 30)
+        await until(pilot, lambda: "; analyses: 20% pass" in plain(app.screen.query_one("#metrics")))
+        await goto(pilot, "ops")
+        await wait_rows(pilot)
+        await pilot.press("R")  # a resume stops at the gate again, and says what passes it
+        said = "paused at 30% until promoted: p in :rollouts promotes it"
+        await until(pilot, lambda: any(said in str(n.message) for n in app._notifications))
+        assert engine.deployment("ranker").canary.weight == 30
+        await goto(pilot, "rollouts")
+        table = await wait_rows(pilot)
+        table.move_cursor(row=table.get_row_index("ranker"))
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        await pilot.press("y")
+        await until(pilot, lambda: engine.deployment("ranker").canary is None)
+        assert engine.operations()[0]["state"] == "aborted"

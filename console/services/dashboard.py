@@ -9,6 +9,12 @@ from core import clock
 from core.errors import NotFound
 from core.types import Attempt, ModelDeployment, ModelVersion, Node, Summary, run_of
 
+IN_FLIGHT = {
+    "paused": "paused until promoted",
+    "running": "running",
+    "interrupted": "interrupted (resume or roll back in :ops)",
+    "failed": "analysis failed (roll back in :ops)",
+}
 SCORE_DRIFT_ALERT = 0.08  # |live score mean − training score mean| that raises a drift alert
 
 
@@ -49,7 +55,7 @@ class DashboardService:
             gpus_total=sum(n.gpus for n in nodes),
             deployments=len(deps),
             deployments_degraded=sum(d.status == "Degraded" for d in deps),
-            rollouts_in_flight=[f"{d.name} r{d.canary.number} at {d.canary.weight}%" for d in deps if d.canary],
+            rollouts_in_flight=self._in_flight(deps),
             attempts_24h=len(recent),
             failed_24h=sum(a.status == "failed" for a in recent),
             failing_jobs=sorted(failing, key=lambda f: f["submitted_at"], reverse=True),
@@ -57,6 +63,35 @@ class DashboardService:
             drift_alerts=self.drift_alerts(nodes, deps),
             audit_events=self.w.audit.count(),
         )
+
+    def _in_flight(self, deps: list[ModelDeployment]) -> list[str]:
+        """Each canary in flight, with what its rollout is doing: 'ranker r3 at 20% (ranking-dlrm v23):
+        paused until promoted'."""
+        canaries = [d for d in deps if d.canary]
+        if not canaries:
+            return []
+        # the store's table only: the operations machinery would build the audit path's handlers (the triage)
+        from core.operations import ACTIVE
+
+        states = dict(
+            self.w.store.conn.execute(
+                f"SELECT target, state FROM operations WHERE state IN ({', '.join('?' * len(ACTIVE))})", ACTIVE
+            ).fetchall()
+        )
+        out = []
+        for d in canaries:
+            c = d.canary
+            assert c is not None
+            state = states.get(f"deployment/{d.name}")
+            out.append(
+                f"{d.name} r{c.number} at {c.weight}% ({c.model} v{c.model_version}): "
+                + (
+                    IN_FLIGHT.get(state, state)
+                    if state
+                    else "no operation tracks it yet (p or a in :rollouts adopts it)"
+                )
+            )
+        return out
 
     def _pending_approvals(self) -> int:
         # the queue's table only: building the approvals machinery would load the triage and the recommender

@@ -51,6 +51,12 @@ class RolloutService:
         op = self.w.rollouts.current(deployment)
         return {"deployment": asdict(d), "rollout": _describe(op) if op else None}
 
+    def adopt_canaries(self, user: str, audited: bool = True) -> list[dict]:
+        """Every canary in flight that no operation tracks, adopted as a paused rollout operation (the demo
+        estate's first start: its ranker canary is promotable, abortable and in `ops list` from the start)."""
+        adopted = (self.w.rollouts.adopt(d.name, user, audited) for d in self.deployments() if d.canary)
+        return [_describe(op) for op in adopted if op is not None]
+
     # -- rolling out -------------------------------------------------------------------------------
     def start(
         self,

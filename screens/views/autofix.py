@@ -113,10 +113,18 @@ class AutofixScreen(AttemptsView):
         s = self._pending()
         if s is None:
             return
-        if s.action == "no_retry" or s.needs_an_edit:
-            # the engine refuses these and says why (doomed; a config change nobody suggested): no dialog to
-            # confirm what will not run
-            self.perform(f"approve {s.id}", lambda: self.app.engine.approve(s.id))
+        why = s.not_approvable
+        if why:
+            # the engine refuses these (doomed; a config change nobody suggested): no dialog to confirm what
+            # will not run, and the remedy named by its key here (the engine's message names the CLI's command)
+            own = " to retry with a config of your own" if s.action == "no_retry" else ""
+            self.app.notify(
+                f"suggestion {s.id}: {why}. Press e to edit its config{own}, or x to reject it",
+                title="not approved",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
             return
         from screens.dialogs import ConfirmScreen
 

@@ -211,3 +211,8 @@ class NodesScreen(ViewScreen):
     def action_toggle_drift(self) -> None:
         self.drift_only = not self.drift_only
         self.refresh_data()
+
+    def show_drift(self) -> None:
+        """Only the drifted nodes (what the dashboard's drift panel opens); `d` shows them all again."""
+        self.drift_only = True
+        self.refresh_data()

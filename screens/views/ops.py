@@ -65,7 +65,7 @@ class OpsScreen(ViewScreen):
     def action_resume(self) -> None:
         key = self.selected_key()
         if key:
-            self.perform(f"resume {key}", lambda: _op_summary(self.app.engine.op_resume(key)))
+            self.perform(f"resume {key}", lambda: _resumed(self.app.engine.op_resume(key)))
 
     def action_pause(self) -> None:
         key = self.selected_key()
@@ -90,3 +90,12 @@ class OpsScreen(ViewScreen):
             ),
             lambda ok: ok and self.perform(f"rollback {key}", lambda: _op_summary(self.app.engine.op_rollback(key))),
         )
+
+
+def _resumed(op: dict) -> str:
+    """A rollout resumed stops again at its manual gate, where it was: say so, and what moves it on (a resume
+    does not promote — a gate that waits for a person is passed by a person's promote)."""
+    if op["kind"] == "rollout" and op["state"] == "paused":
+        weight = op["steps"][min(op["position"], len(op["steps"]) - 1)]["weight"]
+        return f"operation {op['id']} paused at {weight}% until promoted: p in :rollouts promotes it a step"
+    return _op_summary(op)

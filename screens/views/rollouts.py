@@ -21,6 +21,32 @@ def _float(text: str) -> float:
         return 0.0
 
 
+# what each state of a rollout means for the operator, and the key that moves it on
+ROLLOUT_STATES = {
+    "paused": "paused until promoted: p analyses the canary and goes on a step, a aborts",
+    "running": "running",
+    "interrupted": "interrupted (its process died): :ops resumes or rolls it back",
+    "failed": "failed",
+    "done": "done",
+    "aborted": "aborted",
+    "rolled_back": "rolled back",
+}
+
+
+def rollout_line(state: str, results: list[dict]) -> Text:
+    """The rollout under the metrics: its state said in words, then its last analyses if it has any (a
+    rollout paused at its first step has none: it read 'rollout paused:' and nothing)."""
+    line = Text.assemble(("rollout ", "bold"), (ROLLOUT_STATES.get(state, state), "bold"))
+    if results:
+        line.append("; analyses: ")
+        for r in results[-3:]:
+            line.append(
+                f"{r['weight']}% {'pass' if r['passed'] else 'FAIL'} ({r['summary']})  ",
+                "green" if r["passed"] else "bold red",
+            )
+    return line
+
+
 class RolloutsScreen(ViewScreen):
     VIEW = "rollouts"
     TITLE = "Rollouts"
@@ -121,12 +147,7 @@ class RolloutsScreen(ViewScreen):
         analysis = self.analyses.get(key or "")
         if analysis:
             lines.append("\n")
-            lines.append(f"rollout {analysis['state']}: ", "bold")
-            for r in analysis["results"][-3:]:
-                lines.append(
-                    f"{r['weight']}% {'pass' if r['passed'] else 'FAIL'} ({r['summary']})  ",
-                    "green" if r["passed"] else "bold red",
-                )
+            lines.append_text(rollout_line(analysis["state"], analysis["results"]))
         self.query_one("#metrics", Static).update(lines)
 
     def describe(self, key: str) -> str:

@@ -268,14 +268,18 @@ class EstateBuilder:
                         "data_digest": hashlib.sha256(f"data:{d['model']}:{version}".encode()).hexdigest()[:16],
                     }
                 )
+            # candidates are trained from the newest served version, after it, in the order of their numbers
+            # (drawn as "2 to 30 hours ago" alone, churn-gbm v5 came out older than its parent v4)
+            trained = created - timedelta(hours=6)  # the registry's time of the newest served version
             for cand in d.get("candidates", []):
                 digest = hashlib.sha256(f"{self.seed}:{d['model']}:{cand['version']}".encode()).hexdigest()
+                trained = max(self.anchor - timedelta(hours=rng.randint(2, 30)), trained + timedelta(hours=1))
                 versions.append(
                     {
                         "model": d["model"],
                         "version": cand["version"],
                         "stage": "staging",
-                        "created_at": iso(self.anchor - timedelta(hours=rng.randint(2, 30))),
+                        "created_at": iso(trained),
                         "framework": d["framework"],
                         "sha256": digest,
                         "params": {"trained_on_days": 30, "sim_error_factor": cand.get("error_factor", 1.0)},
