@@ -115,7 +115,7 @@ def _version(engine, args, fmt: str) -> None:
 
 
 def _nodes_list(engine, args, fmt: str) -> None:
-    emit([to_dict(n) | {"status": n.status} for n in engine.nodes(args.pool)], fmt, NODE_COLUMNS)
+    emit((to_dict(n) | {"status": n.status} for n in engine.iter_nodes(args.pool)), fmt, NODE_COLUMNS)
 
 
 def _cordon(engine, args, fmt: str) -> None:
@@ -220,7 +220,9 @@ def _jobs_list(engine, args, fmt: str) -> None:
         raise BadInput(f"--limit must be at least 1, got {args.limit}")
     _warn_rules(engine)
     emit(
-        engine.attempt_records(failed=True if args.failed else None, job_id=args.job, since=since, limit=args.limit),
+        engine.iter_attempt_records(
+            failed=True if args.failed else None, job_id=args.job, since=since, limit=args.limit
+        ),
         fmt,
         ATTEMPT_COLUMNS,
     )
@@ -300,7 +302,7 @@ def _audit_verify(engine, args, fmt: str) -> None:
 
 
 def _audit_list(engine, args, fmt: str) -> None:
-    emit([to_dict(e) for e in engine.audit_events(args.limit)], fmt, AUDIT_COLUMNS)
+    emit((to_dict(e) for e in engine.iter_audit_events(args.limit)), fmt, AUDIT_COLUMNS)
 
 
 def _import(engine, args, fmt: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from console import __version__
@@ -139,6 +139,10 @@ class Engine:
     def nodes(self, pool: str | None = None) -> list[Node]:
         return self._nodes.nodes(pool)
 
+    def iter_nodes(self, pool: str | None = None) -> Iterator[Node]:
+        """`nodes`, read a page at a time (the CLI's listings stream)."""
+        return self._nodes.iter_nodes(pool)
+
     def node(self, name: str) -> Node:
         return self._nodes.node(name)
 
@@ -250,6 +254,10 @@ class Engine:
     def attempt_records(self, **filters: Any) -> list[dict[str, Any]]:
         return self._jobs.records(**filters)
 
+    def iter_attempt_records(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """`attempt_records`, read a page at a time."""
+        return self._jobs.iter_records(**filters)
+
     def attempt_details(self, run_id: str) -> dict[str, Any]:
         return self._jobs.details(run_id)
 
@@ -359,6 +367,10 @@ class Engine:
     # -- audit ----------------------------------------------------------------------------------------------
     def audit_events(self, limit: int | None = None) -> list[AuditEvent]:
         return self._audit.events(limit)
+
+    def iter_audit_events(self, limit: int | None = None) -> Iterator[AuditEvent]:
+        """`audit_events`, read a page at a time."""
+        return self._audit.iter_events(limit)
 
     def audit_count(self) -> int:
         return self._audit.count()

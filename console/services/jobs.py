@@ -4,10 +4,12 @@ signatures, and new rules drawn from them."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.services.wiring import Wiring
+from core.cluster import PAGE_SIZE
 from core.errors import BadInput
 from core.types import Attempt, Job, to_dict
 
@@ -55,9 +57,22 @@ class JobService:
         return rec
 
     def records(self, **filters: Any) -> list[dict[str, Any]]:
-        attempts = self.attempts(**filters)
-        classes = self.w.triage.classifications() if any(a.status == "failed" for a in attempts) else {}
-        return [self.record(a, classes.get(a.run_id)) for a in attempts]
+        return list(self.iter_records(**filters))
+
+    def iter_records(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """`records`, a page at a time: each page of attempts read from the cluster, its failures'
+        classifications from the store (those it lacks classified then), its records yielded."""
+        page: list[Attempt] = []
+        for a in self.w.cluster.iter_attempts(**filters, page_size=PAGE_SIZE):
+            page.append(a)
+            if len(page) == PAGE_SIZE:
+                yield from self._records(page)
+                page = []
+        yield from self._records(page)
+
+    def _records(self, page: list[Attempt]) -> Iterator[dict[str, Any]]:
+        classes = self.w.triage.classifications_of(page) if any(a.status == "failed" for a in page) else {}
+        return (self.record(a, classes.get(a.run_id)) for a in page)
 
     def details(self, run_id: str) -> dict[str, Any]:
         a = self.attempt(run_id)
