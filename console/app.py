@@ -11,7 +11,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from console.engine import Engine
@@ -19,7 +19,6 @@ from console.settings import Settings
 from core.errors import ConsoleError
 from screens import STYLES
 from screens.dashboard import DashboardScreen
-from screens.overlays import CommandLine, HelpScreen
 
 # view -> aliases accepted on the `:` command line (k9s style)
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -80,7 +79,15 @@ class ConsoleApp(App):
         self.settings = settings
         self.history: list[str] = []
         self._reconciled_once = False
+        self.first_frame_shown = False  # set by on_ready
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
+
+    def on_ready(self) -> None:
+        """The first frame is on the terminal: only now does the dashboard start loading its data (a
+        loading thread started before holds the GIL while that frame is drawn, and the user waits for both)."""
+        self.first_frame_shown = True
+        if isinstance(self.screen, DashboardScreen) and not self.screen.panels:
+            self.screen.refresh_data()
 
     def on_mount(self) -> None:
         self.sub_title = " · ".join(
@@ -137,11 +144,13 @@ class ConsoleApp(App):
             self.switch_mode(self.history.pop())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "command_line" and isinstance(self.focused, (Input, TextArea)):
+        if action == "command_line" and _is_text_box(self.focused):
             return False  # a `:` typed into a text box is text
         return True
 
     def action_command_line(self) -> None:
+        from screens.overlays import CommandLine
+
         self.push_screen(CommandLine(VIEWS), self.run_command)
 
     def run_command(self, command: str | None) -> None:
@@ -162,6 +171,8 @@ class ConsoleApp(App):
         )
 
     def action_help(self) -> None:
+        from screens.overlays import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.help_sections()))
@@ -287,6 +298,13 @@ class ConsoleApp(App):
         err = worker.error
         msg = str(err) if isinstance(err, ConsoleError) else f"{type(err).__name__}: {err}"
         self.notify(msg, title="error", severity="error", timeout=8, markup=False)
+
+
+def _is_text_box(widget: object) -> bool:
+    """An Input or a TextArea. TextArea is not imported to ask (its document model and themes, ~25 ms of the
+    first frame): an app that never imported it has none."""
+    text_area = getattr(sys.modules.get("textual.widgets._text_area"), "TextArea", None)
+    return isinstance(widget, Input) or (text_area is not None and isinstance(widget, text_area))
 
 
 def run_tui(settings: Settings) -> int:
