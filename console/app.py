@@ -83,8 +83,12 @@ class ConsoleApp(App):
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
 
     def on_ready(self) -> None:
-        """The first frame is on the terminal: only now does the dashboard start loading its data (a
-        loading thread started before holds the GIL while that frame is drawn, and the user waits for both)."""
+        """The DOM is ready; once its first frame is on the terminal the dashboard starts loading its data
+        (a loading thread started before holds the GIL while that frame is drawn, and the user waits for
+        both). Ready can come before the first refresh has run: the load waits for the next one."""
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
         self.first_frame_shown = True
         if isinstance(self.screen, DashboardScreen) and not self.screen.panels:
             self.screen.refresh_data()
