@@ -30,7 +30,7 @@ from console.columns import (
     SUGGESTION_COLUMNS,
 )
 from console.output import emit
-from console.parser import build_parser
+from console.parser import build_parser, parse_tui
 from core import clock
 from core.errors import BadInput, ConsoleError, Forbidden
 from core.sanitize import strip_control
@@ -51,8 +51,8 @@ def parse_since(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_tui(argv) or build_parser().parse_args(argv)
     try:
         return run(args)
     except ConsoleError as e:

@@ -78,6 +78,31 @@ def test_global_options_before_or_after_the_subcommand_agree(session_cli, demo_h
     assert json.loads(before.out)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--home", "/h"],
+        ["--home=/h", "--read-only", "--as", "bob", "--seed", "3", "--demo", "--scale", "nodes=1", "--config", "c"],
+        ["--ho", "/h"],  # argparse's abbreviations, as the whole parser takes them
+    ],
+)
+def test_the_tuis_arguments_read_alone_mean_what_the_whole_parser_reads(argv):
+    from console.parser import build_parser, parse_tui
+
+    fast = parse_tui(argv)
+    assert fast is not None and vars(fast) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv", [["jobs", "list"], ["tui"], ["-h"], ["--seed", "x"], ["--hoem", "/h"], ["--s", "1"], ["--config"]]
+)
+def test_anything_but_the_tui_goes_to_the_whole_parser(argv):
+    from console.parser import parse_tui
+
+    assert parse_tui(argv) is None  # a subcommand, help, or a mistake that the whole parser explains
+
+
 def test_jobs_list_filters(session_cli, demo_home, demo_attempts):
     limited = session_cli.ok(*H(demo_home), "jobs", "list", "--limit", "3", "--format", "json").json()
     assert limited == demo_attempts[:3]
