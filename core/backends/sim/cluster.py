@@ -8,6 +8,7 @@ import json
 import tomllib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,18 @@ class SimCluster:
         self.pod_start_seconds = pod_start_seconds
         self.job_seconds = job_seconds
         self.anchor = clock.parse_ts(anchor_meta)
+        # the estate's name as recorded when it was built: parsing estate.toml for it cost the TUI's start ~10 ms
+        estate = store.get_meta("sim.estate") or self._spec["estate"]["name"]
+        self.name = f"sim:{estate} (seed {self.seed})"
+
+    @cached_property
+    def _spec(self) -> dict[str, Any]:
         with open(self.fixtures_dir / "estate.toml", "rb") as f:
-            spec = tomllib.load(f)
-        self._dep_specs = {d["name"]: d for d in spec["deployments"]}
-        self.name = f"sim:{spec['estate']['name']} (seed {self.seed})"
+            return tomllib.load(f)
+
+    @cached_property
+    def _dep_specs(self) -> dict[str, dict[str, Any]]:
+        return {d["name"]: d for d in self._spec["deployments"]}
 
     # -- building ------------------------------------------------------------------------------
     def _build(self, seed: int, scale: dict[str, int], on_build: Callable[[dict[str, Any]], None] | None) -> None:
@@ -102,6 +111,7 @@ class SimCluster:
             self.store.set_meta("sim.seed", str(seed))
             self.store.set_meta("sim.scale", scale_text)
             self.store.set_meta("sim.anchor", clock.iso(anchor))
+            self.store.set_meta("sim.estate", self._spec["estate"]["name"])
             if on_build:
                 on_build(
                     {
