@@ -93,14 +93,13 @@ def run(args: argparse.Namespace) -> int:
     from console.engine import Engine
 
     engine = Engine(settings)
-    for op in engine.operations(unfinished=True):
-        if op["state"] == "interrupted":
-            print(
-                f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted "
-                f"at step {op['position'] + 1} of {len(op['steps'])}: `ops show {op['id']}`, then "
-                f"`ops resume` or `ops rollback`",
-                file=sys.stderr,
-            )
+    for op in engine.interrupted_operations():
+        print(
+            f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted "
+            f"at step {op['position'] + 1} of {len(op['steps'])}: `ops show {op['id']}`, then "
+            f"`ops resume` or `ops rollback`",
+            file=sys.stderr,
+        )
     handler = COMMANDS[(command, getattr(args, "action", None))]
     handler(engine, args, getattr(args, "format", "table"))
     return 0

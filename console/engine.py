@@ -216,6 +216,10 @@ class Engine:
     def operations(self, unfinished: bool = False) -> list[dict]:
         return self._rollouts.operations(unfinished)
 
+    def interrupted_operations(self) -> list[dict]:
+        """Operations left interrupted (id, kind, target, position, steps): what every command warns of."""
+        return self._rollouts.interrupted()
+
     def operation(self, op_id: str) -> dict:
         return self._rollouts.operation(op_id)
 
