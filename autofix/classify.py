@@ -60,6 +60,14 @@ def unclassified(ruleset: str = "") -> Classification:
     return Classification(UNCLASSIFIED, None, None, None, None, [], {}, ruleset)
 
 
+@dataclass(frozen=True)
+class _Engine:
+    table: list[tuple[int, bool, re.Pattern[str]]]
+    db: hyperscan.Database | None
+    fallback: list[int]
+    multiline: dict[int, re.Pattern[str]]
+
+
 @dataclass
 class _Hit:
     line_no: int
@@ -73,16 +81,45 @@ class Classifier:
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
         self.digest = ruleset.digest
-        # pattern table: (rule index, is_all_of, compiled re)
-        self.table: list[tuple[int, bool, re.Pattern[str]]] = []
-        for ri, rule in enumerate(ruleset.rules):
-            self.table += [(ri, False, c) for c in rule.compiled]
-            self.table += [(ri, True, c) for c in rule.compiled_all]
-        self.hs_db, self.fallback = _compile_hyperscan([c.pattern for _, _, c in self.table])
         # Hyperscan's scratch space is for one scan at a time: each thread scans with its own (the TUI
         # classifies from several workers; sharing one raised ScratchInUseError)
         self._scratch = threading.local()
-        self.multiline = {pid: re.compile(self.table[pid][2].pattern, re.MULTILINE) for pid in self.fallback}
+        self._lock = threading.Lock()
+        self._engine: _Engine | None = None
+
+    def _compiled(self) -> _Engine:
+        """The regexes, the Hyperscan database and the `re` fallbacks, built on the first scan (~0.5 s for
+        the built-in rules): reading stored classifications needs only the digest, and never pays for it."""
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    # pattern table: (rule index, is_all_of, compiled re)
+                    table: list[tuple[int, bool, re.Pattern[str]]] = []
+                    for ri, rule in enumerate(self.ruleset.rules):
+                        table += [(ri, False, c) for c in rule.compiled]
+                        table += [(ri, True, c) for c in rule.compiled_all]
+                    db, fallback = _compile_hyperscan([c.pattern for _, _, c in table])
+                    multiline = {pid: re.compile(table[pid][2].pattern, re.MULTILINE) for pid in fallback}
+                    self._engine = _Engine(table, db, fallback, multiline)
+                engine = self._engine
+        return engine
+
+    @property
+    def table(self) -> list[tuple[int, bool, re.Pattern[str]]]:
+        return self._compiled().table
+
+    @property
+    def hs_db(self) -> hyperscan.Database | None:
+        return self._compiled().db
+
+    @property
+    def fallback(self) -> list[int]:
+        return self._compiled().fallback
+
+    @property
+    def multiline(self) -> dict[int, re.Pattern[str]]:
+        return self._compiled().multiline
 
     # -- entry points ------------------------------------------------------------------------
     def classify_text(self, text: str) -> Classification:

@@ -132,6 +132,35 @@ class Triage:
                 out[a.run_id] = self.classifier.classify_text(self.document(a))
         return out
 
+    def classifications_of(self, attempts: list[Attempt]) -> dict[str, Classification]:
+        """The classifications of these attempts' failures (a page of a listing): read from the store,
+        and the ones it lacks classified now (and kept, unless read-only) — what `classifications` would
+        say of them, without reading every failure of the cluster first."""
+        failed = [a for a in attempts if a.status == "failed"]
+        if not failed:
+            return {}
+        digest = self.classifier.digest
+        out: dict[str, Classification] = {}
+        for part in range(0, len(failed), 500):  # SQLite's limit on parameters is 999 on older builds
+            ids = [a.run_id for a in failed[part : part + 500]]
+            marks = ",".join("?" * len(ids))
+            for r in self.store.query(
+                f"SELECT * FROM classifications WHERE ruleset = ? AND run_id IN ({marks})", (digest, *ids)
+            ):
+                out[r["run_id"]] = _from_row(r)
+        todo = [a for a in failed if a.run_id not in out]
+        if todo:
+            clf = self.classifier
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            rows = []
+            for a in todo:
+                c = out[a.run_id] = clf.classify_text(self.document(a))
+                rows.append({"run_id": a.run_id, **c.to_dict(), "classified_at": now})
+            if not self.read_only:
+                with self.store.transaction():
+                    self.store.upsert_all("classifications", rows, pk="run_id")
+        return out
+
     # -- signatures and new rules ---------------------------------------------------------------------
     def signatures(self) -> list[dict[str, Any]]:
         groups: dict[str, list[Attempt]] = defaultdict(list)

@@ -11,7 +11,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from console.engine import Engine
@@ -19,7 +19,6 @@ from console.settings import Settings, check_binding_ids
 from core.errors import ConsoleError
 from screens import STYLES
 from screens.dashboard import DashboardScreen
-from screens.overlays import CommandLine, HelpScreen
 
 # view -> aliases accepted on the `:` command line (k9s style)
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -81,10 +80,22 @@ class ConsoleApp(App):
         self.history: list[str] = []  # the views visited, for esc
         self.commands: list[str] = []  # the `:` commands typed this session, for up/down
         self._reconciled_once = False
+        self.first_frame_shown = False  # set by on_ready
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
         self.keymap = dict(settings.keys)  # binding id -> keys ([keys] in config.toml)
         self.set_keymap(self.keymap)
         self._clashes_told: set[frozenset[str]] = set()
+
+    def on_ready(self) -> None:
+        """The DOM is ready; once its first frame is on the terminal the dashboard starts loading its data
+        (a loading thread started before holds the GIL while that frame is drawn, and the user waits for
+        both). Ready can come before the first refresh has run: the load waits for the next one."""
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
+        self.first_frame_shown = True
+        if isinstance(self.screen, DashboardScreen) and not self.screen.board.panels:
+            self.screen.refresh_data()
 
     def on_mount(self) -> None:
         self.sub_title = " · ".join(
@@ -165,11 +176,13 @@ class ConsoleApp(App):
             self.switch_mode(self.history.pop())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "command_line" and isinstance(self.focused, (Input, TextArea)):
+        if action == "command_line" and _is_text_box(self.focused):
             return False  # a `:` typed into a text box is text
         return True
 
     def action_command_line(self) -> None:
+        from screens.overlays import CommandLine
+
         self.push_screen(CommandLine(VIEWS, self.commands), self.run_command)
 
     def run_command(self, command: str | None) -> None:
@@ -192,6 +205,8 @@ class ConsoleApp(App):
         )
 
     def action_help(self) -> None:
+        from screens.overlays import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.help_sections()))
@@ -417,6 +432,13 @@ def keymap_clashes(keymap: dict[str, str]) -> list[str]:
                 names = tuple(sorted(b.id or b.action for b in bindings.values()))
                 clashes.setdefault((key, names), []).append(cls.__name__.removesuffix("Screen"))
     return [f"{key} is {' and '.join(names)} in {', '.join(sorted(where))}" for (key, names), where in clashes.items()]
+
+
+def _is_text_box(widget: object) -> bool:
+    """An Input or a TextArea. TextArea is not imported to ask (its document model and themes, ~25 ms of the
+    first frame): an app that never imported it has none."""
+    text_area = getattr(sys.modules.get("textual.widgets._text_area"), "TextArea", None)
+    return isinstance(widget, Input) or (text_area is not None and isinstance(widget, text_area))
 
 
 def run_tui(settings: Settings) -> int:

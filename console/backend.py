@@ -3,7 +3,6 @@ names a backend."""
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,9 @@ from core.cluster import Cluster
 
 
 def fixtures_dir() -> Path:
-    return Path(str(importlib.resources.files("fixtures")))
+    import fixtures  # a package of data files, installed as files (importlib.resources: ~5 ms more of the start)
+
+    return Path(fixtures.__file__).parent
 
 
 def open_cluster(settings: Settings, on_build: Callable[[dict], None] | None = None) -> Cluster:

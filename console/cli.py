@@ -30,7 +30,7 @@ from console.columns import (
     SUGGESTION_COLUMNS,
 )
 from console.output import emit
-from console.parser import build_parser
+from console.parser import build_parser, parse_tui
 from core import clock
 from core.errors import BadInput, ConsoleError, Forbidden
 from core.sanitize import strip_control
@@ -51,8 +51,8 @@ def parse_since(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_tui(argv) or build_parser().parse_args(argv)
     try:
         return run(args)
     except ConsoleError as e:
@@ -93,14 +93,13 @@ def run(args: argparse.Namespace) -> int:
     from console.engine import Engine
 
     engine = Engine(settings)
-    for op in engine.operations(unfinished=True):
-        if op["state"] == "interrupted":
-            print(
-                f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted "
-                f"at step {op['position'] + 1} of {len(op['steps'])}: `ops show {op['id']}`, then "
-                f"`ops resume` or `ops rollback`",
-                file=sys.stderr,
-            )
+    for op in engine.interrupted_operations():
+        print(
+            f"mlops-console: warning: operation {op['id']} ({op['kind']} {op['target']}) was interrupted "
+            f"at step {op['position'] + 1} of {len(op['steps'])}: `ops show {op['id']}`, then "
+            f"`ops resume` or `ops rollback`",
+            file=sys.stderr,
+        )
     handler = COMMANDS[(command, getattr(args, "action", None))]
     handler(engine, args, getattr(args, "format", "table"))
     return 0
@@ -115,7 +114,7 @@ def _version(engine, args, fmt: str) -> None:
 
 
 def _nodes_list(engine, args, fmt: str) -> None:
-    emit([to_dict(n) | {"status": n.status} for n in engine.nodes(args.pool)], fmt, NODE_COLUMNS)
+    emit((to_dict(n) | {"status": n.status} for n in engine.iter_nodes(args.pool)), fmt, NODE_COLUMNS)
 
 
 def _cordon(engine, args, fmt: str) -> None:
@@ -220,7 +219,9 @@ def _jobs_list(engine, args, fmt: str) -> None:
         raise BadInput(f"--limit must be at least 1, got {args.limit}")
     _warn_rules(engine)
     emit(
-        engine.attempt_records(failed=True if args.failed else None, job_id=args.job, since=since, limit=args.limit),
+        engine.iter_attempt_records(
+            failed=True if args.failed else None, job_id=args.job, since=since, limit=args.limit
+        ),
         fmt,
         ATTEMPT_COLUMNS,
     )
@@ -300,7 +301,7 @@ def _audit_verify(engine, args, fmt: str) -> None:
 
 
 def _audit_list(engine, args, fmt: str) -> None:
-    emit([to_dict(e) for e in engine.audit_events(args.limit)], fmt, AUDIT_COLUMNS)
+    emit((to_dict(e) for e in engine.iter_audit_events(args.limit)), fmt, AUDIT_COLUMNS)
 
 
 def _import(engine, args, fmt: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from console import __version__
@@ -159,6 +159,10 @@ class Engine:
     def nodes(self, pool: str | None = None) -> list[Node]:
         return self._nodes.nodes(pool)
 
+    def iter_nodes(self, pool: str | None = None) -> Iterator[Node]:
+        """`nodes`, read a page at a time (the CLI's listings stream)."""
+        return self._nodes.iter_nodes(pool)
+
     def node(self, name: str) -> Node:
         return self._nodes.node(name)
 
@@ -232,6 +236,10 @@ class Engine:
     def operations(self, unfinished: bool = False) -> list[dict]:
         return self._rollouts.operations(unfinished)
 
+    def interrupted_operations(self) -> list[dict]:
+        """Operations left interrupted (id, kind, target, position, steps): what every command warns of."""
+        return self._rollouts.interrupted()
+
     def operation(self, op_id: str) -> dict:
         return self._rollouts.operation(op_id)
 
@@ -269,6 +277,10 @@ class Engine:
 
     def attempt_records(self, **filters: Any) -> list[dict[str, Any]]:
         return self._jobs.records(**filters)
+
+    def iter_attempt_records(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """`attempt_records`, read a page at a time."""
+        return self._jobs.iter_records(**filters)
 
     def attempt_details(self, run_id: str) -> dict[str, Any]:
         return self._jobs.details(run_id)
@@ -379,6 +391,10 @@ class Engine:
     # -- audit ----------------------------------------------------------------------------------------------
     def audit_events(self, limit: int | None = None) -> list[AuditEvent]:
         return self._audit.events(limit)
+
+    def iter_audit_events(self, limit: int | None = None) -> Iterator[AuditEvent]:
+        """`audit_events`, read a page at a time."""
+        return self._audit.iter_events(limit)
 
     def audit_count(self) -> int:
         return self._audit.count()

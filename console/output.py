@@ -1,33 +1,89 @@
-"""Listing output for the CLI: aligned table (kubectl-style), JSON array, or JSON lines."""
+"""Listing output for the CLI: aligned table (kubectl-style), JSON array, or JSON lines.
+
+Every format streams: records are written a page at a time as they come (the listings read their
+source a page at a time too), so the first line shows at once and memory holds one page whatever the
+length. `json` is still one JSON array, the same text `json.dump(records, indent=2)` writes. A table
+takes its column widths from its first page (PAGE rows; all of them in a shorter listing, which then
+looks as it always did); a later cell wider than its column pushes the rest of its line to the right
+rather than being cut.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, TextIO, TypeVar
 
 from core.sanitize import strip_control
 
 Column = tuple[str, Callable[[dict[str, Any]], Any]]
+T = TypeVar("T")
+
+#: records written (and, for a table, measured) at a time
+PAGE = 1000
 
 
-def emit(records: Sequence[dict[str, Any]], fmt: str, columns: Sequence[Column], out: TextIO = sys.stdout) -> None:
+def _line_encoder() -> Callable[[Any], str]:
+    """What json.dumps(r, default=str) writes, without its set-up on every call (a third of the time of a
+    long jsonl listing): the C encoder made once. No check for cycles: records come from a store."""
+    from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+
+    if c_make_encoder is None:  # a Python without the C accelerator
+        return json.JSONEncoder(default=str).encode
+    encode = c_make_encoder(None, str, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    return lambda r: "".join(encode(r, 0))
+
+
+_line = _line_encoder()
+_indented = json.JSONEncoder(indent=2, default=str).encode
+
+
+def emit(
+    records: Iterable[dict[str, Any]],
+    fmt: str,
+    columns: Sequence[Column],
+    out: TextIO = sys.stdout,
+    page: int = PAGE,
+) -> None:
     if fmt == "json":
-        json.dump(list(records), out, indent=2, default=str)
-        out.write("\n")
+        started = False
+        for batch in _pages(records, page):
+            # json.dump(list, indent=2): "[\n  " + items joined by ",\n  " + "\n]", each item indented once more
+            text = ",\n".join("  " + _indented(r).replace("\n", "\n  ") for r in batch)
+            out.write((",\n" if started else "[\n") + text)
+            out.flush()
+            started = True
+        out.write("\n]\n" if started else "[]\n")
     elif fmt == "jsonl":
-        for r in records:
-            out.write(json.dumps(r, default=str) + "\n")
+        for batch in _pages(records, page):
+            out.write("".join([_line(r) + "\n" for r in batch]))
+            out.flush()
     else:
-        table(([h for h, _ in columns]), ([_cell(get(r)) for _, get in columns] for r in records), out)
+        rows = ([_cell(get(r)) for _, get in columns] for r in records)
+        table([h for h, _ in columns], rows, out, page)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], out: TextIO = sys.stdout) -> None:
-    rows = list(rows)
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    for r in [list(headers)] + rows:
-        out.write("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], out: TextIO = sys.stdout, page: int = PAGE) -> None:
+    pages = _pages(rows, page)
+    first = next(pages, [])
+    widths = [max([len(h)] + [len(r[i]) for r in first]) for i, h in enumerate(headers)]
+    out.write(_lines([list(headers), *first], widths))
+    out.flush()
+    for batch in pages:
+        out.write(_lines(batch, widths))
+        out.flush()
+
+
+def _lines(rows: Iterable[Sequence[str]], widths: Sequence[int]) -> str:
+    return "".join("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in rows)
+
+
+def _pages(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
 
 
 def _cell(value: Any) -> str:

@@ -20,7 +20,7 @@ import builtins
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -363,6 +363,15 @@ class AuditLog:
             sql += " LIMIT ? OFFSET ?"
             params = (limit, offset)
         return [AuditEvent(**r) for r in self.store.query(sql, params)]
+
+    def iterate(self, limit: int | None = None, page_size: int = 1000) -> Iterator[AuditEvent]:
+        """What `list(limit)` returns, newest first, read a page at a time."""
+        sql = "SELECT * FROM audit ORDER BY seq DESC"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (limit,)
+        for page in self.store.query_pages(sql, params, page_size):
+            yield from (AuditEvent(**r) for r in page)
 
     def get(self, key: str | int) -> builtins.list[AuditEvent]:
         """The events of one change: by seq, or by auditID (or a unique prefix of one)."""

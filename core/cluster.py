@@ -13,10 +13,13 @@ cluster refuses (core/errors.py).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool
+
+#: rows a paged read (`iter_nodes`, `iter_attempts`) fetches at a time, unless told otherwise
+PAGE_SIZE = 1000
 
 #: the objects whose state `snapshot` returns and `restore` writes back (JSON-ready dicts)
 SNAPSHOT_RESOURCES = ("node", "pod", "deployment", "pool")
@@ -36,6 +39,10 @@ class Cluster(Protocol):
     def list_pools(self) -> list[Pool]: ...
     def set_pool_desired_config(self, pool: str, version: str) -> None: ...
     def list_nodes(self, pool: str | None = None) -> list[Node]: ...
+    def iter_nodes(self, pool: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[Node]:
+        """What `list_nodes` returns, in its order, read a page at a time: a listing of any size holds
+        one page in memory, and its first node comes before the last is read."""
+
     def get_node(self, name: str) -> Node: ...
     def patch_node(
         self,
@@ -85,6 +92,17 @@ class Cluster(Protocol):
         since: str | None = None,
         limit: int | None = None,
     ) -> list[Attempt]: ...
+    def iter_attempts(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[Attempt]:
+        """What `list_attempts` returns, in its order, read a page at a time (see `iter_nodes`)."""
+
     def get_attempt(self, run_id: str) -> Attempt: ...
     def attempt_log(self, run_id: str) -> str: ...
     def attempt_log_tail(self, run_id: str, lines: int, max_bytes: int) -> str: ...

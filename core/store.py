@@ -16,7 +16,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -299,6 +299,34 @@ class Store:
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
         return [decode_row(dict(r), self.json_columns) for r in self.conn.execute(sql, params)]
+
+    def pages(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = (), size: int = 1000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """A query's rows, `size` at a time, as plain tuples in the order of its columns (JSON columns
+        left as text): one cursor read page by page, so a listing of any length holds one page."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute(sql, params)
+        try:
+            while page := cur.fetchmany(size):
+                yield page
+        finally:
+            cur.close()
+
+    def query_pages(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = (), size: int = 1000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """`query`, a page at a time (see `pages`)."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        try:
+            while page := cur.fetchmany(size):
+                yield [decode_row(dict(zip(names, r, strict=True)), self.json_columns) for r in page]
+        finally:
+            cur.close()
 
     def one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
         rows = self.query(sql, params)

@@ -249,11 +249,14 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
 
     def on_mount(self) -> None:
         self.board.focus()
-        # After the first paint: the loading thread would otherwise hold the GIL while the frame is drawn.
-        self.call_after_refresh(self.refresh_data)
+        # After the first frame is on the terminal (the app starts the load then, ConsoleApp.on_ready): a
+        # loading thread started before holds the GIL while that frame is drawn.
+        if getattr(self.app, "first_frame_shown", True):
+            self.refresh_data()
 
     def on_screen_resume(self) -> None:
-        self.refresh_data()
+        if self.board.panels:  # the first load is on_mount's, or the first frame's
+            self.refresh_data()
 
     def on_resize(self) -> None:
         grid = self.query_one("#grid")

@@ -33,10 +33,13 @@ def connect(home: Path) -> sqlite3.Connection:
 
 
 def isolated_env(root: Path, **extra: str) -> dict[str, str]:
-    """os.environ without MLOPS_CONSOLE_*, with HOME, XDG dirs and the config path inside `root`."""
+    """os.environ without MLOPS_CONSOLE_*, with HOME, XDG dirs and the config path inside `root`, and this
+    checkout first on the import path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_CONSOLE_")}
-    for k in ("PYTHONPATH", "SSH_CLIENT"):
-        env.pop(k, None)
+    env.pop("SSH_CLIENT", None)
+    # this checkout's code: the venv's editable install points at the main checkout, and `python -m console`
+    # run from a temporary directory would otherwise import that one (a worktree's tests testing main)
+    env["PYTHONPATH"] = str(REPO)
     root.mkdir(parents=True, exist_ok=True)
     env.update(
         {

@@ -78,6 +78,31 @@ def test_global_options_before_or_after_the_subcommand_agree(session_cli, demo_h
     assert json.loads(before.out)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--home", "/h"],
+        ["--home=/h", "--read-only", "--as", "bob", "--seed", "3", "--demo", "--scale", "nodes=1", "--config", "c"],
+        ["--ho", "/h"],  # argparse's abbreviations, as the whole parser takes them
+    ],
+)
+def test_the_tuis_arguments_read_alone_mean_what_the_whole_parser_reads(argv):
+    from console.parser import build_parser, parse_tui
+
+    fast = parse_tui(argv)
+    assert fast is not None and vars(fast) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv", [["jobs", "list"], ["tui"], ["-h"], ["--seed", "x"], ["--hoem", "/h"], ["--s", "1"], ["--config"]]
+)
+def test_anything_but_the_tui_goes_to_the_whole_parser(argv):
+    from console.parser import parse_tui
+
+    assert parse_tui(argv) is None  # a subcommand, help, or a mistake that the whole parser explains
+
+
 def test_jobs_list_filters(session_cli, demo_home, demo_attempts):
     limited = session_cli.ok(*H(demo_home), "jobs", "list", "--limit", "3", "--format", "json").json()
     assert limited == demo_attempts[:3]
@@ -156,6 +181,172 @@ def test_audit_list_records_the_estate_creation(session_cli, demo_home):
     assert e["after"]["nodes"] == 40
     assert e["prev_hash"] == "0" * 64 and len(e["hash"]) == 64
     assert e["timestamp"] == PINNED_NOW
+
+
+# -- listings stream ------------------------------------------------------------------------------------
+def _whole(records: list[dict], fmt: str, columns) -> str:
+    """What the listings printed before they streamed: the whole list built, then written."""
+    from console.output import _cell
+
+    if fmt == "json":
+        return json.dumps(records, indent=2, default=str) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, default=str) + "\n" for r in records)
+    headers = [h for h, _ in columns]
+    rows = [[_cell(get(r)) for _, get in columns] for r in records]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    return "".join(
+        "   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n" for r in [headers, *rows]
+    )
+
+
+@pytest.fixture
+def listing_engine(home_copy, clean_env):
+    from console import settings
+    from console.engine import Engine
+
+    return Engine(settings.load({"home": str(home_copy)}))
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "table"])
+def test_streamed_listings_print_what_the_whole_lists_printed(listing_engine, fmt):
+    import io
+
+    from console.columns import ATTEMPT_COLUMNS, AUDIT_COLUMNS, NODE_COLUMNS
+    from console.output import emit
+    from core.types import to_dict
+
+    e = listing_engine
+    listings = {
+        # the whole lists, through the calls that read everything first (a failure's triage looked up alone)
+        "jobs": ([e.attempt_record(a) for a in e.attempts()], e.iter_attempt_records(), ATTEMPT_COLUMNS),
+        "failed": (
+            [e.attempt_record(a) for a in e.attempts(failed=True)],
+            e.iter_attempt_records(failed=True),
+            ATTEMPT_COLUMNS,
+        ),
+        "nodes": (
+            [to_dict(n) | {"status": n.status} for n in e.nodes()],
+            (to_dict(n) | {"status": n.status} for n in e.iter_nodes()),
+            NODE_COLUMNS,
+        ),
+        "audit": ([to_dict(a) for a in e.audit_events()], (to_dict(a) for a in e.iter_audit_events()), AUDIT_COLUMNS),
+    }
+    for name, (whole, streamed, columns) in listings.items():
+        assert len(whole) > (1 if name != "audit" else 0), name
+        out = io.StringIO()
+        # pages of 7 records: many pages, a last one cut short; a table is measured on its first page,
+        # which holds every row of a listing shorter than a page (the default, 1,000)
+        emit(streamed, fmt, columns, out, **({"page": 7} if fmt != "table" else {}))
+        assert out.getvalue() == _whole(whole, fmt, columns), name
+
+
+def test_a_streamed_json_array_of_nothing_is_still_an_array():
+    import io
+
+    from console.output import emit
+
+    for fmt, text in (("json", "[]\n"), ("jsonl", ""), ("table", "A   B\n")):
+        out = io.StringIO()
+        emit(iter([]), fmt, [("A", lambda r: r["a"]), ("B", lambda r: r["b"])], out)
+        assert out.getvalue() == text
+
+
+def test_a_table_takes_its_widths_from_its_first_page():
+    import io
+
+    from console.output import table
+
+    out = io.StringIO()
+    table(["NAME", "N"], [["a", "1"], ["bb", "22"], ["a-much-longer-name", "3"], ["c", "4"]], out, page=2)
+    assert out.getvalue().splitlines() == [
+        "NAME   N",
+        "a      1",
+        "bb     22",
+        "a-much-longer-name   3",  # wider than its column, measured on the first page: pushes on, never cut
+        "c      4",
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "table"])
+def test_a_listing_writes_each_page_before_it_reads_the_next(fmt):
+    """Memory stays bounded: the listing pulls its records lazily, a page at a time, writing each page
+    before it asks for the next — never the whole list at once."""
+    import io
+
+    from console.output import emit
+
+    pulled = 0
+
+    def records():
+        nonlocal pulled
+        for i in range(1000):
+            pulled += 1
+            yield {"a": i, "b": "x" * (i % 7)}
+
+    pulled_at_write: list[int] = []
+
+    class Out(io.StringIO):
+        def write(self, s: str) -> int:
+            pulled_at_write.append(pulled)
+            return super().write(s)
+
+    emit(records(), fmt, [("A", lambda r: r["a"]), ("B", lambda r: r["b"])], Out(), page=50)
+    assert pulled == 1000
+    first = next(n for n in pulled_at_write if n)
+    assert first <= 51  # the first page, and perhaps the one record that showed it was full
+    steps = [b - a for a, b in zip(pulled_at_write, pulled_at_write[1:], strict=False)]
+    assert max(steps) <= 50  # never more than a page read between two writes
+
+
+def test_the_engines_listing_reads_the_store_a_page_at_a_time(listing_engine, monkeypatch):
+    """The first record comes from the first page of the store's rows: nothing reads the rest before it
+    is wanted, and the whole listing is read in pages."""
+    from console.services import jobs as jobs_service
+    from core.store import Store
+
+    e = listing_engine
+    total = len(e.attempts())
+    monkeypatch.setattr(jobs_service, "PAGE_SIZE", 5)
+    pages_read: list[int] = []
+    pages = Store.pages
+
+    def counting_pages(self, sql, params=(), size=1000):
+        for page in pages(self, sql, params, size):
+            pages_read.append(len(page))
+            yield page
+
+    monkeypatch.setattr(Store, "pages", counting_pages)
+    records = e.iter_attempt_records()
+    assert next(records)["run_id"] == e.attempts(limit=1)[0].run_id
+    pages_read.clear()  # (the look at the first attempt above read a page of its own)
+    records = e.iter_attempt_records()
+    next(records)
+    assert pages_read == [5]
+    assert len(list(records)) == total - 1
+    assert len(pages_read) == -(-total // 5) and set(pages_read[:-1]) == {5}
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "table"])
+def test_a_listing_whose_reader_goes_away_exits_quietly(session_cli, demo_home, fmt):
+    """`mlops-console jobs list | head -1`: the pipe breaks mid-listing (the listing is several pipe
+    buffers long); the console stops, says nothing, and exits 0 — as `sqlite3 -json … | head` does."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "console", *H(demo_home), "jobs", "list", "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=session_cli.env,
+        cwd=session_cli.root,
+    )
+    assert p.stdout is not None and p.stderr is not None
+    first = p.stdout.readline()
+    p.stdout.close()  # the reader goes away
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 0, err
+    assert first.strip() and err == ""
 
 
 # -- one attempt --------------------------------------------------------------------------------------

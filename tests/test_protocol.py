@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -109,6 +110,9 @@ class MemoryCluster:
 
     def list_nodes(self, pool: str | None = None) -> list[Node]:
         return [self._with_pods(n) for n in self.nodes.values() if pool in (None, n.pool)]
+
+    def iter_nodes(self, pool: str | None = None, page_size: int = 1000) -> Iterator[Node]:
+        yield from self.list_nodes(pool)
 
     def get_node(self, name: str) -> Node:
         if name not in self.nodes:
@@ -234,6 +238,9 @@ class MemoryCluster:
         out.sort(key=lambda a: (a.submitted_at, a.run_id), reverse=True)
         return out[:limit] if limit else out
 
+    def iter_attempts(self, *, failed=None, job_id=None, since=None, limit=None, page_size=1000) -> Iterator[Attempt]:
+        yield from self.list_attempts(failed=failed, job_id=job_id, since=since, limit=limit)
+
     def get_attempt(self, run_id: str) -> Attempt:
         if run_id not in self.attempts:
             raise NotFound(f"no job attempt with run_id {run_id!r}")
@@ -349,6 +356,8 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
     assert (s.nodes_total, s.deployments, s.failed_24h, s.backend) == (3, 1, 3, "memory:test")
     assert engine.node_details("n0")["pods"] == ["ml/scorer-a (Deployment/scorer, Running)"]
     records = {r["run_id"]: r for r in engine.attempt_records(failed=True)}
+    assert list(engine.iter_attempt_records(failed=True)) == list(records.values())
+    assert [n.name for n in engine.iter_nodes()] == [n.name for n in engine.nodes()]
     assert records["r-oom"]["category"] == "memory_exceeded" and records["r-code"]["action"] == "no_retry"
     assert engine.attempt_details("r-lost")["events"] == ["Warning BackoffLimitExceeded job/etl-clicks"]
 
@@ -435,6 +444,7 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
 
     # audit: every change above is in the chain, which verifies, and a node change rolls back
     events = engine.audit_events()
+    assert list(engine.iter_audit_events()) == events
     assert engine.audit_verify().ok and all(e.user == engine.actor for e in events if not e.user.startswith("policy:"))
     with pytest.raises(Conflict):  # n1's label change was made before its config changed: refused
         engine.audit_rollback(str(next(e for e in events if e.verb == "label" and e.stage == "ResponseComplete").seq))

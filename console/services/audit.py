@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from console.services.wiring import Wiring
@@ -16,6 +17,9 @@ class AuditService:
 
     def events(self, limit: int | None = None) -> list[AuditEvent]:
         return self.w.audit.list(limit)
+
+    def iter_events(self, limit: int | None = None) -> Iterator[AuditEvent]:
+        return self.w.audit.iterate(limit)
 
     def count(self) -> int:
         return self.w.audit.count()

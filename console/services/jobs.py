@@ -4,12 +4,15 @@ signatures, and new rules drawn from them."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.services.wiring import Wiring
+from core.cluster import PAGE_SIZE
 from core.errors import BadInput
-from core.types import Attempt, Job, to_dict
+from core.types import Attempt, Job
 
 if TYPE_CHECKING:
     from autofix.classify import Classification
@@ -45,7 +48,7 @@ class JobService:
 
     def record(self, a: Attempt, c: Classification | None = None) -> dict[str, Any]:
         """An attempt as a history record, with its triage (category, rule_id, action, evidence) when failed."""
-        rec = to_dict(a)
+        rec = a.to_record()
         if a.status == "failed":
             c = c or self.w.triage.classification(a.run_id)
             if c is not None:
@@ -55,9 +58,15 @@ class JobService:
         return rec
 
     def records(self, **filters: Any) -> list[dict[str, Any]]:
-        attempts = self.attempts(**filters)
-        classes = self.w.triage.classifications() if any(a.status == "failed" for a in attempts) else {}
-        return [self.record(a, classes.get(a.run_id)) for a in attempts]
+        return list(self.iter_records(**filters))
+
+    def iter_records(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """`records`, a page at a time: each page of attempts read from the cluster, its failures'
+        classifications from the store (those it lacks classified then), its records yielded."""
+        attempts = self.w.cluster.iter_attempts(**filters, page_size=PAGE_SIZE)
+        while page := list(islice(attempts, PAGE_SIZE)):
+            classes = self.w.triage.classifications_of(page) if any(a.status == "failed" for a in page) else {}
+            yield from [self.record(a, classes.get(a.run_id)) for a in page]
 
     def details(self, run_id: str) -> dict[str, Any]:
         a = self.attempt(run_id)

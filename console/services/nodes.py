@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,9 @@ class NodeService:
 
     def nodes(self, pool: str | None = None) -> list[Node]:
         return self.w.cluster.list_nodes(pool)
+
+    def iter_nodes(self, pool: str | None = None) -> Iterator[Node]:
+        return self.w.cluster.iter_nodes(pool)
 
     def node(self, name: str) -> Node:
         return self.w.cluster.get_node(name)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from core import clock
 from core.backends.sim import metrics, schema
 from core.backends.sim.logs import full_log
+from core.cluster import PAGE_SIZE
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 from core.store import Store
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Revision, run_of
@@ -72,10 +75,18 @@ class SimCluster:
         self.pod_start_seconds = pod_start_seconds
         self.job_seconds = job_seconds
         self.anchor = clock.parse_ts(anchor_meta)
+        # the estate's name as recorded when it was built: parsing estate.toml for it cost the TUI's start ~10 ms
+        estate = store.get_meta("sim.estate") or self._spec["estate"]["name"]
+        self.name = f"sim:{estate} (seed {self.seed})"
+
+    @cached_property
+    def _spec(self) -> dict[str, Any]:
         with open(self.fixtures_dir / "estate.toml", "rb") as f:
-            spec = tomllib.load(f)
-        self._dep_specs = {d["name"]: d for d in spec["deployments"]}
-        self.name = f"sim:{spec['estate']['name']} (seed {self.seed})"
+            return tomllib.load(f)
+
+    @cached_property
+    def _dep_specs(self) -> dict[str, dict[str, Any]]:
+        return {d["name"]: d for d in self._spec["deployments"]}
 
     # -- building ------------------------------------------------------------------------------
     def _build(self, seed: int, scale: dict[str, int], on_build: Callable[[dict[str, Any]], None] | None) -> None:
@@ -103,6 +114,7 @@ class SimCluster:
             self.store.set_meta("sim.seed", str(seed))
             self.store.set_meta("sim.scale", scale_text)
             self.store.set_meta("sim.anchor", clock.iso(anchor))
+            self.store.set_meta("sim.estate", self._spec["estate"]["name"])
             if on_build:
                 on_build(
                     {
@@ -125,17 +137,24 @@ class SimCluster:
             self.store.update("pools", pool, {"desired_config": version})
 
     def list_nodes(self, pool: str | None = None) -> list[Node]:
-        usage = {
-            r["node"]: r
-            for r in self.store.query(
-                "SELECT node, count(*) AS pods, sum(cpu) AS cpu, sum(memory_gib) AS mem FROM pods GROUP BY node"
-            )
-        }
+        return list(self.iter_nodes(pool))
+
+    def iter_nodes(self, pool: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[Node]:
         sql = "SELECT * FROM nodes"
         params: tuple[str, ...] = ()
         if pool:
             sql, params = sql + " WHERE pool = ?", (pool,)
-        return [_node(r, usage.get(r["name"])) for r in self.store.query(sql + " ORDER BY pool, name", params)]
+        for rows in self.store.query_pages(sql + " ORDER BY pool, name", params, page_size):
+            marks = ",".join("?" * len(rows))  # one parameter a node: pages stay under SQLite's 32,766
+            usage = {
+                r["node"]: r
+                for r in self.store.query(
+                    "SELECT node, count(*) AS pods, sum(cpu) AS cpu, sum(memory_gib) AS mem FROM pods"
+                    f" WHERE node IN ({marks}) GROUP BY node",
+                    [r["name"] for r in rows],
+                )
+            }
+            yield from (_node(r, usage.get(r["name"])) for r in rows)
 
     def get_node(self, name: str) -> Node:
         row = self.store.one("SELECT * FROM nodes WHERE name = ?", (name,))
@@ -429,6 +448,17 @@ class SimCluster:
         since: str | None = None,
         limit: int | None = None,
     ) -> list[Attempt]:
+        return list(self.iter_attempts(failed=failed, job_id=job_id, since=since, limit=limit))
+
+    def iter_attempts(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[Attempt]:
         where, params = [], []
         if failed is not None:
             where.append("status = 'failed'" if failed else "status != 'failed'")
@@ -438,13 +468,16 @@ class SimCluster:
         if since:
             where.append("submitted_at >= ?")
             params.append(since)
-        sql = "SELECT * FROM attempts" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = f"SELECT {ATTEMPT_COLUMNS} FROM attempts" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY submitted_at DESC, run_id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        now = clock.now()
-        shown = [_attempt(r, now) for r in self.store.query(sql, params)]
-        return [a for a in shown if a.status == "failed"] if failed else shown
+        decoded: dict[str, Any] = {}  # the few distinct confs of an estate, each parsed once
+        for page in self.store.pages(sql, params, page_size):
+            now = clock.now()
+            for a in _attempts(page, now, decoded):
+                if not failed or a.status == "failed":  # a retry still running is not a failure (yet)
+                    yield a
 
     def submit_retry(self, run_id: str, conf: dict[str, str]) -> Attempt:
         """Run the failed attempt `run_id` again with `conf`, as attempt N+1 of the same run. It shows as
@@ -567,12 +600,54 @@ def _node(r: dict[str, Any], usage: dict[str, Any] | None) -> Node:
     )
 
 
-def _attempt(r: dict[str, Any], now: datetime | None = None) -> Attempt:
+#: the attempts table's columns in the order of Attempt's fields (not the simulator's own `source` and `truth`)
+ATTEMPT_COLUMNS = (
+    "job_id, run_id, attempt, submitted_at, kind, input_bytes, conf, status, runtime_seconds, cost,"
+    " log_tail, node, exit_code, reason, extra"
+)
+
+
+def _attempts(rows: list[tuple[Any, ...]], now: datetime, decoded: dict[str, Any]) -> Iterator[Attempt]:
+    """Attempts from ATTEMPT_COLUMNS rows: the listing's fast path. JSON texts seen before are parsed once
+    (`decoded`: an estate has few distinct configs), each attempt getting its own copy."""
+
+    def parse(text: str) -> Any:
+        value = decoded.get(text)
+        if value is None:
+            if len(decoded) >= 4096:  # an estate of many distinct configs: memory stays bounded
+                decoded.clear()
+            value = decoded[text] = json.loads(text)
+        return value.copy() if type(value) is dict else json.loads(text)
+
+    for job_id, run_id, n, submitted, kind, size, conf, status, secs, cost, tail, node, code, reason, extra in rows:
+        a = Attempt(
+            job_id,
+            run_id,
+            n,
+            submitted,
+            kind,
+            size,
+            parse(conf) if type(conf) is str else conf,
+            status,
+            secs,
+            cost,
+            tail,
+            node,
+            code,
+            reason,
+            {} if extra == "{}" or extra is None else parse(extra) if type(extra) is str else extra,
+        )
+        finishes = a.extra.get("finishes_at") if a.extra else None
+        if finishes and not _ready(finishes, now):  # a retry still running: its end is not known yet
+            a.status, a.log_tail, a.exit_code, a.reason = "running", None, None, "Running"
+            a.runtime_seconds = a.cost = 0.0
+        yield a
+
+
+def _attempt(r: dict[str, Any]) -> Attempt:
     r.pop("source", None)
     r.pop("truth", None)  # the simulator's own knowledge of the failure: never shown
     extra = r.pop("extra", None) or {}
-    if "finishes_at" in extra and not _ready(
-        extra["finishes_at"], now or clock.now()
-    ):  # a retry still running: its end is not known yet
+    if "finishes_at" in extra and not _ready(extra["finishes_at"], clock.now()):  # a retry still running
         r.update(status="running", log_tail=None, exit_code=None, reason="Running", runtime_seconds=0.0, cost=0.0)
     return Attempt(**r, extra=extra)
