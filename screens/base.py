@@ -130,13 +130,17 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         yield Header()
         with Vertical():
             yield Static(self.TITLE, id="status")
-            yield Grid(self.COLUMNS, id="table", markable=self.MARKABLE)
+            yield Grid(self.grid_columns(), id="table", markable=self.MARKABLE)
             yield from self.compose_extra()
         yield Input(placeholder="filter (esc clears)", id="filter")
         yield KeyFooter()
 
     def compose_extra(self) -> ComposeResult:
         yield from ()
+
+    def grid_columns(self) -> tuple[Column, ...]:
+        """The columns as the view's mode ranks them (COLUMNS, unless a mode makes another one matter)."""
+        return self.COLUMNS
 
     def on_mount(self) -> None:
         self._mounted = True
@@ -192,7 +196,7 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             new.append(safe)
         # widths measured on the new rows only: a column widens for a wider value and never narrows under the
         # operator's eyes
-        natural = natural_widths(self.COLUMNS, new)
+        natural = natural_widths(self.COLUMNS, new if self.natural is not None else [r.cells for r in shown])
         if self.natural is not None:
             natural = [max(a, b) for a, b in zip(natural, self.natural, strict=True)]
         shown = self._sorted(shown, self.sort_column, self.sort_reverse)
@@ -376,8 +380,9 @@ class ViewScreen(ForwardWorkerErrors, Screen):
             table.action_move(1 if direction == "down" else -1)
 
     def action_sort(self, step: int) -> None:
-        """`>`/`<`: sort by the next/previous column shown; past the last (or first), unsorted again."""
-        shown = [i for i, _ in self.table.layout()]
+        """`>`/`<`: sort by the next/previous column, hidden ones too (the status line names it); past the
+        last (or first), unsorted again."""
+        shown = list(range(len(self.COLUMNS)))
         if self.sort_column in shown:
             at = shown.index(self.sort_column) + step
             column = shown[at] if 0 <= at < len(shown) else None
@@ -412,6 +417,14 @@ class ViewScreen(ForwardWorkerErrors, Screen):
         self._take(rows)
         self.fetching = False
         self._render_rows()
+
+    def view_changed(self) -> None:
+        """The view's own mode changed (failed/all, drift, decided): read again now, and measure the columns
+        again from nothing (widths kept from the other mode's rows would squeeze these)."""
+        self.natural = None
+        if self._mounted:
+            self.table.set_columns(self.grid_columns())
+        self.refresh_data(force=True)
 
     def action_refresh_now(self) -> None:
         self.refresh_data(force=True)

@@ -174,6 +174,12 @@ class Grid(ScrollView, can_focus=True):
         self._layout: list[tuple[int, int]] = []
         self._layout_for: tuple | None = None
 
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """The same columns, other priorities (a view whose mode makes another column matter)."""
+        self.columns = tuple(columns)
+        self._layout_for = None
+        self.refresh()
+
     # -- rows ----------------------------------------------------------------------------------------
     @property
     def row_count(self) -> int:

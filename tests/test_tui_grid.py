@@ -224,3 +224,43 @@ async def test_a_row_of_wide_characters_keeps_every_column_in_its_place():
         lines = [grid.render_line(y).text for y in (1, 2)]
         assert all(cell_len(line) == 14 for line in lines)
         assert [line.rstrip()[-1] for line in lines] == ["7", "8"]  # N in the same column on both rows
+
+
+async def test_drift_shows_at_once_with_the_config_column_in_view(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await goto(pilot, "nodes")
+        table = await wait_rows(pilot, 40)
+        assert "CONFIG" in table.hidden_columns  # at 80 columns, in the estate's own view
+        await pilot.press("d")
+        await settle(pilot)
+        assert 0 < table.row_count < 40 and "drift" in str(app.screen.query_one("#status").content)
+        assert "CONFIG" not in table.hidden_columns and all("≠" in table.get_row_at(i)[9] for i in range(table.row_count))
+        await pilot.press("d")
+        await settle(pilot)
+        assert table.row_count == 40
+
+
+async def test_a_mode_switched_back_gives_the_columns_their_widths_back(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await goto(pilot, "jobs")
+        table = await wait_rows(pilot)
+        before = table.layout()
+        await pilot.press("f")  # every attempt: other values, other widths
+        await wait_rows(pilot, len(app.engine.attempts()))
+        await pilot.press("f")
+        await settle(pilot)
+        assert table.layout() == before
+
+
+async def test_sorting_reaches_a_column_the_terminal_hides(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await goto(pilot, "nodes")
+        table = await wait_rows(pilot, 40)
+        assert "KUBELET" in table.hidden_columns
+        for _ in range([c.title for c in table.columns].index("KUBELET") + 1):
+            await pilot.press("greater_than_sign")
+        await settle(pilot)
+        assert "sorted by KUBELET" in str(app.screen.query_one("#status").content)

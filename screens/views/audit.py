@@ -74,7 +74,7 @@ class AuditScreen(ViewScreen):
 
     def _verified(self, v) -> None:  # a core.audit.Verdict
         if v.ok:
-            self.app.notify(f"audit chain verified: {v.events} events", title="verify", markup=False)
+            self.app.notify(f"audit chain verified: {counted(v.events, 'event')}", title="verify", markup=False)
         else:
             self.app.notify(
                 f"CHAIN BROKEN at seq {v.first_bad}: {v.reason}",

@@ -20,14 +20,15 @@ class AutofixScreen(AttemptsView):
     TITLE = "Autofix queue"
     # the change last: it is the long one, and P(OK), cost and status must stay in view at 120 columns
     COLUMNS = (
+        # what is proposed, and how sure: the failure, the action and its change before the run's id
         Column("ID", 1, align="right"),
-        Column("JOB", 1, min=16, max=32, shorten="middle"),
+        Column("JOB", 1, min=14, max=32, shorten="middle"),
         Column("RUN", 5, max=28, shorten="middle"),
-        Column("CATEGORY", 2, max=24, style=lambda t: CATEGORY_STYLES.get(t, "")),
-        Column("ACTION", 3, max=22),
-        Column("P(OK)", 1, align="right"),
-        Column("COST", 1, align="right"),
-        Column("STATUS", 1, min=8, max=30, style=status_style),
+        Column("CATEGORY", 1, min=10, max=24, style=lambda t: CATEGORY_STYLES.get(t, "")),
+        Column("ACTION", 2, min=8, max=22),
+        Column("P(OK)", 2, align="right"),
+        Column("COST", 3, align="right"),
+        Column("STATUS", 2, min=8, max=30, style=status_style),
         Column("MODEL", 6, style=lambda _: "dim"),
         Column("CHANGE", 2, min=12, flex=True),
     )
@@ -98,7 +99,7 @@ class AutofixScreen(AttemptsView):
 
     def action_toggle_history(self) -> None:
         self.everything = not self.everything
-        self.refresh_data(force=True)
+        self.view_changed()
 
     def _pending(self):
         s = self.items.get(self.selected_key() or "")

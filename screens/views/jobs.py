@@ -54,10 +54,10 @@ class JobsScreen(AttemptsView):
         Column("CATEGORY", 1, max=24, style=lambda t: CATEGORY_STYLES.get(t, "dim" if t == "-" else "")),
         Column("ACTION", 4, max=22),
         # the evidence line's message, without the timestamp every line shares; `enter` and `l` show it whole
-        Column("EVIDENCE", 2, min=32, flex=True),
+        Column("EVIDENCE", 1, min=24, flex=True),
         Column("RULE", 7, max=20, style=lambda _: "dim"),
         Column("ATT", 5, align="right"),
-        Column("STATUS", 1, max=14, style=status_style),
+        Column("STATUS", 2, max=14, style=status_style),
     )
     BINDINGS = [
         Binding("f", "toggle_failed", "Failed/all", id="toggle_failed"),
@@ -132,4 +132,4 @@ class JobsScreen(AttemptsView):
 
     def action_toggle_failed(self) -> None:
         self.failed_only = not self.failed_only
-        self.refresh_data(force=True)
+        self.view_changed()

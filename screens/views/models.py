@@ -44,7 +44,7 @@ class ModelsScreen(ViewScreen):
                     status_label(m.stage),
                     m.framework,
                     m.parent or "-",
-                    str(m.metrics.get("auc", "-")),
+                    f"{m.metrics['auc']:.4f}" if isinstance(m.metrics.get("auc"), int | float) else "-",
                     m.sha256[:12],
                     m.created_at[:16].replace("T", " "),
                 ],

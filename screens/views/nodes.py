@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.binding import Binding
 
 from core import clock
@@ -22,13 +24,13 @@ class NodesScreen(ViewScreen):
         Column("NAME", 1, min=20, max=44),
         Column("POOL", 3, max=16),
         Column("STATUS", 1, min=12, max=34, style=status_style),
-        Column("PRESSURE", 3, max=24, style=lambda t: "" if t == "-" else "red"),
+        Column("PRESSURE", 3, min=8, max=24, style=lambda t: "" if t == "-" else "red"),
         Column("CPU", 2, align="right"),
         Column("MEM", 2, align="right", sort=size_key),
-        Column("GPU", 4, align="right"),
+        Column("GPU", 5, align="right"),
         Column("PODS", 3, align="right"),
         Column("KUBELET", 6, max=14),
-        Column("CONFIG", 4, max=24, style=lambda t: "yellow" if "≠" in t else ""),
+        Column("CONFIG", 4, min=12, max=32, style=lambda t: "yellow" if "≠" in t else ""),
         Column("AGE", 2, align="right", sort=age_key),
     )
     MARKABLE = True
@@ -103,7 +105,12 @@ class NodesScreen(ViewScreen):
         # the nodes by name: marks made under a filter since cleared are off screen, and a cordon of many
         # nodes takes capacity away
         shown = names[:8] + ([f"… and {len(names) - 8} more"] if len(names) > 8 else [])
-        what = "no new pods will be scheduled on them" if on else "they take new pods again"
+        them = "it" if len(names) == 1 else "them"
+        what = (
+            f"no new pods will be scheduled on {them}"
+            if on
+            else f"{them} take{'s' if them == 'it' else ''} new pods again"
+        )
         self.app.push_screen(
             ConfirmScreen(f"{verb.capitalize()} {_count(names)}?", "\n".join([*shown, what]), danger=on),
             lambda ok: (
@@ -210,9 +217,15 @@ class NodesScreen(ViewScreen):
 
     def action_toggle_drift(self) -> None:
         self.drift_only = not self.drift_only
-        self.refresh_data()
+        self.view_changed()
 
     def show_drift(self) -> None:
         """Only the drifted nodes (what the dashboard's drift panel opens); `d` shows them all again."""
         self.drift_only = True
-        self.refresh_data()
+        self.view_changed()
+
+    def grid_columns(self) -> tuple[Column, ...]:
+        # showing drift, the config column is what the view is about
+        if not self.drift_only:
+            return self.COLUMNS
+        return tuple(replace(c, priority=1) if c.title == "CONFIG" else c for c in self.COLUMNS)

@@ -65,9 +65,9 @@ class RolloutsScreen(ViewScreen):
     COLUMNS = (
         Column("DEPLOYMENT", 1, min=16, max=40, shorten="middle"),
         Column("NAMESPACE", 6, max=20),
-        Column("MODEL", 3, max=24),
+        Column("MODEL", 2, min=10, max=24),
         Column("REV", 5, align="right"),
-        Column("VERSION", 2, align="right"),
+        Column("VERSION", 3, align="right"),
         Column("CANARY", 1, max=16, style=lambda t: "dim" if t == "-" else "yellow"),
         Column("READY", 2, align="right"),
         Column("STATUS", 1, max=14, style=status_style),
