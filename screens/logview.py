@@ -45,7 +45,10 @@ STATUS_EVERY_S = 0.1  # the index reports its progress at most this often
 class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
     """Lines of a LineSource. `scroll_y` is the top line shown, wrapped or not; only the lines on screen
     are read and rendered. The source is indexed in a worker, the first chunk first; searches run in a
-    worker too, and a jump waits for the index to reach its line."""
+    worker too, and a jump waits for the index to reach its line.
+
+    Wrapped, a line takes as many screen rows as it needs: where to scroll to show a line, how far a page
+    goes and how far down the view goes are counted in rows."""
 
     DEFAULT_CSS = """
     LogView { height: 1fr; }
@@ -86,6 +89,7 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
         self._rows_key: tuple | None = None
         self._rows: list[tuple[int, Strip]] = []
+        self._row_counts: LRUCache[tuple[int, int, int], int] = LRUCache(4096)  # (line, width, version): rows
         self._widest = 0
         self._index_worker = None
         self._poll = None
@@ -162,17 +166,29 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
         """The lines may render differently: drop what was rendered, size the scroll area again."""
         self._version += 1
         self._strips.clear()
+        self._row_counts.clear()
         self._rows_key = None
         self._update_virtual_size()
         self.refresh()
 
     def _update_virtual_size(self) -> None:
         count = self.line_count
-        if self.wrap:
-            self.virtual_size = Size(0, count + max(0, self.scrollable_content_region.height - 1))
+        if self.wrap:  # rows, roughly: for the scrollbar (how far the view scrolls is max_scroll_y's)
+            self.virtual_size = Size(0, self._last_top() + self._wrap_size()[1])
         else:
             longest = self.source.longest if self.source is not None else 0
             self.virtual_size = Size(max(self._widest, min(longest, 20_000)), count)
+
+    @property
+    def max_scroll_y(self) -> int:
+        """Wrapped: the top line from which the last lines fill the screen, never further."""
+        return self._last_top() if self.wrap else super().max_scroll_y
+
+    def _wrap_size(self) -> tuple[int, int]:
+        """The columns and rows wrapped lines have. Rows without a horizontal scrollbar: a wrapped view has
+        none, though the one from before `w` stays until the next layout."""
+        region = self.scrollable_content_region
+        return region.width, region.height + self.scrollbar_size_horizontal
 
     @property
     def top_line(self) -> int:
@@ -188,14 +204,62 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
         return min(self.top_line + height, self.line_count) - 1
 
     def is_shown(self, line: int) -> bool:
+        """On screen, in part at least."""
         return self.top_line <= line <= self.bottom_line
 
+    def is_whole_on_screen(self, line: int) -> bool:
+        """On screen, every row of it when wrapped (or from the top row down, when it is taller than the screen)."""
+        if not self.wrap:
+            return self.is_shown(line)
+        top, (width, height) = self.top_line, self._wrap_size()
+        if not top <= line < top + height:
+            return False
+        return line == top or sum(self._rows_of(i, width) for i in range(top, line + 1)) <= height
+
+    def _rows_of(self, line: int, width: int) -> int:
+        """The screen rows `line` takes when wrapped at `width`."""
+        key = (line, width, self._version)
+        rows = self._row_counts.get(key)
+        if rows is None:
+            rows = self._row_counts[key] = max(1, len(self._wrap_line(line, width)))
+        return rows
+
+    def _last_top(self) -> int:
+        """The top line from which the last lines fill the screen: as far down as the view scrolls."""
+        count = self.line_count
+        if not self.wrap:
+            return max(0, count - self.scrollable_content_region.height)
+        (width, height), line, used = self._wrap_size(), count, 0
+        while line > 0:
+            rows = self._rows_of(line - 1, width)
+            if used and used + rows > height:
+                break
+            used += rows
+            line -= 1
+        return line
+
+    def _top_for(self, line: int) -> int:
+        """The top line that shows `line` with up to CONTEXT lines above it (what led to it); wrapped, as
+        many of those as take no more than half the rows `line` leaves, so that all of it is on screen."""
+        if not self.wrap:
+            return max(0, min(line - CONTEXT, self._last_top()))
+        width, height = self._wrap_size()
+        room = max(0, height - self._rows_of(line, width)) // 2
+        top, used = line, 0
+        while top > max(0, line - CONTEXT):
+            rows = self._rows_of(top - 1, width)
+            if used + rows > room:
+                break
+            used += rows
+            top -= 1
+        return min(top, self._last_top())
+
     def goto_line(self, line: int, column: int | None = None) -> None:
-        """Bring `line` into view, with CONTEXT lines above it when it was off screen; `column` (a cell of
-        the line) into view sideways when not wrapping."""
+        """Bring `line` into view (all of it, when wrapped), with CONTEXT lines above it when it was off
+        screen; `column` (a cell of the line) into view sideways when not wrapping."""
         self._update_virtual_size()  # a search's worker may report a line before the index's worker its growth
-        if not self.is_shown(line):
-            self.scroll_to(y=max(0, line - CONTEXT), animate=False, force=True)
+        if not self.is_whole_on_screen(line):
+            self.scroll_to(y=self._top_for(line), animate=False, force=True)
         if column is not None and not self.wrap:
             width = self.scrollable_content_region.width
             if not self.scroll_offset.x <= column < self.scroll_offset.x + width - 10:
@@ -204,21 +268,7 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
 
     def _scroll_bottom(self) -> None:
         self._update_virtual_size()
-        height = self.scrollable_content_region.height
-        if not self.wrap:
-            self.scroll_to(y=max(0, self.line_count - height), animate=False, force=True)
-            return
-        # wrapped: the top line from which the last lines fill the screen
-        width = self.scrollable_content_region.width
-        line = self.line_count - 1
-        used = len(self._wrap_line(line, width))
-        while line > 0:
-            above = len(self._wrap_line(line - 1, width))
-            if used + above > height:
-                break
-            used += above
-            line -= 1
-        self.scroll_to(y=max(0, line), animate=False, force=True)
+        self.scroll_to(y=self._last_top(), animate=False, force=True)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -268,15 +318,15 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
 
     def _wrapped_rows(self) -> list[tuple[int, Strip]]:
         """The rows on screen when wrapping: (line, row) from the top line down, until the screen is full."""
-        region = self.scrollable_content_region
-        key = (self.top_line, region.width, region.height, self._version)
+        width, height = self._wrap_size()
+        key = (self.top_line, width, height, self._version)
         if key != self._rows_key:
             rows: list[tuple[int, Strip]] = []
             line, count = self.top_line, self.line_count
-            while len(rows) < region.height and line < count:
-                rows += [(line, strip) for strip in self._wrap_line(line, region.width)]
+            while len(rows) < height and line < count:
+                rows += [(line, strip) for strip in self._wrap_line(line, width)]
                 line += 1
-            self._rows_key, self._rows = key, rows[: region.height]
+            self._rows_key, self._rows = key, rows[:height]
         return self._rows
 
     def render_line(self, y: int) -> Strip:
@@ -339,7 +389,27 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
 
     def action_page_up(self) -> None:
         self._stop_following()
-        super().action_page_up()
+        if not self.wrap:
+            super().action_page_up()
+            return
+        # wrapped: the lines that fill the screen above the top line, in rows
+        (width, height), top, used = self._wrap_size(), self.top_line, 0
+        while top > 0:
+            rows = self._rows_of(top - 1, width)
+            if used and used + rows > height:
+                break
+            used += rows
+            top -= 1
+        self.scroll_to(y=top, animate=False, force=True)
+
+    def action_page_down(self) -> None:
+        if not self.wrap:
+            super().action_page_down()
+            return
+        # wrapped: the line below the last one shown whole (or the one shown in part) at the top
+        bottom = self.bottom_line
+        top = bottom if not self.is_whole_on_screen(bottom) else bottom + 1
+        self.scroll_to(y=max(top, self.top_line + 1), animate=False, force=True)
 
     # -- search and evidence -----------------------------------------------------------------------
     def search(self, query: str) -> None:

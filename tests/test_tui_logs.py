@@ -56,6 +56,23 @@ def numbered(n: int, marks: dict[int, str] | None = None) -> str:
     return "".join(f"line {i:04d} payload{' ' + marks[i] if i in marks else ''}\n" for i in range(n))
 
 
+def wide(n: int, marks: dict[int, str] | None = None) -> str:
+    """n lines of about 160 characters (3 rows each at 60 columns, 2 at 120); those in `marks` get its text."""
+    marks = marks or {}
+    filler = " ".join(f"word{j:02d}" for j in range(22))
+    return "".join(f"line {i:04d} {filler}{' ' + marks[i] if i in marks else ''}\n" for i in range(n))
+
+
+async def set_wrap(pilot, view: LogView, on: bool) -> None:
+    if view.wrap != on:
+        await pilot.press("w")
+        await until(pilot, lambda: view.wrap == on)
+
+
+def shown(view: LogView) -> str:
+    return "\n".join(view.visible_text())
+
+
 def lit_rows(view: LogView, style) -> list[str]:
     """The rows on screen that carry `style` somewhere."""
     height = view.scrollable_content_region.height
@@ -140,6 +157,62 @@ async def test_w_wraps_long_lines_and_unwraps_them(make_app):
         await pilot.press("w")
         await until(pilot, lambda: not view.wrap)
         assert view.visible_text()[2].startswith("last")
+
+
+async def test_wrapped_a_jump_shows_all_of_the_line_it_lands_on(make_app):
+    """Wrapped lines take several rows each: a jump counts rows, so the line it lands on is on screen whole,
+    not just below the lines kept above it."""
+    evidence = "Warning Evicted pod/agg-hourly-driver"
+    text = wide(305, {150: "needle END150", 300: evidence + " END300"})
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = await open_source(pilot, TextSource(text, "wide.log"), evidence=evidence)
+        await set_wrap(pilot, view, True)
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: view.evidence_line == 300)
+        assert "line 0300" in shown(view) and "END300" in shown(view)
+        assert view.is_whole_on_screen(300)
+        await pilot.press("g", "slash", *"needle", "enter")
+        await until(pilot, lambda: view.match_line == 150)
+        assert "line 0150" in shown(view) and "END150" in shown(view)
+        assert view.is_whole_on_screen(150)
+
+
+async def test_wrapped_the_view_never_scrolls_past_the_last_line(make_app):
+    evidence = "Warning Evicted pod/agg-hourly-driver"
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_source(pilot, TextSource(wide(305, {300: evidence}), "wide.log"), evidence=evidence)
+        await set_wrap(pilot, view, True)
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: view.evidence_line == 300)
+        rows = view.visible_text()
+        assert "line 0300" in shown(view) and "line 0304" in rows[-2] and rows[-1].strip()  # the screen full
+        top = view.top_line
+        for key in ("down", "j", "pagedown", "end", "G"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert view.top_line == top and view.visible_text() == rows, key
+
+
+async def test_wrapped_pages_skip_no_line(make_app):
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = await open_source(pilot, TextSource(wide(100), "wide.log"))
+        await set_wrap(pilot, view, True)
+        await pilot.press("g")
+        await until(pilot, lambda: view.top_line == 0)
+        tops = [0]
+        while view.bottom_line < 99:
+            bottom = view.bottom_line
+            await pilot.press("pagedown")
+            await until(pilot, lambda bottom=bottom: view.top_line > tops[-1])
+            assert view.top_line <= bottom + 1  # the line after the last shown whole, or the one cut
+            tops.append(view.top_line)
+        assert len(tops) > 2
+        await pilot.press("pageup")
+        await until(pilot, lambda: view.top_line < tops[-1])
+        assert view.top_line == tops[-2]  # back where the page before began
 
 
 # -- follow -----------------------------------------------------------------------------------------
