@@ -60,6 +60,13 @@ def test_same_seed_and_clock_give_the_same_estate(cli, tmp_path, demo_home):
         assert cli.ok(*H(demo_home), *listing).out == out_a, listing
 
 
+def test_a_listing_is_the_same_whether_the_failures_were_classified_before_or_not(cli, tmp_path):
+    fresh, reconciled = tmp_path / "fresh", tmp_path / "reconciled"
+    cli.ok(*H(reconciled), "autofix", "reconcile")  # classifies every failure and stores the results
+    listing = ["jobs", "list", "--format", "json"]
+    assert cli.ok(*H(reconciled), *listing).out == cli.ok(*H(fresh), *listing).out
+
+
 def test_another_seed_gives_other_attempts(cli, tmp_path, demo_attempts):
     other = cli.ok(*H(tmp_path / "s7"), "--seed", "7", "jobs", "list", "--format", "json").json()
     assert cli.ok(*H(tmp_path / "s7"), "version").out.count("(seed 7)") == 1

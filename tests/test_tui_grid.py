@@ -235,7 +235,9 @@ async def test_drift_shows_at_once_with_the_config_column_in_view(make_app):
         await pilot.press("d")
         await settle(pilot)
         assert 0 < table.row_count < 40 and "drift" in str(app.screen.query_one("#status").content)
-        assert "CONFIG" not in table.hidden_columns and all("≠" in table.get_row_at(i)[9] for i in range(table.row_count))
+        assert "CONFIG" not in table.hidden_columns and all(
+            "≠" in table.get_row_at(i)[9] for i in range(table.row_count)
+        )
         await pilot.press("d")
         await settle(pilot)
         assert table.row_count == 40

@@ -53,7 +53,13 @@ class JobService:
             c = c or self.w.triage.classification(a.run_id)
             if c is not None:
                 rec.update(
-                    category=c.category, rule_id=c.rule_id, action=c.action, evidence=c.evidence, fields=c.fields
+                    category=c.category,
+                    rule_id=c.rule_id,
+                    action=c.action,
+                    evidence=c.evidence,
+                    # sorted: a classification read back from the store has its keys sorted, one made now
+                    # has them in the rule's order; a listing must not depend on which it met
+                    fields=dict(sorted(c.fields.items())),
                 )
         return rec
 
