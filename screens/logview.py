@@ -83,6 +83,7 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
         self.evidence: str | None = None
         self._evidence_bytes = b""
         self.evidence_line: int | None = None  # the evidence line last jumped to
+        self.focus_line: int | None = None  # the line last jumped to (evidence, match): `w` keeps it in view
         self._pending: str | None = None  # "bottom": once the index is complete
         self._generation = 0
         self._version = 0  # what a line renders as changed (a search, the evidence, the source grew)
@@ -139,7 +140,7 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
             return
         if source.generation != self._generation:  # started over (rotated, truncated)
             self._generation = source.generation
-            self.match_line = self.evidence_line = None
+            self.match_line = self.evidence_line = self.focus_line = None
             self._widest = 0
             self.scroll_to(0, 0, animate=False, force=True)
         self._changed()
@@ -349,13 +350,25 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
 
     # -- modes -------------------------------------------------------------------------------------
     def toggle_wrap(self) -> None:
+        """Wrap or cut long lines. The line last jumped to (the evidence line the view opened at, a match)
+        stays in view if it was on screen: wrapping makes the lines above it taller. Else the top line
+        stays the top line."""
+        focus = self.focus_line if self.focus_line is not None and self.is_shown(self.focus_line) else None
         top = self.top_line
         self.wrap = not self.wrap
         self.scroll_to(x=0, animate=False, force=True)
         self._changed()
         self.scroll_to(y=top, animate=False, force=True)
+        self._keep_in_view(focus)
+        # again once laid out: the horizontal scrollbar comes (or goes) with the layout, a row less (more)
+        self.call_after_refresh(self._keep_in_view, focus)
+
+    def _keep_in_view(self, focus: int | None) -> None:
+        self._update_virtual_size()
         if self.following:
             self._scroll_bottom()
+        elif focus is not None:  # and a match's column, sideways
+            self.goto_line(focus, self._match_column(focus) if focus == self.match_line else None)
         self._post_status()
 
     def toggle_follow(self) -> None:
@@ -483,7 +496,7 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
             if line is None:
                 self.action_scroll_end()
             else:
-                self.evidence_line = line
+                self.evidence_line = self.focus_line = line
                 self.goto_line(line)
             return
         if line is None:
@@ -493,11 +506,11 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
         if event.wrapped:
             self.notify("search wrapped around", markup=False, timeout=2)
         if event.what == "match":
-            self.match_line = line
+            self.match_line = self.focus_line = line
             self._changed()
             self.goto_line(line, self._match_column(line))
         else:
-            self.evidence_line = line
+            self.evidence_line = self.focus_line = line
             self.goto_line(line)
 
     def _match_column(self, line: int) -> int | None:

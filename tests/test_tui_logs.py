@@ -215,6 +215,33 @@ async def test_wrapped_pages_skip_no_line(make_app):
         assert view.top_line == tops[-2]  # back where the page before began
 
 
+async def test_w_keeps_the_line_jumped_to_in_view(make_app):
+    """Wrapping makes the lines above taller: the line the view opened at (the evidence), or the match
+    last gone to, stays on screen; a view scrolled away from it keeps its top line."""
+    evidence = "Warning Evicted pod/agg-hourly-driver"
+    text = wide(2000, {300: evidence + " END300", 1200: "needle END1200"})
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = await open_source(pilot, TextSource(text, "wide.log"), evidence=evidence, at="evidence")
+        await until(pilot, lambda: view.evidence_line == 300 and view.is_whole_on_screen(300))
+        for on in (False, True, False, True):
+            await set_wrap(pilot, view, on)
+            await pilot.pause()
+            assert view.is_whole_on_screen(300) and "line 0300" in shown(view), on
+            assert "END300" in shown(view) or not on  # cut when not wrapped
+        await pilot.press("slash", *"needle", "enter")
+        await until(pilot, lambda: view.match_line == 1200)
+        for on in (False, True):
+            await set_wrap(pilot, view, on)
+            await pilot.pause()
+            assert view.is_whole_on_screen(1200) and "END1200" in shown(view), on  # its column too, unwrapped
+        await pilot.press("g")
+        await until(pilot, lambda: view.top_line == 0)
+        await set_wrap(pilot, view, False)
+        await pilot.pause()
+        assert view.top_line == 0
+
+
 # -- follow -----------------------------------------------------------------------------------------
 async def test_f_follows_lines_appended_to_a_file(make_app, tmp_path):
     path = tmp_path / "growing.log"
