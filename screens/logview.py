@@ -47,8 +47,9 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
     are read and rendered. The source is indexed in a worker, the first chunk first; searches run in a
     worker too, and a jump waits for the index to reach its line.
 
-    Wrapped, a line takes as many screen rows as it needs: where to scroll to show a line, how far a page
-    goes and how far down the view goes are counted in rows."""
+    Lines are wrapped unless `w` cuts them (as less does, and for the same reason: the evidence line a
+    log opens at is read whole at any width). Wrapped, a line takes as many screen rows as it needs: where
+    to scroll to show a line, how far a page goes and how far down the view goes are counted in rows."""
 
     DEFAULT_CSS = """
     LogView { height: 1fr; }
@@ -74,7 +75,7 @@ class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.source: LineSource | None = None
-        self.wrap = False
+        self.wrap = True  # cut, a line wider than the screen is read by scrolling sideways
         self.following = False
         self.query = ""
         self.ignore_case = False

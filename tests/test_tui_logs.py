@@ -93,7 +93,7 @@ async def test_l_on_the_jobs_view_opens_the_attempts_log_at_its_evidence(make_ap
         assert view.line_count == len(app.engine.attempt_log(run_id).splitlines())
         assert view.is_shown(view.evidence_line)
         lit = lit_rows(view, EVIDENCE_STYLE)
-        assert lit and all(view.evidence[:40] in row for row in lit)
+        assert view.wrap and " ".join(" ".join(lit).split()).find(view.evidence) >= 0  # the line, whole
         # the whole tail is there to read, down to its last line
         tail = [ln for ln in app.engine.attempt(run_id).log_tail.splitlines() if ln.strip()]
         await pilot.press("G")
@@ -101,6 +101,23 @@ async def test_l_on_the_jobs_view_opens_the_attempts_log_at_its_evidence(make_ap
         assert "evidence at line" in str(app.screen.query_one("#status").content)
         await pilot.press("escape")
         assert app.current_mode == "jobs" and not isinstance(app.screen, LogScreen)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_the_evidence_line_is_read_whole_at_80_columns_and_less(make_app, size):
+    """Wrapped by default: opened at the evidence, the whole line is on screen, not cut at the edge."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await goto(pilot, "jobs")
+        await wait_rows(pilot)
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(app.screen, LogScreen) and app.screen.view.evidence_line is not None)
+        view = app.screen.view
+        line = view.source.line(view.evidence_line)[0].decode()
+        assert len(line) > size[0]  # wider than the screen
+        await until(pilot, lambda: view.is_whole_on_screen(view.evidence_line))
+        assert " ".join(" ".join(lit_rows(view, EVIDENCE_STYLE)).split()) == " ".join(line.split())
+        assert "wrap" in str(app.screen.query_one("#status").content)
 
 
 # -- search ------------------------------------------------------------------------------------------
@@ -146,17 +163,19 @@ async def test_w_wraps_long_lines_and_unwraps_them(make_app):
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_source(pilot, TextSource(f"first\n{long_line}\nlast\n", "wide.log"))
+        assert view.wrap  # by default
+        wrapped = view.visible_text()
+        i = next(i for i, r in enumerate(wrapped) if r.strip() == "last")
+        assert i >= 5  # the long line took the rows between
+        assert "".join(r.rstrip() for r in wrapped[1:i]).replace(" ", "") == long_line.replace(" ", "")
+        await pilot.press("w")
+        await until(pilot, lambda: not view.wrap)
         rows = view.visible_text()
         assert rows[1].startswith("start 0000.") and "end" not in rows[1] and rows[2].startswith("last")
         await pilot.press("w")
         await until(pilot, lambda: view.wrap)
-        rows = view.visible_text()
-        i = next(i for i, r in enumerate(rows) if r.strip() == "last")
-        assert i >= 5  # the long line took the rows between
-        assert "".join(r.rstrip() for r in rows[1:i]).replace(" ", "") == long_line.replace(" ", "")
-        await pilot.press("w")
-        await until(pilot, lambda: not view.wrap)
-        assert view.visible_text()[2].startswith("last")
+        await pilot.pause()
+        assert view.visible_text() == wrapped
 
 
 async def test_wrapped_a_jump_shows_all_of_the_line_it_lands_on(make_app):
