@@ -557,6 +557,12 @@ class LogScreen(ForwardWorkerErrors, Screen):
         Binding("g", "top", "Top", id="log_top"),
         Binding("G", "bottom", "Bottom", key_display="G", id="log_bottom"),
     ]
+    # `?` (screens/overlays.py): this view's name, and the keys the log itself takes
+    HELP_NAME = "log"
+    HELP_SECTION = (
+        "Scrolling",
+        [("↑ ↓ j k", "a line"), ("pgup pgdn", "a page"), ("← →", "sideways, when lines are cut (w)")],
+    )
 
     def __init__(self, title: str, load: Callable[[], tuple[LineSource, str | None]], at: str = "evidence"):
         super().__init__()

@@ -100,22 +100,60 @@ class CommandLine(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class HelpScreen(ModalScreen[None]):
-    """`?`: every key of the app and of the view below, each once, as bound now; then the views."""
+Section = tuple[str, list[tuple[str, str]]]  # a title, and its (keys, what they do) rows
 
+
+class HelpScreen(ModalScreen[None]):
+    """`?`: every key of the app and of the view below, each once, as bound now; then the views; and, on
+    a line of its own, how to close it.
+
+    The screen below may name itself (HELP_NAME: "This view (log)", not the mode it was opened from) and add
+    a section of keys its widgets take (HELP_SECTION: a log's scrolling keys), after its own."""
+
+    DEFAULT_CSS = """
+    HelpScreen #help-close { height: 1; padding: 0 1; }
+    """
     BINDINGS = [Binding("escape,q,question_mark", "dismiss_help", "Close", id="close_help")]
     COMPONENT_CLASSES = {"help--key", "help--title"}
     KEY_WIDTH = 16  # at most: a longer key list wraps in its column, never cut
+    THIS_VIEW = "This view ("
 
-    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]):
+    def __init__(self, sections: list[Section]):
         super().__init__()
         self.sections = sections
 
     def compose(self) -> ComposeResult:
+        self.sections = self._with_the_view_below(self.sections)
         with Vertical():
             with VerticalScroll():
                 for _ in self.sections:
                     yield Static(classes="help-section")
+            yield Static(id="help-close")
+
+    def _with_the_view_below(self, sections: list[Section]) -> list[Section]:
+        stack = self.app.screen_stack
+        below = stack[stack.index(self) - 1] if self in stack and stack.index(self) > 0 else None
+        name: str | None = getattr(below, "HELP_NAME", None)
+        extra: Section | None = getattr(below, "HELP_SECTION", None)
+        out: list[Section] = []
+        for title, rows in sections:
+            if title.startswith(self.THIS_VIEW):
+                out.append((f"{self.THIS_VIEW}{name})" if name else title, rows))
+                if extra is not None:
+                    out.append(extra)
+                    extra = None
+            else:
+                out.append((title, rows))
+        return out if extra is None else [*out, extra]
+
+    def close_keys(self) -> list[str]:
+        """The keys that close the help, as bound now."""
+        binding = self.BINDINGS[0]
+        assert isinstance(binding, Binding)
+        keys_of = getattr(self.app, "keys_of", None)  # the console's: [keys] remaps included
+        if keys_of is not None:
+            return keys_of(binding)
+        return [self.app.get_key_display(Binding(k.strip(), binding.action)) for k in binding.key.split(",")]
 
     def on_mount(self) -> None:
         self.render_sections()
@@ -135,6 +173,8 @@ class HelpScreen(ModalScreen[None]):
             for key, what in rows:
                 table.add_row(Text(key), Text(what))
             static.update(table)
+        keys = " ".join(self.close_keys())
+        self.query_one("#help-close", Static).update(Text.assemble((keys, key_style), " close this help"))
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)

@@ -125,17 +125,49 @@ async def test_help_lists_each_key_once_as_bound_now_and_cuts_nothing(make_app, 
             assert not isinstance(app.screen, ModalScreen)
 
 
+async def open_log(pilot) -> None:
+    from screens.logview import LogScreen
+
+    await goto(pilot, "jobs")
+    await wait_rows(pilot)
+    await pilot.press("l")
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if isinstance(pilot.app.screen, LogScreen) and pilot.app.screen.has_evidence:
+            return
+    raise AssertionError("the log never opened")
+
+
 async def test_help_gives_a_key_to_the_view_that_takes_it(make_app):
     """In a log, `q` is Back (the view's binding wins over the app's Quit): `?` says so, and lists it once."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await goto(pilot, "jobs")
-        await wait_rows(pilot)
-        await pilot.press("l")
-        await pilot.pause()
-        sections = dict(app.help_sections())
-        assert ("esc q", "Back") in sections["This view (jobs)"]
+        await open_log(pilot)
+        await open_help(pilot)
+        sections = dict(app.screen.sections)
+        assert ("esc q", "Back") in sections["This view (log)"]
         assert not any(re.fullmatch(r"q( .*)?", k) for k, _ in sections["Everywhere"])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_help_in_a_log_names_it_and_says_how_to_scroll_and_how_to_close(make_app, size):
+    """Over a log opened from :jobs, `?` is about the log (not "This view (jobs)"), lists the keys the log
+    scrolls with (pgup/pgdn, ←/→ sideways), and says how to close it; each closing key closes it."""
+    from screens.logview import LogScreen
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await open_log(pilot)
+        for close in ("escape", "q", "question_mark"):
+            lines = await open_help(pilot)
+            words = {w for line in lines for w in line.split()}
+            assert "This view (log)" in [line.strip() for line in lines] and not any("(jobs)" in ln for ln in lines)
+            assert {"pgup", "pgdn", "←", "→", "↑", "↓"} <= words
+            hint = str(app.screen.query_one("#help-close", Static).content)
+            assert hint == "esc q ? close this help" and app.screen.query_one("#help-close").region.height == 1
+            await pilot.press(close)
+            await pilot.pause()
+            assert isinstance(app.screen, LogScreen), close  # the help closed, the log stays
 
 
 # -- the command palette: each command once ----------------------------------------------------------
