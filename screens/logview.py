@@ -40,6 +40,7 @@ MORE_STYLE = Style.parse("dim italic")
 CONTEXT = 5  # lines kept above a line jumped to: what led to it
 FOLLOW_POLL_S = 1.0  # how often a followed source is asked its size
 STATUS_EVERY_S = 0.1  # the index reports its progress at most this often
+SEARCH_PROMPT = "search — all lower case matches any case; enter: next"  # whole at 60 columns
 
 
 class LogView(ForwardWorkerErrors, ScrollView, can_focus=True):
@@ -575,7 +576,7 @@ class LogScreen(ForwardWorkerErrors, Screen):
         yield Header()
         yield Static(Text(visible_control(self.title_text)), id="title")
         yield LogView(id="log")
-        yield Input(placeholder="search (lower case: any case; enter: again)", id="search")
+        yield Input(placeholder=SEARCH_PROMPT, id="search")
         yield Static("loading…", id="status")
         yield KeyFooter()
 

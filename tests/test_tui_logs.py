@@ -144,6 +144,19 @@ async def test_search_goes_to_the_first_match_and_n_and_N_move_between_matches(m
         await until(pilot, lambda: view.match_line == 150 and view.is_shown(150))
 
 
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_the_search_prompt_says_plainly_what_case_does_and_what_enter_does(make_app, size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await open_source(pilot, TextSource(numbered(50), "small.log"))
+        await pilot.press("slash")
+        await pilot.pause()
+        box = app.screen.query_one("#search")
+        assert box.placeholder == "search — all lower case matches any case; enter: next"
+        painted = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert box.placeholder in painted  # whole
+
+
 async def test_escape_closes_the_search_box_then_the_view(make_app):
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
