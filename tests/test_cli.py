@@ -190,8 +190,10 @@ def _whole(records: list[dict], fmt: str, columns) -> str:
 
     if fmt == "json":
         return json.dumps(records, indent=2, default=str) + "\n"
-    if fmt == "jsonl":
-        return "".join(json.dumps(r, default=str) + "\n" for r in records)
+    if fmt == "jsonl":  # compact JSON lines, UTF-8
+        import orjson
+
+        return "".join(orjson.dumps(r, default=str).decode() + "\n" for r in records)
     headers = [h for h, _ in columns]
     rows = [[_cell(get(r)) for _, get in columns] for r in records]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
