@@ -343,7 +343,9 @@ class ConsoleApp(App):
         regex database, torch) would otherwise compete with the first screen for the CPU."""
         if not self._reconciled_once:
             self._reconciled_once = True
-            self.reconcile()
+            # after the frame that shows the data is drawn: started now, its thread's imports would hold the
+            # GIL while that frame is painted
+            self.call_after_refresh(self.reconcile)
 
     def reconcile(self) -> None:
         """The approval queue's write step (record outcomes, queue new failures, apply the policies), in a
