@@ -81,8 +81,9 @@ async def measure_view(path: Path) -> tuple[float, float, float]:
     from textual.app import App
 
     from screens import STYLES
+    from screens.logscreen import LogScreen
     from screens.logsource import FileSource
-    from screens.logview import LogScreen, LogView
+    from screens.logview import LogView
 
     painted: list[float] = []
     render_line = LogView.render_line

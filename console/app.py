@@ -272,8 +272,8 @@ class ConsoleApp(App):
 
     def open_log(self, run_id: str) -> None:
         from autofix.collect import log_evidence
+        from screens.logscreen import LogScreen
         from screens.logsource import LineSource, TextSource
-        from screens.logview import LogScreen
 
         def load() -> tuple[LineSource, str | None]:
             c = self.engine.classification(run_id)

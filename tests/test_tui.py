@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 from console.app import VIEWS
 from screens.detail import DescribeScreen
 from screens.grid import Grid
-from screens.logview import LogScreen
+from screens.logscreen import LogScreen
 from screens.overlays import HelpScreen
 
 PINNED = "2026-11-20T12:00:00Z"

@@ -126,7 +126,7 @@ async def test_help_lists_each_key_once_as_bound_now_and_cuts_nothing(make_app, 
 
 
 async def open_log(pilot) -> None:
-    from screens.logview import LogScreen
+    from screens.logscreen import LogScreen
 
     await goto(pilot, "jobs")
     await wait_rows(pilot)
@@ -153,7 +153,7 @@ async def test_help_gives_a_key_to_the_view_that_takes_it(make_app):
 async def test_help_in_a_log_names_it_and_says_how_to_scroll_and_how_to_close(make_app, size):
     """Over a log opened from :jobs, `?` is about the log (not "This view (jobs)"), lists the keys the log
     scrolls with (pgup/pgdn, ←/→ sideways), and says how to close it; each closing key closes it."""
-    from screens.logview import LogScreen
+    from screens.logscreen import LogScreen
 
     app = make_app()
     async with app.run_test(size=size) as pilot:

@@ -13,8 +13,9 @@ from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
 from screens import logsource
+from screens.logscreen import LogScreen
 from screens.logsource import FileSource, LineSource, TextSource
-from screens.logview import CURRENT_MATCH_STYLE, EVIDENCE_STYLE, LogScreen, LogView
+from screens.logview import CURRENT_MATCH_STYLE, EVIDENCE_STYLE, LogView
 
 PINNED = "2026-11-20T12:00:00Z"
 

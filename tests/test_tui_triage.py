@@ -10,7 +10,8 @@ from console.app import ConsoleApp
 from console.engine import Engine
 from console.settings import load
 from screens.grid import Grid
-from screens.logview import EVIDENCE_STYLE, LogScreen
+from screens.logscreen import LogScreen
+from screens.logview import EVIDENCE_STYLE
 
 PINNED = "2026-11-20T12:00:00Z"
 HOSTILE = (
