@@ -103,6 +103,18 @@ class Cluster(Protocol):
     ) -> Iterator[Attempt]:
         """What `list_attempts` returns, in its order, read a page at a time (see `iter_nodes`)."""
 
+    def iter_attempt_records(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """`iter_attempts`' attempts as their history records (`Attempt.to_record`): the listings' path,
+        which a backend may serve without making the objects."""
+
     def get_attempt(self, run_id: str) -> Attempt: ...
     def attempt_log(self, run_id: str) -> str: ...
     def attempt_log_tail(self, run_id: str, lines: int, max_bytes: int) -> str: ...

@@ -315,7 +315,8 @@ def test_the_engines_listing_reads_the_store_a_page_at_a_time(listing_engine, mo
 
     def counting_pages(self, sql, params=(), size=1000):
         for page in pages(self, sql, params, size):
-            pages_read.append(len(page))
+            if "FROM attempts" in sql:  # (not the classifications read for a page's failures)
+                pages_read.append(len(page))
             yield page
 
     monkeypatch.setattr(Store, "pages", counting_pages)

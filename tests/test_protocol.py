@@ -241,6 +241,10 @@ class MemoryCluster:
     def iter_attempts(self, *, failed=None, job_id=None, since=None, limit=None, page_size=1000) -> Iterator[Attempt]:
         yield from self.list_attempts(failed=failed, job_id=job_id, since=since, limit=limit)
 
+    def iter_attempt_records(self, *, failed=None, job_id=None, since=None, limit=None, page_size=1000):
+        for a in self.iter_attempts(failed=failed, job_id=job_id, since=since, limit=limit):
+            yield a.to_record()
+
     def get_attempt(self, run_id: str) -> Attempt:
         if run_id not in self.attempts:
             raise NotFound(f"no job attempt with run_id {run_id!r}")

@@ -316,15 +316,18 @@ async def test_worker_error_is_shown_and_app_stays_up(make_app, tui_home):
         await wait_rows(pilot)
         # A store that disappears under the view (disk trouble) must not take the TUI down.
         cluster = app.engine._w.cluster
-        original = cluster.list_attempts, cluster.iter_attempts
-        cluster.list_attempts = cluster.iter_attempts = lambda **kw: (_ for _ in ()).throw(OSError("disk I/O error"))
+        reads = ("list_attempts", "iter_attempts", "iter_attempt_records")
+        original = {name: getattr(cluster, name) for name in reads}
+        for name in reads:
+            setattr(cluster, name, lambda **kw: (_ for _ in ()).throw(OSError("disk I/O error")))
         await pilot.press("ctrl+r")
         for _ in range(40):
             await pilot.pause(0.05)
             if app._notifications:
                 break
         assert any("disk I/O error" in str(n.message) for n in app._notifications)
-        cluster.list_attempts, cluster.iter_attempts = original
+        for name, method in original.items():
+            setattr(cluster, name, method)
         assert app.is_running
 
 

@@ -50,29 +50,24 @@ class JobService:
         """An attempt as a history record, with its triage (category, rule_id, action, evidence) when failed."""
         rec = a.to_record()
         if a.status == "failed":
-            c = c or self.w.triage.classification(a.run_id)
-            if c is not None:
-                rec.update(
-                    category=c.category,
-                    rule_id=c.rule_id,
-                    action=c.action,
-                    evidence=c.evidence,
-                    # sorted: a classification read back from the store has its keys sorted, one made now
-                    # has them in the rule's order; a listing must not depend on which it met
-                    fields=dict(sorted(c.fields.items())),
-                )
+            _with_triage(rec, c or self.w.triage.classification(a.run_id))
         return rec
 
     def records(self, **filters: Any) -> list[dict[str, Any]]:
         return list(self.iter_records(**filters))
 
     def iter_records(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        """`records`, a page at a time: each page of attempts read from the cluster, its failures'
-        classifications from the store (those it lacks classified then), its records yielded."""
-        attempts = self.w.cluster.iter_attempts(**filters, page_size=PAGE_SIZE)
-        while page := list(islice(attempts, PAGE_SIZE)):
-            classes = self.w.triage.classifications_of(page) if any(a.status == "failed" for a in page) else {}
-            yield from [self.record(a, classes.get(a.run_id)) for a in page]
+        """`records`, a page at a time: each page of records read from the cluster, its failures'
+        classifications from the store (those it lacks classified then), the page yielded."""
+        records = self.w.cluster.iter_attempt_records(**filters, page_size=PAGE_SIZE)
+        while page := list(islice(records, PAGE_SIZE)):
+            failed = [r["run_id"] for r in page if r["status"] == "failed"]
+            if failed:
+                classes = self.w.triage.classifications_of(failed)
+                for r in page:
+                    if r["status"] == "failed":
+                        _with_triage(r, classes.get(r["run_id"]))
+            yield from page
 
     def details(self, run_id: str) -> dict[str, Any]:
         a = self.attempt(run_id)
@@ -164,3 +159,16 @@ class JobService:
 
     def add_rule(self, rule: Rule) -> None:
         self.w.triage.add_rule(rule, self.w.require("rule-add"))
+
+
+def _with_triage(rec: dict[str, Any], c: Classification | None) -> None:
+    if c is not None:
+        rec.update(
+            category=c.category,
+            rule_id=c.rule_id,
+            action=c.action,
+            evidence=c.evidence,
+            # sorted: a classification read back from the store has its keys sorted, one made now has
+            # them in the rule's order; a listing must not depend on which it met
+            fields=dict(sorted(c.fields.items())),
+        )

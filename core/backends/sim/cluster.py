@@ -14,11 +14,31 @@ from typing import Any
 from core import clock
 from core.backends.sim import metrics, schema
 from core.backends.sim.logs import full_log
-from core.backends.sim.rows import ATTEMPT_COLUMNS, _attempt, _attempts, _node, _pod, _ready, sim_events
+from core.backends.sim.rows import (
+    ATTEMPT_COLUMNS,
+    _attempt,
+    _fields,
+    _node,
+    _pod,
+    _ready,
+    sim_events,
+)
 from core.cluster import PAGE_SIZE
 from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 from core.store import Store
-from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Revision, run_of
+from core.types import (
+    Attempt,
+    Job,
+    MetricPoint,
+    ModelDeployment,
+    ModelVersion,
+    Node,
+    Pod,
+    Pool,
+    Revision,
+    attempt_record,
+    run_of,
+)
 
 DEFAULT_SEED = 42
 SCALE_KEYS = ("nodes", "jobs")
@@ -458,6 +478,24 @@ class SimCluster:
         limit: int | None = None,
         page_size: int = PAGE_SIZE,
     ) -> Iterator[Attempt]:
+        for f in self._attempt_fields(failed, job_id, since, limit, page_size):
+            yield Attempt(*f.values())  # (in Attempt's order; positional is the fast call)
+
+    def iter_attempt_records(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        return map(attempt_record, self._attempt_fields(failed, job_id, since, limit, page_size))
+
+    def _attempt_fields(
+        self, failed: bool | None, job_id: str | None, since: str | None, limit: int | None, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        """The attempts' fields (`rows._fields`), newest first, read a page at a time."""
         where, params = [], []
         if failed is not None:
             where.append("status = 'failed'" if failed else "status != 'failed'")
@@ -473,10 +511,9 @@ class SimCluster:
             sql += f" LIMIT {int(limit)}"
         decoded: dict[str, Any] = {}  # the few distinct confs of an estate, each parsed once
         for page in self.store.pages(sql, params, page_size):
-            now = clock.now()
-            for a in _attempts(page, now, decoded):
-                if not failed or a.status == "failed":  # a retry still running is not a failure (yet)
-                    yield a
+            for f in _fields(page, clock.now(), decoded):
+                if not failed or f["status"] == "failed":  # a retry still running is not a failure (yet)
+                    yield f
 
     def submit_retry(self, run_id: str, conf: dict[str, str]) -> Attempt:
         """Run the failed attempt `run_id` again with `conf`, as attempt N+1 of the same run. It shows as

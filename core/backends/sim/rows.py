@@ -78,9 +78,21 @@ ATTEMPT_COLUMNS = (
 )
 
 
-def _attempts(rows: list[tuple[Any, ...]], now: datetime, decoded: dict[str, Any]) -> Iterator[Attempt]:
-    """Attempts from ATTEMPT_COLUMNS rows: the listing's fast path. JSON texts seen before are parsed once
-    (`decoded`: an estate has few distinct configs), each attempt getting its own copy."""
+#: what a retry still running shows in place of its (already drawn) end
+_RUNNING = {
+    "status": "running",
+    "log_tail": None,
+    "exit_code": None,
+    "reason": "Running",
+    "runtime_seconds": 0.0,
+    "cost": 0.0,
+}
+
+
+def _fields(rows: list[tuple[Any, ...]], now: datetime, decoded: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Attempt's fields, in its order (`extra` included), from ATTEMPT_COLUMNS rows: the listings' path, from which both
+    the objects and the history records are made. JSON texts seen before are
+    parsed once (`decoded`: an estate has few distinct configs), each attempt getting its own copy."""
 
     def parse(text: str) -> Any:
         value = decoded.get(text)
@@ -91,34 +103,39 @@ def _attempts(rows: list[tuple[Any, ...]], now: datetime, decoded: dict[str, Any
         return value.copy() if type(value) is dict else json.loads(text)
 
     for job_id, run_id, n, submitted, kind, size, conf, status, secs, cost, tail, node, code, reason, extra in rows:
-        a = Attempt(
-            job_id,
-            run_id,
-            n,
-            submitted,
-            kind,
-            size,
-            parse(conf) if type(conf) is str else conf,
-            status,
-            secs,
-            cost,
-            tail,
-            node,
-            code,
-            reason,
-            {} if extra == "{}" or extra is None else parse(extra) if type(extra) is str else extra,
-        )
-        finishes = a.extra.get("finishes_at") if a.extra else None
-        if finishes and not _ready(finishes, now):  # a retry still running: its end is not known yet
-            a.status, a.log_tail, a.exit_code, a.reason = "running", None, None, "Running"
-            a.runtime_seconds = a.cost = 0.0
-        yield a
+        extra = {} if extra == "{}" or extra is None else parse(extra) if type(extra) is str else extra
+        f = {
+            "job_id": job_id,
+            "run_id": run_id,
+            "attempt": n,
+            "submitted_at": submitted,
+            "kind": kind,
+            "input_bytes": size,
+            "conf": parse(conf) if type(conf) is str else conf,
+            "status": status,
+            "runtime_seconds": secs,
+            "cost": cost,
+            "log_tail": tail,
+            "node": node,
+            "exit_code": code,
+            "reason": reason,
+            "extra": extra,
+        }
+        if extra:
+            _show_running(f, now)
+        yield f
+
+
+def _show_running(f: dict[str, Any], now: datetime) -> None:
+    """A retry still running: its end (drawn when it was submitted) is not known yet."""
+    finishes = f["extra"].get("finishes_at")
+    if finishes and not _ready(finishes, now):
+        f.update(_RUNNING)
 
 
 def _attempt(r: dict[str, Any]) -> Attempt:
     r.pop("source", None)
     r.pop("truth", None)  # the simulator's own knowledge of the failure: never shown
-    extra = r.pop("extra", None) or {}
-    if "finishes_at" in extra and not _ready(extra["finishes_at"], clock.now()):  # a retry still running
-        r.update(status="running", log_tail=None, exit_code=None, reason="Running", runtime_seconds=0.0, cost=0.0)
-    return Attempt(**r, extra=extra)
+    r["extra"] = r.get("extra") or {}
+    _show_running(r, clock.now())
+    return Attempt(**r)
