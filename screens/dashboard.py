@@ -70,6 +70,7 @@ class Board(Static, can_focus=True):
         self.column = 0  # the column up and down keep to
         self.layout_ = _Layout()
         self.available_height = 0  # the rows the board may fill without scrolling (0: unknown)
+        self._drawn_width = 0
 
     # -- what it shows ---------------------------------------------------------------------------------
     def show(self, panels: list[Panel]) -> None:
@@ -85,7 +86,7 @@ class Board(Static, can_focus=True):
     def draw(self) -> None:
         if not self.panels or not self.size.width:
             return
-        width = self.size.width
+        width = self._drawn_width = self.size.width
         rows = self._rows(width)
         console = self.app.console
 
@@ -219,7 +220,10 @@ class Board(Static, can_focus=True):
             self.action_open()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.draw()
+        # The board's height is its content's: drawing it resizes it. Only a new width changes the drawing
+        # (the height it may fill is the screen's, which redraws on its own resize).
+        if event.size.width != self._drawn_width:
+            self.draw()
 
 
 class DashboardScreen(ForwardWorkerErrors, Screen):

@@ -21,28 +21,28 @@ class KeyFooter(Footer):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self._fitted_to = 0
+        self._composed: tuple | None = None  # what the keys now mounted show (`_signature`)
 
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
         app = self.app
-        active = self.screen.active_bindings
-        by_action: dict[str, tuple] = {}  # action -> (binding, key shown, enabled, tooltip, node)
-        for node, binding, enabled, tooltip in active.values():
-            if binding.show:
-                by_action.setdefault(binding.action, (binding, app.get_key_display(binding), enabled, tooltip, node))
-        # in the order declared (a remapped binding comes last in Textual's map, and would go first here)
-        order = {node: self._declared(node) for node, *_ in active.values()}
-        items = sorted(by_action.values(), key=lambda i: (i[4] is app, order[i[4]].get((i[0].id, i[0].action), 999)))
-        palette = None
-        if self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
-            palette = active.get(app.COMMAND_PALETTE_BINDING)
-        self._fitted_to = width = self.size.width or app.size.width
-        shown, compact = self.fit(items, palette, width)
+        self._fitted_to = self.size.width or app.size.width
+        shown, compact, palette = plan = self._plan(self._fitted_to)
+        self._composed = _signature(plan)
         self.compact = compact
+        # born with the class the compact style adds: added after mounting, each key's styles would be
+        # worked out again (~1.4 ms a key, each time the footer is composed)
+        classes = "-compact" if compact else ""
         for binding, key, enabled, tooltip, _node in shown:
             yield FooterKey(
-                binding.key, key, binding.description, binding.action, disabled=not enabled, tooltip=tooltip
+                binding.key,
+                key,
+                binding.description,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip,
+                classes=classes,
             ).data_bind(compact=Footer.compact)
         if palette is not None:
             _node, binding, enabled, _tooltip = palette
@@ -55,6 +55,31 @@ class KeyFooter(Footer):
                 disabled=not enabled,
                 tooltip=binding.tooltip or binding.description,
             )  # compact always, as Textual's footer shows it
+
+    def _plan(self, width: int) -> tuple[list, bool, tuple | None]:
+        """The keys to show (binding, key shown, enabled, tooltip, node), whether compact, the palette's."""
+        app = self.app
+        active = self.screen.active_bindings
+        by_action: dict[str, tuple] = {}
+        for node, binding, enabled, tooltip in active.values():
+            if binding.show:
+                by_action.setdefault(binding.action, (binding, app.get_key_display(binding), enabled, tooltip, node))
+        # in the order declared (a remapped binding comes last in Textual's map, and would go first here)
+        order = {node: self._declared(node) for node, *_ in active.values()}
+        items = sorted(by_action.values(), key=lambda i: (i[4] is app, order[i[4]].get((i[0].id, i[0].action), 999)))
+        palette = None
+        if self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
+            palette = active.get(app.COMMAND_PALETTE_BINDING)
+        shown, compact = self.fit(items, palette, width)
+        return shown, compact, palette
+
+    def bindings_changed(self, screen) -> None:
+        """Textual's footer composes itself again on every change of focus; this one only when what it
+        shows changes (at start-up the same keys were composed five times, ~15 ms each)."""
+        if self._bindings_ready and self.is_attached and screen is self.screen:
+            if _signature(self._plan(self._fitted_to or self.app.size.width)) == self._composed:
+                return
+        super().bindings_changed(screen)
 
     @staticmethod
     def _declared(node) -> dict[tuple[str | None, str], int]:
@@ -92,3 +117,9 @@ class KeyFooter(Footer):
         if event.size.width != self._fitted_to:
             self._fitted_to = event.size.width
             self.call_after_refresh(self.recompose)
+
+
+def _signature(plan: tuple[list, bool, tuple | None]) -> tuple:
+    shown, compact, palette = plan
+    keys = tuple((b.key, key, b.description, b.action, enabled, tooltip) for b, key, enabled, tooltip, _ in shown)
+    return keys, compact, None if palette is None else (palette[1].key, palette[2])

@@ -324,6 +324,34 @@ async def test_every_footer_shows_whole_keys_and_the_help_key(make_app, size):
         assert not _footer_problems(app)
 
 
+async def test_the_footer_follows_the_focus(make_app):
+    """The footer composes itself again only when what it shows changes; a change it must still show: in
+    the filter box the table's keys are gone (Back leaves the box), and they come back when it is left."""
+    from textual.widgets._footer import FooterKey
+
+    async def footer(pilot) -> set[str]:
+        for _ in range(50):  # the footer composes itself after the refresh that follows a change of focus
+            await pilot.pause()
+            shown = {k.description for k in app.screen.query(FooterKey)}
+            if {"Filter", "Describe"} <= shown or "Filter" not in shown and isinstance(app.focused, Input):
+                return shown
+        return shown
+
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await goto(pilot, "jobs")
+        await wait_rows(pilot)
+        await pilot.click("#table")
+        assert {"Filter", "Describe", "Log"} <= await footer(pilot)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        shown = await footer(pilot)
+        assert "Back" in shown and not {"Filter", "Describe", "Log"} & shown
+        await pilot.press("escape")
+        assert not isinstance(app.focused, Input)
+        assert {"Filter", "Describe", "Log"} <= await footer(pilot)
+
+
 # -- theme and colour ---------------------------------------------------------------------------------
 async def test_a_theme_change_restyles_the_help(make_app):
     from rich.color import Color as RichColor
