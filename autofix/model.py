@@ -165,13 +165,17 @@ def train(
     tr, va = np.asarray(order[:cut]), np.asarray(order[cut:])
     results = {}
     for family in ("torch-mlp", "sklearn-linear"):
-        tensors = _fit(family, Xa[tr], ya[tr], ca[tr], seed, device, ra[tr])
+        fit_loss: list[float] = []
+        tensors = _fit(family, Xa[tr], ya[tr], ca[tr], seed, device, ra[tr], fit_loss)
         p, c, rt = Predictor(tensors, {"family": family, "runtime_anchor": "rate" in tensors}).predict_all(Xa[va])
         results[family] = _metrics(p, ya[va], c, ca[va])
+        if fit_loss:
+            results[family]["train_loss"] = [round(v, 4) for v in fit_loss]
         if rt is not None:
             results[family]["val_runtime_underestimate_p90"] = _underestimate(rt, ra[va], ya[va])
     best = min(results, key=lambda f: results[f]["val_logloss"])
-    tensors = _fit(best, Xa, ya, ca, seed, device, ra)
+    curve: list[float] = []
+    tensors = _fit(best, Xa, ya, ca, seed, device, ra, curve)
     under = results[best].get("val_runtime_underestimate_p90")
     if under is not None:  # what the search plans for: the limit less the model's own error (recommend.search)
         tensors["runtime_margin"] = torch.tensor(float(np.exp(-max(0.0, under))), dtype=torch.float64)
@@ -179,12 +183,22 @@ def train(
     metrics = {"chosen": best, "validation": results, "rows": len(y), "train_rows": int(cut), "val_rows": len(va)}
     if "runtime_margin" in tensors:
         metrics["runtime_margin"] = round(float(tensors["runtime_margin"]), 4)
+    if curve:
+        metrics["train_loss"] = [round(v, 4) for v in curve]
     return tensors, meta, metrics
 
 
 def _fit(
-    family: str, X: Array, y: Array, cost: Array, seed: int, device: str | None, runtime: Array | None = None
+    family: str,
+    X: Array,
+    y: Array,
+    cost: Array,
+    seed: int,
+    device: str | None,
+    runtime: Array | None = None,
+    curve: list[float] | None = None,
 ) -> dict[str, Any]:
+    """The fitted model's tensors; a network's mean training loss per epoch appended to `curve`."""
     import numpy as np
     import torch
 
@@ -243,6 +257,7 @@ def _fit(
     epochs = max(8, min(60, int(400_000 / max(n, 1))))
     g = torch.Generator(device="cpu").manual_seed(seed)
     for _ in range(epochs):
+        total, batches = torch.zeros((), device=dev), 0  # summed on the device: no sync per batch
         for idx in torch.randperm(n, generator=g).split(512):  # type: ignore[no-untyped-call]  # torch leaves Tensor.split unannotated
             idx = idx.to(dev)
             out = net(Zt[idx])
@@ -253,6 +268,10 @@ def _fit(
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
+            total += loss.detach()
+            batches += 1
+        if curve is not None:
+            curve.append(float(total) / max(batches, 1))
     lin = [m for m in net if isinstance(m, torch.nn.Linear)]
     for i, layer in enumerate(lin, start=1):
         t[f"w{i}"] = layer.weight.detach().cpu()

@@ -70,6 +70,33 @@ def test_both_families_are_trained_validated_and_calibration_reported(trained):
         assert sum(b["n"] for b in m["reliability"]) == metrics["val_rows"]
 
 
+def test_the_networks_training_loss_is_kept_per_epoch_and_falls(trained):
+    """What the Models view draws: the network's mean loss per epoch of its final fit (the linear family
+    has no epochs)."""
+    import numpy as np
+
+    from autofix.model import _fit
+
+    records, *_ = trained
+    X, y, cost, *_ = dataset(records)
+    curve: list[float] = []
+    _fit(
+        "torch-mlp",
+        np.asarray(X, np.float32),
+        np.asarray(y, np.float32),
+        np.asarray(cost, np.float32),
+        1,
+        "cpu",
+        None,
+        curve,
+    )
+    assert len(curve) >= 8 and all(np.isfinite(curve)) and curve[-1] < 0.8 * curve[0]
+    *_, meta, metrics = trained
+    assert ("train_loss" in metrics) == (meta["family"] == "torch-mlp")
+    assert len(metrics["validation"]["torch-mlp"]["train_loss"]) >= 8  # drawn when the linear family won
+    assert "train_loss" not in metrics["validation"]["sklearn-linear"]
+
+
 def test_artifacts_round_trip_and_a_corrupt_one_is_refused(trained, tmp_path):
     *_, tensors, meta, _ = trained
     path = tmp_path / "v1.pt"

@@ -189,7 +189,11 @@ async def test_a_recommender_s_reliability_is_drawn_beside_the_registry(make_app
         framework="torch",
         sha256="0" * 64,
         params={},
-        metrics={"chosen": "mlp", "validation": {"mlp": {"val_logloss": 0.41, "reliability": bins}}},
+        metrics={
+            "chosen": "mlp",
+            "validation": {"mlp": {"val_logloss": 0.41, "reliability": bins}},
+            "train_loss": [0.9 - 0.006 * i for i in range(101)],  # more epochs than the line has room for
+        },
         data_digest="d",
         created_at="2026-11-20T11:00:00Z",
     )
@@ -201,6 +205,9 @@ async def test_a_recommender_s_reliability_is_drawn_beside_the_registry(make_app
         await settle(pilot)
         plot = str(app.screen.query_one("#plot").content)
         assert "reliability" in plot and "0.85" in plot and "0.55" in plot and "n=60" in plot
+        assert "training loss per epoch (final fit, 101)" in plot and "0.900 → 0.300" in plot
+        curve = next(line for line in plot.splitlines() if line.startswith("training loss"))
+        assert len(curve) <= 120 and "█" in curve and "▁" in curve  # squeezed to the width, falling
         table.move_cursor(table.get_row_index(next(k for k in table.row_keys if "recommender" not in k)))
         await settle(pilot)
         assert "reliability" not in str(app.screen.query_one("#plot").content)

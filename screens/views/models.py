@@ -9,7 +9,7 @@ from textual.widgets import Static
 from screens.base import Page, Row, ViewScreen
 from screens.describe import describe
 from screens.grid import Column, Grid
-from screens.widgets import status_label, status_style
+from screens.widgets import sparkline, status_label, status_style
 
 
 class ModelsScreen(ViewScreen):
@@ -69,13 +69,29 @@ class ModelsScreen(ViewScreen):
         metrics = self.metrics.get(self.selected_key() or "") or {}
         chosen = (metrics.get("validation") or {}).get(metrics.get("chosen")) or {}  # a recommender's pick
         bins = metrics.get("reliability") or chosen.get("reliability") or []
+        # the network's loss per epoch: of the final fit when it was chosen, else of its fit on the training split
+        loss = metrics.get("train_loss") or []
+        loss_of = "final fit"
+        if not loss:
+            loss = ((metrics.get("validation") or {}).get("torch-mlp") or {}).get("train_loss") or []
+            loss_of = "torch-mlp, training split"
         plot = self.query_one("#plot", Static)
-        if not bins:
+        if not bins and not loss:
             scalar = [f"{k} {v}" for k, v in {**metrics, **chosen}.items() if isinstance(v, int | float)]
             plot.update(Text("  ".join(scalar) or "no metrics", style="dim"))
             return
         width = max(10, min(40, (self.size.width - 40) // 2))
-        text = Text.assemble(("reliability", "bold"), " on the validation split (predicted P(success) → observed)\n")
+        text = Text()
+        if loss:
+            label, ends = f"training loss per epoch ({loss_of}, {len(loss)}) ", f" {loss[0]:.3f} → {loss[-1]:.3f}"
+            room = max(8, self.size.width - len(label) - len(ends) - 4)  # the pane's border and padding
+            text.append("training loss", "bold")
+            text.append(label.removeprefix("training loss"))
+            text.append(sparkline(_buckets(loss, room)), "cyan")
+            text.append(ends + "\n")
+        if bins:
+            text.append("reliability", "bold")
+            text.append(" on the validation split (predicted P(success) → observed)\n")
         for b in bins:
             text.append(f"{b['bin']:>8} ", "dim")
             text.append(_bar(b["predicted"], width), "cyan")
@@ -89,3 +105,12 @@ def _bar(share: float, width: int) -> str:
     """`share` of `width` cells in eighths of a cell."""
     eighths = round(max(0.0, min(1.0, share)) * width * 8)
     return ("█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]).ljust(width)
+
+
+def _buckets(values: list[float], n: int) -> list[float]:
+    """At most `n` values: the means of `n` runs of consecutive ones, in order."""
+    if len(values) <= n:
+        return values
+    return [
+        sum(part) / len(part) for i in range(n) if (part := values[i * len(values) // n : (i + 1) * len(values) // n])
+    ]
