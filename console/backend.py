@@ -18,7 +18,16 @@ def fixtures_dir() -> Path:
 
 
 def open_cluster(settings: Settings, on_build: Callable[[dict], None] | None = None) -> Cluster:
-    """The embedded demo estate (`--demo`, and the default while no other backend is configured)."""
+    """A Kubernetes cluster when one is configured (--kubeconfig, $KUBECONFIG, ~/.kube/config, or the
+    service account inside a cluster), else the embedded demo estate; --demo always the demo."""
+    if not settings.demo:
+        from core.backends.kube import connection
+
+        if settings.kubeconfig or connection.kubeconfig_files() or connection.in_cluster():
+            from core.backends.kube import KubeCluster, Target, connect
+
+            target = Target(settings.kubeconfig, settings.context, settings.namespace, settings.all_namespaces)
+            return KubeCluster(connect(target), node_pool_label=settings.node_pool_label)
     from core.backends.sim import SimCluster, parse_scale
 
     return SimCluster(

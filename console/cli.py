@@ -78,7 +78,22 @@ def _settings(args: argparse.Namespace):
     from console import settings
 
     return settings.load(
-        {k: getattr(args, k, None) for k in ("home", "config", "demo", "read_only", "seed", "scale", "user")}
+        {
+            k: getattr(args, k, None)
+            for k in (
+                "home",
+                "config",
+                "demo",
+                "read_only",
+                "seed",
+                "scale",
+                "user",
+                "kubeconfig",
+                "context",
+                "namespace",
+                "all_namespaces",
+            )
+        }
     )
 
 

@@ -38,6 +38,19 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool, own_seed: b
         help="size of a new simulated estate, e.g. nodes=10000,jobs=100000",
     )
     g.add_argument("--as", dest="user", metavar="USER", default=d, help="act as USER in the audit record")
+    g.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        default=d,
+        help="a Kubernetes cluster's kubeconfig (env KUBECONFIG; default ~/.kube/config; none: the demo estate)",
+    )
+    g.add_argument("--context", metavar="NAME", default=d, help="the kubeconfig context (default: its current one)")
+    g.add_argument(
+        "--namespace", "-n", metavar="NS", default=d, help="the namespace (default: the context's, else 'default')"
+    )
+    g.add_argument(
+        "--all-namespaces", "-A", action="store_true", default=d, help="pods, jobs and deployments of every namespace"
+    )
 
 
 def _fmt(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS, default: str = "table") -> None:

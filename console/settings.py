@@ -42,6 +42,13 @@ class Settings:
     # [keys]: binding id -> the keys that replace its own, comma-separated, in Textual's names ("slash,ctrl+f")
     keys: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
+    # a Kubernetes cluster (core/backends/kube): the kubeconfig ("": $KUBECONFIG, else ~/.kube/config), its
+    # context ("": the current one), the namespace ("": the context's), or every namespace
+    kubeconfig: str = ""
+    context: str = ""
+    namespace: str = ""
+    all_namespaces: bool = False
+    node_pool_label: str = ""  # the node label naming a node's pool, where it is none of the clouds' own
 
     @property
     def login(self) -> str:
@@ -96,6 +103,12 @@ KEYS: dict[str, type] = {
     "default_role": str,
     "roles": dict,
     "keys": dict,
+    "demo": bool,
+    "kubeconfig": str,
+    "context": str,
+    "namespace": str,
+    "all_namespaces": bool,
+    "node_pool_label": str,
 }
 POLICY_KEYS = {"name": str, "category": str, "min_p_success": float, "max_cost_increase": float}
 

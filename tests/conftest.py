@@ -22,6 +22,11 @@ PINNED_NOW = "2026-11-20T12:00:00Z"
 DB_NAME = "console.db"  # the console's own data
 SIM_DB = "sim.db"  # the simulator's estate (its own store, core/backends/sim)
 
+# In-process tests (the TUI under Pilot, the engine) run on the demo estate, never on a cluster of the
+# developer's: a kubeconfig that is not there, no service account.
+os.environ["KUBECONFIG"] = str(REPO / ".no-such-kubeconfig")
+os.environ.pop("KUBERNETES_SERVICE_HOST", None)
+
 
 def connect(home: Path) -> sqlite3.Connection:
     """The console's store with the simulator's attached: a table name unknown to the first (nodes,
@@ -37,6 +42,9 @@ def isolated_env(root: Path, **extra: str) -> dict[str, str]:
     checkout first on the import path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_CONSOLE_")}
     env.pop("SSH_CLIENT", None)
+    # no cluster of the developer's: a run is on the demo estate unless a test points it at the emulator
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    env["KUBECONFIG"] = str(root / "no-such-kubeconfig")
     # this checkout's code: the venv's editable install points at the main checkout, and `python -m console`
     # run from a temporary directory would otherwise import that one (a worktree's tests testing main)
     env["PYTHONPATH"] = str(REPO)

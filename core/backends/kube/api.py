@@ -1,0 +1,170 @@
+"""The Kubernetes API as JSON, through the official client's ApiClient (its kubeconfig auth, TLS and exec
+plugins) but not its models: a listing of 100,000 pods is parsed as plain dicts, not validated objects.
+
+Every answer the console cannot use becomes one of core/errors' errors with a one-line message: 403 says
+which verb on which resource in which namespace is missing; 404, 409 and 429 are NotFound, Conflict and
+TooManyRequests; 5xx, 429 from the API's own flow control, timeouts and dropped connections are retried
+with backoff and jitter, then reported. Every write the console sends is idempotent (merge patches of
+absolute values, creates of a name chosen beforehand, evictions where 404 means done), so a retry never
+applies a change twice."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+from core.backends.kube.connection import Connection
+from core.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
+
+MERGE_PATCH = "application/merge-patch+json"
+RETRIED = {429, 500, 502, 503, 504}
+
+
+class Api:
+    def __init__(
+        self,
+        conn: Connection,
+        attempts: int = 5,
+        backoff: float = 0.2,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.conn, self.client = conn, conn.api
+        self.attempts, self.backoff, self.timeout, self.sleep = attempts, backoff, timeout, sleep
+        self.on_outcome: Callable[[str | None], None] = lambda problem: None  # the TUI's banner
+
+    # -- verbs -----------------------------------------------------------------------------------------
+    def get(self, path: str, **query: Any) -> dict[str, Any]:
+        return json.loads(self._call("GET", path, query))
+
+    def text(self, path: str, **query: Any) -> str:
+        return self._call("GET", path, query, accept="text/plain").decode("utf-8", errors="replace")
+
+    def pages(self, path: str, limit: int = 500, **query: Any) -> Iterator[list[dict[str, Any]]]:
+        """A list, `limit` items a request (`continue` tokens), as pages; the list's resourceVersion is
+        left in `self.last_version` (for a watch to start from)."""
+        token = None
+        while True:
+            q = {**query, "limit": limit, **({"continue": token} if token else {})}
+            body = json.loads(self._call("GET", path, q))
+            self.last_version = (body.get("metadata") or {}).get("resourceVersion", "")
+            yield body.get("items") or []
+            token = (body.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def items(self, path: str, limit: int = 500, **query: Any) -> Iterator[dict[str, Any]]:
+        for page in self.pages(path, limit, **query):
+            yield from page
+
+    def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return json.loads(self._call("PATCH", path, {}, body, MERGE_PATCH))
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return json.loads(self._call("POST", path, {}, body))
+
+    def delete(self, path: str) -> None:
+        self._call("DELETE", path, {})
+
+    # -- the one way out -------------------------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any],
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> bytes:
+        headers = {"Accept": accept}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        problem = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                # full jitter: many consoles retrying after one outage do not come back in step
+                self.sleep(random.uniform(0, min(5.0, self.backoff * 2**attempt)))
+            try:
+                method_, url, hdrs, payload, _ = self.client.param_serialize(
+                    method,
+                    path,
+                    query_params=[(k, v) for k, v in query.items() if v is not None],
+                    header_params=dict(headers),
+                    body=body,
+                    auth_settings=["BearerToken"],
+                )
+                resp = self.client.call_api(
+                    method_, url, header_params=hdrs, body=payload, _request_timeout=self.timeout
+                )
+                data = resp.read()
+                status = resp.status
+            except Exception as e:  # connection refused, reset, timed out: the API is unreachable now
+                if type(e).__name__ == "ApiException" and getattr(e, "status", None):
+                    status, data = e.status, (e.body or "").encode()
+                else:
+                    problem = (
+                        f"{self.conn.context}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                    )
+                    continue
+            if status < 300:
+                self.on_outcome(None)
+                return data
+            message = _message(data) or f"HTTP {status}"
+            if status in RETRIED and not (status == 429 and path.endswith("/eviction")):
+                problem = f"{self.conn.context}: {method} {path}: {status} {message}"
+                continue
+            self.on_outcome(None)
+            raise _error(status, message, method, path)
+        self.on_outcome(problem)
+        raise ClusterError(f"{problem} (gave up after {self.attempts} attempts)")
+
+
+def _message(data: bytes) -> str:
+    try:
+        return str(json.loads(data).get("message") or "")
+    except (ValueError, AttributeError):
+        return data.decode("utf-8", errors="replace")[:200]
+
+
+def _error(status: int, message: str, method: str, path: str) -> Exception:
+    verb, resource, namespace = describe(method, path)
+    if status == 403:
+        where = f" in namespace {namespace}" if namespace else " (cluster-wide)"
+        return Forbidden(f"forbidden: needs {verb} on {resource}{where} ({message})")
+    if status == 404:
+        return NotFound(f"{resource} {path.rsplit('/', 1)[-1]}: not found ({message})")
+    if status == 409:
+        return Conflict(f"{verb} {resource}: conflict: {message}")
+    if status == 429:
+        return TooManyRequests(message)
+    return ClusterError(f"{verb} {resource}: {status}: {message}")
+
+
+def describe(method: str, path: str) -> tuple[str, str, str]:
+    """The RBAC verb, resource (with its subresource) and namespace of a request, e.g. ("create",
+    "pods/eviction", "jobs") for POST /api/v1/namespaces/jobs/pods/p/eviction."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    parts = parts[2:] if parts[:1] == ["api"] else parts[3:]  # /api/v1/… or /apis/GROUP/VERSION/…
+    namespace = ""
+    if parts[:1] == ["namespaces"] and len(parts) > 2:
+        namespace, parts = parts[1], parts[2:]
+    resource = parts[0] if parts else ""
+    named = len(parts) > 1
+    if len(parts) > 2:
+        resource += "/" + parts[2]
+    verb = {"GET": "get" if named else "list", "PATCH": "patch", "POST": "create", "DELETE": "delete", "PUT": "update"}[
+        method
+    ]
+    if resource.endswith("/eviction") or resource.endswith("/log"):
+        verb = "create" if method == "POST" else "get"
+    return verb, resource, namespace
+
+
+def ns_path(prefix: str, resource: str, namespace: str | None, name: str | None = None) -> str:
+    """/api/v1/namespaces/NS/pods/NAME, or /api/v1/pods across namespaces (namespace None)."""
+    path = prefix + (f"/namespaces/{quote(namespace, safe='')}" if namespace else "") + f"/{resource}"
+    return path + (f"/{quote(name, safe='')}" if name else "")

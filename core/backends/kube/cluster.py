@@ -1,0 +1,567 @@
+"""KubeCluster: the Cluster protocol on a real Kubernetes cluster (the second implementation; see
+core/cluster.py). Nodes, pools (from the clouds' node-group labels), pods, evictions, batch/v1 Jobs and
+the Spark Operator's SparkApplications as job attempts, their logs and events, retries re-created with
+the approved config. What it reads and writes on the cluster is in docs/kubernetes.md."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+from core.backends.kube import mapping as m
+from core.backends.kube.api import Api, ns_path
+from core.backends.kube.connection import Connection
+from core.cluster import PAGE_SIZE
+from core.errors import ClusterError, Conflict, NotFound
+from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, run_of
+
+SPARK = "/apis/sparkoperator.k8s.io/v1beta2"
+BATCH = "/apis/batch/v1"
+CORE = "/api/v1"
+#: the console's labels and annotations on the jobs it re-creates (docs/kubernetes.md)
+JOB_LABEL = "mlops-console.io/job"
+ATTEMPT = "mlops-console.io/attempt"
+RETRY_OF = "mlops-console.io/retry-of"
+KIND = "mlops-console.io/kind"
+INPUT_BYTES = "mlops-console.io/input-bytes"
+#: a batch Job's config as the recommender and the retry see it: the first container's env, and these
+RESOURCE_KEYS = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
+
+
+class KubeCluster:
+    def __init__(self, conn: Connection, node_pool_label: str = "", api: Api | None = None):
+        self.conn = conn
+        self.api = api or Api(conn)
+        self.pool_label = node_pool_label
+        self.name = conn.label
+        self._spark: bool | None = None  # whether the cluster serves SparkApplications (asked once)
+
+    def generation(self) -> Hashable:
+        # No watch cache yet: every read goes to the API, so no two reads are promised equal.
+        return time.monotonic_ns()
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace reads are scoped to; None: all of them."""
+        return None if self.conn.all_namespaces else self.conn.namespace
+
+    # -- nodes and pools -------------------------------------------------------------------------------
+    def _usage(self) -> dict[str, dict[str, float]]:
+        usage: dict[str, dict[str, float]] = defaultdict(lambda: {"pods": 0, "cpu": 0.0, "mem": 0.0})
+        for p in self.api.items(f"{CORE}/pods"):
+            node = (p.get("spec") or {}).get("nodeName")
+            if not node or (p.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            cpu, mem = m.requests(p)
+            u = usage[node]
+            u["pods"] += 1
+            u["cpu"] += cpu
+            u["mem"] += mem
+        return usage
+
+    def list_nodes(self, pool: str | None = None) -> list[Node]:
+        return list(self.iter_nodes(pool))
+
+    def iter_nodes(self, pool: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[Node]:
+        usage = self._usage()
+        for page in self.api.pages(f"{CORE}/nodes", limit=page_size):
+            nodes = sorted(
+                (m.node(o, usage.get(o["metadata"]["name"]), self.pool_label) for o in page), key=lambda n: n.name
+            )
+            yield from (n for n in nodes if pool is None or n.pool == pool)
+
+    def get_node(self, name: str) -> Node:
+        obj = self.api.get(f"{CORE}/nodes/{name}")
+        usage = self._usage()
+        return m.node(obj, usage.get(name), self.pool_label)
+
+    def list_pools(self) -> list[Pool]:
+        by_pool: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for o in self.api.items(f"{CORE}/nodes"):
+            by_pool[m.pool_of((o.get("metadata") or {}).get("labels") or {}, self.pool_label)].append(o)
+        pools = []
+        for name, objs in sorted(by_pool.items()):
+            first = m.node(objs[0], None, self.pool_label)
+            desired = Counter(((o["metadata"].get("annotations") or {}).get(m.DESIRED_CONFIG, "-")) for o in objs)
+            kubelets = sorted({(o.get("status") or {}).get("nodeInfo", {}).get("kubeletVersion", "") for o in objs})
+            pools.append(
+                Pool(
+                    name=name,
+                    instance_type=first.labels.get("node.kubernetes.io/instance-type", "-"),
+                    desired_kubelet=kubelets[-1] if kubelets else "",
+                    desired_config=desired.most_common(1)[0][0],
+                    cpu=first.cpu,
+                    memory_gib=first.memory_gib,
+                    gpus=first.gpus,
+                )
+            )
+        return pools
+
+    def set_pool_desired_config(self, pool: str, version: str) -> None:
+        """The pool's desired config lives on its nodes (an annotation the console owns): each is patched."""
+        names = [n.name for n in self.iter_nodes(pool)]
+        if not names:
+            raise NotFound(f"no pool {pool!r} (no node carries it)")
+        for name in names:
+            self.api.patch(f"{CORE}/nodes/{name}", {"metadata": {"annotations": {m.DESIRED_CONFIG: version}}})
+
+    def patch_node(
+        self,
+        name: str,
+        *,
+        unschedulable: bool | None = None,
+        labels: dict[str, str] | None = None,
+        taints: list[dict[str, str]] | None = None,
+        config_version: str | None = None,
+    ) -> None:
+        body: dict[str, Any] = {}
+        if unschedulable is not None:
+            body.setdefault("spec", {})["unschedulable"] = unschedulable or None  # false: the field goes, as kubectl
+        if labels is not None or config_version is not None:
+            new = dict(labels) if labels is not None else None
+            current = self.api.get(f"{CORE}/nodes/{name}")["metadata"].get("labels") or {}
+            if new is None:
+                new = dict(current)
+            if config_version is not None:
+                new[m.CONFIG_LABEL] = config_version
+            # a merge patch merges maps: the labels that go are set to null
+            body.setdefault("metadata", {})["labels"] = {**{k: None for k in current if k not in new}, **new}
+        if taints is not None:
+            body.setdefault("spec", {})["taints"] = taints or None  # a merge patch replaces a list whole
+        if body:
+            self.api.patch(f"{CORE}/nodes/{name}", body)
+
+    def apply_node_config(self, name: str, version: str) -> None:
+        """Kubernetes has no node-config API: the console records the version on the node's label, for the
+        node agent that applies configs (outside the console) to act on; see docs/kubernetes.md."""
+        self.patch_node(name, config_version=version)
+
+    # -- pods ------------------------------------------------------------------------------------------
+    def list_pods(self, node: str | None = None) -> list[Pod]:
+        query = {"fieldSelector": f"spec.nodeName={node}"} if node else {}
+        pods = [m.pod(o) for o in self.api.items(f"{CORE}/pods", **query)]
+        # (a server that ignores the field selector still gets the right answer)
+        return sorted((p for p in pods if node is None or p.node == node), key=lambda p: (p.namespace, p.name))
+
+    def evict(self, namespace: str, pod: str, grace_seconds: int = 30) -> None:
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": pod, "namespace": namespace},
+            "deleteOptions": {"gracePeriodSeconds": grace_seconds},
+        }
+        try:
+            self.api.create(ns_path(CORE, "pods", namespace, pod) + "/eviction", body)
+        except NotFound:
+            pass  # gone already (this eviction's retry, or its controller's doing): what an eviction wants
+
+    # -- model deployments -----------------------------------------------------------------------------
+    def list_deployments(self) -> list[ModelDeployment]:
+        return []
+
+    def get_deployment(self, name: str) -> ModelDeployment:
+        raise NotFound(f"no model deployment {name!r} (model deployments on Kubernetes: not yet)")
+
+    def deployment_metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
+        return []
+
+    def _no_rollouts(self, *args: Any, **kwargs: Any) -> None:
+        raise ClusterError("rollouts on Kubernetes are not supported yet (docs/kubernetes.md)")
+
+    add_revision = set_canary_weight = promote_revision = abort_revision = _no_rollouts
+
+    def known_model_versions(self) -> list[ModelVersion]:
+        return []
+
+    # -- jobs and their attempts -------------------------------------------------------------------------
+    def _spark_served(self) -> bool:
+        if self._spark is None:
+            try:
+                self.api.get(SPARK)
+                self._spark = True
+            except NotFound:
+                self._spark = False
+        return self._spark
+
+    def _objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """("job" | "spark", object) of every batch Job and SparkApplication in scope."""
+        for o in self.api.items(ns_path(BATCH, "jobs", self.namespace)):
+            yield "job", o
+        if self._spark_served():
+            for o in self.api.items(ns_path(SPARK, "sparkapplications", self.namespace)):
+                yield "spark", o
+
+    def _pods_by_owner(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+        """Pods in scope by the Job that made them ("ns/job-name"), and by "ns/name"."""
+        by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_name: dict[str, dict[str, Any]] = {}
+        for p in self.api.items(ns_path(CORE, "pods", self.namespace)):
+            meta = p.get("metadata") or {}
+            labels = meta.get("labels") or {}
+            ns = meta.get("namespace", "")
+            by_name[f"{ns}/{meta.get('name')}"] = p
+            job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+            if job:
+                by_job[f"{ns}/{job}"].append(p)
+        return by_job, by_name
+
+    def _attempt(self, kind: str, o: dict[str, Any], pods: tuple[dict, dict]) -> Attempt:
+        meta = o.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
+        by_job, by_name = pods
+        if kind == "spark":
+            status = o.get("status") or {}
+            state = ((status.get("applicationState") or {}).get("state") or "SUBMITTED").upper()
+            outcome = {"COMPLETED": "succeeded", "FAILED": "failed", "SUBMISSION_FAILED": "failed"}.get(
+                state, "running"
+            )
+            pod_obj = by_name.get(f"{ns}/{(status.get('driverInfo') or {}).get('podName', '')}")
+            started = status.get("lastSubmissionAttemptTime") or meta.get("creationTimestamp", "")
+            ended = status.get("terminationTime")
+            conf = spark_conf(o)
+            job_kind = "spark"
+        else:
+            status = o.get("status") or {}
+            conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+            outcome = (
+                "failed"
+                if conds.get("Failed") == "True"
+                else "succeeded"
+                if conds.get("Complete") == "True"
+                else "running"
+            )
+            job_pods = sorted(by_job.get(f"{ns}/{name}", []), key=lambda p: p["metadata"].get("creationTimestamp", ""))
+            failed_pods = [p for p in job_pods if m.termination(p)[0]]
+            pod_obj = (failed_pods or job_pods or [None])[-1]
+            started = status.get("startTime") or meta.get("creationTimestamp", "")
+            ended = status.get("completionTime") or next(
+                (c.get("lastTransitionTime") for c in status.get("conditions") or [] if c.get("type") == "Failed"), None
+            )
+            conf = job_conf(o)
+            job_kind = labels.get(KIND) or "python"
+        reason, code = m.termination(pod_obj) if pod_obj else (None, None)
+        if kind == "spark" and outcome == "failed" and not reason:
+            reason = "Error"
+        attempt = int(notes.get(ATTEMPT) or 1)
+        return Attempt(
+            job_id=labels.get(JOB_LABEL) or run_of(name, attempt),
+            run_id=self._run_id(ns, name),
+            attempt=attempt,
+            submitted_at=started,
+            kind=job_kind,
+            input_bytes=int(notes.get(INPUT_BYTES) or 0),
+            conf=conf,
+            status=outcome,
+            runtime_seconds=_seconds(started, ended),
+            cost=0.0,
+            log_tail=None,
+            node=((pod_obj or {}).get("spec") or {}).get("nodeName"),
+            exit_code=code,
+            reason=reason,
+            extra={"namespace": ns, "object": "SparkApplication" if kind == "spark" else "Job"},
+        )
+
+    def _run_id(self, namespace: str, name: str) -> str:
+        return name if namespace == self.conn.namespace else f"{namespace}/{name}"
+
+    def _locate(self, run_id: str) -> tuple[str, str]:
+        ns, _, name = run_id.rpartition("/")
+        return ns or self.conn.namespace, name
+
+    def list_jobs(self) -> list[Job]:
+        by_job: dict[str, list[Attempt]] = defaultdict(list)
+        for a in self.list_attempts():
+            by_job[a.job_id].append(a)
+        jobs = []
+        for job_id, attempts in sorted(by_job.items()):
+            last = attempts[0]
+            jobs.append(
+                Job(
+                    job_id,
+                    last.kind,
+                    str(last.extra.get("namespace", "")),
+                    "-",
+                    last.status,
+                    last.run_id,
+                    last.submitted_at,
+                    len(attempts),
+                    sum(a.status == "failed" for a in attempts),
+                )
+            )
+        return jobs
+
+    def list_attempts(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[Attempt]:
+        pods = self._pods_by_owner()
+        out = [self._attempt(kind, o, pods) for kind, o in self._objects()]
+        out = [
+            a
+            for a in out
+            if (failed is None or (a.status == "failed") == failed)
+            and job_id in (None, a.job_id)
+            and (since is None or a.submitted_at >= since)
+        ]
+        out.sort(key=lambda a: (a.submitted_at, a.run_id), reverse=True)
+        return out[:limit] if limit else out
+
+    def iter_attempts(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[Attempt]:
+        # newest first needs every object read first: the API lists in name order
+        yield from self.list_attempts(failed=failed, job_id=job_id, since=since, limit=limit)
+
+    def iter_attempt_records(
+        self,
+        *,
+        failed: bool | None = None,
+        job_id: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        for a in self.iter_attempts(failed=failed, job_id=job_id, since=since, limit=limit):
+            yield a.to_record()
+
+    def _object(self, run_id: str) -> tuple[str, dict[str, Any]]:
+        ns, name = self._locate(run_id)
+        try:
+            return "job", self.api.get(ns_path(BATCH, "jobs", ns, name))
+        except NotFound:
+            if self._spark_served():
+                try:
+                    return "spark", self.api.get(ns_path(SPARK, "sparkapplications", ns, name))
+                except NotFound:
+                    pass
+        raise NotFound(f"no job attempt with run_id {run_id!r} (no Job or SparkApplication {name} in {ns})")
+
+    def get_attempt(self, run_id: str) -> Attempt:
+        kind, o = self._object(run_id)
+        return self._attempt(kind, o, self._pods_by_owner())
+
+    def _pod_of(self, run_id: str) -> tuple[str, str] | None:
+        kind, o = self._object(run_id)
+        ns = o["metadata"].get("namespace", "")
+        if kind == "spark":
+            pod = ((o.get("status") or {}).get("driverInfo") or {}).get("podName")
+            return (ns, pod) if pod else None
+        by_job, _ = self._pods_by_owner()
+        pods = sorted(
+            by_job.get(f"{ns}/{o['metadata']['name']}", []), key=lambda p: p["metadata"].get("creationTimestamp", "")
+        )
+        failed = [p for p in pods if m.termination(p)[0]]
+        chosen = (failed or pods or [None])[-1]
+        return (ns, chosen["metadata"]["name"]) if chosen else None
+
+    def attempt_log(self, run_id: str) -> str:
+        where = self._pod_of(run_id)
+        if where is None:
+            return ""
+        try:
+            return self.api.text(ns_path(CORE, "pods", *where) + "/log")
+        except NotFound:
+            return ""  # the pod is gone (garbage-collected): its log with it
+
+    def attempt_log_tail(self, run_id: str, lines: int, max_bytes: int) -> str:
+        where = self._pod_of(run_id)
+        if where is None:
+            return ""
+        try:
+            text = self.api.text(ns_path(CORE, "pods", *where) + "/log", tailLines=lines, limitBytes=max_bytes)
+        except NotFound:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])[-max_bytes:]
+
+    def attempt_events(self, run_id: str) -> list[str]:
+        kind, o = self._object(run_id)
+        ns, name = o["metadata"].get("namespace", ""), o["metadata"]["name"]
+        where = self._pod_of(run_id)
+        names = {name, where[1] if where else ""}
+        out = []
+        for e in self.api.items(ns_path(CORE, "events", ns)):
+            inv = e.get("involvedObject") or {}
+            if inv.get("name") in names:
+                out.append(
+                    f"{e.get('type', '')} {e.get('reason', '')} {str(inv.get('kind', '')).lower()}/{inv.get('name')}"
+                    f" {e.get('message', '')}".strip()
+                )
+        return out
+
+    def submit_retry(self, run_id: str, conf: dict[str, str]) -> Attempt:
+        """The Job or SparkApplication made again under the name `<run>-<N+1>` with `conf`, labelled with
+        its job and annotated with the attempt it retries. The name is the idempotency key: a retry sent
+        twice (a timeout, a resumed operation) finds the first one and returns it."""
+        shown = self.get_attempt(run_id)
+        if shown.status != "failed":
+            raise Conflict(f"attempt {run_id} did not fail ({shown.status}): nothing to retry")
+        kind, o = self._object(run_id)
+        ns, name = self._locate(run_id)
+        base = run_of(name, shown.attempt)
+        n = shown.attempt + 1
+        new_name = f"{base}-{n}"
+        body = retry_body(kind, o, new_name, conf, shown.job_id, n, run_id)
+        path = ns_path(SPARK if kind == "spark" else BATCH, "sparkapplications" if kind == "spark" else "jobs", ns)
+        try:
+            self.api.create(path, body)
+        except Conflict:
+            existing = self.api.get(f"{path}/{new_name}")
+            if (existing["metadata"].get("annotations") or {}).get(RETRY_OF) != run_id:
+                raise Conflict(f"{new_name} exists in {ns} and is not a retry of {run_id}: not overwritten") from None
+        return self.get_attempt(self._run_id(ns, new_name))
+
+    # -- what the audit records and a rollback writes back ----------------------------------------------
+    def snapshot(self, resource: str, name: str, namespace: str | None = None) -> Any:
+        if resource == "node":
+            try:
+                n = self.get_node(name)
+            except NotFound:
+                return None
+            return {
+                "unschedulable": n.unschedulable,
+                "labels": n.labels,
+                "taints": n.taints,
+                "config_version": n.config_version,
+                "kubelet_version": n.kubelet_version,
+            }
+        if resource == "pool":
+            pool = next((p for p in self.list_pools() if p.name == name), None)
+            return (
+                None
+                if pool is None
+                else {"desired_config": pool.desired_config, "desired_kubelet": pool.desired_kubelet}
+            )
+        if resource == "pod":
+            try:
+                p = m.pod(self.api.get(ns_path(CORE, "pods", namespace, name)))
+            except NotFound:
+                return None
+            return {"node": p.node, "phase": p.phase, "owner": p.owner}
+        if resource == "deployment":
+            return None
+        raise ValueError(f"no snapshots of {resource!r}")
+
+    def restore(self, resource: str, name: str, snap: Any, namespace: str | None = None) -> None:
+        if resource == "node":
+            self.patch_node(name, unschedulable=snap["unschedulable"], labels=snap["labels"], taints=snap["taints"])
+        elif resource == "pool":
+            self.set_pool_desired_config(name, snap["desired_config"])
+        elif resource == "pod":
+            if snap is None:
+                raise ClusterError(f"pod {namespace}/{name} did not exist before; it cannot be restored to nothing")
+            try:
+                self.api.get(ns_path(CORE, "pods", namespace, name))
+            except NotFound:
+                raise ClusterError(
+                    f"pod {namespace}/{name} was evicted; its controller {snap.get('owner') or ''} recreates it"
+                ) from None
+        else:
+            raise ValueError(f"cannot restore {resource!r}")
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    from core import clock
+
+    if not start or not end:
+        return 0.0
+    return max(0.0, (clock.parse_ts(end) - clock.parse_ts(start)).total_seconds())
+
+
+def spark_conf(o: dict[str, Any]) -> dict[str, str]:
+    """A SparkApplication's config as spark-submit would see it: sparkConf, and the driver's and
+    executors' cores, memory and instances as their spark.* keys."""
+    spec = o.get("spec") or {}
+    conf = {str(k): str(v) for k, v in (spec.get("sparkConf") or {}).items()}
+    driver, executor = spec.get("driver") or {}, spec.get("executor") or {}
+    for key, value in (
+        ("spark.driver.cores", driver.get("cores")),
+        ("spark.driver.memory", driver.get("memory")),
+        ("spark.executor.cores", executor.get("cores")),
+        ("spark.executor.memory", executor.get("memory")),
+        ("spark.executor.instances", executor.get("instances")),
+    ):
+        if value is not None:
+            conf.setdefault(key, str(value))
+    return conf
+
+
+def job_conf(o: dict[str, Any]) -> dict[str, str]:
+    """A batch Job's config: its first container's environment and its resources (requests.cpu, …)."""
+    containers = ((((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")) or [{}]
+    c = containers[0]
+    conf = {e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e and "valueFrom" not in e}
+    res = c.get("resources") or {}
+    for key in RESOURCE_KEYS:
+        kind, what = key.split(".")
+        if (res.get(kind) or {}).get(what) is not None:
+            conf[key] = str(res[kind][what])
+    return conf
+
+
+_SPARK_FIELDS = {
+    "spark.driver.cores": ("driver", "cores", int),
+    "spark.driver.memory": ("driver", "memory", str),
+    "spark.executor.cores": ("executor", "cores", int),
+    "spark.executor.memory": ("executor", "memory", str),
+    "spark.executor.instances": ("executor", "instances", int),
+}
+
+
+def retry_body(
+    kind: str, o: dict[str, Any], name: str, conf: dict[str, str], job_id: str, n: int, of: str
+) -> dict[str, Any]:
+    """The object to create for a retry: the original's spec with `conf` applied, without what the API
+    server and the controllers own (status, uid, the Job's selector and controller labels)."""
+    body = copy.deepcopy(o)
+    body.pop("status", None)
+    meta = body["metadata"]
+    body["metadata"] = {
+        "name": name,
+        "namespace": meta.get("namespace"),
+        "labels": {**(meta.get("labels") or {}), JOB_LABEL: job_id},
+        "annotations": {**(meta.get("annotations") or {}), ATTEMPT: str(n), RETRY_OF: of},
+    }
+    for k in ("controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"):
+        body["metadata"]["labels"].pop(k, None)
+    spec = body.setdefault("spec", {})
+    if kind == "spark":
+        spark = dict(spec.get("sparkConf") or {})
+        for key, value in conf.items():
+            if key in _SPARK_FIELDS:
+                part, field, cast = _SPARK_FIELDS[key]
+                spec.setdefault(part, {})[field] = cast(value) if cast is str else int(float(value))
+                spark.pop(key, None)
+            else:
+                spark[key] = str(value)
+        spec["sparkConf"] = spark
+        return body
+    spec.pop("selector", None)  # the Job controller sets a new one
+    template = spec.setdefault("template", {})
+    tlabels = template.setdefault("metadata", {}).get("labels") or {}
+    for k in ("controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"):
+        tlabels.pop(k, None)
+    template["metadata"]["labels"] = tlabels
+    c = template.setdefault("spec", {}).setdefault("containers", [{}])[0]
+    env = {e["name"]: e for e in c.get("env") or [] if "name" in e}
+    for key, value in conf.items():
+        if key in RESOURCE_KEYS:
+            part, what = key.split(".")
+            c.setdefault("resources", {}).setdefault(part, {})[what] = str(value)
+        else:
+            env[key] = {"name": key, "value": str(value)}
+    c["env"] = list(env.values())
+    return body
