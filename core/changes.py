@@ -146,7 +146,9 @@ class Changes:
         """Cordon, then evict every pod through the Eviction API (429 → back off and retry) until the node
         is empty or the timeout passes. Each eviction is an audited change of its own."""
         self.cordon(node, user, **notes)
-        pods = self.cluster.list_pods(node)
+        # a mirror (static) pod is the kubelet's, from a file on the node: the API cannot evict it (kubectl
+        # drain leaves it too)
+        pods = [p for p in self.cluster.list_pods(node) if not p.owner.startswith("Node/")]
         blockers = []
         if not opts.ignore_daemonsets:
             blockers += [p for p in pods if p.owner.startswith("DaemonSet/")]

@@ -91,10 +91,13 @@ class Rollouts:
     def _limits(self, deployment: str, analysis: dict[str, float]) -> dict[str, Any]:
         """The analysis's success conditions: those given, or derived from the stable revision's metrics."""
         stable = self.cluster.deployment_metrics(deployment, minutes=int(analysis["window_minutes"]))
+        # a cluster whose serving metrics the console cannot read: the limits given, else the loosest
+        # defaults (each step then waits for a person: see run())
+        errors = [p.error_rate for p in stable] or [0.01]
+        p99 = [p.p99_ms for p in stable] or [1000.0]
         return {
-            "max_error_rate": analysis.get("max_error_rate")
-            or max(0.01, 3 * statistics.median(p.error_rate for p in stable)),
-            "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p.p99_ms for p in stable), 1),
+            "max_error_rate": analysis.get("max_error_rate") or max(0.01, 3 * statistics.median(errors)),
+            "max_p99_ms": analysis.get("max_p99_ms") or round(1.5 * statistics.median(p99), 1),
             "window_minutes": int(analysis["window_minutes"]),
             "failure_limit": int(analysis["failure_limit"]),
         }
@@ -204,8 +207,11 @@ class Rollouts:
                 return op
             if p["pause"]:
                 time.sleep(p["pause"])
-            promoted = False  # a promotion moves one step
             result = self.analyse(dep_name, canary, p["analysis"])
+            if result["measurements"] == 0 and promoted:
+                # nothing to judge the canary by (no serving metrics): the operator's promotion is the judgement
+                result = {**result, "passed": True, "summary": f"no metrics to analyse; promoted by {user}"}
+            promoted = False  # a promotion moves one step
             op["results"] = (op.get("results") or []) + [{"step": i, "weight": step["weight"], **result}]
             self.ops.save(op, results=op["results"])
             progress(
@@ -226,6 +232,14 @@ class Rollouts:
         failure limit of bad measurements."""
         pts = self.cluster.deployment_metrics(deployment, minutes=int(limits["window_minutes"]), revision=revision)
         bad = [p for p in pts if p.error_rate > limits["max_error_rate"] or p.p99_ms > limits["max_p99_ms"]]
+        if not pts:
+            return {
+                "passed": False,
+                "measurements": 0,
+                "failures": 0,
+                "at": clock.iso(clock.now()),
+                "summary": f"no metrics for r{revision} in the last {limits['window_minutes']} min: nothing to judge",
+            }
         err = statistics.mean(p.error_rate for p in pts)
         p99 = statistics.median(p.p99_ms for p in pts)
         return {

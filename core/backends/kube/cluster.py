@@ -14,6 +14,7 @@ from typing import Any
 from core.backends.kube import mapping as m
 from core.backends.kube.api import Api, ns_path
 from core.backends.kube.connection import Connection
+from core.backends.kube.deployments import Deployments
 from core.cluster import PAGE_SIZE
 from core.errors import ClusterError, Conflict, NotFound
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, run_of
@@ -38,6 +39,7 @@ class KubeCluster:
         self.pool_label = node_pool_label
         self.name = conn.label
         self._spark: bool | None = None  # whether the cluster serves SparkApplications (asked once)
+        self.deployments = Deployments(self.api, self.namespace)
 
     def generation(self) -> Hashable:
         # No watch cache yet: every read goes to the API, so no two reads are promised equal.
@@ -158,23 +160,44 @@ class KubeCluster:
         except NotFound:
             pass  # gone already (this eviction's retry, or its controller's doing): what an eviction wants
 
-    # -- model deployments -----------------------------------------------------------------------------
+    # -- model deployments (core/backends/kube/deployments.py) ---------------------------------------------
     def list_deployments(self) -> list[ModelDeployment]:
-        return []
+        return self.deployments.list()
 
     def get_deployment(self, name: str) -> ModelDeployment:
-        raise NotFound(f"no model deployment {name!r} (model deployments on Kubernetes: not yet)")
+        return self.deployments.get(name)
 
     def deployment_metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
-        return []
+        return []  # serving metrics come from Prometheus, not the API server
 
-    def _no_rollouts(self, *args: Any, **kwargs: Any) -> None:
-        raise ClusterError("rollouts on Kubernetes are not supported yet (docs/kubernetes.md)")
+    def add_revision(self, deployment: str, number: int, model: str, model_version: int, image: str) -> None:
+        self.deployments.add_revision(deployment, number, model, model_version, image)
 
-    add_revision = set_canary_weight = promote_revision = abort_revision = _no_rollouts
+    def set_canary_weight(self, deployment: str, number: int, weight: int) -> None:
+        self.deployments.set_weight(deployment, number, weight)
+
+    def promote_revision(self, deployment: str, number: int) -> None:
+        self.deployments.promote(deployment, number)
+
+    def abort_revision(self, deployment: str, number: int) -> None:
+        self.deployments.abort(deployment, number)
 
     def known_model_versions(self) -> list[ModelVersion]:
-        return []
+        """What the model Deployments serve, for the registry to adopt."""
+        out = {}
+        for d in self.list_deployments():
+            for r in d.revisions:
+                if r.status in ("active", "canary") and r.model:
+                    out[(r.model, r.model_version)] = ModelVersion(
+                        r.model,
+                        r.model_version,
+                        "production" if r.status == "active" else "staging",
+                        r.created_at,
+                        "unknown",
+                        "",
+                        {"image": r.image},
+                    )
+        return list(out.values())
 
     # -- jobs and their attempts -------------------------------------------------------------------------
     def _spark_served(self) -> bool:
@@ -452,7 +475,7 @@ class KubeCluster:
                 return None
             return {"node": p.node, "phase": p.phase, "owner": p.owner}
         if resource == "deployment":
-            return None
+            return self.deployments.snapshot(name)
         raise ValueError(f"no snapshots of {resource!r}")
 
     def restore(self, resource: str, name: str, snap: Any, namespace: str | None = None) -> None:
@@ -469,6 +492,8 @@ class KubeCluster:
                 raise ClusterError(
                     f"pod {namespace}/{name} was evicted; its controller {snap.get('owner') or ''} recreates it"
                 ) from None
+        elif resource == "deployment":
+            self.deployments.restore(name, snap)
         else:
             raise ValueError(f"cannot restore {resource!r}")
 
