@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -97,7 +98,7 @@ class ConsoleApp(App):
         if isinstance(self.screen, DashboardScreen) and not self.screen.board.panels:
             self.screen.refresh_data()
 
-    def on_mount(self) -> None:
+    def _set_sub_title(self) -> None:
         self.sub_title = " · ".join(
             filter(
                 None,
@@ -108,6 +109,9 @@ class ConsoleApp(App):
                 ],
             )
         )
+
+    def on_mount(self) -> None:
+        self._set_sub_title()
         self.set_interval(self.settings.refresh_seconds, self.refresh_active)
         if self.engine.can("autofix-reconcile"):
             self.set_interval(self.settings.reconcile_seconds, self.reconcile)
@@ -198,11 +202,81 @@ class ConsoleApp(App):
             if word == view or word in aliases:
                 self.switch_view(view)
                 return
+        arg = command.split(maxsplit=1)[1].strip() if len(command.split()) > 1 else ""
+        if word in ("ctx", "context", "contexts"):
+            self.pick_context(arg)
+            return
+        if word in ("ns", "namespace", "namespaces"):
+            self.pick_namespace(arg)
+            return
         self.notify(
-            f"unknown command :{command} — try {', '.join(':' + v for v in VIEWS)} (tab completes)",
+            f"unknown command :{command} — try {', '.join(':' + v for v in VIEWS)}, :ctx, :ns (tab completes)",
             severity="error",
             markup=False,
         )
+
+    # -- contexts and namespaces (k9s's :ctx and :ns) -----------------------------------------------
+    def pick_context(self, name: str = "") -> None:
+        from screens.overlays import Picker
+
+        try:
+            rows, current = self.engine.contexts()
+        except ConsoleError as e:
+            self.notify(str(e), severity="error", markup=False)
+            return
+        if not rows:
+            self.notify("not on a Kubernetes cluster (the demo estate): no contexts", markup=False)
+            return
+        if name:
+            self.retarget(context=name, namespace="")
+            return
+        items = [(r["name"], f"{r['name']}  cluster {r['cluster']}, namespace {r['namespace']}") for r in rows]
+        self.push_screen(
+            Picker("contexts (enter switches)", items, current), lambda v: v and self.retarget(context=v, namespace="")
+        )
+
+    def pick_namespace(self, name: str = "") -> None:
+        from screens.overlays import Picker
+
+        if name:
+            self._to_namespace(name)
+            return
+        try:
+            names = self.engine.namespaces()
+        except ConsoleError as e:  # often a user allowed in some namespaces, not to list them all
+            self.notify(f"cannot list the namespaces: {e}; :ns NAME switches to one", severity="error", markup=False)
+            return
+        if not names:
+            self.notify("no namespaces here (the demo estate has none)", markup=False)
+            return
+        current = "all" if self.settings.all_namespaces else self.settings.namespace
+        items = [("all", "all namespaces"), *((n, n) for n in names)]
+        self.push_screen(Picker("namespaces (enter switches)", items, current), lambda v: v and self._to_namespace(v))
+
+    def _to_namespace(self, name: str) -> None:
+        if name == "all":
+            self.retarget(all_namespaces=True)
+        else:
+            self.retarget(namespace=name, all_namespaces=False)
+
+    def retarget(self, **change: Any) -> None:
+        """Connect to another context or namespace: a new engine on the same home; every view reads again.
+        When it cannot connect, the console stays where it was and says why."""
+        try:
+            engine = self.engine.retargeted(**change)
+        except ConsoleError as e:
+            self.notify(f"{e} (still on {self.engine.backend_name})", severity="error", markup=False)
+            return
+        self.engine, self.settings = engine, engine.settings
+        self._set_sub_title()
+        for mode in list(self.MODES):
+            if mode != self.current_mode:
+                self.remove_mode(mode)
+                self.add_mode(mode, self.MODES[mode])
+        refresh = getattr(self.screen, "refresh_data", None)
+        if refresh is not None:
+            refresh(force=True)
+        self.notify(f"now on {engine.backend_name}", markup=False)
 
     def action_help(self) -> None:
         from screens.overlays import HelpScreen

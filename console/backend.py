@@ -39,3 +39,16 @@ def open_cluster(settings: Settings, on_build: Callable[[dict], None] | None = N
         pod_start_seconds=float(os.environ.get("MLOPS_CONSOLE_SIM_POD_START", "2")),
         job_seconds=float(os.environ.get("MLOPS_CONSOLE_SIM_JOB_SECONDS", "20")),
     )
+
+
+def contexts(settings: Settings) -> tuple[list[dict[str, str]], str]:
+    """The kubeconfig's contexts and the one the settings use; ([], "") on the demo estate."""
+    from core.backends.kube import connection
+
+    if settings.demo:
+        return [], ""
+    files = connection.kubeconfig_files(settings.kubeconfig)
+    if not files:
+        return [], ""
+    rows, current = connection.contexts(files)
+    return rows, settings.context or current

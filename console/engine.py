@@ -136,6 +136,28 @@ class Engine:
     def backend_name(self) -> str:
         return self._w.cluster.name
 
+    # -- where the console is connected (Kubernetes contexts and namespaces) ---------------------------
+    def contexts(self) -> tuple[list[dict[str, str]], str]:
+        """The kubeconfig's contexts and the one in use ("" : not on a Kubernetes cluster)."""
+        from console.backend import contexts
+
+        return contexts(self._settings)
+
+    def namespaces(self) -> list[str]:
+        """The cluster's namespaces ([] on a backend without them)."""
+        return list(getattr(self._w.cluster, "list_namespaces", lambda: [])())
+
+    def retargeted(self, **change: Any) -> Engine:
+        """An engine on the same home for another context or namespace (`context=`, `namespace=`,
+        `all_namespaces=`): the TUI's :ctx and :ns. Raises ConsoleError when it cannot connect."""
+        from dataclasses import replace
+
+        return Engine(replace(self._settings, **change))
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     def can(self, action: str) -> bool:
         """Whether this operator may do `action` (an id of console/services/roles.py) here and now."""
         return self._w.can(action)

@@ -279,8 +279,8 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
     def action_open(self) -> None:
         self.board.action_open()
 
-    def refresh_data(self) -> None:
-        self._load()
+    def refresh_data(self, force: bool = False) -> None:
+        self._load()  # (always reads: the dashboard has no generation to compare)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def _load(self) -> None:
@@ -366,12 +366,18 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
         if spark >= SPARK_MIN:
             st.add_column(f"req/s {spark}m", no_wrap=True, overflow="crop", width=spark)
         for d, pts in serving:
-            last = pts[-1]
             cells = [safe_text(d.name)]
             if with_model:
                 cells.append(safe_text(serves[d.name], "dim"))
+            cells.append(states[d.name])
+            if not pts:  # a backend whose serving metrics the console cannot read
+                cells += ["-", "-", "-"]
+                if spark >= SPARK_MIN:
+                    cells.append(Text("no metrics", "dim"))
+                st.add_row(*cells)
+                continue
+            last = pts[-1]
             cells += [
-                states[d.name],
                 f"{last.request_rate:.0f}",
                 f"{last.p99_ms:.0f}",
                 Text(f"{last.error_rate * 100:.2f}", "red" if last.error_rate > 0.01 else ""),

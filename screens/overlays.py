@@ -39,7 +39,9 @@ class CommandLine(ModalScreen[str | None]):
 
     @staticmethod
     def _hint(names: list[str]) -> Text:
-        return Text(f"views: {'  '.join(':' + v for v in names)}   :q quit   tab completes, ↑↓ history")
+        return Text(
+            f"views: {'  '.join(':' + v for v in names)}   :ctx :ns cluster   :q quit   tab completes, ↑↓ history"
+        )
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -177,4 +179,38 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-close", Static).update(Text.assemble((keys, key_style), " close this help"))
 
     def action_dismiss_help(self) -> None:
+        self.dismiss(None)
+
+
+class Picker(ModalScreen[str | None]):
+    """A list to choose one from (k9s's :ctx and :ns): enter picks, esc cancels. `current` is marked."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel")]
+
+    def __init__(self, title: str, items: list[tuple[str, str]], current: str = ""):
+        super().__init__()
+        self.title_, self.items, self.current = title, items, current  # (value, what it shows)
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import OptionList
+        from textual.widgets.option_list import Option
+
+        yield Static(Text(self.title_, "bold"), id="picker-title")
+        yield OptionList(
+            *(Option(Text(("● " if v == self.current else "  ") + shown), id=v) for v, shown in self.items),
+            id="picker",
+        )
+
+    def on_mount(self) -> None:
+        from textual.widgets import OptionList
+
+        options = self.query_one(OptionList)
+        options.focus()
+        at = next((i for i, (v, _) in enumerate(self.items) if v == self.current), 0)
+        options.highlighted = at
+
+    def on_option_list_option_selected(self, event) -> None:  # OptionList.OptionSelected
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
         self.dismiss(None)

@@ -97,7 +97,12 @@ class RolloutsScreen(ViewScreen):
         for d in engine.deployments():
             pts = engine.metrics(d.name, minutes=60)
             series[d.name] = pts
-            last = pts[-1]
+            # no serving metrics (a backend that has none to give): dashes
+            now = (
+                [f"{pts[-1].request_rate:.0f}", f"{pts[-1].p99_ms:.1f}", f"{pts[-1].error_rate * 100:.2f}"]
+                if pts
+                else ["-"] * 3
+            )
             active, canary = d.active, d.canary
             rows.append(
                 (
@@ -111,9 +116,7 @@ class RolloutsScreen(ViewScreen):
                         f"r{canary.number} v{canary.model_version} {canary.weight}%" if canary else "-",
                         f"{d.ready_replicas}/{d.replicas}",
                         status_label(d.status),
-                        f"{last.request_rate:.0f}",
-                        f"{last.p99_ms:.1f}",
-                        f"{last.error_rate * 100:.2f}",
+                        *now,
                     ],
                 )
             )
@@ -129,6 +132,7 @@ class RolloutsScreen(ViewScreen):
         key = self.selected_key()
         pts = self.series.get(key or "")
         if not pts:
+            self.query_one("#metrics", Static).update(Text(f"no serving metrics for {key}" if key else "", "dim"))
             return
         lines = Text()
         span = max(10, min(len(pts), self.size.width - 44))  # as many minutes as fit on one line

@@ -141,6 +141,9 @@ class KubeCluster:
         node agent that applies configs (outside the console) to act on; see docs/kubernetes.md."""
         self.patch_node(name, config_version=version)
 
+    def list_namespaces(self) -> list[str]:
+        return sorted(o["metadata"]["name"] for o in self.api.items(f"{CORE}/namespaces"))
+
     # -- pods ------------------------------------------------------------------------------------------
     def list_pods(self, node: str | None = None) -> list[Pod]:
         query = {"fieldSelector": f"spec.nodeName={node}"} if node else {}
