@@ -1,0 +1,344 @@
+"""The console on a Kubernetes cluster: the real CLI (a subprocess, the official client inside) against the
+emulator over HTTP on 127.0.0.1, and `kubectl` as a second client reading what it wrote."""
+
+from __future__ import annotations
+
+import json
+
+import kube_objects as k
+import pytest
+import yaml
+from conftest import Cli
+from kubeemu import KubeEmulator
+
+OOM_LOG = "Epoch 3/10\nRuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 39.59 GiB total capacity)\n"
+SPARK_OOM_LOG = (
+    "24/11/20 11:02:01 INFO SparkContext: Running Spark version 3.5.3\n"
+    "24/11/20 11:04:10 ERROR Executor: Exception in task 3.0 in stage 2.0 (TID 41)\n"
+    "java.lang.OutOfMemoryError: Java heap space\n"
+    "\tat java.base/java.util.Arrays.copyOf(Arrays.java:3537)\n"
+)
+
+
+@pytest.fixture
+def emu():
+    with KubeEmulator() as e:
+        e.add(
+            k.namespace("default"),
+            k.namespace("jobs"),
+            k.namespace("serving"),
+            k.node("node-1", gpus=4),
+            k.node("node-2", ready=False),
+            k.node("node-3", pool_label=("cloud.google.com/gke-nodepool", "cpu-pool")),
+        )
+        yield e
+
+
+@pytest.fixture
+def kube(emu, tmp_path):
+    """The CLI on the emulator: namespace `jobs` by default, a second context on `serving`."""
+    config = emu.kubeconfig(
+        tmp_path / "kubeconfig", context="emu", namespace="jobs", contexts={"emu-serving": "serving"}
+    )
+    cli = Cli(tmp_path / "cli")
+    home = str(tmp_path / "home")
+
+    def run(*args: str, ok: bool = True):
+        r = cli("--home", home, "--kubeconfig", str(config), *args)
+        if ok:
+            assert r.rc == 0, f"{args} exited {r.rc}: {r.err}"
+            assert "Traceback" not in r.err, r.err
+        return r
+
+    return run
+
+
+def kubectl_json(emu, *args: str) -> dict:
+    r = emu.kubectl(*args, "-o", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+# -- connecting ----------------------------------------------------------------------------------------
+def test_the_kubeconfig_chooses_the_cluster_context_and_namespace(kube):
+    assert "backend: kube:emu (emulator, ns jobs)" in kube("version").out
+    assert "backend: kube:emu-serving (emulator, ns serving)" in kube("--context", "emu-serving", "version").out
+    assert "ns batch" in kube("-n", "batch", "version").out
+    assert "all namespaces" in kube("-A", "version").out
+    assert "backend: sim:demo" in kube("--demo", "version").out  # --demo keeps the embedded estate
+
+
+def test_a_missing_context_or_kubeconfig_is_one_line_and_exit_2(kube, tmp_path):
+    r = kube("--context", "nope", "nodes", "list", ok=False)
+    assert r.rc == 2 and "no context 'nope' (contexts: emu, emu-serving)" in r.err and len(r.err.splitlines()) == 1
+    r = Cli(tmp_path / "c2")("--home", str(tmp_path / "h2"), "--kubeconfig", str(tmp_path / "absent"), "version")
+    assert r.rc == 2 and "--kubeconfig: no such file" in r.err
+
+
+def test_without_a_kubeconfig_the_demo_is_the_default(tmp_path):
+    r = Cli(tmp_path / "c")("--home", str(tmp_path / "h"), "version")
+    assert r.rc == 0 and "backend: sim:demo" in r.out
+
+
+# -- nodes ---------------------------------------------------------------------------------------------
+def test_nodes_are_listed_with_their_pool_and_a_notready_node_as_such(kube, emu):
+    rows = {n["name"]: n for n in json.loads(kube("nodes", "list", "-o", "json").out)}
+    assert set(rows) == {"node-1", "node-2", "node-3"}
+    assert rows["node-1"]["pool"] == "gpu-a100" and rows["node-1"]["gpus"] == 4 and rows["node-1"]["ready"]
+    assert rows["node-3"]["pool"] == "cpu-pool"  # GKE's label
+    assert not rows["node-2"]["ready"]
+    assert "NotReady" in kube("nodes", "list").out
+    seen = kubectl_json(emu, "get", "nodes")
+    assert {i["metadata"]["name"] for i in seen["items"]} == set(rows)
+
+
+def test_cordon_label_and_taint_are_patches_kubectl_sees_and_the_audit_records(kube, emu):
+    kube("nodes", "cordon", "node-1")
+    kube("nodes", "label", "node-1", "team=ml")
+    kube("nodes", "taint", "node-1", "gpu=true:NoSchedule")
+    node = kubectl_json(emu, "get", "node", "node-1")
+    assert node["spec"]["unschedulable"] is True
+    assert node["metadata"]["labels"]["team"] == "ml"
+    assert {"key": "gpu", "value": "true", "effect": "NoSchedule"} in [
+        {x: t[x] for x in ("key", "value", "effect")} for t in node["spec"]["taints"]
+    ]
+    kube("nodes", "uncordon", "node-1")
+    assert not kubectl_json(emu, "get", "node", "node-1")["spec"].get("unschedulable")
+    audit = json.loads(kube("audit", "list", "-o", "json").out)
+    verbs = [(e["verb"], e["object_ref"]["name"]) for e in audit if e["stage"] == "ResponseComplete"]
+    assert {("cordon", "node-1"), ("label", "node-1"), ("taint", "node-1"), ("uncordon", "node-1")} <= set(verbs)
+    # each change sent once: one PATCH of the node per change (cordon, label, taint, uncordon)
+    assert len(emu.requests("PATCH", "/api/v1/nodes/node-1")) == 4
+
+
+def test_drain_evicts_through_the_eviction_api_and_leaves_daemonset_and_mirror_pods(kube, emu):
+    emu.add(
+        k.pod("web-1", "jobs", "node-1", owner_kind="ReplicaSet", owner_name="web-abc", labels={"app": "web"}),
+        k.pod("web-2", "jobs", "node-1", owner_kind="ReplicaSet", owner_name="web-abc", labels={"app": "web"}),
+        k.pod("fluent-x", "kube-system", "node-1", daemonset=True),
+        k.pod("kube-proxy-node-1", "kube-system", "node-1", mirror=True),
+        k.pod("other", "jobs", "node-3"),
+    )
+    r = kube("nodes", "drain", "node-1", ok=False)
+    assert r.rc == 2 and "DaemonSet" in r.err  # refused, as kubectl drain does without --ignore-daemonsets
+    kube("nodes", "drain", "node-1", "--ignore-daemonsets")
+    left = {
+        (p["metadata"]["namespace"], p["metadata"]["name"]) for p in kubectl_json(emu, "get", "pods", "-A")["items"]
+    }
+    assert left == {("kube-system", "fluent-x"), ("kube-system", "kube-proxy-node-1"), ("jobs", "other")}
+    evictions = [s.path for s in emu.requests("POST") if s.path.endswith("/eviction")]
+    assert sorted(evictions) == [
+        "/api/v1/namespaces/jobs/pods/web-1/eviction",
+        "/api/v1/namespaces/jobs/pods/web-2/eviction",
+    ]
+    assert kubectl_json(emu, "get", "node", "node-1")["spec"]["unschedulable"] is True
+
+
+def test_a_disruption_budget_holds_the_drain_until_its_timeout_and_nothing_is_deleted(kube, emu):
+    emu.add(
+        k.pod("api-1", "serving", "node-1", owner_kind="ReplicaSet", owner_name="api-x", labels={"app": "api"}),
+        k.pdb("api", "serving", {"app": "api"}, min_available=1),
+    )
+    r = kube("nodes", "drain", "node-1", "--timeout", "1", ok=False)
+    assert r.rc != 0 and "timed out" in r.err and "stays cordoned" in r.err
+    assert emu.get("v1/pods", "serving", "api-1") is not None
+    assert len([s for s in emu.requests("POST") if s.path.endswith("api-1/eviction")]) >= 2  # retried
+
+
+# -- jobs: triage and retries ----------------------------------------------------------------------------
+def _failed_job(emu):
+    j = k.job("train-ranker-x1", "jobs", env={"BATCH_SIZE": "256"}, failed=True, memory="16Gi")
+    p = k.job_pod(j, node="node-1", terminated=("OOMKilled", 137))
+    emu.add(j, p)
+    emu.set_log("jobs", p["metadata"]["name"], OOM_LOG)
+    return j, p
+
+
+def _failed_spark(emu):
+    app = k.spark_application(
+        "etl-daily-20261120",
+        "jobs",
+        spark_conf={"spark.sql.shuffle.partitions": "200"},
+        executor_memory="4g",
+        executor_instances=10,
+        state="FAILED",
+        error="driver container failed with ExitCode: 1, Reason: Error",
+    )
+    driver = k.spark_driver_pod(app, node="node-3", terminated=("Error", 1))
+    emu.add(app, driver)
+    emu.set_log("jobs", driver["metadata"]["name"], SPARK_OOM_LOG)
+    return app, driver
+
+
+def test_a_failed_job_and_a_failed_spark_application_are_triaged_from_pod_status_and_logs(kube, emu):
+    _failed_job(emu)
+    _failed_spark(emu)
+    rows = {r["run_id"]: r for r in json.loads(kube("jobs", "list", "--failed", "-o", "json").out)}
+    job = rows["train-ranker-x1"]
+    assert job["reason"] == "OOMKilled" and job["exit_code"] == 137 and job["category"] == "memory_exceeded"
+    assert job["conf"]["BATCH_SIZE"] == "256" and job["conf"]["requests.memory"] == "16Gi"
+    spark = rows["etl-daily-20261120"]
+    assert spark["kind"] == "spark" and spark["category"] == "memory_exceeded"
+    assert "OutOfMemoryError" in spark["evidence"]
+    assert spark["conf"]["spark.executor.memory"] == "4g" and spark["conf"]["spark.executor.instances"] == "10"
+    assert "CUDA out of memory" in kube("jobs", "logs", "train-ranker-x1").out
+
+
+def test_an_approved_retry_is_created_with_the_new_config_once_and_linked_to_the_original(kube, emu):
+    _failed_job(emu)
+    kube("autofix", "reconcile")
+    queue = json.loads(kube("autofix", "queue", "-o", "json").out)
+    (s,) = [q for q in queue if q["run_id"] == "train-ranker-x1"]
+    kube("autofix", "edit", str(s["id"]), "limits.memory=24Gi", "BATCH_SIZE=128")
+    kube("autofix", "approve", str(s["id"]))
+    retry = kubectl_json(emu, "get", "job", "train-ranker-x1-2", "-n", "jobs")
+    container = retry["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["memory"] == "24Gi"
+    assert {"name": "BATCH_SIZE", "value": "128"} in container["env"]
+    assert retry["metadata"]["annotations"]["mlops-console.io/retry-of"] == "train-ranker-x1"
+    assert retry["metadata"]["labels"]["mlops-console.io/job"] == "train-ranker-x1"
+    assert len([s for s in emu.requests("POST") if s.path == "/apis/batch/v1/namespaces/jobs/jobs"]) == 1
+    audit = json.loads(kube("audit", "list", "-o", "json").out)
+    done = [e for e in audit if e["verb"] == "retry" and e["stage"] == "ResponseComplete"]
+    assert [e["object_ref"]["name"] for e in done] == ["train-ranker-x1"] and done[0]["user"]
+
+
+# -- faults ----------------------------------------------------------------------------------------------
+def test_forbidden_is_one_line_naming_verb_resource_and_namespace(kube, emu):
+    emu.fail("patch", "v1/nodes", "node-1", status=403, times=None)
+    r = kube("nodes", "cordon", "node-1", ok=False)
+    assert r.rc == 3 and "forbidden: needs patch on nodes (cluster-wide)" in r.err and len(r.err.splitlines()) == 1
+    emu.clear_faults()
+    emu.fail("list", "batch/v1/jobs", status=403, times=None)
+    r = kube("jobs", "list", ok=False)
+    assert r.rc == 3 and "forbidden: needs list on jobs in namespace jobs" in r.err
+
+
+def test_server_errors_are_retried_and_a_write_is_applied_once(kube, emu):
+    emu.fail("list", "v1/nodes", status=500, times=2)
+    assert len(json.loads(kube("nodes", "list", "-o", "json").out)) == 3
+    emu.fail("patch", "v1/nodes", "node-2", status=503, times=1)
+    kube("nodes", "cordon", "node-2")
+    assert kubectl_json(emu, "get", "node", "node-2")["spec"]["unschedulable"] is True
+    patches = emu.requests("PATCH", "/api/v1/nodes/node-2")
+    assert len(patches) == 2  # the one answered 503 changed nothing; the one that passed, once
+
+
+def test_a_server_that_keeps_failing_is_reported_not_a_traceback(kube, emu):
+    emu.fail("list", "v1/nodes", status=500, times=None)
+    r = kube("nodes", "list", ok=False)
+    assert r.rc == 1 and "gave up after 5 attempts" in r.err and "Traceback" not in r.err
+
+
+def test_a_conflict_on_a_retry_of_another_run_is_not_overwritten(kube, emu):
+    _failed_job(emu)
+    emu.add(k.job("train-ranker-x1-2", "jobs"))  # someone else's job of that name
+    kube("autofix", "reconcile")
+    (s,) = [q for q in json.loads(kube("autofix", "queue", "-o", "json").out) if q["run_id"] == "train-ranker-x1"]
+    kube("autofix", "edit", str(s["id"]), "limits.memory=24Gi")
+    r = kube("autofix", "approve", str(s["id"]), ok=False)
+    assert r.rc != 0 and "is not a retry of train-ranker-x1" in r.err
+    assert "mlops-console.io/retry-of" not in (
+        emu.get("batch/v1/jobs", "jobs", "train-ranker-x1-2")["metadata"].get("annotations") or {}
+    )
+
+
+# -- rollouts --------------------------------------------------------------------------------------------
+def test_a_rollout_starts_a_canary_promotes_and_rolls_back_with_kubectl_seeing_each_step(kube, emu, tmp_path):
+    emu.add(
+        k.deployment(
+            "fraud-scorer",
+            "jobs",
+            labels={
+                "app": "fraud-scorer",
+                "mlops-console.io/model": "fraud-xgb",
+                "mlops-console.io/model-version": "8",
+            },
+            replicas=4,
+            image="registry.internal/serving/fraud-xgb:8",
+        )
+    )
+    assert "fraud-xgb" in kube("models", "list").out  # what the cluster serves is adopted by the registry
+    from console.engine import Engine
+    from console.settings import load
+
+    engine = Engine(load({"home": str(tmp_path / "home"), "kubeconfig": str(tmp_path / "kubeconfig")}))
+    engine._w.registry.register(
+        "fraud-xgb",
+        user="me",
+        framework="xgboost",
+        sha256="1" * 64,
+        params={},
+        metrics={},
+        data_digest="d",
+        created_at="2026-11-20T11:30:00Z",
+    )
+    del engine
+    kube("rollouts", "start", "fraud-scorer", "fraud-xgb", "9", "--steps", "25,100")
+    canary = kubectl_json(emu, "get", "deployment", "fraud-scorer-canary", "-n", "jobs")
+    stable = kubectl_json(emu, "get", "deployment", "fraud-scorer", "-n", "jobs")
+    assert canary["spec"]["template"]["spec"]["containers"][0]["image"].endswith("fraud-xgb:9")
+    assert (canary["spec"]["replicas"], stable["spec"]["replicas"]) == (1, 3)  # 25 % of 4
+    kube("rollouts", "promote", "fraud-scorer")
+    stable = kubectl_json(emu, "get", "deployment", "fraud-scorer", "-n", "jobs")
+    assert stable["spec"]["template"]["spec"]["containers"][0]["image"].endswith("fraud-xgb:9")
+    assert stable["spec"]["replicas"] == 4
+    assert emu.kubectl("get", "deployment", "fraud-scorer-canary", "-n", "jobs").returncode != 0  # gone
+    kube("rollouts", "rollback", "fraud-scorer")
+    stable = kubectl_json(emu, "get", "deployment", "fraud-scorer", "-n", "jobs")
+    assert stable["spec"]["template"]["spec"]["containers"][0]["image"].endswith("fraud-xgb:8")
+    verbs = [e["verb"] for e in json.loads(kube("audit", "list", "-o", "json").out) if e["stage"] == "ResponseComplete"]
+    assert {"rollout-start", "set-weight", "promote", "rollout-undo"} <= set(verbs)
+
+
+# -- RBAC ------------------------------------------------------------------------------------------------
+RBAC = "deploy/rbac.yaml"
+
+
+def _roles() -> dict[str, list[dict]]:
+    from conftest import REPO
+
+    return {d["metadata"]["name"]: d["rules"] for d in yaml.safe_load_all((REPO / RBAC).read_text())}
+
+
+def _allowed(rules: list[dict], group: str, resource: str, verb: str) -> bool:
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in rules)
+
+
+def test_the_shipped_roles_are_valid_kubernetes_objects():
+    import kubernetes_validate
+    from conftest import REPO
+
+    for doc in yaml.safe_load_all((REPO / RBAC).read_text()):
+        kubernetes_validate.validate(doc, "1.32", strict=True)  # raises on a wrong field
+
+
+def test_the_operator_role_allows_every_request_the_console_made_and_the_viewer_only_its_reads(kube, emu):
+    from core.backends.kube.api import describe
+
+    _failed_job(emu)
+    emu.add(k.pod("web-1", "jobs", "node-1", owner_kind="ReplicaSet", owner_name="web-abc"))
+    kube("nodes", "drain", "node-1", "--ignore-daemonsets")
+    kube("nodes", "label", "node-2", "team=ml")
+    kube("jobs", "list")
+    kube("jobs", "logs", "train-ranker-x1")
+    kube("rollouts", "list")
+    kube("autofix", "reconcile")
+    (s,) = [q for q in json.loads(kube("autofix", "queue", "-o", "json").out) if q["run_id"] == "train-ranker-x1"]
+    kube("autofix", "edit", str(s["id"]), "limits.memory=24Gi")
+    kube("autofix", "approve", str(s["id"]))
+    roles = _roles()
+    asked = set()
+    for seen in emu.requests():
+        parts = seen.path.split("/")
+        group = "" if parts[1] == "api" else parts[2]
+        if seen.path in ("/api", "/apis", "/api/v1") or len(parts) <= 4 and parts[1] == "apis":
+            continue  # discovery: allowed to every authenticated user
+        verb, resource, _ns = describe(seen.method, seen.path)
+        asked.add((group, resource, verb))
+    assert ("", "pods/eviction", "create") in asked and ("batch", "jobs", "create") in asked
+    refused = [a for a in asked if not _allowed(roles["mlops-console-operator"], *a)]
+    assert not refused, f"the operator role lacks {refused}"
+    reads = {a for a in asked if a[2] in ("get", "list", "watch")}
+    assert not [a for a in reads if not _allowed(roles["mlops-console-viewer"], *a)]
+    assert not [a for a in asked - reads if _allowed(roles["mlops-console-viewer"], *a)]  # the viewer changes nothing
