@@ -342,3 +342,41 @@ def test_the_operator_role_allows_every_request_the_console_made_and_the_viewer_
     reads = {a for a in asked if a[2] in ("get", "list", "watch")}
     assert not [a for a in reads if not _allowed(roles["mlops-console-viewer"], *a)]
     assert not [a for a in asked - reads if _allowed(roles["mlops-console-viewer"], *a)]  # the viewer changes nothing
+
+
+# -- the TUI ---------------------------------------------------------------------------------------------
+async def test_the_tui_on_the_cluster_shows_nodes_cordons_and_switches_context(emu, tmp_path, monkeypatch):
+    from test_tui import goto, plain, wait_rows
+    from test_tui_changes import until
+    from textual.widgets import Static
+
+    from console.app import ConsoleApp
+    from console.engine import Engine
+    from console.settings import load
+    from screens.dialogs import ConfirmScreen
+    from screens.overlays import Picker
+
+    config = emu.kubeconfig(
+        tmp_path / "kubeconfig", context="emu", namespace="jobs", contexts={"emu-serving": "serving"}
+    )
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+    settings = load({"home": str(tmp_path / "home"), "user": "erin", "kubeconfig": str(config)})
+    app = ConsoleApp(Engine(settings), settings)
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert "kube:emu (emulator, ns jobs)" in app.sub_title
+        await goto(pilot, "nodes")
+        table = await wait_rows(pilot)
+        assert sorted(table.row_keys) == ["node-1", "node-2", "node-3"]
+        assert "NotReady" in " ".join(table.get_row_at(table.get_row_index("node-2")))
+        table.move_cursor(table.get_row_index("node-1"))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None)
+        assert "node-1" in " ".join(plain(s) for s in app.screen.query(Static))
+        await pilot.press("y")
+        await until(pilot, lambda: (emu.get("v1/nodes", None, "node-1") or {}).get("spec", {}).get("unschedulable"))
+        assert kubectl_json(emu, "get", "node", "node-1")["spec"]["unschedulable"] is True
+        await goto(pilot, "ctx")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: "kube:emu-serving (emulator, ns serving)" in app.sub_title)
+        assert app.is_running
