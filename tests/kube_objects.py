@@ -117,7 +117,9 @@ def owner_ref(kind: str, name: str, namespace: str | None) -> dict[str, Any]:
     }
 
 
-def _condition(kind: str, status: bool | str, at: str, reason: str = "", message: str = "", probe: bool = False) -> dict[str, Any]:
+def _condition(
+    kind: str, status: bool | str, at: str, reason: str = "", message: str = "", probe: bool = False
+) -> dict[str, Any]:
     value = status if isinstance(status, str) else ("True" if status else "False")
     c: dict[str, Any] = {"type": kind, "status": value}
     if probe:
@@ -191,11 +193,16 @@ def _node_taints(ready: bool | str, unschedulable: bool, at: str) -> list[dict[s
         taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": at})
     if ready is not True:
         key = "node.kubernetes.io/unreachable" if ready == "Unknown" else "node.kubernetes.io/not-ready"
-        taints += [{"key": key, "effect": "NoSchedule", "timeAdded": at}, {"key": key, "effect": "NoExecute", "timeAdded": at}]
+        taints += [
+            {"key": key, "effect": "NoSchedule", "timeAdded": at},
+            {"key": key, "effect": "NoExecute", "timeAdded": at},
+        ]
     return taints
 
 
-def _node_status(name: str, ready: bool | str, cpu: str, memory: str, gpus: int, kubelet: str, at: str) -> dict[str, Any]:
+def _node_status(
+    name: str, ready: bool | str, cpu: str, memory: str, gpus: int, kubelet: str, at: str
+) -> dict[str, Any]:
     capacity = {
         "cpu": cpu,
         "ephemeral-storage": "209702892Ki",
@@ -218,7 +225,9 @@ def _node_status(name: str, ready: bool | str, cpu: str, memory: str, gpus: int,
     if ready is True:
         ready_condition = _condition("Ready", True, at, "KubeletReady", "kubelet is posting ready status", True)
     elif ready == "Unknown":
-        ready_condition = _condition("Ready", "Unknown", at, "NodeStatusUnknown", "Kubelet stopped posting node status.", True)
+        ready_condition = _condition(
+            "Ready", "Unknown", at, "NodeStatusUnknown", "Kubelet stopped posting node status.", True
+        )
         for c in pressure:
             c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
     else:
@@ -302,7 +311,9 @@ def pod(
     if owner_kind and owner_name:
         meta["ownerReferences"] = [owner_ref(owner_kind, owner_name, namespace)]
     if daemonset:
-        meta.setdefault("labels", {}).update({"controller-revision-hash": _hex(10, "rev", owner_name), "pod-template-generation": "1"})
+        meta.setdefault("labels", {}).update(
+            {"controller-revision-hash": _hex(10, "rev", owner_name), "pod-template-generation": "1"}
+        )
     spec = _pod_spec(name, node, owner_kind, cpu, memory, gpus, image, container, emptydir, daemonset or mirror)
     status = _pod_status(name, namespace, node, spec, phase, terminated, restarts, created)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
@@ -417,7 +428,9 @@ def _pod_status(
         unscheduled = _condition("PodScheduled", False, created, "Unschedulable", message, probe=True)
         return {"phase": "Pending", "conditions": [unscheduled], "qosClass": "Burstable"}
     statuses = [
-        container_status(c["name"], c["image"], phase, terminated, restarts, started, _hex(64, "cid", namespace, name, c["name"]))
+        container_status(
+            c["name"], c["image"], phase, terminated, restarts, started, _hex(64, "cid", namespace, name, c["name"])
+        )
         for c in spec["containers"]
     ]
     ready = all(s["ready"] for s in statuses)
@@ -456,12 +469,18 @@ def container_status(
     finished = _at(started, 300)
     end = terminated or (("Error", 1) if restarts else None)
     last_end = (
-        {"terminated": _terminated(end, container_id, started, finished)} if end and (restarts or phase == "Running") else {}
+        {"terminated": _terminated(end, container_id, started, finished)}
+        if end and (restarts or phase == "Running")
+        else {}
     )
     if phase == "Pending":
         state, ready, up = {"waiting": {"reason": "ContainerCreating"}}, False, False
     elif phase in ("Succeeded", "Failed"):
-        state, ready, up = {"terminated": _terminated(terminated or ("Completed", 0), container_id, started, finished)}, False, False
+        state, ready, up = (
+            {"terminated": _terminated(terminated or ("Completed", 0), container_id, started, finished)},
+            False,
+            False,
+        )
         last_end = {"terminated": _terminated(("Error", 1), container_id, started, started)} if restarts else {}
     elif terminated:
         back_off = f"back-off 5m0s restarting failed container={name}"
@@ -470,7 +489,11 @@ def container_status(
         state, ready, up = {"running": {"startedAt": _at(started, 1)}}, True, True
     status: dict[str, Any] = {
         "containerID": container_id,
-        "image": image if "." in image.split("/")[0] else f"docker.io/library/{image}" if "/" not in image else f"docker.io/{image}",
+        "image": image
+        if "." in image.split("/")[0]
+        else f"docker.io/library/{image}"
+        if "/" not in image
+        else f"docker.io/{image}",
         "imageID": _image_id(image),
         "lastState": last_end,
         "name": name,
@@ -487,7 +510,13 @@ def container_status(
 
 def _terminated(end: tuple[str, int], container_id: str, started: str, finished: str) -> dict[str, Any]:
     reason, code = end
-    return {"containerID": container_id, "exitCode": code, "finishedAt": finished, "reason": reason, "startedAt": started}
+    return {
+        "containerID": container_id,
+        "exitCode": code,
+        "finishedAt": finished,
+        "reason": reason,
+        "startedAt": started,
+    }
 
 
 # -- jobs ----------------------------------------------------------------------------------------------
@@ -542,7 +571,13 @@ def job(
         "template": {"metadata": {"labels": template_labels}, "spec": template_spec},
     }
     meta = _meta("Job", name, namespace, labels or template_labels, annotations, created, generation=1)
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec, "status": _job_status(failed, created)}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": spec,
+        "status": _job_status(failed, created),
+    }
 
 
 def _job_status(failed: bool | None, created: str) -> dict[str, Any]:
@@ -565,7 +600,9 @@ def _job_status(failed: bool | None, created: str) -> dict[str, Any]:
     return {**base, "completionTime": end, "conditions": conditions, "ready": 0, "succeeded": 1}
 
 
-def job_pod(job_obj: dict[str, Any], node: str | None = "node-1", terminated: tuple[str, int] | None = None) -> dict[str, Any]:
+def job_pod(
+    job_obj: dict[str, Any], node: str | None = "node-1", terminated: tuple[str, int] | None = None
+) -> dict[str, Any]:
     """The pod a Job made (its template, labels, owner); its end follows the Job's conditions unless
     `terminated=(reason, exit_code)` says otherwise (e.g. ("OOMKilled", 137))."""
     meta, spec = job_obj["metadata"], job_obj["spec"]
@@ -666,11 +703,15 @@ def _spark_status(
         status["terminationTime"] = _at(created, 600)
     if state != "SUBMISSION_FAILED":
         executor_state = {"COMPLETED": "COMPLETED", "FAILED": "FAILED"}.get(state, "RUNNING")
-        status["executorState"] = {f"{name}-{_hex(16, 'exec', name)}-exec-{i + 1}": executor_state for i in range(executors)}
+        status["executorState"] = {
+            f"{name}-{_hex(16, 'exec', name)}-exec-{i + 1}": executor_state for i in range(executors)
+        }
     return status
 
 
-def spark_driver_pod(app: dict[str, Any], node: str | None = "node-1", terminated: tuple[str, int] | None = None) -> dict[str, Any]:
+def spark_driver_pod(
+    app: dict[str, Any], node: str | None = "node-1", terminated: tuple[str, int] | None = None
+) -> dict[str, Any]:
     """The driver pod the Spark Operator made for an application (owned by it); its end follows the
     application's state unless `terminated=(reason, exit_code)` says otherwise."""
     meta, spec, status = app["metadata"], app["spec"], app["status"]
@@ -765,7 +806,9 @@ def deployment(
             "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
             "Deployment has minimum availability." if available else "Deployment does not have minimum availability.",
         ),
-        _condition("Progressing", True, at, "NewReplicaSetAvailable", f'ReplicaSet "{rs_name}" has successfully progressed.'),
+        _condition(
+            "Progressing", True, at, "NewReplicaSetAvailable", f'ReplicaSet "{rs_name}" has successfully progressed.'
+        ),
     ]
     for c in conditions:
         c["lastUpdateTime"] = at
@@ -783,7 +826,11 @@ def _template_hash(name: str, revision: int) -> str:
 
 
 def replicaset(
-    dep: dict[str, Any], revision: int | None = None, replicas: int | None = None, ready_replicas: int | None = None, image: str | None = None
+    dep: dict[str, Any],
+    revision: int | None = None,
+    replicas: int | None = None,
+    ready_replicas: int | None = None,
+    image: str | None = None,
 ) -> dict[str, Any]:
     """The ReplicaSet of a Deployment's revision (the current one unless `revision`), owned by it."""
     dmeta, dspec = dep["metadata"], dep["spec"]
@@ -801,7 +848,9 @@ def replicaset(
     }
     rs_name = f"{name}-{pth}"
     labels = template["metadata"]["labels"]
-    meta = _meta("ReplicaSet", rs_name, namespace, labels, annotations, dmeta["creationTimestamp"], ("Deployment", name), 1)
+    meta = _meta(
+        "ReplicaSet", rs_name, namespace, labels, annotations, dmeta["creationTimestamp"], ("Deployment", name), 1
+    )
     spec = {
         "replicas": count,
         "selector": {"matchLabels": {**dspec["selector"]["matchLabels"], "pod-template-hash": pth}},
@@ -820,12 +869,22 @@ def _with_hash(template: dict[str, Any], pth: str, image: str | None) -> dict[st
     return {"metadata": {"labels": {**template["metadata"]["labels"], "pod-template-hash": pth}}, "spec": spec}
 
 
-def daemonset(name: str, namespace: str = "kube-system", image: str = "fluent/fluent-bit:3.1", nodes: int = 1, created: str = CREATED) -> dict[str, Any]:
+def daemonset(
+    name: str,
+    namespace: str = "kube-system",
+    image: str = "fluent/fluent-bit:3.1",
+    nodes: int = 1,
+    created: str = CREATED,
+) -> dict[str, Any]:
     """An apps/v1 DaemonSet running on `nodes` nodes (owner of `pod(..., daemonset=True)`)."""
     selector = {"app": name}
     template = {
         "metadata": {"labels": selector},
-        "spec": {"containers": [_container(name, image, "100m", "128Mi")], "restartPolicy": "Always", "tolerations": DAEMONSET_TOLERATIONS},
+        "spec": {
+            "containers": [_container(name, image, "100m", "128Mi")],
+            "restartPolicy": "Always",
+            "tolerations": DAEMONSET_TOLERATIONS,
+        },
     }
     spec = {
         "revisionHistoryLimit": 10,
@@ -842,7 +901,9 @@ def daemonset(name: str, namespace: str = "kube-system", image: str = "fluent/fl
         "observedGeneration": 1,
         "updatedNumberScheduled": nodes,
     }
-    meta = _meta("DaemonSet", name, namespace, selector, {"deprecated.daemonset.template.generation": "1"}, created, generation=1)
+    meta = _meta(
+        "DaemonSet", name, namespace, selector, {"deprecated.daemonset.template.generation": "1"}, created, generation=1
+    )
     return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta, "spec": spec, "status": status}
 
 
@@ -875,7 +936,9 @@ def pdb(
         "expectedPods": current,
         "observedGeneration": 1,
     }
-    status["conditions"][0].update(observedGeneration=1, reason=reason, message=message)  # metav1.Condition: both required
+    status["conditions"][0].update(
+        observedGeneration=1, reason=reason, message=message
+    )  # metav1.Condition: both required
     meta = _meta("PodDisruptionBudget", name, namespace, None, None, created, generation=1)
     return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta, "spec": spec, "status": status}
 

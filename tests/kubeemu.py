@@ -37,10 +37,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import bisect
-import contextlib
 import collections
-import json
+import contextlib
 import gc
+import json
 import math
 import os
 import random
@@ -236,7 +236,7 @@ def verb_of(method: str, t: Target, query: Mapping[str, str]) -> str:
 
 
 def path_of(resource: kmock.resource) -> str:
-    """"v1/pods", "batch/v1/jobs": the harness's name of a resource."""
+    """The harness's name of a resource: "v1/pods", "batch/v1/jobs"."""
     return f"{resource.group}/{resource.version}/{resource.plural}" if resource.group else f"v1/{resource.plural}"
 
 
@@ -298,10 +298,9 @@ def _dict_body(body: bytes, content_type: str) -> dict[str, Any]:
     return obj
 
 
-def _not_found(t: Target, name: str | None = None) -> ApiError:
-    name = name or t.name
-    details = {"name": name, "group": t.resource.group, "kind": t.resource.plural}
-    return ApiError(404, f'{qualified(t.resource)} "{name}" not found', details)
+def _not_found(t: Target) -> ApiError:
+    details = {"name": t.name, "group": t.resource.group, "kind": t.resource.plural}
+    return ApiError(404, f'{qualified(t.resource)} "{t.name}" not found', details)
 
 
 def _conflict(t: Target) -> ApiError:
@@ -521,7 +520,7 @@ class _Emulator(kmock.KubernetesEmulator):
 
     async def _serve(self, raw: aiohttp.web.BaseRequest, t: Target, body: bytes) -> aiohttp.web.StreamResponse:
         verb = verb_of(raw.method, t, raw.query)
-        self._raise_fault(verb, t)  # before anything is stored: a refused write changes nothing
+        self._raise_fault(verb, t, body)  # before anything is stored: a refused write changes nothing
         if not self._known(t.resource):
             raise ApiError(404, "the server could not find the requested resource")
         self._check_scope(t, verb)
@@ -547,7 +546,9 @@ class _Emulator(kmock.KubernetesEmulator):
             raise ApiError(405, "the server does not allow this method on the requested resource")
         return handlers[verb](raw, t, body)
 
-    def _raise_fault(self, verb: str, t: Target) -> None:
+    def _raise_fault(self, verb: str, t: Target, body: bytes) -> None:
+        if verb == "create" and not t.name:  # a create names its object in the body
+            t = Target(t.resource, t.namespace, _name_in(body), t.subresource)
         with self.lock:
             fault = next((f for f in self.faults if f.matches(verb, t)), None)
             if fault is None:
@@ -718,7 +719,9 @@ class _Emulator(kmock.KubernetesEmulator):
         if not info or "status" not in info.subresources:
             return new
         if t.subresource == "status":
-            return {**old, "status": new["status"]} if "status" in new else {k: v for k, v in old.items() if k != "status"}
+            return (
+                {**old, "status": new["status"]} if "status" in new else {k: v for k, v in old.items() if k != "status"}
+            )
         if "status" in old:
             return {**new, "status": old["status"]}
         return {k: v for k, v in new.items() if k != "status"}
@@ -1069,6 +1072,13 @@ def _fault_error(f: Fault, verb: str, t: Target) -> ApiError:
     return error
 
 
+def _name_in(body: bytes) -> str | None:
+    try:
+        return json.loads(body)["metadata"]["name"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _api_version(resource: kmock.resource) -> str:
     return f"{resource.group}/{resource.version}" if resource.group else str(resource.version)
 
@@ -1109,14 +1119,24 @@ def _check_preconditions(t: Target, old: dict[str, Any], pre: Mapping[str, Any])
     meta = old["metadata"]
     for key, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
         if pre.get(key) and pre[key] != meta.get(key):
-            message = f"Precondition failed: {label} in precondition: {pre[key]}, {label} in object meta: {meta.get(key)}"
+            message = (
+                f"Precondition failed: {label} in precondition: {pre[key]}, {label} in object meta: {meta.get(key)}"
+            )
             raise ApiError(409, message, {"name": t.name, "group": t.resource.group, "kind": t.resource.plural})
 
 
 def _keep_identity(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """The fields a client cannot change, back as they were; generation counts changes of the spec."""
     meta = dict(new.get("metadata") or {})
-    for key in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+    for key in (
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ):
         if key in old["metadata"]:
             meta[key] = old["metadata"][key]
         else:
@@ -1372,7 +1392,11 @@ class KubeEmulator:
         kubeconfig = self._kubeconfig or self.kubeconfig()
         env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
         env["HOME"] = str(self._tmp)  # nothing of the developer's ~/.kube is read or written
-        cmd = [str(exe if exe.exists() else "kubectl"), f"--kubeconfig={kubeconfig}", f"--cache-dir={self._tmp / 'cache'}"]
+        cmd = [
+            str(exe if exe.exists() else "kubectl"),
+            f"--kubeconfig={kubeconfig}",
+            f"--cache-dir={self._tmp / 'cache'}",
+        ]
         return subprocess.run(cmd + list(args), input=input, capture_output=True, text=True, timeout=timeout, env=env)
 
     # -- the store -----------------------------------------------------------------------------------
@@ -1392,6 +1416,7 @@ class KubeEmulator:
     def add(self, *objs: Mapping[str, Any]) -> None:
         """Store objects (the builders' dicts), their resource told by apiVersion and kind: one trip to
         the server's thread. From FREEZE_AT objects on, everything alive is then gc.freeze()d."""
+
         def add(data: list[dict[str, Any]]) -> None:
             emu = self.emulator
             for obj in data:
@@ -1448,7 +1473,9 @@ class KubeEmulator:
             found = _copy(self.call(objects))  # copied here: the stored versions are never changed in place
         return {(r, ns, name): obj for r, ns, name, obj in found}
 
-    def set_log(self, namespace: str, pod: str, text: str, container: str | None = None, previous: bool = False) -> None:
+    def set_log(
+        self, namespace: str, pod: str, text: str, container: str | None = None, previous: bool = False
+    ) -> None:
         """What GET pods/POD/log answers (for one container, or any; `previous`: ?previous=true)."""
         self.call(self.emulator.logs.__setitem__, (namespace, pod, container, previous), text)
 

@@ -43,8 +43,8 @@ def kube(emu, tmp_path):
     cli = Cli(tmp_path / "cli")
     home = str(tmp_path / "home")
 
-    def run(*args: str, ok: bool = True):
-        r = cli("--home", home, "--kubeconfig", str(config), *args)
+    def run(*args: str, ok: bool = True, env: dict[str, str] | None = None):
+        r = cli("--home", home, "--kubeconfig", str(config), *args, env=env)
         if ok:
             assert r.rc == 0, f"{args} exited {r.rc}: {r.err}"
             assert "Traceback" not in r.err, r.err
@@ -380,3 +380,40 @@ async def test_the_tui_on_the_cluster_shows_nodes_cordons_and_switches_context(e
         await pilot.press("down", "enter")
         await until(pilot, lambda: "kube:emu-serving (emulator, ns serving)" in app.sub_title)
         assert app.is_running
+
+
+# -- a console killed mid-change -------------------------------------------------------------------------
+def _pool_state(emu) -> dict[str, tuple]:
+    out = {}
+    for (_, _, name), n in emu.objects("v1/nodes").items():
+        if n["metadata"]["labels"].get("eks.amazonaws.com/nodegroup") == "gpu-a100":
+            labels = n["metadata"]["labels"]
+            out[name] = (bool(n["spec"].get("unschedulable")), labels.get("mlops-console.io/node-config"))
+    return out
+
+
+@pytest.mark.parametrize("then", ["resume", "rollback"])
+def test_a_pool_change_killed_midway_resumes_or_rolls_back_exactly(kube, emu, then):
+    """A node config to a pool: per node cordon, evict its pods, apply, uncordon. Killed after the 3rd
+    change (node-1 cordoned, its pod evicted, its config applied), the next start shows the operation
+    interrupted; `ops resume` finishes it, `ops rollback` puts every node back as it was."""
+    emu.add(k.pod("web-1", "jobs", "node-1", owner_kind="ReplicaSet", owner_name="web-abc"))
+    before = _pool_state(emu)
+    assert before == {"node-1": (False, None), "node-2": (False, None)}
+    apply = ("nodes", "apply-config", "gpu-a100", "cfg-2", "--max-unavailable", "1", "--yes")
+    r = kube(*apply, ok=False, env={"MLOPS_CONSOLE_CRASH_AT": "after-change:3"})
+    assert r.rc == 137
+    assert _pool_state(emu)["node-1"] == (True, "cfg-2")  # killed with node-1 still cordoned
+    listed = kube("ops", "list", "-o", "json")
+    (op,) = [o for o in json.loads(listed.out) if o["kind"] == "pool-config"]
+    assert op["state"] == "interrupted" and "was interrupted" in listed.err
+    patches = len(emu.requests("PATCH"))
+    kube("ops", then, op["id"])
+    if then == "resume":
+        assert _pool_state(emu) == {"node-1": (False, "cfg-2"), "node-2": (False, "cfg-2")}
+    else:
+        assert _pool_state(emu) == before
+    assert len(emu.requests("PATCH")) > patches
+    (op,) = [o for o in json.loads(kube("ops", "list", "-o", "json").out) if o["kind"] == "pool-config"]
+    assert op["state"] == ("done" if then == "resume" else "rolled_back")
+    assert kube("audit", "verify").rc == 0

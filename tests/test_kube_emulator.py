@@ -95,8 +95,8 @@ def test_a_watch_sees_a_patch_made_after_its_resource_version(emu, api):
     core.patch_node("n1", {"metadata": {"labels": {"mlops-console.io/node-config": "v2"}}})
 
     w = watch.Watch()
-    for event in w.stream(core.list_node, resource_version=rv, _request_timeout=5):
-        break  # the first event since `rv`: the patch (replayed; no timing involved)
+    # the first event since `rv`: the patch, replayed (no timing involved)
+    event = next(iter(w.stream(core.list_node, resource_version=rv, _request_timeout=5)))
     w.stop()
 
     assert event["type"] == "MODIFIED"
@@ -155,6 +155,25 @@ def test_an_injected_conflict_is_answered_and_changes_nothing(emu, api):
     assert [r.method for r in emu.requests(path="/api/v1/nodes/n1")] == ["PATCH"]
     core.patch_node("n1", {"spec": {"unschedulable": True}})  # the fault was for one request
     assert emu.get("v1/nodes", None, "n1")["spec"]["unschedulable"] is True
+
+
+def test_a_refused_create_stores_nothing_and_a_second_create_conflicts(emu, api):
+    batch = client.BatchV1Api(api)
+    job = ko.job("retry-1", "ml", failed=None)
+    emu.fail("create", "batch/v1/jobs", "retry-1", status=403)
+
+    with pytest.raises(ApiException) as forbidden:
+        batch.create_namespaced_job("ml", job)
+    assert forbidden.value.status == 403
+    assert "cannot create resource" in json.loads(forbidden.value.body)["message"]
+    assert emu.get("batch/v1/jobs", "ml", "retry-1") is None
+
+    created = batch.create_namespaced_job("ml", job)
+    with pytest.raises(ApiException) as exists:
+        batch.create_namespaced_job("ml", job)
+    assert json.loads(exists.value.body)["reason"] == "AlreadyExists"
+    assert created.metadata.uid == emu.get("batch/v1/jobs", "ml", "retry-1")["metadata"]["uid"]
+    assert created.status is None  # a create does not write the status (a subresource)
 
 
 def test_spark_applications_are_served_and_kserve_only_when_asked(emu, api):
@@ -225,7 +244,10 @@ def test_contexts_switch_the_default_namespace(emu):
 
 def test_builders_read_back_as_the_clients_models():
     api = client.ApiClient()
-    j, app = ko.job("train", "ml", failed=True, env={"LR": "0.1"}), ko.spark_application("etl", state="FAILED", error="boom")
+    j, app = (
+        ko.job("train", "ml", failed=True, env={"LR": "0.1"}),
+        ko.spark_application("etl", state="FAILED", error="boom"),
+    )
     dep = ko.deployment("web", "prod", replicas=3, revision=2)
     cases = [
         (ko.node("n1", ready="Unknown", unschedulable=True), "V1Node"),

@@ -108,7 +108,8 @@ class KubeCluster:
         if not names:
             raise NotFound(f"no pool {pool!r} (no node carries it)")
         for name in names:
-            self.api.patch(f"{CORE}/nodes/{name}", {"metadata": {"annotations": {m.DESIRED_CONFIG: version}}})
+            value = None if version in ("", "-") else version  # "-": none was set (a rollback to that)
+            self.api.patch(f"{CORE}/nodes/{name}", {"metadata": {"annotations": {m.DESIRED_CONFIG: value}}})
 
     def patch_node(
         self,
@@ -127,7 +128,9 @@ class KubeCluster:
             current = self.api.get(f"{CORE}/nodes/{name}")["metadata"].get("labels") or {}
             if new is None:
                 new = dict(current)
-            if config_version is not None:
+            if config_version in ("", "-"):  # what a node without the label reads as: back to no label
+                new.pop(m.CONFIG_LABEL, None)
+            elif config_version is not None:
                 new[m.CONFIG_LABEL] = config_version
             # a merge patch merges maps: the labels that go are set to null
             body.setdefault("metadata", {})["labels"] = {**{k: None for k in current if k not in new}, **new}
