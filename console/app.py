@@ -4,6 +4,7 @@ approval queue's reconcile on a schedule of its own."""
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -82,6 +83,7 @@ class ConsoleApp(App):
         self.commands: list[str] = []  # the `:` commands typed this session, for up/down
         self._reconciled_once = False
         self.first_frame_shown = False  # set by on_ready
+        self._problem: tuple[str, float] | None = None  # the cluster's connection, as last checked
         self.theme = settings.theme if settings.theme in self.available_themes else "textual-dark"
         self.keymap = dict(settings.keys)  # binding id -> keys ([keys] in config.toml)
         self.set_keymap(self.keymap)
@@ -106,6 +108,9 @@ class ConsoleApp(App):
                     self.engine.backend_name,
                     f"{self.settings.actor} ({self.engine.role})",
                     "READ-ONLY" if self.engine.read_only else "",
+                    f"⚠ STALE since {time.strftime('%H:%M:%S', time.localtime(self._problem[1]))}"
+                    if self._problem
+                    else "",
                 ],
             )
         )
@@ -399,8 +404,28 @@ class ConsoleApp(App):
         self.call_later(screen.run_action, action)
 
     # -- refresh loop and errors ------------------------------------------------------------
+    def check_connection(self) -> None:
+        """While the cluster cannot be reached, the header says so and since when (what the views show is
+        what was last seen); a toast when it is lost and when it is back."""
+        problem = self.engine.connection_problem()
+        was, self._problem = self._problem, problem
+        if (problem is None) == (was is None):
+            return
+        self._set_sub_title()
+        if problem is not None:
+            self.notify(
+                f"{problem[0]}; showing what was last seen, retrying",
+                title="disconnected",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
+        else:
+            self.notify(f"reconnected to {self.engine.backend_name}", markup=False)
+
     def refresh_active(self) -> None:
         """Re-poll the visible view; skipped under a modal or a drill-down pane (dolphie's habit)."""
+        self.check_connection()
         screen = self.screen
         if isinstance(screen, ModalScreen) or not hasattr(screen, "refresh_data"):
             return
@@ -522,7 +547,7 @@ def run_tui(settings: Settings) -> int:
         check_binding_ids(settings, binding_ids())
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise ConsoleError("the TUI needs a terminal; use a subcommand (e.g. `mlops-console jobs list`) in scripts")
-    engine = Engine(settings)
+    engine = Engine(settings, watch=True)
     app = ConsoleApp(engine, settings)
     # What is loaded by now (the modules, the engine) lives as long as the process: kept out of the cyclic
     # collector's full passes, which otherwise walk it all again every few refreshes of a big table.

@@ -17,17 +17,18 @@ def fixtures_dir() -> Path:
     return Path(fixtures.__file__).parent
 
 
-def open_cluster(settings: Settings, on_build: Callable[[dict], None] | None = None) -> Cluster:
+def open_cluster(settings: Settings, on_build: Callable[[dict], None] | None = None, watch: bool = False) -> Cluster:
     """A Kubernetes cluster when one is configured (--kubeconfig, $KUBECONFIG, ~/.kube/config, or the
     service account inside a cluster), else the embedded demo estate; --demo always the demo."""
     if not settings.demo:
         from core.backends.kube import connection
 
         if settings.kubeconfig or connection.kubeconfig_files() or connection.in_cluster():
-            from core.backends.kube import KubeCluster, Target, connect
+            from core.backends.kube.cluster import KubeCluster
+            from core.backends.kube.connection import Target, connect
 
             target = Target(settings.kubeconfig, settings.context, settings.namespace, settings.all_namespaces)
-            return KubeCluster(connect(target), node_pool_label=settings.node_pool_label)
+            return KubeCluster(connect(target), node_pool_label=settings.node_pool_label, watch=watch)
     from core.backends.sim import SimCluster, parse_scale
 
     return SimCluster(

@@ -38,16 +38,19 @@ Progress = Callable[[str], None]
 
 
 class Engine:
-    def __init__(self, settings: Settings, cluster: Cluster | None = None):
-        """`cluster`: the backend to run on; by default the one the settings choose (console/backend.py)."""
+    def __init__(self, settings: Settings, cluster: Cluster | None = None, watch: bool = False):
+        """`cluster`: the backend to run on; by default the one the settings choose (console/backend.py).
+        `watch`: keep what the views read current from the cluster's watches (the TUI; a CLI command
+        reads once)."""
         self._settings = settings
+        self._watch = watch
         store = Store(settings.home)
         audit = AuditLog(store)
         built: list[dict] = []
         if cluster is None:
             from console.backend import open_cluster
 
-            cluster = open_cluster(settings, on_build=built.append)
+            cluster = open_cluster(settings, on_build=built.append, watch=watch)
         self._w = w = Wiring(settings, store, audit, cluster)
         self._nodes, self._rollouts, self._jobs = NodeService(w), RolloutService(w), JobService(w)
         self._autofix, self._models, self._audit = AutofixService(w), ModelService(w), AuditService(w)
@@ -152,7 +155,17 @@ class Engine:
         `all_namespaces=`): the TUI's :ctx and :ns. Raises ConsoleError when it cannot connect."""
         from dataclasses import replace
 
-        return Engine(replace(self._settings, **change))
+        engine = Engine(replace(self._settings, **change), watch=self._watch)
+        self.close()
+        return engine
+
+    def close(self) -> None:
+        """Stop what the backend runs in the background (its watches)."""
+        getattr(self._w.cluster, "close", lambda: None)()
+
+    def connection_problem(self) -> tuple[str, float] | None:
+        """(why, since when) what the views show is not current (a lost connection to the cluster)."""
+        return getattr(self._w.cluster, "connection_problem", lambda: None)()
 
     @property
     def settings(self) -> Settings:

@@ -417,3 +417,64 @@ def test_a_pool_change_killed_midway_resumes_or_rolls_back_exactly(kube, emu, th
     (op,) = [o for o in json.loads(kube("ops", "list", "-o", "json").out) if o["kind"] == "pool-config"]
     assert op["state"] == ("done" if then == "resume" else "rolled_back")
     assert kube("audit", "verify").rc == 0
+
+
+# -- the watch cache (the TUI's) -------------------------------------------------------------------------
+def _until(predicate, tries: int = 400) -> None:
+    """Up to ~20 s for a condition the watch thread brings about: a bound on waiting, not a timing test."""
+    import time
+
+    for _ in range(tries):
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition never held")
+
+
+@pytest.fixture
+def watched(emu, tmp_path):
+    from core.backends.kube.cluster import KubeCluster
+    from core.backends.kube.connection import Target, connect
+
+    config = emu.kubeconfig(tmp_path / "kubeconfig", context="emu", namespace="jobs")
+    cluster = KubeCluster(connect(Target(str(config))), watch=True)
+    _until(lambda: all(i.synced.is_set() for i in cluster.informers.values()))
+    yield cluster
+    cluster.close()
+
+
+def test_the_cache_serves_reads_without_listing_again_and_follows_changes(watched, emu):
+    lists = len([s for s in emu.requests("GET", "/api/v1/nodes") if "watch" not in s.query])
+    assert [n.name for n in watched.list_nodes()] == ["node-1", "node-2", "node-3"]
+    gen = watched.generation()
+    assert watched.generation() == gen  # nothing happened: the views need not read again
+    emu.patch("v1/nodes", None, "node-2", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    _until(
+        lambda: watched.get_node("node-2").ready and any(n.ready for n in watched.list_nodes() if n.name == "node-2")
+    )
+    assert watched.generation() != gen
+    emu.add(k.pod("web-9", "jobs", "node-1", cpu="2"))
+    _until(lambda: next(n for n in watched.list_nodes() if n.name == "node-1").cpu_used == 2.0)
+    emu.delete("v1/pods", "jobs", "web-9")
+    _until(lambda: next(n for n in watched.list_nodes() if n.name == "node-1").pods == 0)
+    assert len([s for s in emu.requests("GET", "/api/v1/nodes") if "watch" not in s.query]) == lists  # no re-list
+
+
+def test_a_410_lists_again_and_a_lost_connection_is_marked_then_recovers(watched, emu):
+    def node_lists() -> int:
+        return len([s for s in emu.requests("GET", "/api/v1/nodes") if "watch" not in s.query])
+
+    before = node_lists()
+    emu.expire_watches("v1/nodes", times=1)
+    emu.drop_watches("v1/nodes")
+    _until(lambda: node_lists() > before)  # the watch came back 410 Gone: a fresh list
+    emu.add(k.node("node-4"))
+    _until(lambda: "node-4" in [n.name for n in watched.list_nodes()])
+    emu.fail("watch", "v1/nodes", status=500, times=2)
+    emu.drop_watches("v1/nodes")
+    _until(lambda: watched.connection_problem() is not None)
+    assert "nodes" in watched.connection_problem()[0]
+    assert len(watched.list_nodes()) == 4  # what was last seen, meanwhile
+    _until(lambda: watched.connection_problem() is None)  # backoff, then the watch is back
+    emu.add(k.node("node-5"))
+    _until(lambda: "node-5" in [n.name for n in watched.list_nodes()])

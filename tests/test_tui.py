@@ -331,7 +331,7 @@ async def test_worker_error_is_shown_and_app_stays_up(make_app, tui_home):
         assert app.is_running
 
 
-def test_first_frame_imports_neither_torch_nor_sklearn(tui_home):
+def test_first_frame_on_the_demo_imports_neither_torch_nor_sklearn_nor_the_kubernetes_client(tui_home):
     """Start the real app headless, let it paint its first frame, then look at sys.modules."""
     code = (
         "import sys\n"
@@ -342,7 +342,7 @@ def test_first_frame_imports_neither_torch_nor_sklearn(tui_home):
         "app = ConsoleApp(Engine(s), s)\n"
         "app.call_after_refresh(lambda: app.set_timer(0.5, app.exit))\n"
         "app.run(headless=True)\n"
-        "bad = [m for m in ('torch', 'sklearn') if m in sys.modules]\n"
+        "bad = [m for m in ('torch', 'sklearn', 'kubernetes') if m in sys.modules]\n"
         "print('heavy:', bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )

@@ -17,11 +17,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
+from kubernetes.client.exceptions import ApiException
+
 from core.backends.kube.connection import Connection
 from core.errors import ClusterError, Conflict, Forbidden, NotFound, TooManyRequests
 
 MERGE_PATCH = "application/merge-patch+json"
 RETRIED = {429, 500, 502, 503, 504}
+
+
+class Expired(ClusterError):
+    """410 Gone: a watch's resourceVersion is older than the server keeps; list again."""
 
 
 class Api:
@@ -36,10 +42,11 @@ class Api:
         self.conn, self.client = conn, conn.api
         self.attempts, self.backoff, self.timeout, self.sleep = attempts, backoff, timeout, sleep
         self.on_outcome: Callable[[str | None], None] = lambda problem: None  # the TUI's banner
+        self.last_version = ""  # the resourceVersion of the last list read (`pages`)
 
     # -- verbs -----------------------------------------------------------------------------------------
     def get(self, path: str, **query: Any) -> dict[str, Any]:
-        return json.loads(self._call("GET", path, query))
+        return _object(self._call("GET", path, query))
 
     def text(self, path: str, **query: Any) -> str:
         return self._call("GET", path, query, accept="text/plain").decode("utf-8", errors="replace")
@@ -62,13 +69,48 @@ class Api:
             yield from page
 
     def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(self._call("PATCH", path, {}, body, MERGE_PATCH))
+        return _object(self._call("PATCH", path, {}, body, MERGE_PATCH))
 
     def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(self._call("POST", path, {}, body))
+        return _object(self._call("POST", path, {}, body))
 
     def delete(self, path: str) -> None:
         self._call("DELETE", path, {})
+
+    def watch(self, path: str, version: str, timeout_seconds: int = 240) -> Iterator[dict[str, Any]]:
+        """A watch from `version`, opened now (raising what `_call` raises when it cannot be; Expired for
+        410): its events (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) as dicts, until the server ends it."""
+        from kubernetes.watch.watch import iter_resp_lines
+
+        query = {
+            "watch": "true",
+            "resourceVersion": version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+        }
+        method, url, hdrs, _, _ = self.client.param_serialize(
+            "GET",
+            path,
+            query_params=list(query.items()),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        # the read timeout a little past the server's own end of the watch: a stream gone silent is dead
+        resp = self.client.call_api(method, url, header_params=hdrs, _request_timeout=(10, timeout_seconds + 30))
+        if resp.status == 410:
+            raise Expired(_message(resp.read()) or "410 Gone")
+        if resp.status >= 300:
+            raise _error(resp.status, _message(resp.read()) or f"HTTP {resp.status}", "GET", path)
+
+        def events() -> Iterator[dict[str, Any]]:
+            try:
+                for line in iter_resp_lines(resp.response):  # type: ignore[no-untyped-call]
+                    if line:
+                        yield json.loads(line)
+            finally:
+                resp.response.release_conn()
+
+        return events()
 
     # -- the one way out -------------------------------------------------------------------------------
     def _call(
@@ -100,16 +142,13 @@ class Api:
                 resp = self.client.call_api(
                     method_, url, header_params=hdrs, body=payload, _request_timeout=self.timeout
                 )
-                data = resp.read()
-                status = resp.status
+                data = bytes(resp.read())
+                status = int(resp.status)
+            except ApiException as e:  # an answer the client raised on rather than returned
+                status, data = int(e.status or 0), str(e.body or "").encode()
             except Exception as e:  # connection refused, reset, timed out: the API is unreachable now
-                if type(e).__name__ == "ApiException" and getattr(e, "status", None):
-                    status, data = e.status, (e.body or "").encode()
-                else:
-                    problem = (
-                        f"{self.conn.context}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-                    )
-                    continue
+                problem = f"{self.conn.context}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                continue
             if status < 300:
                 self.on_outcome(None)
                 return data
@@ -121,6 +160,11 @@ class Api:
             raise _error(status, message, method, path)
         self.on_outcome(problem)
         raise ClusterError(f"{problem} (gave up after {self.attempts} attempts)")
+
+
+def _object(data: bytes) -> dict[str, Any]:
+    value = json.loads(data)
+    return value if isinstance(value, dict) else {}
 
 
 def _message(data: bytes) -> str:

@@ -13,8 +13,9 @@ from typing import Any
 
 from core.backends.kube import mapping as m
 from core.backends.kube.api import Api, ns_path
+from core.backends.kube.cache import Informer, trim_node, trim_pod, trim_whole
 from core.backends.kube.connection import Connection
-from core.backends.kube.deployments import Deployments
+from core.backends.kube.deployments import APPS, Deployments
 from core.cluster import PAGE_SIZE
 from core.errors import ClusterError, Conflict, NotFound
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, run_of
@@ -33,17 +34,58 @@ RESOURCE_KEYS = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory
 
 
 class KubeCluster:
-    def __init__(self, conn: Connection, node_pool_label: str = "", api: Api | None = None):
+    def __init__(self, conn: Connection, node_pool_label: str = "", api: Api | None = None, watch: bool = False):
+        """`watch`: keep a watch-based cache of what the views read (the TUI); else every read lists."""
         self.conn = conn
         self.api = api or Api(conn)
         self.pool_label = node_pool_label
         self.name = conn.label
         self._spark: bool | None = None  # whether the cluster serves SparkApplications (asked once)
-        self.deployments = Deployments(self.api, self.namespace)
+        self.informers: dict[str, Informer] = {}
+        self.deployments = Deployments(self.api, self.namespace, self._list)
+        if watch:
+            self._watch()
+
+    def _watch(self) -> None:
+        kinds = [
+            (f"{CORE}/nodes", trim_node, "nodes"),
+            (f"{CORE}/pods", trim_pod, "pods"),  # all of them: a node's use counts every namespace's
+            (ns_path(BATCH, "jobs", self.namespace), trim_whole, "jobs"),
+            (ns_path(APPS, "deployments", self.namespace), trim_whole, "deployments"),
+        ]
+        if self._spark_served():
+            kinds.append((ns_path(SPARK, "sparkapplications", self.namespace), trim_whole, "sparkapplications"))
+        for path, trim, name in kinds:
+            self.informers[path] = Informer(self.api, path, trim, name).start()
+
+    def close(self) -> None:
+        for informer in self.informers.values():
+            informer.stop()
+
+    def _list(self, path: str) -> list[dict[str, Any]]:
+        """The objects at `path`: the cache's once it has listed them, else read now."""
+        informer = self.informers.get(path)
+        if informer is not None and informer.synced.is_set():
+            return informer.values()
+        return list(self.api.items(path))
+
+    def _pods(self, namespace: str | None) -> list[dict[str, Any]]:
+        if f"{CORE}/pods" in self.informers and self.informers[f"{CORE}/pods"].synced.is_set():
+            pods = self.informers[f"{CORE}/pods"].values()
+            return pods if namespace is None else [p for p in pods if p["metadata"].get("namespace") == namespace]
+        return list(self.api.items(ns_path(CORE, "pods", namespace)))
 
     def generation(self) -> Hashable:
-        # No watch cache yet: every read goes to the API, so no two reads are promised equal.
-        return time.monotonic_ns()
+        if self.informers:  # what the cache holds changes only with an event (or a problem come or gone)
+            return tuple(i.changes for i in self.informers.values())
+        return time.monotonic_ns()  # every read lists: no two are promised equal
+
+    def connection_problem(self) -> tuple[str, float] | None:
+        """(why, since when) the cache is not current; None when it is (or there is no cache)."""
+        for i in self.informers.values():
+            if i.problem and i.since is not None:
+                return i.problem, i.since
+        return None
 
     @property
     def namespace(self) -> str | None:
@@ -53,7 +95,7 @@ class KubeCluster:
     # -- nodes and pools -------------------------------------------------------------------------------
     def _usage(self) -> dict[str, dict[str, float]]:
         usage: dict[str, dict[str, float]] = defaultdict(lambda: {"pods": 0, "cpu": 0.0, "mem": 0.0})
-        for p in self.api.items(f"{CORE}/pods"):
+        for p in self._pods(None):
             node = (p.get("spec") or {}).get("nodeName")
             if not node or (p.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 continue
@@ -69,7 +111,13 @@ class KubeCluster:
 
     def iter_nodes(self, pool: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[Node]:
         usage = self._usage()
-        for page in self.api.pages(f"{CORE}/nodes", limit=page_size):
+        informer = self.informers.get(f"{CORE}/nodes")
+        pages = (
+            [informer.values()]
+            if informer is not None and informer.synced.is_set()
+            else self.api.pages(f"{CORE}/nodes", limit=page_size)
+        )
+        for page in pages:
             nodes = sorted(
                 (m.node(o, usage.get(o["metadata"]["name"]), self.pool_label) for o in page), key=lambda n: n.name
             )
@@ -82,7 +130,7 @@ class KubeCluster:
 
     def list_pools(self) -> list[Pool]:
         by_pool: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for o in self.api.items(f"{CORE}/nodes"):
+        for o in self._list(f"{CORE}/nodes"):
             by_pool[m.pool_of((o.get("metadata") or {}).get("labels") or {}, self.pool_label)].append(o)
         pools = []
         for name, objs in sorted(by_pool.items()):
@@ -149,8 +197,11 @@ class KubeCluster:
 
     # -- pods ------------------------------------------------------------------------------------------
     def list_pods(self, node: str | None = None) -> list[Pod]:
-        query = {"fieldSelector": f"spec.nodeName={node}"} if node else {}
-        pods = [m.pod(o) for o in self.api.items(f"{CORE}/pods", **query)]
+        if self.informers:
+            pods = [m.pod(o) for o in self._pods(None)]
+        else:
+            selector = f"spec.nodeName={node}" if node else None
+            pods = [m.pod(o) for o in self.api.items(f"{CORE}/pods", fieldSelector=selector)]
         # (a server that ignores the field selector still gets the right answer)
         return sorted((p for p in pods if node is None or p.node == node), key=lambda p: (p.namespace, p.name))
 
@@ -217,17 +268,17 @@ class KubeCluster:
 
     def _objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """("job" | "spark", object) of every batch Job and SparkApplication in scope."""
-        for o in self.api.items(ns_path(BATCH, "jobs", self.namespace)):
+        for o in self._list(ns_path(BATCH, "jobs", self.namespace)):
             yield "job", o
         if self._spark_served():
-            for o in self.api.items(ns_path(SPARK, "sparkapplications", self.namespace)):
+            for o in self._list(ns_path(SPARK, "sparkapplications", self.namespace)):
                 yield "spark", o
 
     def _pods_by_owner(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
         """Pods in scope by the Job that made them ("ns/job-name"), and by "ns/name"."""
         by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
         by_name: dict[str, dict[str, Any]] = {}
-        for p in self.api.items(ns_path(CORE, "pods", self.namespace)):
+        for p in self._pods(self.namespace):
             meta = p.get("metadata") or {}
             labels = meta.get("labels") or {}
             ns = meta.get("namespace", "")
@@ -237,7 +288,7 @@ class KubeCluster:
                 by_job[f"{ns}/{job}"].append(p)
         return by_job, by_name
 
-    def _attempt(self, kind: str, o: dict[str, Any], pods: tuple[dict, dict]) -> Attempt:
+    def _attempt(self, kind: str, o: dict[str, Any], pods: tuple[dict[str, Any], dict[str, Any]]) -> Attempt:
         meta = o.get("metadata") or {}
         ns, name = meta.get("namespace", ""), meta.get("name", "")
         labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
@@ -394,7 +445,7 @@ class KubeCluster:
             by_job.get(f"{ns}/{o['metadata']['name']}", []), key=lambda p: p["metadata"].get("creationTimestamp", "")
         )
         failed = [p for p in pods if m.termination(p)[0]]
-        chosen = (failed or pods or [None])[-1]
+        chosen = (failed or pods)[-1] if failed or pods else None
         return (ns, chosen["metadata"]["name"]) if chosen else None
 
     def attempt_log(self, run_id: str) -> str:

@@ -64,7 +64,7 @@ def contexts(files: list[str]) -> tuple[list[dict[str, Any]], str]:
     from kubernetes import config
 
     try:
-        found, current = config.list_kube_config_contexts(config_file=os.pathsep.join(files))
+        found, current = config.list_kube_config_contexts(config_file=os.pathsep.join(files))  # type: ignore[no-untyped-call]  # the client is unannotated
     except config.ConfigException as e:
         raise BadInput(f"kubeconfig {os.pathsep.join(files)}: {e}") from None
     rows = [
@@ -88,7 +88,7 @@ def connect(target: Target) -> Connection:
         if not in_cluster():
             raise BadInput("no kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not inside a cluster")
         conf = client.Configuration()
-        config.load_incluster_config(client_configuration=conf)
+        config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
         ns_file = SERVICE_ACCOUNT / "namespace"
         ns = target.namespace or (ns_file.read_text().strip() if ns_file.is_file() else "default")
         return Connection(client.ApiClient(conf), "in-cluster", "in-cluster", ns, target.all_namespaces, "in-cluster")
@@ -101,7 +101,9 @@ def connect(target: Target) -> Connection:
         raise BadInput(f"kubeconfig {os.pathsep.join(files)}: no {what} (contexts: {known})")
     conf = client.Configuration()
     try:
-        config.load_kube_config(config_file=os.pathsep.join(files), context=name, client_configuration=conf)
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.pathsep.join(files), context=name, client_configuration=conf
+        )
     except (config.ConfigException, OSError, ValueError) as e:
         raise ClusterError(f"kubeconfig {os.pathsep.join(files)}, context {name}: {e}") from None
     conf.retries = 0  # our own retries, with backoff (core/backends/kube/api.py); urllib3's would hide them

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from core.backends.kube.api import Api, ns_path
@@ -26,11 +27,13 @@ WEIGHT = "mlops-console.io/weight"  # the canary's weight as asked (the replica 
 
 
 class Deployments:
-    def __init__(self, api: Api, namespace: str | None):
+    def __init__(self, api: Api, namespace: str | None, read: Callable[[str], list[dict[str, Any]]] | None = None):
+        """`read`: how a list is read (the cluster's cache, where it keeps one)."""
         self.api, self.namespace = api, namespace
+        self.read = read or (lambda path: list(api.items(path)))
 
     def _all(self) -> list[dict[str, Any]]:
-        return list(self.api.items(ns_path(APPS, "deployments", self.namespace)))
+        return self.read(ns_path(APPS, "deployments", self.namespace))
 
     def list(self) -> list[ModelDeployment]:
         objs = self._all()

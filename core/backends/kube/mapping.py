@@ -22,7 +22,7 @@ DESIRED_CONFIG = "mlops-console.io/desired-node-config"
 GPU = "nvidia.com/gpu"
 MIRROR = "kubernetes.io/config.mirror"
 
-_SUFFIX = {
+_SUFFIX: dict[str, int | Decimal] = {
     "Ki": 2**10,
     "Mi": 2**20,
     "Gi": 2**30,
