@@ -262,6 +262,10 @@ class Engine:
     def rollout_abort(self, deployment: str) -> dict:
         return self._rollouts.abort(deployment)
 
+    def scale(self, deployment: str, replicas: int) -> dict[str, Any]:
+        """The deployment serves with `replicas` pods: one audited change, rolled back like any other."""
+        return self._rollouts.scale(deployment, replicas)
+
     def rollout_rollback(self, deployment: str, to_revision: int | None = None) -> dict:
         return self._rollouts.rollback(deployment, to_revision)
 

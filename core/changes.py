@@ -84,6 +84,19 @@ class Changes:
             annotations=annotations,
         )
 
+    # -- deployments ---------------------------------------------------------------------------------
+    def scale(self, deployment: str, replicas: int, user: str, **notes: Any) -> None:
+        if replicas < 0:
+            raise BadInput(f"replicas must not be negative, got {replicas}")
+        self.apply(
+            verb="scale",
+            user=user,
+            resource="deployment",
+            name=deployment,
+            change=lambda: self.cluster.scale_deployment(deployment, replicas),
+            annotations={**notes, "replicas": replicas},
+        )
+
     # -- nodes -------------------------------------------------------------------------------------
     def cordon(self, node: str, user: str, on: bool = True, **notes: Any) -> bool:
         """Mark (un)schedulable, as `kubectl cordon` does: the flag and its taint. False when already so."""

@@ -79,6 +79,9 @@ class Cluster(Protocol):
     def abort_revision(self, deployment: str, number: int) -> None:
         """The canary `number` gets no traffic and is marked aborted; the deployment Degraded."""
 
+    def scale_deployment(self, deployment: str, replicas: int) -> None:
+        """The deployment serves with `replicas` pods in all (a canary keeps its share of them)."""
+
     def known_model_versions(self) -> list[ModelVersion]:
         """Model versions the estate already serves or stages that the registry may not know yet."""
 

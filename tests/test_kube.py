@@ -478,3 +478,24 @@ def test_a_410_lists_again_and_a_lost_connection_is_marked_then_recovers(watched
     _until(lambda: watched.connection_problem() is None)  # backoff, then the watch is back
     emu.add(k.node("node-5"))
     _until(lambda: "node-5" in [n.name for n in watched.list_nodes()])
+
+
+def test_scaling_a_model_deployment_is_audited_and_rolled_back(kube, emu):
+    emu.add(
+        k.deployment(
+            "ranker",
+            "jobs",
+            labels={"app": "ranker", "mlops-console.io/model": "ranker", "mlops-console.io/model-version": "3"},
+            replicas=2,
+        )
+    )
+    assert json.loads(kube("rollouts", "scale", "ranker", "5", "-o", "json").out)["replicas"] == 5
+    assert kubectl_json(emu, "get", "deployment", "ranker", "-n", "jobs")["spec"]["replicas"] == 5
+    (scaled,) = [
+        e
+        for e in json.loads(kube("audit", "list", "-o", "json").out)
+        if e["verb"] == "scale" and e["stage"] == "ResponseComplete"
+    ]
+    assert scaled["annotations"]["replicas"] == 5
+    kube("audit", "rollback", scaled["audit_id"])
+    assert kubectl_json(emu, "get", "deployment", "ranker", "-n", "jobs")["spec"]["replicas"] == 2

@@ -190,6 +190,10 @@ class MemoryCluster:
             elif r.status == "active":
                 r.weight = 100 - weight
 
+    def scale_deployment(self, deployment: str, replicas: int) -> None:
+        d = self.deps[deployment]
+        d.replicas = d.ready_replicas = replicas
+
     def promote_revision(self, deployment: str, number: int) -> None:
         d = self.deps[deployment]
         for r in d.revisions:
@@ -303,6 +307,7 @@ class MemoryCluster:
                         {
                             "status": d.status,
                             "current_revision": d.current_revision,
+                            "replicas": d.replicas,
                             "revisions": [r.__dict__ for r in d.revisions],
                         }
                     )
@@ -319,7 +324,8 @@ class MemoryCluster:
             self.pods[(namespace, name)] = replace(self.pods[(namespace, name)], **snap)
         elif resource == "deployment":
             d = self.deps[name]
-            d.status, d.current_revision = snap["status"], snap["current_revision"]
+            d.status, d.current_revision, d.replicas = snap["status"], snap["current_revision"], snap["replicas"]
+            d.ready_replicas = d.replicas
             d.revisions = [Revision(**r) for r in snap["revisions"]]
         elif resource == "pool":
             self.set_pool_desired_config(name, snap["desired_config"])
@@ -391,6 +397,11 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
     assert done["state"] == "done" and c.deps["scorer"].current_revision == 2
     undo = engine.rollout_rollback("scorer")
     assert undo["serves"] == "fraud:1" and c.deps["scorer"].current_revision == 3
+    replicas = c.deps["scorer"].replicas
+    assert engine.scale("scorer", replicas + 2)["replicas"] == replicas + 2
+    (scaled,) = [e for e in engine.audit_events() if e.verb == "scale" and e.stage == "ResponseComplete"]
+    engine.audit_rollback(scaled.audit_id)
+    assert c.deps["scorer"].replicas == replicas  # rolled back like any change
     op = engine.rollout_start(
         "scorer",
         "fraud",

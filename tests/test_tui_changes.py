@@ -204,3 +204,24 @@ async def test_the_demo_canary_in_flight_is_an_operation_to_promote_resume_or_ab
         await pilot.press("y")
         await until(pilot, lambda: engine.deployment("ranker").canary is None)
         assert engine.operations()[0]["state"] == "aborted"
+
+
+async def test_scaling_a_deployment_from_the_rollouts_view(make_app):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await goto(pilot, "rollouts")
+        table = await wait_rows(pilot)
+        table.move_cursor(table.get_row_index("fraud-scorer"))
+        before = app.engine.deployment("fraud-scorer").replicas
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
+        box = app.screen.query_one("#f-replicas", Input)
+        assert box.value == str(before)  # the form starts from what runs now
+        box.value = "many"
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: "whole number" in " ".join(plain(s) for s in app.screen.query(Static)))
+        box.value = str(before + 3)
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: app.engine.deployment("fraud-scorer").replicas == before + 3)
+        (e,) = [e for e in app.engine.audit_events() if e.verb == "scale" and e.stage == "ResponseComplete"]
+        assert e.object_ref["name"] == "fraud-scorer" and e.user

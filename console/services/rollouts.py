@@ -78,6 +78,11 @@ class RolloutService:
     def abort(self, deployment: str) -> dict:
         return _describe(self.w.rollouts.abort(deployment, self.w.require("rollout-abort")))
 
+    def scale(self, deployment: str, replicas: int) -> dict[str, Any]:
+        self.w.changes.scale(deployment, replicas, self.w.require("scale"))
+        d = self.w.cluster.get_deployment(deployment)
+        return {"deployment": deployment, "replicas": d.replicas, "ready": d.ready_replicas}
+
     def rollback(self, deployment: str, to_revision: int | None = None) -> dict:
         return self.w.rollouts.rollback(deployment, self.w.require("rollout-rollback"), to_revision)
 

@@ -55,8 +55,10 @@ class RolloutsScreen(ViewScreen):
         Binding("p", "promote", "Promote", id="promote"),
         Binding("a", "abort", "Abort", id="abort"),
         Binding("b", "rollback", "Rollback", id="rollback"),
+        Binding("S", "scale", "Scale", id="scale"),
     ]
     ROLE_ACTIONS = {
+        "scale": "scale",
         "start": "rollout-start",
         "promote": "rollout-promote",
         "abort": "rollout-abort",
@@ -198,6 +200,36 @@ class RolloutsScreen(ViewScreen):
                 [("revision", "to revision (empty: the previous)", "")],
                 note="a new revision serving what the old one served",
                 type_to_confirm=key,
+            ),
+            go,
+        )
+
+    def action_scale(self) -> None:
+        key = self.selected_key()
+        if not key:
+            return
+        from screens.dialogs import FormScreen
+
+        def check(values: dict) -> str | None:
+            text = str(values["replicas"]).strip()
+            return None if text.isdigit() else f"replicas: a whole number, not {text!r}"
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            n = int(str(values["replicas"]).strip())
+            self.perform(
+                f"scale {key}", lambda: "{deployment}: {replicas} replicas".format(**self.app.engine.scale(key, n))
+            )
+
+        current = next((r for r in self.rows if r.key == key), None)
+        now = str(current.source[6]).split("/")[-1] if current else ""  # READY: ready/replicas
+        self.app.push_screen(
+            FormScreen(
+                f"Scale {key}",
+                [("replicas", "replicas in all", now)],
+                note="audited; a canary keeps its share",
+                check=check,
             ),
             go,
         )

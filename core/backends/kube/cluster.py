@@ -239,6 +239,9 @@ class KubeCluster:
     def abort_revision(self, deployment: str, number: int) -> None:
         self.deployments.abort(deployment, number)
 
+    def scale_deployment(self, deployment: str, replicas: int) -> None:
+        self.deployments.scale(deployment, replicas)
+
     def known_model_versions(self) -> list[ModelVersion]:
         """What the model Deployments serve, for the registry to adopt."""
         out = {}

@@ -153,6 +153,17 @@ class Deployments:
         if canary is not None:
             self.api.delete(ns_path(APPS, "deployments", _ns(canary), _name(canary)))
 
+    def scale(self, name: str, replicas: int) -> None:
+        """`replicas` in all: with a canary, shared by its weight, as set_weight shares them."""
+        stable = self._stable(name)
+        canary = self._canary(stable)
+        self._annotate(stable, {TOTAL: str(replicas)})
+        if canary is None:
+            self.api.patch(ns_path(APPS, "deployments", _ns(stable), name), {"spec": {"replicas": replicas}})
+            return
+        weight = int(((canary.get("metadata") or {}).get("annotations") or {}).get(WEIGHT) or 0)
+        self.set_weight(name, _rev(canary), weight)
+
     def _annotate(self, o: dict[str, Any], notes: dict[str, str]) -> None:
         self.api.patch(ns_path(APPS, "deployments", _ns(o), _name(o)), {"metadata": {"annotations": notes}})
 

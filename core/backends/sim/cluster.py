@@ -337,6 +337,12 @@ class SimCluster:
                 elif r["status"] == "active":
                     self.store.update("revisions", (deployment, r["number"]), {"weight": 100 - weight})
 
+    def scale_deployment(self, deployment: str, replicas: int) -> None:
+        # the simulator keeps a deployment's pods as a count: its new ones are ready at once
+        with self.store.transaction():
+            self.get_deployment(deployment)  # NotFound names it
+            self.store.update("deployments", deployment, {"replicas": replicas, "ready_replicas": replicas})
+
     def promote_revision(self, deployment: str, number: int) -> None:
         with self.store.transaction():
             self._revision(deployment, number)
