@@ -499,3 +499,24 @@ def test_scaling_a_model_deployment_is_audited_and_rolled_back(kube, emu):
     assert scaled["annotations"]["replicas"] == 5
     kube("audit", "rollback", scaled["audit_id"])
     assert kubectl_json(emu, "get", "deployment", "ranker", "-n", "jobs")["spec"]["replicas"] == 2
+
+
+def test_a_conflict_on_a_patch_is_reported_and_the_flow_controls_429_is_waited_out(kube, emu):
+    emu.fail("patch", "v1/nodes", "node-1", status=409, times=None, message="the object has been modified")
+    r = kube("nodes", "cordon", "node-1", ok=False)
+    assert r.rc == 1 and "conflict" in r.err and "the object has been modified" in r.err
+    assert not kubectl_json(emu, "get", "node", "node-1")["spec"].get("unschedulable")
+    emu.clear_faults()
+    emu.fail("list", "v1/nodes", status=429, times=2, retry_after=1)
+    assert len(json.loads(kube("nodes", "list", "-o", "json").out)) == 3
+
+
+def test_a_retry_waits_at_least_what_the_servers_retry_after_asks(emu, tmp_path):
+    from core.backends.kube.api import Api
+    from core.backends.kube.connection import Target, connect
+
+    slept: list[float] = []
+    api = Api(connect(Target(str(emu.kubeconfig(tmp_path / "kc")))), sleep=slept.append)
+    emu.fail("list", "v1/nodes", status=429, times=1, retry_after=3)
+    assert len(list(api.items("/api/v1/nodes"))) == 3
+    assert slept and slept[0] >= 3  # not just the jittered backoff (at most 0.4 s for a first retry)

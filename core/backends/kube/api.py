@@ -126,10 +126,12 @@ class Api:
         if body is not None:
             headers["Content-Type"] = content_type
         problem = ""
+        wait_at_least = 0.0  # what the server's Retry-After asked for (capped)
         for attempt in range(self.attempts):
             if attempt:
                 # full jitter: many consoles retrying after one outage do not come back in step
-                self.sleep(random.uniform(0, min(5.0, self.backoff * 2**attempt)))
+                self.sleep(max(wait_at_least, random.uniform(0, min(5.0, self.backoff * 2**attempt))))
+                wait_at_least = 0.0
             try:
                 method_, url, hdrs, payload, _ = self.client.param_serialize(
                     method,
@@ -143,9 +145,9 @@ class Api:
                     method_, url, header_params=hdrs, body=payload, _request_timeout=self.timeout
                 )
                 data = bytes(resp.read())
-                status = int(resp.status)
+                status, answer_headers = int(resp.status), resp.headers
             except ApiException as e:  # an answer the client raised on rather than returned
-                status, data = int(e.status or 0), str(e.body or "").encode()
+                status, data, answer_headers = int(e.status or 0), str(e.body or "").encode(), e.headers
             except Exception as e:  # connection refused, reset, timed out: the API is unreachable now
                 problem = f"{self.conn.context}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
                 continue
@@ -155,11 +157,20 @@ class Api:
             message = _message(data) or f"HTTP {status}"
             if status in RETRIED and not (status == 429 and path.endswith("/eviction")):
                 problem = f"{self.conn.context}: {method} {path}: {status} {message}"
+                wait_at_least = _retry_after(answer_headers)
                 continue
             self.on_outcome(None)
             raise _error(status, message, method, path)
         self.on_outcome(problem)
         raise ClusterError(f"{problem} (gave up after {self.attempts} attempts)")
+
+
+def _retry_after(headers: Any) -> float:
+    """Seconds a Retry-After header asks to wait (the seconds form; at most 10)."""
+    try:
+        return min(10.0, float((headers or {}).get("Retry-After") or 0))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _object(data: bytes) -> dict[str, Any]:
