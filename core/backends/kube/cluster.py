@@ -69,11 +69,15 @@ class KubeCluster:
             return informer.values()
         return list(self.api.items(path))
 
-    def _pods(self, namespace: str | None) -> list[dict[str, Any]]:
-        if f"{CORE}/pods" in self.informers and self.informers[f"{CORE}/pods"].synced.is_set():
-            pods = self.informers[f"{CORE}/pods"].values()
-            return pods if namespace is None else [p for p in pods if p["metadata"].get("namespace") == namespace]
-        return list(self.api.items(ns_path(CORE, "pods", namespace)))
+    def _pods(self, namespace: str | None) -> Iterator[dict[str, Any]]:
+        """The pods (of a namespace), trimmed to what is read: from the cache, else a page at a time."""
+        informer = self.informers.get(f"{CORE}/pods")
+        if informer is not None and informer.synced.is_set():
+            pods = informer.values()
+            yield from (pods if namespace is None else (p for p in pods if p["metadata"].get("namespace") == namespace))
+            return
+        for p in self.api.items(ns_path(CORE, "pods", namespace)):
+            yield trim_pod(p)
 
     def generation(self) -> Hashable:
         if self.informers:  # what the cache holds changes only with an event (or a problem come or gone)
