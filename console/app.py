@@ -254,7 +254,7 @@ class ConsoleApp(App):
         if not names:
             self.notify("no namespaces here (the demo estate has none)", markup=False)
             return
-        current = "all" if self.settings.all_namespaces else self.settings.namespace
+        current = self.engine.namespace()
         items = [("all", "all namespaces"), *((n, n) for n in names)]
         self.push_screen(Picker("namespaces (enter switches)", items, current), lambda v: v and self._to_namespace(v))
 

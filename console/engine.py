@@ -146,6 +146,14 @@ class Engine:
 
         return contexts(self._settings)
 
+    def namespace(self) -> str:
+        """The namespace the console reads ("all": every one; "" on a backend without namespaces)."""
+        cluster = self._w.cluster
+        if not hasattr(cluster, "list_namespaces"):
+            return ""
+        ns = getattr(cluster, "namespace", None)
+        return "all" if ns is None else str(ns)
+
     def namespaces(self) -> list[str]:
         """The cluster's namespaces ([] on a backend without them)."""
         return list(getattr(self._w.cluster, "list_namespaces", lambda: [])())

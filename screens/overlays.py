@@ -195,11 +195,13 @@ class Picker(ModalScreen[str | None]):
         from textual.widgets import OptionList
         from textual.widgets.option_list import Option
 
-        yield Static(Text(self.title_, "bold"), id="picker-title")
-        yield OptionList(
-            *(Option(Text(("● " if v == self.current else "  ") + shown), id=v) for v, shown in self.items),
-            id="picker",
-        )
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(Text(self.title_, "bold"), id="picker-title")
+            yield OptionList(
+                *(Option(Text(("● " if v == self.current else "  ") + shown), id=v) for v, shown in self.items),
+                id="picker",
+            )
+            yield Static(Text("enter switches · esc cancels", "dim"))
 
     def on_mount(self) -> None:
         from textual.widgets import OptionList

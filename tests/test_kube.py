@@ -379,6 +379,12 @@ async def test_the_tui_on_the_cluster_shows_nodes_cordons_and_switches_context(e
         await until(pilot, lambda: isinstance(app.screen, Picker))
         await pilot.press("down", "enter")
         await until(pilot, lambda: "kube:emu-serving (emulator, ns serving)" in app.sub_title)
+        await goto(pilot, "ns")
+        await until(pilot, lambda: isinstance(app.screen, Picker))
+        assert app.screen.current == "serving"  # the namespace in use is the one marked
+        await pilot.press("escape")
+        await goto(pilot, "ns jobs")
+        await until(pilot, lambda: "kube:emu-serving (emulator, ns jobs)" in app.sub_title)
         assert app.is_running
 
 
