@@ -104,6 +104,8 @@ class ModelDeployment:
     status: str  # Healthy | Progressing | Degraded | Paused
     current_revision: int
     revisions: list[Revision] = field(default_factory=list)
+    # a HorizontalPodAutoscaler's bounds and what it has done: min, max, current, desired, targets
+    autoscaler: dict[str, Any] | None = None
 
     @property
     def active(self) -> Revision | None:

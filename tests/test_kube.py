@@ -526,3 +526,38 @@ def test_a_retry_waits_at_least_what_the_servers_retry_after_asks(emu, tmp_path)
     emu.fail("list", "v1/nodes", status=429, times=1, retry_after=3)
     assert len(list(api.items("/api/v1/nodes"))) == 3
     assert slept and slept[0] >= 3  # not just the jittered backoff (at most 0.4 s for a first retry)
+
+
+def test_a_deployments_autoscaler_is_shown_and_one_missing_is_a_dash(kube, emu):
+    labels = {"app": "ranker", "mlops-console.io/model": "ranker", "mlops-console.io/model-version": "3"}
+    emu.add(
+        k.deployment("ranker", "jobs", labels=labels, replicas=3),
+        k.deployment("embedder", "jobs", labels={**labels, "app": "embedder", "mlops-console.io/model": "embedder"}),
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "ranker", "namespace": "jobs"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ranker"},
+                "minReplicas": 2,
+                "maxReplicas": 10,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                    }
+                ],
+            },
+            "status": {"currentReplicas": 3, "desiredReplicas": 4},
+        },
+    )
+    rows = {d["name"]: d for d in json.loads(kube("rollouts", "list", "-o", "json").out)}
+    assert rows["ranker"]["autoscaler"] == {
+        "name": "ranker",
+        "min": 2,
+        "max": 10,
+        "current": 3,
+        "desired": 4,
+        "targets": ["cpu 70%"],
+    }
+    assert rows["embedder"]["autoscaler"] is None

@@ -76,6 +76,7 @@ class RolloutsScreen(ViewScreen):
         Column("REQ/S", 3, align="right"),
         Column("P99 ms", 3, align="right"),
         Column("ERR %", 2, align="right", style=lambda t: "red" if _float(t) > 1 else ""),
+        Column("HPA", 7, max=16, style=lambda t: "dim" if t == "-" else ""),
     )
     LIVE = True  # the metrics move every minute
 
@@ -119,6 +120,7 @@ class RolloutsScreen(ViewScreen):
                         f"{d.ready_replicas}/{d.replicas}",
                         status_label(d.status),
                         *now,
+                        _hpa(d.autoscaler),
                     ],
                 )
             )
@@ -287,3 +289,8 @@ class RolloutsScreen(ViewScreen):
             ),
             go,
         )
+
+
+def _hpa(a: dict | None) -> str:
+    """An autoscaler as "min–max (current)"; "-" without one."""
+    return f"{a['min']}–{a['max']} ({a['current']})" if a else "-"

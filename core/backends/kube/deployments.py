@@ -13,10 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from core.backends.kube.api import Api, ns_path
-from core.errors import ClusterError, NotFound
+from core.errors import ClusterError, Forbidden, NotFound
 from core.types import ModelDeployment, Revision
 
 APPS = "/apis/apps/v1"
+AUTOSCALING = "/apis/autoscaling/v2"
 MODEL = "mlops-console.io/model"
 MODEL_VERSION = "mlops-console.io/model-version"
 CANARY_OF = "mlops-console.io/canary-of"
@@ -39,7 +40,25 @@ class Deployments:
         objs = self._all()
         canaries = {(_ns(o), _labels(o).get(CANARY_OF)): o for o in objs if _labels(o).get(CANARY_OF)}
         stable = [o for o in objs if _labels(o).get(MODEL) and not _labels(o).get(CANARY_OF)]
-        return sorted((model_deployment(o, canaries.get((_ns(o), _name(o)))) for o in stable), key=lambda d: d.name)
+        hpas = self._autoscalers(self.namespace) if stable else {}
+        return sorted(
+            (model_deployment(o, canaries.get((_ns(o), _name(o))), hpas.get((_ns(o), _name(o)))) for o in stable),
+            key=lambda d: d.name,
+        )
+
+    def _autoscalers(self, namespace: str | None) -> dict[tuple[str, str], dict[str, Any]]:
+        """The HorizontalPodAutoscalers of Deployments, by (namespace, deployment); none where the API
+        is not served or not readable (an autoscaler is shown, never required)."""
+        try:
+            objs = self.read(ns_path(AUTOSCALING, "horizontalpodautoscalers", namespace))
+        except (NotFound, Forbidden):
+            return {}
+        out = {}
+        for h in objs:
+            ref = (h.get("spec") or {}).get("scaleTargetRef") or {}
+            if ref.get("kind") == "Deployment":
+                out[(_ns(h), str(ref.get("name")))] = autoscaler(h)
+        return out
 
     def _stable(self, name: str) -> dict[str, Any]:
         ns = self.namespace or _find_namespace(self._all(), name)
@@ -56,7 +75,7 @@ class Deployments:
 
     def get(self, name: str) -> ModelDeployment:
         o = self._stable(name)
-        return model_deployment(o, self._canary(o))
+        return model_deployment(o, self._canary(o), self._autoscalers(_ns(o)).get((_ns(o), name)))
 
     # -- the protocol's verbs --------------------------------------------------------------------------
     def add_revision(self, name: str, number: int, model: str, version: int, image: str) -> None:
@@ -214,7 +233,29 @@ class Deployments:
                 )
 
 
-def model_deployment(o: dict[str, Any], canary: dict[str, Any] | None) -> ModelDeployment:
+def autoscaler(h: dict[str, Any]) -> dict[str, Any]:
+    spec, status = h.get("spec") or {}, h.get("status") or {}
+    targets = []
+    for metric in spec.get("metrics") or []:
+        res = metric.get("resource") or {}
+        target = res.get("target") or {}
+        if target.get("averageUtilization") is not None:
+            targets.append(f"{res.get('name')} {target['averageUtilization']}%")
+        elif target.get("averageValue") is not None:
+            targets.append(f"{res.get('name') or metric.get('type', '')} {target['averageValue']}")
+    return {
+        "name": _name(h),
+        "min": int(spec.get("minReplicas") or 1),
+        "max": int(spec.get("maxReplicas") or 0),
+        "current": int(status.get("currentReplicas") or 0),
+        "desired": int(status.get("desiredReplicas") or 0),
+        "targets": targets,
+    }
+
+
+def model_deployment(
+    o: dict[str, Any], canary: dict[str, Any] | None, hpa: dict[str, Any] | None = None
+) -> ModelDeployment:
     labels, spec, status = _labels(o), o.get("spec") or {}, o.get("status") or {}
     revs = _revisions(o)
     current = _rev(o)
@@ -266,7 +307,7 @@ def model_deployment(o: dict[str, Any], canary: dict[str, Any] | None) -> ModelD
         state = "Degraded"
     else:
         state = "Healthy"
-    return ModelDeployment(_name(o), _ns(o), labels.get(MODEL, ""), replicas, ready, state, current, revisions)
+    return ModelDeployment(_name(o), _ns(o), labels.get(MODEL, ""), replicas, ready, state, current, revisions, hpa)
 
 
 def _labels(o: dict[str, Any]) -> dict[str, str]:
