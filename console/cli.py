@@ -24,6 +24,7 @@ from console.columns import (
     MODEL_COLUMNS,
     NODE_COLUMNS,
     OP_COLUMNS,
+    POD_COLUMNS,
     ROLLOUT_COLUMNS,
     RULE_COLUMNS,
     SIGNATURE_COLUMNS,
@@ -412,6 +413,8 @@ def _models_list(engine, args, fmt: str) -> None:
 COMMANDS: dict[tuple[str, str | None], Callable[[Any, argparse.Namespace, str], None]] = {
     ("version", None): _version,
     ("nodes", "list"): _nodes_list,
+    ("nodes", "show"): lambda e, a, f: _show(e.node_details(a.name), f),
+    ("pods", "list"): lambda e, a, f: emit((to_dict(p) for p in e.pods(a.node)), f, POD_COLUMNS),
     ("nodes", "cordon"): _cordon,
     ("nodes", "uncordon"): _cordon,
     ("nodes", "drain"): _drain,

@@ -22,6 +22,16 @@ NODE_COLUMNS = [
     ("CONFIG", lambda r: r["config_version"]),
     ("AGE", lambda r: _age(r["created_at"])),
 ]
+POD_COLUMNS = [
+    ("NAMESPACE", lambda r: r["namespace"]),
+    ("NAME", lambda r: r["name"]),
+    ("NODE", lambda r: r["node"] or "-"),
+    ("PHASE", lambda r: r["phase"]),
+    ("OWNER", lambda r: r["owner"]),
+    ("CPU", lambda r: r["cpu"]),
+    ("MEM(GiB)", lambda r: r["memory_gib"]),
+    ("RESTARTS", lambda r: r["restarts"]),
+]
 ROLLOUT_COLUMNS = [
     ("DEPLOYMENT", lambda r: f"{r['namespace']}/{r['name']}"),
     ("MODEL", lambda r: r["model"]),

@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(nodes, "list", "list nodes")
     sp.add_argument("--pool", help="only this node pool")
     _fmt(sp)
+    sp = leaf(nodes, "show", "one node: conditions, capacity, labels, taints, its pods")
+    sp.add_argument("name", metavar="NAME")
+    _fmt(sp, ("yaml", "json"), "yaml")
     for verb, text in (("cordon", "mark nodes unschedulable"), ("uncordon", "mark nodes schedulable again")):
         sp = leaf(nodes, verb, text)
         sp.add_argument("names", nargs="+", metavar="NAME")
@@ -127,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--yes", action="store_true", help="no confirmation (required without a terminal)")
     _fmt(sp, ("table", "json"))
     _fmt(leaf(nodes, "drift", "nodes whose observed config differs from their pool's desired config"))
+
+    pods = sub.add_parser("pods", help="pods").add_subparsers(dest="action", metavar="ACTION", required=True)
+    sp = leaf(pods, "list", "list pods (of every namespace the console reads), with their node and owner")
+    sp.add_argument("--node", metavar="NODE", help="only the pods on this node")
+    _fmt(sp)
 
     ro = sub.add_parser("rollouts", help="model deployments and their rollouts").add_subparsers(
         dest="action", metavar="ACTION", required=True

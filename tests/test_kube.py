@@ -561,3 +561,24 @@ def test_a_deployments_autoscaler_is_shown_and_one_missing_is_a_dash(kube, emu):
         "targets": ["cpu 70%"],
     }
     assert rows["embedder"]["autoscaler"] is None
+
+
+def test_pods_of_the_namespace_and_a_node_with_all_its_pods_are_listed(kube, emu):
+    emu.add(
+        k.pod("web-1", "jobs", "node-1", owner_kind="ReplicaSet", owner_name="web-abc"),
+        k.pod("api-1", "serving", "node-1", owner_kind="ReplicaSet", owner_name="api-x"),
+        k.pod("fluent-x", "kube-system", "node-3", daemonset=True),
+    )
+    assert [p["name"] for p in json.loads(kube("pods", "list", "-o", "json").out)] == ["web-1"]  # ns jobs
+    assert {p["name"] for p in json.loads(kube("-A", "pods", "list", "-o", "json").out)} == {
+        "web-1",
+        "api-1",
+        "fluent-x",
+    }
+    on_node = json.loads(kube("pods", "list", "--node", "node-1", "-o", "json").out)
+    assert {(p["namespace"], p["name"], p["owner"]) for p in on_node} == {
+        ("jobs", "web-1", "ReplicaSet/web-abc"),
+        ("serving", "api-1", "ReplicaSet/api-x"),
+    }
+    shown = kube("nodes", "show", "node-2").out
+    assert "ready: false" in shown and "NotReady" in shown

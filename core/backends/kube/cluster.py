@@ -201,11 +201,13 @@ class KubeCluster:
 
     # -- pods ------------------------------------------------------------------------------------------
     def list_pods(self, node: str | None = None) -> list[Pod]:
+        """A node's pods, of every namespace (what a drain evicts); else the namespace's (all with -A)."""
         if self.informers:
-            pods = [m.pod(o) for o in self._pods(None)]
+            pods = [m.pod(o) for o in self._pods(None if node else self.namespace)]
         else:
             selector = f"spec.nodeName={node}" if node else None
-            pods = [m.pod(o) for o in self.api.items(f"{CORE}/pods", fieldSelector=selector)]
+            path = f"{CORE}/pods" if node else ns_path(CORE, "pods", self.namespace)
+            pods = [m.pod(o) for o in self.api.items(path, fieldSelector=selector)]
         # (a server that ignores the field selector still gets the right answer)
         return sorted((p for p in pods if node is None or p.node == node), key=lambda p: (p.namespace, p.name))
 
