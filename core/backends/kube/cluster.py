@@ -458,23 +458,21 @@ class KubeCluster:
         return (ns, chosen["metadata"]["name"]) if chosen else None
 
     def attempt_log(self, run_id: str) -> str:
-        where = self._pod_of(run_id)
-        if where is None:
-            return ""
-        try:
-            return self.api.text(ns_path(CORE, "pods", *where) + "/log")
-        except NotFound:
-            return ""  # the pod is gone (garbage-collected): its log with it
+        return self._log(run_id)
 
     def attempt_log_tail(self, run_id: str, lines: int, max_bytes: int) -> str:
+        text = self._log(run_id, tailLines=lines, limitBytes=max_bytes)
+        return "\n".join(text.splitlines()[-lines:])[-max_bytes:]  # (a server may ignore the limits)
+
+    def _log(self, run_id: str, **query: Any) -> str:
+        """The log of the attempt's pod (its driver's, or the Job's failed one); "" once the pod is gone."""
         where = self._pod_of(run_id)
         if where is None:
             return ""
         try:
-            text = self.api.text(ns_path(CORE, "pods", *where) + "/log", tailLines=lines, limitBytes=max_bytes)
+            return self.api.text(ns_path(CORE, "pods", *where) + "/log", **query)
         except NotFound:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])[-max_bytes:]
+            return ""  # the pod was garbage-collected, its log with it
 
     def attempt_events(self, run_id: str) -> list[str]:
         kind, o = self._object(run_id)
