@@ -58,6 +58,7 @@ class Node:
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[dict[str, str]] = field(default_factory=list)
     conditions: dict[str, str] = field(default_factory=dict)  # type -> "True"/"False"
+    gpus_used: int | None = None  # GPUs the node's pods request; None: the backend does not say
 
     @property
     def status(self) -> str:

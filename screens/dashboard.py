@@ -313,7 +313,7 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
                 str(p["nodes"]),
                 Text(str(p["ready"]), "green" if p["ready"] == p["nodes"] else "red"),
                 str(p["cordoned"]),
-                str(p["gpus"]),
+                f"{p['gpus_used']}/{p['gpus']}" if "gpus_used" in p else str(p["gpus"]),  # requested/allocatable
             )
         head = Text.assemble(
             (

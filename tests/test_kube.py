@@ -582,3 +582,19 @@ def test_pods_of_the_namespace_and_a_node_with_all_its_pods_are_listed(kube, emu
     }
     shown = kube("nodes", "show", "node-2").out
     assert "ready: false" in shown and "NotReady" in shown
+
+
+def test_gpu_requests_are_set_against_allocatable_gpus_per_node_and_pool(kube, emu, tmp_path):
+    emu.add(
+        k.pod("train-1", "jobs", "node-1", owner_kind="Job", owner_name="train", gpus=2),
+        k.pod("train-2", "jobs", "node-1", owner_kind="Job", owner_name="train2", gpus=1),
+        k.pod("done-1", "jobs", "node-1", owner_kind="Job", owner_name="old", gpus=1, phase="Succeeded"),
+    )
+    rows = {n["name"]: n for n in json.loads(kube("nodes", "list", "-o", "json").out)}
+    assert (rows["node-1"]["gpus_used"], rows["node-1"]["gpus"]) == (3, 4)  # a finished pod holds none
+    from console.engine import Engine
+    from console.settings import load
+
+    summary = Engine(load({"home": str(tmp_path / "home"), "kubeconfig": str(tmp_path / "kubeconfig")})).summary()
+    assert summary.pools["gpu-a100"]["gpus_used"] == 3 and summary.pools["gpu-a100"]["gpus"] == 4
+    assert "gpus_used" not in Engine(load({"home": str(tmp_path / "demo"), "demo": True})).summary().pools["gpu-a100"]

@@ -32,6 +32,8 @@ class DashboardService:
             p["ready"] += n.ready
             p["cordoned"] += n.unschedulable
             p["gpus"] += n.gpus
+            if n.gpus_used is not None:  # a backend that knows the pods' GPU requests
+                p["gpus_used"] = p.get("gpus_used", 0) + n.gpus_used
         deps = cluster.list_deployments()
         recent = cluster.list_attempts(since=clock.iso(clock.now() - timedelta(hours=24)))
         failing = [

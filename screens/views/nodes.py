@@ -78,7 +78,7 @@ class NodesScreen(ViewScreen):
                         ",".join(n.pressure) or "-",
                         f"{n.cpu_used:g}/{n.cpu}",
                         f"{gib(n.memory_used_gib)}/{gib(n.memory_gib)}",
-                        str(n.gpus),
+                        f"{n.gpus_used}/{n.gpus}" if n.gpus_used is not None and n.gpus else str(n.gpus),
                         str(n.pods),
                         n.kubelet_version,
                         n.config_version + (f" ≠ {desired[n.pool]}" if drift else ""),

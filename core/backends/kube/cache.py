@@ -154,7 +154,7 @@ def trim_pod(o: dict[str, Any]) -> dict[str, Any]:
         "spec": {
             "nodeName": spec.get("nodeName"),
             "containers": [
-                {"resources": {"requests": ((c.get("resources") or {}).get("requests") or {})}}
+                {"resources": _pick(c.get("resources") or {}, "requests", "limits")}
                 for c in spec.get("containers") or []
             ],
             "volumes": [{"emptyDir": {}} for v in spec.get("volumes") or [] if "emptyDir" in v],

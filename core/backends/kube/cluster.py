@@ -98,7 +98,7 @@ class KubeCluster:
 
     # -- nodes and pools -------------------------------------------------------------------------------
     def _usage(self) -> dict[str, dict[str, float]]:
-        usage: dict[str, dict[str, float]] = defaultdict(lambda: {"pods": 0, "cpu": 0.0, "mem": 0.0})
+        usage: dict[str, dict[str, float]] = defaultdict(lambda: {"pods": 0, "cpu": 0.0, "mem": 0.0, "gpus": 0})
         for p in self._pods(None):
             node = (p.get("spec") or {}).get("nodeName")
             if not node or (p.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
@@ -108,6 +108,7 @@ class KubeCluster:
             u["pods"] += 1
             u["cpu"] += cpu
             u["mem"] += mem
+            u["gpus"] += m.gpu_requests(p)
         return usage
 
     def list_nodes(self, pool: str | None = None) -> list[Node]:

@@ -91,6 +91,7 @@ def node(obj: dict[str, Any], usage: dict[str, Any] | None, pool_label: str = ""
         labels=dict(labels),
         taints=[{k: str(v) for k, v in t.items() if k in ("key", "value", "effect")} for t in spec.get("taints") or []],
         conditions=conditions,
+        gpus_used=int(usage.get("gpus", 0)),
     )
 
 
@@ -102,6 +103,15 @@ def requests(pod: dict[str, Any]) -> tuple[float, float]:
         cpu += quantity(req.get("cpu"))
         mem += quantity(req.get("memory")) / 2**30
     return cpu, mem
+
+
+def gpu_requests(pod: dict[str, Any]) -> int:
+    """GPUs a pod asks for: an extended resource's request, or its limit (which sets the request)."""
+    total = 0
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        res = c.get("resources") or {}
+        total += int(quantity((res.get("requests") or {}).get(GPU) or (res.get("limits") or {}).get(GPU)))
+    return total
 
 
 def owner_of(meta: dict[str, Any]) -> str:
