@@ -313,7 +313,9 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
                 str(p["nodes"]),
                 Text(str(p["ready"]), "green" if p["ready"] == p["nodes"] else "red"),
                 str(p["cordoned"]),
-                f"{p['gpus_used']}/{p['gpus']}" if "gpus_used" in p else str(p["gpus"]),  # requested/allocatable
+                f"{p['gpus_used']}/{p['gpus']}"
+                if "gpus_used" in p and p["gpus"]
+                else str(p["gpus"]),  # requested/alloc
             )
         head = Text.assemble(
             (
