@@ -5,12 +5,12 @@ the approved config. What it reads and writes on the cluster is in docs/kubernet
 
 from __future__ import annotations
 
-import copy
 import time
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterator
 from typing import Any
 
+from core.backends.kube import jobs
 from core.backends.kube import mapping as m
 from core.backends.kube.api import Api, ns_path
 from core.backends.kube.cache import Informer, trim_node, trim_pod, trim_whole
@@ -23,14 +23,6 @@ from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion,
 SPARK = "/apis/sparkoperator.k8s.io/v1beta2"
 BATCH = "/apis/batch/v1"
 CORE = "/api/v1"
-#: the console's labels and annotations on the jobs it re-creates (docs/kubernetes.md)
-JOB_LABEL = "mlops-console.io/job"
-ATTEMPT = "mlops-console.io/attempt"
-RETRY_OF = "mlops-console.io/retry-of"
-KIND = "mlops-console.io/kind"
-INPUT_BYTES = "mlops-console.io/input-bytes"
-#: a batch Job's config as the recommender and the retry see it: the first container's env, and these
-RESOURCE_KEYS = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
 
 
 class KubeCluster:
@@ -285,75 +277,11 @@ class KubeCluster:
                 yield "spark", o
 
     def _pods_by_owner(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
-        """Pods in scope by the Job that made them ("ns/job-name"), and by "ns/name"."""
-        by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        by_name: dict[str, dict[str, Any]] = {}
-        for p in self._pods(self.namespace):
-            meta = p.get("metadata") or {}
-            labels = meta.get("labels") or {}
-            ns = meta.get("namespace", "")
-            by_name[f"{ns}/{meta.get('name')}"] = p
-            job = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
-            if job:
-                by_job[f"{ns}/{job}"].append(p)
-        return by_job, by_name
+        return jobs.pods_by_owner(self._pods(self.namespace))
 
     def _attempt(self, kind: str, o: dict[str, Any], pods: tuple[dict[str, Any], dict[str, Any]]) -> Attempt:
         meta = o.get("metadata") or {}
-        ns, name = meta.get("namespace", ""), meta.get("name", "")
-        labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
-        by_job, by_name = pods
-        if kind == "spark":
-            status = o.get("status") or {}
-            state = ((status.get("applicationState") or {}).get("state") or "SUBMITTED").upper()
-            outcome = {"COMPLETED": "succeeded", "FAILED": "failed", "SUBMISSION_FAILED": "failed"}.get(
-                state, "running"
-            )
-            pod_obj = by_name.get(f"{ns}/{(status.get('driverInfo') or {}).get('podName', '')}")
-            started = status.get("lastSubmissionAttemptTime") or meta.get("creationTimestamp", "")
-            ended = status.get("terminationTime")
-            conf = spark_conf(o)
-            job_kind = "spark"
-        else:
-            status = o.get("status") or {}
-            conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-            outcome = (
-                "failed"
-                if conds.get("Failed") == "True"
-                else "succeeded"
-                if conds.get("Complete") == "True"
-                else "running"
-            )
-            job_pods = sorted(by_job.get(f"{ns}/{name}", []), key=lambda p: p["metadata"].get("creationTimestamp", ""))
-            failed_pods = [p for p in job_pods if m.termination(p)[0]]
-            pod_obj = (failed_pods or job_pods or [None])[-1]
-            started = status.get("startTime") or meta.get("creationTimestamp", "")
-            ended = status.get("completionTime") or next(
-                (c.get("lastTransitionTime") for c in status.get("conditions") or [] if c.get("type") == "Failed"), None
-            )
-            conf = job_conf(o)
-            job_kind = labels.get(KIND) or "python"
-        reason, code = m.termination(pod_obj) if pod_obj else (None, None)
-        if kind == "spark" and outcome == "failed" and not reason:
-            reason = "Error"
-        attempt = int(notes.get(ATTEMPT) or 1)
-        return Attempt(
-            job_id=labels.get(JOB_LABEL) or run_of(name, attempt),
-            run_id=self._run_id(ns, name),
-            attempt=attempt,
-            submitted_at=started,
-            kind=job_kind,
-            input_bytes=int(notes.get(INPUT_BYTES) or 0),
-            conf=conf,
-            status=outcome,
-            runtime_seconds=_seconds(started, ended),
-            cost=0.0,
-            log_tail=None,
-            node=((pod_obj or {}).get("spec") or {}).get("nodeName"),
-            exit_code=code,
-            reason=reason,
-            extra={"namespace": ns, "object": "SparkApplication" if kind == "spark" else "Job"},
-        )
+        return jobs.attempt(kind, o, pods, self._run_id(meta.get("namespace", ""), meta.get("name", "")))
 
     def _run_id(self, namespace: str, name: str) -> str:
         return name if namespace == self.conn.namespace else f"{namespace}/{name}"
@@ -451,11 +379,7 @@ class KubeCluster:
             pod = ((o.get("status") or {}).get("driverInfo") or {}).get("podName")
             return (ns, pod) if pod else None
         by_job, _ = self._pods_by_owner()
-        pods = sorted(
-            by_job.get(f"{ns}/{o['metadata']['name']}", []), key=lambda p: p["metadata"].get("creationTimestamp", "")
-        )
-        failed = [p for p in pods if m.termination(p)[0]]
-        chosen = (failed or pods)[-1] if failed or pods else None
+        chosen = jobs.telling_pod(by_job.get(f"{ns}/{o['metadata']['name']}", []))
         return (ns, chosen["metadata"]["name"]) if chosen else None
 
     def attempt_log(self, run_id: str) -> str:
@@ -502,13 +426,13 @@ class KubeCluster:
         base = run_of(name, shown.attempt)
         n = shown.attempt + 1
         new_name = f"{base}-{n}"
-        body = retry_body(kind, o, new_name, conf, shown.job_id, n, run_id)
+        body = jobs.retry_body(kind, o, new_name, conf, shown.job_id, n, run_id)
         path = ns_path(SPARK if kind == "spark" else BATCH, "sparkapplications" if kind == "spark" else "jobs", ns)
         try:
             self.api.create(path, body)
         except Conflict:
             existing = self.api.get(f"{path}/{new_name}")
-            if (existing["metadata"].get("annotations") or {}).get(RETRY_OF) != run_id:
+            if (existing["metadata"].get("annotations") or {}).get(jobs.RETRY_OF) != run_id:
                 raise Conflict(f"{new_name} exists in {ns} and is not a retry of {run_id}: not overwritten") from None
         return self.get_attempt(self._run_id(ns, new_name))
 
@@ -561,97 +485,3 @@ class KubeCluster:
             self.deployments.restore(name, snap)
         else:
             raise ValueError(f"cannot restore {resource!r}")
-
-
-def _seconds(start: str | None, end: str | None) -> float:
-    from core import clock
-
-    if not start or not end:
-        return 0.0
-    return max(0.0, (clock.parse_ts(end) - clock.parse_ts(start)).total_seconds())
-
-
-def spark_conf(o: dict[str, Any]) -> dict[str, str]:
-    """A SparkApplication's config as spark-submit would see it: sparkConf, and the driver's and
-    executors' cores, memory and instances as their spark.* keys."""
-    spec = o.get("spec") or {}
-    conf = {str(k): str(v) for k, v in (spec.get("sparkConf") or {}).items()}
-    driver, executor = spec.get("driver") or {}, spec.get("executor") or {}
-    for key, value in (
-        ("spark.driver.cores", driver.get("cores")),
-        ("spark.driver.memory", driver.get("memory")),
-        ("spark.executor.cores", executor.get("cores")),
-        ("spark.executor.memory", executor.get("memory")),
-        ("spark.executor.instances", executor.get("instances")),
-    ):
-        if value is not None:
-            conf.setdefault(key, str(value))
-    return conf
-
-
-def job_conf(o: dict[str, Any]) -> dict[str, str]:
-    """A batch Job's config: its first container's environment and its resources (requests.cpu, …)."""
-    containers = ((((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")) or [{}]
-    c = containers[0]
-    conf = {e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e and "valueFrom" not in e}
-    res = c.get("resources") or {}
-    for key in RESOURCE_KEYS:
-        kind, what = key.split(".")
-        if (res.get(kind) or {}).get(what) is not None:
-            conf[key] = str(res[kind][what])
-    return conf
-
-
-_SPARK_FIELDS = {
-    "spark.driver.cores": ("driver", "cores", int),
-    "spark.driver.memory": ("driver", "memory", str),
-    "spark.executor.cores": ("executor", "cores", int),
-    "spark.executor.memory": ("executor", "memory", str),
-    "spark.executor.instances": ("executor", "instances", int),
-}
-
-
-def retry_body(
-    kind: str, o: dict[str, Any], name: str, conf: dict[str, str], job_id: str, n: int, of: str
-) -> dict[str, Any]:
-    """The object to create for a retry: the original's spec with `conf` applied, without what the API
-    server and the controllers own (status, uid, the Job's selector and controller labels)."""
-    body = copy.deepcopy(o)
-    body.pop("status", None)
-    meta = body["metadata"]
-    body["metadata"] = {
-        "name": name,
-        "namespace": meta.get("namespace"),
-        "labels": {**(meta.get("labels") or {}), JOB_LABEL: job_id},
-        "annotations": {**(meta.get("annotations") or {}), ATTEMPT: str(n), RETRY_OF: of},
-    }
-    for k in ("controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"):
-        body["metadata"]["labels"].pop(k, None)
-    spec = body.setdefault("spec", {})
-    if kind == "spark":
-        spark = dict(spec.get("sparkConf") or {})
-        for key, value in conf.items():
-            if key in _SPARK_FIELDS:
-                part, field, cast = _SPARK_FIELDS[key]
-                spec.setdefault(part, {})[field] = cast(value) if cast is str else int(float(value))
-                spark.pop(key, None)
-            else:
-                spark[key] = str(value)
-        spec["sparkConf"] = spark
-        return body
-    spec.pop("selector", None)  # the Job controller sets a new one
-    template = spec.setdefault("template", {})
-    tlabels = template.setdefault("metadata", {}).get("labels") or {}
-    for k in ("controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"):
-        tlabels.pop(k, None)
-    template["metadata"]["labels"] = tlabels
-    c = template.setdefault("spec", {}).setdefault("containers", [{}])[0]
-    env = {e["name"]: e for e in c.get("env") or [] if "name" in e}
-    for key, value in conf.items():
-        if key in RESOURCE_KEYS:
-            part, what = key.split(".")
-            c.setdefault("resources", {}).setdefault(part, {})[what] = str(value)
-        else:
-            env[key] = {"name": key, "value": str(value)}
-    c["env"] = list(env.values())
-    return body
