@@ -598,3 +598,13 @@ def test_gpu_requests_are_set_against_allocatable_gpus_per_node_and_pool(kube, e
     summary = Engine(load({"home": str(tmp_path / "home"), "kubeconfig": str(tmp_path / "kubeconfig")})).summary()
     assert summary.pools["gpu-a100"]["gpus_used"] == 3 and summary.pools["gpu-a100"]["gpus"] == 4
     assert "gpus_used" not in Engine(load({"home": str(tmp_path / "demo"), "demo": True})).summary().pools["gpu-a100"]
+
+
+def test_a_node_change_reads_that_nodes_pods_only(kube, emu):
+    """Cordoning a node reads it, and its pods by a field selector, before and after: never every pod of the
+    cluster (at 100,000 pods, each read of them all takes seconds)."""
+    emu.add(k.pod("web-1", "jobs", "node-1"), k.pod("other", "jobs", "node-3"))
+    emu.clear_requests()
+    kube("nodes", "cordon", "node-1")
+    pod_lists = [s for s in emu.requests("GET", "/api/v1/pods")]
+    assert pod_lists and all(s.query.get("fieldSelector") == "spec.nodeName=node-1" for s in pod_lists)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any
 
 from core.backends.kube import jobs
@@ -89,9 +89,19 @@ class KubeCluster:
         return None if self.conn.all_namespaces else self.conn.namespace
 
     # -- nodes and pools -------------------------------------------------------------------------------
-    def _usage(self) -> dict[str, dict[str, float]]:
+    def _pods_on(self, node: str) -> Iterator[dict[str, Any]]:
+        """A node's pods, of every namespace: the cache's, else the server's by field selector (and checked
+        here too: a server that ignores the selector still gets the right answer)."""
+        if self.informers:
+            source: Iterable[dict[str, Any]] = self._pods(None)
+        else:
+            source = (trim_pod(p) for p in self.api.items(f"{CORE}/pods", fieldSelector=f"spec.nodeName={node}"))
+        return (p for p in source if (p.get("spec") or {}).get("nodeName") == node)
+
+    def _usage(self, pods: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
+        """What the pods still running request, by node."""
         usage: dict[str, dict[str, float]] = defaultdict(lambda: {"pods": 0, "cpu": 0.0, "mem": 0.0, "gpus": 0})
-        for p in self._pods(None):
+        for p in pods:
             node = (p.get("spec") or {}).get("nodeName")
             if not node or (p.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 continue
@@ -107,7 +117,7 @@ class KubeCluster:
         return list(self.iter_nodes(pool))
 
     def iter_nodes(self, pool: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[Node]:
-        usage = self._usage()
+        usage = self._usage(self._pods(None))
         informer = self.informers.get(f"{CORE}/nodes")
         pages = (
             [informer.values()]
@@ -121,9 +131,8 @@ class KubeCluster:
             yield from (n for n in nodes if pool is None or n.pool == pool)
 
     def get_node(self, name: str) -> Node:
-        obj = self.api.get(f"{CORE}/nodes/{name}")
-        usage = self._usage()
-        return m.node(obj, usage.get(name), self.pool_label)
+        obj = self.api.get(f"{CORE}/nodes/{name}")  # fresh: a change is made against it
+        return m.node(obj, self._usage(self._pods_on(name)).get(name), self.pool_label)
 
     def list_pools(self) -> list[Pool]:
         by_pool: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -195,14 +204,8 @@ class KubeCluster:
     # -- pods ------------------------------------------------------------------------------------------
     def list_pods(self, node: str | None = None) -> list[Pod]:
         """A node's pods, of every namespace (what a drain evicts); else the namespace's (all with -A)."""
-        if self.informers:
-            pods = [m.pod(o) for o in self._pods(None if node else self.namespace)]
-        else:
-            selector = f"spec.nodeName={node}" if node else None
-            path = f"{CORE}/pods" if node else ns_path(CORE, "pods", self.namespace)
-            pods = [m.pod(o) for o in self.api.items(path, fieldSelector=selector)]
-        # (a server that ignores the field selector still gets the right answer)
-        return sorted((p for p in pods if node is None or p.node == node), key=lambda p: (p.namespace, p.name))
+        pods = [m.pod(o) for o in (self._pods_on(node) if node else self._pods(self.namespace))]
+        return sorted(pods, key=lambda p: (p.namespace, p.name))
 
     def evict(self, namespace: str, pod: str, grace_seconds: int = 30) -> None:
         body = {
