@@ -984,3 +984,47 @@ def event(
         "reportingComponent": component,
         "reportingInstance": host or "",
     }
+
+
+def inference_service(
+    name: str,
+    namespace: str = "default",
+    storage_uri: str = "gs://models/ranker/1",
+    labels: dict[str, str] | None = None,
+    min_replicas: int = 1,
+    max_replicas: int = 3,
+    ready: bool = True,
+    created: str = CREATED,
+) -> dict[str, Any]:
+    """A KServe serving.kserve.io/v1beta1 InferenceService with a model-format predictor, rolled out."""
+    at = _at(created, 90)
+    status = "True" if ready else "False"
+    revision = f"{name}-predictor-00001"
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": _meta("InferenceService", name, namespace, labels, None, created, generation=1),
+        "spec": {
+            "predictor": {
+                "minReplicas": min_replicas,
+                "maxReplicas": max_replicas,
+                "model": {"modelFormat": {"name": "sklearn"}, "storageUri": storage_uri},
+            }
+        },
+        "status": {
+            "url": f"http://{name}.{namespace}.example.com",
+            "components": {
+                "predictor": {
+                    "latestCreatedRevision": revision,
+                    "latestReadyRevision": revision,
+                    "latestRolledoutRevision": revision,
+                    "traffic": [{"latestRevision": True, "percent": 100, "revisionName": revision}],
+                }
+            },
+            "conditions": [
+                {"lastTransitionTime": at, "status": status, "type": t}
+                for t in ("IngressReady", "PredictorReady", "Ready")
+            ],
+            "observedGeneration": 1,
+        },
+    }

@@ -259,21 +259,7 @@ def test_a_rollout_starts_a_canary_promotes_and_rolls_back_with_kubectl_seeing_e
         )
     )
     assert "fraud-xgb" in kube("models", "list").out  # what the cluster serves is adopted by the registry
-    from console.engine import Engine
-    from console.settings import load
-
-    engine = Engine(load({"home": str(tmp_path / "home"), "kubeconfig": str(tmp_path / "kubeconfig")}))
-    engine._w.registry.register(
-        "fraud-xgb",
-        user="me",
-        framework="xgboost",
-        sha256="1" * 64,
-        params={},
-        metrics={},
-        data_digest="d",
-        created_at="2026-11-20T11:30:00Z",
-    )
-    del engine
+    _register_next_version(tmp_path / "home", tmp_path / "kubeconfig", "fraud-xgb")
     kube("rollouts", "start", "fraud-scorer", "fraud-xgb", "9", "--steps", "25,100")
     canary = kubectl_json(emu, "get", "deployment", "fraud-scorer-canary", "-n", "jobs")
     stable = kubectl_json(emu, "get", "deployment", "fraud-scorer", "-n", "jobs")
@@ -289,6 +275,25 @@ def test_a_rollout_starts_a_canary_promotes_and_rolls_back_with_kubectl_seeing_e
     assert stable["spec"]["template"]["spec"]["containers"][0]["image"].endswith("fraud-xgb:8")
     verbs = [e["verb"] for e in json.loads(kube("audit", "list", "-o", "json").out) if e["stage"] == "ResponseComplete"]
     assert {"rollout-start", "set-weight", "promote", "rollout-undo"} <= set(verbs)
+
+
+def _register_next_version(home, kubeconfig, model: str) -> None:
+    """A new version of `model` in the registry of the console at `home` (what a training registers)."""
+    from console.engine import Engine
+    from console.settings import load
+
+    engine = Engine(load({"home": str(home), "kubeconfig": str(kubeconfig)}))
+    engine._w.registry.register(
+        model,
+        user="me",
+        framework="xgboost",
+        sha256="1" * 64,
+        params={},
+        metrics={},
+        data_digest="d",
+        created_at="2026-11-20T11:30:00Z",
+    )
+    engine.close()
 
 
 # -- RBAC ------------------------------------------------------------------------------------------------
@@ -313,9 +318,29 @@ def test_the_shipped_roles_are_valid_kubernetes_objects():
         kubernetes_validate.validate(doc, "1.32", strict=True)  # raises on a wrong field
 
 
-def test_the_operator_role_allows_every_request_the_console_made_and_the_viewer_only_its_reads(kube, emu):
+def _asked_allowed_by_the_roles(emu) -> set[tuple[str, str, str]]:
+    """(group, resource, verb) of every request the emulator received, each checked against the shipped
+    roles: the operator's allow them all, the viewer's the reads and nothing else."""
     from core.backends.kube.api import describe
 
+    roles = _roles()
+    asked = set()
+    for seen in emu.requests():
+        parts = seen.path.split("/")
+        if parts[1] not in ("api", "apis") or seen.path in ("/api", "/api/v1") or len(parts) <= 4 and parts[1] == "apis":
+            continue  # discovery (and /version): allowed to every authenticated user
+        group = "" if parts[1] == "api" else parts[2]
+        verb, resource, _ns = describe(seen.method, seen.path)
+        asked.add((group, resource, verb))
+    refused = [a for a in asked if not _allowed(roles["mlops-console-operator"], *a)]
+    assert not refused, f"the operator role lacks {refused}"
+    reads = {a for a in asked if a[2] in ("get", "list", "watch")}
+    assert not [a for a in reads if not _allowed(roles["mlops-console-viewer"], *a)]
+    assert not [a for a in asked - reads if _allowed(roles["mlops-console-viewer"], *a)]  # the viewer changes nothing
+    return asked
+
+
+def test_the_operator_role_allows_every_request_the_console_made_and_the_viewer_only_its_reads(kube, emu):
     _failed_job(emu)
     emu.add(k.pod("web-1", "jobs", "node-1", owner_kind="ReplicaSet", owner_name="web-abc"))
     kube("nodes", "drain", "node-1", "--ignore-daemonsets")
@@ -327,21 +352,8 @@ def test_the_operator_role_allows_every_request_the_console_made_and_the_viewer_
     (s,) = [q for q in json.loads(kube("autofix", "queue", "-o", "json").out) if q["run_id"] == "train-ranker-x1"]
     kube("autofix", "edit", str(s["id"]), "limits.memory=24Gi")
     kube("autofix", "approve", str(s["id"]))
-    roles = _roles()
-    asked = set()
-    for seen in emu.requests():
-        parts = seen.path.split("/")
-        group = "" if parts[1] == "api" else parts[2]
-        if seen.path in ("/api", "/apis", "/api/v1") or len(parts) <= 4 and parts[1] == "apis":
-            continue  # discovery: allowed to every authenticated user
-        verb, resource, _ns = describe(seen.method, seen.path)
-        asked.add((group, resource, verb))
+    asked = _asked_allowed_by_the_roles(emu)
     assert ("", "pods/eviction", "create") in asked and ("batch", "jobs", "create") in asked
-    refused = [a for a in asked if not _allowed(roles["mlops-console-operator"], *a)]
-    assert not refused, f"the operator role lacks {refused}"
-    reads = {a for a in asked if a[2] in ("get", "list", "watch")}
-    assert not [a for a in reads if not _allowed(roles["mlops-console-viewer"], *a)]
-    assert not [a for a in asked - reads if _allowed(roles["mlops-console-viewer"], *a)]  # the viewer changes nothing
 
 
 # -- the TUI ---------------------------------------------------------------------------------------------
@@ -464,6 +476,16 @@ def test_the_cache_serves_reads_without_listing_again_and_follows_changes(watche
     emu.delete("v1/pods", "jobs", "web-9")
     _until(lambda: next(n for n in watched.list_nodes() if n.name == "node-1").pods == 0)
     assert len([s for s in emu.requests("GET", "/api/v1/nodes") if "watch" not in s.query]) == lists  # no re-list
+
+
+def test_a_failures_events_come_from_the_cache_and_follow_new_ones(watched, emu):
+    j, p = _failed_job(emu)
+    emu.add(k.event("jobs", "Pod", p["metadata"]["name"], reason="OOMKilling", message="Memory cgroup out of memory"))
+    _until(lambda: any("OOMKilling" in e for e in watched.attempt_events("train-ranker-x1")))
+    reads = len([s for s in emu.requests("GET", "/api/v1/namespaces/jobs/events") if "watch" not in s.query])
+    emu.add(k.event("jobs", "Job", "train-ranker-x1", reason="BackoffLimitExceeded", message="Job has reached the limit"))
+    _until(lambda: any("BackoffLimitExceeded" in e for e in watched.attempt_events("train-ranker-x1")))
+    assert len([s for s in emu.requests("GET", "/api/v1/namespaces/jobs/events") if "watch" not in s.query]) == reads
 
 
 def test_a_410_lists_again_and_a_lost_connection_is_marked_then_recovers(watched, emu):
@@ -608,3 +630,92 @@ def test_a_node_change_reads_that_nodes_pods_only(kube, emu):
     kube("nodes", "cordon", "node-1")
     pod_lists = [s for s in emu.requests("GET", "/api/v1/pods")]
     assert pod_lists and all(s.query.get("fieldSelector") == "spec.nodeName=node-1" for s in pod_lists)
+
+
+# -- KServe --------------------------------------------------------------------------------------------
+def _isvc(emu, name: str) -> dict:
+    return kubectl_json(emu, "get", "inferenceservice", name, "-n", "jobs")
+
+
+def test_on_kserve_a_canary_is_the_inference_services_traffic_percent(tmp_path):
+    with KubeEmulator(kserve=True) as emu:
+        emu.add(
+            k.namespace("jobs"),
+            k.node("node-1"),
+            k.inference_service(
+                "ranker",
+                "jobs",
+                "gs://models/ranker/3",
+                labels={"mlops-console.io/model": "ranker", "mlops-console.io/model-version": "3"},
+                min_replicas=2,
+            ),
+        )
+        config = emu.kubeconfig(tmp_path / "kubeconfig", context="emu", namespace="jobs")
+        cli = Cli(tmp_path / "cli")
+
+        def kube(*args: str) -> str:
+            r = cli("--home", str(tmp_path / "home"), "--kubeconfig", str(config), *args)
+            assert r.rc == 0 and "Traceback" not in r.err, r.err
+            return r.out
+
+        (row,) = json.loads(kube("rollouts", "list", "-o", "json"))
+        assert (row["name"], row["model"], row["replicas"], row["status"]) == ("ranker", "ranker", 2, "Healthy")
+        _register_next_version(tmp_path / "home", config, "ranker")
+        kube("rollouts", "start", "ranker", "ranker", "4", "--steps", "25,100")
+        predictor = _isvc(emu, "ranker")["spec"]["predictor"]
+        assert predictor["canaryTrafficPercent"] == 25
+        new_uri = predictor["model"]["storageUri"]
+        assert new_uri != "gs://models/ranker/3" and new_uri.endswith("ranker:4")
+        assert predictor["model"]["modelFormat"] == {"name": "sklearn"}  # the rest of the predictor is kept
+        assert not [r for r in emu.requests() if "/apps/" in r.path and r.method != "GET"]  # no Deployment made
+
+        kube("rollouts", "promote", "ranker")
+        isvc = _isvc(emu, "ranker")
+        assert "canaryTrafficPercent" not in isvc["spec"]["predictor"]  # the new revision takes all traffic
+        assert isvc["spec"]["predictor"]["model"]["storageUri"] == new_uri
+        assert isvc["metadata"]["labels"]["mlops-console.io/model-version"] == "4"
+
+        kube("rollouts", "rollback", "ranker")
+        assert _isvc(emu, "ranker")["spec"]["predictor"]["model"]["storageUri"] == "gs://models/ranker/3"
+
+        kube("rollouts", "start", "ranker", "ranker", "4", "--steps", "10,100")
+        assert _isvc(emu, "ranker")["spec"]["predictor"]["canaryTrafficPercent"] == 10
+        kube("rollouts", "abort", "ranker")
+        predictor = _isvc(emu, "ranker")["spec"]["predictor"]
+        assert predictor["model"]["storageUri"] == "gs://models/ranker/3" and "canaryTrafficPercent" not in predictor
+
+        kube("rollouts", "scale", "ranker", "5")
+        assert _isvc(emu, "ranker")["spec"]["predictor"]["minReplicas"] == 5
+        assert _isvc(emu, "ranker")["spec"]["predictor"]["maxReplicas"] == 5  # the ceiling follows the floor
+        audit = json.loads(kube("audit", "list", "-o", "json"))
+        (scaled,) = [e for e in audit if e["verb"] == "scale" and e["stage"] == "ResponseComplete"]
+        kube("audit", "rollback", scaled["audit_id"])
+        predictor = _isvc(emu, "ranker")["spec"]["predictor"]
+        assert (predictor["minReplicas"], predictor["maxReplicas"]) == (2, 3)
+        assert {"rollout-start", "promote", "rollout-undo", "abort"} <= {
+            e["verb"] for e in audit if e["stage"] == "ResponseComplete"
+        }
+        assert ("serving.kserve.io", "inferenceservices", "patch") in _asked_allowed_by_the_roles(emu)
+
+
+def test_the_tui_cache_watches_inference_services_where_kserve_is_served(tmp_path):
+    from core.backends.kube.cluster import KubeCluster
+    from core.backends.kube.connection import Target, connect
+
+    with KubeEmulator(kserve=True) as emu:
+        emu.add(k.namespace("jobs"), k.inference_service("ranker", "jobs"))
+        config = emu.kubeconfig(tmp_path / "kubeconfig", context="emu", namespace="jobs")
+        cluster = KubeCluster(connect(Target(str(config))), watch=True)
+        try:
+            _until(lambda: all(i.synced.is_set() for i in cluster.informers.values()))
+            assert any("inferenceservices" in path for path in cluster.informers)
+            assert [(d.name, d.status) for d in cluster.list_deployments()] == [("ranker", "Healthy")]
+            emu.patch(
+                "serving.kserve.io/v1beta1/inferenceservices",
+                "jobs",
+                "ranker",
+                {"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+            )
+            _until(lambda: [d.status for d in cluster.list_deployments()] == ["Degraded"])
+        finally:
+            cluster.close()

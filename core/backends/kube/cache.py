@@ -175,3 +175,12 @@ def trim_whole(o: dict[str, Any]) -> dict[str, Any]:
     meta.pop("managedFields", None)
     o["metadata"] = meta
     return o
+
+
+def trim_event(o: dict[str, Any]) -> dict[str, Any]:
+    """What a failure's triage reads of an Event: what it is about, its type, reason and message."""
+    return {
+        "metadata": _pick(o.get("metadata") or {}, "name", "namespace", "resourceVersion"),
+        "involvedObject": _pick(o.get("involvedObject") or {}, "kind", "name"),
+        **_pick(o, "type", "reason", "message", "lastTimestamp"),
+    }

@@ -13,9 +13,10 @@ from typing import Any
 from core.backends.kube import jobs
 from core.backends.kube import mapping as m
 from core.backends.kube.api import Api, ns_path
-from core.backends.kube.cache import Informer, trim_node, trim_pod, trim_whole
+from core.backends.kube.cache import Informer, trim_event, trim_node, trim_pod, trim_whole
 from core.backends.kube.connection import Connection
 from core.backends.kube.deployments import APPS, Deployments
+from core.backends.kube.inference import KSERVE, InferenceServices
 from core.cluster import PAGE_SIZE
 from core.errors import ClusterError, Conflict, NotFound
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, run_of
@@ -32,9 +33,10 @@ class KubeCluster:
         self.api = api or Api(conn)
         self.pool_label = node_pool_label
         self.name = conn.label
-        self._spark: bool | None = None  # whether the cluster serves SparkApplications (asked once)
+        self._served: dict[str, bool] = {}  # API group path -> whether the cluster serves it (asked once)
         self.informers: dict[str, Informer] = {}
         self.deployments = Deployments(self.api, self.namespace, self._list)
+        self.inference = InferenceServices(self.api, self.namespace, self._list)
         if watch:
             self._watch()
 
@@ -44,9 +46,12 @@ class KubeCluster:
             (f"{CORE}/pods", trim_pod, "pods"),  # all of them: a node's use counts every namespace's
             (ns_path(BATCH, "jobs", self.namespace), trim_whole, "jobs"),
             (ns_path(APPS, "deployments", self.namespace), trim_whole, "deployments"),
+            (ns_path(CORE, "events", self.namespace), trim_event, "events"),  # what a failure's triage reads
         ]
-        if self._spark_served():
+        if self._serves(SPARK):
             kinds.append((ns_path(SPARK, "sparkapplications", self.namespace), trim_whole, "sparkapplications"))
+        if self._serves(KSERVE):
+            kinds.append((ns_path(KSERVE, "inferenceservices", self.namespace), trim_whole, "inferenceservices"))
         for path, trim, name in kinds:
             self.informers[path] = Informer(self.api, path, trim, name).start()
 
@@ -219,30 +224,37 @@ class KubeCluster:
         except NotFound:
             pass  # gone already (this eviction's retry, or its controller's doing): what an eviction wants
 
-    # -- model deployments (core/backends/kube/deployments.py) ---------------------------------------------
+    # -- model deployments: Deployments (deployments.py), and KServe's InferenceServices where served ------
+    def _serving(self, name: str) -> Deployments | InferenceServices:
+        """Who serves the model deployment `name`: KServe, where an InferenceService has that name."""
+        if self._serves(KSERVE) and name in self.inference.names():
+            return self.inference
+        return self.deployments
+
     def list_deployments(self) -> list[ModelDeployment]:
-        return self.deployments.list()
+        found = self.deployments.list() + (self.inference.list() if self._serves(KSERVE) else [])
+        return sorted(found, key=lambda d: (d.name, d.namespace))
 
     def get_deployment(self, name: str) -> ModelDeployment:
-        return self.deployments.get(name)
+        return self._serving(name).get(name)
 
     def deployment_metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
         return []  # serving metrics come from Prometheus, not the API server
 
     def add_revision(self, deployment: str, number: int, model: str, model_version: int, image: str) -> None:
-        self.deployments.add_revision(deployment, number, model, model_version, image)
+        self._serving(deployment).add_revision(deployment, number, model, model_version, image)
 
     def set_canary_weight(self, deployment: str, number: int, weight: int) -> None:
-        self.deployments.set_weight(deployment, number, weight)
+        self._serving(deployment).set_weight(deployment, number, weight)
 
     def promote_revision(self, deployment: str, number: int) -> None:
-        self.deployments.promote(deployment, number)
+        self._serving(deployment).promote(deployment, number)
 
     def abort_revision(self, deployment: str, number: int) -> None:
-        self.deployments.abort(deployment, number)
+        self._serving(deployment).abort(deployment, number)
 
     def scale_deployment(self, deployment: str, replicas: int) -> None:
-        self.deployments.scale(deployment, replicas)
+        self._serving(deployment).scale(deployment, replicas)
 
     def known_model_versions(self) -> list[ModelVersion]:
         """What the model Deployments serve, for the registry to adopt."""
@@ -262,20 +274,21 @@ class KubeCluster:
         return list(out.values())
 
     # -- jobs and their attempts -------------------------------------------------------------------------
-    def _spark_served(self) -> bool:
-        if self._spark is None:
+    def _serves(self, group: str) -> bool:
+        """Whether the cluster serves an API group version (a CRD's): detected, never required."""
+        if group not in self._served:
             try:
-                self.api.get(SPARK)
-                self._spark = True
+                self.api.get(group)
+                self._served[group] = True
             except NotFound:
-                self._spark = False
-        return self._spark
+                self._served[group] = False
+        return self._served[group]
 
     def _objects(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """("job" | "spark", object) of every batch Job and SparkApplication in scope."""
         for o in self._list(ns_path(BATCH, "jobs", self.namespace)):
             yield "job", o
-        if self._spark_served():
+        if self._serves(SPARK):
             for o in self._list(ns_path(SPARK, "sparkapplications", self.namespace)):
                 yield "spark", o
 
@@ -364,7 +377,7 @@ class KubeCluster:
         try:
             return "job", self.api.get(ns_path(BATCH, "jobs", ns, name))
         except NotFound:
-            if self._spark_served():
+            if self._serves(SPARK):
                 try:
                     return "spark", self.api.get(ns_path(SPARK, "sparkapplications", ns, name))
                 except NotFound:
@@ -408,9 +421,14 @@ class KubeCluster:
         where = self._pod_of(run_id)
         names = {name, where[1] if where else ""}
         out = []
-        for e in self.api.items(ns_path(CORE, "events", ns)):
+        scope = self.informers.get(ns_path(CORE, "events", self.namespace))
+        if scope is not None and scope.synced.is_set() and self.namespace in (None, ns):
+            events: Iterable[dict[str, Any]] = scope.values()
+        else:
+            events = self.api.items(ns_path(CORE, "events", ns))
+        for e in events:
             inv = e.get("involvedObject") or {}
-            if inv.get("name") in names:
+            if (e.get("metadata") or {}).get("namespace", ns) == ns and inv.get("name") in names:
                 out.append(
                     f"{e.get('type', '')} {e.get('reason', '')} {str(inv.get('kind', '')).lower()}/{inv.get('name')}"
                     f" {e.get('message', '')}".strip()
@@ -467,7 +485,7 @@ class KubeCluster:
                 return None
             return {"node": p.node, "phase": p.phase, "owner": p.owner}
         if resource == "deployment":
-            return self.deployments.snapshot(name)
+            return self._serving(name).snapshot(name)
         raise ValueError(f"no snapshots of {resource!r}")
 
     def restore(self, resource: str, name: str, snap: Any, namespace: str | None = None) -> None:
@@ -485,6 +503,6 @@ class KubeCluster:
                     f"pod {namespace}/{name} was evicted; its controller {snap.get('owner') or ''} recreates it"
                 ) from None
         elif resource == "deployment":
-            self.deployments.restore(name, snap)
+            self._serving(name).restore(name, snap)
         else:
             raise ValueError(f"cannot restore {resource!r}")

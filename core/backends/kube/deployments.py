@@ -262,41 +262,21 @@ def model_deployment(
     image = (spec.get("template") or {}).get("spec", {}).get("containers", [{}])[0].get("image", "")
     created = (o.get("metadata") or {}).get("creationTimestamp", "")
     weight = int(((canary or {}).get("metadata") or {}).get("annotations", {}).get(WEIGHT, 0) or 0) if canary else 0
-    revisions = []
-    for number, r in sorted(revs.items(), key=lambda kv: int(kv[0])):
-        n = int(number)
-        if n == current or (canary is not None and n == _rev(canary)):
-            continue
-        revisions.append(
-            Revision(
-                n,
-                r["model"],
-                int(r["model_version"]),
-                r["image"],
-                created,
-                0,
-                "aborted" if r["status"] == "aborted" else "retired",
-            )
-        )
-    revisions.append(
-        Revision(
-            current, labels.get(MODEL, ""), int(labels.get(MODEL_VERSION) or 0), image, created, 100 - weight, "active"
-        )
+    active = Revision(
+        current, labels.get(MODEL, ""), int(labels.get(MODEL_VERSION) or 0), image, created, 100 - weight, "active"
     )
+    canary_rev = None
     if canary is not None:
-        c_image = canary["spec"]["template"]["spec"]["containers"][0].get("image", "")
-        revisions.append(
-            Revision(
-                _rev(canary),
-                labels.get(MODEL, ""),
-                int(_labels(canary).get(MODEL_VERSION) or 0),
-                c_image,
-                (canary.get("metadata") or {}).get("creationTimestamp", created),
-                weight,
-                "canary",
-            )
+        canary_rev = Revision(
+            _rev(canary),
+            labels.get(MODEL, ""),
+            int(_labels(canary).get(MODEL_VERSION) or 0),
+            canary["spec"]["template"]["spec"]["containers"][0].get("image", ""),
+            (canary.get("metadata") or {}).get("creationTimestamp", created),
+            weight,
+            "canary",
         )
-    revisions.sort(key=lambda r: r.number)
+    revisions = revision_history(revs, active, canary_rev, created)
     replicas = int(spec.get("replicas") or 0) + int(((canary or {}).get("spec") or {}).get("replicas") or 0)
     ready = int(status.get("readyReplicas") or 0) + int(((canary or {}).get("status") or {}).get("readyReplicas") or 0)
     if spec.get("paused"):
@@ -308,6 +288,28 @@ def model_deployment(
     else:
         state = "Healthy"
     return ModelDeployment(_name(o), _ns(o), labels.get(MODEL, ""), replicas, ready, state, current, revisions, hpa)
+
+
+def revision_history(
+    revs: dict[str, dict[str, Any]], active: Revision, canary: Revision | None, created: str
+) -> list[Revision]:
+    """Every revision the console knows of (the REVISIONS annotation), with what serves now, by number."""
+    now = {active.number} | ({canary.number} if canary else set())
+    out = [
+        Revision(
+            int(n),
+            r["model"],
+            int(r["model_version"]),
+            r["image"],
+            created,
+            0,
+            "aborted" if r["status"] == "aborted" else "retired",
+        )
+        for n, r in revs.items()
+        if int(n) not in now
+    ]
+    out += [active] + ([canary] if canary else [])
+    return sorted(out, key=lambda r: r.number)
 
 
 def _labels(o: dict[str, Any]) -> dict[str, str]:
