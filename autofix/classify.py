@@ -42,6 +42,7 @@ class Classification:
     context: list[str] = field(default_factory=list)  # [line before, evidence, line after]
     fields: dict[str, str] = field(default_factory=dict)
     ruleset: str = ""
+    component: str = ""  # memory_exceeded: which memory ran out, as the rule says ("" where it does not)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class Classification:
             "context": self.context,
             "fields": self.fields,
             "ruleset": self.ruleset,
+            "component": self.component or None,
         }
 
 
@@ -217,6 +219,7 @@ class Classifier:
                 [c[:EVIDENCE_MAX] for c in context],
                 hit.fields,
                 self.digest,
+                rule.component,
             )
         return unclassified(self.digest)
 

@@ -423,30 +423,38 @@ def vector(conf: dict[str, str], input_bytes: int, mem: JobMemory) -> list[float
     return row
 
 
-def failure_kind(record: dict[str, Any]) -> str | None:
-    """heap, overhead or driver: which memory ran out, read from the log as an operator would."""
-    tail = record.get("log_tail") or ""
+# which memory the recommender's features and search treat as having run out, by the triage rules'
+# component (autofix/rules.toml): the rules are the one reader of logs, the recommender reads them
+KIND_OF_COMPONENT = {
+    "executor_heap": "heap",
+    "executor_container": "overhead",
+    "executor_offheap": "overhead",
+    "pyspark_worker": "overhead",
+    # a kill whose process the log does not name: on Spark, an executor's almost always (the driver's
+    # own kill reads as driver_container where the cluster says so)
+    "container": "overhead",
+    "driver_heap": "driver",
+    "driver_container": "driver",
+    "driver_result": "driver_result",
+}
+
+
+def memory_kind(record: dict[str, Any]) -> str | None:
+    """heap, overhead, driver, driver_result or other: which memory ran out, from the record's `component`
+    (which the triage's rules gave it: autofix.components.with_components); None for a success."""
     if record.get("status") != "failed":
         return None
-    if "maxResultSize" in tail or "SparkContext" in tail:
-        return "driver"
-    if "physical memory" in tail or "exit code 137" in tail or "OOMKilled" in tail:
-        return "overhead"
-    if "OutOfMemoryError" in tail or "GC overhead" in tail:
-        return "heap"
-    return "other"
+    return KIND_OF_COMPONENT.get(record.get("component") or "", "other")
 
 
 def learn(memory: dict[str, JobMemory], record: dict[str, Any]) -> None:
     """Add one history record to its job's memory."""
-    kind = failure_kind(record)
+    kind = memory_kind(record)
     mem = memory.setdefault(record["job_id"], JobMemory())
     if record.get("run_id") in mem.seen:
         return
     if record.get("run_id"):
         mem.seen.add(record["run_id"])
-    if kind == "driver" and "maxResultSize" in (record.get("log_tail") or ""):
-        kind = "driver_result"  # the results outgrew the limit, not the driver's heap
     mem.learn(quantities(record["conf"], record["input_bytes"]), record["status"], kind, record.get("runtime_seconds"))
 
 
@@ -471,7 +479,7 @@ def dataset(
     memory: dict[str, JobMemory] = {}
     for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
         mem = memory.setdefault(r["job_id"], JobMemory())
-        if failure_kind(r) != "other":
+        if memory_kind(r) != "other":
             X.append(vector(r["conf"], r["input_bytes"], mem))
             y.append(1 if r["status"] == "succeeded" else 0)
             cost.append(float(r["cost"]))

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from autofix.features import JobMemory, blocks_per_slot, dominated, failure_kind, matrix, numbers, untried, with_failure
+from autofix.features import JobMemory, blocks_per_slot, dominated, matrix, memory_kind, numbers, untried, with_failure
 from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core.spark import GiB, MiB, executors_key, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
@@ -77,11 +77,12 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     """Reshapings of a config around itself, as an N×7 array (heap GiB, overhead GiB, cores, instances,
     partitions, driver GiB, result limit GiB): memory down or up, overhead up, other cores per executor
     with as many slots in all, fewer or more partitions — and their combinations; for a driver failure
-    (`kind` "driver") each of them with more driver memory too, its result limit raised to match, or with
+    (`kind` "driver" or "driver_result") each of them with more driver memory too, its result limit raised to match, or with
     the result limit alone raised (up to the driver's memory) when the driver has no more to get."""
     import numpy as np
 
     heap, over, cores, inst, parts, driver, result = numbers(conf)
+    driver_side = kind in ("driver", "driver_result")  # its heap, or the results it collects
 
     def axis(
         key: str, values: npt.ArrayLike
@@ -94,7 +95,7 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     coreset = axis("spark.executor.cores", [1, 2, 4, cores, min(8, cores * 2), 8])
     partset = axis("spark.sql.shuffle.partitions", parts * np.array([0.5, 1, 2, 4, 8, 16]))
     drivers = axis(
-        "spark.driver.memory", driver * GiB * np.array([1, 1.5, 2, 3, 4, 6, 8, 16, 32] if kind == "driver" else [1])
+        "spark.driver.memory", driver * GiB * np.array([1, 1.5, 2, 3, 4, 6, 8, 16, 32] if driver_side else [1])
     )
     # (driver, result limit) pairs: more driver memory with the limit raised to it; for a driver already at
     # the space's bound, the limit alone, up to the driver's memory. Only there: bigger results need a
@@ -102,7 +103,7 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     # alone does — the model would guess; measured, it guessed success for runs that then died of the
     # driver's OOM (README)
     pairs = [(d, max(result, d) if d > driver else result) for d in drivers]
-    if kind == "driver" and driver * GiB >= SPACE["spark.driver.memory"][1]:
+    if driver_side and driver * GiB >= SPACE["spark.driver.memory"][1]:
         pairs += [
             (driver, r) for r in np.unique(np.minimum(driver, result * np.array([1.25, 1.5, 2, 3, 4]))) if r > result
         ]
@@ -168,7 +169,8 @@ def search(
     # the candidates, the failed config and the SLA's reference rows in one batch of features
     everything = matrix(np.vstack([rows, [base], enough_memory_rows(conf)]), input_bytes, mem)
     X, own, more = everything[: len(rows)], everything[len(rows) : len(rows) + 1], everything[len(rows) + 1 :]
-    ruled_out = dominated(rows, input_bytes / GiB, mem)  # what the job's own failures rule out
+    # what the job's own failures rule out, and what gives each running task less of what just ran out
+    ruled_out = dominated(rows, input_bytes / GiB, mem) | starved(rows, base, kind)
     # the rule of thumb's floor on partition size (unless the job already runs smaller ones): tasks much
     # smaller pay more in launch and shuffle-fetch time than they save, and the runtime model has seen
     # too few of them to tell
@@ -194,6 +196,29 @@ def search(
     top = np.argpartition(score, keep)[:keep] if len(score) > keep else np.arange(len(score))
     best = top[np.argsort(score[top], kind="stable")]
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
+
+
+def starved(rows: Floats, failed: Iterable[float], kind: str | None) -> Mask:
+    """The rows that give each running task less of the memory that ran out than the failed config did:
+    for a heap OOM, Spark's unified memory per task, (heap − 300 MiB) × spark.memory.fraction ÷ running
+    tasks (the fraction and spark.task.cpus are the job's, the same in every row: heap less the reserve
+    per core compares them); for a container kill, overhead per running task; for the driver, its memory;
+    for results over the limit, the limit. Physics, not a model's opinion: such a row is never
+    recommended, however sure a model is about it."""
+    import numpy as np
+
+    heap, over, cores, _, _, driver, result = (float(v) for v in failed)
+    reserve = 300 / 1024  # GiB: Spark's reserved memory
+    eps = 1e-9
+    if kind == "heap":
+        return (rows[:, 0] - reserve) / rows[:, 2] < (heap - reserve) / cores - eps
+    if kind == "overhead":
+        return rows[:, 1] / rows[:, 2] < over / cores - eps
+    if kind == "driver":
+        return rows[:, 5] < driver - eps
+    if kind == "driver_result":
+        return rows[:, 6] < result - eps
+    return np.zeros(len(rows), dtype=bool)
 
 
 def _judged(
@@ -283,7 +308,7 @@ def decide(
             record["input_bytes"],
             mem,
             lam,
-            kind=failure_kind(record),
+            kind=memory_kind(record),
             penalty_factor=penalty_factor,
         )
         top = best[0]

@@ -13,10 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import BadInput
-from core.taxonomy import ACTIONS, CATEGORIES
+from core.taxonomy import ACTIONS, CATEGORIES, MEMORY_COMPONENTS
 
 BUILTIN_RULES = Path(__file__).with_name("rules.toml")
-KNOWN_KEYS = {"id", "category", "action", "description", "patterns", "all_of", "examples", "counter_examples"}
+KNOWN_KEYS = {
+    "id",
+    "category",
+    "action",
+    "description",
+    "component",
+    "patterns",
+    "all_of",
+    "examples",
+    "counter_examples",
+}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -34,6 +44,7 @@ class Rule:
     all_of: list[str] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     counter_examples: list[str] = field(default_factory=list)
+    component: str = ""  # memory_exceeded: which memory ran out (core.taxonomy.MEMORY_COMPONENTS)
     source: str = ""
 
     # compiled when first used: a look at stored classifications needs the rules' digest, not their regexes
@@ -139,11 +150,17 @@ def _rule(item: object, where: str, source: str, check_regexes: bool = True) -> 
                 raise RuleError(f"{where}: regex {p!r} spans lines; rules match one line at a time")
     if not isinstance(item.get("description", ""), str):
         raise RuleError(f"{where}: 'description' must be a string")
+    component = item.get("component", "")
+    if component and item["category"] != "memory_exceeded":
+        raise RuleError(f"{where}: 'component' is for memory_exceeded rules only")
+    if component not in ("", *MEMORY_COMPONENTS):
+        raise RuleError(f"{where}: unknown component {component!r} (one of {', '.join(MEMORY_COMPONENTS)})")
     return Rule(
         id=rid,
         category=item["category"],
         action=item["action"],
         description=item.get("description", ""),
+        component=component,
         source=source,
         **lists,
     )
@@ -192,6 +209,7 @@ def rule_to_toml(rule: Rule) -> str:
         f"category = {json.dumps(rule.category)}",
         f"action = {json.dumps(rule.action)}",
         f"description = {json.dumps(rule.description)}",
+        *([f"component = {json.dumps(rule.component)}"] if rule.component else []),
         f"patterns = {arr(rule.patterns)}",
     ]
     if rule.all_of:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from autofix import model as models
+from autofix.components import ComponentOf, builtin_components, with_components
 from autofix.features import JobMemory, dataset, learn
 from autofix.recommend import Decision, decide
 from autofix.weights import LAMBDA, PENALTY_FACTOR
@@ -30,11 +31,19 @@ NO_MODEL = (
 
 class Recommender:
     def __init__(
-        self, registry: Registry, artifacts: Path, lam: float = LAMBDA, penalty_factor: float = PENALTY_FACTOR
+        self,
+        registry: Registry,
+        artifacts: Path,
+        lam: float = LAMBDA,
+        penalty_factor: float = PENALTY_FACTOR,
+        component_of: ComponentOf | None = None,
     ):
+        """`component_of(record)`: which memory ran out in a failed record, as the triage's rules say
+        (autofix/components.py; the built-in rules by default)."""
         self.registry = registry
         self.artifacts = Path(artifacts)
         self.lam, self.penalty_factor = lam, penalty_factor
+        self.component_of = component_of or builtin_components()
         self._loaded: tuple[str, models.Predictor] | None = None  # (sha256, predictor) of the version last read
 
     def train(
@@ -44,7 +53,7 @@ class Recommender:
         if len(spark) < 50:
             raise BadInput(f"need at least 50 Spark history records to train, got {len(spark)}")
         t = time.perf_counter()
-        X, y, cost, when, _, runtime = dataset(spark)
+        X, y, cost, when, _, runtime = dataset(with_components(spark, self.component_of))
         if len(set(y)) < 2:
             raise BadInput("the history needs both succeeded and failed attempts to learn from")
         tensors, meta, metrics = models.train(X, y, cost, when, seed=seed, runtime=runtime)
@@ -90,9 +99,9 @@ class Recommender:
         """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
         job's past (what its runs survived and died of)."""
         predictor, _ = self.load()
-        memory = memories(history)
+        memory = memories(with_components(history, self.component_of))
         out = []
-        for r in records:
+        for r in with_components(records, self.component_of):
             category, rule_id = classify(r)
             out.append(decide(r, category, rule_id, predictor, memory[r["job_id"]], self.lam, self.penalty_factor))
         return out
@@ -105,7 +114,11 @@ class Recommender:
 
         predictor, _ = self.load()
         p, cost = predictor.predict(
-            matrix([numbers(c) for c in confs], record["input_bytes"], memories(history)[record["job_id"]])
+            matrix(
+                [numbers(c) for c in confs],
+                record["input_bytes"],
+                memories(with_components(history, self.component_of))[record["job_id"]],
+            )
         )
         return [(float(a), float(b)) for a, b in zip(p, cost, strict=True)]
 

@@ -99,7 +99,7 @@ class Triage:
         out = []
         for a in todo:
             c = clf.classify_text(self.document(a))
-            out.append({"run_id": a.run_id, **{k: v for k, v in c.to_dict().items()}, "classified_at": now})
+            out.append({"run_id": a.run_id, **_row(c), "classified_at": now})
         with self.store.transaction():
             self.store.upsert_all("classifications", out, pk="run_id")
         return len(out)
@@ -117,7 +117,7 @@ class Triage:
             "SELECT * FROM classifications WHERE run_id = ? AND ruleset = ?", (run_id, self.classifier.digest)
         )
         if row:
-            return _from_row(row)
+            return _from_row(row, self.classifier.ruleset)
         a = self.cluster.get_attempt(run_id)
         return self.classifier.classify_text(self.document(a)) if a.status == "failed" else None
 
@@ -125,7 +125,7 @@ class Triage:
         self.classify_pending()
         digest = self.classifier.digest
         out = {
-            r["run_id"]: _from_row(r)
+            r["run_id"]: _from_row(r, self.classifier.ruleset)
             for r in self.store.query("SELECT * FROM classifications WHERE ruleset = ?", (digest,))
         }
         if self.read_only:  # what the cache lacks, computed and not kept
@@ -165,7 +165,7 @@ class Triage:
             rows = []
             for run_id in todo:
                 c = out[run_id] = clf.classify_text(self.document(self.cluster.get_attempt(run_id)))
-                rows.append({"run_id": run_id, **c.to_dict(), "classified_at": now})
+                rows.append({"run_id": run_id, **_row(c), "classified_at": now})
             if not self.read_only:
                 with self.store.transaction():
                     self.store.upsert_all("classifications", rows, pk="run_id")
@@ -316,7 +316,13 @@ def _rule_id(sig: str) -> str:
 _CLASS_COLUMNS = "run_id, category, rule_id, action, evidence, evidence_line, context, fields"
 
 
-def _from_row(r: dict[str, Any]) -> Classification:
+def _row(c: Classification) -> dict[str, Any]:
+    """A classification as kept: its component is the rule's, read back from the rule set (_from_row)."""
+    return {k: v for k, v in c.to_dict().items() if k != "component"}
+
+
+def _from_row(r: dict[str, Any], ruleset: RuleSet) -> Classification:
+    rule = ruleset.get(r["rule_id"]) if r["rule_id"] else None
     return Classification(
         category=r["category"],
         rule_id=r["rule_id"],
@@ -326,4 +332,5 @@ def _from_row(r: dict[str, Any]) -> Classification:
         context=r["context"] or [],
         fields=r["fields"] or {},
         ruleset=r["ruleset"],
+        component=rule.component if rule else "",
     )

@@ -278,3 +278,84 @@ def test_one_classifier_serves_several_threads_at_once(clf):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda _: clf.classify_text(log).rule_id, range(40)))
     assert want is not None and got == [want] * 40
+
+
+# Which memory ran out, as Spark 3.x prints it on YARN, on Kubernetes and from PySpark: every application
+# log opens with the SparkContext banner, which says nothing about where memory ran out.
+BANNER = (
+    "24/11/20 11:01:02 INFO SparkContext: Running Spark version 3.5.3\n"
+    "24/11/20 11:01:02 INFO SparkContext: Submitted application: etl-daily\n"
+    "24/11/20 11:01:03 INFO ResourceUtils: No custom resources configured for spark.driver.\n"
+)
+DIALECTS = {
+    "executor heap under the banner": (
+        "24/11/20 11:04:10 ERROR Executor: Exception in task 3.0 in stage 2.0 (TID 41)\n"
+        "java.lang.OutOfMemoryError: Java heap space\n"
+        "\tat java.base/java.util.Arrays.copyOf(Arrays.java:3537)\n"
+        "24/11/20 11:04:10 WARN TaskSetManager: Lost task 3.0 in stage 2.0 (TID 41) (ip-10-0-0-12.ec2.internal "
+        "executor 7): java.lang.OutOfMemoryError: Java heap space\n",
+        "executor_heap",
+        "heap",
+    ),
+    "YARN container kill": (
+        "24/11/20 11:04:10 WARN YarnSchedulerBackend$YarnSchedulerEndpoint: Requesting driver to remove executor 7 "
+        "for reason Container killed by YARN for exceeding physical memory limits. 12.1 GB of 12 GB physical "
+        "memory used. Consider boosting spark.executor.memoryOverhead.\n"
+        "24/11/20 11:04:10 ERROR YarnScheduler: Lost executor 7 on ip-10-0-0-12.ec2.internal: Container killed by "
+        "YARN for exceeding physical memory limits. 12.1 GB of 12 GB physical memory used. Consider boosting "
+        "spark.executor.memoryOverhead.\n",
+        "executor_container",
+        "overhead",
+    ),
+    "Kubernetes OOMKilled executor": (
+        "24/11/20 11:04:10 ERROR TaskSchedulerImpl: Lost executor 3 on 10.244.1.17: The executor with id 3 exited "
+        "with exit code 137(SIGKILL, possible container OOM).\n"
+        "The API gave the following container statuses:\n\n"
+        "\t container name: spark-kubernetes-executor\n"
+        "\t container image: apache/spark:3.5.3\n"
+        "\t container state: terminated\n"
+        "\t exit code: 137\n"
+        "\t termination reason: OOMKilled\n",
+        "executor_container",
+        "overhead",
+    ),
+    "driver heap": (
+        "24/11/20 11:04:10 ERROR Utils: Uncaught exception in thread task-result-getter-2\n"
+        "java.lang.OutOfMemoryError: Java heap space\n"
+        'Exception in thread "task-result-getter-2" java.lang.OutOfMemoryError: Java heap space\n',
+        "driver_heap",
+        "driver",
+    ),
+    "maxResultSize": (
+        "24/11/20 11:04:10 ERROR TaskSetManager: Total size of serialized results of 1234 tasks (1024.1 MiB) is "
+        "bigger than spark.driver.maxResultSize (1024.0 MiB)\n",
+        "driver_result",
+        "driver_result",
+    ),
+    "PySpark worker": (
+        "24/11/20 11:04:10 WARN TaskSetManager: Lost task 5.0 in stage 1.0 (TID 17) (10.244.1.17 executor 2): "
+        "org.apache.spark.api.python.PythonException: Traceback (most recent call last):\n"
+        '  File "/opt/spark/python/lib/pyspark.zip/pyspark/worker.py", line 1247, in main\n'
+        "    process()\n"
+        '  File "/opt/spark/work-dir/jobs/features.py", line 88, in embed\n'
+        "    table = np.stack(rows)\n"
+        "MemoryError\n",
+        "pyspark_worker",
+        "overhead",
+    ),
+}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_which_memory_ran_out_is_the_triages_reading_for_each_spark_dialect(dialect):
+    from autofix.classify import Classifier
+    from autofix.components import builtin_components
+    from autofix.features import memory_kind
+    from autofix.rules import load_ruleset
+
+    log, component, kind = DIALECTS[dialect]
+    c = Classifier(load_ruleset(None)).classify_text(BANNER + log)
+    assert (c.category, c.component) == ("memory_exceeded", component), c.rule_id
+    record = {"status": "failed", "log_tail": BANNER + log, "kind": "spark", "job_id": "j", "run_id": "r"}
+    record["component"] = builtin_components()(record)
+    assert memory_kind(record) == kind

@@ -327,7 +327,12 @@ def _asked_allowed_by_the_roles(emu) -> set[tuple[str, str, str]]:
     asked = set()
     for seen in emu.requests():
         parts = seen.path.split("/")
-        if parts[1] not in ("api", "apis") or seen.path in ("/api", "/api/v1") or len(parts) <= 4 and parts[1] == "apis":
+        if (
+            parts[1] not in ("api", "apis")
+            or seen.path in ("/api", "/api/v1")
+            or len(parts) <= 4
+            and parts[1] == "apis"
+        ):
             continue  # discovery (and /version): allowed to every authenticated user
         group = "" if parts[1] == "api" else parts[2]
         verb, resource, _ns = describe(seen.method, seen.path)
@@ -483,7 +488,9 @@ def test_a_failures_events_come_from_the_cache_and_follow_new_ones(watched, emu)
     emu.add(k.event("jobs", "Pod", p["metadata"]["name"], reason="OOMKilling", message="Memory cgroup out of memory"))
     _until(lambda: any("OOMKilling" in e for e in watched.attempt_events("train-ranker-x1")))
     reads = len([s for s in emu.requests("GET", "/api/v1/namespaces/jobs/events") if "watch" not in s.query])
-    emu.add(k.event("jobs", "Job", "train-ranker-x1", reason="BackoffLimitExceeded", message="Job has reached the limit"))
+    emu.add(
+        k.event("jobs", "Job", "train-ranker-x1", reason="BackoffLimitExceeded", message="Job has reached the limit")
+    )
     _until(lambda: any("BackoffLimitExceeded" in e for e in watched.attempt_events("train-ranker-x1")))
     assert len([s for s in emu.requests("GET", "/api/v1/namespaces/jobs/events") if "watch" not in s.query]) == reads
 

@@ -4,6 +4,8 @@ weights_only, and a search whose answer changes only what needs changing, inside
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from autofix.features import NAMES, JobMemory, dataset, quantities, vector
@@ -17,6 +19,7 @@ from core.spark import parse_size
 @pytest.fixture(scope="module")
 def trained():
     records, truths = w.history(3, n_jobs=30, days=20)
+    records = [triaged(r) for r in records]
     X, y, cost, when, memory, runtime = dataset(records)
     tensors, meta, metrics = train(X, y, cost, when, seed=1, runtime=runtime)
     return records, truths, memory, tensors, meta, metrics
@@ -51,6 +54,21 @@ class Scored:
 
     def predict(self, X, clip=False, also=None):
         return self.predict_all(X)[:2]
+
+
+@functools.cache
+def _builtin_components():
+    from autofix.components import builtin_components
+
+    return builtin_components()
+
+
+def triaged(record: dict) -> dict:
+    """The record with the memory component the built-in rules read from its log, as the recommender
+    gets it from the triage."""
+    from autofix.components import with_components
+
+    return with_components([record], _builtin_components())[0]
 
 
 def test_features_use_only_the_history_before_each_record():
@@ -201,6 +219,7 @@ def test_results_over_the_limit_of_a_driver_at_the_spaces_bound_get_the_limit_ra
         "runtime_seconds": 100.0,
         "cost": 1.0,
     }
+    failed = triaged(failed)
     d = decide(failed, "memory_exceeded", "r", Predictor(tensors, meta), JobMemory())
     assert d.action == "retry_with_conf" and parse_size(d.conf["spark.driver.maxResultSize"]) > 32 * 2**30
     assert "spark.driver.memory" not in d.conf
@@ -275,6 +294,7 @@ def test_the_failure_itself_is_evidence_and_the_callers_memory_is_left_as_it_was
         "runtime_seconds": 100.0,
         "cost": 1.0,
     }
+    failed = triaged(failed)
     mem = JobMemory()
     got = with_failure(mem, failed)
     assert mem.fails == [] and got.fails[-1][0] == "driver_result" and got.driver_failures == 1
@@ -511,3 +531,30 @@ def test_a_job_whose_failures_agree_with_its_good_runs_keeps_no_floor():
             100.0,
         )
     assert mem.floor == 0 and mem.fail_load > mem.ok_load
+
+
+@pytest.mark.parametrize("kind", ["heap", "overhead"])
+def test_a_candidate_with_less_per_task_of_what_ran_out_is_never_recommended(kind):
+    """A model certain of success everywhere, and cheaper the less memory: what the issue saw (executor
+    memory cut, cores raised, P 1.00). The search still gives each task at least what the failed run had."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import grid
+
+    conf = {**CONF, "spark.executor.memoryOverhead": "2g", "spark.driver.memory": "4g"}
+
+    class CheaperWithLess(Scored):  # certain of success; each GiB of heap, overhead or driver costs
+        def predict_all(self, X, clip=False, also=None):
+            X = np.asarray(X)
+            cost = np.exp2(X[:, 1]) + np.exp2(X[:, 2]) + np.exp2(X[:, 6])
+            return np.ones(len(X)), cost, np.full(len(X), 100.0)
+
+    best = search(CheaperWithLess(None), conf, 50 * 2**30, JobMemory(), keep=25, kind=kind)
+
+    def per_task(rows):  # unified memory (less the reserve) or overhead, per running task
+        return (rows[:, 0] - 300 / 1024) / rows[:, 2] if kind == "heap" else rows[:, 1] / rows[:, 2]
+
+    failed = per_task(np.array([numbers(conf)]))[0]
+    assert len(best) == 25 and (per_task(np.array([numbers(c) for _, _, _, c in best])) >= failed - 1e-9).all()
+    assert (per_task(grid(conf, kind)) < failed).any()  # the space holds such rows: the rule keeps them out

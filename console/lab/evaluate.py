@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from autofix import model as models
-from autofix.features import JobMemory, failure_kind, learn
+from autofix.components import with_components
+from autofix.features import JobMemory, learn, memory_kind
 from autofix.recommend import decide
 from autofix.service import Recommender
 from core.backends.sim import spark_world as w
@@ -40,6 +41,7 @@ def evaluate(
     per-case diagnostic of bench/evaluate_pairs.py. `hot_keys`: the share of jobs with a hot key
     (spark_world.history; none in the world `autofix evaluate` judges on)."""
     records, truths = w.history(seed, n_jobs=n_jobs, days=days, ranges=ranges, hot_keys=hot_keys)
+    records = with_components(records, recommender.component_of)
     cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
     predictor, mv = recommender.load()
     memory: dict[str, JobMemory] = defaultdict(JobMemory)
@@ -49,7 +51,7 @@ def evaluate(
     cheapest, cases, unfixable, right, decided = 0.0, 0, 0, 0, 0
     calibration: list[tuple[float, int]] = []  # (predicted P(success), did the world run it to success)
     for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
-        kind = failure_kind(r)
+        kind = memory_kind(r)
         if r["submitted_at"] >= cut and r["attempt"] == 1 and r["status"] == "failed":
             truth, mem = truths[r["job_id"]], memory[r["job_id"]]
             category, rule_id = classify(r)

@@ -84,7 +84,15 @@ class Wiring:
         from autofix.service import Recommender
 
         s = self.settings
-        return Recommender(self.registry, s.home / "artifacts", s.autofix_lambda, s.autofix_penalty)
+
+        def component_of(record: dict[str, Any]) -> str:  # the console's rules, the user's first
+            from autofix.components import classifier_components
+
+            return classifier_components(self.triage.classifier)(record)
+
+        return Recommender(
+            self.registry, s.home / "artifacts", s.autofix_lambda, s.autofix_penalty, component_of=component_of
+        )
 
     @cached_property
     def changes(self) -> Changes:
