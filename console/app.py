@@ -425,6 +425,8 @@ class ConsoleApp(App):
 
     def refresh_active(self) -> None:
         """Re-poll the visible view; skipped under a modal or a drill-down pane (dolphie's habit)."""
+        if not self.screen_stack:  # the app is closing: a last tick of the timer finds no screen
+            return
         self.check_connection()
         screen = self.screen
         if isinstance(screen, ModalScreen) or not hasattr(screen, "refresh_data"):
