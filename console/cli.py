@@ -354,7 +354,7 @@ def _recommend(engine, args, fmt: str) -> None:
 
 
 def _evaluate(engine, args, fmt: str) -> None:
-    result = engine.evaluate_recommender(args.world_seed)
+    result = engine.evaluate_recommender(args.world_seed, args.jobs, args.days)
     print(json.dumps(result, indent=2) if fmt == "json" else _evaluation_table(result))
 
 

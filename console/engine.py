@@ -25,6 +25,7 @@ from console.services.wiring import Wiring
 from console.settings import Settings
 from core.audit import AuditLog, Verdict
 from core.cluster import Cluster
+from core.errors import BadInput
 from core.store import Store
 from core.types import Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Summary
 
@@ -398,10 +399,12 @@ class Engine:
         tmp.replace(path)
         return self.train_recommender(str(path))
 
-    def evaluate_recommender(self, seed: int = 7) -> dict[str, Any]:
+    def evaluate_recommender(self, seed: int = 7, jobs: int = 200, days: int = 40) -> dict[str, Any]:
         from console.lab.evaluate import evaluate
 
-        return evaluate(self._w.recommender, seed, self._autofix.classify_record)
+        if not (1 <= jobs <= 5000 and 4 <= days <= 3650):
+            raise BadInput(f"--jobs must be 1..5000 and --days 4..3650, got {jobs} and {days}")
+        return evaluate(self._w.recommender, seed, self._autofix.classify_record, n_jobs=jobs, days=days)
 
     # -- the approval queue ---------------------------------------------------------------------------------
     def failures_to_queue(self) -> tuple[int, int]:

@@ -270,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="the Spark world's seed (default 7); an estate seed goes before `autofix`",
     )
+    sp.add_argument("--jobs", type=int, default=200, metavar="N", help="the world's recurring jobs (default 200)")
+    sp.add_argument("--days", type=int, default=40, metavar="N", help="days of its history (default 40)")
     _fmt(sp, ("table", "json"), "json")
 
     sp = leaf(af, "world", "print a history of the simulator's Spark world (JSONL), to train or try the recommender on")

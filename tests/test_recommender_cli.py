@@ -22,14 +22,29 @@ def files(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="module")
+def trained(files, tmp_path_factory):
+    """A home whose first recommender dana trained on the files' history, and what the training printed
+    (one training for the module: each takes a quarter of a minute)."""
+    from conftest import Cli
+
+    root = tmp_path_factory.mktemp("trained")
+    out = Cli(root / "cli").ok(
+        "--home", str(root / "h"), "--as", "dana", "autofix", "train", "--history", str(files / "history.jsonl")
+    )
+    return root / "h", out.json()
+
+
 def test_recommend_without_a_model_says_how_to_train_one(cli, tmp_path, files):
     r = cli("--home", str(tmp_path / "h"), "autofix", "recommend", str(files / "failed.jsonl"))
     assert r.rc == 2 and "autofix train --history" in r.err
 
 
-def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_path, files):
-    home = str(tmp_path / "h")
-    out = cli.ok("--home", home, "autofix", "train", "--history", str(files / "history.jsonl")).json()
+def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_path, files, trained):
+    from conftest import copy_home
+
+    home = str(copy_home(trained[0], tmp_path / "h"))
+    out = trained[1]
     assert out["model"] == "retry-recommender" and out["version"] == 1
     assert out["metrics"]["chosen"] in ("torch-mlp", "sklearn-linear")
     versions = cli.ok("--home", home, "models", "list", "--model", "retry-recommender", "--format", "json").json()
@@ -49,7 +64,8 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     }
     assert stages == {2: "production", 1: "archived"}
     # the evaluation judges the newest version beside both baselines, on the world's truth
-    ev = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", "--format", "json").json()
+    small = ("--jobs", "60", "--days", "20")  # (the default world takes a minute on a loaded machine)
+    ev = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", *small, "--format", "json").json()
     assert ev["model"] == "retry-recommender:2" and ev["fixable_memory_failures"] > 0 and ev["seed"] == 3
     # calibration: the recommended retries of the held-out period, and the training's validation split
     for table in (ev["reliability"], ev["validation_reliability"]):
@@ -62,7 +78,7 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     assert ev["policies"]["recommender"]["decision_accuracy"] == ev["decision_accuracy"]
     baseline = 1 - ev["memory_failures_nothing_fixes"] / ev["other_failures"]
     assert ev["policies"]["vpa_bump"]["decision_accuracy"] == pytest.approx(baseline, abs=1e-4)
-    table = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", "--format", "table").out
+    table = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", *small, "--format", "table").out
     assert "VPA-style bump" in table and "double all memory" in table and "decisions right" in table
     # a corrupt artifact is refused by its checksum
     v2 = next(
@@ -76,11 +92,12 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     assert r.rc != 0 and "corrupt" in r.err and "Traceback" not in r.err
 
 
-def test_a_new_version_is_audited_and_a_moved_home_keeps_its_model(cli, tmp_path, files):
+def test_a_new_version_is_audited_and_a_moved_home_keeps_its_model(cli, tmp_path, files, trained):
     import shutil
 
-    home = tmp_path / "h"
-    cli.ok("--home", str(home), "--as", "dana", "autofix", "train", "--history", str(files / "history.jsonl"))
+    from conftest import copy_home
+
+    home = copy_home(trained[0], tmp_path / "h")
     registered = [
         e for e in cli.ok("--home", str(home), "audit", "list", "-o", "json").json() if e["verb"] == "register"
     ]
