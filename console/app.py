@@ -101,16 +101,17 @@ class ConsoleApp(App):
             self.screen.refresh_data()
 
     def _set_sub_title(self) -> None:
+        # the warnings first: a narrow terminal cuts the header's end, and they are what must be seen
         self.sub_title = " · ".join(
             filter(
                 None,
                 [
-                    self.engine.backend_name,
-                    f"{self.settings.actor} ({self.engine.role})",
-                    "READ-ONLY" if self.engine.read_only else "",
                     f"⚠ STALE since {time.strftime('%H:%M:%S', time.localtime(self._problem[1]))}"
                     if self._problem
                     else "",
+                    "READ-ONLY" if self.engine.read_only else "",
+                    self.engine.backend_name,
+                    f"{self.settings.actor} ({self.engine.role})",
                 ],
             )
         )

@@ -161,20 +161,26 @@ class Changes:
         self.cordon(node, user, **notes)
         # a mirror (static) pod is the kubelet's, from a file on the node: the API cannot evict it (kubectl
         # drain leaves it too)
-        pods = [p for p in self.cluster.list_pods(node) if not p.owner.startswith("Node/")]
+        # A finished pod (Succeeded, Failed) holds nothing on the node, and a failed one carries what its
+        # triage reads (termination, log): it is left, where kubectl drain would delete it.
+        pods = [
+            p
+            for p in self.cluster.list_pods(node)
+            if not p.owner.startswith("Node/") and p.phase not in ("Succeeded", "Failed")
+        ]
         blockers = []
         if not opts.ignore_daemonsets:
             blockers += [p for p in pods if p.owner.startswith("DaemonSet/")]
         if blockers:
             raise BadInput(
-                f"node {node}: cannot delete DaemonSet-managed pods ({blockers[0].namespace}/"
-                f"{blockers[0].name}, …): use --ignore-daemonsets (the node stays cordoned)"
+                f"node {node}: cannot delete DaemonSet-managed pods ({_some(blockers)}): allow it with "
+                "--ignore-daemonsets (the node stays cordoned)"
             )
         local = [p for p in pods if p.emptydir]
         if local and not opts.delete_emptydir_data:
             raise BadInput(
-                f"node {node}: cannot delete pods with local storage ({local[0].namespace}/{local[0].name}"
-                f", …): use --delete-emptydir-data (the node stays cordoned)"
+                f"node {node}: cannot delete pods with local storage ({_some(local)}): allow it with "
+                "--delete-emptydir-data (the node stays cordoned)"
             )
         todo = [p for p in pods if not p.owner.startswith("DaemonSet/")]
         deadline = time.monotonic() + opts.timeout_seconds
@@ -203,8 +209,8 @@ class Changes:
             wait = min(8.0, opts.backoff_seconds * 2 ** (retries - 1))
             if time.monotonic() + wait > deadline:
                 raise ClusterError(
-                    f"drain {node}: timed out after {opts.timeout_seconds:g}s with {len(todo)} pod(s) "
-                    f"left ({waits[0] if waits else 'evictions pending'}); the node stays cordoned"
+                    f"drain {node}: timed out after {opts.timeout_seconds:g}s with {len(todo)} pod(s) left "
+                    f"({_some(todo)}: {waits[0] if waits else 'evictions pending'}); the node stays cordoned"
                 )
             progress(f"{len(todo)} pod(s) blocked by disruption budgets; retrying in {wait:g}s")
             time.sleep(wait)
@@ -315,3 +321,9 @@ def parse_taints(changes: list[str]) -> tuple[list[dict[str, str]], list[tuple[s
             {"key": validation.label_key(key, what), "value": validation.label_value(value, what), "effect": effect}
         )
     return add, remove
+
+
+def _some(pods: list[Any]) -> str:
+    """namespace/name of the first pods, and how many more."""
+    names = [f"{p.namespace}/{p.name}" for p in pods[:3]]
+    return ", ".join(names) + (f" and {len(pods) - 3} more" if len(pods) > 3 else "")

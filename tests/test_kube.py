@@ -75,6 +75,19 @@ def test_a_missing_context_or_kubeconfig_is_one_line_and_exit_2(kube, tmp_path):
     assert r.rc == 2 and "--kubeconfig: no such file" in r.err
 
 
+def test_an_unreachable_server_is_one_line_naming_it_and_why(emu, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = emu.kubeconfig(tmp_path / "kubeconfig", context="emu")
+    config.write_text(config.read_text().replace(emu.url.split("//")[1], f"127.0.0.1:{port}"))
+    r = Cli(tmp_path / "c")("--home", str(tmp_path / "h"), "--kubeconfig", str(config), "nodes", "list")
+    assert r.rc == 1 and len(r.err.splitlines()) == 1, r.err
+    assert f"cannot reach http://127.0.0.1:{port}: [Errno 111] Connection refused (gave up after 5" in r.err
+
+
 def test_without_a_kubeconfig_the_demo_is_the_default(tmp_path):
     r = Cli(tmp_path / "c")("--home", str(tmp_path / "h"), "version")
     assert r.rc == 0 and "backend: sim:demo" in r.out
@@ -111,7 +124,8 @@ def test_cordon_label_and_taint_are_patches_kubectl_sees_and_the_audit_records(k
     assert len(emu.requests("PATCH", "/api/v1/nodes/node-1")) == 4
 
 
-def test_drain_evicts_through_the_eviction_api_and_leaves_daemonset_and_mirror_pods(kube, emu):
+def test_drain_evicts_through_the_eviction_api_and_leaves_daemonset_mirror_and_finished_pods(kube, emu):
+    _, failed_pod = _failed_job(emu)  # on node-1: what its triage reads stays
     emu.add(
         k.pod("web-1", "jobs", "node-1", owner_kind="ReplicaSet", owner_name="web-abc", labels={"app": "web"}),
         k.pod("web-2", "jobs", "node-1", owner_kind="ReplicaSet", owner_name="web-abc", labels={"app": "web"}),
@@ -120,12 +134,17 @@ def test_drain_evicts_through_the_eviction_api_and_leaves_daemonset_and_mirror_p
         k.pod("other", "jobs", "node-3"),
     )
     r = kube("nodes", "drain", "node-1", ok=False)
-    assert r.rc == 2 and "DaemonSet" in r.err  # refused, as kubectl drain does without --ignore-daemonsets
+    assert r.rc == 2 and "DaemonSet-managed pods (kube-system/fluent-x)" in r.err  # as kubectl drain refuses
     kube("nodes", "drain", "node-1", "--ignore-daemonsets")
     left = {
         (p["metadata"]["namespace"], p["metadata"]["name"]) for p in kubectl_json(emu, "get", "pods", "-A")["items"]
     }
-    assert left == {("kube-system", "fluent-x"), ("kube-system", "kube-proxy-node-1"), ("jobs", "other")}
+    assert left == {
+        ("kube-system", "fluent-x"),
+        ("kube-system", "kube-proxy-node-1"),
+        ("jobs", "other"),
+        ("jobs", failed_pod["metadata"]["name"]),
+    }
     evictions = [s.path for s in emu.requests("POST") if s.path.endswith("/eviction")]
     assert sorted(evictions) == [
         "/api/v1/namespaces/jobs/pods/web-1/eviction",
@@ -378,7 +397,7 @@ async def test_the_tui_on_the_cluster_shows_nodes_cordons_and_switches_context(e
     )
     monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
     settings = load({"home": str(tmp_path / "home"), "user": "erin", "kubeconfig": str(config)})
-    app = ConsoleApp(Engine(settings), settings)
+    app = ConsoleApp(Engine(settings, watch=True), settings)  # as run_tui makes it: the watch cache on
     async with app.run_test(size=(140, 40)) as pilot:
         assert "kube:emu (emulator, ns jobs)" in app.sub_title
         await goto(pilot, "nodes")
@@ -402,6 +421,13 @@ async def test_the_tui_on_the_cluster_shows_nodes_cordons_and_switches_context(e
         await pilot.press("escape")
         await goto(pilot, "ns jobs")
         await until(pilot, lambda: "kube:emu-serving (emulator, ns jobs)" in app.sub_title)
+        emu.fail("*", "nodes", status=503, times=None)  # the server stops answering for nodes
+        emu.drop_watches()
+        await until(pilot, lambda: app.sub_title.startswith("⚠ STALE since"))  # first: a narrow header keeps it
+        await goto(pilot, "nodes")
+        assert sorted((await wait_rows(pilot)).row_keys) == ["node-1", "node-2", "node-3"]  # what was last seen
+        emu.clear_faults()
+        await until(pilot, lambda: "STALE" not in app.sub_title)
         assert app.is_running
 
 
@@ -461,7 +487,7 @@ def watched(emu, tmp_path):
 
     config = emu.kubeconfig(tmp_path / "kubeconfig", context="emu", namespace="jobs")
     cluster = KubeCluster(connect(Target(str(config))), watch=True)
-    _until(lambda: all(i.synced.is_set() for i in cluster.informers.values()))
+    _until(lambda: all(i.synced.is_set() or i.refused for i in cluster.informers.values()))
     yield cluster
     cluster.close()
 
@@ -515,6 +541,38 @@ def test_a_410_lists_again_and_a_lost_connection_is_marked_then_recovers(watched
     _until(lambda: "node-5" in [n.name for n in watched.list_nodes()])
 
 
+def test_rollouts_and_their_autoscalers_are_read_from_the_cache_while_the_server_is_unreachable(watched, emu):
+    labels = {"app": "ranker", "mlops-console.io/model": "ranker", "mlops-console.io/model-version": "3"}
+    emu.add(k.deployment("ranker", "jobs", labels=labels, replicas=3), _hpa("ranker", "jobs"))
+    _until(lambda: [(d.autoscaler or {}).get("max") for d in watched.list_deployments()] == [10])
+    for resource in ("deployments", "horizontalpodautoscalers"):
+        emu.fail("*", resource, status=503, times=None)
+    emu.drop_watches()
+    _until(lambda: watched.connection_problem() is not None)
+    asked = len(emu.requests())
+    (d,) = watched.list_deployments()  # what was last seen, nothing asked of the server
+    assert (d.name, d.autoscaler["max"]) == ("ranker", 10) and len(emu.requests()) == asked
+
+
+def test_a_list_the_credentials_may_not_make_of_autoscalers_or_events_leaves_the_cache_current(emu, tmp_path):
+    from core.backends.kube.cluster import KubeCluster
+    from core.backends.kube.connection import Target, connect
+
+    labels = {"app": "ranker", "mlops-console.io/model": "ranker", "mlops-console.io/model-version": "3"}
+    emu.add(k.deployment("ranker", "jobs", labels=labels), _hpa("ranker", "jobs"))
+    for resource in ("horizontalpodautoscalers", "events"):
+        emu.fail("list", resource, status=403, times=None)
+    config = emu.kubeconfig(tmp_path / "kubeconfig", context="emu", namespace="jobs")
+    cluster = KubeCluster(connect(Target(str(config))), watch=True)
+    try:
+        _until(lambda: all(i.synced.is_set() or i.refused for i in cluster.informers.values()))
+        assert sorted(i.name for i in cluster.informers.values() if i.refused) == ["autoscalers", "events"]
+        assert cluster.connection_problem() is None  # no banner for what the role may not read
+        assert [(d.name, d.autoscaler) for d in cluster.list_deployments()] == [("ranker", None)]
+    finally:
+        cluster.close()
+
+
 def test_scaling_a_model_deployment_is_audited_and_rolled_back(kube, emu):
     emu.add(
         k.deployment(
@@ -557,28 +615,33 @@ def test_a_retry_waits_at_least_what_the_servers_retry_after_asks(emu, tmp_path)
     assert slept and slept[0] >= 3  # not just the jittered backoff (at most 0.4 s for a first retry)
 
 
+def _hpa(deployment: str, namespace: str) -> dict:
+    """A HorizontalPodAutoscaler of a Deployment: 2..10 replicas at 70 % CPU, now 3 and wanting 4."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": deployment, "namespace": namespace},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+            "minReplicas": 2,
+            "maxReplicas": 10,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                }
+            ],
+        },
+        "status": {"currentReplicas": 3, "desiredReplicas": 4},
+    }
+
+
 def test_a_deployments_autoscaler_is_shown_and_one_missing_is_a_dash(kube, emu):
     labels = {"app": "ranker", "mlops-console.io/model": "ranker", "mlops-console.io/model-version": "3"}
     emu.add(
         k.deployment("ranker", "jobs", labels=labels, replicas=3),
         k.deployment("embedder", "jobs", labels={**labels, "app": "embedder", "mlops-console.io/model": "embedder"}),
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "ranker", "namespace": "jobs"},
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ranker"},
-                "minReplicas": 2,
-                "maxReplicas": 10,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
-                    }
-                ],
-            },
-            "status": {"currentReplicas": 3, "desiredReplicas": 4},
-        },
+        _hpa("ranker", "jobs"),
     )
     rows = {d["name"]: d for d in json.loads(kube("rollouts", "list", "-o", "json").out)}
     assert rows["ranker"]["autoscaler"] == {
@@ -590,6 +653,9 @@ def test_a_deployments_autoscaler_is_shown_and_one_missing_is_a_dash(kube, emu):
         "targets": ["cpu 70%"],
     }
     assert rows["embedder"]["autoscaler"] is None
+    scaled = json.loads(kube("rollouts", "scale", "ranker", "12", "-o", "json").out)
+    assert scaled["replicas"] == 12 and "between 2 and 10 replicas: it will scale it back" in scaled["warning"]
+    assert "warning" not in json.loads(kube("rollouts", "scale", "embedder", "12", "-o", "json").out)
 
 
 def test_pods_of_the_namespace_and_a_node_with_all_its_pods_are_listed(kube, emu):
@@ -714,7 +780,7 @@ def test_the_tui_cache_watches_inference_services_where_kserve_is_served(tmp_pat
         config = emu.kubeconfig(tmp_path / "kubeconfig", context="emu", namespace="jobs")
         cluster = KubeCluster(connect(Target(str(config))), watch=True)
         try:
-            _until(lambda: all(i.synced.is_set() for i in cluster.informers.values()))
+            _until(lambda: all(i.synced.is_set() or i.refused for i in cluster.informers.values()))
             assert any("inferenceservices" in path for path in cluster.informers)
             assert [(d.name, d.status) for d in cluster.list_deployments()] == [("ranker", "Healthy")]
             emu.patch(

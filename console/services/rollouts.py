@@ -81,7 +81,15 @@ class RolloutService:
     def scale(self, deployment: str, replicas: int) -> dict[str, Any]:
         self.w.changes.scale(deployment, replicas, self.w.require("scale"))
         d = self.w.cluster.get_deployment(deployment)
-        return {"deployment": deployment, "replicas": d.replicas, "ready": d.ready_replicas}
+        out: dict[str, Any] = {"deployment": deployment, "replicas": d.replicas, "ready": d.ready_replicas}
+        hpa = d.autoscaler
+        if hpa and not hpa["min"] <= replicas <= (hpa["max"] or replicas):
+            # as with `kubectl scale`: the autoscaler owns the count and brings it back within its bounds
+            out["warning"] = (
+                f"the autoscaler {hpa['name']} keeps {deployment} between {hpa['min']} and {hpa['max']} "
+                "replicas: it will scale it back; change its bounds to keep this"
+            )
+        return out
 
     def rollback(self, deployment: str, to_revision: int | None = None) -> dict:
         return self.w.rollouts.rollback(deployment, self.w.require("rollout-rollback"), to_revision)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -220,9 +222,7 @@ class RolloutsScreen(ViewScreen):
             if values is None:
                 return
             n = int(str(values["replicas"]).strip())
-            self.perform(
-                f"scale {key}", lambda: "{deployment}: {replicas} replicas".format(**self.app.engine.scale(key, n))
-            )
+            self.perform(f"scale {key}", lambda: _scaled(self.app.engine.scale(key, n)))
 
         current = next((r for r in self.rows if r.key == key), None)
         now = str(current.source[6]).split("/")[-1] if current else ""  # READY: ready/replicas
@@ -294,3 +294,9 @@ class RolloutsScreen(ViewScreen):
 def _hpa(a: dict | None) -> str:
     """An autoscaler as "min–max (current)"; "-" without one."""
     return f"{a['min']}–{a['max']} ({a['current']})" if a else "-"
+
+
+def _scaled(result: dict[str, Any]) -> str:
+    replicas = result["replicas"]
+    said = f"{replicas} replica{'' if replicas == 1 else 's'}"
+    return f"{said}; {result['warning']}" if result.get("warning") else said

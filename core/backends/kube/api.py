@@ -149,7 +149,7 @@ class Api:
             except ApiException as e:  # an answer the client raised on rather than returned
                 status, data, answer_headers = int(e.status or 0), str(e.body or "").encode(), e.headers
             except Exception as e:  # connection refused, reset, timed out: the API is unreachable now
-                problem = f"{self.conn.context}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+                problem = f"{self.conn.context}: cannot reach {self.client.configuration.host}: {_unreachable(e)}"
                 continue
             if status < 300:
                 self.on_outcome(None)
@@ -163,6 +163,17 @@ class Api:
             raise _error(status, message, method, path)
         self.on_outcome(problem)
         raise ClusterError(f"{problem} (gave up after {self.attempts} attempts)")
+
+
+def _unreachable(e: Exception) -> str:
+    """Why a request got no answer, in the words of its root cause: urllib3 wraps the OS error (refused,
+    no such host, timed out) in layers of its own whose text is mostly the URL again."""
+    cause: BaseException = getattr(e, "reason", None) or e
+    text = str(cause).strip()
+    if isinstance(cause, TimeoutError) or "timed out" in text.lower():
+        return "timed out"
+    # "<urllib3 ...HTTPConnection object at 0x..>: Failed to establish a new connection: [Errno 111] ..."
+    return (text.rsplit(": ", 1)[-1] if ": " in text else text)[:200] or type(cause).__name__
 
 
 def _retry_after(headers: Any) -> float:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.backends.kube.api import Api, Expired
+from core.errors import Forbidden, NotFound
 
 Trim = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -22,8 +23,20 @@ class Gone(Exception):
 
 
 class Informer:
-    def __init__(self, api: Api, path: str, trim: Trim, name: str, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        api: Api,
+        path: str,
+        trim: Trim,
+        name: str,
+        sleep: Callable[[float], None] = time.sleep,
+        optional: bool = False,
+    ):
+        """`optional`: a resource the views can do without (autoscalers, events): a 403 or 404 on its list
+        ends the watch quietly (`refused`), rather than marking the whole cache stale."""
         self.api, self.path, self.trim, self.name, self.sleep = api, path, trim, name, sleep
+        self.optional = optional
+        self.refused: Exception | None = None  # why the server will not list it (optional ones only)
         self.items: dict[str, dict[str, Any]] = {}  # "namespace/name" -> the trimmed object
         self.synced = threading.Event()  # the first list is in
         self.changes = 0  # bumped by every change applied: the cache's part of the data generation
@@ -56,10 +69,20 @@ class Informer:
                 failures = 0
             except (Gone, Expired):
                 version = None
+            except (Forbidden, NotFound) as e:
+                if self.optional:
+                    self.refused = e
+                    return
+                failures = self._failed(e, failures)
             except Exception as e:  # the API unreachable, a dropped stream, a refusal: keep what we have
-                failures += 1
-                self._set_problem(f"{self.name}: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}")
-                self.sleep(random.uniform(0, min(30.0, 0.5 * 2**failures)))
+                failures = self._failed(e, failures)
+
+    def _failed(self, e: Exception, failures: int) -> int:
+        """Mark the cache stale with why, back off (exponential, full jitter); the new failure count."""
+        failures += 1
+        self._set_problem(f"{self.name}: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}")
+        self.sleep(random.uniform(0, min(30.0, 0.5 * 2**failures)))
+        return failures
 
     def _list(self) -> str:
         fresh: dict[str, dict[str, Any]] = {}

@@ -15,7 +15,7 @@ from core.backends.kube import mapping as m
 from core.backends.kube.api import Api, ns_path
 from core.backends.kube.cache import Informer, trim_event, trim_node, trim_pod, trim_whole
 from core.backends.kube.connection import Connection
-from core.backends.kube.deployments import APPS, Deployments
+from core.backends.kube.deployments import APPS, AUTOSCALING, Deployments
 from core.backends.kube.inference import KSERVE, InferenceServices
 from core.cluster import PAGE_SIZE
 from core.errors import ClusterError, Conflict, NotFound
@@ -46,7 +46,10 @@ class KubeCluster:
             (f"{CORE}/pods", trim_pod, "pods"),  # all of them: a node's use counts every namespace's
             (ns_path(BATCH, "jobs", self.namespace), trim_whole, "jobs"),
             (ns_path(APPS, "deployments", self.namespace), trim_whole, "deployments"),
+        ]
+        optional = [  # the views do without them where the credentials may not list them
             (ns_path(CORE, "events", self.namespace), trim_event, "events"),  # what a failure's triage reads
+            (ns_path(AUTOSCALING, "horizontalpodautoscalers", self.namespace), trim_whole, "autoscalers"),
         ]
         if self._serves(SPARK):
             kinds.append((ns_path(SPARK, "sparkapplications", self.namespace), trim_whole, "sparkapplications"))
@@ -54,6 +57,8 @@ class KubeCluster:
             kinds.append((ns_path(KSERVE, "inferenceservices", self.namespace), trim_whole, "inferenceservices"))
         for path, trim, name in kinds:
             self.informers[path] = Informer(self.api, path, trim, name).start()
+        for path, trim, name in optional:
+            self.informers[path] = Informer(self.api, path, trim, name, optional=True).start()
 
     def close(self) -> None:
         for informer in self.informers.values():
@@ -62,6 +67,8 @@ class KubeCluster:
     def _list(self, path: str) -> list[dict[str, Any]]:
         """The objects at `path`: the cache's once it has listed them, else read now."""
         informer = self.informers.get(path)
+        if informer is not None and informer.refused is not None:
+            raise informer.refused  # (asked once: the server's answer stands for the session)
         if informer is not None and informer.synced.is_set():
             return informer.values()
         return list(self.api.items(path))
@@ -422,7 +429,7 @@ class KubeCluster:
         names = {name, where[1] if where else ""}
         out = []
         scope = self.informers.get(ns_path(CORE, "events", self.namespace))
-        if scope is not None and scope.synced.is_set() and self.namespace in (None, ns):
+        if scope is not None and scope.refused is None and scope.synced.is_set() and self.namespace in (None, ns):
             events: Iterable[dict[str, Any]] = scope.values()
         else:
             events = self.api.items(ns_path(CORE, "events", ns))
