@@ -25,7 +25,7 @@ from console.services.wiring import Wiring
 from console.settings import Settings
 from core.audit import AuditLog, Verdict
 from core.cluster import Cluster
-from core.errors import BadInput
+from core.errors import BadInput, ConsoleError
 from core.store import Store
 from core.types import Attempt, AuditEvent, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Summary
 
@@ -164,6 +164,14 @@ class Engine:
         `all_namespaces=`): the TUI's :ctx and :ns. Raises ConsoleError when it cannot connect."""
         from dataclasses import replace
 
+        ns = change.get("namespace")
+        if ns and not change.get("context"):
+            try:
+                known = self.namespaces()
+            except ConsoleError:  # (a role that may not list namespaces: kubectl's habit, taken on trust)
+                known = []
+            if known and ns not in known:
+                raise BadInput(f"no namespace {ns!r} on {self.backend_name} (namespaces: {', '.join(known)})")
         engine = Engine(replace(self._settings, **change), watch=self._watch)
         self.close()
         return engine

@@ -421,6 +421,9 @@ async def test_the_tui_on_the_cluster_shows_nodes_cordons_and_switches_context(e
         await pilot.press("escape")
         await goto(pilot, "ns jobs")
         await until(pilot, lambda: "kube:emu-serving (emulator, ns jobs)" in app.sub_title)
+        await goto(pilot, "ns nosuch")  # a typo is named, and the console stays where it was
+        await until(pilot, lambda: any("no namespace 'nosuch'" in str(n.message) for n in app._notifications))
+        assert "ns jobs" in app.sub_title
         emu.fail("*", "nodes", status=503, times=None)  # the server stops answering for nodes
         emu.drop_watches()
         await until(pilot, lambda: app.sub_title.startswith("⚠ STALE since"))  # first: a narrow header keeps it

@@ -249,7 +249,8 @@ def model_deployment(o: dict[str, Any]) -> ModelDeployment:
         canary = None
     revisions = revision_history(revs, active, canary, created)
     ready = _ready(status)
-    replicas = int(predictor.get("minReplicas") if predictor.get("minReplicas") is not None else 1)
+    floor = predictor.get("minReplicas")
+    replicas = int(floor) if floor is not None else 1  # KServe's default floor
     if canary is not None:
         state = "Progressing"
     elif not ready or any(r.status == "aborted" and r.number > current for r in revisions):
