@@ -26,9 +26,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# .ci/run runs `make test`, so CI lints too.
+# .ci/run runs `make test`, so CI lints too. Three workers on two cores: many tests wait on a subprocess,
+# an HTTP server or a Pilot pause, and a third keeps the CPUs busy meanwhile (measured: 9m15s against
+# 10m35s with two, 594 tests).
 test: lint
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+	$(BIN)/python -m pytest -q -n 3 -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
