@@ -342,6 +342,16 @@ class ConsoleApp(App):
                 [(f":{v}", f"{VIEW_HELP[v]}; also {' '.join(':' + a for a in VIEWS[v])}") for v in VIEWS],
             )
         )
+        if self.engine.backend_name.startswith("kube:"):  # where it reads, switched as in k9s
+            sections.append(
+                (
+                    "Cluster",
+                    [
+                        (":ctx [NAME]", "switch the kubeconfig context (a list without NAME)"),
+                        (":ns [NAME]", "switch the namespace; :ns all for every one (a list without NAME)"),
+                    ],
+                )
+            )
         return sections
 
     # -- drill-down ------------------------------------------------------------------------

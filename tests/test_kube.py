@@ -411,6 +411,7 @@ async def test_the_tui_on_the_cluster_shows_nodes_cordons_and_switches_context(e
         await pilot.press("y")
         await until(pilot, lambda: (emu.get("v1/nodes", None, "node-1") or {}).get("spec", {}).get("unschedulable"))
         assert kubectl_json(emu, "get", "node", "node-1")["spec"]["unschedulable"] is True
+        assert {":ctx [NAME]", ":ns [NAME]"} <= {key for _, rows in app.help_sections() for key, _ in rows}
         await goto(pilot, "ctx")
         await until(pilot, lambda: isinstance(app.screen, Picker))
         await pilot.press("down", "enter")
