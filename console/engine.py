@@ -171,7 +171,7 @@ class Engine:
             except ConsoleError:  # (a role that may not list namespaces: kubectl's habit, taken on trust)
                 known = []
             if known and ns not in known:
-                raise BadInput(f"no namespace {ns!r} on {self.backend_name} (namespaces: {', '.join(known)})")
+                raise BadInput(f"no namespace {ns!r} (namespaces: {', '.join(known)})")
         engine = Engine(replace(self._settings, **change), watch=self._watch)
         self.close()
         return engine
