@@ -202,7 +202,8 @@ def starved(rows: Floats, failed: Iterable[float], kind: str | None) -> Mask:
     """The rows that give each running task less of the memory that ran out than the failed config did:
     for a heap OOM, Spark's unified memory per task, (heap − 300 MiB) × spark.memory.fraction ÷ running
     tasks (the fraction and spark.task.cpus are the job's, the same in every row: heap less the reserve
-    per core compares them); for a container kill, overhead per running task; for the driver, its memory;
+    per core compares them); for a container kill, overhead per running task and the container (heap +
+    overhead) per running task; for the driver, its memory;
     for results over the limit, the limit. Physics, not a model's opinion: such a row is never
     recommended, however sure a model is about it."""
     import numpy as np
@@ -212,8 +213,10 @@ def starved(rows: Floats, failed: Iterable[float], kind: str | None) -> Mask:
     eps = 1e-9
     if kind == "heap":
         return (rows[:, 0] - reserve) / rows[:, 2] < (heap - reserve) / cores - eps
-    if kind == "overhead":
-        return rows[:, 1] / rows[:, 2] < over / cores - eps
+    if kind == "overhead":  # and the container as a whole: a killed container is not made smaller
+        return (rows[:, 1] / rows[:, 2] < over / cores - eps) | (
+            (rows[:, 0] + rows[:, 1]) / rows[:, 2] < (heap + over) / cores - eps
+        )
     if kind == "driver":
         return rows[:, 5] < driver - eps
     if kind == "driver_result":

@@ -558,3 +558,7 @@ def test_a_candidate_with_less_per_task_of_what_ran_out_is_never_recommended(kin
     failed = per_task(np.array([numbers(conf)]))[0]
     assert len(best) == 25 and (per_task(np.array([numbers(c) for _, _, _, c in best])) >= failed - 1e-9).all()
     assert (per_task(grid(conf, kind)) < failed).any()  # the space holds such rows: the rule keeps them out
+    if kind == "overhead":  # a killed container is not made smaller per task either (heap + overhead)
+        rows = np.array([numbers(c) for _, _, _, c in best])
+        base = np.array(numbers(conf))
+        assert ((rows[:, 0] + rows[:, 1]) / rows[:, 2] >= (base[0] + base[1]) / base[2] - 1e-9).all()
