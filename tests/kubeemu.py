@@ -152,6 +152,7 @@ class Fault:
     retry_after: int | None = None
     message: str | None = None
     hits: int = 0
+    delay: float = 0.0  # a slow server: the request is served, after this many seconds (status unused)
 
     def matches(self, verb: str, t: Target) -> bool:
         return (
@@ -520,7 +521,9 @@ class _Emulator(kmock.KubernetesEmulator):
 
     async def _serve(self, raw: aiohttp.web.BaseRequest, t: Target, body: bytes) -> aiohttp.web.StreamResponse:
         verb = verb_of(raw.method, t, raw.query)
-        self._raise_fault(verb, t, body)  # before anything is stored: a refused write changes nothing
+        delay = self._raise_fault(verb, t, body)  # before anything is stored: a refused write changes nothing
+        if delay:
+            await asyncio.sleep(delay)  # a slow server: the client may have given up; the write still lands
         if not self._known(t.resource):
             raise ApiError(404, "the server could not find the requested resource")
         self._check_scope(t, verb)
@@ -546,18 +549,21 @@ class _Emulator(kmock.KubernetesEmulator):
             raise ApiError(405, "the server does not allow this method on the requested resource")
         return handlers[verb](raw, t, body)
 
-    def _raise_fault(self, verb: str, t: Target, body: bytes) -> None:
+    def _raise_fault(self, verb: str, t: Target, body: bytes) -> float:
+        """Raise the matching fault's error; a stall's delay is returned instead (0: no fault)."""
         if verb == "create" and not t.name:  # a create names its object in the body
             t = Target(t.resource, t.namespace, _name_in(body), t.subresource)
         with self.lock:
             fault = next((f for f in self.faults if f.matches(verb, t)), None)
             if fault is None:
-                return
+                return 0.0
             fault.hits += 1
             if fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
                     self.faults.remove(fault)
+        if fault.delay:
+            return fault.delay
         raise _fault_error(fault, verb, t)
 
     def _known(self, resource: kmock.resource) -> bool:
@@ -1498,6 +1504,16 @@ class KubeEmulator:
         `status` and a Status body, and change nothing. `subresource`: e.g. "eviction", "log", "status"
         (None: the resource itself). `retry_after` adds the Retry-After header. The Fault counts hits."""
         fault = Fault(verb, kmock.resource(api_path), name, namespace, subresource, status, times, retry_after, message)
+        with self.emulator.lock:
+            self.emulator.faults.append(fault)
+        return fault
+
+    def stall(
+        self, verb: str, api_path: str, name: str | None = None, seconds: float = 1.0, times: int | None = 1
+    ) -> Fault:
+        """The next `times` matching requests are served only after `seconds`: a server too slow for the
+        client's timeout, whose writes still take effect (the client cannot know)."""
+        fault = Fault(verb, kmock.resource(api_path), name, None, None, 0, times, delay=seconds)
         with self.emulator.lock:
             self.emulator.faults.append(fault)
         return fault

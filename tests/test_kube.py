@@ -608,6 +608,27 @@ def test_a_conflict_on_a_patch_is_reported_and_the_flow_controls_429_is_waited_o
     assert len(json.loads(kube("nodes", "list", "-o", "json").out)) == 3
 
 
+def test_a_server_too_slow_for_the_timeout_is_retried_and_a_retry_it_created_late_is_not_made_twice(emu, tmp_path):
+    from core.backends.kube.api import Api
+    from core.backends.kube.cluster import KubeCluster
+    from core.backends.kube.connection import Target, connect
+
+    _failed_job(emu)
+    conn = connect(Target(str(emu.kubeconfig(tmp_path / "kc", context="emu", namespace="jobs"))))
+    cluster = KubeCluster(conn, api=Api(conn, timeout=0.5, sleep=lambda s: None))
+    emu.stall("list", "v1/nodes", seconds=2, times=2)
+    assert len(cluster.list_nodes()) == 3  # two reads timed out, the third answered
+    # the create times out while the server still makes the Job: the client's retry and the late original
+    # carry the same name (the idempotency key), so whichever lands second is refused — one Job, not two
+    emu.stall("create", "batch/v1/jobs", seconds=2, times=1)
+    retry = cluster.submit_retry("train-ranker-x1", {"limits.memory": "24Gi"})
+    assert retry.run_id == "train-ranker-x1-2"
+    jobs = [n for (_, _, n) in emu.objects("batch/v1/jobs")]
+    assert sorted(jobs) == ["train-ranker-x1", "train-ranker-x1-2"]
+    creates = [s for s in emu.requests("POST") if s.path.endswith("/jobs")]
+    assert len(creates) == 2  # the one that timed out, and its retry
+
+
 def test_a_retry_waits_at_least_what_the_servers_retry_after_asks(emu, tmp_path):
     from core.backends.kube.api import Api
     from core.backends.kube.connection import Target, connect
