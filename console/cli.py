@@ -497,6 +497,12 @@ def _evaluation_table(result: dict[str, Any]) -> str:
         f"(decisions: on the {result['other_failures']} other failures — retry the transient ones, stop the "
         f"{result['memory_failures_nothing_fixes']} memory failures nothing fixes)"
     )
+    if result.get("reliability"):
+        lines.append(f"calibration of the recommended retries (ECE {num(result.get('ece'), 4).strip()}):")
+        lines += [
+            f"  P {b['bin']}: {b['n']:4d} retries, predicted {b['predicted']:.2f}, succeeded {b['observed']:.2f}"
+            for b in result["reliability"]
+        ]
     return "\n".join(lines)
 
 

@@ -70,6 +70,9 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     # calibration: the recommended retries of the held-out period, and the training's validation split
     for table in (ev["reliability"], ev["validation_reliability"]):
         assert table and all(0 <= b["predicted"] <= 1 and 0 <= b["observed"] <= 1 and b["n"] > 0 for b in table)
+    # its expected calibration error: the bins' gaps weighted by their share of the retries
+    gaps = sum(b["n"] * abs(b["predicted"] - b["observed"]) for b in ev["reliability"])
+    assert ev["ece"] == pytest.approx(gaps / sum(b["n"] for b in ev["reliability"]), abs=1e-4)
     assert set(ev["policies"]) == {"recommender", "vpa_bump", "double_memory"}
     for p in ev["policies"].values():
         assert 0 <= p["first_retry_fix_rate"] <= 1 and p["episode_spend_vs_cheapest"] > 0
@@ -79,7 +82,7 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     baseline = 1 - ev["memory_failures_nothing_fixes"] / ev["other_failures"]
     assert ev["policies"]["vpa_bump"]["decision_accuracy"] == pytest.approx(baseline, abs=1e-4)
     table = cli.ok("--home", home, "autofix", "evaluate", "--seed", "3", *small, "--format", "table").out
-    assert "VPA-style bump" in table and "double all memory" in table and "decisions right" in table
+    assert "VPA-style bump" in table and "double all memory" in table and "decisions right" in table and "ECE" in table
     # a corrupt artifact is refused by its checksum
     v2 = next(
         m

@@ -151,6 +151,8 @@ def evaluate(
         }
         for p in policies
     }
+    recommended = models.reliability([p for p, _ in calibration], [ok for _, ok in calibration])
+    validation = mv.metrics.get("validation", {}).get(mv.metrics.get("chosen"), {}).get("reliability")
     return {
         "model": f"{models.MODEL}:{mv.version}",
         "seed": seed,
@@ -161,8 +163,10 @@ def evaluate(
         "policies": table,
         # calibration of the recommended retries on the held-out period (runs past the SLA count as
         # successes here: P is about the run, the SLA about the fix), and on the training's time split
-        "reliability": models.reliability([p for p, _ in calibration], [ok for _, ok in calibration]),
-        "validation_reliability": mv.metrics.get("validation", {}).get(mv.metrics.get("chosen"), {}).get("reliability"),
+        "reliability": recommended,
+        "ece": models.expected_calibration_error(recommended),
+        "validation_reliability": validation,
+        "validation_ece": models.expected_calibration_error(validation or []),
     }
 
 
