@@ -14,8 +14,12 @@ characters.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -245,11 +249,78 @@ class _ScanState:
 
 
 def _compile_hyperscan(patterns: list[str]) -> tuple[hyperscan.Database | None, list[int]]:
-    """One database of every pattern Hyperscan accepts; the ids of the others go to the `re` fallback."""
+    """One database of every pattern Hyperscan accepts; the ids of the others go to the `re` fallback.
+    Compiling takes about a second for the built-in rules, so the database is kept in the user's cache,
+    named by the patterns' hash (and Hyperscan's version), and read back on later starts."""
     try:
         import hyperscan
     except ImportError:  # still correct without it, only slower
         return None, list(range(len(patterns)))
+    key = hashlib.sha256(
+        json.dumps(
+            [getattr(hyperscan, "__version__", ""), [(_hs_expr(p).decode(), _hs_flags(p)) for p in patterns]]
+        ).encode()
+    ).hexdigest()[:32]
+    cached = _cache_read(key)
+    if cached is not None:
+        return cached
+    db, fallback = _compile_each(patterns)
+    _cache_write(key, db, fallback)
+    return db, fallback
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("MLOPS_CONSOLE_CACHE") or Path(base) / "mlops-console")
+
+
+def _cache_read(key: str) -> tuple[hyperscan.Database | None, list[int]] | None:
+    """The database compiled earlier for `key`, checked against the sha256 written beside it (a file
+    changed or cut short is compiled again, never trusted); None when there is none."""
+    import hyperscan
+
+    try:
+        meta = json.loads((_cache_dir() / f"hyperscan-{key}.json").read_text())
+        if meta.get("db") is None:
+            return None, list(meta["fallback"])
+        blob = (_cache_dir() / f"hyperscan-{key}.db").read_bytes()
+        if hashlib.sha256(blob).hexdigest() != meta["db"]:
+            return None
+        return hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK), list(meta["fallback"])
+    except (OSError, ValueError, KeyError, TypeError, hyperscan.error):
+        return None
+
+
+def _cache_write(key: str, db: hyperscan.Database | None, fallback: list[int]) -> None:
+    """Kept for the next start; a cache that cannot be written (read-only home) only costs time."""
+    import hyperscan
+
+    where = _cache_dir()
+    try:
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)
+        blob = hyperscan.dumpb(db) if db is not None else None
+        if blob is not None:
+            _write_atomically(where / f"hyperscan-{key}.db", blob)
+        meta = {"db": hashlib.sha256(blob).hexdigest() if blob is not None else None, "fallback": fallback}
+        _write_atomically(where / f"hyperscan-{key}.json", json.dumps(meta).encode())
+    except (OSError, hyperscan.error):
+        pass
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _compile_each(patterns: list[str]) -> tuple[hyperscan.Database | None, list[int]]:
+    import hyperscan
+
     ok, fallback = [], []
     for pid, p in enumerate(patterns):
         try:

@@ -335,10 +335,11 @@ def reliability(p: npt.ArrayLike, y: npt.ArrayLike) -> list[dict[str, Any]]:
 def expected_calibration_error(table: list[dict[str, Any]]) -> float | None:
     """ECE of a reliability table: the gap between predicted and observed success in each bin, weighted by
     the bin's share of the predictions (None: no predictions)."""
-    n = sum(b["n"] for b in table)
+    n = sum(int(b["n"]) for b in table)
     if not n:
         return None
-    return round(sum(b["n"] * abs(b["predicted"] - b["observed"]) for b in table) / n, 4)
+    gap: float = sum(float(b["n"]) * abs(float(b["predicted"]) - float(b["observed"])) for b in table)
+    return round(gap / n, 4)
 
 
 # -- artifacts: tensors only, checked by sha256 before they are read ------------------------------------

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,10 @@ SIM_DB = "sim.db"  # the simulator's estate (its own store, core/backends/sim)
 # developer's: a kubeconfig that is not there, no service account.
 os.environ["KUBECONFIG"] = str(REPO / ".no-such-kubeconfig")
 os.environ.pop("KUBERNETES_SERVICE_HOST", None)
+# The compiled rule databases (autofix/classify.py), shared by every test of the session (keyed by the
+# rules' hash and checked when read): each CLI run would otherwise compile them again, a second each.
+TEST_CACHE = Path(tempfile.gettempdir()) / f"mlops-console-test-cache-{os.getuid()}"
+os.environ["MLOPS_CONSOLE_CACHE"] = str(TEST_CACHE)
 
 
 def connect(home: Path) -> sqlite3.Connection:
@@ -57,6 +62,7 @@ def isolated_env(root: Path, **extra: str) -> dict[str, str]:
             "XDG_CACHE_HOME": str(root / "xdg-cache"),
             "XDG_STATE_HOME": str(root / "xdg-state"),
             "MLOPS_CONSOLE_CONFIG": str(root / "no-such-config.toml"),
+            "MLOPS_CONSOLE_CACHE": str(TEST_CACHE),
             "MLOPS_CONSOLE_NOW": PINNED_NOW,
             "PYTHONDONTWRITEBYTECODE": "1",
         }

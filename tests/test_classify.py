@@ -359,3 +359,21 @@ def test_which_memory_ran_out_is_the_triages_reading_for_each_spark_dialect(dial
     record = {"status": "failed", "log_tail": BANNER + log, "kind": "spark", "job_id": "j", "run_id": "r"}
     record["component"] = builtin_components()(record)
     assert memory_kind(record) == kind
+
+
+def test_the_compiled_rules_are_kept_for_the_next_start_and_a_damaged_copy_is_compiled_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_CONSOLE_CACHE", str(tmp_path))
+    compiled = []
+    real = classify_mod._compile_each
+    monkeypatch.setattr(classify_mod, "_compile_each", lambda patterns: compiled.append(1) or real(patterns))
+    rules = load_ruleset(None)
+    log = "26/11/20 WARN TaskSetManager: Lost task 3.0 (executor 7): java.lang.OutOfMemoryError: Java heap space"
+    first = Classifier(rules).classify_text(log)
+    assert len(compiled) == 1 and first.rule_id == "jvm-heap-space"
+    assert Classifier(rules).classify_text(log) == first and len(compiled) == 1  # read back, not compiled
+    (db,) = tmp_path.glob("hyperscan-*.db")
+    blob = bytearray(db.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    db.write_bytes(bytes(blob))  # a copy changed on disk is never trusted
+    assert Classifier(rules).classify_text(log) == first and len(compiled) == 2
+    assert Classifier(rules).classify_text(log) == first and len(compiled) == 2  # and it was written again
