@@ -159,7 +159,10 @@ class FormScreen(ForwardWorkerErrors, ModalScreen[dict | None]):
         self.action_submit() if event.button.id == "ok" else self.action_cancel()
 
     def action_submit(self) -> None:
-        if self.query_one("#ok", Button).disabled:
+        if not self._confirmed():  # ctrl+o or enter with the wrong text: say what it waits for
+            self.query_one("#problem", Static).update(safe_text(f"type {self.expected} to confirm", "red"))
+            return
+        if self.query_one("#ok", Button).disabled:  # a check is running
             return
         values: dict[str, object] = {}
         for fid, _, _default in self.fields:

@@ -79,6 +79,8 @@ async def test_draining_marked_nodes_asks_to_type_the_count(make_app):
         app.screen.query_one("#typed", Input).value = "3"
         await pilot.pause()
         assert ok.disabled  # the wrong count
+        await pilot.press("ctrl+o")  # refused, and says what it waits for
+        await until(pilot, lambda: "type 2 to confirm" in plain(app.screen.query_one("#problem", Static)))
         app.screen.query_one("#typed", Input).value = "2"
         await pilot.pause()
         assert not ok.disabled
