@@ -270,8 +270,13 @@ def _compile_hyperscan(patterns: list[str]) -> tuple[hyperscan.Database | None, 
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.environ.get("MLOPS_CONSOLE_CACHE") or Path(base) / "mlops-console")
+    if os.environ.get("MLOPS_CONSOLE_CACHE"):
+        return Path(os.environ["MLOPS_CONSOLE_CACHE"])
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    except (RuntimeError, KeyError):  # no home to be found (a bare container user): the temp dir serves
+        base = tempfile.gettempdir()
+    return Path(base) / "mlops-console"
 
 
 def _cache_read(key: str) -> tuple[hyperscan.Database | None, list[int]] | None:
