@@ -85,10 +85,20 @@ class Wiring:
 
         s = self.settings
 
-        def component_of(record: dict[str, Any]) -> str:  # the console's rules, the user's first
+        # the console's rules, the user's first; a run's reading is kept while the rules stay the same: every
+        # reconcile asks again of the same history
+        seen: dict[tuple[str, str], str] = {}
+
+        def component_of(record: dict[str, Any]) -> str:
             from autofix.components import classifier_components
 
-            return classifier_components(self.triage.classifier)(record)
+            classifier = self.triage.classifier
+            key = (classifier.digest, str(record.get("run_id")))
+            if key not in seen or not record.get("run_id"):
+                if len(seen) > 100_000:
+                    seen.clear()
+                seen[key] = classifier_components(classifier)(record)
+            return seen[key]
 
         return Recommender(
             self.registry, s.home / "artifacts", s.autofix_lambda, s.autofix_penalty, component_of=component_of
