@@ -168,6 +168,8 @@ class Approvals:
                 alternatives=d.alternatives,
                 model=model,
             )
+            if d.note:
+                row["note"] = d.note
             if d.action == "no_retry":
                 # doomed: shown, not dropped — a person sees the advice and what was tried, and may still
                 # retry with a config of their own (edit) or close it (reject)

@@ -31,7 +31,23 @@ MIN_PARTITION_GIB = 1 / 16  # 64 MiB: below the 100–200 MiB partitions of the 
 # evaluation pairs default 11→3 and 11→5 of bench/evaluate_pairs.py, so those two are no unbiased check (README)
 FAR_FREE = 2.5
 FAR_COST = 0.6
+# what each executor holds whatever its number of cores: Spark's reserved heap (300 MiB), and outside the
+# heap the JVM's own native memory, for which Spark's least overhead (384 MiB) is the measure. Halving an
+# executor (heap, overhead and cores) leaves each task the same share of what it holds but less of the rest
+RESERVED = 300 / 1024  # GiB
+NATIVE_FIXED = 384 / 1024  # GiB
 NO_RETRY_BELOW = 0.5  # a config-fixable failure whose best candidate is this unlikely to succeed is not retried
+# how far from the failed run's shape (recommend.novelty, in doublings) the model's word keeps its weight: at
+# TRUST_DOUBLINGS doublings, exp(−1) of its certainty above a coin's toss is left. A prior, not learned:
+# histories show few shape changes to learn it from. Chosen among 4, 8 and 16 on the independent world's
+# seeds 1, 11, 12 and the project's pairs default 401→409 and other 403→411 (docs/recommender.md); 4
+# fixed every failure there but spent up to 1.9× the cheapest fixes on the project's worlds, whose
+# cheapest fixes are reshapes its history vouches for
+TRUST_DOUBLINGS = 16.0
+# below this P(success) the model is unsure of its best config, and the retry is the floor instead: the
+# memory that ran out raised FLOOR_RAISE× at the failed run's shape (recommend.floor)
+SURE = 0.8
+FLOOR_RAISE = 1.5
 SPACE = {
     "spark.executor.memory": (512 * MiB, 64 * GiB),
     "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
@@ -53,6 +69,7 @@ class Decision:
     p_success: float | None = None
     expected_cost: float | None = None
     alternatives: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None  # why the retry is not the model's own pick (the floor)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +80,7 @@ class Decision:
             "conf": self.conf,
             "p_success": self.p_success,
             "expected_cost": self.expected_cost,
+            "note": self.note,
         }
 
 
@@ -91,7 +109,12 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
         return np.unique(np.round(v / MiB) * MiB / GiB) if key in SIZES else np.unique(np.round(v))
 
     heaps = axis("spark.executor.memory", heap * GiB * np.array([0.25, 0.35, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4]))
-    overs = axis("spark.executor.memoryOverhead", over * GiB * np.array([1, 1.5, 2, 3, 4]))
+    # raises of the overhead: an overhead the job leaves to Spark is the cluster manager's share of the
+    # heap — 0.1, or 0.4 for non-JVM jobs on Kubernetes — which the config does not say. Written as a
+    # number from the 0.1 guess, a "raise" can cut a PySpark pod's overhead to a third (docs/recommender.md):
+    # so it is raised only where it ran out, and otherwise left unset, following the row's heap
+    unknown = "spark.executor.memoryOverhead" not in conf
+    raises = np.array([1.0] if unknown and kind != "overhead" else [1, 1.5, 2, 3, 4])
     coreset = axis("spark.executor.cores", [1, 2, 4, cores, min(8, cores * 2), 8])
     partset = axis("spark.sql.shuffle.partitions", parts * np.array([0.5, 1, 2, 4, 8, 16]))
     drivers = axis(
@@ -108,11 +131,14 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
             (driver, r) for r in np.unique(np.minimum(driver, result * np.array([1.25, 1.5, 2, 3, 4]))) if r > result
         ]
     pair = np.arange(len(pairs))
-    h, o, c, pt, i = (a.ravel() for a in np.meshgrid(heaps, overs, coreset, partset, pair, indexing="ij"))
+    h, f, c, pt, i = (a.ravel() for a in np.meshgrid(heaps, raises, coreset, partset, pair, indexing="ij"))
     dr = np.asarray(pairs, dtype=np.float64)[i]
-    return np.stack(
+    base = np.maximum(384 * MiB, h * GiB / 10) / GiB if unknown else np.full(len(h), over)
+    o = np.round(_clamp("spark.executor.memoryOverhead", base * f * GiB) / MiB) * MiB / GiB
+    rows = np.stack(
         [h, o, c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, dr[:, 0], dr[:, 1]], axis=1
     )
+    return np.unique(rows, axis=0)
 
 
 def to_conf(conf: dict[str, str], row: Iterable[float]) -> dict[str, str]:
@@ -190,6 +216,7 @@ def search(
         rows, p, cost = rows[trusted], p[trusted], cost[trusted]
     elif not predictor.seen(own).all():  # (inside the plain box already, the two boxes are one)
         p, cost = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=None)
+    p = honest(p, novelty(rows, base))
     if penalty is None:
         penalty = penalty_factor * float(predictor.predict(own)[1][0])
     score = cost + lam * (1 - p) * penalty
@@ -198,25 +225,82 @@ def search(
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
 
 
+def novelty(rows: Floats, failed: Iterable[float]) -> Floats:
+    """How far each row's shape lies from the failed run's, in doublings: the Euclidean length of the log2
+    changes of cores per executor, executors and partitions, plus each halving of the heap or overhead.
+    More memory of the same shape is no step into the unknown; a new shape, or less memory, is."""
+    import numpy as np
+
+    heap, over, cores, inst, parts, _, _ = (float(v) for v in failed)
+    shape = np.log2(rows[:, 2:5] / np.array([cores, inst, parts]))
+    cuts = np.maximum(0.0, -np.log2(rows[:, 0] / heap)) + np.maximum(0.0, -np.log2(rows[:, 1] / over))
+    return np.sqrt((shape**2).sum(axis=1)) + cuts
+
+
+def honest(p: Floats, far: Floats) -> Floats:
+    """P(success) drawn towards a coin's toss the further a shape lies from what the job has run: the
+    model has seen the estate's shapes, not this job at that one. exp(−far ÷ TRUST_DOUBLINGS) of what it says
+    above 0.5 is kept; a P below 0.5 is left as it is."""
+    import numpy as np
+
+    return np.where(p > 0.5, 0.5 + (p - 0.5) * np.exp(-far / TRUST_DOUBLINGS), p)
+
+
+FLOOR_OF_KIND = {"heap": "executor heap", "overhead": "executor memory overhead", "driver": "driver memory"}
+
+
+def floor(conf: dict[str, str], kind: str | None) -> tuple[dict[str, str], str] | None:
+    """The safe simple fix for the memory that ran out, as Pinterest's retries and Kubernetes' VPA make it:
+    that memory FLOOR_RAISE× at the failed run's shape, nothing else changed — (config, what was raised);
+    None where it cannot be raised (at the space's bound) or the failure is not one of a Spark memory.
+    An overhead the job leaves to Spark is raised through the heap it follows (its share is not known)."""
+    heap, over, cores, inst, parts, driver, result = numbers(conf)
+    row = [heap, over, cores, inst, parts, driver, result]
+    if kind == "overhead" and "spark.executor.memoryOverhead" not in conf:
+        kind, what = "heap", "executor heap (with the memory overhead that follows it)"
+    else:
+        what = FLOOR_OF_KIND.get(kind or "", "the result limit")
+    if kind == "heap":
+        row[0] = min(heap * FLOOR_RAISE, SPACE["spark.executor.memory"][1] / GiB)
+        if "spark.executor.memoryOverhead" not in conf:
+            row[1] = max(384 * MiB, row[0] * GiB / 10) / GiB
+    elif kind == "overhead":
+        row[1] = min(over * FLOOR_RAISE, SPACE["spark.executor.memoryOverhead"][1] / GiB)
+    elif kind == "driver":
+        row[5] = min(driver * FLOOR_RAISE, SPACE["spark.driver.memory"][1] / GiB)
+        row[6] = max(result, row[5]) if result >= driver else result
+    elif kind == "driver_result":
+        row[6] = min(result * 2, driver)
+        if row[6] <= result:  # the limit is the driver's memory already: both go up
+            row[5] = min(driver * FLOOR_RAISE, SPACE["spark.driver.memory"][1] / GiB)
+            row[6] = row[5]
+    else:
+        return None
+    out = to_conf(conf, row)
+    return (out, what) if changed(conf, out) else None
+
+
 def starved(rows: Floats, failed: Iterable[float], kind: str | None) -> Mask:
     """The rows that give each running task less of the memory that ran out than the failed config did:
     for a heap OOM, Spark's unified memory per task, (heap − 300 MiB) × spark.memory.fraction ÷ running
     tasks (the fraction and spark.task.cpus are the job's, the same in every row: heap less the reserve
-    per core compares them); for a container kill, overhead per running task and the container (heap +
+    per core compares them); for a container kill, overhead per running task past the executor's fixed
+    native memory (strictly more of it: the same again is killed again) and the container (heap +
     overhead) per running task; for the driver, its memory;
     for results over the limit, the limit. Physics, not a model's opinion: such a row is never
     recommended, however sure a model is about it."""
     import numpy as np
 
     heap, over, cores, _, _, driver, result = (float(v) for v in failed)
-    reserve = 300 / 1024  # GiB: Spark's reserved memory
     eps = 1e-9
     if kind == "heap":
-        return (rows[:, 0] - reserve) / rows[:, 2] < (heap - reserve) / cores - eps
-    if kind == "overhead":  # and the container as a whole: a killed container is not made smaller
-        return (rows[:, 1] / rows[:, 2] < over / cores - eps) | (
-            (rows[:, 0] + rows[:, 1]) / rows[:, 2] < (heap + over) / cores - eps
-        )
+        return (rows[:, 0] - RESERVED) / rows[:, 2] < (heap - RESERVED) / cores - eps
+    if kind == "overhead":
+        # strictly more overhead per task than the killed container had (more partitions barely shrink what
+        # a task holds outside the heap), and the container as a whole not made smaller per task
+        native = (rows[:, 1] - NATIVE_FIXED) / rows[:, 2] <= (over - NATIVE_FIXED) / cores + eps
+        container = RESERVED + NATIVE_FIXED
+        return native | ((rows[:, 0] + rows[:, 1] - container) / rows[:, 2] < (heap + over - container) / cores - eps)
     if kind == "driver":
         return rows[:, 5] < driver - eps
     if kind == "driver_result":
@@ -301,6 +385,7 @@ def decide(
     only costs money; its candidates stay in `alternatives` for a person to look at."""
     action = CATEGORIES.get(category)
     d = Decision(record["run_id"], category, rule_id, action or "no_retry")
+    kind = memory_kind(record)
     if category == UNCLASSIFIED or action == "retry_with_conf":
         if predictor is None:
             raise LookupError("no trained model")
@@ -311,7 +396,7 @@ def decide(
             record["input_bytes"],
             mem,
             lam,
-            kind=memory_kind(record),
+            kind=kind,
             penalty_factor=penalty_factor,
         )
         top = best[0]
@@ -327,8 +412,18 @@ def decide(
                 d.action, d.p_success = "no_retry", round(same_p, 4)
             return d
         alternatives = best[1:3]
+        safe = floor(record["conf"], kind) if NO_RETRY_BELOW <= top[1] < SURE else None
         if top[1] < NO_RETRY_BELOW:
             d.action, alternatives = "no_retry", best[:2]
+        elif safe is not None:  # unsure of every config it found: the simple fix, the model's pick an alternative
+            conf, what = safe
+            p, cost = predictor.predict(matrix([numbers(conf)], record["input_bytes"], mem), clip=True)
+            d.conf, d.expected_cost = changed(record["conf"], conf), round(float(cost[0]), 4)
+            d.note = (
+                f"floor: the model is unsure of every config it found (P(success) {top[1]:.2f} at best), "
+                f"so the {what} is raised {FLOOR_RAISE:g}× at the failed run's shape, as a VPA-style bump would"
+            )
+            alternatives, top = best[:2], (top[0], float(p[0]), float(cost[0]), conf)
         else:
             d.conf, d.expected_cost = changed(record["conf"], top[3]), round(top[2], 4)
         d.p_success = round(top[1], 4)

@@ -9,7 +9,7 @@ import pytest
 
 from core.backends.sim import spark_world as w
 
-KEYS = {"run_id", "category", "rule_id", "action", "conf", "p_success", "expected_cost"}
+KEYS = {"run_id", "category", "rule_id", "action", "conf", "p_success", "expected_cost", "note"}
 
 
 @pytest.fixture(scope="module")

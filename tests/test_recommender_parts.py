@@ -5,6 +5,7 @@ weights_only, and a search whose answer changes only what needs changing, inside
 from __future__ import annotations
 
 import functools
+import math
 
 import pytest
 
@@ -338,8 +339,10 @@ def test_runtime_predictions_are_clipped_far_outside_what_the_model_saw(trained)
     assert np.isfinite(cost).all() and (runtime <= np.exp(14.0) + 1).all()
 
 
-def test_the_search_plans_for_longer_runs_far_beyond_the_shapes_the_job_has_run():
+def test_the_search_plans_for_longer_runs_far_beyond_the_shapes_the_job_has_run(monkeypatch):
     import numpy as np
+
+    monkeypatch.setattr("autofix.recommend.TRUST_DOUBLINGS", math.inf)  # the runtime's planning alone
 
     from autofix.features import blocks_per_slot, numbers
     from autofix.recommend import FAR_COST, FAR_FREE
@@ -379,10 +382,10 @@ def test_the_sla_is_reckoned_from_the_failed_shape_with_enough_memory_not_from_i
     )  # enough heap at the same shape: neither the spilling one nor the 2.2× slower reshape
 
 
-def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_as_too_slow(trained):
-    import math
-
+def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_as_too_slow(trained, monkeypatch):
     import numpy as np
+
+    monkeypatch.setattr("autofix.recommend.TRUST_DOUBLINGS", math.inf)  # the runtime's margin alone
 
     from autofix.features import numbers
     from autofix.model import Predictor
@@ -562,3 +565,85 @@ def test_a_candidate_with_less_per_task_of_what_ran_out_is_never_recommended(kin
         rows = np.array([numbers(c) for _, _, _, c in best])
         base = np.array(numbers(conf))
         assert ((rows[:, 0] + rows[:, 1]) / rows[:, 2] >= (base[0] + base[1]) / base[2] - 1e-9).all()
+
+
+def test_a_shape_the_job_never_ran_is_never_certain():
+    """P(success) shrinks with the distance from the failed run's shape: a model sure of everything gives
+    the same shape with more heap its full word, a reshape less, a farther reshape less again."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import honest, novelty
+
+    base = numbers(CONF)
+    more_heap = numbers({**CONF, "spark.executor.memory": "16g"})
+    reshaped = numbers({**CONF, "spark.sql.shuffle.partitions": "800"})
+    farther = numbers({**CONF, "spark.sql.shuffle.partitions": "3200", "spark.executor.cores": "1"})
+    less_heap = numbers({**CONF, "spark.executor.memory": "4g"})
+    far = novelty(np.array([more_heap, reshaped, farther, less_heap]), base)
+    p = honest(np.ones(4), far)
+    assert p[0] == 1.0 and 0.5 < p[2] < p[1] < 1.0 and p[3] < 1.0
+    assert honest(np.array([0.3]), np.array([5.0]))[0] == 0.3  # a doubt is not made a coin's toss
+
+
+def test_the_floor_raises_only_the_memory_that_ran_out_when_the_model_is_unsure():
+    import numpy as np
+
+    from autofix.recommend import FLOOR_RAISE, SURE, decide
+
+    class Unsure(Scored):  # 0.7 for every config: it finds no fix it is sure of
+        def predict_all(self, X, clip=False, also=None):
+            return np.full(len(X), 0.7), np.full(len(X), 1.0), np.full(len(X), 100.0)
+
+    assert 0.7 < SURE
+    conf = {**CONF, "spark.driver.memory": "4g"}
+    cases = {
+        "executor_heap": {"spark.executor.memory": f"{int(8 * FLOOR_RAISE)}g"},
+        "driver_heap": {"spark.driver.memory": f"{int(4 * FLOOR_RAISE)}g"},
+        # an overhead left to Spark (its share unknown) rises through the heap it follows
+        "executor_container": {"spark.executor.memory": f"{int(8 * FLOOR_RAISE)}g"},
+    }
+    for component, raised in cases.items():
+        record = {
+            "run_id": "r",
+            "job_id": "j",
+            "status": "failed",
+            "conf": conf,
+            "input_bytes": 50 * 2**30,
+            "component": component,
+        }
+        d = decide(record, "memory_exceeded", "rule", Unsure(None), JobMemory())
+        assert d.action == "retry_with_conf" and d.conf == raised, component
+        assert d.note.startswith("floor:") and d.p_success == 0.7 and len(d.alternatives) == 2
+
+
+def test_a_heap_retry_leaves_an_overhead_the_job_left_to_spark_unset():
+    """Its share of the heap is the cluster manager's (0.4 for PySpark on Kubernetes): a number written from
+    the 0.1 guess would cut it."""
+    from autofix.recommend import candidates
+
+    for c in candidates(CONF, "heap"):
+        assert "spark.executor.memoryOverhead" not in c
+    assert any("spark.executor.memoryOverhead" in c for c in candidates(CONF, "overhead"))
+
+
+def test_a_killed_container_is_not_retried_halved():
+    """Half the heap, half the overhead, half the cores: each task keeps its share, but the executor's
+    fixed native memory is spread over fewer tasks — the same kill again."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import starved
+
+    conf = {**CONF, "spark.executor.memoryOverhead": "2g"}
+    half = numbers(
+        {
+            **conf,
+            "spark.executor.memory": "4g",
+            "spark.executor.memoryOverhead": "1g",
+            "spark.executor.cores": "2",
+            "spark.executor.instances": "20",
+        }
+    )
+    more = numbers({**conf, "spark.executor.memoryOverhead": "3g"})
+    assert starved(np.array([half, numbers(conf), more]), numbers(conf), "overhead").tolist() == [True, True, False]
