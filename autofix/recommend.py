@@ -234,7 +234,8 @@ def novelty(rows: Floats, failed: Iterable[float]) -> Floats:
     heap, over, cores, inst, parts, _, _ = (float(v) for v in failed)
     shape = np.log2(rows[:, 2:5] / np.array([cores, inst, parts]))
     cuts = np.maximum(0.0, -np.log2(rows[:, 0] / heap)) + np.maximum(0.0, -np.log2(rows[:, 1] / over))
-    return np.sqrt((shape**2).sum(axis=1)) + cuts
+    far: Floats = np.sqrt((shape**2).sum(axis=1)) + cuts
+    return far
 
 
 def honest(p: Floats, far: Floats) -> Floats:
@@ -243,7 +244,8 @@ def honest(p: Floats, far: Floats) -> Floats:
     above 0.5 is kept; a P below 0.5 is left as it is."""
     import numpy as np
 
-    return np.where(p > 0.5, 0.5 + (p - 0.5) * np.exp(-far / TRUST_DOUBLINGS), p)
+    shrunk: Floats = np.where(p > 0.5, 0.5 + (p - 0.5) * np.exp(-far / TRUST_DOUBLINGS), p)
+    return shrunk
 
 
 FLOOR_OF_KIND = {"heap": "executor heap", "overhead": "executor memory overhead", "driver": "driver memory"}
