@@ -5,8 +5,9 @@ other worlds — the same estate's other seeds, and estates drawn from other ran
     .venv/bin/python bench/evaluate_pairs.py --pairs default:11:default:7 --cases /tmp/cases.jsonl
     .venv/bin/python bench/evaluate_pairs.py --readme              # the README's 32 pairs (~30 min)
 
-A pair is TRAIN_ESTATE:TRAIN_SEED:EVAL_ESTATE:EVAL_SEED, an estate `default` (spark_world.RANGES) or
-`other` (spark_world.OTHER_ESTATE). Training uses 200 jobs × 40 days, as the README's commands do
+A pair is TRAIN_ESTATE:TRAIN_SEED:EVAL_ESTATE:EVAL_SEED, an estate `default` (spark_world.RANGES),
+`other` (spark_world.OTHER_ESTATE) or `random` (spark_world.random_estate: its ranges, physics and log
+dialect drawn from the seed: `random:601:random:602` trains on one such world and judges on another). Training uses 200 jobs × 40 days, as the README's commands do
 (`autofix world --world-seed 11 --jobs 200 --days 40`, `autofix train`, `autofix evaluate`); each pair
 runs in a fresh home. `--cases` writes one line per judged failure (the per-case diagnostic).
 `--hot-keys 0.0625` gives that share of jobs a hot key (spark_world.history) — a variant the
@@ -83,7 +84,10 @@ def main() -> None:
     from console.lab.evaluate import evaluate, lab_recommender
     from core.backends.sim import spark_world as w
 
-    estates = {"default": None, "other": w.OTHER_ESTATE}
+    def estate(name: str, seed: str) -> dict | None:  # `random`: ranges and physics drawn from the seed
+        return {"default": None, "other": w.OTHER_ESTATE}.get(name) if name != "random" else w.random_estate(int(seed))
+
+    rows: list[tuple[float, float, float]] = []
     out = open(args.cases, "w") if args.cases else None
     print(
         f"{'train':>12} {'evaluate':>12} | {'fix':>5} {'spend':>5} {'dec':>5} | {'vpa fix':>7} {'spend':>5} | "
@@ -94,13 +98,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as home:
             recommender, classify = lab_recommender(Path(home))
             records, _ = w.history(
-                int(ts), n_jobs=args.jobs, days=args.days, ranges=estates[te], hot_keys=args.hot_keys
+                int(ts), n_jobs=args.jobs, days=args.days, ranges=estate(te, ts), hot_keys=args.hot_keys
             )
             t = time.perf_counter()
             chosen = recommender.train(records, "bench")["metrics"]["chosen"]
             dt = time.perf_counter() - t
             cases: list[dict] = []
-            ev = evaluate(recommender, int(es), classify, ranges=estates[ee], cases_out=cases, hot_keys=args.hot_keys)
+            ev = evaluate(
+                recommender, int(es), classify, ranges=estate(ee, es), cases_out=cases, hot_keys=args.hot_keys
+            )
         p = ev["policies"]
         print(
             f"{te + ':' + ts:>12} {ee + ':' + es:>12} | {p['recommender']['first_retry_fix_rate']:5.2f} "
@@ -110,12 +116,24 @@ def main() -> None:
             f" | {ev['fixable_memory_failures']:5d} | {dt:7.1f} | {chosen}",
             flush=True,
         )
+        rows.append(
+            (
+                p["recommender"]["first_retry_fix_rate"],
+                p["recommender"]["episode_spend_vs_cheapest"],
+                ev["decision_accuracy"],
+                p["vpa_bump"]["first_retry_fix_rate"],
+            )
+        )
         if out:
             for c in cases:
                 c = {**c, "pair": pair}
                 if "truth" in c:
                     c["truth"] = asdict(c["truth"])
                 out.write(json.dumps(c) + "\n")
+    if rows:
+        fix, spend, dec = min(r[0] for r in rows), max(r[1] for r in rows), min(r[2] for r in rows)
+        below_vpa = sum(r[0] < r[3] for r in rows)
+        print(f"{'worst':>25} | {fix:5.2f} {spend:5.2f} {dec:5.2f} | below the VPA-style fix rate in {below_vpa}")
     if out:
         out.close()
 

@@ -179,3 +179,51 @@ def test_a_failed_runs_log_is_stamped_within_the_hour_after_it_was_submitted():
         start = datetime.strptime(r["submitted_at"], "%Y-%m-%dT%H:%M:%SZ")
         stamp = datetime.strptime(r["log_tail"][:17], "%y/%m/%d %H:%M:%S")
         assert start <= stamp <= start + timedelta(hours=1), (r["run_id"], r["submitted_at"], r["log_tail"][:17])
+
+
+def test_worlds_with_randomized_physics_are_drawn_from_their_seed():
+    a, b = w.random_estate(601), w.random_estate(602)
+    assert a == w.random_estate(601) and a["physics"] != b["physics"]
+    records, truths = w.history(601, n_jobs=20, days=10, ranges=a)
+    assert records == w.history(601, n_jobs=20, days=10, ranges=a)[0]
+    assert all(t.physics == a["physics"] for t in truths.values())
+    for r in records:
+        check(r)
+
+
+@pytest.mark.parametrize("dialect", ["yarn", "kubernetes", "pyspark"])
+def test_each_log_dialect_of_the_world_is_read_as_the_memory_that_ran_out(dialect):
+    """The triage's rules tell the component whatever cluster manager printed the log: the recommender
+    learns from that, so a world in another dialect is another estate, not a broken one."""
+    import dataclasses
+    import random
+
+    from autofix.collect import record_document
+
+    physics = dataclasses.replace(w.PHYSICS, dialect=dialect)
+    truth = w.JobTruth("spark-job-001", 2.0, 1.2, 200, 0.05, 30, physics=physics)
+    classifier = Classifier(load_ruleset(None))
+    expected = {
+        "heap": "executor_heap",
+        "overhead": "executor_container",
+        "driver_result": "driver_result",
+        "driver_heap": "driver_heap",
+    }
+    for failure, component in expected.items():
+        tail = w.log_tail(failure, {"spark.executor.memory": "4g"}, truth, 40 * GiB, random.Random(1))
+        assert ("SparkContext: Running Spark version" in tail) == (dialect != "yarn")
+        record = {"run_id": "r", "job_id": "j", "status": "failed", "kind": "spark", "conf": {}, "log_tail": tail}
+        got = classifier.classify_text(record_document(record))
+        assert (got.category, got.component) == ("memory_exceeded", component), (dialect, failure)
+
+
+def test_an_overhead_left_to_spark_is_the_cluster_managers_share_of_the_heap():
+    """PySpark on Kubernetes: 0.4 of the heap by default, not 0.1 — a container that dies under YARN's
+    default lives under Kubernetes' for a Python job."""
+    import dataclasses
+
+    hungry = w.JobTruth("j", 2.0, 1.0, 700, 0.0, 30)  # 700 MiB native per core: 2.8 GiB at 4 cores
+    conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.sql.shuffle.partitions": "2000"}
+    python = dataclasses.replace(hungry, physics=dataclasses.replace(w.PHYSICS, overhead_factor=0.4))
+    assert w.run(hungry, conf, 20 * GiB).failure == "overhead"
+    assert w.run(python, conf, 20 * GiB).status == "succeeded"

@@ -101,7 +101,7 @@ def evaluate(
                 tries = {
                     "recommender": [{**r["conf"], **d.conf}] if d.action == "retry_with_conf" else [],
                     "vpa_bump": _vpa(r["conf"]),
-                    "double_memory": [_double(r["conf"])],
+                    "double_memory": [_double(r["conf"], truth.physics.overhead_factor)],
                 }
                 for policy, confs in tries.items():
                     cost, first, any_ok = 0.0, False, False
@@ -182,14 +182,15 @@ def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:
     return out
 
 
-def _double(conf: dict[str, str]) -> dict[str, str]:
-    """Twice every memory setting: executor heap and overhead, driver heap and the driver's result limit."""
-    from core.spark import format_size, overhead_bytes, parse_size
+def _double(conf: dict[str, str], overhead_factor: float = 0.1) -> dict[str, str]:
+    """Twice every memory setting: executor heap and overhead (twice what the container had, the overhead's
+    default share being the cluster's: `overhead_factor`), driver heap and the driver's result limit."""
+    from core.spark import format_size, parse_size
 
     return {
         **conf,
         "spark.executor.memory": format_size(2 * parse_size(conf.get("spark.executor.memory", "1g"))),
-        "spark.executor.memoryOverhead": format_size(2 * overhead_bytes(conf)),
+        "spark.executor.memoryOverhead": format_size(2 * w.settings(conf, overhead_factor)["overhead"]),
         "spark.driver.memory": format_size(2 * parse_size(conf.get("spark.driver.memory", "1g"))),
         "spark.driver.maxResultSize": format_size(2 * parse_size(conf.get("spark.driver.maxResultSize", "1g"))),
     }

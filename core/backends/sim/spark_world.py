@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
+from core.spark import GiB, MiB, format_size, parse_size
 
 RESERVED = 300 * MiB
 UNIFIED_FRACTION = 0.6
@@ -82,6 +82,77 @@ BOUNDS = {
 
 
 @dataclass(frozen=True)
+class Physics:
+    """The laws of one world, which a recommender has to hold under without being told them. `PHYSICS` is
+    the module's own (the constants above, logs as Spark on YARN prints them); random_physics draws others."""
+
+    reserved: int = RESERVED  # Spark's reserved heap
+    unified_fraction: float = UNIFIED_FRACTION  # spark.memory.fraction
+    spill_limit: float = SPILL_LIMIT
+    spill_slowdown: float = 0.6  # runtime added per unit of pressure past 1
+    offheap_heap_share: float = 0.05  # off-heap use in proportion to the heap
+    native_scale: float = 1.0  # × each job's native MiB per core
+    overhead_factor: float = 0.1  # the overhead's default share of the heap (0.4: non-JVM on Kubernetes)
+    driver_fraction: float = 0.6  # of the driver's heap that collected results may take
+    core_hour: float = CORE_HOUR
+    gib_hour: float = GIB_HOUR
+    start_seconds: float = START_SECONDS
+    task_seconds: float = TASK_SECONDS
+    fetch_seconds: float = FETCH_SECONDS
+    dialect: str = "yarn"  # how its logs read: yarn | kubernetes | pyspark (PySpark on Kubernetes)
+
+
+PHYSICS = Physics()
+
+
+def random_physics(seed: int) -> Physics:
+    """A world's physics drawn from its seed: memory fraction and reserve, how hard spilling bites, native
+    memory, the overhead's default share, prices of a core and a GiB, task and fetch times, and the log
+    dialect — each in a range that real clusters and Spark's settings span."""
+    rng = random.Random(f"spark-physics:{seed}")
+    dialect = rng.choice(("yarn", "kubernetes", "pyspark"))
+    return Physics(
+        reserved=int(rng.uniform(250, 450) * MiB),
+        unified_fraction=round(rng.uniform(0.5, 0.75), 3),
+        spill_limit=round(rng.uniform(1.8, 3.5), 2),
+        spill_slowdown=round(rng.uniform(0.3, 1.2), 2),
+        offheap_heap_share=round(rng.uniform(0.02, 0.1), 3),
+        native_scale=round(math.exp(rng.uniform(math.log(0.5), math.log(2.0))), 2),
+        overhead_factor=0.4 if dialect == "pyspark" else 0.1,
+        driver_fraction=round(rng.uniform(0.45, 0.75), 2),
+        core_hour=round(CORE_HOUR * math.exp(rng.uniform(-0.7, 0.7)), 5),
+        gib_hour=round(GIB_HOUR * math.exp(rng.uniform(-0.7, 0.7)), 5),
+        start_seconds=round(rng.uniform(20, 120), 1),
+        task_seconds=round(rng.uniform(0.03, 0.3), 3),
+        fetch_seconds=round(rng.uniform(0.0002, 0.0012), 5),
+        dialect=dialect,
+    )
+
+
+def random_estate(seed: int) -> dict[str, Any]:
+    """Ranges of a world with randomized physics (random_physics), its jobs and owners drawn from ranges
+    that are themselves drawn: how hungry, skewed, big and growing its jobs are, how many collect to the
+    driver, and the shares of the owners' three habits."""
+    rng = random.Random(f"spark-estate:{seed}")
+    lo_exp = rng.uniform(1.0, 4.0)
+    weights = [rng.uniform(0.1, 1.0) for _ in range(3)]
+    return {
+        **RANGES,
+        "expansion": (round(lo_exp, 2), round(lo_exp * rng.uniform(2.0, 4.0), 2)),
+        "skew_low": (1.0, round(rng.uniform(1.3, 2.0), 2)),
+        "skew_high": (2.0, round(rng.uniform(3.0, 7.0), 2)),
+        "native_mib": (round(rng.uniform(50, 200)), round(rng.uniform(500, 1500))),
+        "cpu_s_per_gib": (round(rng.uniform(10, 40)), round(rng.uniform(80, 200))),
+        "collectors": round(rng.uniform(1 / 20, 1 / 6), 3),
+        "input_gib_median": round(math.exp(rng.uniform(math.log(15), math.log(200))), 1),
+        "input_sigma": round(rng.uniform(0.6, 1.2), 2),
+        "growth": (0.0, round(rng.uniform(0.02, 0.07), 3)),
+        "owners": tuple(round(x / sum(weights), 3) for x in weights),
+        "physics": random_physics(seed),
+    }
+
+
+@dataclass(frozen=True)
 class JobTruth:
     """What a recurring job really needs: hidden from the recommender."""
 
@@ -93,6 +164,7 @@ class JobTruth:
     cpu_s_per_gib: float  # CPU seconds of work per GiB of input
     owner: str = "defaults"  # how the job's owner sizes it by hand: defaults | tuner | reshaper
     hot_fraction: float = 0.0  # share of the input under one hot key: a partition holds at least this much
+    physics: Physics = PHYSICS
 
 
 @dataclass
@@ -107,12 +179,18 @@ class Outcome:
         return asdict(self)
 
 
-def settings(conf: dict[str, str]) -> dict[str, int]:
-    """The numbers a config means, Spark's defaults filled in."""
+def settings(conf: dict[str, str], overhead_factor: float = 0.1) -> dict[str, int]:
+    """The numbers a config means, Spark's defaults filled in (the overhead's default share of the heap is
+    the cluster manager's: `overhead_factor`)."""
     c = {**DEFAULTS, **conf}
+    heap = parse_size(c["spark.executor.memory"])
     return {
-        "heap": parse_size(c["spark.executor.memory"]),
-        "overhead": overhead_bytes(c),
+        "heap": heap,
+        "overhead": (
+            parse_size(c["spark.executor.memoryOverhead"])
+            if "spark.executor.memoryOverhead" in conf
+            else max(384 * MiB, heap // 10 if overhead_factor == 0.1 else int(heap * overhead_factor))
+        ),
         "cores": int(c["spark.executor.cores"]),
         "instances": int(c["spark.executor.instances"]),
         "partitions": int(c["spark.sql.shuffle.partitions"]),
@@ -133,53 +211,56 @@ def run(truth: JobTruth, conf: dict[str, str], input_bytes: int, enough_memory: 
     """One run of the job under `conf`. `enough_memory`: the run this config would have had if no memory
     ran short — nothing spills, nothing fails — the reference of the evaluation's SLA (issue 5: "the
     runtime the failed config would have had with enough memory"), whatever the search space allows."""
-    s = settings(conf)
+    ph = truth.physics
+    s = settings(conf, ph.overhead_factor)
     # a hot key cannot be split: its partition holds it whatever the number of partitions
     largest = max(truth.skew * input_bytes / s["partitions"], truth.hot_fraction * input_bytes)
     need = truth.expansion * largest + 64 * MiB
-    available = max(1.0, (s["heap"] - RESERVED) * UNIFIED_FRACTION / s["cores"])
+    available = max(1.0, (s["heap"] - ph.reserved) * ph.unified_fraction / s["cores"])
     pressure = need / available
-    offheap = truth.native_mib_per_core * MiB * s["cores"] + 0.05 * s["heap"]
+    offheap = truth.native_mib_per_core * ph.native_scale * MiB * s["cores"] + ph.offheap_heap_share * s["heap"]
     collected = truth.collect_fraction * input_bytes
     slots = min(s["partitions"], s["cores"] * s["instances"])
-    spill = 1.0 if enough_memory else 1.0 + 0.6 * max(0.0, pressure - 1.0)
+    spill = 1.0 if enough_memory else 1.0 + ph.spill_slowdown * max(0.0, pressure - 1.0)
     work = truth.cpu_s_per_gib * input_bytes / GiB
     per_task = work / s["partitions"]
     waves = math.ceil(s["partitions"] / slots)
-    fixed = TASK_SECONDS + FETCH_SECONDS * max(1, math.ceil(input_bytes / MAP_SPLIT))
-    runtime = START_SECONDS + ((waves - 1) * per_task + truth.skew * per_task) * spill + waves * fixed
+    fixed = ph.task_seconds + ph.fetch_seconds * max(1, math.ceil(input_bytes / MAP_SPLIT))
+    runtime = ph.start_seconds + ((waves - 1) * per_task + truth.skew * per_task) * spill + waves * fixed
     hourly = (
-        s["instances"] * (s["cores"] * CORE_HOUR + (s["heap"] + s["overhead"]) / GiB * GIB_HOUR)
-        + CORE_HOUR
-        + s["driver"] / GiB * GIB_HOUR
+        s["instances"] * (s["cores"] * ph.core_hour + (s["heap"] + s["overhead"]) / GiB * ph.gib_hour)
+        + ph.core_hour
+        + s["driver"] / GiB * ph.gib_hour
     )
     max_result = s["max_result"] or math.inf  # 0: unlimited
     detail = {
         "pressure": round(pressure, 3),
         "offheap_ratio": round(offheap / s["overhead"], 3),
         "collected_ratio": round(collected / max_result, 4),
-        "driver_ratio": round(collected / (0.6 * s["driver"]), 4),
+        "driver_ratio": round(collected / (ph.driver_fraction * s["driver"]), 4),
     }
-    failure = None if enough_memory else _shortfall(s, collected, max_result, offheap, pressure)
+    failure = None if enough_memory else _shortfall(s, collected, max_result, offheap, pressure, ph)
     if failure:
         # it dies part way: when the first big task or the collect blows up
         frac = 0.9 if failure.startswith("driver") else min(0.9, 0.25 + 0.5 / waves)
-        runtime = START_SECONDS + (runtime - START_SECONDS) * frac
+        runtime = ph.start_seconds + (runtime - ph.start_seconds) * frac
     return Outcome(
         "failed" if failure else "succeeded", failure, round(runtime, 1), round(hourly * runtime / 3600, 4), detail
     )
 
 
-def _shortfall(s: dict[str, int], collected: float, max_result: float, offheap: float, pressure: float) -> str | None:
+def _shortfall(
+    s: dict[str, int], collected: float, max_result: float, offheap: float, pressure: float, ph: Physics
+) -> str | None:
     """Which memory ran out first, if any: results over maxResultSize, the driver's heap, the
     container's overhead, the executors' heap."""
     if collected > max_result:
         return "driver_result"
-    if collected > 0.6 * s["driver"]:
+    if collected > ph.driver_fraction * s["driver"]:
         return "driver_heap"
     if offheap > s["overhead"]:
         return "overhead"
-    if pressure > SPILL_LIMIT:
+    if pressure > ph.spill_limit:
         return "heap"
     return None
 
@@ -192,12 +273,15 @@ def log_tail(
     rng: random.Random,
     started: datetime | None = None,
 ) -> str:
-    """The end of the driver log a failure of this kind leaves — as Spark on YARN prints it, stamped up to an
-    hour after the run `started`."""
-    s = settings(conf)
+    """The end of the driver log a failure of this kind leaves — as Spark prints it on the world's cluster
+    manager (Physics.dialect: YARN, or Kubernetes with the SparkContext banner that opens every application
+    log, for JVM or PySpark jobs) — stamped up to an hour after the run `started`."""
+    s = settings(conf, truth.physics.overhead_factor)
     ts = _stamp(started, rng)
     ex, stage, tid = rng.randint(1, 40), f"{rng.randint(2, 30)}.0", rng.randint(1000, 90000)
     host = f"ip-10-{rng.randint(0, 255)}-{rng.randint(0, 255)}-{rng.randint(1, 254)}.ec2.internal"
+    if truth.physics.dialect != "yarn":
+        return _kubernetes_tail(failure, s, truth, input_bytes, ts, ex, stage, tid)
     if failure == "heap":
         return (
             f"{ts} ERROR Executor: Exception in task {rng.randint(0, 999)}.0 in stage {stage} (TID {tid})\n"
@@ -236,6 +320,55 @@ def log_tail(
     )
 
 
+def _kubernetes_tail(
+    failure: str, s: dict[str, int], truth: JobTruth, input_bytes: int, ts: str, ex: int, stage: str, tid: int
+) -> str:
+    """A failure's log as Spark 3.5 prints it on Kubernetes: the SparkContext banner, then the executor's
+    or the driver's end (a PySpark job's container kill shows its Python worker's crash)."""
+    pod = f"{truth.job_id}-exec-{ex}"
+    banner = (
+        f"{ts} INFO SparkContext: Running Spark version 3.5.1\n"
+        f"{ts} INFO SparkContext: Submitted application: {truth.job_id}\n"
+        f"{ts} INFO KubernetesClusterSchedulerBackend: Executor pods will be requested from the API server\n"
+    )
+    lost = f"Lost task {tid % 997}.0 in stage {stage} (TID {tid}) (10.1.{ex}.7 executor {ex})"
+    if failure == "heap":
+        body = (
+            f"{ts} WARN TaskSetManager: {lost}: java.lang.OutOfMemoryError: Java heap space\n"
+            "\tat org.apache.spark.sql.execution.UnsafeExternalRowSorter.insertRow(UnsafeExternalRowSorter.java:120)\n"
+        )
+    elif failure == "overhead" and truth.physics.dialect == "pyspark":
+        body = (
+            f"{ts} WARN TaskSetManager: {lost}: org.apache.spark.SparkException: Python worker exited "
+            "unexpectedly (crashed)\n"
+            f"{ts} INFO ExecutorPodsAllocator: Executor pod {pod} terminated: reason=OOMKilled exitCode=137\n"
+        )
+    elif failure == "overhead":
+        body = (
+            f"{ts} INFO ExecutorPodsAllocator: Executor pod {pod} terminated: reason=OOMKilled exitCode=137\n"
+            f"{ts} WARN TaskSetManager: {lost}: ExecutorLostFailure (executor {ex} exited caused by one of the "
+            f"running tasks) Reason: The executor with id {ex} exited with exit code 137(SIGKILL, possible "
+            "container OOM).\n"
+        )
+    elif failure == "driver_result":
+        size = truth.collect_fraction * input_bytes / MiB
+        body = (
+            "org.apache.spark.SparkException: Job aborted due to stage failure: Total size of serialized results "
+            f"of {tid % 900 + 100} tasks ({size:.1f} MiB) is bigger than spark.driver.maxResultSize "
+            f"({s['max_result'] / MiB:.1f} MiB)\n"
+        )
+        return banner + body
+    else:
+        body = (
+            f'{ts} ERROR SparkContext: Exception in thread "broadcast-exchange-0"\n'
+            "java.lang.OutOfMemoryError: Java heap space\n"
+            "\tat java.util.Arrays.copyOf(Arrays.java:3332)\n"
+            'Exception in thread "main" java.lang.OutOfMemoryError: Java heap space\n'
+        )
+        return banner + body
+    return banner + body + f"{ts} ERROR TaskSetManager: Task {tid % 997} in stage {stage} failed 4 times; aborting job"
+
+
 def cheapest_fix(
     truth: JobTruth, conf: dict[str, str], input_bytes: int, sla_seconds: float | None = None, grid: int = 1
 ) -> tuple[dict[str, str], Outcome] | None:
@@ -247,7 +380,7 @@ def cheapest_fix(
         for cores in (1, 2, 4, 5, 8):
             for parts in (50, 200, 400, 800, 1600, 3200, 6400, 12800, 20000):
                 for over in (384 * MiB, 1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB, 16 * GiB):
-                    base = settings(conf)
+                    base = settings(conf, truth.physics.overhead_factor)
                     inst = max(1, min(500, round(base["cores"] * base["instances"] / cores)))
                     candidate = {
                         **conf,
@@ -321,6 +454,7 @@ def random_truth(job_id: str, rng: random.Random, ranges: dict[str, Any] | None 
         collect_fraction=collect,
         cpu_s_per_gib=round(rng.uniform(*g["cpu_s_per_gib"]), 1),
         owner=owner,
+        physics=g.get("physics", PHYSICS),
     )
 
 
@@ -407,7 +541,7 @@ def history(
                 records.append(rec)
                 if o.status == "succeeded" or attempt >= 3:
                     break
-                conf = _owner_fix(conf, o.failure, truth.owner)
+                conf = _owner_fix(conf, o.failure, truth.owner, truth.physics.overhead_factor)
                 attempt += 1
     records.sort(key=lambda r: (r["submitted_at"], r["run_id"]))
     return records, truths
@@ -468,12 +602,15 @@ def _more(key: str, factor: float, now: int) -> str:
     return format_size(min(BOUNDS[key][1], int(now * factor)))
 
 
-def _owner_fix(conf: dict[str, str], failure: str | None, owner: str = "defaults") -> dict[str, str]:
+def _owner_fix(
+    conf: dict[str, str], failure: str | None, owner: str = "defaults", overhead_factor: float = 0.1
+) -> dict[str, str]:
     """What a person does by hand after a memory failure: more of the memory that ran out, 1.5× at a time
     (within the search space); reshapers — and anyone whose memory is already at the space's bound —
-    add partitions for a heap OOM and take cores away for a container kill."""
+    add partitions for a heap OOM and take cores away for a container kill. (The owner knows what their
+    containers get: the overhead's default share is the cluster's, `overhead_factor`.)"""
     out = dict(conf)
-    s = settings(out)
+    s = settings(out, overhead_factor)
     if failure in ("driver_heap", "driver_result"):
         out["spark.driver.memory"] = _more("spark.driver.memory", 1.5, s["driver"])
         if failure == "driver_result":
