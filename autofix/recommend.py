@@ -130,15 +130,25 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
         pairs += [
             (driver, r) for r in np.unique(np.minimum(driver, result * np.array([1.25, 1.5, 2, 3, 4]))) if r > result
         ]
-    pair = np.arange(len(pairs))
-    h, f, c, pt, i = (a.ravel() for a in np.meshgrid(heaps, raises, coreset, partset, pair, indexing="ij"))
-    dr = np.asarray(pairs, dtype=np.float64)[i]
-    base = np.maximum(384 * MiB, h * GiB / 10) / GiB if unknown else np.full(len(h), over)
-    o = np.round(_clamp("spark.executor.memoryOverhead", base * f * GiB) / MiB) * MiB / GiB
-    rows = np.stack(
-        [h, o, c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, dr[:, 0], dr[:, 1]], axis=1
+    # (heap, overhead) pairs: each heap with the overheads it is tried with
+    ho = np.asarray(
+        [
+            (h, o)
+            for h in heaps
+            for o in axis(
+                "spark.executor.memoryOverhead",
+                (max(384 * MiB, h * GiB / 10) if unknown else over * GiB) * raises,
+            )
+        ]
     )
-    return np.unique(rows, axis=0)
+    k, c, pt, i = (
+        a.ravel() for a in np.meshgrid(np.arange(len(ho)), coreset, partset, np.arange(len(pairs)), indexing="ij")
+    )
+    dr = np.asarray(pairs, dtype=np.float64)[i]
+    return np.stack(
+        [ho[k, 0], ho[k, 1], c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, dr[:, 0], dr[:, 1]],
+        axis=1,
+    )
 
 
 def to_conf(conf: dict[str, str], row: Iterable[float]) -> dict[str, str]:
