@@ -55,6 +55,39 @@ def rate_design(X: npt.ArrayLike) -> Array:
     return np.stack([cores * inst, inst * (heap + over), drv, np.ones(len(X))], axis=1)
 
 
+def price_list(design: npt.ArrayLike, cost: npt.ArrayLike, runtime: npt.ArrayLike) -> Array:
+    """The price of each column of a rate_design from what runs cost per hour (non-negative least squares)."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    hourly = np.asarray(cost, dtype=np.float64) / np.maximum(np.asarray(runtime, dtype=np.float64), 1.0) * 3600.0
+    rate: Array = nnls(np.asarray(design, dtype=np.float64), hourly)[0]
+    return rate
+
+
+MIN_BILLS = 20  # succeeded runs with a cost and a runtime before an estate's own prices are read from them
+
+
+def estate_prices(records: list[dict[str, Any]]) -> Array | None:
+    """The estate's price list from its own bills: what its succeeded Spark runs cost per hour against the
+    cores, container GiB and driver GiB they held. None with fewer than MIN_BILLS such runs."""
+    import numpy as np
+
+    from autofix.features import numbers
+
+    bills = [
+        r
+        for r in records
+        if r.get("kind") == "spark" and r.get("status") == "succeeded" and r.get("cost") and r.get("runtime_seconds")
+    ]
+    if len(bills) < MIN_BILLS:
+        return None
+    n = np.asarray([numbers(r["conf"]) for r in bills], dtype=np.float64)
+    heap, over, cores, inst, driver = n[:, 0], n[:, 1], n[:, 2], n[:, 3], n[:, 5]
+    design = np.stack([cores * inst, inst * (heap + over), driver, np.ones(len(n))], axis=1)
+    return price_list(design, [r["cost"] for r in bills], [r["runtime_seconds"] for r in bills])
+
+
 class Predictor:
     """Either family, from its tensors: predict(X) -> (p_success, expected cost of a success)."""
 
@@ -80,6 +113,19 @@ class Predictor:
             also = np.asarray(also, dtype=np.float64)
             lo, hi = np.minimum(lo, also.min(0)), np.maximum(hi, also.max(0))
         return lo, hi
+
+    def repriced(self, rate: npt.ArrayLike | None) -> Predictor:
+        """The same model costing runs at another price list (estate_prices): prices are the estate's own,
+        whatever estate the model learned its runtimes on. Itself when there is none, or it has no runtimes."""
+        import copy
+
+        import numpy as np
+
+        if rate is None or "rate" not in self.a:
+            return self
+        other = copy.copy(self)
+        other.a = {**self.a, "rate": np.asarray(rate, dtype=np.float64)}
+        return other
 
     @property
     def runtime_margin(self) -> float | None:
@@ -208,11 +254,7 @@ def _fit(
     logc = np.log(np.maximum(cost, 1e-6))
     rate = None
     if runtime is not None and np.isfinite(runtime).all() and ok.sum() >= 10:
-        # the price list, from what succeeded runs cost per hour (non-negative least squares)
-        from scipy.optimize import nnls
-
-        hourly = cost[ok] / np.maximum(runtime[ok], 1.0) * 3600.0
-        rate, _ = nnls(rate_design(X[ok]), hourly.astype(np.float64))
+        rate = price_list(rate_design(X[ok]), cost[ok], runtime[ok])
         # the models learn runtime (cost is price × runtime), as a correction to the job's own past
         logc = (np.log(np.maximum(runtime, 1.0)) - anchor(X)).astype(np.float32)
     # the box of what the model has seen: the search does not trust it outside (see recommend.search)

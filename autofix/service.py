@@ -99,6 +99,7 @@ class Recommender:
         """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
         job's past (what its runs survived and died of)."""
         predictor, _ = self.load()
+        predictor = predictor.repriced(models.estate_prices(history))  # this estate's bills, not the training's
         memory = memories(with_components(history, self.component_of))
         out = []
         for r in with_components(records, self.component_of):
@@ -113,7 +114,7 @@ class Recommender:
         from autofix.features import matrix, numbers
 
         predictor, _ = self.load()
-        p, cost = predictor.predict(
+        p, cost = predictor.repriced(models.estate_prices(history)).predict(
             matrix(
                 [numbers(c) for c in confs],
                 record["input_bytes"],

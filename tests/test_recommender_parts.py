@@ -647,3 +647,28 @@ def test_a_killed_container_is_not_retried_halved():
     )
     more = numbers({**conf, "spark.executor.memoryOverhead": "3g"})
     assert starved(np.array([half, numbers(conf), more]), numbers(conf), "overhead").tolist() == [True, True, False]
+
+
+def test_prices_are_read_from_the_judged_estates_own_bills(trained):
+    """A model trained on one estate costs runs at the prices of the estate it recommends for: the price
+    list is fitted to that estate's succeeded runs (cost per hour against cores, container and driver GiB)."""
+    import numpy as np
+
+    from autofix.model import Predictor, estate_prices
+
+    estate = w.random_estate(601)
+    ph = estate["physics"]
+    assert ph.overhead_factor == 0.1  # (the console reads an unset overhead as Spark's 0.1 of the heap)
+    records, _ = w.history(601, n_jobs=20, days=10, ranges=estate)
+    rate = estate_prices(records)
+    assert rate == pytest.approx(
+        [ph.core_hour, ph.gib_hour, ph.gib_hour, ph.core_hour], rel=0.05
+    )  # (bills are rounded)
+    assert estate_prices(records[:5]) is None  # too few bills to read a price list from
+
+    *_, tensors, meta, _ = trained
+    model = Predictor(tensors, meta)
+    X = np.asarray([vector(CONF, 50 * 2**30, JobMemory())])
+    p, cost, runtime = model.predict_all(X)
+    p2, cost2, runtime2 = model.repriced(2 * tensors["rate"].numpy()).predict_all(X)
+    assert p2 == pytest.approx(p) and runtime2 == pytest.approx(runtime) and cost2 == pytest.approx(2 * cost)

@@ -44,6 +44,8 @@ def evaluate(
     records = with_components(records, recommender.component_of)
     cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
     predictor, mv = recommender.load()
+    # the judged estate's prices, from its bills before the held-out period (what Recommender.recommend does)
+    predictor = predictor.repriced(models.estate_prices([r for r in records if r["submitted_at"] < cut]))
     memory: dict[str, JobMemory] = defaultdict(JobMemory)
     policies = ("recommender", "vpa_bump", "double_memory")
     fixed = dict.fromkeys(policies, 0)
