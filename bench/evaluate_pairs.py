@@ -81,11 +81,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.readme:
         args.pairs = list(README_PAIRS)
-    from console.lab.evaluate import evaluate, lab_recommender
+    from console.lab.evaluate import estate_ranges, evaluate, lab_recommender
     from core.backends.sim import spark_world as w
-
-    def estate(name: str, seed: str) -> dict | None:  # `random`: ranges and physics drawn from the seed
-        return {"default": None, "other": w.OTHER_ESTATE}.get(name) if name != "random" else w.random_estate(int(seed))
 
     rows: list[tuple[float, float, float]] = []
     out = open(args.cases, "w") if args.cases else None
@@ -98,14 +95,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as home:
             recommender, classify = lab_recommender(Path(home))
             records, _ = w.history(
-                int(ts), n_jobs=args.jobs, days=args.days, ranges=estate(te, ts), hot_keys=args.hot_keys
+                int(ts), n_jobs=args.jobs, days=args.days, ranges=estate_ranges(te, int(ts)), hot_keys=args.hot_keys
             )
             t = time.perf_counter()
             chosen = recommender.train(records, "bench")["metrics"]["chosen"]
             dt = time.perf_counter() - t
             cases: list[dict] = []
             ev = evaluate(
-                recommender, int(es), classify, ranges=estate(ee, es), cases_out=cases, hot_keys=args.hot_keys
+                recommender,
+                int(es),
+                classify,
+                ranges=estate_ranges(ee, int(es)),
+                cases_out=cases,
+                hot_keys=args.hot_keys,
             )
         p = ev["policies"]
         print(

@@ -354,12 +354,12 @@ def _recommend(engine, args, fmt: str) -> None:
 
 
 def _evaluate(engine, args, fmt: str) -> None:
-    result = engine.evaluate_recommender(args.world_seed, args.jobs, args.days)
+    result = engine.evaluate_recommender(args.world_seed, args.jobs, args.days, args.estate)
     print(json.dumps(result, indent=2) if fmt == "json" else _evaluation_table(result))
 
 
 def _world(engine, args, fmt: str) -> None:
-    for r in engine.world_history(args.world_seed, args.jobs, args.days):
+    for r in engine.world_history(args.world_seed, args.jobs, args.days, args.estate):
         sys.stdout.write(json.dumps(r) + "\n")
 
 
@@ -480,7 +480,8 @@ def _evaluation_table(result: dict[str, Any]) -> str:
         "double_memory": "double all memory",
     }
     lines = [
-        f"world seed {result['seed']}: {result['fixable_memory_failures']} memory failures some config fixes "
+        f"world seed {result['seed']} ({result.get('estate', 'default')} estate): "
+        f"{result['fixable_memory_failures']} memory failures some config fixes "
         f"within the SLA, {result['other_failures']} other failures",
         f"{'policy':34s} {'first-retry fix':>15s} {'spend ÷ cheapest':>17s} {'decisions right':>16s}",
     ]

@@ -391,10 +391,10 @@ class Engine:
     def recommend(self, path: str) -> list[dict[str, Any]]:
         return self._autofix.recommend(path)
 
-    def world_history(self, seed: int, jobs: int, days: int) -> list[dict[str, Any]]:
+    def world_history(self, seed: int, jobs: int, days: int, estate: str = "default") -> list[dict[str, Any]]:
         from console.lab.evaluate import world_history
 
-        return world_history(seed, jobs, days)
+        return world_history(seed, jobs, days, estate)
 
     def train_on_world(self, seed: int = 11, jobs: int = 60, days: int = 30) -> dict[str, Any]:
         """Train on a history of the simulator's Spark world: the demo's way to a first model."""
@@ -407,12 +407,22 @@ class Engine:
         tmp.replace(path)
         return self.train_recommender(str(path))
 
-    def evaluate_recommender(self, seed: int = 7, jobs: int = 200, days: int = 40) -> dict[str, Any]:
-        from console.lab.evaluate import evaluate
+    def evaluate_recommender(
+        self, seed: int = 7, jobs: int = 200, days: int = 40, estate: str = "default"
+    ) -> dict[str, Any]:
+        from console.lab.evaluate import estate_ranges, evaluate
 
         if not (1 <= jobs <= 5000 and 4 <= days <= 3650):
             raise BadInput(f"--jobs must be 1..5000 and --days 4..3650, got {jobs} and {days}")
-        return evaluate(self._w.recommender, seed, self._autofix.classify_record, n_jobs=jobs, days=days)
+        result = evaluate(
+            self._w.recommender,
+            seed,
+            self._autofix.classify_record,
+            n_jobs=jobs,
+            days=days,
+            ranges=estate_ranges(estate, seed),
+        )
+        return {**result, "estate": estate}
 
     # -- the approval queue ---------------------------------------------------------------------------------
     def failures_to_queue(self) -> tuple[int, int]:

@@ -53,6 +53,16 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool, own_seed: b
     )
 
 
+def _estate(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--estate",
+        choices=("default", "other", "random"),
+        default="default",
+        help="the world's estate: the default one, the hungrier `other`, or `random` — ranges, physics "
+        "(memory fraction, spilling, prices, …) and log dialect drawn from the world seed",
+    )
+
+
 def _fmt(parser: argparse.ArgumentParser, choices: Sequence[str] = FORMATS, default: str = "table") -> None:
     parser.add_argument("--format", "-o", choices=choices, default=default, help=f"output format (default {default})")
 
@@ -272,12 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--jobs", type=int, default=200, metavar="N", help="the world's recurring jobs (default 200)")
     sp.add_argument("--days", type=int, default=40, metavar="N", help="days of its history (default 40)")
+    _estate(sp)
     _fmt(sp, ("table", "json"), "json")
 
     sp = leaf(af, "world", "print a history of the simulator's Spark world (JSONL), to train or try the recommender on")
     sp.add_argument("--world-seed", dest="world_seed", type=int, default=11, metavar="N")
     sp.add_argument("--jobs", type=int, default=150, metavar="N", help="recurring jobs (default 150)")
     sp.add_argument("--days", type=int, default=40, metavar="N", help="days of daily runs (default 40)")
+    _estate(sp)
     sp = leaf(af, "queue", "the approval queue: retry suggestions waiting for a decision (reads only)")
     sp.add_argument("--all", dest="everything", action="store_true", help="decided ones too, with their outcomes")
     _fmt(sp)

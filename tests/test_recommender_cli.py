@@ -144,3 +144,31 @@ def test_recommend_takes_failed_attempts_only_and_names_the_line_of_any_other(cl
     (tmp_path / "none.jsonl").write_text("")
     r = cli.ok("--home", str(tmp_path / "h"), "autofix", "recommend", str(tmp_path / "none.jsonl"))
     assert r.out == ""  # nothing to decide: no line, not an empty one
+
+
+def test_the_world_command_draws_other_estates_and_randomized_physics(cli, tmp_path):
+    """`autofix world --estate random` writes a world whose physics and log dialect come from its seed — the
+    history to train on before `autofix evaluate --estate random` judges on another seed."""
+
+    def world(*extra):
+        out = cli.ok(
+            "--home",
+            str(tmp_path / "h"),
+            "autofix",
+            "world",
+            "--world-seed",
+            "610",
+            "--jobs",
+            "8",
+            "--days",
+            "6",
+            *extra,
+        ).out
+        return [json.loads(line) for line in out.splitlines()]
+
+    default, random_world = world(), world("--estate", "random")
+    assert default == world("--estate", "default") and random_world == world("--estate", "random")
+    assert random_world != default and world("--estate", "other") != default
+    assert w.random_estate(610)["physics"].dialect == "kubernetes"
+    failed = [r for r in random_world if r["status"] == "failed"]
+    assert any("SparkContext: Running Spark version" in r["log_tail"] for r in failed)

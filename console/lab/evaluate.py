@@ -17,10 +17,17 @@ from core.backends.sim import spark_world as w
 from core.errors import BadInput
 
 
-def world_history(seed: int, jobs: int, days: int) -> list[dict[str, Any]]:
+def estate_ranges(estate: str, seed: int) -> dict[str, Any] | None:
+    """The ranges a world of `estate` is drawn from: default (None), other, or random (drawn from `seed`)."""
+    if estate == "random":
+        return w.random_estate(seed)
+    return {"default": None, "other": w.OTHER_ESTATE}[estate]
+
+
+def world_history(seed: int, jobs: int, days: int, estate: str = "default") -> list[dict[str, Any]]:
     if not (1 <= jobs <= 5000 and 1 <= days <= 3650):
         raise BadInput(f"--jobs must be 1..5000 and --days 1..3650, got {jobs} and {days}")
-    return w.history(seed, n_jobs=jobs, days=days)[0]
+    return w.history(seed, n_jobs=jobs, days=days, ranges=estate_ranges(estate, seed))[0]
 
 
 def evaluate(
