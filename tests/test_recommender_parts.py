@@ -672,3 +672,12 @@ def test_prices_are_read_from_the_judged_estates_own_bills(trained):
     p, cost, runtime = model.predict_all(X)
     p2, cost2, runtime2 = model.repriced(2 * tensors["rate"].numpy()).predict_all(X)
     assert p2 == pytest.approx(p) and runtime2 == pytest.approx(runtime) and cost2 == pytest.approx(2 * cost)
+
+
+def test_the_evaluation_searches_a_fix_for_every_memory_failure_the_recommender_searches():
+    """A kind it left out is judged "should not retry" — a maxResultSize failure, whose fix is a bigger
+    limit, counted as a wrong decision every time the recommender fixed it."""
+    from autofix.features import KIND_OF_COMPONENT
+    from console.lab.evaluate import SEARCHED_KINDS
+
+    assert set(KIND_OF_COMPONENT.values()) - {"other"} <= set(SEARCHED_KINDS)

@@ -16,6 +16,10 @@ from autofix.service import Recommender
 from core.backends.sim import spark_world as w
 from core.errors import BadInput
 
+# the memory failures the world's cheapest fix is searched for: every kind the recommender searches
+# (features.KIND_OF_COMPONENT). Any other failure is judged as a decision: retry if transient, else stop
+SEARCHED_KINDS = ("heap", "overhead", "driver", "driver_result")
+
 
 def estate_ranges(estate: str, seed: int) -> dict[str, Any] | None:
     """The ranges a world of `estate` is drawn from: default (None), other, or random (drawn from `seed`)."""
@@ -68,11 +72,7 @@ def evaluate(
             # run of the config with the space's most memory, 64 GiB, which for a job already at 64 GiB
             # was the failed run, cut short: an SLA of a fraction of the job's time, judging fixes doomed.)
             sla = 1.5 * w.run(truth, r["conf"], r["input_bytes"], enough_memory=True).runtime_seconds
-            best = (
-                w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla)
-                if kind in ("heap", "overhead", "driver")
-                else None
-            )
+            best = w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla) if kind in SEARCHED_KINDS else None
             d = decide(r, category, rule_id, predictor, mem, recommender.lam, recommender.penalty_factor)
             if d.action == "retry_with_conf" and d.p_success is not None:
                 ran = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"])
