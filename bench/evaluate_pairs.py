@@ -88,7 +88,7 @@ def main() -> None:
     out = open(args.cases, "w") if args.cases else None
     print(
         f"{'train':>12} {'evaluate':>12} | {'fix':>5} {'spend':>5} {'dec':>5} | {'vpa fix':>7} {'spend':>5} | "
-        f"{'dbl fix':>7} {'spend':>5} | cases | train s | chosen"
+        f"{'dbl fix':>7} {'spend':>5} | cases | floor | train s | chosen"
     )
     for pair in args.pairs:
         te, ts, ee, es = pair.split(":")
@@ -115,7 +115,7 @@ def main() -> None:
             f"{p['recommender']['episode_spend_vs_cheapest']:5.2f} {ev['decision_accuracy']:5.2f} | "
             f"{p['vpa_bump']['first_retry_fix_rate']:7.2f} {p['vpa_bump']['episode_spend_vs_cheapest']:5.2f} | "
             f"{p['double_memory']['first_retry_fix_rate']:7.2f} {p['double_memory']['episode_spend_vs_cheapest']:5.2f}"
-            f" | {ev['fixable_memory_failures']:5d} | {dt:7.1f} | {chosen}",
+            f" | {ev['fixable_memory_failures']:5d} | {ev['floor_retries']:5d} | {dt:7.1f} | {chosen}",
             flush=True,
         )
         rows.append(

@@ -498,6 +498,8 @@ def _evaluation_table(result: dict[str, Any]) -> str:
         f"(decisions: on the {result['other_failures']} other failures — retry the transient ones, stop the "
         f"{result['memory_failures_nothing_fixes']} memory failures nothing fixes)"
     )
+    if result.get("floor_retries"):
+        lines.append(f"({result['floor_retries']} of the retries were the floor: the model unsure, the memory raised)")
     if result.get("reliability"):
         lines.append(f"calibration of the recommended retries (ECE {num(result.get('ece'), 4).strip()}):")
         lines += [

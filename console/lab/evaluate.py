@@ -62,6 +62,7 @@ def evaluate(
     fixed = dict.fromkeys(policies, 0)
     spend = dict.fromkeys(policies, 0.0)
     cheapest, cases, unfixable, right, decided = 0.0, 0, 0, 0, 0
+    floors = 0  # retries that were the floor (recommend.floor), not the model's own pick
     calibration: list[tuple[float, int]] = []  # (predicted P(success), did the world run it to success)
     for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
         kind = memory_kind(r)
@@ -77,6 +78,7 @@ def evaluate(
             if d.action == "retry_with_conf" and d.p_success is not None:
                 ran = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"])
                 calibration.append((d.p_success, int(ran.status == "succeeded")))
+                floors += bool(d.note and d.note.startswith("floor"))
             if best is None:
                 # transient (retry it) or a memory failure nothing fixes (stop it)
                 decided += 1
@@ -174,6 +176,7 @@ def evaluate(
         # successes here: P is about the run, the SLA about the fix), and on the training's time split
         "reliability": recommended,
         "ece": models.expected_calibration_error(recommended),
+        "floor_retries": floors,
         "validation_reliability": validation,
         "validation_ece": models.expected_calibration_error(validation or []),
     }
