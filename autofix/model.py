@@ -50,9 +50,15 @@ def rate_design(X: npt.ArrayLike) -> Array:
     import numpy as np
 
     X = np.asarray(X, dtype=np.float64)
-    cores, inst = X[:, 3], np.exp2(X[:, 4])
-    heap, over, drv = np.exp2(X[:, 1]), np.exp2(X[:, 2]), np.exp2(X[:, 6])
-    return np.stack([cores * inst, inst * (heap + over), drv, np.ones(len(X))], axis=1)
+    return resources(np.exp2(X[:, 1]), np.exp2(X[:, 2]), X[:, 3], np.exp2(X[:, 4]), np.exp2(X[:, 6]))
+
+
+def resources(heap: Array, over: Array, cores: Array, inst: Array, driver: Array) -> Array:
+    """What runs hold by the hour, the columns of a price list: cores in use, GiB of executor containers,
+    GiB of driver, 1 (sizes in GiB)."""
+    import numpy as np
+
+    return np.stack([cores * inst, inst * (heap + over), driver, np.ones(len(heap))], axis=1)
 
 
 def price_list(design: npt.ArrayLike, cost: npt.ArrayLike, runtime: npt.ArrayLike) -> Array:
@@ -83,8 +89,7 @@ def estate_prices(records: list[dict[str, Any]]) -> Array | None:
     if len(bills) < MIN_BILLS:
         return None
     n = np.asarray([numbers(r["conf"]) for r in bills], dtype=np.float64)
-    heap, over, cores, inst, driver = n[:, 0], n[:, 1], n[:, 2], n[:, 3], n[:, 5]
-    design = np.stack([cores * inst, inst * (heap + over), driver, np.ones(len(n))], axis=1)
+    design = resources(n[:, 0], n[:, 1], n[:, 2], n[:, 3], n[:, 5])
     return price_list(design, [r["cost"] for r in bills], [r["runtime_seconds"] for r in bills])
 
 

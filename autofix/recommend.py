@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, matrix, memory_kind, numbers, untried, with_failure
 from autofix.weights import LAMBDA, PENALTY_FACTOR
-from core.spark import GiB, MiB, executors_key, format_size
+from core.spark import GiB, MiB, default_overhead, executors_key, format_size
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
@@ -137,7 +137,7 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
             for h in heaps
             for o in axis(
                 "spark.executor.memoryOverhead",
-                (max(384 * MiB, h * GiB / 10) if unknown else over * GiB) * raises,
+                (default_overhead(h * GiB) if unknown else over * GiB) * raises,
             )
         ]
     )
@@ -160,7 +160,7 @@ def to_conf(conf: dict[str, str], row: Iterable[float]) -> dict[str, str]:
     out = dict(conf)
     if "spark.executor.memory" in conf or abs(heap - old[0]) * GiB > MiB:
         out["spark.executor.memory"] = format_size(int(heap * GiB))
-    default_over = max(384 * MiB, int(heap * GiB) // 10)
+    default_over = default_overhead(int(heap * GiB))
     if "spark.executor.memoryOverhead" in conf or abs(over * GiB - default_over) > MiB:
         out["spark.executor.memoryOverhead"] = format_size(int(over * GiB))
     # maxExecutors for a job under dynamic allocation
@@ -275,7 +275,7 @@ def floor(conf: dict[str, str], kind: str | None) -> tuple[dict[str, str], str] 
     if kind == "heap":
         row[0] = min(heap * FLOOR_RAISE, SPACE["spark.executor.memory"][1] / GiB)
         if "spark.executor.memoryOverhead" not in conf:
-            row[1] = max(384 * MiB, row[0] * GiB / 10) / GiB
+            row[1] = default_overhead(int(row[0] * GiB)) / GiB
     elif kind == "overhead":
         row[1] = min(over * FLOOR_RAISE, SPACE["spark.executor.memoryOverhead"][1] / GiB)
     elif kind == "driver":

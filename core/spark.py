@@ -71,11 +71,17 @@ def parse_count(value: object, key: str | None = None) -> int:
     return n
 
 
-def overhead_bytes(conf: dict[str, str]) -> int:
-    """spark.executor.memoryOverhead, or Spark's default: max(384m, 10% of executor memory)."""
+def default_overhead(heap_bytes: int, factor: float = 0.1) -> int:
+    """Spark's default spark.executor.memoryOverhead: max(384m, `factor` of the heap) — 0.1, or 0.4 for
+    non-JVM jobs on Kubernetes (the cluster manager's share, which a config does not say)."""
+    return max(384 * MiB, int(heap_bytes) * round(factor * 1000) // 1000)
+
+
+def overhead_bytes(conf: dict[str, str], factor: float = 0.1) -> int:
+    """spark.executor.memoryOverhead, or Spark's default (default_overhead)."""
     if "spark.executor.memoryOverhead" in conf:
         return parse_size(conf["spark.executor.memoryOverhead"])
-    return max(384 * MiB, parse_size(conf.get("spark.executor.memory", "1g")) // 10)
+    return default_overhead(parse_size(conf.get("spark.executor.memory", "1g")), factor)
 
 
 def executors_key(conf: dict[str, str]) -> str:

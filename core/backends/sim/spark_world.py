@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.spark import GiB, MiB, format_size, parse_size
+from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
 
 RESERVED = 300 * MiB
 UNIFIED_FRACTION = 0.6
@@ -183,14 +183,9 @@ def settings(conf: dict[str, str], overhead_factor: float = 0.1) -> dict[str, in
     """The numbers a config means, Spark's defaults filled in (the overhead's default share of the heap is
     the cluster manager's: `overhead_factor`)."""
     c = {**DEFAULTS, **conf}
-    heap = parse_size(c["spark.executor.memory"])
     return {
-        "heap": heap,
-        "overhead": (
-            parse_size(c["spark.executor.memoryOverhead"])
-            if "spark.executor.memoryOverhead" in conf
-            else max(384 * MiB, heap // 10 if overhead_factor == 0.1 else int(heap * overhead_factor))
-        ),
+        "heap": parse_size(c["spark.executor.memory"]),
+        "overhead": overhead_bytes(c, overhead_factor),
         "cores": int(c["spark.executor.cores"]),
         "instances": int(c["spark.executor.instances"]),
         "partitions": int(c["spark.sql.shuffle.partitions"]),
