@@ -5,8 +5,8 @@ other worlds — the same estate's other seeds, and estates drawn from other ran
     .venv/bin/python bench/evaluate_pairs.py --pairs default:11:default:7 --cases /tmp/cases.jsonl
     .venv/bin/python bench/evaluate_pairs.py --readme              # the README's 32 pairs (~30 min)
 
-A pair is TRAIN_ESTATE:TRAIN_SEED:EVAL_ESTATE:EVAL_SEED, an estate `default` (spark_world.RANGES),
-`other` (spark_world.OTHER_ESTATE) or `random` (spark_world.random_estate: its ranges, physics and log
+A pair is TRAIN_ESTATE:TRAIN_SEED:EVAL_ESTATE:EVAL_SEED, an estate `default` (spark_estates.RANGES),
+`other` (spark_estates.OTHER_ESTATE) or `random` (spark_estates.random_estate: its ranges, physics and log
 dialect drawn from the seed: `random:601:random:602` trains on one such world and judges on another). Training uses 200 jobs × 40 days, as the README's commands do
 (`autofix world --world-seed 11 --jobs 200 --days 40`, `autofix train`, `autofix evaluate`); each pair
 runs in a fresh home. `--cases` writes one line per judged failure (the per-case diagnostic).

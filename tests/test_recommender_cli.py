@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from core.backends.sim import spark_estates as estates
 from core.backends.sim import spark_world as w
 
 KEYS = {"run_id", "category", "rule_id", "action", "conf", "p_success", "expected_cost", "note"}
@@ -170,6 +171,6 @@ def test_the_world_command_draws_other_estates_and_randomized_physics(cli, tmp_p
     default, random_world = world(), world("--estate", "random")
     assert default == world("--estate", "default") and random_world == world("--estate", "random")
     assert random_world != default and world("--estate", "other") != default
-    assert w.random_estate(610)["physics"].dialect == "kubernetes"
+    assert estates.random_estate(610)["physics"].dialect == "kubernetes"
     failed = [r for r in random_world if r["status"] == "failed"]
     assert any("SparkContext: Running Spark version" in r["log_tail"] for r in failed)

@@ -12,6 +12,7 @@ import pytest
 from autofix.features import NAMES, JobMemory, dataset, quantities, vector
 from autofix.model import load, save, train
 from autofix.recommend import SPACE, candidates, changed, search
+from core.backends.sim import spark_estates as estates
 from core.backends.sim import spark_world as w
 from core.errors import ConsoleError
 from core.spark import parse_size
@@ -656,7 +657,7 @@ def test_prices_are_read_from_the_judged_estates_own_bills(trained):
 
     from autofix.model import Predictor, estate_prices
 
-    estate = w.random_estate(601)
+    estate = estates.random_estate(601)
     ph = estate["physics"]
     assert ph.overhead_factor == 0.1  # (the console reads an unset overhead as Spark's 0.1 of the heap)
     records, _ = w.history(601, n_jobs=20, days=10, ranges=estate)

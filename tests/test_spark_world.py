@@ -8,6 +8,7 @@ import pytest
 from autofix.classify import Classifier
 from autofix.history import check
 from autofix.rules import load_ruleset
+from core.backends.sim import spark_estates as estates
 from core.backends.sim import spark_world as w
 from core.spark import GiB, format_size
 
@@ -107,7 +108,7 @@ def test_tiny_partitions_cost_time_and_a_driver_can_outgrow_the_whole_space():
 def test_owners_have_different_habits_and_the_other_estate_differs():
     _, truths = w.history(7, n_jobs=60, days=2)
     assert {t.owner for t in truths.values()} == {"defaults", "tuner", "reshaper"}
-    _, other = w.history(7, n_jobs=60, days=2, ranges=w.OTHER_ESTATE)
+    _, other = w.history(7, n_jobs=60, days=2, ranges=estates.OTHER_ESTATE)
     assert max(t.expansion for t in other.values()) > max(t.expansion for t in truths.values())
 
 
@@ -182,8 +183,8 @@ def test_a_failed_runs_log_is_stamped_within_the_hour_after_it_was_submitted():
 
 
 def test_worlds_with_randomized_physics_are_drawn_from_their_seed():
-    a, b = w.random_estate(601), w.random_estate(602)
-    assert a == w.random_estate(601) and a["physics"] != b["physics"]
+    a, b = estates.random_estate(601), estates.random_estate(602)
+    assert a == estates.random_estate(601) and a["physics"] != b["physics"]
     records, truths = w.history(601, n_jobs=20, days=10, ranges=a)
     assert records == w.history(601, n_jobs=20, days=10, ranges=a)[0]
     assert all(t.physics == a["physics"] for t in truths.values())
@@ -200,7 +201,7 @@ def test_each_log_dialect_of_the_world_is_read_as_the_memory_that_ran_out(dialec
 
     from autofix.collect import record_document
 
-    physics = dataclasses.replace(w.PHYSICS, dialect=dialect)
+    physics = dataclasses.replace(estates.PHYSICS, dialect=dialect)
     truth = w.JobTruth("spark-job-001", 2.0, 1.2, 200, 0.05, 30, physics=physics)
     classifier = Classifier(load_ruleset(None))
     expected = {
@@ -224,6 +225,6 @@ def test_an_overhead_left_to_spark_is_the_cluster_managers_share_of_the_heap():
 
     hungry = w.JobTruth("j", 2.0, 1.0, 700, 0.0, 30)  # 700 MiB native per core: 2.8 GiB at 4 cores
     conf = {"spark.executor.memory": "8g", "spark.executor.cores": "4", "spark.sql.shuffle.partitions": "2000"}
-    python = dataclasses.replace(hungry, physics=dataclasses.replace(w.PHYSICS, overhead_factor=0.4))
+    python = dataclasses.replace(hungry, physics=dataclasses.replace(estates.PHYSICS, overhead_factor=0.4))
     assert w.run(hungry, conf, 20 * GiB).failure == "overhead"
     assert w.run(python, conf, 20 * GiB).status == "succeeded"

@@ -13,6 +13,7 @@ from autofix.components import with_components
 from autofix.features import JobMemory, learn, memory_kind
 from autofix.recommend import decide
 from autofix.service import Recommender
+from core.backends.sim import spark_estates as estates
 from core.backends.sim import spark_world as w
 from core.errors import BadInput
 
@@ -24,8 +25,8 @@ SEARCHED_KINDS = ("heap", "overhead", "driver", "driver_result")
 def estate_ranges(estate: str, seed: int) -> dict[str, Any] | None:
     """The ranges a world of `estate` is drawn from: default (None), other, or random (drawn from `seed`)."""
     if estate == "random":
-        return w.random_estate(seed)
-    return {"default": None, "other": w.OTHER_ESTATE}[estate]
+        return estates.random_estate(seed)
+    return {"default": None, "other": estates.OTHER_ESTATE}[estate]
 
 
 def world_history(seed: int, jobs: int, days: int, estate: str = "default") -> list[dict[str, Any]]:
@@ -47,7 +48,7 @@ def evaluate(
     """On the newest quarter of a Spark world's history, judged by the world's truth: first-retry fix rate
     of memory failures some config fixes within the SLA, episode spend over the cheapest fixes', decision
     accuracy on the rest; beside the same for 'VPA-style bump' and 'double all memory'. `ranges` draws the
-    world from other ranges (spark_world.OTHER_ESTATE) than the default's. `cases_out`, when given, receives
+    world from other ranges (spark_estates.OTHER_ESTATE) than the default's. `cases_out`, when given, receives
     one row per judged failure (what was recommended, what the world did with it, the cheapest fix): the
     per-case diagnostic of bench/evaluate_pairs.py. `hot_keys`: the share of jobs with a hot key
     (spark_world.history; none in the world `autofix evaluate` judges on)."""

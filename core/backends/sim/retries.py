@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from core import clock
+from core.backends.sim import spark_estates as estates
 from core.backends.sim import spark_world as world
 from core.spark import GiB, parse_size
 from core.types import Attempt
@@ -61,9 +62,9 @@ def hidden_truth(a: Attempt, kind: str, rng: random.Random) -> world.JobTruth:
     def largest(t: world.JobTruth) -> float:
         return t.skew * inp / s["partitions"]
 
-    available = max(1.0, (s["heap"] - world.RESERVED) * world.UNIFIED_FRACTION / s["cores"])
+    available = max(1.0, (s["heap"] - estates.RESERVED) * estates.UNIFIED_FRACTION / s["cores"])
     # Start comfortable in every dimension, then make the one that failed fall short by `margin`.
-    heap_pressure = world.SPILL_LIMIT * (margin if kind == "heap" else rng.uniform(0.3, 0.8))
+    heap_pressure = estates.SPILL_LIMIT * (margin if kind == "heap" else rng.uniform(0.3, 0.8))
     expansion = max(0.1, (heap_pressure * available - 64 * 2**20) / largest(truth))
     offheap_ratio = margin if kind == "overhead" else rng.uniform(0.3, 0.8)
     native = max(1.0, (offheap_ratio * s["overhead"] - 0.05 * s["heap"]) / s["cores"] / 2**20)
