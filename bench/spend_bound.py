@@ -1,0 +1,155 @@
+"""How low a retry that keeps the failed run's shape can bring the spend measure of issue 19 (episode spend
+÷ the cheapest fixes), with the world's hidden truth in hand: no recommender runs here.
+
+For every fixable memory failure a world judges, two oracles that know the job's truth:
+  - `unbounded`: the failed config as it is, with memory that never runs short (the run the SLA is
+    measured from) — what any fix at the owner's shape costs at least;
+  - `same_shape`: the least k (in steps of 0.05, up to 8) such that every memory setting × k succeeds
+    within the SLA, at the failed run's cores, executors and partitions — the best VPA-style bump there is.
+Both are divided by the world's cheapest fix over its whole search space (reshapes included). A ratio
+above 1.25 for `unbounded` means the goal asks the retry to right-size the owner's job, not only to fix it.
+
+    .venv/bin/python bench/spend_bound.py --k8s-seeds 31,32,33 --worlds random:612,random:604,default:429
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from console.lab.evaluate import SEARCHED_KINDS, estate_ranges  # noqa: E402
+from core.backends.sim import spark_world as w  # noqa: E402
+from core.spark import format_size, parse_size  # noqa: E402
+
+STEPS = [1 + 0.05 * i for i in range(1, 141)]  # 1.05 .. 8
+
+
+def _row(world: str, costs: list[tuple[float, float, float | None]]) -> dict[str, Any]:
+    """costs: (cheapest, unbounded, same_shape or None when no bump up to 8× fixes it) per failure."""
+    cheapest = sum(c for c, _, _ in costs)
+    # a failure no bump fixes is left to a person at twice the cheapest, as autofix evaluate counts it
+    same = sum(s if s is not None else 2 * c for c, _, s in costs)
+    return {
+        "world": world,
+        "fixable": len(costs),
+        "unbounded_vs_cheapest": round(sum(u for _, u, _ in costs) / cheapest, 2),
+        "same_shape_vs_cheapest": round(same / cheapest, 2),
+        "no_same_shape_fix": sum(s is None for _, _, s in costs),
+    }
+
+
+def project_world(estate: str, seed: int, jobs: int = 200, days: int = 40) -> dict[str, Any]:
+    """The failures `autofix evaluate --estate ESTATE --world-seed SEED` judges (the newest quarter)."""
+    from autofix.components import builtin_components, with_components
+    from autofix.features import memory_kind
+
+    records, truths = w.history(seed, n_jobs=jobs, days=days, ranges=estate_ranges(estate, seed))
+    records = with_components(records, builtin_components())
+    cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
+    costs = []
+    for r in records:
+        if not (r["submitted_at"] >= cut and r["attempt"] == 1 and r["status"] == "failed"):
+            continue
+        if memory_kind(r) not in SEARCHED_KINDS:
+            continue
+        truth, inp = truths[r["job_id"]], r["input_bytes"]
+        unbounded = w.run(truth, r["conf"], inp, enough_memory=True)
+        sla = 1.5 * unbounded.runtime_seconds
+        best = w.cheapest_fix(truth, r["conf"], inp, sla)
+        if best is None:
+            continue
+        s, drv = (
+            w.settings(r["conf"], truth.physics.overhead_factor),
+            parse_size(r["conf"].get("spark.driver.memory", "1g")),
+        )
+        result = parse_size(r["conf"].get("spark.driver.maxResultSize", "1g"))
+        same = None
+        for k in STEPS:
+            conf = {
+                **r["conf"],
+                "spark.executor.memory": format_size(int(s["heap"] * k)),
+                "spark.executor.memoryOverhead": format_size(int(s["overhead"] * k)),
+                "spark.driver.memory": format_size(int(drv * k)),
+                "spark.driver.maxResultSize": format_size(int(result * k)),
+            }
+            o = w.run(truth, conf, inp)
+            if o.status == "succeeded" and o.runtime_seconds <= sla:
+                same = o.cost
+                break
+        costs.append((best[1].cost, unbounded.cost, same))
+    return _row(f"{estate}:{seed}", costs)
+
+
+def k8s_world(world_py: Path, seed: int, work: Path) -> dict[str, Any]:
+    """The failures ../shared/worlds/k8s_spark.py's judge scores, against its own `cheapest`."""
+    spec = importlib.util.spec_from_file_location("k8s_spark_world", world_py)
+    assert spec and spec.loader
+    W = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(W)
+    out = work / f"k8s-{seed}"
+    subprocess.run(
+        [sys.executable, str(world_py), "gen", str(out), "--seed", str(seed)], check=True, capture_output=True
+    )
+    truth = json.loads((out / "truth.json").read_text())
+    failed = {json.loads(line)["run_id"]: json.loads(line) for line in open(out / "failures.jsonl")}
+    costs = []
+    for rid, t in truth.items():
+        if t["category"] != "memory_exceeded":
+            continue
+        conf, job, inp, noise = failed[rid]["conf"], t["job"], t["input"], t["noise"]
+        orc = W.cheapest(t, conf)
+        if orc is None:
+            continue
+        unbounded = W.run(job, inp, conf, noise, full=True)
+        sla, s, same = W.SLA * unbounded[2], W.shape(job, conf), None
+        for k in STEPS:
+            c = {
+                **conf,
+                "spark.executor.memory": W.fmt(min(W.MAX_HEAP, s["heap"] * k)),
+                "spark.executor.memoryOverhead": W.fmt(min(W.MAX_OVER, s["over"] * k)),
+                "spark.driver.memory": W.fmt(min(W.MAX_HEAP, s["driver"] * k)),
+            }
+            if not W.valid(job, c):
+                break
+            st, _, rt, cost = W.run(job, inp, c, noise)
+            if st == "succeeded" and rt <= sla:
+                same = cost
+                break
+        costs.append((orc[0], unbounded[3], same))
+    return _row(f"k8s_spark:{seed}", costs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--k8s-seeds", default="31,32,33")
+    ap.add_argument("--worlds", default="random:612,random:604,random:610,default:429,other:431")
+    ap.add_argument("--world", type=Path, default=REPO.parent / "shared" / "worlds" / "k8s_spark.py")
+    a = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in filter(None, a.k8s_seeds.split(",")):
+            rows.append(k8s_world(a.world, int(seed), Path(tmp)))
+            print(json.dumps(rows[-1]), flush=True)
+    for spec in filter(None, a.worlds.split(",")):
+        estate, seed = spec.split(":")
+        rows.append(project_world(estate, int(seed)))
+        print(json.dumps(rows[-1]), flush=True)
+    print("\n| world | fixable | unbounded ÷ cheapest | same-shape oracle ÷ cheapest | no same-shape fix |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['world']} | {r['fixable']} | {r['unbounded_vs_cheapest']} | {r['same_shape_vs_cheapest']} | {r['no_same_shape_fix']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
