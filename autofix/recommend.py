@@ -102,11 +102,14 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     heap, over, cores, inst, parts, driver, result = numbers(conf)
     driver_side = kind in ("driver", "driver_result")  # its heap, or the results it collects
 
-    def axis(
-        key: str, values: npt.ArrayLike
-    ) -> Floats:  # the clamped values of one dimension, each once (in whole MiB for sizes)
+    def rounded(key: str, values: npt.ArrayLike) -> Floats:  # clamped, in whole MiB for sizes
         v = _clamp(key, np.asarray(values, dtype=np.float64))
-        return np.unique(np.round(v / MiB) * MiB / GiB) if key in SIZES else np.unique(np.round(v))
+        out: Floats = np.round(v / MiB) * MiB / GiB if key in SIZES else np.round(v)
+        return out
+
+    def axis(key: str, values: npt.ArrayLike) -> Floats:  # one dimension's values, each once, ascending
+        # (a set of a handful of floats: np.unique's fixed cost was a tenth of the search's time)
+        return np.array(sorted(set(rounded(key, values).tolist())))
 
     heaps = axis("spark.executor.memory", heap * GiB * np.array([0.25, 0.35, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4]))
     # raises of the overhead: an overhead the job leaves to Spark is the cluster manager's share of the
@@ -130,16 +133,14 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
         pairs += [
             (driver, r) for r in np.unique(np.minimum(driver, result * np.array([1.25, 1.5, 2, 3, 4]))) if r > result
         ]
-    # (heap, overhead) pairs: each heap with the overheads it is tried with
-    ho = np.asarray(
-        [
-            (h, o)
-            for h in heaps
-            for o in axis(
-                "spark.executor.memoryOverhead",
-                (default_overhead(h * GiB) if unknown else over * GiB) * raises,
-            )
-        ]
+    # (heap, overhead) pairs: each heap with the overheads it is tried with, each pair once, ascending
+    overs = np.array([default_overhead(int(h * GiB)) for h in heaps]) if unknown else np.full(len(heaps), over * GiB)
+    ho = np.unique(
+        np.stack(
+            [np.repeat(heaps, len(raises)), rounded("spark.executor.memoryOverhead", np.outer(overs, raises)).ravel()],
+            axis=1,
+        ),
+        axis=0,
     )
     k, c, pt, i = (
         a.ravel() for a in np.meshgrid(np.arange(len(ho)), coreset, partset, np.arange(len(pairs)), indexing="ij")
