@@ -8,7 +8,6 @@ their sha256 in the registry: nothing is ever unpickled. torch and scikit-learn 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -389,48 +388,23 @@ def expected_calibration_error(table: list[dict[str, Any]]) -> float | None:
     return round(gap / n, 4)
 
 
-# -- artifacts: tensors only, checked by sha256 before they are read ------------------------------------
-def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
-    import torch
+# -- artifacts: tensors only, checked by sha256 before they are read (core.artifacts) --------------------
+RETRAIN = "retrain with `autofix train`"
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {**tensors, "meta_json": torch.tensor(list(json.dumps(meta).encode()), dtype=torch.uint8)}
-    tmp = path.with_suffix(".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
+    from core import artifacts
+
+    return artifacts.save(path, tensors, meta)
 
 
 def load(path: Path, sha256: str) -> Predictor:
-    import torch
-
+    from core import artifacts
     from core.errors import ConsoleError
 
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConsoleError(f"model artifact {path} is missing; retrain with `autofix train`") from None
-    except OSError as e:
-        raise ConsoleError(f"model artifact {path} cannot be read: {e.strerror}") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        raise ConsoleError(
-            f"model artifact {path} is corrupt: sha256 {digest[:12]}… is not the registered "
-            f"{sha256[:12]}…; retrain with `autofix train`"
-        )
-    try:  # tensors only: anything else (a pickle of objects, another layout) is refused, never run
-        blob = torch.load(io.BytesIO(data), weights_only=True)
-        meta = json.loads(bytes(blob.pop("meta_json").tolist()).decode())
-    except Exception as e:
-        raise ConsoleError(
-            f"model artifact {path} is not a tensor file this version wrote "
-            f"({type(e).__name__}); retrain with `autofix train`"
-        ) from None
+    blob, meta = artifacts.load(path, sha256, RETRAIN)
     if meta.get("features") != list(NAMES):
-        raise ConsoleError(
-            f"model artifact {path} was trained on other features than this version computes; "
-            "retrain with `autofix train`"
-        )
+        raise ConsoleError(f"model artifact {path} was trained on other features than this version computes; {RETRAIN}")
     return Predictor(blob, meta)
 
 

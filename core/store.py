@@ -140,6 +140,19 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX operations_one_unfinished ON operations(target)
         WHERE state IN ('running', 'paused', 'interrupted', 'failed');
     """,
+    # 7: model aliases in place of stages (as MLflow since 2.9), and each version's provenance. The newest
+    # production version keeps the production alias; a version's stage column keeps what it was registered as
+    """
+    ALTER TABLE model_versions ADD COLUMN artifact_uri TEXT;
+    ALTER TABLE model_versions ADD COLUMN code_version TEXT;
+    ALTER TABLE model_versions ADD COLUMN environment TEXT;
+    ALTER TABLE model_versions ADD COLUMN created_by TEXT;
+    CREATE TABLE model_aliases (
+        model TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (model, alias));
+    INSERT INTO model_aliases (model, alias, version)
+        SELECT model, 'production', max(version) FROM model_versions WHERE stage = 'production' GROUP BY model;
+    UPDATE model_versions SET stage = 'archived' WHERE stage = 'production';
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -159,6 +172,7 @@ JSON_COLUMNS = frozenset(
         "results",
         "conf_before",
         "alternatives",
+        "environment",
     }
 )
 

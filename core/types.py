@@ -209,14 +209,21 @@ _OMITTED_WHEN_NONE = tuple(k for k in _RECORD_FIELDS if k not in HISTORY_FIELDS)
 class ModelVersion:
     model: str
     version: int
-    stage: str  # production | staging | archived
+    # production or canary while that alias points at it; otherwise what it was registered or adopted as:
+    # staging (a candidate) or archived
+    stage: str
     created_at: str
     framework: str
     sha256: str
     params: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     parent: str | None = None  # lineage: "model:version" it was derived from (retrain, compression)
     data_digest: str | None = None
+    artifact_uri: str | None = None  # where its weights lie (relative to the console's artifacts folder)
+    code_version: str | None = None  # the git commit the training ran from, when it ran from a checkout
+    environment: dict[str, Any] = field(default_factory=dict)  # python, torch, scikit-learn, a lock of the rest
+    created_by: str | None = None
+    aliases: list[str] = field(default_factory=list)  # production, canary, or a user's own
 
 
 @dataclass

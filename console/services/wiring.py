@@ -112,6 +112,7 @@ class Wiring:
         changes = Changes(self.cluster, self.audit)
         changes.register("rule", self.triage.rule_snapshot, self.triage.rule_restore)
         changes.register("run", lambda run, job: run_snapshot(self.cluster, run, job), None)
+        changes.register("model-alias", self.registry.alias_snapshot, self.registry.alias_restore)
         return changes
 
     @cached_property
