@@ -91,8 +91,10 @@ RULE_COLUMNS = [
 MODEL_COLUMNS = [
     ("MODEL", lambda r: r["model"]),
     ("VERSION", lambda r: r["version"]),
+    ("ALIASES", lambda r: ",".join(r["aliases"]) or "-"),
     ("STAGE", lambda r: r["stage"]),
     ("FRAMEWORK", lambda r: r["framework"]),
+    ("ACCURACY", lambda r: r["metrics"].get("accuracy", "-")),
     ("PARENT", lambda r: r["parent"]),
     ("SHA256", lambda r: r["sha256"][:12]),
     ("CREATED", lambda r: r["created_at"]),

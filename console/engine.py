@@ -456,6 +456,34 @@ class Engine:
     def model_details(self, model: str, version: int) -> dict[str, Any]:
         return self._models.details(model, version)
 
+    def model_show(self, model: str, ref: str) -> dict[str, Any]:
+        return self._models.show(model, ref)
+
+    def model_compare(self, model: str, a: str, b: str) -> dict[str, Any]:
+        return self._models.compare(model, a, b)
+
+    def model_validate(self, model: str, data_path: str | None = None) -> dict[str, Any]:
+        return self._models.validate(model, data_path)
+
+    def model_train(self, model: str, **kw: Any) -> dict[str, Any]:
+        """kw: params, seed, data_path, progress(epoch, epochs, loss, eta_s), cancelled(), device."""
+        return self._models.train(model, **kw)
+
+    def model_evaluate(self, model: str, ref: str) -> dict[str, Any]:
+        return self._models.evaluate(model, ref)
+
+    def model_gate(self, model: str, ref: str, tolerance: float | None = None) -> dict[str, Any]:
+        return self._models.gate(model, ref, tolerance)
+
+    def model_alias(
+        self, model: str, alias: str, ref: str | None, force: bool = False, reason: str | None = None
+    ) -> dict[str, Any]:
+        return self._models.alias(model, alias, ref, force, reason)
+
+    def model_compress(self, model: str, ref: str, **kw: Any) -> dict[str, Any]:
+        """kw: prune, quantize, target_latency_ms."""
+        return self._models.compress(model, ref, **kw)
+
     # -- audit ----------------------------------------------------------------------------------------------
     def audit_events(self, limit: int | None = None) -> list[AuditEvent]:
         return self._audit.events(limit)

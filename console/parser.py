@@ -319,6 +319,56 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(models, "list", "list registered model versions")
     sp.add_argument("--model", help="only this model")
     _fmt(sp)
+    for name, what in (
+        ("show", "one version: provenance, aliases, lineage (VERSION: a number or an alias)"),
+        ("evaluate", "re-measure a version from its artifact: accuracy, size, CPU latency"),
+        ("gate", "the evaluation gate as a CI/CD step: exit 0 only when every check passes"),
+    ):
+        sp = leaf(models, name, what)
+        sp.add_argument("name", metavar="NAME")
+        sp.add_argument("version", metavar="VERSION")
+        if name == "gate":
+            sp.add_argument("--tolerance", type=float, metavar="SHARE", help="accuracy it may lose (default 0.01)")
+        _fmt(sp, ("yaml", "json"), "yaml")
+    sp = leaf(models, "train", "train a model, register it as a candidate (deterministic for a seed)", own_seed=True)
+    sp.add_argument("name", metavar="NAME", help="digits-cnn or cancer-mlp")
+    sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="e.g. epochs=20 lr=0.003")
+    sp.add_argument("--seed", type=int, default=0, metavar="N", help="the training's seed (default 0)")
+    sp.add_argument(
+        "--data", metavar="FILE.csv", help="train on this CSV (its features and 'target') instead of the bundled data"
+    )
+    sp.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when torch sees one")
+    _fmt(sp, ("yaml", "json"), "yaml")
+    sp = leaf(models, "validate", "check training data against the production version's reference profile")
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("--data", metavar="FILE.csv", help="default: the bundled data")
+    _fmt(sp, ("yaml", "json"), "yaml")
+    sp = leaf(models, "compress", "prune, fine-tune and int8-quantize a version into a child version")
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("version", metavar="VERSION")
+    sp.add_argument("--prune", type=float, metavar="RATIO", help="share of each layer's channels to remove (0..1)")
+    sp.add_argument("--quantize", choices=("int8",), help="dynamic int8 of the Linear layers")
+    sp.add_argument(
+        "--target-latency",
+        dest="target_latency",
+        type=float,
+        metavar="MS",
+        help="the least pruning whose batch-64 latency, measured, is within MS",
+    )
+    _fmt(sp, ("yaml", "json"), "json")
+    sp = leaf(models, "alias", "point an alias at a version (production and canary: through the gate)")
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("alias", metavar="ALIAS")
+    sp.add_argument("version", metavar="VERSION", nargs="?", help="omitted with --remove")
+    sp.add_argument("--remove", action="store_true", help="remove the alias")
+    sp.add_argument("--force", action="store_true", help="past a failing gate (admin; audited with the gate's report)")
+    sp.add_argument("--reason", metavar="TEXT")
+    _fmt(sp, ("yaml", "json"), "yaml")
+    sp = leaf(models, "compare", "two versions side by side: params, metrics, lineage, data, code, environment")
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("a", metavar="A")
+    sp.add_argument("b", metavar="B")
+    _fmt(sp, ("table", "json"), "table")
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", metavar="ACTION", required=True

@@ -457,6 +457,12 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
     engine.reject(lost.id, "the node came back")
     assert engine.suggestion(lost.id).status == "rejected"
 
+    # the model lifecycle: a training, its alias through the gate, a compressed child, an alias forced
+    trained = engine.model_train("cancer-mlp", params={"epochs": "2"})
+    assert engine.model_alias("cancer-mlp", "production", str(trained["version"]))["gate"]["passed"]
+    child = engine.model_compress("cancer-mlp", "production", quantize="int8")
+    assert engine.model_alias("cancer-mlp", "canary", str(child["version"]), force=True)["version"] == child["version"]
+
     # audit: every change above is in the chain, which verifies, and a node change rolls back
     events = engine.audit_events()
     assert list(engine.iter_audit_events()) == events

@@ -1,23 +1,92 @@
-"""The model registry: versions of each model with artifact digest, params, metrics and lineage."""
+"""The model lifecycle: the registry's versions and aliases, training and compression of the demo models,
+data validation, the evaluation gate, and side-by-side comparison. Every write is audited: a version's
+registration with its record in one transaction, an alias move as a change `audit rollback` undoes."""
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from console.services.wiring import Wiring
+from core import clock
+from core.errors import BadInput, ConsoleError, NotFound
 from core.types import ModelVersion
+
+GATED_ALIASES = ("production", "canary")
+RECOMMENDER = "retry-recommender"
+
+
+class GateFailed(ConsoleError):
+    """A version did not pass the gate (exit 1); the report says which check and why."""
+
+    def __init__(self, report: dict[str, Any]):
+        failed = [f"{c['name']}: {c['detail']}" for c in report["checks"] if not c["passed"]]
+        super().__init__(f"{report['ref']} did not pass the gate — " + "; ".join(failed))
+        self.report = report
 
 
 class ModelService:
     def __init__(self, w: Wiring):
         self.w = w
 
+    @property
+    def artifacts(self) -> Path:
+        return self.w.settings.home / "artifacts"
+
+    # -- reading ----------------------------------------------------------------------------------------
     def models(self, model: str | None = None) -> list[ModelVersion]:
         return self.w.registry.list(model)
 
     def details(self, model: str, version: int) -> dict[str, Any]:
         return asdict(self.w.registry.get(model, version))
+
+    def show(self, model: str, ref: str) -> dict[str, Any]:
+        mv = self.w.registry.resolve(model, ref)
+        return {**asdict(mv), "lineage": self.lineage(mv)}
+
+    def lineage(self, mv: ModelVersion) -> list[str]:
+        """The version and its ancestors, newest first."""
+        chain, seen = [f"{mv.model}:{mv.version}"], set()
+        parent = mv.parent
+        while parent and parent not in seen and len(chain) < 50:
+            seen.add(parent)
+            chain.append(parent)
+            model, _, number = parent.rpartition(":")
+            try:
+                parent = self.w.registry.get(model, int(number)).parent
+            except (NotFound, ValueError):
+                break
+        return chain
+
+    def compare(self, model: str, a: str, b: str) -> dict[str, Any]:
+        """Two versions side by side: every param and metric each has (nested ones flattened to a.b), their
+        lineage, data, code and environment."""
+        va, vb = self.w.registry.resolve(model, a), self.w.registry.resolve(model, b)
+
+        def side_by_side(x: dict[str, Any], y: dict[str, Any]) -> dict[str, list[Any]]:
+            fx, fy = _flat(x), _flat(y)
+            return {k: [fx.get(k), fy.get(k)] for k in sorted(set(fx) | set(fy))}
+
+        env = ("python", "torch", "scikit-learn", "numpy")
+        return {
+            "model": model,
+            "versions": [va.version, vb.version],
+            "aliases": [va.aliases, vb.aliases],
+            "created": [[va.created_at, va.created_by], [vb.created_at, vb.created_by]],
+            "lineage": [self.lineage(va), self.lineage(vb)],
+            "data_digest": [va.data_digest, vb.data_digest],
+            "code_version": [va.code_version, vb.code_version],
+            "environment": {k: [va.environment.get(k), vb.environment.get(k)] for k in env},
+            "params": side_by_side(
+                {k: v for k, v in va.params.items() if k != "data_reference"},
+                {k: v for k, v in vb.params.items() if k != "data_reference"},
+            ),
+            "metrics": side_by_side(_scalars(va.metrics), _scalars(vb.metrics)),
+        }
 
     def served_versions_to_adopt(self) -> list[ModelVersion]:
         """The model versions the cluster serves or stages that the registry does not know yet."""
@@ -26,3 +95,275 @@ class ModelService:
             (mv for mv in self.w.cluster.known_model_versions() if (mv.model, mv.version) not in known),
             key=lambda m: (m.model, m.version),
         )
+
+    # -- training ---------------------------------------------------------------------------------------
+    def data_for(self, model: str, data_path: str | None) -> Any:
+        from core.lifecycle import data, nets
+
+        spec = nets.spec(model)
+        bundled = data.bundled(spec.dataset)
+        return data.read_csv(Path(data_path), bundled.names) if data_path else bundled
+
+    def validate(self, model: str, data_path: str | None = None) -> dict[str, Any]:
+        """The data a training would use, checked against the production version's reference profile."""
+        from core.lifecycle import data
+
+        d = self.data_for(model, data_path)
+        prod = self.w.registry.production(model)
+        reference = prod.params.get("data_reference") if prod else None
+        problems = data.validate(d, reference)
+        return {
+            "model": model,
+            "data": d.source,
+            "rows": len(d.X),
+            "data_digest": d.digest(),
+            "reference": f"{model}:{prod.version}" if prod and reference else None,
+            "passed": not problems,
+            "problems": problems,
+        }
+
+    def train(
+        self,
+        model: str,
+        params: dict[str, str] | None = None,
+        seed: int = 0,
+        data_path: str | None = None,
+        progress: Callable[[int, int, float, float], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        device: str | None = None,
+    ) -> dict[str, Any]:
+        """Validate the data, train, register a candidate version (no alias: `alias` moves one, through the
+        gate). A failing validation stops it before training (BadInput with the report); so does a cancel."""
+        from core.lifecycle import data, nets, provenance, train
+
+        user = self.w.require("model-train")
+        spec = nets.spec(model)
+        chosen = train.params_for(spec, params or {})
+        d = self.data_for(model, data_path)
+        report = self.validate(model, data_path)
+        if not report["passed"]:
+            raise BadInput(f"{d.source}: data validation failed — " + "; ".join(report["problems"]))
+        trained, metrics = train.fit(spec, d, chosen, seed, progress, cancelled, device)
+        metrics["data_validation"] = {k: report[k] for k in ("passed", "problems", "reference")}
+        return self._register(
+            model,
+            trained,
+            user,
+            params={**chosen, "seed": seed, "data": d.source, "data_reference": data.profile(d).to_dict()},
+            metrics=metrics,
+            data_digest=d.digest(),
+            parent=None,
+            annotations={"reason": "models train", "data": d.source},
+            code_version=provenance.code_version(),
+        )
+
+    def _register(
+        self,
+        model: str,
+        trained: Any,
+        user: str,
+        *,
+        params: dict[str, Any],
+        metrics: dict[str, Any],
+        data_digest: str,
+        parent: str | None,
+        annotations: dict[str, Any],
+        code_version: str | None,
+    ) -> dict[str, Any]:
+        from core import artifacts
+        from core.lifecycle import provenance
+
+        tensors, meta = trained.to_artifact()
+        # written under a private name, then named by its digest: two trainings never share a file
+        staging = self.artifacts / model / f".training-{os.getpid()}-{threading.get_ident()}.pt"
+        digest = artifacts.save(staging, tensors, meta)
+        path = staging.with_name(f"{digest}.pt")
+        staging.replace(path)
+        mv = self.w.registry.register(
+            model,
+            user=user,
+            framework=f"torch-{meta['arch']}" + ("-int8" if meta["int8"] else ""),
+            sha256=digest,
+            params=params,
+            metrics=metrics,
+            data_digest=data_digest,
+            created_at=clock.iso(clock.now()),
+            parent=parent,
+            alias=None,
+            annotations=annotations,
+            artifact_uri=str(path.relative_to(self.artifacts)),
+            code_version=code_version,
+            environment=provenance.environment(),
+        )
+        return {"model": model, "version": mv.version, "sha256": digest, "metrics": _scalars(metrics)}
+
+    def load(self, mv: ModelVersion) -> Any:
+        """The version's network, its artifact checked against the registered sha256 and read as tensors."""
+        from core import artifacts
+        from core.lifecycle.train import Trained
+
+        if not mv.artifact_uri:
+            raise BadInput(f"{mv.model}:{mv.version} has no artifact in this console (the cluster serves it)")
+        tensors, meta = artifacts.load(
+            self.artifacts / mv.artifact_uri, mv.sha256, f"retrain with `models train {mv.model}`"
+        )
+        return Trained.from_artifact(tensors, meta)
+
+    # -- evaluation, the gate and aliases ----------------------------------------------------------------
+    def evaluate(self, model: str, ref: str) -> dict[str, Any]:
+        """Accuracy re-measured from the artifact on the held-out rows of the data it was trained on, its
+        size and CPU latency."""
+        from core.lifecycle import data, train
+
+        mv = self.w.registry.resolve(model, ref)
+        trained = self.load(mv)
+        d = self._training_data(mv)
+        _, test = data.split(len(d.X))
+        return {
+            "model": model,
+            "version": mv.version,
+            "accuracy": train.accuracy(trained, d, test),
+            "size_bytes": train.size_bytes(trained),
+            "latency_ms": {"bs1": train.latency_ms(trained, 1), "bs64": train.latency_ms(trained, 64)},
+        }
+
+    def _training_data(self, mv: ModelVersion) -> Any:
+        from core.lifecycle import data, nets
+
+        source = str(mv.params.get("data", ""))
+        if not source.startswith("sklearn:"):
+            raise BadInput(
+                f"{mv.model}:{mv.version} was trained on {source or 'data this console does not hold'}: evaluate it on that data with `models train`"
+            )
+        d = data.bundled(nets.spec(mv.model).dataset)
+        if d.digest() != mv.data_digest:
+            raise ConsoleError(
+                f"{source} is not the data {mv.model}:{mv.version} was trained on (digest {d.digest()[:12]}… is not {str(mv.data_digest)[:12]}…)"
+            )
+        return d
+
+    def gate(self, model: str, ref: str, tolerance: float | None = None) -> dict[str, Any]:
+        from core.lifecycle import data, gate, train
+
+        tolerance = gate.DEFAULT_TOLERANCE if tolerance is None else tolerance
+        if not 0 <= tolerance <= 1:
+            raise BadInput(f"--tolerance {tolerance}: a share of accuracy, 0..1")
+        mv = self.w.registry.resolve(model, ref)
+        measured, error = None, None
+        try:
+            trained = self.load(mv)
+            d = self._training_data(mv)
+            measured = train.accuracy(trained, d, data.split(len(d.X))[1])
+        except ConsoleError as e:
+            error = str(e)
+        parent = None
+        if mv.parent:
+            pmodel, _, pnumber = mv.parent.rpartition(":")
+            parent = self.w.registry.get(pmodel, int(pnumber))
+        return gate.judge(mv, measured, error, self.w.registry.production(model), parent, tolerance)
+
+    def alias(
+        self, model: str, alias: str, ref: str | None, force: bool = False, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Point `alias` at a version (None: remove the alias). production and canary take only a version
+        that passes the gate, unless `force` (an admin's, recorded with the gate's report)."""
+        from core.registry import check_alias
+
+        check_alias(alias)
+        user = self.w.require("model-alias-force" if force else "model-alias")
+        mv = self.w.registry.resolve(model, ref) if ref is not None else None
+        report = None
+        if mv is not None and alias in GATED_ALIASES:
+            report = self.gate(model, str(mv.version))
+            if not report["passed"] and not force:
+                raise GateFailed(report)
+        before = self.w.registry.alias_snapshot(f"{model}/{alias}")
+        notes: dict[str, Any] = {"reason": reason or f"models alias {alias}"}
+        if force:
+            notes["forced"] = True
+        if report is not None:
+            notes["gate"] = (
+                "passed"
+                if report["passed"]
+                else "failed: " + "; ".join(c["name"] for c in report["checks"] if not c["passed"])
+            )
+        self.w.changes.apply(
+            verb="alias",
+            user=user,
+            resource="model-alias",
+            name=f"{model}/{alias}",
+            change=lambda: self.w.registry.set_alias(model, alias, mv.version if mv else None),
+            annotations=notes,
+        )
+        return {
+            "model": model,
+            "alias": alias,
+            "version": mv.version if mv else None,
+            "was": before["version"] if before else None,
+            "gate": report,
+        }
+
+    # -- compression --------------------------------------------------------------------------------------
+    def compress(
+        self,
+        model: str,
+        ref: str,
+        prune: float | None = None,
+        quantize: str | None = None,
+        target_latency_ms: float | None = None,
+    ) -> dict[str, Any]:
+        from core.lifecycle import compress, provenance
+
+        user = self.w.require("model-compress")
+        if quantize not in (None, "int8"):
+            raise BadInput(f"--quantize {quantize}: only int8")
+        if prune is None and target_latency_ms is None and quantize is None:
+            raise BadInput("say how to compress: --prune RATIO, --target-latency MS and/or --quantize int8")
+        parent = self.w.registry.resolve(model, ref)
+        trained = self.load(parent)
+        d = self._training_data(parent)
+        result = compress.compress(
+            trained,
+            d,
+            int(parent.params.get("seed", 0)),
+            ratio=prune if prune is not None or target_latency_ms is not None else 0.0,
+            int8=quantize == "int8",
+            target_latency_ms=target_latency_ms,
+        )
+        how = {"prune": result.ratio, "quantize": quantize, "target_latency_ms": target_latency_ms}
+        reg = self._register(
+            model,
+            result.model,
+            user,
+            params={**parent.params, "compression": how},
+            metrics={
+                "accuracy": result.report["accuracy"]["after"],
+                "compression": result.report,
+                "data_validation": parent.metrics.get("data_validation"),
+            },
+            data_digest=parent.data_digest or "",
+            parent=f"{model}:{parent.version}",
+            annotations={"reason": "models compress", **{k: v for k, v in how.items() if v is not None}},
+            code_version=provenance.code_version(),
+        )
+        return {
+            "parent": f"{model}:{parent.version}",
+            "version": reg["version"],
+            "prune": result.ratio,
+            **result.report,
+        }
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics a table shows: numbers and short text, nested ones flattened (no per-epoch lists)."""
+    return {k: v for k, v in _flat(metrics).items() if isinstance(v, int | float | str | bool) or v is None}

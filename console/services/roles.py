@@ -30,6 +30,11 @@ ACTIONS: dict[str, str] = {
     "rule-add": "operator",
     "history-import": "operator",
     "recommender-train": "operator",
+    # the model lifecycle
+    "model-train": "operator",
+    "model-compress": "operator",
+    "model-alias": "operator",
+    "model-alias-force": "admin",
     # the approval queue
     "autofix-reconcile": "operator",
     "approve": "operator",
@@ -59,6 +64,10 @@ WHAT = {
     "rule-add": "saving a rule",
     "history-import": "importing history",
     "recommender-train": "training the recommender",
+    "model-train": "training a model",
+    "model-compress": "compressing a model",
+    "model-alias": "moving a model alias",
+    "model-alias-force": "moving a model alias past the gate",
     "autofix-reconcile": "reconciling the approval queue",
     "approve": "approving a retry",
     "reject": "rejecting a suggestion",
