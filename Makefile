@@ -28,9 +28,10 @@ lint: $(STAMP)
 
 # .ci/run runs `make test`, so CI lints too. Three workers on two cores: many tests wait on a subprocess,
 # an HTTP server or a Pilot pause, and a third keeps the CPUs busy meanwhile (measured: 9m15s against
-# 10m35s with two, 594 tests).
+# 10m35s with two, 594 tests). loadgroup: a module marked xdist_group runs on one worker, its
+# module fixture made once (tests/test_models_lifecycle.py trains and compresses a model).
 test: lint
-	$(BIN)/python -m pytest -q -n 3 -p no:cacheprovider
+	$(BIN)/python -m pytest -q -n 3 --dist loadgroup -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py

@@ -480,6 +480,18 @@ class Engine:
     ) -> dict[str, Any]:
         return self._models.alias(model, alias, ref, force, reason)
 
+    def start_model_job(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """model_train or model_compress in a worker process (console.model_jobs.ModelJob): the TUI's way."""
+        from console.model_jobs import ModelJob
+
+        self._w.require({"model_train": "model-train", "model_compress": "model-compress"}[method])
+        return ModelJob(run_model_job, self._settings, method, *args, **kwargs)
+
+    def trainable_models(self) -> list[str]:
+        from core.lifecycle.nets import CATALOG
+
+        return list(CATALOG)
+
     def model_compress(self, model: str, ref: str, **kw: Any) -> dict[str, Any]:
         """kw: prune, quantize, target_latency_ms."""
         return self._models.compress(model, ref, **kw)
@@ -522,3 +534,28 @@ class Engine:
             "user": self.actor,
             "platform": sys.platform,
         }
+
+
+def run_model_job(settings: Settings, method: str, args: tuple, kwargs: dict, events: Any, cancel: Any) -> None:
+    """A model job's worker process (console.model_jobs.ModelJob): an engine of its own on the same settings,
+    the method called with progress and cancel wired to the parent's queue and flag."""
+    from console.model_jobs import Event
+    from core.errors import ConsoleError
+
+    try:
+        engine = Engine(settings)
+        try:
+            if method == "model_train":
+                kwargs = {
+                    **kwargs,
+                    "progress": lambda e, n, loss, eta: events.put(Event("progress", e, n, loss, eta)),
+                    "cancelled": cancel.is_set,
+                }
+            result = getattr(engine, method)(*args, **kwargs)
+        finally:
+            engine.close()
+        events.put(Event("done", result=result))
+    except ConsoleError as e:
+        events.put(Event("error", message=str(e)))
+    except Exception as e:  # the parent shows it and stays up; the child has nothing else to do with it
+        events.put(Event("error", message=f"{type(e).__name__}: {e}"))

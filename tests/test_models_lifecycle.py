@@ -11,33 +11,26 @@ import pytest
 
 from core.lifecycle import data as D
 
-FAST = ["--param", "epochs=4"]  # enough for the digits CNN to pass 0.95; each training is a few seconds
+# one worker runs the module (make test: --dist loadgroup): its home is trained once, not once per worker
+pytestmark = pytest.mark.xdist_group("models-lifecycle")
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A home with digits-cnn v1 (production) and v2 (v1 pruned 0.5 and int8): one training and one
-    compression for the module."""
-    from conftest import Cli
+def home(demo_home, tmp_path_factory):
+    """The demo estate with digits-cnn v1 (production, trained by erin) and v2 (v1 pruned 0.5 and int8):
+    made through the engine, in this process, once for the module; the tests drive the CLI."""
+    from conftest import copy_home
 
-    root = tmp_path_factory.mktemp("lifecycle")
-    cli, h = Cli(root / "cli"), str(root / "h")
-    cli.ok("--home", h, "--as", "erin", "models", "train", "digits-cnn", *FAST, timeout=300)
-    cli.ok("--home", h, "--as", "erin", "models", "alias", "digits-cnn", "production", "1")
-    out = cli.ok(
-        "--home",
-        h,
-        "models",
-        "compress",
-        "digits-cnn",
-        "production",
-        "--prune",
-        "0.5",
-        "--quantize",
-        "int8",
-        timeout=300,
-    )
-    return root / "h", out.json()
+    from console.engine import Engine
+    from console.settings import load
+
+    h = copy_home(demo_home, tmp_path_factory.mktemp("lifecycle") / "h")
+    engine = Engine(load({"home": str(h), "user": "erin"}))
+    engine.model_train("digits-cnn", params={"epochs": "4"})
+    engine.model_alias("digits-cnn", "production", "1")
+    out = engine.model_compress("digits-cnn", "production", prune=0.5, quantize="int8")
+    engine.close()
+    return h, out
 
 
 def _copy(home, tmp_path):
@@ -63,8 +56,8 @@ def test_a_version_records_its_provenance_and_lists_with_its_aliases(cli, tmp_pa
     assert shown["data_digest"] == D.bundled("digits").digest()
 
 
-def test_the_same_seed_and_data_give_the_same_version_and_a_changed_row_another_digest(cli, tmp_path):
-    h = str(tmp_path / "h")
+def test_the_same_seed_and_data_give_the_same_version_and_a_changed_row_another_digest(cli, tmp_path, home):
+    h = _copy(home, tmp_path)
     a = cli.ok("--home", h, "models", "train", "cancer-mlp", "--param", "epochs=5", "--seed", "3", "-o", "json").json()
     b = cli.ok("--home", h, "models", "train", "cancer-mlp", "--param", "epochs=5", "--seed", "3", "-o", "json").json()
     # (the files' bytes differ: torch writes a random serialization id into each)
@@ -95,8 +88,8 @@ def test_the_same_seed_and_data_give_the_same_version_and_a_changed_row_another_
     assert versions[c["version"]]["data_digest"] != bundled.digest()
 
 
-def test_data_that_fails_validation_blocks_the_training_and_registers_nothing(cli, tmp_path):
-    h = str(tmp_path / "h")
+def test_data_that_fails_validation_blocks_the_training_and_registers_nothing(cli, tmp_path, home):
+    h = _copy(home, tmp_path)
     cli.ok("--home", h, "models", "train", "cancer-mlp", "--param", "epochs=3", "-o", "json")
     cli.ok("--home", h, "models", "alias", "cancer-mlp", "production", "1")
     bundled = D.bundled("breast_cancer")
@@ -116,14 +109,14 @@ def test_data_that_fails_validation_blocks_the_training_and_registers_nothing(cl
     assert report["passed"] is False and report["reference"] == "cancer-mlp:1" and len(report["problems"]) == 2
 
 
-def test_a_bad_csv_is_named_by_file_and_line(cli, tmp_path):
+def test_a_bad_csv_is_named_by_file_and_line(cli, tmp_path, home):
     path = tmp_path / "bad.csv"
     bundled = D.bundled("breast_cancer")
     _write_csv(path, bundled)
     lines = path.read_text().splitlines()
     lines[4] = lines[4].replace(",", ",oops,", 1)
     path.write_text("\n".join(lines) + "\n")
-    r = cli("--home", str(tmp_path / "h"), "models", "train", "cancer-mlp", "--data", str(path))
+    r = cli("--home", _copy(home, tmp_path), "models", "train", "cancer-mlp", "--data", str(path))
     assert r.rc == 2 and f"{path}:5:" in r.err and "Traceback" not in r.err
 
 

@@ -1,9 +1,13 @@
-"""The model registry view."""
+"""The model registry view: versions, aliases, metrics and lineage; train (`t`) and compress (`c`) in a worker
+process with a progress bar, move an alias (`a`) through the gate."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Static
 
 from screens.base import Page, Row, ViewScreen
@@ -15,13 +19,19 @@ from screens.widgets import sparkline, status_label, status_style
 class ModelsScreen(ViewScreen):
     VIEW = "models"
     TITLE = "Model registry"
+    BINDINGS = [
+        Binding("t", "train", "Train", id="train"),
+        Binding("c", "compress", "Compress", id="compress"),
+        Binding("a", "alias", "Alias", id="alias"),
+    ]
+    ROLE_ACTIONS = {"train": "model-train", "compress": "model-compress", "alias": "model-alias"}
     COLUMNS = (
         Column("MODEL", 1, min=10, max=32, shorten="middle"),
         Column("VERSION", 1, align="right"),
-        Column("STAGE", 1, style=status_style),
+        Column("ALIASES", 2, style=status_style),
         Column("FRAMEWORK", 4),
         Column("PARENT", 3, max=32, shorten="middle"),
-        Column("AUC", 2, align="right"),
+        Column("METRIC", 2, align="right"),
         Column("SHA256", 5),
         Column("CREATED", 2),
     )
@@ -41,10 +51,10 @@ class ModelsScreen(ViewScreen):
                 [
                     m.model,
                     str(m.version),
-                    status_label(m.stage),
+                    status_label(",".join(m.aliases)) if m.aliases else "-",
                     m.framework,
                     m.parent or "-",
-                    f"{m.metrics['auc']:.4f}" if isinstance(m.metrics.get("auc"), int | float) else "-",
+                    _metric(m.metrics),
                     m.sha256[:12],
                     m.created_at[:16].replace("T", " "),
                 ],
@@ -56,6 +66,141 @@ class ModelsScreen(ViewScreen):
     def describe(self, key: str) -> str:
         model, _, version = key.rpartition(":")
         return describe(self.app.engine.model_details(model, int(version)))
+
+    # -- actions -----------------------------------------------------------------------------------------
+    def _selected(self) -> tuple[str, int] | None:
+        key = self.selected_key()
+        if not key:
+            return None
+        model, _, version = key.rpartition(":")
+        return model, int(version)
+
+    def action_train(self) -> None:
+        from screens.dialogs import FormScreen
+
+        trainable = self.app.engine.trainable_models()
+        picked = self._selected()
+        model = picked[0] if picked and picked[0] in trainable else trainable[0]
+
+        def check(values: dict) -> str | None:
+            if str(values["model"]).strip() not in trainable:
+                return f"model: one of {', '.join(trainable)}"
+            for k in ("epochs", "seed"):
+                if not str(values[k]).strip().isdigit():
+                    return f"{k}: a whole number, not {values[k]!r}"
+            return None
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            name = str(values["model"]).strip()
+            job = self.app.engine.start_model_job(
+                "model_train", name, params={"epochs": str(values["epochs"]).strip()}, seed=int(str(values["seed"]))
+            )
+            self._follow(
+                f"Training {name}",
+                job,
+                lambda r: f"{name} version {r['version']} registered, accuracy {r['metrics'].get('accuracy')}",
+            )
+
+        self.app.push_screen(
+            FormScreen(
+                "Train a model",
+                [
+                    ("model", f"model ({', '.join(trainable)})", model),
+                    ("epochs", "epochs", "15"),
+                    ("seed", "seed", "0"),
+                ],
+                note="in a worker process; the new version is a candidate: gate it, then move an alias (a)",
+                check=check,
+            ),
+            go,
+        )
+
+    def action_compress(self) -> None:
+        picked = self._selected()
+        if not picked:
+            return
+        model, version = picked
+        from screens.dialogs import FormScreen
+
+        def check(values: dict) -> str | None:
+            try:
+                ratio = float(str(values["prune"]))
+            except ValueError:
+                return f"prune: a share between 0 and 1, not {values['prune']!r}"
+            return None if 0 <= ratio < 1 else "prune: between 0 and 1"
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            job = self.app.engine.start_model_job(
+                "model_compress",
+                model,
+                str(version),
+                prune=float(str(values["prune"])),
+                quantize="int8" if values["int8"] else None,
+            )
+            self._follow(
+                f"Compressing {model}:{version}",
+                job,
+                lambda r: (
+                    f"{model} version {r['version']}: {r['size_bytes']['before'] / max(1, r['size_bytes']['after']):.1f}x smaller, "
+                    f"accuracy {r['accuracy']['before']} → {r['accuracy']['after']}"
+                ),
+            )
+
+        self.app.push_screen(
+            FormScreen(
+                f"Compress {model}:{version}",
+                [
+                    ("prune", "share of each layer's channels to remove", "0.6"),
+                    ("int8", "int8 (dynamic, Linear layers)", True),
+                ],
+                note="prune, fine-tune 10 epochs, quantize; registers a child version",
+                check=check,
+            ),
+            go,
+        )
+
+    def _follow(self, title: str, job: Any, summary: Any) -> None:
+        from screens.job_dialog import JobScreen
+
+        def finished(result: dict | None) -> None:
+            if result is not None:
+                self.app.notify(summary(result), markup=False)
+            self.refresh_data(force=True)
+
+        self.app.push_screen(JobScreen(title, job), finished)
+
+    def action_alias(self) -> None:
+        picked = self._selected()
+        if not picked:
+            return
+        model, version = picked
+        from screens.dialogs import FormScreen
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            alias = str(values["alias"]).strip()
+
+            def move() -> str:
+                r = self.app.engine.model_alias(
+                    model, alias, str(version), reason=str(values["reason"]).strip() or None
+                )
+                return f"{alias} → v{r['version']}" + (f" (was v{r['was']})" if r["was"] else "")
+
+            self.perform(f"{model} {alias}", move)
+
+        self.app.push_screen(
+            FormScreen(
+                f"Point an alias of {model} at version {version}",
+                [("alias", "alias (production, canary or your own)", "production"), ("reason", "reason (audited)", "")],
+                note="production and canary take a version only when it passes the gate; audit rollback undoes the move",
+            ),
+            go,
+        )
 
     def rows_shown(self) -> None:
         self._plot()
@@ -99,6 +244,14 @@ class ModelsScreen(ViewScreen):
             text.append(_bar(b["observed"], width), "green" if abs(b["observed"] - b["predicted"]) <= 0.1 else "yellow")
             text.append(f" {b['observed']:.2f}  n={b['n']}\n")
         plot.update(text)
+
+
+def _metric(metrics: dict[str, Any]) -> str:
+    """accuracy for the lifecycle's models, AUC for the estate's."""
+    for name in ("accuracy", "auc"):
+        if isinstance(metrics.get(name), int | float):
+            return f"{name[:3]} {metrics[name]:.4f}"
+    return "-"
 
 
 def _bar(share: float, width: int) -> str:

@@ -1,0 +1,94 @@
+"""The Models view under Pilot (issue 20): `t` trains in a worker process behind a progress bar (epoch, loss,
+time left) that `escape` cancels with nothing registered; a finished training shows as a new version;
+`a` moves an alias through the gate; a viewer is offered none of it."""
+
+from __future__ import annotations
+
+import pytest
+from test_tui import goto, plain, wait_rows
+from textual.widgets import Input, Static
+
+from console.app import ConsoleApp
+from console.engine import Engine
+from console.settings import load
+from screens.dialogs import FormScreen
+from screens.job_dialog import JobScreen
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
+
+    def make(**cli) -> ConsoleApp:
+        settings = load({"home": str(tmp_path / "home"), "user": "erin", **cli})
+        return ConsoleApp(Engine(settings), settings)
+
+    return make
+
+
+async def until(pilot, predicate, tries: int = 3000) -> None:
+    # a bound on waiting (up to 150 s: a worker process imports torch before its first epoch, and CI's
+    # machine is loaded), not a timing assertion
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if predicate():
+            return
+    raise AssertionError("condition never held")
+
+
+async def open_train_form(pilot, app, epochs: str) -> None:
+    await goto(pilot, "models")
+    await wait_rows(pilot)
+    await pilot.press("t")
+    await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
+    app.screen.query_one("#f-model", Input).value = "cancer-mlp"
+    app.screen.query_one("#f-epochs", Input).value = epochs
+    await pilot.press("ctrl+o")
+
+
+def status(app) -> str:
+    return plain(app.screen.query_one("#status", Static))
+
+
+async def test_training_shows_its_progress_and_escape_cancels_it_registering_nothing(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = len(app.engine.models())
+        await open_train_form(pilot, app, "100000")  # far more epochs than the test will wait for
+        await until(pilot, lambda: isinstance(app.screen, JobScreen) and status(app).startswith("epoch "))
+        assert "/100000 · loss " in status(app) and " left" in status(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, JobScreen))
+        assert any("cancelled" in str(n.message) for n in app._notifications)
+        assert len(app.engine.models()) == before and not app.engine.models("cancer-mlp")
+
+
+async def test_a_finished_training_is_a_new_version_and_a_moves_its_alias_through_the_gate(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_train_form(pilot, app, "3")
+        await until(pilot, lambda: any("cancer-mlp version 1 registered" in str(n.message) for n in app._notifications))
+        assert not isinstance(app.screen, JobScreen) and app.engine.models("cancer-mlp")[0].stage == "staging"
+        table = await wait_rows(pilot)
+        await until(pilot, lambda: "cancer-mlp:1" in [table.key_at(i) for i in range(table.row_count)])
+        table.move_cursor(row=[table.key_at(i) for i in range(table.row_count)].index("cancer-mlp:1"))
+        await pilot.pause()
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
+        await pilot.press("ctrl+o")  # production, the default
+        await until(pilot, lambda: app.engine.model_show("cancer-mlp", "1")["aliases"] == ["production"])
+        event = app.engine.audit_events(limit=1)[0]
+        assert (event.verb, event.user, event.annotations["gate"]) == ("alias", "erin", "passed")
+
+
+async def test_a_viewer_is_not_offered_training_compression_or_aliases(make_app):
+    app = make_app(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "models")
+        await wait_rows(pilot)
+        for key in ("t", "c", "a"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert not isinstance(app.screen, (FormScreen, JobScreen)), key
+        footer = " ".join(plain(w) for w in app.screen.query(Static))
+        assert "Train" not in footer
