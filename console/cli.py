@@ -466,7 +466,7 @@ def _model_alias(engine, args, fmt: str) -> None:
 
 
 def _model_gate(engine, args, fmt: str) -> None:
-    report = engine.model_gate(args.name, args.version, args.tolerance)
+    report = engine.model_gate(args.name, args.version, args.tolerance, args.package)
     _show(report, fmt)
     if not report["passed"]:
         failed = "; ".join(f"{c['name']}: {c['detail']}" for c in report["checks"] if not c["passed"])
@@ -548,6 +548,9 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Any, argparse.Namespace, str], 
         e.model_compress(a.name, a.version, prune=a.prune, quantize=a.quantize, target_latency_ms=a.target_latency), f
     ),
     ("models", "alias"): _model_alias,
+    ("models", "package"): lambda e, a, f: _show(
+        e.model_package(a.name, a.version, a.directory, a.image, a.deploy_namespace), f
+    ),
     ("models", "compare"): _model_compare,
     ("audit", "list"): _audit_list,
     ("audit", "show"): _audit_show,

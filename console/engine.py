@@ -472,8 +472,15 @@ class Engine:
     def model_evaluate(self, model: str, ref: str) -> dict[str, Any]:
         return self._models.evaluate(model, ref)
 
-    def model_gate(self, model: str, ref: str, tolerance: float | None = None) -> dict[str, Any]:
-        return self._models.gate(model, ref, tolerance)
+    def model_gate(
+        self, model: str, ref: str, tolerance: float | None = None, package_dir: str | None = None
+    ) -> dict[str, Any]:
+        return self._models.gate(model, ref, tolerance, package_dir)
+
+    def model_package(
+        self, model: str, ref: str, out: str, image: str | None = None, namespace: str = "default"
+    ) -> dict[str, Any]:
+        return self._models.package(model, ref, out, image, namespace)
 
     def model_alias(
         self, model: str, alias: str, ref: str | None, force: bool = False, reason: str | None = None

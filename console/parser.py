@@ -329,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("version", metavar="VERSION")
         if name == "gate":
             sp.add_argument("--tolerance", type=float, metavar="SHARE", help="accuracy it may lose (default 0.01)")
+            sp.add_argument("--package", metavar="DIR", help="also check this package of it (models package)")
         _fmt(sp, ("yaml", "json"), "yaml")
     sp = leaf(models, "train", "train a model, register it as a candidate (deterministic for a seed)", own_seed=True)
     sp.add_argument("name", metavar="NAME", help="digits-cnn or cancer-mlp")
@@ -363,6 +364,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--remove", action="store_true", help="remove the alias")
     sp.add_argument("--force", action="store_true", help="past a failing gate (admin; audited with the gate's report)")
     sp.add_argument("--reason", metavar="TEXT")
+    _fmt(sp, ("yaml", "json"), "yaml")
+    sp = leaf(models, "package", "write a container build context and Kubernetes manifests for a version")
+    sp.add_argument("name", metavar="NAME")
+    sp.add_argument("version", metavar="VERSION")
+    sp.add_argument("directory", metavar="DIR", help="a new or empty directory")
+    sp.add_argument(
+        "--image", metavar="REF", help="the image the manifests run (default registry.local/models/NAME:VERSION)"
+    )
+    sp.add_argument(
+        "--deploy-namespace",
+        dest="deploy_namespace",
+        default="default",
+        metavar="NS",
+        help="the manifests' namespace (default: default)",
+    )
     _fmt(sp, ("yaml", "json"), "yaml")
     sp = leaf(models, "compare", "two versions side by side: params, metrics, lineage, data, code, environment")
     sp.add_argument("name", metavar="NAME")

@@ -235,3 +235,63 @@ def test_models_list_json_is_one_object_per_version(cli, tmp_path, home):
     h = _copy(home, tmp_path)
     rows = json.loads(cli.ok("--home", h, "models", "list", "-o", "json").out)
     assert len([r for r in rows if r["name"] == "digits-cnn"]) == 2
+
+
+def test_a_package_builds_as_is_its_manifests_validate_and_its_server_answers(cli, tmp_path, home):
+    """The context is checked as a CI step would (the gate with --package), its manifests against the API
+    schema again here, and its entrypoint run as the image would run it: real HTTP on 127.0.0.1."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    import kubernetes_validate
+    import yaml
+
+    h, out = _copy(home, tmp_path), tmp_path / "pkg"
+    summary = cli.ok("--home", h, "models", "package", "digits-cnn", "2", str(out), "-o", "json", timeout=300).json()
+    assert (
+        summary["manifests"]["valid"] and summary["security_findings"]["HIGH"] == 0 and summary["sbom_components"] > 50
+    )
+    for name in ("deployment", "service"):
+        doc = yaml.safe_load((out / "k8s" / f"{name}.yaml").read_text())
+        kubernetes_validate.validate(doc, "1.32", strict=True)
+    assert "MODEL_SHA256=" + summary["sha256"] in (out / "Dockerfile").read_text()
+    assert (out / "requirements.txt").read_text().startswith("torch==2.13")
+    g = cli.ok("--home", h, "models", "gate", "digits-cnn", "2", "--package", str(out), "-o", "json").json()
+    assert {"package artifact", "manifests", "sbom", "security scan"} <= {c["name"] for c in g["checks"] if c["passed"]}
+    # a package of another version fails the gate of this one
+    assert cli("--home", h, "models", "gate", "digits-cnn", "1", "--package", str(out)).rc == 1
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"MODEL_SHA256": summary["sha256"], "PORT": str(port), "HOST": "127.0.0.1", "PATH": "/usr/bin:/bin"}
+    server = subprocess.Popen([sys.executable, "serve.py"], cwd=out, env=env, stderr=subprocess.PIPE)
+    try:
+        digits = D.bundled("digits")
+        body = json.dumps({"instances": digits.X[:30]}).encode()
+        for _ in range(600):  # up to a minute for torch's import: a bound on waiting, not a timing assertion
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/predict", data=body)
+                got = json.load(urllib.request.urlopen(req, timeout=10))
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()
+                import time
+
+                time.sleep(0.1)
+        assert sum(p == y for p, y in zip(got["predictions"], digits.y[:30], strict=True)) >= 27
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_packaging_into_a_directory_that_is_not_empty_is_refused_and_writes_nothing(cli, tmp_path, home):
+    out = tmp_path / "pkg"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    r = cli("--home", _copy(home, tmp_path), "models", "package", "digits-cnn", "1", str(out))
+    assert r.rc == 2 and "not an empty directory" in r.err
+    assert [p.name for p in out.iterdir()] == ["mine.txt"] and [
+        p.name for p in tmp_path.iterdir() if p.name.startswith(".pkg")
+    ] == []

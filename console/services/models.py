@@ -242,7 +242,9 @@ class ModelService:
             )
         return d
 
-    def gate(self, model: str, ref: str, tolerance: float | None = None) -> dict[str, Any]:
+    def gate(
+        self, model: str, ref: str, tolerance: float | None = None, package_dir: str | None = None
+    ) -> dict[str, Any]:
         from core.lifecycle import data, gate, train
 
         tolerance = gate.DEFAULT_TOLERANCE if tolerance is None else tolerance
@@ -260,7 +262,12 @@ class ModelService:
         if mv.parent:
             pmodel, _, pnumber = mv.parent.rpartition(":")
             parent = self.w.registry.get(pmodel, int(pnumber))
-        return gate.judge(mv, measured, error, self.w.registry.production(model), parent, tolerance)
+        extra = []
+        if package_dir:
+            from core.lifecycle import package
+
+            extra = package.check(Path(package_dir), mv)
+        return gate.judge(mv, measured, error, self.w.registry.production(model), parent, tolerance, extra)
 
     def alias(
         self, model: str, alias: str, ref: str | None, force: bool = False, reason: str | None = None
@@ -302,6 +309,24 @@ class ModelService:
             "was": before["version"] if before else None,
             "gate": report,
         }
+
+    # -- packaging --------------------------------------------------------------------------------------------
+    def package(
+        self, model: str, ref: str, out: str, image: str | None = None, namespace: str = "default"
+    ) -> dict[str, Any]:
+        """A container build context and Kubernetes manifests for a version (core.lifecycle.package). Reads
+        the registry only: a package is a file tree, not a change."""
+        from core import artifacts
+        from core.lifecycle import package
+
+        mv = self.w.registry.resolve(model, ref)
+        if not mv.artifact_uri:
+            raise BadInput(f"{model}:{mv.version} has no artifact in this console to package")
+        path = self.artifacts / mv.artifact_uri
+        artifacts.load(path, mv.sha256, f"retrain with `models train {model}`")  # a tampered file is not shipped
+        image = image or f"registry.local/models/{model}:{mv.version}"
+        resources = {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+        return package.write(mv, path, Path(out), image, namespace, resources)
 
     # -- compression --------------------------------------------------------------------------------------
     def compress(

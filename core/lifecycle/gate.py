@@ -27,9 +27,10 @@ def judge(
     production: ModelVersion | None,
     parent: ModelVersion | None,
     tolerance: float = DEFAULT_TOLERANCE,
+    extra: list[tuple[str, bool, str]] | None = None,
 ) -> dict[str, Any]:
     """`measured`: the candidate's accuracy re-measured from its artifact now (None when it could not be
-    loaded: `artifact_error` says why)."""
+    loaded: `artifact_error` says why). `extra`: more (name, passed, detail), e.g. of its package."""
     checks = []
     ref = f"{candidate.model}:{candidate.version}"
     checks.append(
@@ -86,6 +87,7 @@ def judge(
                     f"(allowed {tolerance * 100:g})",
                 )
             )
+    checks += [Check(*c) for c in extra or []]
     return {
         "model": candidate.model,
         "version": candidate.version,
