@@ -203,9 +203,11 @@ def train(
     seed: int = 0,
     device: str | None = None,
     runtime: list[float] | None = None,
+    validation_p: dict[int, float] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Train both families on the older 80 %, validate on the newer 20 %, refit the better on everything.
-    Returns (tensors, meta, metrics)."""
+    Returns (tensors, meta, metrics). `validation_p`, when given, receives the chosen family's P(success)
+    for each validation row, by row index (what the gate compares with production on)."""
     import numpy as np
     import torch
 
@@ -213,17 +215,20 @@ def train(
     ra = np.asarray(runtime if runtime is not None else np.full(len(y), np.nan), dtype=np.float32)
     order, cut = _time_split(when)
     tr, va = np.asarray(order[:cut]), np.asarray(order[cut:])
-    results = {}
+    results, val_p = {}, {}
     for family in ("torch-mlp", "sklearn-linear"):
         fit_loss: list[float] = []
         tensors = _fit(family, Xa[tr], ya[tr], ca[tr], seed, device, ra[tr], fit_loss)
         p, c, rt = Predictor(tensors, {"family": family, "runtime_anchor": "rate" in tensors}).predict_all(Xa[va])
         results[family] = _metrics(p, ya[va], c, ca[va])
+        val_p[family] = p
         if fit_loss:
             results[family]["train_loss"] = [round(v, 4) for v in fit_loss]
         if rt is not None:
             results[family]["val_runtime_underestimate_p90"] = _underestimate(rt, ra[va], ya[va])
     best = min(results, key=lambda f: results[f]["val_logloss"])
+    if validation_p is not None:
+        validation_p.update(zip(va.tolist(), val_p[best].tolist(), strict=True))
     curve: list[float] = []
     tensors = _fit(best, Xa, ya, ca, seed, device, ra, curve)
     under = results[best].get("val_runtime_underestimate_p90")

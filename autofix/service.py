@@ -29,6 +29,11 @@ NO_MODEL = (
 )
 
 
+# the gate a new recommender passes to take production (Recommender.gate)
+GATE_LOGLOSS_TOLERANCE = 0.02
+GATE_MIN_ROWS = 50
+
+
 class Recommender:
     def __init__(
         self,
@@ -56,7 +61,8 @@ class Recommender:
         X, y, cost, when, _, runtime = dataset(with_components(spark, self.component_of))
         if len(set(y)) < 2:
             raise BadInput("the history needs both succeeded and failed attempts to learn from")
-        tensors, meta, metrics = models.train(X, y, cost, when, seed=seed, runtime=runtime)
+        validation_p: dict[int, float] = {}
+        tensors, meta, metrics = models.train(X, y, cost, when, seed=seed, runtime=runtime, validation_p=validation_p)
         metrics["train_seconds"] = round(time.perf_counter() - t, 2)
         # named by its content: two trainings at once cannot write over each other's artifact, and the
         # version number is given only when it is registered
@@ -65,20 +71,81 @@ class Recommender:
         path = staging.with_name(f"{digest}.pt")
         staging.replace(path)
         prod = self.registry.production(models.MODEL)
+        gate = self.gate(prod, X, y, when, metrics, validation_p)
+        metrics["gate"] = gate
         mv = self.registry.register(
             models.MODEL,
             user=user,
             framework=meta["family"],
             sha256=digest,
-            annotations={**(annotations or {}), "family": meta["family"], "rows": metrics.get("rows")},
+            annotations={
+                **(annotations or {}),
+                "family": meta["family"],
+                "rows": metrics.get("rows"),
+                "gate": "passed" if gate["passed"] else "failed: " + gate["detail"],
+            },
             # relative to the artifacts folder: a home copied or moved keeps its models
-            params={"features": meta["features"], "seed": seed, "artifact": str(path.relative_to(self.artifacts))},
+            params={
+                "features": meta["features"],
+                "seed": seed,
+                "artifact": str(path.relative_to(self.artifacts)),
+                "trained_through": max(when),
+            },
             metrics=metrics,
             data_digest=models.data_digest(spark),
             created_at=clock.iso(clock.now()),
             parent=f"{models.MODEL}:{prod.version}" if prod else None,
+            alias="production" if gate["passed"] else None,
+            artifact_uri=str(path.relative_to(self.artifacts)),
         )
         return {"model": models.MODEL, "version": mv.version, "metrics": metrics}
+
+    def gate(
+        self,
+        prod: ModelVersion | None,
+        X: Any,
+        y: Any,
+        when: list[str],
+        metrics: dict[str, Any],
+        validation_p: dict[int, float],
+    ) -> dict[str, Any]:
+        """Does the new model take production? Judged on the rows of its validation split (the newest fifth)
+        that the production version never trained on: the log-loss there of its family fitted on the older
+        rows (`validation_p`) against production's, within GATE_LOGLOSS_TOLERANCE. With no such rows, or no
+        production version it can score, it passes on its own validation and says so."""
+        import numpy as np
+
+        from core.errors import ConsoleError
+
+        mine = metrics["validation"][metrics["chosen"]]["val_logloss"]
+        if prod is None:
+            return {"passed": True, "detail": "no production version: the first one", "val_logloss": mine}
+        through = prod.params.get("trained_through")
+        order, cut = models._time_split(when)
+        fresh = [i for i in order[cut:] if through and when[i] > through]
+        if len(fresh) < GATE_MIN_ROWS:
+            why = f"{len(fresh)} validation rows newer than production v{prod.version}'s training (at least {GATE_MIN_ROWS} judge)"
+            return {"passed": True, "detail": f"not compared: {why}", "val_logloss": mine}
+        try:
+            predictor, _ = self.load()
+        except ConsoleError as e:
+            return {"passed": True, "detail": f"production v{prod.version} cannot be scored: {e}", "val_logloss": mine}
+        Xa, ya = np.asarray(X, dtype=np.float64)[fresh], np.asarray(y, dtype=np.float64)[fresh]
+
+        def logloss(p: Any) -> float:
+            p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+            return round(float(-np.mean(ya * np.log(p) + (1 - ya) * np.log(1 - p))), 4)
+
+        theirs = logloss(predictor.predict(Xa)[0])
+        mine = logloss([validation_p[i] for i in fresh])
+        passed = mine <= theirs + GATE_LOGLOSS_TOLERANCE
+        return {
+            "passed": passed,
+            "detail": f"validation log-loss {mine} against production v{prod.version}'s {theirs} on {len(fresh)} rows it never saw "
+            f"({'within' if passed else 'beyond'} {GATE_LOGLOSS_TOLERANCE})",
+            "val_logloss": mine,
+            "production_logloss": theirs,
+        }
 
     def load(self) -> tuple[models.Predictor, ModelVersion]:
         mv = self.registry.production(models.MODEL)

@@ -343,6 +343,13 @@ def _history(engine, args, fmt: str) -> None:
 
 def _train(engine, args, fmt: str) -> None:
     result = engine.train_recommender(args.history, args.train_seed)
+    gate = result["metrics"].get("gate") or {}
+    if gate and not gate["passed"]:
+        print(
+            f"# version {result['version']} did not take production — {gate['detail']}; "
+            f"`models alias {result['model']} production {result['version']} --force` overrides",
+            file=sys.stderr,
+        )
     print(json.dumps(result, indent=2) if fmt == "json" else _trained_table(result))
 
 

@@ -682,3 +682,37 @@ def test_the_evaluation_searches_a_fix_for_every_memory_failure_the_recommender_
     from console.lab.evaluate import SEARCHED_KINDS
 
     assert set(KIND_OF_COMPONENT.values()) - {"other"} <= set(SEARCHED_KINDS)
+
+
+def test_a_recommender_worse_than_production_on_rows_production_never_saw_does_not_take_it(trained_home, tmp_path):
+    """The recommender's gate: on validation rows newer than what production trained on, a candidate whose
+    log-loss is worse than production's (beyond the tolerance) is refused; as good as production passes."""
+    import numpy as np
+    from conftest import copy_home
+
+    from autofix import model as models
+    from autofix.components import builtin_components, with_components
+    from autofix.features import dataset
+    from console.engine import Engine
+    from console.settings import load
+    from core.backends.sim import spark_world as w
+
+    engine = Engine(load({"home": str(copy_home(trained_home, tmp_path / "h"))}))
+    rec = engine._w.recommender
+    prod = rec.registry.production(models.MODEL)
+    assert prod.params["trained_through"]
+    records, _ = w.history(29, n_jobs=40, days=15)
+    X, y, _, _, _, _ = dataset(with_components([r for r in records if r["kind"] == "spark"], builtin_components()))
+    when = [f"2099-01-01T00:00:{i // 60 % 60:02d}.{i:06d}" for i in range(len(y))]  # all after production's
+    order, cut = models._time_split(when)
+    fresh = order[cut:]
+    metrics = {"chosen": "m", "validation": {"m": {"val_logloss": 0.1}}}
+    theirs = rec.load()[0].predict(np.asarray(X, dtype=np.float64)[fresh])[0]
+    as_good = rec.gate(prod, X, y, when, metrics, dict(zip(fresh, theirs.tolist(), strict=True)))
+    coin = rec.gate(prod, X, y, when, metrics, dict.fromkeys(fresh, 0.5))
+    assert as_good["passed"] and as_good["val_logloss"] == as_good["production_logloss"]
+    assert not coin["passed"] and coin["val_logloss"] == round(float(np.log(2)), 4) > coin["production_logloss"] + 0.02
+    # rows production may have trained on judge nothing: the candidate passes on its own validation, saying so
+    same_period = [prod.params["trained_through"]] * len(y)
+    assert "not compared" in rec.gate(prod, X, y, same_period, metrics, dict.fromkeys(fresh, 0.5))["detail"]
+    engine.close()
