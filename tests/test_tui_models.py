@@ -92,3 +92,30 @@ async def test_a_viewer_is_not_offered_training_compression_or_aliases(make_app)
             assert not isinstance(app.screen, (FormScreen, JobScreen)), key
         footer = " ".join(plain(w) for w in app.screen.query(Static))
         assert "Train" not in footer
+
+
+async def test_r_starts_a_canary_rollout_of_the_selected_version_on_a_deployment_serving_its_model(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "models")
+        table = await wait_rows(pilot)
+        keys = [table.key_at(i) for i in range(table.row_count)]
+        served = {d.model: d for d in app.engine.deployments() if d.status != "Progressing"}
+        # a version of a served model that no revision of its deployment serves yet
+        key = next(
+            k
+            for k in keys
+            if k.rpartition(":")[0] in served
+            and int(k.rpartition(":")[2]) not in {r.model_version for r in served[k.rpartition(":")[0]].revisions}
+        )
+        model, version = key.rpartition(":")[0], int(key.rpartition(":")[2])
+        table.move_cursor(row=keys.index(key))
+        await pilot.pause()
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
+        assert app.screen.query_one("#f-deployment", Input).value == served[model].name
+        await pilot.press("ctrl+o")
+        dep = served[model].name
+        await until(pilot, lambda: any(r.model_version == version for r in app.engine.deployment(dep).revisions))
+        starts = [e for e in app.engine.audit_events() if e.user == "erin" and e.object_ref.get("name") == dep]
+        assert starts

@@ -23,8 +23,14 @@ class ModelsScreen(ViewScreen):
         Binding("t", "train", "Train", id="train"),
         Binding("c", "compress", "Compress", id="compress"),
         Binding("a", "alias", "Alias", id="alias"),
+        Binding("r", "rollout", "Canary", id="rollout"),
     ]
-    ROLE_ACTIONS = {"train": "model-train", "compress": "model-compress", "alias": "model-alias"}
+    ROLE_ACTIONS = {
+        "train": "model-train",
+        "compress": "model-compress",
+        "alias": "model-alias",
+        "rollout": "rollout-start",
+    }
     COLUMNS = (
         Column("MODEL", 1, min=10, max=32, shorten="middle"),
         Column("VERSION", 1, align="right"),
@@ -198,6 +204,62 @@ class ModelsScreen(ViewScreen):
                 f"Point an alias of {model} at version {version}",
                 [("alias", "alias (production, canary or your own)", "production"), ("reason", "reason (audited)", "")],
                 note="production and canary take a version only when it passes the gate; audit rollback undoes the move",
+            ),
+            go,
+        )
+
+    def action_rollout(self) -> None:
+        """A canary rollout of the selected version on a deployment that serves its model."""
+        picked = self._selected()
+        if not picked:
+            return
+        model, version = picked
+        engine = self.app.engine
+        self.gather(
+            lambda: [d.name for d in engine.deployments() if d.model == model],
+            lambda deps: self._rollout_form(model, version, deps),
+        )
+
+    def _rollout_form(self, model: str, version: int, deployments: list[str]) -> None:
+        if not deployments:
+            self.app.notify(
+                f"no deployment serves {model}: nothing to roll {model}:{version} out on",
+                severity="warning",
+                markup=False,
+            )
+            return
+        from screens.dialogs import FormScreen
+        from screens.views.common import op_summary
+
+        engine = self.app.engine
+
+        def check(values: dict) -> str | None:
+            dep = str(values["deployment"]).strip()
+            return None if dep in deployments else f"deployment: one of {', '.join(deployments)}"
+
+        def go(values: dict | None) -> None:
+            if values is None:
+                return
+            dep = str(values["deployment"]).strip()
+
+            def start() -> str:
+                steps, pause = engine.parse_rollout(str(values["steps"]), str(values["pause"]))
+                return op_summary(
+                    engine.rollout_start(dep, model, version, steps, pause, {"window_minutes": 10, "failure_limit": 2})
+                )
+
+            self.perform(f"rollout {model}:{version} on {dep}", start)
+
+        self.app.push_screen(
+            FormScreen(
+                f"Canary rollout of {model}:{version}",
+                [
+                    ("deployment", f"deployment ({', '.join(deployments)})", deployments[0]),
+                    ("steps", "canary weights", "10,30,60,100"),
+                    ("pause", "after each step: manual or a duration", "manual"),
+                ],
+                note="after each step the canary's error rate and p99 are analysed; a failure aborts (:rollouts follows it)",
+                check=check,
             ),
             go,
         )
