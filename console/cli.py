@@ -423,6 +423,17 @@ def _models_list(engine, args, fmt: str) -> None:
 
 
 def _model_train(engine, args, fmt: str) -> None:
+    if args.name == "retry-recommender":
+        if args.param or args.data or args.device:
+            raise BadInput("retry-recommender takes --data-window DAYS and --seed (its history is the console's)")
+        result = engine.model_train_recommender(45 if args.data_window is None else args.data_window, args.seed)
+        gate = result["metrics"].get("gate") or {}
+        taken = "took production" if gate.get("passed") else "stays a candidate"
+        print(f"# retry-recommender version {result['version']} {taken}: {gate.get('detail', '')}", file=sys.stderr)
+        _show({k: v for k, v in result.items() if k != "metrics"} | {"gate": gate}, fmt)
+        return
+    if args.data_window is not None:
+        raise BadInput(f"--data-window is for retry-recommender; {args.name} trains on its dataset (--data)")
     params = {}
     for word in args.param:
         key, eq, value = word.partition("=")

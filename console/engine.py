@@ -469,6 +469,9 @@ class Engine:
         """kw: params, seed, data_path, progress(epoch, epochs, loss, eta_s), cancelled(), device."""
         return self._models.train(model, **kw)
 
+    def model_train_recommender(self, days: int, seed: int = 0) -> dict[str, Any]:
+        return self._models.train_recommender(days, seed)
+
     def model_evaluate(self, model: str, ref: str) -> dict[str, Any]:
         return self._models.evaluate(model, ref)
 

@@ -332,13 +332,20 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--package", metavar="DIR", help="also check this package of it (models package)")
         _fmt(sp, ("yaml", "json"), "yaml")
     sp = leaf(models, "train", "train a model, register it as a candidate (deterministic for a seed)", own_seed=True)
-    sp.add_argument("name", metavar="NAME", help="digits-cnn or cancer-mlp")
+    sp.add_argument("name", metavar="NAME", help="digits-cnn, cancer-mlp or retry-recommender")
     sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="e.g. epochs=20 lr=0.003")
     sp.add_argument("--seed", type=int, default=0, metavar="N", help="the training's seed (default 0)")
     sp.add_argument(
         "--data", metavar="FILE.csv", help="train on this CSV (its features and 'target') instead of the bundled data"
     )
     sp.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when torch sees one")
+    sp.add_argument(
+        "--data-window",
+        dest="data_window",
+        type=int,
+        metavar="DAYS",
+        help="retry-recommender: train on the last DAYS days of the console's history (default 45)",
+    )
     _fmt(sp, ("yaml", "json"), "yaml")
     sp = leaf(models, "validate", "check training data against the production version's reference profile")
     sp.add_argument("name", metavar="NAME")

@@ -295,3 +295,25 @@ def test_packaging_into_a_directory_that_is_not_empty_is_refused_and_writes_noth
     assert [p.name for p in out.iterdir()] == ["mine.txt"] and [
         p.name for p in tmp_path.iterdir() if p.name.startswith(".pkg")
     ] == []
+
+
+def test_the_recommender_trains_on_a_window_of_the_consoles_history_through_its_gate(cli, tmp_path, home):
+    h = _copy(home, tmp_path)
+    world = tmp_path / "world.jsonl"
+    world.write_text(cli.ok("autofix", "world", "--jobs", "30", "--days", "20").out)
+    cli.ok("--home", h, "autofix", "import", str(world))
+    out = cli.ok(
+        "--home", h, "models", "train", "retry-recommender", "--data-window", "3650", "-o", "json", timeout=300
+    )
+    assert out.json()["gate"]["passed"] and "took production" in out.err
+    rows = {
+        v["version"]: v
+        for v in cli.ok("--home", h, "models", "list", "--model", "retry-recommender", "-o", "json").json()
+    }
+    assert rows[out.json()["version"]]["aliases"] == ["production"]
+    events = cli.ok("--home", h, "audit", "list", "-o", "json").json()
+    registered = next(e for e in events if e["verb"] == "register" and e["object_ref"]["name"] == "retry-recommender")
+    assert registered["annotations"]["data_window_days"] == 3650 and registered["annotations"]["gate"] == "passed"
+    assert cli("--home", h, "models", "train", "retry-recommender", "--data-window", "0").rc == 2
+    bad = cli("--home", h, "models", "train", "digits-cnn", "--data-window", "30")
+    assert bad.rc == 2 and "--data-window is for retry-recommender" in bad.err

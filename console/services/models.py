@@ -157,6 +157,30 @@ class ModelService:
             code_version=provenance.code_version(),
         )
 
+    def train_recommender(self, days: int, seed: int = 0) -> dict[str, Any]:
+        """The retry recommender on the last `days` days of what this console holds: the cluster's attempts,
+        the imported history and the approved retries' outcomes (one record per run, the cluster's first).
+        Through the recommender's own gate (autofix.service.Recommender.gate)."""
+        from datetime import timedelta
+
+        from autofix import history
+
+        user = self.w.require("recommender-train")
+        if not 1 <= days <= 3650:
+            raise BadInput(f"--data-window {days}: 1..3650 days")
+        since = clock.iso(clock.now() - timedelta(days=days))
+        records: dict[str, dict[str, Any]] = {}
+        for r in self.w.cluster.iter_attempt_records(since=since):
+            records.setdefault(r["run_id"], r)
+        for r in [*history.records(self.w.store), *self.w.approvals.outcome_records()]:
+            if str(r.get("submitted_at", "")) >= since:
+                records.setdefault(r["run_id"], r)
+        result = self.w.recommender.train(
+            list(records.values()), user, seed=seed, annotations={"data_window_days": days, "records": len(records)}
+        )
+        result["metrics"]["data_window_days"] = days
+        return result
+
     def _register(
         self,
         model: str,
