@@ -426,7 +426,7 @@ def _model_train(engine, args, fmt: str) -> None:
     if args.name == "retry-recommender":
         if args.param or args.data or args.device:
             raise BadInput("retry-recommender takes --data-window DAYS and --seed (its history is the console's)")
-        result = engine.model_train_recommender(45 if args.data_window is None else args.data_window, args.seed)
+        result = engine.model_train_recommender(45 if args.data_window is None else args.data_window, args.train_seed)
         gate = result["metrics"].get("gate") or {}
         taken = "took production" if gate.get("passed") else "stays a candidate"
         print(f"# retry-recommender version {result['version']} {taken}: {gate.get('detail', '')}", file=sys.stderr)
@@ -442,7 +442,7 @@ def _model_train(engine, args, fmt: str) -> None:
         params[key] = value
     with _epochs_bar(f"training {args.name}") as progress:
         result = engine.model_train(
-            args.name, params=params, seed=args.seed, data_path=args.data, progress=progress, device=args.device
+            args.name, params=params, seed=args.train_seed, data_path=args.data, progress=progress, device=args.device
         )
     print(
         f"# {args.name} version {result['version']} registered as a candidate: `models gate {args.name} {result['version']}`, then `models alias {args.name} production {result['version']}`",

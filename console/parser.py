@@ -334,7 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(models, "train", "train a model, register it as a candidate (deterministic for a seed)", own_seed=True)
     sp.add_argument("name", metavar="NAME", help="digits-cnn, cancer-mlp or retry-recommender")
     sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="e.g. epochs=20 lr=0.003")
-    sp.add_argument("--seed", type=int, default=0, metavar="N", help="the training's seed (default 0)")
+    sp.add_argument(
+        "--seed", dest="train_seed", type=int, default=0, metavar="N", help="the training's seed (default 0)"
+    )
     sp.add_argument(
         "--data", metavar="FILE.csv", help="train on this CSV (its features and 'target') instead of the bundled data"
     )

@@ -317,3 +317,39 @@ def test_the_recommender_trains_on_a_window_of_the_consoles_history_through_its_
     assert cli("--home", h, "models", "train", "retry-recommender", "--data-window", "0").rc == 2
     bad = cli("--home", h, "models", "train", "digits-cnn", "--data-window", "30")
     assert bad.rc == 2 and "--data-window is for retry-recommender" in bad.err
+
+
+def test_a_version_trained_on_a_csv_is_gated_from_that_file_and_a_changed_file_is_named(cli, tmp_path, home):
+    h = _copy(home, tmp_path)
+    path = tmp_path / "cancer.csv"
+    _write_csv(path, D.bundled("breast_cancer"))
+    # the global --seed (a new estate's) and the training's own --seed are two options
+    v = cli.ok(
+        "--home",
+        h,
+        "--seed",
+        "9",
+        "models",
+        "train",
+        "cancer-mlp",
+        "--param",
+        "epochs=3",
+        "--seed",
+        "4",
+        "--data",
+        str(path),
+        "-o",
+        "json",
+    ).json()["version"]
+    shown = cli.ok("--home", h, "models", "show", "cancer-mlp", str(v), "-o", "json").json()
+    assert shown["params"]["seed"] == 4 and shown["params"]["data_path"] == str(path.resolve())
+    assert cli.ok("--home", h, "models", "gate", "cancer-mlp", str(v), "-o", "json").json()["passed"] is True
+    _write_csv(path, D.bundled("breast_cancer"), change=(0, 0, 1.0))
+    r = cli("--home", h, "models", "evaluate", "cancer-mlp", str(v))
+    assert r.rc == 1 and "is not the data cancer-mlp:" in r.err
+    gate = cli.ok(
+        "--home", h, "models", "gate", "cancer-mlp", str(v), "-o", "json"
+    ).json()  # on the registered accuracy
+    assert any(c["name"] == "re-measured" and "not re-measured" in c["detail"] for c in gate["checks"])
+    removed = cli("--home", h, "models", "alias", "cancer-mlp", "canary", "--remove")
+    assert removed.rc == 2 and "no alias 'canary'" in removed.err

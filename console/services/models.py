@@ -104,11 +104,12 @@ class ModelService:
         bundled = data.bundled(spec.dataset)
         return data.read_csv(Path(data_path), bundled.names) if data_path else bundled
 
-    def validate(self, model: str, data_path: str | None = None) -> dict[str, Any]:
-        """The data a training would use, checked against the production version's reference profile."""
+    def validate(self, model: str, data_path: str | None = None, d: Any = None) -> dict[str, Any]:
+        """The data a training would use (`d`, when already read), checked against the production version's
+        reference profile."""
         from core.lifecycle import data
 
-        d = self.data_for(model, data_path)
+        d = d or self.data_for(model, data_path)
         prod = self.w.registry.production(model)
         reference = prod.params.get("data_reference") if prod else None
         problems = data.validate(d, reference)
@@ -140,7 +141,7 @@ class ModelService:
         spec = nets.spec(model)
         chosen = train.params_for(spec, params or {})
         d = self.data_for(model, data_path)
-        report = self.validate(model, data_path)
+        report = self.validate(model, data_path, d)
         if not report["passed"]:
             raise BadInput(f"{d.source}: data validation failed — " + "; ".join(report["problems"]))
         trained, metrics = train.fit(spec, d, chosen, seed, progress, cancelled, device)
@@ -149,7 +150,14 @@ class ModelService:
             model,
             trained,
             user,
-            params={**chosen, "seed": seed, "data": d.source, "data_reference": data.profile(d).to_dict()},
+            params={
+                **chosen,
+                "seed": seed,
+                "data": d.source,
+                # where a file was read from: evaluate, gate and compress read it again (its digest checked)
+                **({"data_path": str(Path(data_path).resolve())} if data_path else {}),
+                "data_reference": data.profile(d).to_dict(),
+            },
             metrics=metrics,
             data_digest=d.digest(),
             parent=None,
@@ -224,9 +232,12 @@ class ModelService:
     def load(self, mv: ModelVersion) -> Any:
         """The version's network, its artifact checked against the registered sha256 and read as tensors."""
         from core import artifacts
+        from core.lifecycle import nets
         from core.lifecycle.train import Trained
 
-        if not mv.artifact_uri:
+        if mv.model == RECOMMENDER:
+            raise BadInput("the retry recommender is judged with `autofix evaluate` and gated by `autofix train`")
+        if not mv.artifact_uri or mv.model not in nets.CATALOG:
             raise BadInput(f"{mv.model}:{mv.version} has no artifact in this console (the cluster serves it)")
         tensors, meta = artifacts.load(
             self.artifacts / mv.artifact_uri, mv.sha256, f"retrain with `models train {mv.model}`"
@@ -254,15 +265,20 @@ class ModelService:
     def _training_data(self, mv: ModelVersion) -> Any:
         from core.lifecycle import data, nets
 
+        if mv.model not in nets.CATALOG:
+            raise BadInput(f"{mv.model}:{mv.version}: the console holds no data of {mv.model} to measure it on")
         source = str(mv.params.get("data", ""))
-        if not source.startswith("sklearn:"):
-            raise BadInput(
-                f"{mv.model}:{mv.version} was trained on {source or 'data this console does not hold'}: evaluate it on that data with `models train`"
-            )
-        d = data.bundled(nets.spec(mv.model).dataset)
+        bundled = data.bundled(nets.spec(mv.model).dataset)
+        if source.startswith("sklearn:"):
+            d = bundled
+        elif mv.params.get("data_path"):
+            d = data.read_csv(Path(mv.params["data_path"]), bundled.names)
+        else:
+            raise BadInput(f"{mv.model}:{mv.version} was trained on {source or 'data this console does not hold'}")
         if d.digest() != mv.data_digest:
             raise ConsoleError(
-                f"{source} is not the data {mv.model}:{mv.version} was trained on (digest {d.digest()[:12]}… is not {str(mv.data_digest)[:12]}…)"
+                f"{source} is not the data {mv.model}:{mv.version} was trained on any more "
+                f"(digest {d.digest()[:12]}… is not {str(mv.data_digest)[:12]}…)"
             )
         return d
 
@@ -275,23 +291,56 @@ class ModelService:
         if not 0 <= tolerance <= 1:
             raise BadInput(f"--tolerance {tolerance}: a share of accuracy, 0..1")
         mv = self.w.registry.resolve(model, ref)
-        measured, error = None, None
+        if model == RECOMMENDER:
+            return self._recommender_gate(mv)
+        measured, error, extra = None, None, []
         try:
             trained = self.load(mv)
-            d = self._training_data(mv)
-            measured = train.accuracy(trained, d, data.split(len(d.X))[1])
         except ConsoleError as e:
             error = str(e)
+        else:
+            try:
+                d = self._training_data(mv)
+                measured = train.accuracy(trained, d, data.split(len(d.X))[1])
+            except ConsoleError as e:  # judged on the accuracy registered at training, saying why
+                extra.append(("re-measured", True, f"not re-measured: {e}"))
         parent = None
         if mv.parent:
             pmodel, _, pnumber = mv.parent.rpartition(":")
             parent = self.w.registry.get(pmodel, int(pnumber))
-        extra = []
         if package_dir:
             from core.lifecycle import package
 
-            extra = package.check(Path(package_dir), mv)
+            extra += package.check(Path(package_dir), mv)
         return gate.judge(mv, measured, error, self.w.registry.production(model), parent, tolerance, extra)
+
+    def _recommender_gate(self, mv: ModelVersion) -> dict[str, Any]:
+        """The retry recommender's gate: its artifact, and the verdict its training gave
+        (autofix.service.Recommender.gate: log-loss against production on rows production never saw)."""
+        from autofix import model as recommender_model
+
+        checks = []
+        try:
+            recommender_model.load(self.artifacts / mv.params["artifact"], mv.sha256)
+            checks.append({"name": "artifact", "passed": True, "detail": f"sha256 {mv.sha256[:12]}… verified"})
+        except (ConsoleError, KeyError) as e:
+            checks.append({"name": "artifact", "passed": False, "detail": str(e)})
+        verdict = mv.metrics.get("gate") or {}
+        checks.append(
+            {
+                "name": "evaluation",
+                "passed": bool(verdict.get("passed")),
+                "detail": verdict.get("detail") or "trained before the recommender had a gate: no verdict recorded",
+            }
+        )
+        ref = f"{mv.model}:{mv.version}"
+        return {
+            "model": mv.model,
+            "version": mv.version,
+            "ref": ref,
+            "passed": all(c["passed"] for c in checks),
+            "checks": checks,
+        }
 
     def alias(
         self, model: str, alias: str, ref: str | None, force: bool = False, reason: str | None = None
@@ -309,6 +358,8 @@ class ModelService:
             if not report["passed"] and not force:
                 raise GateFailed(report)
         before = self.w.registry.alias_snapshot(f"{model}/{alias}")
+        if mv is None and before is None:
+            raise NotFound(f"model {model!r} has no alias {alias!r} to remove")
         notes: dict[str, Any] = {"reason": reason or f"models alias {alias}"}
         if force:
             notes["forced"] = True
@@ -366,6 +417,8 @@ class ModelService:
         user = self.w.require("model-compress")
         if quantize not in (None, "int8"):
             raise BadInput(f"--quantize {quantize}: only int8")
+        if prune is not None and target_latency_ms is not None:
+            raise BadInput("--prune and --target-latency both choose the pruning: give one")
         if prune is None and target_latency_ms is None and quantize is None:
             raise BadInput("say how to compress: --prune RATIO, --target-latency MS and/or --quantize int8")
         parent = self.w.registry.resolve(model, ref)
@@ -384,7 +437,7 @@ class ModelService:
             model,
             result.model,
             user,
-            params={**parent.params, "compression": how},
+            params={**parent.params, **result.model.widths, "compression": how},
             metrics={
                 "accuracy": result.report["accuracy"]["after"],
                 "compression": result.report,

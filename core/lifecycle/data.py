@@ -57,38 +57,46 @@ def read_csv(path: Path, names: list[str]) -> Data:
     missing values (for validation to report); anything else that is not a number is an error naming
     the file, line and column."""
     try:
-        f = path.open(newline="")
+        f = path.open(newline="", encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not a column name
     except OSError as e:
         raise BadInput(f"{path}: {e.strerror}") from None
-    with f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if not header:
-            raise BadInput(f"{path}:1: empty file, expected a header with {TARGET!r} and the features")
-        missing = [n for n in [*names, TARGET] if n not in header]
-        if missing:
-            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            raise BadInput(f"{path}:1: the header lacks column(s) {shown}")
-        at = {n: header.index(n) for n in [*names, TARGET]}
-        X, y = [], []
-        for line, row in enumerate(reader, start=2):
-            if len(row) != len(header):
-                raise BadInput(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
+    try:
+        return _read_rows(f, path, names)
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: not UTF-8 text (byte {e.start} of a line)") from None
+    finally:
+        f.close()
+
+
+def _read_rows(f: Any, path: Path, names: list[str]) -> Data:
+    reader = csv.reader(f)
+    header = next(reader, None)
+    if not header:
+        raise BadInput(f"{path}:1: empty file, expected a header with {TARGET!r} and the features")
+    missing = [n for n in [*names, TARGET] if n not in header]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise BadInput(f"{path}:1: the header lacks column(s) {shown}")
+    at = {n: header.index(n) for n in [*names, TARGET]}
+    X, y = [], []
+    for line, row in enumerate(reader, start=2):
+        if len(row) != len(header):
+            raise BadInput(f"{path}:{line}: {len(row)} fields, the header has {len(header)}")
+        try:
+            label = int(row[at[TARGET]])
+        except ValueError:
+            raise BadInput(
+                f"{path}:{line}: column {TARGET!r} must be a whole number, got {row[at[TARGET]]!r}"
+            ) from None
+        values = []
+        for n in names:
+            cell = row[at[n]].strip()
             try:
-                label = int(row[at[TARGET]])
+                values.append(float(cell) if cell else math.nan)
             except ValueError:
-                raise BadInput(
-                    f"{path}:{line}: column {TARGET!r} must be a whole number, got {row[at[TARGET]]!r}"
-                ) from None
-            values = []
-            for n in names:
-                cell = row[at[n]].strip()
-                try:
-                    values.append(float(cell) if cell else math.nan)
-                except ValueError:
-                    raise BadInput(f"{path}:{line}: column {n!r} must be a number, got {cell!r}") from None
-            X.append(values)
-            y.append(label)
+                raise BadInput(f"{path}:{line}: column {n!r} must be a number, got {cell!r}") from None
+        X.append(values)
+        y.append(label)
     if not X:
         raise BadInput(f"{path}: no rows after the header")
     return Data(X, y, names, f"file:{path.name}")
@@ -141,6 +149,8 @@ def validate(data: Data, reference: dict[str, Any] | None) -> list[str]:
     """Problems of `data` against the reference profile (empty: it passes): schema (the features and
     classes the model knows), null rates, value ranges. With no reference, only what any data must be."""
     problems = []
+    if min(data.y) < 0:
+        problems.append(f"{TARGET}: negative labels ({min(data.y)}); classes are 0, 1, …")
     if len(set(data.y)) < 2:
         problems.append(f"{TARGET}: one class only ({sorted(set(data.y))}); a classifier needs two or more")
     for j, name in enumerate(data.names):
@@ -148,13 +158,16 @@ def validate(data: Data, reference: dict[str, Any] | None) -> list[str]:
         nulls = sum(math.isnan(v) for v in col) / len(col)
         if nulls > MAX_NULL_RATE:
             problems.append(f"{name}: {nulls:.1%} missing (allowed {MAX_NULL_RATE:.0%})")
+        infinite = sum(math.isinf(v) for v in col)
+        if infinite:
+            problems.append(f"{name}: {infinite} infinite value(s)")
     if not reference:
         return problems
     ref = reference.get("features", {})
     extra, lacking = set(data.names) - set(ref), set(ref) - set(data.names)
     if extra or lacking:
         problems.append(f"schema: features {sorted(lacking)[:5]} missing, {sorted(extra)[:5]} unknown to the reference")
-    if (reference.get("classes") and max(data.y) >= reference["classes"]) or min(data.y) < 0:
+    if reference.get("classes") and max(data.y) >= reference["classes"]:
         problems.append(f"{TARGET}: labels outside 0..{reference['classes'] - 1}")
     for j, name in enumerate(data.names):
         r = ref.get(name)

@@ -45,7 +45,9 @@ def spec(name: str) -> Spec:
     from core.errors import BadInput
 
     if name not in CATALOG:
-        raise BadInput(f"no trainable model {name!r} (have: {', '.join(CATALOG)}, retry-recommender)")
+        raise BadInput(
+            f"no model {name!r} this console trains (have: {', '.join(CATALOG)}; retry-recommender: --data-window)"
+        )
     return CATALOG[name]
 
 

@@ -6,6 +6,8 @@ seeded generator for init and batches). CUDA when torch sees it, unless params s
 from __future__ import annotations
 
 import io
+import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -77,8 +79,8 @@ def params_for(spec: nets.Spec, given: dict[str, str]) -> dict[str, Any]:
             out[k] = type(out[k])(v)
         except ValueError:
             raise BadInput(f"--param {k}={v}: must be {type(out[k]).__name__}") from None
-        if out[k] <= 0:
-            raise BadInput(f"--param {k}={v}: must be positive")
+        if not math.isfinite(out[k]) or out[k] <= 0:
+            raise BadInput(f"--param {k}={v}: must be a positive finite number")
     return out
 
 
@@ -86,6 +88,9 @@ def _seeded(seed: int) -> Any:
     import torch
 
     torch.manual_seed(seed)
+    # cuBLAS is deterministic only with a fixed workspace (PyTorch's reproducibility notes); set before
+    # the first CUDA call of the process
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
     g = torch.Generator()
     g.manual_seed(seed)
@@ -133,6 +138,8 @@ def _train_loop(
     import torch
     import torch.nn.functional as F
 
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BadInput("--device cuda: torch sees no CUDA device here")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     x = model.inputs([data.X[i] for i in idx]).to(dev)
     y = torch.tensor([data.y[i] for i in idx], dtype=torch.long, device=dev)

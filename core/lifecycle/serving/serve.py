@@ -47,14 +47,17 @@ def handler(model: Trained) -> type[BaseHTTPRequestHandler]:
             if self.path != "/v1/predict":
                 self._send(404, {"error": "not found"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = 0
             if not 0 < length <= MAX_BODY:
-                self._send(413 if length else 400, {"error": f"a JSON body of 1..{MAX_BODY} bytes"})
+                self._send(413 if length > MAX_BODY else 400, {"error": f"a JSON body of 1..{MAX_BODY} bytes"})
                 return
             try:
                 rows = json.loads(self.rfile.read(length))["instances"]
-                if not rows or any(len(r) != len(model.names) for r in rows):
-                    raise ValueError(f"each instance has {len(model.names)} numbers")
+                if not isinstance(rows, list) or not rows or not all(_numbers(r, len(model.names)) for r in rows):
+                    raise ValueError(f"instances: a list of rows of {len(model.names)} numbers each")
                 with torch.inference_mode():
                     p = torch.softmax(model.net(model.inputs(rows)), dim=1)
             except (ValueError, KeyError, TypeError) as e:
@@ -62,10 +65,14 @@ def handler(model: Trained) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(200, {"predictions": p.argmax(1).tolist(), "probabilities": p.tolist()})
 
-        def log_message(self, format: str, *args: object) -> None:  # one line per request, on stderr
+        def log_message(self, format: str, *args: object) -> None:  # quiet: request logs are the mesh's
             pass
 
     return Handler
+
+
+def _numbers(row: object, n: int) -> bool:
+    return isinstance(row, list) and len(row) == n and all(type(v) in (int, float) for v in row)
 
 
 def main() -> None:
