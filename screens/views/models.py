@@ -128,6 +128,14 @@ class ModelsScreen(ViewScreen):
         if not picked:
             return
         model, version = picked
+        if model not in self.app.engine.trainable_models():
+            self.app.notify(
+                f"{model}:{version} has no artifact in this console to compress "
+                f"(these do: {', '.join(self.app.engine.trainable_models())})",
+                severity="warning",
+                markup=False,
+            )
+            return
         from screens.dialogs import FormScreen
 
         def check(values: dict) -> str | None:
