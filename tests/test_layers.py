@@ -95,7 +95,13 @@ def test_declared_dependencies_are_the_ones_imported():
     import tomllib
 
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    import_name = {"scikit-learn": "sklearn", "sqlite-utils": "sqlite_utils", "PyYAML": "yaml"}
+    # cyclonedx-bom and bandit are run as tools (`python -m cyclonedx_py`, `python -m bandit`), not imported
+    import_name = {
+        "scikit-learn": "sklearn",
+        "sqlite-utils": "sqlite_utils",
+        "PyYAML": "yaml",
+        "cyclonedx-bom": "cyclonedx_py",
+    }
     declared = set()
     for d in deps:
         name = d.split(";")[0].split("[")[0]
@@ -111,5 +117,8 @@ def test_declared_dependencies_are_the_ones_imported():
                     imported |= {a.name.split(".")[0] for a in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     imported.add(node.module.split(".")[0])
+                elif isinstance(node, ast.List | ast.Tuple):  # [sys.executable, "-m", "tool", ...]
+                    words = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+                    imported |= {words[i + 1].split(".")[0] for i, w in enumerate(words[:-1]) if w == "-m"}
     third_party = {m for m in imported - project if m not in sys.stdlib_module_names and m != "__future__"}
     assert third_party == declared
