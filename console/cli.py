@@ -6,7 +6,6 @@ Exit codes: 0 ok, 2 bad input, 1 anything else (130 on Ctrl-C).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from console.cli_models import MODEL_COMMANDS
 from console.columns import (
     ATTEMPT_COLUMNS,
     AUDIT_COLUMNS,
@@ -22,7 +22,6 @@ from console.columns import (
     DRIFT_COLUMNS,
     HISTORY_COLUMNS,
     HISTORY_SOURCE_COLUMNS,
-    MODEL_COLUMNS,
     NODE_COLUMNS,
     OP_COLUMNS,
     POD_COLUMNS,
@@ -32,6 +31,7 @@ from console.columns import (
     SUGGESTION_COLUMNS,
 )
 from console.output import emit
+from console.output import show as _show
 from console.parser import build_parser, parse_tui
 from core import clock
 from core.errors import BadInput, ConsoleError, Forbidden
@@ -414,106 +414,6 @@ def _approve(engine, args, fmt: str) -> None:
     _show(s.to_dict(), fmt)
 
 
-def _models_list(engine, args, fmt: str) -> None:
-    def row(m: Any) -> dict[str, Any]:  # the environment's full lock is for `models show`
-        d = to_dict(m)
-        return {"name": m.model, **d, "environment": {k: v for k, v in d["environment"].items() if k != "lock"}}
-
-    emit([row(m) for m in engine.models(args.model)], fmt, MODEL_COLUMNS)
-
-
-def _model_train(engine, args, fmt: str) -> None:
-    if args.name == "retry-recommender":
-        if args.param or args.data or args.device:
-            raise BadInput("retry-recommender takes --data-window DAYS and --seed (its history is the console's)")
-        result = engine.model_train_recommender(45 if args.data_window is None else args.data_window, args.train_seed)
-        gate = result["metrics"].get("gate") or {}
-        taken = "took production" if gate.get("passed") else "stays a candidate"
-        print(f"# retry-recommender version {result['version']} {taken}: {gate.get('detail', '')}", file=sys.stderr)
-        _show({k: v for k, v in result.items() if k != "metrics"} | {"gate": gate}, fmt)
-        return
-    if args.data_window is not None:
-        raise BadInput(f"--data-window is for retry-recommender; {args.name} trains on its dataset (--data)")
-    params = {}
-    for word in args.param:
-        key, eq, value = word.partition("=")
-        if not eq or not key:
-            raise BadInput(f"--param {word!r}: expected KEY=VALUE")
-        params[key] = value
-    with _epochs_bar(f"training {args.name}") as progress:
-        result = engine.model_train(
-            args.name, params=params, seed=args.train_seed, data_path=args.data, progress=progress, device=args.device
-        )
-    print(
-        f"# {args.name} version {result['version']} registered as a candidate: `models gate {args.name} {result['version']}`, then `models alias {args.name} production {result['version']}`",
-        file=sys.stderr,
-    )
-    _show(result, fmt)
-
-
-@contextlib.contextmanager
-def _epochs_bar(what: str):
-    """A rich progress bar on stderr (epoch, loss, ETA) where a person watches; plain lines otherwise."""
-    if not sys.stderr.isatty():
-        yield lambda epoch, epochs, loss, eta: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("epoch {task.completed:.0f}/{task.total:.0f}"),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(what, total=None, loss="-")
-
-        def update(epoch: int, epochs: int, loss: float, eta: float) -> None:
-            bar.update(task, completed=epoch, total=epochs, loss=f"{loss:.4f}")
-
-        yield update
-
-
-def _model_alias(engine, args, fmt: str) -> None:
-    if args.remove == (args.version is not None):
-        raise BadInput("give a VERSION, or --remove to take the alias off")
-    _show(engine.model_alias(args.name, args.alias, args.version, args.force, args.reason), fmt)
-
-
-def _model_gate(engine, args, fmt: str) -> None:
-    report = engine.model_gate(args.name, args.version, args.tolerance, args.package)
-    _show(report, fmt)
-    if not report["passed"]:
-        failed = "; ".join(f"{c['name']}: {c['detail']}" for c in report["checks"] if not c["passed"])
-        print(f"error: {report['ref']} did not pass the gate — {failed}", file=sys.stderr)
-        raise SystemExit(1)
-
-
-def _model_compare(engine, args, fmt: str) -> None:
-    c = engine.model_compare(args.name, args.a, args.b)
-    if fmt == "json":
-        print(json.dumps(c, indent=2, default=str))
-        return
-    a, b = (f"v{v}" for v in c["versions"])
-    rows = [("", a, b), ("aliases", *(", ".join(x) or "-" for x in c["aliases"]))]
-    rows += [("created", *(f"{t[:19]} by {who or '?'}" for t, who in c["created"]))]
-    rows += [
-        ("lineage", *(" <- ".join(x) for x in c["lineage"])),
-        ("data digest", *(str(x)[:16] for x in c["data_digest"])),
-    ]
-    rows += [("code", *(str(x)[:12] if x else "-" for x in c["code_version"]))]
-    rows += [(k, *map(str, v)) for k, v in c["environment"].items()]
-    rows += [(f"param {k}", *("-" if x is None else str(x) for x in v)) for k, v in c["params"].items()]
-    rows += [(f"metric {k}", *("-" if x is None else str(x) for x in v)) for k, v in c["metrics"].items()]
-    width = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        mark = "" if r[1] == r[2] or not r[0] else "  *"
-        print(strip_control("  ".join(x.ljust(w) for x, w in zip(r, width, strict=True)).rstrip() + mark))
-
-
 COMMANDS: dict[tuple[str, str | None], Callable[[Any, argparse.Namespace, str], None]] = {
     ("version", None): _version,
     ("nodes", "list"): _nodes_list,
@@ -556,20 +456,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Any, argparse.Namespace, str], 
     ("autofix", "approve"): _approve,
     ("autofix", "reject"): lambda e, a, f: _show(e.reject(a.id, a.reason).to_dict(), f),
     ("autofix", "edit"): lambda e, a, f: _show(e.edit_suggestion(a.id, a.changes).to_dict(), f),
-    ("models", "list"): _models_list,
-    ("models", "show"): lambda e, a, f: _show(e.model_show(a.name, a.version), f),
-    ("models", "evaluate"): lambda e, a, f: _show(e.model_evaluate(a.name, a.version), f),
-    ("models", "gate"): _model_gate,
-    ("models", "train"): _model_train,
-    ("models", "validate"): lambda e, a, f: _show(e.model_validate(a.name, a.data), f),
-    ("models", "compress"): lambda e, a, f: _show(
-        e.model_compress(a.name, a.version, prune=a.prune, quantize=a.quantize, target_latency_ms=a.target_latency), f
-    ),
-    ("models", "alias"): _model_alias,
-    ("models", "package"): lambda e, a, f: _show(
-        e.model_package(a.name, a.version, a.directory, a.image, a.deploy_namespace), f
-    ),
-    ("models", "compare"): _model_compare,
+    **MODEL_COMMANDS,
     ("audit", "list"): _audit_list,
     ("audit", "show"): _audit_show,
     ("audit", "verify"): _audit_verify,
@@ -628,13 +515,6 @@ def _evaluation_table(result: dict[str, Any]) -> str:
 
 def _progress(msg: str) -> None:
     print(strip_control(msg), file=sys.stderr, flush=True)
-
-
-def _show(obj: Any, fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps(obj, indent=2, default=str))
-    else:
-        sys.stdout.write(strip_control(describe(json.loads(json.dumps(obj, default=str)))))
 
 
 def _confirm(what: str, name: str, yes: bool) -> None:

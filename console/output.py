@@ -98,3 +98,13 @@ def _cell(value: Any) -> str:
         return f"{value:g}"
     # A table is for eyes: keep one line, and let nothing from the cluster drive the terminal.
     return strip_control(str(value)).replace("\n", " ")
+
+
+def show(obj: Any, fmt: str) -> None:
+    """One object: JSON, or the describe text (YAML-like) the TUI's panes show."""
+    from screens.describe import describe
+
+    if fmt == "json":
+        print(json.dumps(obj, indent=2, default=str))
+    else:
+        sys.stdout.write(strip_control(describe(json.loads(json.dumps(obj, default=str)))))

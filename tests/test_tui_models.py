@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from test_tui import goto, plain, wait_rows
+from test_tui_changes import until as wait_until
 from textual.widgets import Input, Static
 
 from console.app import ConsoleApp
@@ -26,14 +27,10 @@ def make_app(tmp_path, monkeypatch):
     return make
 
 
-async def until(pilot, predicate, tries: int = 3000) -> None:
-    # a bound on waiting (up to 150 s: a worker process imports torch before its first epoch, and CI's
-    # machine is loaded), not a timing assertion
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if predicate():
-            return
-    raise AssertionError("condition never held")
+async def until(pilot, predicate) -> None:
+    # up to 150 s: a worker process imports torch before its first epoch and CI's machine is loaded (a
+    # bound on waiting, not a timing assertion)
+    await wait_until(pilot, predicate, tries=3000)
 
 
 async def open_train_form(pilot, app, epochs: str) -> None:
