@@ -26,7 +26,7 @@ def _models_list(engine, args, fmt: str) -> None:
 
 def _model_train(engine, args, fmt: str) -> None:
     if args.name == "retry-recommender":
-        if args.param or args.data or args.device:
+        if args.param or args.data or args.device or args.here:
             raise BadInput("retry-recommender takes --data-window DAYS and --seed (its history is the console's)")
         result = engine.model_train_recommender(45 if args.data_window is None else args.data_window, args.train_seed)
         gate = result["metrics"].get("gate") or {}
@@ -44,7 +44,14 @@ def _model_train(engine, args, fmt: str) -> None:
         params[key] = value
     with _epochs_bar(f"training {args.name}") as progress:
         result = engine.model_train(
-            args.name, params=params, seed=args.train_seed, data_path=args.data, progress=progress, device=args.device
+            args.name,
+            params=params,
+            seed=args.train_seed,
+            data_path=args.data,
+            progress=progress,
+            device=args.device,
+            here=args.here,
+            note=lambda text: print(f"# {text}", file=sys.stderr, flush=True),
         )
     print(
         f"# {args.name} version {result['version']} registered as a candidate: `models gate {args.name} {result['version']}`, then `models alias {args.name} production {result['version']}`",

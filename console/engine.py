@@ -560,6 +560,7 @@ def run_model_job(settings: Settings, method: str, args: tuple, kwargs: dict, ev
                     **kwargs,
                     "progress": lambda e, n, loss, eta: events.put(Event("progress", e, n, loss, eta)),
                     "cancelled": cancel.is_set,
+                    "note": lambda text: events.put(Event("note", message=text)),
                 }
             result = getattr(engine, method)(*args, **kwargs)
         finally:

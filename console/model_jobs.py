@@ -21,7 +21,7 @@ METHODS = ("model_train", "model_compress")
 
 @dataclass
 class Event:
-    kind: str  # progress | done | error
+    kind: str  # progress | note (what a cluster's Job is doing) | done | error
     epoch: int = 0
     epochs: int = 0
     loss: float = 0.0

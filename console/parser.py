@@ -342,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when torch sees one")
     sp.add_argument(
+        "--here",
+        action="store_true",
+        help="on a Kubernetes backend, train on this machine rather than as a Job on the cluster",
+    )
+    sp.add_argument(
         "--data-window",
         dest="data_window",
         type=int,

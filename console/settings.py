@@ -49,6 +49,17 @@ class Settings:
     namespace: str = ""
     all_namespaces: bool = False
     node_pool_label: str = ""  # the node label naming a node's pool, where it is none of the clouds' own
+    # training on a Kubernetes backend (docs/kubernetes.md#training-on-the-cluster): the image that holds
+    # the console, the PersistentVolumeClaim its pods write artifacts to and where this machine sees that
+    # same storage, the namespace ("": the console's) and each training pod's resources
+    training_image: str = ""
+    training_artifact_claim: str = ""
+    training_artifact_dir: str = ""
+    training_namespace: str = ""
+    training_cpu: str = "2"
+    training_memory: str = "4Gi"
+    training_gpus: int = 0
+    training_deadline_seconds: int = 3600
 
     @property
     def login(self) -> str:
@@ -109,6 +120,14 @@ KEYS: dict[str, type] = {
     "namespace": str,
     "all_namespaces": bool,
     "node_pool_label": str,
+    "training_image": str,
+    "training_artifact_claim": str,
+    "training_artifact_dir": str,
+    "training_namespace": str,
+    "training_cpu": str,
+    "training_memory": str,
+    "training_gpus": int,
+    "training_deadline_seconds": int,
 }
 POLICY_KEYS = {"name": str, "category": str, "min_p_success": float, "max_cost_increase": float}
 
@@ -164,6 +183,11 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
     if s.log_tail_lines < 1 or s.log_tail_bytes < 1024:
         raise BadInput(
             f"log_tail_lines must be ≥ 1 and log_tail_bytes ≥ 1024, got {s.log_tail_lines} and {s.log_tail_bytes}"
+        )
+    if s.training_gpus < 0 or s.training_deadline_seconds < 1:
+        raise BadInput(
+            f"training_gpus must be ≥ 0 and training_deadline_seconds ≥ 1, got {s.training_gpus} and "
+            f"{s.training_deadline_seconds}"
         )
     return s
 

@@ -125,6 +125,10 @@ class Cluster(Protocol):
     def submit_retry(self, run_id: str, conf: dict[str, str]) -> Attempt:
         """Run the failed attempt again with `conf`, as the next attempt of the same run."""
 
+    def training_jobs(self) -> Any:
+        """Where a model's training runs on this cluster (core.backends.kube.training.TrainingJobs); None:
+        the cluster runs no trainings, they run where the console does."""
+
     # -- what the audit records and a rollback writes back ------------------------------------------------
     def snapshot(self, resource: str, name: str, namespace: str | None = None) -> Any:
         """The state of a SNAPSHOT_RESOURCES object the console may change (None: it does not exist)."""

@@ -46,6 +46,8 @@ class JobScreen(ModalScreen[dict | None]):
                     self.query_one("#status", Static).update(
                         f"epoch {e.epoch}/{e.epochs} · loss {e.loss:.4f} · {_eta(e.eta_seconds)} left"
                     )
+            elif e.kind == "note" and not self.cancelling:  # a cluster's Job: created, waiting for its pod
+                self.query_one("#status", Static).update(safe_text(e.message))
         done = self.job.finished
         if done is None:
             return

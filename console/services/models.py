@@ -132,38 +132,105 @@ class ModelService:
         progress: Callable[[int, int, float, float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
         device: str | None = None,
+        here: bool = False,
+        note: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """Validate the data, train, register a candidate version (no alias: `alias` moves one, through the
-        gate). A failing validation stops it before training (BadInput with the report); so does a cancel."""
+        gate). A failing validation stops it before training (BadInput with the report); so does a cancel.
+        On a cluster that runs trainings (Kubernetes) it runs there as a Job, unless `here`; `note(text)`
+        hears what the Job is doing before its first epoch."""
         from core.lifecycle import data, nets, provenance, train
 
         user = self.w.require("model-train")
         spec = nets.spec(model)
         chosen = train.params_for(spec, params or {})
+        jobs = None if here else self.w.cluster.training_jobs()
+        if jobs is not None:
+            from console.services import cluster_training
+
+            cluster_training.check_settings(self.w.settings)
+            if device:
+                raise BadInput("--device is for a training here; on the cluster, training_gpus decides")
+            pod_data = cluster_training.pod_data_path(self.w.settings, data_path)
         d = self.data_for(model, data_path)
         report = self.validate(model, data_path, d)
         if not report["passed"]:
             raise BadInput(f"{d.source}: data validation failed — " + "; ".join(report["problems"]))
+        params_kept = {
+            **chosen,
+            "seed": seed,
+            "data": d.source,
+            # where a file was read from: evaluate, gate and compress read it again (its digest checked)
+            **({"data_path": str(Path(data_path).resolve())} if data_path else {}),
+            "data_reference": data.profile(d).to_dict(),
+        }
+        validation = {k: report[k] for k in ("passed", "problems", "reference")}
+        if jobs is not None:
+            ct = self._train_on_cluster(jobs, model, chosen, seed, pod_data, user, progress, cancelled, note)
+            if ct.result.get("data_digest") != d.digest():
+                raise ConsoleError(
+                    f"training Job {ct.job} trained on other data than was validated here (digest "
+                    f"{str(ct.result.get('data_digest'))[:12]}… is not {d.digest()[:12]}…): not registered"
+                )
+            return self._register(
+                model,
+                self._adopt(model, ct.artifact, ct.result["sha256"]),
+                user,
+                params=params_kept,
+                metrics={**ct.result["metrics"], "data_validation": validation},
+                data_digest=d.digest(),
+                parent=None,
+                annotations={"reason": "models train", "data": d.source, "job": ct.job},
+                code_version=ct.result.get("code_version"),
+                environment=ct.result.get("environment") or {},
+            )
         trained, metrics = train.fit(spec, d, chosen, seed, progress, cancelled, device)
-        metrics["data_validation"] = {k: report[k] for k in ("passed", "problems", "reference")}
+        metrics["data_validation"] = validation
         return self._register(
             model,
-            trained,
+            self._store(model, trained),
             user,
-            params={
-                **chosen,
-                "seed": seed,
-                "data": d.source,
-                # where a file was read from: evaluate, gate and compress read it again (its digest checked)
-                **({"data_path": str(Path(data_path).resolve())} if data_path else {}),
-                "data_reference": data.profile(d).to_dict(),
-            },
+            params=params_kept,
             metrics=metrics,
             data_digest=d.digest(),
             parent=None,
             annotations={"reason": "models train", "data": d.source},
             code_version=provenance.code_version(),
+            environment=provenance.environment(),
         )
+
+    def _train_on_cluster(
+        self,
+        jobs: Any,
+        model: str,
+        chosen: dict[str, Any],
+        seed: int,
+        pod_data: str | None,
+        user: str,
+        progress: Callable[[int, int, float, float], None] | None,
+        cancelled: Callable[[], bool] | None,
+        note: Callable[[str], None] | None,
+    ) -> Any:
+        from console.services import cluster_training
+        from core.lifecycle.job import TrainingSpec
+
+        s = self.w.settings
+        spec = TrainingSpec(
+            name=cluster_training.job_name(model),
+            namespace=s.training_namespace or getattr(self.w.cluster, "namespace", None) or "default",
+            image=s.training_image,
+            model=model,
+            seed=seed,
+            params=chosen,
+            claim=s.training_artifact_claim,
+            user=user,
+            data=pod_data,
+            cpu=s.training_cpu,
+            memory=s.training_memory,
+            gpus=s.training_gpus,
+            deadline_seconds=s.training_deadline_seconds,
+        )
+        return cluster_training.run(jobs, spec, s, progress, cancelled, note)
 
     def train_recommender(self, days: int, seed: int = 0) -> dict[str, Any]:
         """The retry recommender on the last `days` days of what this console holds: the cluster's attempts,
@@ -189,10 +256,36 @@ class ModelService:
         result["metrics"]["data_window_days"] = days
         return result
 
+    def _store(self, model: str, trained: Any) -> tuple[Path, str, dict[str, Any]]:
+        """The trained network's artifact, written under a private name, then named by its digest: two
+        trainings never share a file. (path, sha256, header)."""
+        from core import artifacts
+
+        tensors, meta = trained.to_artifact()
+        staging = self.artifacts / model / f".training-{os.getpid()}-{threading.get_ident()}.pt"
+        digest = artifacts.save(staging, tensors, meta)
+        path = staging.with_name(f"{digest}.pt")
+        staging.replace(path)
+        return path, digest, meta
+
+    def _adopt(self, model: str, source: Path, sha256: str) -> tuple[Path, str, dict[str, Any]]:
+        """An artifact made elsewhere (a training Job's), copied in as it is and checked again here."""
+        import shutil
+
+        from core import artifacts
+
+        path = self.artifacts / model / f"{sha256}.pt"
+        staging = path.with_name(f".adopting-{os.getpid()}-{threading.get_ident()}.pt")
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, staging)
+        _, meta = artifacts.load(staging, sha256, "train again")
+        staging.replace(path)
+        return path, sha256, meta
+
     def _register(
         self,
         model: str,
-        trained: Any,
+        stored: tuple[Path, str, dict[str, Any]],
         user: str,
         *,
         params: dict[str, Any],
@@ -201,16 +294,9 @@ class ModelService:
         parent: str | None,
         annotations: dict[str, Any],
         code_version: str | None,
+        environment: dict[str, Any],
     ) -> dict[str, Any]:
-        from core import artifacts
-        from core.lifecycle import provenance
-
-        tensors, meta = trained.to_artifact()
-        # written under a private name, then named by its digest: two trainings never share a file
-        staging = self.artifacts / model / f".training-{os.getpid()}-{threading.get_ident()}.pt"
-        digest = artifacts.save(staging, tensors, meta)
-        path = staging.with_name(f"{digest}.pt")
-        staging.replace(path)
+        path, digest, meta = stored
         mv = self.w.registry.register(
             model,
             user=user,
@@ -225,7 +311,7 @@ class ModelService:
             annotations=annotations,
             artifact_uri=str(path.relative_to(self.artifacts)),
             code_version=code_version,
-            environment=provenance.environment(),
+            environment=environment,
         )
         return {"model": model, "version": mv.version, "sha256": digest, "metrics": _scalars(metrics)}
 
@@ -435,7 +521,7 @@ class ModelService:
         how = {"prune": result.ratio, "quantize": quantize, "target_latency_ms": target_latency_ms}
         reg = self._register(
             model,
-            result.model,
+            self._store(model, result.model),
             user,
             params={**parent.params, **result.model.widths, "compression": how},
             metrics={
@@ -447,6 +533,7 @@ class ModelService:
             parent=f"{model}:{parent.version}",
             annotations={"reason": "models compress", **{k: v for k, v in how.items() if v is not None}},
             code_version=provenance.code_version(),
+            environment=provenance.environment(),
         )
         return {
             "parent": f"{model}:{parent.version}",

@@ -74,8 +74,8 @@ class Api:
     def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return _object(self._call("POST", path, {}, body))
 
-    def delete(self, path: str) -> None:
-        self._call("DELETE", path, {})
+    def delete(self, path: str, **query: Any) -> None:
+        self._call("DELETE", path, query)
 
     def watch(self, path: str, version: str, timeout_seconds: int = 240) -> Iterator[dict[str, Any]]:
         """A watch from `version`, opened now (raising what `_call` raises when it cannot be; Expired for

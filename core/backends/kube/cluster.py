@@ -442,6 +442,11 @@ class KubeCluster:
                 )
         return out
 
+    def training_jobs(self) -> Any:
+        from core.backends.kube.training import TrainingJobs
+
+        return TrainingJobs(self.api)
+
     def submit_retry(self, run_id: str, conf: dict[str, str]) -> Attempt:
         """The Job or SparkApplication made again under the name `<run>-<N+1>` with `conf`, labelled with
         its job and annotated with the attempt it retries. The name is the idempotency key: a retry sent
