@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from autofix.rules import Rule, RuleSet, load_file
+from core.cache import cache_dir
 from core.taxonomy import UNCLASSIFIED
 
 if TYPE_CHECKING:
@@ -269,26 +270,16 @@ def _compile_hyperscan(patterns: list[str]) -> tuple[hyperscan.Database | None, 
     return db, fallback
 
 
-def _cache_dir() -> Path:
-    if os.environ.get("MLOPS_CONSOLE_CACHE"):
-        return Path(os.environ["MLOPS_CONSOLE_CACHE"])
-    try:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    except (RuntimeError, KeyError):  # no home to be found (a bare container user): the temp dir serves
-        base = tempfile.gettempdir()
-    return Path(base) / "mlops-console"
-
-
 def _cache_read(key: str) -> tuple[hyperscan.Database | None, list[int]] | None:
     """The database compiled earlier for `key`, checked against the sha256 written beside it (a file
     changed or cut short is compiled again, never trusted); None when there is none."""
     import hyperscan
 
     try:
-        meta = json.loads((_cache_dir() / f"hyperscan-{key}.json").read_text())
+        meta = json.loads((cache_dir() / f"hyperscan-{key}.json").read_text())
         if meta.get("db") is None:
             return None, list(meta["fallback"])
-        blob = (_cache_dir() / f"hyperscan-{key}.db").read_bytes()
+        blob = (cache_dir() / f"hyperscan-{key}.db").read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta["db"]:
             return None
         return hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK), list(meta["fallback"])
@@ -300,7 +291,7 @@ def _cache_write(key: str, db: hyperscan.Database | None, fallback: list[int]) -
     """Kept for the next start; a cache that cannot be written (read-only home) only costs time."""
     import hyperscan
 
-    where = _cache_dir()
+    where = cache_dir()
     try:
         where.mkdir(parents=True, exist_ok=True, mode=0o700)
         blob = hyperscan.dumpb(db) if db is not None else None

@@ -206,6 +206,7 @@ def _rollout_start(engine, args, fmt: str) -> None:
                 "failure_limit": args.failure_limit,
             },
             _progress,
+            force=args.force,
         ),
         fmt,
     )

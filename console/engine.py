@@ -270,8 +270,21 @@ class Engine:
         pause: float | None,
         analysis: dict[str, float],
         progress: Progress = lambda m: None,
+        force: bool = False,
     ) -> dict:
-        return self._rollouts.start(deployment, model, version, steps, pause, analysis, progress)
+        """A canary rollout of a version the gate passes (`models gate`): one it refuses only with `force`
+        (an admin's, kept in the operation); one the console holds no artifact of is started unjudged,
+        saying so."""
+        return self._rollouts.start(
+            deployment,
+            model,
+            version,
+            steps,
+            pause,
+            analysis,
+            progress,
+            gate=lambda: self._models.rollout_verdict(model, version, force),
+        )
 
     def rollout_promote(self, deployment: str, progress: Progress = lambda m: None) -> dict:
         return self._rollouts.promote(deployment, progress)

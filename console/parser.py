@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-p99-ms", type=float, help="success: p99 latency at most this (default 1.5x stable)")
     sp.add_argument("--window", type=int, default=10, metavar="MINUTES", help="analysis window (default 10)")
     sp.add_argument("--failure-limit", type=int, default=2, help="bad measurements tolerated (default 2)")
+    sp.add_argument("--force", action="store_true", help="roll out a version the gate refuses (admin; recorded)")
     _fmt(sp, ("table", "json"))
     for verb, text in (
         ("promote", "pass the current pause: analyse, then the next step"),

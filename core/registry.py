@@ -101,6 +101,12 @@ class Registry:
                 self.store.conn.execute("DELETE FROM model_aliases WHERE model = ? AND alias = ?", (model, alias))
                 return
             self.get(model, version)  # NotFound for a version that is not there
+            if alias == "production":  # the version it leaves was production once: archived, no candidate
+                self.store.conn.execute(
+                    "UPDATE model_versions SET stage = 'archived' WHERE model = ? AND stage = 'staging' AND version = "
+                    "(SELECT version FROM model_aliases WHERE model = ? AND alias = 'production' AND version != ?)",
+                    (model, model, version),
+                )
             self.store.conn.execute(
                 "INSERT INTO model_aliases (model, alias, version) VALUES (?, ?, ?) "
                 "ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version",

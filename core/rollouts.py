@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core import clock
@@ -54,7 +55,10 @@ class Rollouts:
         steps: list[int],
         pause: float | None,
         analysis: dict[str, float],
+        gate: Callable[[], str] | None = None,
     ) -> dict[str, Any]:
+        """`gate`: judges the version once the deployment's own checks pass (raising to refuse it); what
+        it says is kept in the operation."""
         dep = self.cluster.get_deployment(deployment)
         if dep.model != model:
             raise BadInput(f"deployment {deployment} serves model {dep.model!r}, not {model!r}")
@@ -66,6 +70,7 @@ class Rollouts:
                 f"{deployment} already has a canary (r{dep.canary.number} at {dep.canary.weight}%): "
                 f"promote or abort it first"
             )
+        verdict = gate() if gate else None
         limits = self._limits(deployment, analysis)
         plan = [{"weight": w, "state": "pending"} for w in steps]
         # The canary's revision number is recorded before the revision is made, so that a kill in between
@@ -81,6 +86,7 @@ class Rollouts:
                 "analysis": limits,
                 "stable_revision": dep.current_revision,
                 "canary_revision": max(r.number for r in dep.revisions) + 1,
+                **({"gate": verdict} if verdict else {}),
             },
             plan,
             user,
@@ -163,7 +169,12 @@ class Rollouts:
             resource="deployment",
             name=deployment,
             change=add_revision,
-            annotations={"operation": op["id"], "model": f"{p['model']}:{p['version']}", "sha256": mv.sha256},
+            annotations={
+                "operation": op["id"],
+                "model": f"{p['model']}:{p['version']}",
+                "sha256": mv.sha256,
+                **({"gate": p["gate"]} if p.get("gate") else {}),
+            },
         )
 
     def _canary(self, op: dict[str, Any]) -> Revision | None:

@@ -141,7 +141,8 @@ def session_root(tmp_path_factory) -> Path:
 def demo_home(session_root) -> Path:
     """The default demo estate (seed 42), built once by the real CLI. Treat it as read-only."""
     home = session_root / "demo-home"
-    r = Cli(session_root / "builder")("--home", str(home), "version")
+    # (the first build on a machine trains the demo models: minutes when every worker does it at once)
+    r = Cli(session_root / "builder")("--home", str(home), "version", timeout=600)
     assert r.rc == 0, r.err
     assert (home / DB_NAME).is_file()
     return home

@@ -7,7 +7,7 @@ import json
 import sqlite3
 
 import pytest
-from conftest import DB_NAME, PINNED_NOW, SIM_DB
+from conftest import DB_NAME, PINNED_NOW, REPO, SIM_DB
 from rich.text import Text
 
 from core.sanitize import strip_control
@@ -142,9 +142,12 @@ def test_nodes_list(session_cli, demo_home):
 
 def test_rollouts_list(session_cli, demo_home):
     deps = session_cli.ok(*H(demo_home), "rollouts", "list", "--format", "json").json()
-    assert len(deps) == 5
+    import tomllib
+
+    spec = {d["name"]: d for d in tomllib.loads((REPO / "fixtures" / "estate.toml").read_text())["deployments"]}
+    assert sorted(d["name"] for d in deps) == sorted(spec)
     for d in deps:
-        assert 2 <= len(d["revisions"]) <= 3, d
+        assert len(d["revisions"]) == len(spec[d["name"]]["versions"]), d
         assert d["current_revision"] in [r["number"] for r in d["revisions"]]
         # traffic is split between the live revisions and adds up to 100%
         assert sum(r["weight"] for r in d["revisions"]) == 100, d

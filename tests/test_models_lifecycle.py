@@ -17,8 +17,9 @@ pytestmark = pytest.mark.xdist_group("models-lifecycle")
 
 @pytest.fixture(scope="module")
 def home(demo_home, tmp_path_factory):
-    """The demo estate with digits-cnn v1 (production, trained by erin) and v2 (v1 pruned 0.5 and int8):
-    made through the engine, in this process, once for the module; the tests drive the CLI."""
+    """The demo estate with digits-cnn v1 (production: what its digit-reader serves, trained on the
+    estate's first start) and v2 (v1 pruned 0.5 and int8, by erin): made through the engine, in this
+    process, once for the module; the tests drive the CLI."""
     from conftest import copy_home
 
     from console.engine import Engine
@@ -26,8 +27,6 @@ def home(demo_home, tmp_path_factory):
 
     h = copy_home(demo_home, tmp_path_factory.mktemp("lifecycle") / "h")
     engine = Engine(load({"home": str(h), "user": "erin"}))
-    engine.model_train("digits-cnn", params={"epochs": "4"})
-    engine.model_alias("digits-cnn", "production", "1")
     out = engine.model_compress("digits-cnn", "production", prune=0.5, quantize="int8")
     engine.close()
     return h, out
@@ -54,7 +53,7 @@ def test_a_version_records_its_provenance_and_lists_with_its_aliases(cli, tmp_pa
     by = {r["version"]: r for r in rows}
     assert {"name", "version", "aliases", "created_at", "metrics"} <= set(by[1])
     assert by[1]["aliases"] == ["production"] and by[2]["aliases"] == []
-    assert by[1]["created_by"] == "erin" and by[1]["metrics"]["accuracy"] >= 0.95
+    assert by[2]["created_by"] == "erin" and by[1]["metrics"]["accuracy"] >= 0.95
     assert by[2]["parent"] == "digits-cnn:1" and by[2]["created_at"] >= by[1]["created_at"]
     shown = cli.ok("--home", h, "models", "show", "digits-cnn", "2", "-o", "json").json()
     assert shown["lineage"] == ["digits-cnn:2", "digits-cnn:1"]
@@ -70,24 +69,20 @@ def test_the_same_seed_and_data_give_the_same_version_and_a_changed_row_another_
     a = engine.model_train("cancer-mlp", params={"epochs": "5"}, seed=3)
     b = engine.model_train("cancer-mlp", params={"epochs": "5"}, seed=3)
     # (the files' bytes differ: torch writes a random serialization id into each)
-    assert a["metrics"] == b["metrics"] and (a["version"], b["version"]) == (1, 2)
+    assert a["metrics"] == b["metrics"] and b["version"] == a["version"] + 1
     # one value of one row changed: another digest, for the registry as for the data
     bundled = D.bundled("breast_cancer")
     path = tmp_path / "cancer.csv"
     _write_csv(path, bundled, change=(7, 0, bundled.X[7][0] * 1.01))
     c = engine.model_train("cancer-mlp", params={"epochs": "5"}, seed=3, data_path=str(path))
     versions = {v.version: v for v in engine.models("cancer-mlp")}
-    assert versions[1].data_digest == versions[2].data_digest == bundled.digest()
+    assert versions[a["version"]].data_digest == versions[b["version"]].data_digest == bundled.digest()
     assert versions[c["version"]].data_digest != bundled.digest()
     engine.close()
 
 
 def test_data_that_fails_validation_blocks_the_training_and_registers_nothing(cli, tmp_path, home):
-    h = _copy(home, tmp_path)
-    engine = _engine(h)
-    engine.model_train("cancer-mlp", params={"epochs": "3"})
-    engine.model_alias("cancer-mlp", "production", "1")
-    engine.close()
+    h = _copy(home, tmp_path)  # cancer-mlp v1 is production: what the demo's cancer-screen serves
     bundled = D.bundled("breast_cancer")
     path = tmp_path / "drifted.csv"
     # a feature recorded in other units (×1000) and one with empty cells
@@ -171,6 +166,35 @@ def test_the_gate_refuses_a_child_that_drops_too_much_and_only_force_moves_the_a
     assert event["annotations"]["forced"] is True and event["annotations"]["gate"].startswith("failed")
 
 
+def test_a_rollout_takes_a_version_only_through_the_gate(cli, tmp_path, home):
+    h = _copy(home, tmp_path)
+    engine = _engine(h)
+    worse = engine.model_train("cancer-mlp", params={"epochs": "1"})  # the demo serves v1, trained for 60
+    engine.close()
+    start = (
+        "--home",
+        h,
+        "rollouts",
+        "start",
+        "cancer-screen",
+        "cancer-mlp",
+        str(worse["version"]),
+        "--steps",
+        "50,100",
+    )
+    r = cli(*start)
+    assert r.rc == 1 and "did not pass the gate — evaluation: accuracy" in r.err, r.err
+    ops = cli.ok("--home", h, "ops", "list", "-o", "json").json()
+    assert "deployment/cancer-screen" not in {op["target"] for op in ops}  # refused before anything was made
+    forced = cli.ok(*start, "--force", "-o", "json").json()
+    assert forced["params"]["gate"] == "forced past a failed gate: evaluation"
+    event = next(e for e in cli.ok("--home", h, "audit", "list", "-o", "json").json() if e["verb"] == "rollout-start")
+    assert event["annotations"]["gate"] == forced["params"]["gate"]
+    # a version the console holds no artifact of (the cluster's own) starts unjudged, and says so
+    theirs = cli.ok("--home", h, "rollouts", "start", "fraud-scorer", "fraud-xgb", "9", "-o", "json").json()
+    assert theirs["params"]["gate"].startswith("not judged: the console holds no artifact")
+
+
 def test_moving_an_alias_is_audited_and_rolls_back(cli, tmp_path, home):
     h = _copy(home, tmp_path)
     moved = cli.ok("--home", h, "--as", "erin", "models", "alias", "digits-cnn", "production", "2", "-o", "json").json()
@@ -181,6 +205,11 @@ def test_moving_an_alias_is_audited_and_rolls_back(cli, tmp_path, home):
         "name": "digits-cnn/production",
     }
     assert (event["before"]["version"], event["after"]["version"]) == (1, 2)
+    stages = {
+        r["version"]: r["stage"]
+        for r in cli.ok("--home", h, "models", "list", "--model", "digits-cnn", "-o", "json").json()
+    }
+    assert stages == {1: "archived", 2: "production"}  # the version production left is no candidate
     cli.ok("--home", h, "audit", "rollback", str(event["seq"]))
     prod = cli.ok("--home", h, "models", "show", "digits-cnn", "production", "-o", "json").json()
     assert prod["version"] == 1 and cli.ok("--home", h, "audit", "verify").rc == 0

@@ -89,11 +89,35 @@ class ModelService:
         }
 
     def served_versions_to_adopt(self) -> list[ModelVersion]:
-        """The model versions the cluster serves or stages that the registry does not know yet."""
+        """The model versions the cluster serves or stages that the registry does not know yet; the demo
+        estate's own models (params `demo_training`) with the artifact core.lifecycle.demo trains for them."""
         known = {(m.model, m.version) for m in self.w.registry.list()}
         return sorted(
-            (mv for mv in self.w.cluster.known_model_versions() if (mv.model, mv.version) not in known),
+            (
+                self._demo_trained(mv) if mv.params.get("demo_training") else mv
+                for mv in self.w.cluster.known_model_versions()
+                if (mv.model, mv.version) not in known
+            ),
             key=lambda m: (m.model, m.version),
+        )
+
+    def _demo_trained(self, mv: ModelVersion) -> ModelVersion:
+        import dataclasses
+
+        from core.lifecycle import demo
+
+        source, record = demo.trained(mv.model, int(mv.params.get("seed", 0)))
+        path = self._copy_in(mv.model, source, record["sha256"])
+        return dataclasses.replace(
+            mv,
+            framework=record["framework"],
+            sha256=record["sha256"],
+            params=record["params"],
+            metrics=record["metrics"],
+            data_digest=record["data_digest"],
+            artifact_uri=str(path.relative_to(self.artifacts)),
+            code_version=record["code_version"],
+            environment=record["environment"],
         )
 
     # -- training ---------------------------------------------------------------------------------------
@@ -139,7 +163,7 @@ class ModelService:
         gate). A failing validation stops it before training (BadInput with the report); so does a cancel.
         On a cluster that runs trainings (Kubernetes) it runs there as a Job, unless `here`; `note(text)`
         hears what the Job is doing before its first epoch."""
-        from core.lifecycle import data, nets, provenance, train
+        from core.lifecycle import nets, provenance, train
 
         user = self.w.require("model-train")
         spec = nets.spec(model)
@@ -156,14 +180,7 @@ class ModelService:
         report = self.validate(model, data_path, d)
         if not report["passed"]:
             raise BadInput(f"{d.source}: data validation failed — " + "; ".join(report["problems"]))
-        params_kept = {
-            **chosen,
-            "seed": seed,
-            "data": d.source,
-            # where a file was read from: evaluate, gate and compress read it again (its digest checked)
-            **({"data_path": str(Path(data_path).resolve())} if data_path else {}),
-            "data_reference": data.profile(d).to_dict(),
-        }
+        params_kept = train.kept_params(chosen, seed, d, data_path)
         validation = {k: report[k] for k in ("passed", "problems", "reference")}
         if jobs is not None:
             ct = self._train_on_cluster(jobs, model, chosen, seed, pod_data, user, progress, cancelled, note)
@@ -268,18 +285,27 @@ class ModelService:
         staging.replace(path)
         return path, digest, meta
 
-    def _adopt(self, model: str, source: Path, sha256: str) -> tuple[Path, str, dict[str, Any]]:
-        """An artifact made elsewhere (a training Job's), copied in as it is and checked again here."""
+    def _copy_in(self, model: str, source: Path, sha256: str) -> Path:
+        """An artifact made elsewhere, copied in under its digest, the copy's digest checked."""
+        import hashlib
         import shutil
-
-        from core import artifacts
 
         path = self.artifacts / model / f"{sha256}.pt"
         staging = path.with_name(f".adopting-{os.getpid()}-{threading.get_ident()}.pt")
         staging.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, staging)
-        _, meta = artifacts.load(staging, sha256, "train again")
+        if hashlib.sha256(staging.read_bytes()).hexdigest() != sha256:
+            staging.unlink()
+            raise ConsoleError(f"{source} changed while it was copied in (sha256 is not {sha256[:12]}…); try again")
         staging.replace(path)
+        return path
+
+    def _adopt(self, model: str, source: Path, sha256: str) -> tuple[Path, str, dict[str, Any]]:
+        """An artifact made elsewhere (a training Job's), copied in and read back as tensors only."""
+        from core import artifacts
+
+        path = self._copy_in(model, source, sha256)
+        _, meta = artifacts.load(path, sha256, "train again")
         return path, sha256, meta
 
     def _register(
@@ -436,7 +462,7 @@ class ModelService:
         from core.registry import check_alias
 
         check_alias(alias)
-        user = self.w.require("model-alias-force" if force else "model-alias")
+        user = self.w.require("gate-force" if force else "model-alias")
         mv = self.w.registry.resolve(model, ref) if ref is not None else None
         report = None
         if mv is not None and alias in GATED_ALIASES:
@@ -470,6 +496,20 @@ class ModelService:
             "was": before["version"] if before else None,
             "gate": report,
         }
+
+    def rollout_verdict(self, model: str, version: int, force: bool = False) -> str:
+        """The gate's word on rolling `version` out: "passed"; "not judged: …" for a version whose artifact
+        this console does not hold (the cluster's own); GateFailed, unless `force` (an admin's)."""
+        mv = self.w.registry.get(model, version)
+        if not mv.artifact_uri:
+            return "not judged: the console holds no artifact of it (the cluster serves it)"
+        report = self.gate(model, str(version))
+        if report["passed"]:
+            return "passed"
+        if not force:
+            raise GateFailed(report)
+        self.w.require("gate-force")
+        return "forced past a failed gate: " + "; ".join(c["name"] for c in report["checks"] if not c["passed"])
 
     # -- packaging --------------------------------------------------------------------------------------------
     def package(

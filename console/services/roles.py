@@ -34,7 +34,7 @@ ACTIONS: dict[str, str] = {
     "model-train": "operator",
     "model-compress": "operator",
     "model-alias": "operator",
-    "model-alias-force": "admin",
+    "gate-force": "admin",  # an alias moved, or a rollout started, past a failed gate
     # the approval queue
     "autofix-reconcile": "operator",
     "approve": "operator",
@@ -67,7 +67,7 @@ WHAT = {
     "model-train": "training a model",
     "model-compress": "compressing a model",
     "model-alias": "moving a model alias",
-    "model-alias-force": "moving a model alias past the gate",
+    "gate-force": "overriding the model gate",
     "autofix-reconcile": "reconciling the approval queue",
     "approve": "approving a retry",
     "reject": "rejecting a suggestion",

@@ -67,9 +67,10 @@ class RolloutService:
         pause: float | None,
         analysis: dict[str, float],
         progress: Progress = lambda m: None,
+        gate: Callable[[], str] | None = None,
     ) -> dict:
         user = self.w.require("rollout-start")
-        op = self.w.rollouts.start(deployment, model, version, user, steps, pause, analysis)
+        op = self.w.rollouts.start(deployment, model, version, user, steps, pause, analysis, gate)
         return _describe(self.w.rollouts.run(op, user, progress))
 
     def promote(self, deployment: str, progress: Progress = lambda m: None) -> dict:

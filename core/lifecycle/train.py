@@ -84,6 +84,23 @@ def params_for(spec: nets.Spec, given: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def kept_params(chosen: dict[str, Any], seed: int, data: Data, data_path: str | None = None) -> dict[str, Any]:
+    """What a version records of its training: the params, the seed, its data and the data's reference
+    profile (what the next training's data is validated against)."""
+    from pathlib import Path
+
+    from core.lifecycle.data import profile
+
+    return {
+        **chosen,
+        "seed": seed,
+        "data": data.source,
+        # where a file was read from: evaluate, gate and compress read it again (its digest checked)
+        **({"data_path": str(Path(data_path).resolve())} if data_path else {}),
+        "data_reference": profile(data).to_dict(),
+    }
+
+
 def _seeded(seed: int) -> Any:
     import torch
 

@@ -258,7 +258,11 @@ class EstateBuilder:
                         "created_at": iso(created - timedelta(hours=6)),
                         "framework": d["framework"],
                         "sha256": digest,
-                        "params": {"trained_on_days": 30, "seed": rng.randint(1, 9999)},
+                        "params": (
+                            {"seed": 0, "demo_training": True}  # the console trains it (core.lifecycle.demo)
+                            if d.get("trained")
+                            else {"trained_on_days": 30, "seed": rng.randint(1, 9999)}
+                        ),
                         "metrics": {
                             "auc": round(0.80 + 0.01 * number + rng.uniform(0, 0.02), 4),
                             "p99_ms": round(d["latency_ms"] * 2.6, 1),

@@ -1,0 +1,99 @@
+"""The demo estate's own models: the version its deployments serve of each demo model, trained as
+`models train NAME --seed 0` trains it, so that the console holds what the estate serves and a new version
+can be gated against it and rolled out in its place.
+
+Training is deterministic, so it is done once per machine and kept in the cache (core.cache), keyed by what
+decides it: the model, its params, the seed, the versions of torch, scikit-learn and numpy, and the code
+that trains. A cached artifact is used only when its sha256 is the one recorded beside it; reading the
+cache imports neither torch nor scikit-learn, so a new demo estate starts as fast as before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from core.cache import cache_dir
+
+RECORD, ARTIFACT = "record.json", "model.pt"
+# the code whose change changes what a training makes
+_SOURCES = ("nets.py", "train.py", "data.py", "../artifacts.py")
+
+
+def trained(model: str, seed: int = 0) -> tuple[Path, dict[str, Any]]:
+    """(the artifact, its record: sha256, framework, params, metrics, data_digest, environment,
+    code_version) of `model` trained with its default params and `seed`: the cache's, else trained now."""
+    where = cache_dir() / "models" / f"{model}-{_key(model, seed)}"
+    found = _read(where)
+    if found is not None:
+        return where / ARTIFACT, found
+    staging = where.with_name(f".{where.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    try:
+        staging.mkdir(parents=True)
+    except OSError:  # a cache that cannot be written: trained for this start only
+        staging = Path(tempfile.mkdtemp(prefix=f"mlops-console-{model}-"))
+        return staging / ARTIFACT, _train(model, seed, staging)
+    record = _train(model, seed, staging)
+    try:
+        staging.rename(where)  # whole or not at all; another process may have put its own first
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        found = _read(where)
+        if found is None:
+            raise
+        return where / ARTIFACT, found
+    return where / ARTIFACT, record
+
+
+def _key(model: str, seed: int) -> str:
+    from core.lifecycle import nets
+
+    here = Path(__file__).parent
+    parts: list[Any] = [model, nets.spec(model).defaults, seed]
+    for dist in ("torch", "scikit-learn", "numpy"):
+        try:
+            parts.append(version(dist))
+        except PackageNotFoundError:
+            parts.append(None)
+    parts += [hashlib.sha256((here / s).read_bytes()).hexdigest() for s in _SOURCES]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _read(where: Path) -> dict[str, Any] | None:
+    try:
+        record: dict[str, Any] = json.loads((where / RECORD).read_text())
+        if hashlib.sha256((where / ARTIFACT).read_bytes()).hexdigest() == record["sha256"]:
+            return record
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None  # none, cut short or changed: trained again
+
+
+def _train(model: str, seed: int, out: Path) -> dict[str, Any]:
+    from core import artifacts
+    from core.lifecycle import data, nets, provenance, train
+
+    spec = nets.spec(model)
+    chosen = train.params_for(spec, {})
+    d = data.bundled(spec.dataset)
+    fitted, metrics = train.fit(spec, d, chosen, seed, device="cpu")
+    metrics["data_validation"] = {"passed": True, "problems": [], "reference": None}
+    tensors, meta = fitted.to_artifact()
+    sha256 = artifacts.save(out / ARTIFACT, tensors, meta)
+    record = {
+        "sha256": sha256,
+        "framework": f"torch-{meta['arch']}",
+        "params": train.kept_params(chosen, seed, d),
+        "metrics": metrics,
+        "data_digest": d.digest(),
+        "environment": provenance.environment(),
+        "code_version": provenance.code_version(),
+    }
+    (out / RECORD).write_text(json.dumps(record, sort_keys=True))
+    return record
