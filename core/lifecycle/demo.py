@@ -40,15 +40,17 @@ def trained(model: str, seed: int = 0) -> tuple[Path, dict[str, Any]]:
         staging = Path(tempfile.mkdtemp(prefix=f"mlops-console-{model}-"))
         return staging / ARTIFACT, _train(model, seed, staging)
     record = _train(model, seed, staging)
-    try:
-        staging.rename(where)  # whole or not at all; another process may have put its own first
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        found = _read(where)
-        if found is None:
-            raise
-        return where / ARTIFACT, found
-    return where / ARTIFACT, record
+    for _ in range(2):
+        try:
+            staging.rename(where)  # whole or not at all
+            return where / ARTIFACT, record
+        except OSError:
+            found = _read(where)
+            if found is not None:  # another process put its own first
+                shutil.rmtree(staging, ignore_errors=True)
+                return where / ARTIFACT, found
+            shutil.rmtree(where, ignore_errors=True)  # a damaged entry: this training takes its place
+    return staging / ARTIFACT, record  # (the cache would not take it: used from where it was made)
 
 
 def _key(model: str, seed: int) -> str:
