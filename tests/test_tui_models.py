@@ -33,12 +33,12 @@ async def until(pilot, predicate) -> None:
     await wait_until(pilot, predicate, tries=3000)
 
 
-async def open_train_form(pilot, app, epochs: str) -> None:
+async def open_train_form(pilot, app, epochs: str, model: str = "cancer-mlp") -> None:
     await goto(pilot, "models")
     await wait_rows(pilot)
     await pilot.press("t")
     await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
-    app.screen.query_one("#f-model", Input).value = "cancer-mlp"
+    app.screen.query_one("#f-model", Input).value = model
     app.screen.query_one("#f-epochs", Input).value = epochs
     await pilot.press("ctrl+o")
 
@@ -63,22 +63,22 @@ async def test_training_shows_its_progress_and_escape_cancels_it_registering_not
 async def test_a_finished_training_is_a_new_version_and_a_moves_its_alias_through_the_gate(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        # cancer-mlp v1 is what the demo's cancer-screen serves (60 epochs, seed 0): the same training passes
+        # digits-cnn v1 is what the demo's digit-reader serves (15 epochs, seed 0): the same training passes
         # the gate against it
-        await open_train_form(pilot, app, "60")
-        await until(pilot, lambda: any("cancer-mlp version 2 registered" in str(n.message) for n in app._notifications))
-        assert not isinstance(app.screen, JobScreen) and app.engine.model_show("cancer-mlp", "2")["stage"] == "staging"
+        await open_train_form(pilot, app, "15", "digits-cnn")
+        await until(pilot, lambda: any("digits-cnn version 2 registered" in str(n.message) for n in app._notifications))
+        assert not isinstance(app.screen, JobScreen) and app.engine.model_show("digits-cnn", "2")["stage"] == "staging"
         table = await wait_rows(pilot)
-        await until(pilot, lambda: "cancer-mlp:2" in [table.key_at(i) for i in range(table.row_count)])
-        table.move_cursor(row=[table.key_at(i) for i in range(table.row_count)].index("cancer-mlp:2"))
+        await until(pilot, lambda: "digits-cnn:2" in [table.key_at(i) for i in range(table.row_count)])
+        table.move_cursor(row=[table.key_at(i) for i in range(table.row_count)].index("digits-cnn:2"))
         await pilot.pause()
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
         await pilot.press("ctrl+o")  # production, the default
-        await until(pilot, lambda: app.engine.model_show("cancer-mlp", "2")["aliases"] == ["production"])
+        await until(pilot, lambda: app.engine.model_show("digits-cnn", "2")["aliases"] == ["production"])
         event = app.engine.audit_events(limit=1)[0]
         assert (event.verb, event.user, event.annotations["gate"]) == ("alias", "erin", "passed")
-        assert app.engine.model_show("cancer-mlp", "1")["stage"] == "archived"
+        assert app.engine.model_show("digits-cnn", "1")["stage"] == "archived"
 
 
 async def test_a_viewer_is_not_offered_training_compression_or_aliases(make_app):
