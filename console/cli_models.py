@@ -12,7 +12,6 @@ from typing import Any
 from console.columns import MODEL_COLUMNS
 from console.output import emit, show
 from core.errors import BadInput
-from core.sanitize import strip_control
 from core.types import to_dict
 
 
@@ -106,21 +105,9 @@ def _model_compare(engine, args, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(c, indent=2, default=str))
         return
-    a, b = (f"v{v}" for v in c["versions"])
-    rows = [("", a, b), ("aliases", *(", ".join(x) or "-" for x in c["aliases"]))]
-    rows += [("created", *(f"{t[:19]} by {who or '?'}" for t, who in c["created"]))]
-    rows += [
-        ("lineage", *(" <- ".join(x) for x in c["lineage"])),
-        ("data digest", *(str(x)[:16] for x in c["data_digest"])),
-    ]
-    rows += [("code", *(str(x)[:12] if x else "-" for x in c["code_version"]))]
-    rows += [(k, *map(str, v)) for k, v in c["environment"].items()]
-    rows += [(f"param {k}", *("-" if x is None else str(x) for x in v)) for k, v in c["params"].items()]
-    rows += [(f"metric {k}", *("-" if x is None else str(x) for x in v)) for k, v in c["metrics"].items()]
-    width = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        mark = "" if r[1] == r[2] or not r[0] else "  *"
-        print(strip_control("  ".join(x.ljust(w) for x, w in zip(r, width, strict=True)).rstrip() + mark))
+    from core.lifecycle.comparison import lines
+
+    print("\n".join(lines(c)))
 
 
 MODEL_COMMANDS: dict[tuple[str, str | None], Callable[[Any, Any, str], None]] = {

@@ -43,6 +43,12 @@ async def open_train_form(pilot, app, epochs: str, model: str = "cancer-mlp") ->
     await pilot.press("ctrl+o")
 
 
+def describe_text(app) -> str:
+    from screens.detail import DescribeScreen
+
+    return plain(app.screen.query_one("#body", Static)) if isinstance(app.screen, DescribeScreen) else ""
+
+
 def status(app) -> str:
     return plain(app.screen.query_one("#status", Static))
 
@@ -119,3 +125,19 @@ async def test_r_starts_a_canary_rollout_of_the_selected_version_on_a_deployment
         await until(pilot, lambda: any(r.model_version == version for r in app.engine.deployment(dep).revisions))
         starts = [e for e in app.engine.audit_events() if e.user == "erin" and e.object_ref.get("name") == dep]
         assert starts
+
+
+async def test_d_shows_the_selected_version_beside_production_with_differences_marked(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await goto(pilot, "models")
+        table = await wait_rows(pilot)
+        keys = [table.key_at(i) for i in range(table.row_count)]
+        table.move_cursor(row=keys.index("fraud-xgb:9"))  # a candidate; production is v8
+        await pilot.pause()
+        await pilot.press("d")
+        await wait_until(pilot, lambda: "metric auc" in describe_text(app))
+        text = describe_text(app)
+        assert "v8" in text and "v9" in text and "lineage" in text
+        auc = next(line for line in text.splitlines() if line.startswith("metric auc"))
+        assert auc.endswith("*")  # the two versions' AUCs differ

@@ -24,6 +24,7 @@ class ModelsScreen(ViewScreen):
         Binding("c", "compress", "Compress", id="compress"),
         Binding("a", "alias", "Alias", id="alias"),
         Binding("r", "rollout", "Canary", id="rollout"),
+        Binding("d", "compare", "Compare", id="compare"),
     ]
     ROLE_ACTIONS = {
         "train": "model-train",
@@ -72,6 +73,28 @@ class ModelsScreen(ViewScreen):
     def describe(self, key: str) -> str:
         model, _, version = key.rpartition(":")
         return describe(self.app.engine.model_details(model, int(version)))
+
+    def action_compare(self) -> None:
+        """The selected version beside its model's production version (production itself: beside its
+        parent): params, metrics, lineage, data, code and environment, differences marked *."""
+        picked = self._selected()
+        if picked is None:
+            return
+        model, version = picked
+        versions = {m.version: m for m in self.app.engine.models(model)}
+        prod = next((v for v, m in versions.items() if "production" in m.aliases), None)
+        parent = versions[version].parent if version in versions else None
+        other = prod if prod not in (None, version) else int(parent.rpartition(":")[2]) if parent else None
+        if other is None:
+            self.app.notify(f"{model}:{version} has no production version or parent to compare with")
+            return
+
+        def text() -> str:
+            from core.lifecycle.comparison import lines
+
+            return "\n".join(lines(self.app.engine.model_compare(model, str(other), str(version))))
+
+        self.app.open_describe(f"models: {model} v{other} beside v{version}", text)
 
     # -- actions -----------------------------------------------------------------------------------------
     def _selected(self) -> tuple[str, int] | None:
