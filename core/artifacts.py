@@ -14,15 +14,20 @@ from core.errors import ConsoleError
 
 
 def save(path: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> str:
-    """Write atomically (a half-written file never takes the name); the file's sha256."""
+    """Write atomically (a half-written file never takes the name); the file's sha256. The bytes depend on
+    the tensors and the header only: torch names the archive inside after the file it writes, so it
+    writes to memory first and the same weights give the same digest whatever the file is called."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {**tensors, "meta_json": torch.tensor(list(json.dumps(meta, sort_keys=True).encode()), dtype=torch.uint8)}
+    buffer = io.BytesIO()
+    torch.save(blob, buffer)
+    data = buffer.getvalue()
     tmp = path.with_suffix(".tmp")
-    torch.save(blob, tmp)
+    tmp.write_bytes(data)
     tmp.replace(path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(data).hexdigest()
 
 
 def load(path: Path, sha256: str, fix: str) -> tuple[dict[str, Any], dict[str, Any]]:

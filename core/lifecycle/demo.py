@@ -9,12 +9,14 @@ cache imports neither torch nor scikit-learn, so a new demo estate starts as fas
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,29 @@ def trained(model: str, seed: int = 0) -> tuple[Path, dict[str, Any]]:
     """(the artifact, its record: sha256, framework, params, metrics, data_digest, environment,
     code_version) of `model` trained with its default params and `seed`: the cache's, else trained now."""
     where = cache_dir() / "models" / f"{model}-{_key(model, seed)}"
+    found = _read(where)
+    if found is not None:
+        return where / ARTIFACT, found
+    with _lock(where):  # one process trains, the others wait for its result rather than train too
+        return _trained_under_lock(model, seed, where)
+
+
+@contextlib.contextmanager
+def _lock(where: Path) -> Iterator[None]:
+    import fcntl
+
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        f = open(where.with_name(where.name + ".lock"), "a")  # noqa: SIM115 (held for the block)
+    except OSError:  # a cache that cannot be written: no lock to take
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _trained_under_lock(model: str, seed: int, where: Path) -> tuple[Path, dict[str, Any]]:
     found = _read(where)
     if found is not None:
         return where / ARTIFACT, found
