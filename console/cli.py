@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except ConsoleError as e:
-        print(f"mlops-console: error: {e}", file=sys.stderr)
+        print(f"mlops-console: error: {strip_control(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130

@@ -12,6 +12,7 @@ from typing import Any
 from console.columns import MODEL_COLUMNS
 from console.output import emit, show
 from core.errors import BadInput
+from core.sanitize import strip_control
 from core.types import to_dict
 
 
@@ -41,6 +42,12 @@ def _model_train(engine, args, fmt: str) -> None:
         if not eq or not key:
             raise BadInput(f"--param {word!r}: expected KEY=VALUE")
         params[key] = value
+    import signal
+
+    from console.engine import interrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: a training Job on a cluster is deleted
+        signal.signal(sig, interrupt)
     with _epochs_bar(f"training {args.name}") as progress:
         result = engine.model_train(
             args.name,
@@ -50,7 +57,7 @@ def _model_train(engine, args, fmt: str) -> None:
             progress=progress,
             device=args.device,
             here=args.here,
-            note=lambda text: print(f"# {text}", file=sys.stderr, flush=True),
+            note=lambda text: print(f"# {strip_control(text)}", file=sys.stderr, flush=True),
         )
     print(
         f"# {args.name} version {result['version']} registered as a candidate: `models gate {args.name} {result['version']}`, then `models alias {args.name} production {result['version']}`",

@@ -559,12 +559,22 @@ class Engine:
         }
 
 
+def interrupt(signum: int, frame: Any) -> None:
+    """A signal handler that stops a model job as Ctrl-C does: a training Job on a cluster is deleted,
+    not left running unwatched."""
+    raise KeyboardInterrupt
+
+
 def run_model_job(settings: Settings, method: str, args: tuple, kwargs: dict, events: Any, cancel: Any) -> None:
     """A model job's worker process (console.model_jobs.ModelJob): an engine of its own on the same settings,
     the method called with progress and cancel wired to the parent's queue and flag."""
+    import signal
+
     from console.model_jobs import Event
     from core.errors import ConsoleError
 
+    signal.signal(signal.SIGTERM, interrupt)  # the TUI's second esc or its exit
+    signal.signal(signal.SIGHUP, interrupt)  # the SSH session gone
     try:
         engine = Engine(settings)
         try:

@@ -17,7 +17,13 @@ def test_a_cached_demo_model_is_reused_and_a_changed_one_trained_again(tmp_path,
         trainings.append((model, seed))
         blob = f"weights of {model} #{len(trainings)}".encode()
         (out / demo.ARTIFACT).write_bytes(blob)
-        record = {"sha256": hashlib.sha256(blob).hexdigest(), "metrics": {"accuracy": 0.9}}
+        record = {k: {} for k in ("params", "metrics", "environment")}
+        record |= {
+            "sha256": hashlib.sha256(blob).hexdigest(),
+            "framework": "f",
+            "data_digest": "d",
+            "code_version": None,
+        }
         (out / demo.RECORD).write_text(json.dumps(record))
         return record
 

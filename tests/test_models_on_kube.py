@@ -98,7 +98,7 @@ def _start_pod(emu, job: dict, log: str, terminated=None) -> str:
     """The pod the Job controller would make (its job-name label), with `log` as what it printed."""
     pod = k.job_pod(job, node="gpu-1", terminated=terminated)
     name = job["metadata"]["name"]
-    pod["metadata"]["labels"] = {**pod["metadata"]["labels"], "batch.kubernetes.io/job-name": name}
+    pod["metadata"]["labels"] = {**pod["metadata"]["labels"], "batch.kubernetes.io/job-name": name, "job-name": name}
     emu.add(pod)
     emu.set_log(NS, pod["metadata"]["name"], log)
     return pod["metadata"]["name"]
@@ -144,7 +144,13 @@ def test_a_training_runs_as_a_job_with_the_settings_spec_and_registers_what_its_
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert pod["volumes"] == [{"name": "artifacts", "persistentVolumeClaim": {"claimName": "model-artifacts"}}]
-    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists"} in pod["tolerations"]  # whatever the taint's effect
+    assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["seccompProfile"] == {
+        "type": "RuntimeDefault"
+    }
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]  # it may write on the claim
+    [rule] = spec["podFailurePolicy"]["rules"]  # a drained or preempted pod is not the training's failure
+    assert rule["action"] == "Ignore" and rule["onPodConditions"][0]["type"] == "DisruptionTarget"
     c = pod["containers"][0]
     assert c["image"] == "registry.local/mlops-console:0.9"
     assert c["command"] == ["python", "-m", "core.lifecycle.job"]
@@ -203,6 +209,43 @@ def test_a_failed_training_job_says_why_with_its_log_and_registers_nothing(emu, 
     text = str(t.error)
     assert "BackoffLimitExceeded" in text and "OOMKilled (exit 137)" in text and "CUDA out of memory" in text
     assert t.engine.models("cancer-mlp") == []
+    t.engine.close()
+
+
+def test_a_pod_that_can_never_start_fails_the_training_and_its_job_is_deleted(emu, setup):
+    settings, _ = setup
+    t = Training(settings)
+    t.start()
+    job = _the_job(emu)
+    pod = _start_pod(emu, job, "")
+    waiting = {
+        "reason": "CreateContainerConfigError",
+        "message": "container has runAsNonRoot and image has non-numeric user",
+    }
+    emu.patch(
+        "v1/pods",
+        NS,
+        pod,
+        {
+            "status": {
+                "phase": "Pending",
+                "containerStatuses": [
+                    {
+                        "name": "main",
+                        "ready": False,
+                        "restartCount": 0,
+                        "image": "x",
+                        "imageID": "",
+                        "started": False,
+                        "state": {"waiting": waiting},
+                    }
+                ],
+            }
+        },
+    )
+    t.join(120)
+    assert isinstance(t.error, ClusterError) and "cannot start — CreateContainerConfigError" in str(t.error)
+    assert emu.objects(JOBS) == {}  # not left to hold its quota until the deadline
     t.engine.close()
 
 

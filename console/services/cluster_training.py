@@ -5,6 +5,7 @@ against the digest the pod wrote and read as tensors only — for ModelService t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core import clock
-from core.errors import BadInput, ClusterError, ConsoleError
+from core.errors import BadInput, ClusterError, ConsoleError, NotFound
 
 POLL_SECONDS = 2.0
 
@@ -75,45 +76,72 @@ def run(
     from core.lifecycle import job as training_job
     from core.lifecycle.train import Cancelled
 
-    jobs.create(spec)
     where = f"{spec.namespace}/{spec.name}"
-    if note:
-        note(f"training Job {where} created (kubectl logs -f -n {spec.namespace} job/{spec.name})")
-    said, last = "", None
+    said, last, unreachable = "", None, ""
     # past its deadline the Job controller fails it; a console that never hears so stops following anyway
     give_up = time.monotonic() + spec.deadline_seconds + 300
+    ended = False
     try:
+        jobs.create(spec)
+        if note:
+            note(f"training Job {where} created (kubectl logs -f -n {spec.namespace} job/{spec.name})")
         while True:
             if time.monotonic() > give_up:
-                jobs.delete(spec.namespace, spec.name)
                 raise ClusterError(
                     f"training Job {where} has not ended {spec.deadline_seconds + 300} s after it was created, "
                     "past its activeDeadlineSeconds: is the cluster's Job controller running? (deleted)"
                 )
             if cancelled and cancelled():
                 raise Cancelled(f"training Job {where} cancelled and deleted; nothing was registered")
-            state = jobs.state(spec.namespace, spec.name)
-            if state.pod and state.phase in ("running", "succeeded", "failed"):
-                p = training_job.last_progress(jobs.log(spec.namespace, state.pod, 20))
-                if p and p != last and progress:
-                    progress(*p)
-                last = p or last
-            if state.phase == "pending" and state.why != said and note:
+            try:
+                state = jobs.state(spec.namespace, spec.name)
+                if state.pod and state.phase in ("running", "succeeded", "failed"):
+                    p = training_job.last_progress(jobs.log(spec.namespace, state.pod, 20))
+                    if p and p != last and progress:
+                        progress(*p)
+                    last = p or last
+            except NotFound:
+                ended = True  # someone else deleted it: nothing of ours to clean up
+                raise ClusterError(
+                    f"training Job {where} was deleted by someone else; nothing was registered"
+                ) from None
+            except ClusterError as e:  # the API is away for a while: the Job runs on, keep following it
+                if note and str(e) != unreachable:
+                    note(f"training Job {where}: {e}; still following")
+                unreachable = str(e)
+                time.sleep(poll_seconds or POLL_SECONDS)
+                continue
+            reason = state.why.split(":")[0]
+            if state.phase == "pending" and reason != said and note:
                 note(f"training Job {where} waiting: {state.why}")
-            said = state.why
+            said = reason
             if state.phase == "succeeded":
+                ended = True
                 break
             if state.phase == "failed":
-                tail = jobs.log(spec.namespace, state.pod, 5).strip() if state.pod else ""
+                ended = not state.stuck
+                tail = _tail(jobs, spec.namespace, state.pod)
                 raise ClusterError(
-                    f"training Job {where} failed — {state.why}" + (f"; its log ends: {tail[-500:]}" if tail else "")
+                    f"training Job {where} failed — {state.why}" + (f"; its log ends: {tail}" if tail else "")
                 )
             time.sleep(poll_seconds or POLL_SECONDS)
-    except (Cancelled, KeyboardInterrupt):
-        jobs.delete(spec.namespace, spec.name)
+    except BaseException:
+        # a cancel, Ctrl-C, SIGTERM (the TUI's worker), or anything unforeseen: no training runs on unwatched
+        if not ended:
+            with contextlib.suppress(ConsoleError):
+                jobs.delete(spec.namespace, spec.name)
         raise
-
     return collect(where, Path(settings.training_artifact_dir) / "jobs" / spec.name)
+
+
+def _tail(jobs: Any, namespace: str, pod: str | None) -> str:
+    """The last lines of a failed pod's log, or "" (a pod that never started has none to give)."""
+    if not pod:
+        return ""
+    try:
+        return jobs.log(namespace, pod, 5).strip()[-500:]
+    except ConsoleError:
+        return ""
 
 
 def collect(where: str, out: Path) -> ClusterTraining:
@@ -124,12 +152,15 @@ def collect(where: str, out: Path) -> ClusterTraining:
     try:
         result = json.loads((out / RESULT).read_text())
         sha256 = str(result["sha256"])
+        if not isinstance(result.get("metrics"), dict) or not isinstance(result.get("environment", {}), dict):
+            raise ValueError("metrics and environment must be objects")
+        float(result["metrics"]["accuracy"])
     except FileNotFoundError:
         raise ConsoleError(
             f"training Job {where} succeeded but left no {out / RESULT}: is training_artifact_dir the storage "
             "training_artifact_claim mounts?"
         ) from None
-    except (ValueError, KeyError, OSError) as e:
-        raise ConsoleError(f"training Job {where}: {out / RESULT} is unreadable ({type(e).__name__})") from None
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        raise ConsoleError(f"training Job {where}: {out / RESULT} is not a result this version wrote ({e})") from None
     artifacts.load(out / ARTIFACT, sha256, f"the training Job {where} left a different file; train again")
     return ClusterTraining(where, out / ARTIFACT, result)

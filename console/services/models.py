@@ -106,8 +106,11 @@ class ModelService:
 
         from core.lifecycle import demo
 
-        source, record = demo.trained(mv.model, int(mv.params.get("seed", 0)))
-        path = self._copy_in(mv.model, source, record["sha256"])
+        try:
+            source, record = demo.trained(mv.model, int(mv.params.get("seed", 0)))
+            path = self._copy_in(mv.model, source, record["sha256"])
+        except (ConsoleError, OSError, RuntimeError) as e:  # the estate starts without it rather than not at all
+            return dataclasses.replace(mv, params={**mv.params, "demo_training": f"failed: {e}"})
         return dataclasses.replace(
             mv,
             framework=record["framework"],

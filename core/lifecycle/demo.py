@@ -25,7 +25,9 @@ from core.cache import cache_dir
 
 RECORD, ARTIFACT = "record.json", "model.pt"
 # the code whose change changes what a training makes
-_SOURCES = ("nets.py", "train.py", "data.py", "../artifacts.py")
+_SOURCES = ("nets.py", "train.py", "data.py", "demo.py", "provenance.py", "../artifacts.py")
+#: what a record must hold to be used (ModelService reads each)
+_KEYS = ("sha256", "framework", "params", "metrics", "data_digest", "environment", "code_version")
 
 
 def trained(model: str, seed: int = 0) -> tuple[Path, dict[str, Any]]:
@@ -44,13 +46,16 @@ def _lock(where: Path) -> Iterator[None]:
     import fcntl
 
     try:
-        where.parent.mkdir(parents=True, exist_ok=True)
+        where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the user's own: what it holds is trusted
         f = open(where.with_name(where.name + ".lock"), "a")  # noqa: SIM115 (held for the block)
     except OSError:  # a cache that cannot be written: no lock to take
         yield
         return
     with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (some NFS): two processes may both train, no harm
+            pass
         yield
 
 
@@ -95,7 +100,10 @@ def _key(model: str, seed: int) -> str:
 def _read(where: Path) -> dict[str, Any] | None:
     try:
         record: dict[str, Any] = json.loads((where / RECORD).read_text())
-        if hashlib.sha256((where / ARTIFACT).read_bytes()).hexdigest() == record["sha256"]:
+        if (
+            all(k in record for k in _KEYS)
+            and hashlib.sha256((where / ARTIFACT).read_bytes()).hexdigest() == record["sha256"]
+        ):
             return record
     except (OSError, ValueError, KeyError, TypeError):
         pass

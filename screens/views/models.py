@@ -86,7 +86,7 @@ class ModelsScreen(ViewScreen):
         parent = versions[version].parent if version in versions else None
         other = prod if prod not in (None, version) else int(parent.rpartition(":")[2]) if parent else None
         if other is None:
-            self.app.notify(f"{model}:{version} has no production version or parent to compare with")
+            self.app.notify(f"{model}:{version} has no production version or parent to compare with", markup=False)
             return
 
         def text() -> str:

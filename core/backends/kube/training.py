@@ -22,6 +22,9 @@ TRAINING_LABEL = "mlops-console.io/training"
 REQUESTED_BY = "mlops-console.io/requested-by"
 #: a Kubernetes quantity as the API server parses it (apimachinery's resource.Quantity)
 QUANTITY = re.compile(r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?")
+TRAINER_UID = 10001  # deploy/trainer.Dockerfile's USER
+#: a container waiting for one of these never starts: the training has failed, not pending
+NEVER_STARTS = ("CreateContainerConfigError", "CreateContainerError", "InvalidImageName", "ErrImageNeverPull")
 MANAGED = {"app.kubernetes.io/managed-by": "mlops-console", "app.kubernetes.io/component": "training"}
 
 
@@ -40,6 +43,15 @@ def job_body(s: TrainingSpec) -> dict[str, Any]:
         limits[m.GPU] = str(s.gpus)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        # the "restricted" Pod Security profile; the group owns what it writes on the claim's volume
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": TRAINER_UID,
+            "runAsGroup": TRAINER_UID,
+            "fsGroup": TRAINER_UID,
+            "fsGroupChangePolicy": "OnRootMismatch",
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containers": [
             {
                 "name": "train",
@@ -63,7 +75,7 @@ def job_body(s: TrainingSpec) -> dict[str, Any]:
         "volumes": [{"name": "artifacts", "persistentVolumeClaim": {"claimName": s.claim}}],
     }
     if s.gpus:  # GPU nodes are commonly tainted so that only pods asking for GPUs land there
-        pod_spec["tolerations"] = [{"key": m.GPU, "operator": "Exists", "effect": "NoSchedule"}]
+        pod_spec["tolerations"] = [{"key": m.GPU, "operator": "Exists"}]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -75,6 +87,10 @@ def job_body(s: TrainingSpec) -> dict[str, Any]:
         },
         "spec": {
             "backoffLimit": 0,
+            # a pod taken away (a drain, a preempted spot node) is not the training's failure: run it again
+            "podFailurePolicy": {
+                "rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+            },
             "activeDeadlineSeconds": s.deadline_seconds,
             "ttlSecondsAfterFinished": 86400,
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
@@ -90,6 +106,7 @@ class JobState:
     phase: str
     why: str = ""
     pod: str | None = None
+    stuck: bool = False  # failed for good, yet the Job is still active: the console deletes it
 
 
 class TrainingJobs:
@@ -133,13 +150,15 @@ class TrainingJobs:
         if pod is None:
             return JobState("pending", "no pod yet", None)
         waiting = _waiting(pod)
+        if waiting.startswith(NEVER_STARTS):
+            return JobState("failed", f"its pod cannot start — {waiting}", pod_name, stuck=True)
         if waiting or (pod.get("status") or {}).get("phase") == "Pending":
             return JobState("pending", waiting or "Pending", pod_name)
         return JobState("running", pod=pod_name)
 
     def log(self, namespace: str, pod: str, tail_lines: int = 200) -> str:
         try:
-            return self.api.text(ns_path(CORE, "pods", namespace, pod) + "/log", tailLines=tail_lines)
+            return self.api.text(ns_path(CORE, "pods", namespace, pod) + "/log", tailLines=tail_lines, limitBytes=65536)
         except NotFound:
             return ""
 
