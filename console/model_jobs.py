@@ -56,12 +56,16 @@ class ModelJob:
                 out.append(self._events.get_nowait())
         except queue.Empty:
             pass
+        if not out and self.finished is None and not self.process.is_alive():
+            # what it put just before it ended may still be on its way through the pipe
+            try:
+                out.append(self._events.get(timeout=2.0))
+            except queue.Empty:
+                code = self.process.exitcode
+                self.finished = Event("error", message=f"the worker process ended without a word (exit code {code})")
         for e in out:
             if e.kind in ("done", "error"):
                 self.finished = e
-        if self.finished is None and not self.process.is_alive() and not out:
-            code = self.process.exitcode
-            self.finished = Event("error", message=f"the worker process ended without a word (exit code {code})")
         return out
 
     def cancel(self) -> None:

@@ -197,6 +197,32 @@ def test_a_training_runs_as_a_job_with_the_settings_spec_and_registers_what_its_
     engine.close()
 
 
+def _kubelet(job: dict, shared) -> str:
+    """The Job's container run here, its mount mapped onto the shared directory: what it printed."""
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    argv = [a.replace(MOUNT, str(shared)) for a in args]
+    argv[argv.index("--device") + 1] = "cpu"
+    ran = subprocess.run(
+        [sys.executable, "-m", "core.lifecycle.job", *argv], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout
+
+
+def test_a_log_that_cannot_be_read_costs_the_progress_bar_not_the_training(emu, setup):
+    settings, shared = setup
+    t = Training(settings, params={"epochs": "1"})
+    t.start()
+    job = _the_job(emu)
+    emu.fail("get", "v1/pods", subresource="log", status=400, times=None, message="container is waiting to start")
+    _start_pod(emu, job, _kubelet(job, shared))
+    _end(emu, job, "Complete", "CompletionsReached", "Reached expected number of succeeded pods")
+    t.join(120)
+    assert t.error is None, t.error
+    assert t.progress == [] and t.engine.models("cancer-mlp")[0].version == t.result["version"]
+    t.engine.close()
+
+
 def test_a_failed_training_job_says_why_with_its_log_and_registers_nothing(emu, setup):
     settings, _ = setup
     t = Training(settings)

@@ -95,11 +95,6 @@ def run(
                 raise Cancelled(f"training Job {where} cancelled and deleted; nothing was registered")
             try:
                 state = jobs.state(spec.namespace, spec.name)
-                if state.pod and state.phase in ("running", "succeeded", "failed"):
-                    p = training_job.last_progress(jobs.log(spec.namespace, state.pod, 20))
-                    if p and p != last and progress:
-                        progress(*p)
-                    last = p or last
             except NotFound:
                 ended = True  # someone else deleted it: nothing of ours to clean up
                 raise ClusterError(
@@ -111,6 +106,14 @@ def run(
                 unreachable = str(e)
                 time.sleep(poll_seconds or POLL_SECONDS)
                 continue
+            if state.pod and state.phase in ("running", "succeeded", "failed"):
+                try:  # the progress bar only: a log that cannot be read now never holds up the Job's end
+                    p = training_job.last_progress(jobs.log(spec.namespace, state.pod, 20))
+                except ConsoleError:
+                    p = None
+                if p and p != last and progress:
+                    progress(*p)
+                last = p or last
             reason = state.why.split(":")[0]
             if state.phase == "pending" and reason != said and note:
                 note(f"training Job {where} waiting: {state.why}")
