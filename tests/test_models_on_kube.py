@@ -127,11 +127,28 @@ def _end(emu, job: dict, condition: str, reason: str, message: str) -> None:
     )
 
 
+def _kubelet(job: dict, shared) -> str:
+    """The Job's container run here, its mount mapped onto the shared directory: what it printed."""
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    argv = [a.replace(MOUNT, str(shared)) for a in args]
+    argv[argv.index("--device") + 1] = "cpu"
+    ran = subprocess.run(
+        [sys.executable, "-m", "core.lifecycle.job", *argv], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout
+
+
+def _submitted(emu, settings: dict, **kw) -> tuple[Training, dict]:
+    """A training started on its thread, and the Job it created."""
+    t = Training(settings, **kw)
+    t.start()
+    return t, _the_job(emu)
+
+
 def test_a_training_runs_as_a_job_with_the_settings_spec_and_registers_what_its_pod_made(emu, setup):
     settings, shared = setup
-    t = Training(settings, params={"epochs": "3"}, seed=5)
-    t.start()
-    job = _the_job(emu)
+    t, job = _submitted(emu, settings, params={"epochs": "3"}, seed=5)
 
     sent = emu.bodies("POST", f"/apis/batch/v1/namespaces/{NS}/jobs")[0]
     assert validate_manifests([sent]) == []
@@ -167,14 +184,7 @@ def test_a_training_runs_as_a_job_with_the_settings_spec_and_registers_what_its_
     assert [j["metadata"]["name"] for j in json.loads(seen.stdout)["items"]] == [name], seen.stderr
     assert any(f"training Job {NS}/{name} created" in n for n in t.notes)
 
-    # the kubelet: the container's command, here, its mount mapped onto the shared directory (no GPU here)
-    argv = [a.replace(MOUNT, str(shared)) for a in args]
-    argv[argv.index("--device") + 1] = "cpu"
-    ran = subprocess.run(
-        [sys.executable, "-m", "core.lifecycle.job", *argv], capture_output=True, text=True, cwd=REPO, timeout=300
-    )
-    assert ran.returncode == 0, ran.stderr
-    _start_pod(emu, job, ran.stdout)
+    _start_pod(emu, job, _kubelet(job, shared))
     _until(lambda: t.progress and t.progress[-1][:2] == (3, 3))
     _end(emu, job, "Complete", "CompletionsReached", "Reached expected number of succeeded pods")
     t.join(120)
@@ -197,23 +207,9 @@ def test_a_training_runs_as_a_job_with_the_settings_spec_and_registers_what_its_
     engine.close()
 
 
-def _kubelet(job: dict, shared) -> str:
-    """The Job's container run here, its mount mapped onto the shared directory: what it printed."""
-    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
-    argv = [a.replace(MOUNT, str(shared)) for a in args]
-    argv[argv.index("--device") + 1] = "cpu"
-    ran = subprocess.run(
-        [sys.executable, "-m", "core.lifecycle.job", *argv], capture_output=True, text=True, cwd=REPO, timeout=300
-    )
-    assert ran.returncode == 0, ran.stderr
-    return ran.stdout
-
-
 def test_a_log_that_cannot_be_read_costs_the_progress_bar_not_the_training(emu, setup):
     settings, shared = setup
-    t = Training(settings, params={"epochs": "1"})
-    t.start()
-    job = _the_job(emu)
+    t, job = _submitted(emu, settings, params={"epochs": "1"})
     emu.fail("get", "v1/pods", subresource="log", status=400, times=None, message="container is waiting to start")
     _start_pod(emu, job, _kubelet(job, shared))
     _end(emu, job, "Complete", "CompletionsReached", "Reached expected number of succeeded pods")
@@ -225,9 +221,7 @@ def test_a_log_that_cannot_be_read_costs_the_progress_bar_not_the_training(emu, 
 
 def test_a_failed_training_job_says_why_with_its_log_and_registers_nothing(emu, setup):
     settings, _ = setup
-    t = Training(settings)
-    t.start()
-    job = _the_job(emu)
+    t, job = _submitted(emu, settings)
     _start_pod(emu, job, "epoch 1\nRuntimeError: CUDA out of memory\n", terminated=("OOMKilled", 137))
     _end(emu, job, "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
     t.join(120)
@@ -240,9 +234,7 @@ def test_a_failed_training_job_says_why_with_its_log_and_registers_nothing(emu, 
 
 def test_a_pod_that_can_never_start_fails_the_training_and_its_job_is_deleted(emu, setup):
     settings, _ = setup
-    t = Training(settings)
-    t.start()
-    job = _the_job(emu)
+    t, job = _submitted(emu, settings)
     pod = _start_pod(emu, job, "")
     waiting = {
         "reason": "CreateContainerConfigError",
@@ -277,9 +269,7 @@ def test_a_pod_that_can_never_start_fails_the_training_and_its_job_is_deleted(em
 
 def test_cancelling_a_training_deletes_its_job_and_registers_nothing(emu, setup):
     settings, _ = setup
-    t = Training(settings)
-    t.start()
-    job = _the_job(emu)
+    t, job = _submitted(emu, settings)
     _start_pod(emu, job, "")
     t.cancel.set()
     t.join(120)

@@ -43,6 +43,15 @@ async def open_train_form(pilot, app, epochs: str, model: str = "cancer-mlp") ->
     await pilot.press("ctrl+o")
 
 
+def keys_of(table) -> list[str]:
+    return [table.key_at(i) for i in range(table.row_count)]
+
+
+async def select(pilot, table, key: str) -> None:
+    table.move_cursor(row=keys_of(table).index(key))
+    await pilot.pause()
+
+
 def describe_text(app) -> str:
     from screens.detail import DescribeScreen
 
@@ -75,9 +84,8 @@ async def test_a_finished_training_is_a_new_version_and_a_moves_its_alias_throug
         await until(pilot, lambda: any("digits-cnn version 2 registered" in str(n.message) for n in app._notifications))
         assert not isinstance(app.screen, JobScreen) and app.engine.model_show("digits-cnn", "2")["stage"] == "staging"
         table = await wait_rows(pilot)
-        await until(pilot, lambda: "digits-cnn:2" in [table.key_at(i) for i in range(table.row_count)])
-        table.move_cursor(row=[table.key_at(i) for i in range(table.row_count)].index("digits-cnn:2"))
-        await pilot.pause()
+        await until(pilot, lambda: "digits-cnn:2" in keys_of(table))
+        await select(pilot, table, "digits-cnn:2")
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
         await pilot.press("ctrl+o")  # production, the default
@@ -105,7 +113,7 @@ async def test_r_starts_a_canary_rollout_of_the_selected_version_on_a_deployment
     async with app.run_test(size=(120, 40)) as pilot:
         await goto(pilot, "models")
         table = await wait_rows(pilot)
-        keys = [table.key_at(i) for i in range(table.row_count)]
+        keys = keys_of(table)
         served = {d.model: d for d in app.engine.deployments() if d.status != "Progressing"}
         # a version of a served model that no revision of its deployment serves yet
         key = next(
@@ -115,8 +123,7 @@ async def test_r_starts_a_canary_rollout_of_the_selected_version_on_a_deployment
             and int(k.rpartition(":")[2]) not in {r.model_version for r in served[k.rpartition(":")[0]].revisions}
         )
         model, version = key.rpartition(":")[0], int(key.rpartition(":")[2])
-        table.move_cursor(row=keys.index(key))
-        await pilot.pause()
+        await select(pilot, table, key)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.focused is not None)
         assert app.screen.query_one("#f-deployment", Input).value == served[model].name
@@ -132,9 +139,7 @@ async def test_d_shows_the_selected_version_beside_production_with_differences_m
     async with app.run_test(size=(120, 40)) as pilot:
         await goto(pilot, "models")
         table = await wait_rows(pilot)
-        keys = [table.key_at(i) for i in range(table.row_count)]
-        table.move_cursor(row=keys.index("fraud-xgb:9"))  # a candidate; production is v8
-        await pilot.pause()
+        await select(pilot, table, "fraud-xgb:9")  # a candidate; production is v8
         await pilot.press("d")
         await wait_until(pilot, lambda: "metric auc" in describe_text(app))
         text = describe_text(app)

@@ -61,6 +61,29 @@ def check_settings(settings: Any) -> None:
         raise BadInput(f"training_artifact_dir {settings.training_artifact_dir}: not a directory here")
 
 
+def spec_for(
+    settings: Any, cluster: Any, model: str, params: dict[str, Any], seed: int, data: str | None, user: str
+) -> Any:
+    """The training Job the settings make of one training (core.lifecycle.job.TrainingSpec)."""
+    from core.lifecycle.job import TrainingSpec
+
+    return TrainingSpec(
+        name=job_name(model),
+        namespace=settings.training_namespace or getattr(cluster, "namespace", None) or "default",
+        image=settings.training_image,
+        model=model,
+        seed=seed,
+        params=params,
+        claim=settings.training_artifact_claim,
+        user=user,
+        data=data,
+        cpu=settings.training_cpu,
+        memory=settings.training_memory,
+        gpus=settings.training_gpus,
+        deadline_seconds=settings.training_deadline_seconds,
+    )
+
+
 def run(
     jobs: Any,
     spec: Any,

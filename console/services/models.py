@@ -186,7 +186,8 @@ class ModelService:
         params_kept = train.kept_params(chosen, seed, d, data_path)
         validation = {k: report[k] for k in ("passed", "problems", "reference")}
         if jobs is not None:
-            ct = self._train_on_cluster(jobs, model, chosen, seed, pod_data, user, progress, cancelled, note)
+            spec = cluster_training.spec_for(self.w.settings, self.w.cluster, model, chosen, seed, pod_data, user)
+            ct = cluster_training.run(jobs, spec, self.w.settings, progress, cancelled, note)
             if ct.result.get("data_digest") != d.digest():
                 raise ConsoleError(
                     f"training Job {ct.job} trained on other data than was validated here (digest "
@@ -218,39 +219,6 @@ class ModelService:
             code_version=provenance.code_version(),
             environment=provenance.environment(),
         )
-
-    def _train_on_cluster(
-        self,
-        jobs: Any,
-        model: str,
-        chosen: dict[str, Any],
-        seed: int,
-        pod_data: str | None,
-        user: str,
-        progress: Callable[[int, int, float, float], None] | None,
-        cancelled: Callable[[], bool] | None,
-        note: Callable[[str], None] | None,
-    ) -> Any:
-        from console.services import cluster_training
-        from core.lifecycle.job import TrainingSpec
-
-        s = self.w.settings
-        spec = TrainingSpec(
-            name=cluster_training.job_name(model),
-            namespace=s.training_namespace or getattr(self.w.cluster, "namespace", None) or "default",
-            image=s.training_image,
-            model=model,
-            seed=seed,
-            params=chosen,
-            claim=s.training_artifact_claim,
-            user=user,
-            data=pod_data,
-            cpu=s.training_cpu,
-            memory=s.training_memory,
-            gpus=s.training_gpus,
-            deadline_seconds=s.training_deadline_seconds,
-        )
-        return cluster_training.run(jobs, spec, s, progress, cancelled, note)
 
     def train_recommender(self, days: int, seed: int = 0) -> dict[str, Any]:
         """The retry recommender on the last `days` days of what this console holds: the cluster's attempts,
