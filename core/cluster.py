@@ -82,6 +82,13 @@ class Cluster(Protocol):
     def scale_deployment(self, deployment: str, replicas: int) -> None:
         """The deployment serves with `replicas` pods in all (a canary keeps its share of them)."""
 
+    def faults(self) -> dict[str, dict[str, float]]:
+        """Faults a simulator injects into deployments' traffic, by deployment ({} on a real cluster)."""
+
+    def inject_faults(self, deployment: str, faults: dict[str, float] | None) -> None:
+        """Inject (merge) or, with None, clear a deployment's traffic faults: a simulator's verb (BadInput
+        on a real cluster)."""
+
     def known_model_versions(self) -> list[ModelVersion]:
         """Model versions the estate already serves or stages that the registry may not know yet."""
 

@@ -127,6 +127,9 @@ class MetricPoint:
     error_rate: float  # fraction of requests that failed
     score_mean: float
     score_hist: list[int]  # 10 buckets over [0, 1)
+    # 10 buckets of each request's mean standardised input (core.monitoring.traffic.INPUT_EDGES)
+    input_hist: list[int] = field(default_factory=list)
+    accuracy: float | None = None  # on the requests whose labels came back; None where none are measured
 
 
 @dataclass
@@ -264,6 +267,8 @@ class Summary:
     pending_approvals: int
     drift_alerts: list[str]
     audit_events: int
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # firing in Alertmanager (none configured: [])
+    monitoring_problem: str | None = None  # why the serving metrics or the alerts could not be read
 
 
 def object_name(ref: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from core.backends.kube.connection import Connection
 from core.backends.kube.deployments import APPS, AUTOSCALING, Deployments
 from core.backends.kube.inference import KSERVE, InferenceServices
 from core.cluster import PAGE_SIZE
-from core.errors import ClusterError, Conflict, NotFound
+from core.errors import BadInput, ClusterError, Conflict, NotFound
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, run_of
 
 SPARK = "/apis/sparkoperator.k8s.io/v1beta2"
@@ -247,6 +247,12 @@ class KubeCluster:
 
     def deployment_metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
         return []  # serving metrics come from Prometheus, not the API server
+
+    def faults(self) -> dict[str, dict[str, float]]:
+        return {}  # a real cluster's traffic is what it is
+
+    def inject_faults(self, deployment: str, faults: dict[str, float] | None) -> None:
+        raise BadInput(f"{self.name}: a real cluster takes no injected faults (they are the embedded estate's)")
 
     def add_revision(self, deployment: str, number: int, model: str, model_version: int, image: str) -> None:
         self._serving(deployment).add_revision(deployment, number, model, model_version, image)

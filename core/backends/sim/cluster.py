@@ -221,6 +221,29 @@ class SimCluster:
             )
         return metrics.series(self.seed, spec, number, clock.now(), minutes)
 
+    def faults(self) -> dict[str, dict[str, float]]:
+        """What the simulator does to each deployment's traffic (core.monitoring.traffic.Faults): what an
+        operator injected (`estate inject`), over the drift the estate's fixture gives a deployment."""
+        import json
+
+        out = {name: {"prior": float(spec["drift"])} for name, spec in self._dep_specs.items() if spec.get("drift")}
+        for name, f in json.loads(self.store.get_meta("sim.faults") or "{}").items():
+            out[name] = {**out.get(name, {}), **f}
+        return out
+
+    def inject_faults(self, deployment: str, faults: dict[str, float] | None) -> None:
+        """Set (merge) the faults of a deployment's traffic; None clears what was injected."""
+        import json
+
+        self.get_deployment(deployment)  # NotFound names it
+        with self.store.transaction():
+            stored = json.loads(self.store.get_meta("sim.faults") or "{}")
+            if faults is None:
+                stored.pop(deployment, None)
+            else:
+                stored[deployment] = {**stored.get(deployment, {}), **faults}
+            self.store.set_meta("sim.faults", json.dumps(stored, sort_keys=True))
+
     def known_model_versions(self) -> list[ModelVersion]:
         return [
             ModelVersion(**r["record"])
