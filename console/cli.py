@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from console.cli_models import MODEL_COMMANDS
+from console.cli_monitoring import MONITORING_COMMANDS
 from console.columns import (
     ATTEMPT_COLUMNS,
     AUDIT_COLUMNS,
@@ -458,6 +459,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Any, argparse.Namespace, str], 
     ("autofix", "reject"): lambda e, a, f: _show(e.reject(a.id, a.reason).to_dict(), f),
     ("autofix", "edit"): lambda e, a, f: _show(e.edit_suggestion(a.id, a.changes).to_dict(), f),
     **MODEL_COMMANDS,
+    **MONITORING_COMMANDS,
     ("audit", "list"): _audit_list,
     ("audit", "show"): _audit_show,
     ("audit", "verify"): _audit_verify,

@@ -16,7 +16,7 @@ from typing import Any
 from console.settings import Settings
 
 # what a job may run: the engine's methods, by name
-METHODS = ("model_train", "model_compress")
+METHODS = ("model_train", "model_compress", "model_retrain")
 
 
 @dataclass

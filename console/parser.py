@@ -401,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("b", metavar="B")
     _fmt(sp, ("table", "json"), "table")
 
+    from console.cli_monitoring import add_parsers, add_retrain_parser
+
+    add_retrain_parser(models, leaf, _fmt)
+    add_parsers(sub, leaf, _fmt)
+
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )

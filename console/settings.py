@@ -60,6 +60,18 @@ class Settings:
     training_memory: str = "4Gi"
     training_gpus: int = 0
     training_deadline_seconds: int = 3600
+    # monitoring (docs/monitoring.md): the Prometheus that scrapes the serving metrics ("": the embedded
+    # estate is read directly), its credentials (a bearer token, or user:password for basic auth, each
+    # "" or read from an environment variable named with a leading $), the Alertmanager whose alerts the
+    # Dashboard lists, how long a query may take, and an optional webhook for autofix and rollout events
+    prometheus_url: str = ""
+    prometheus_token: str = ""
+    prometheus_basic_auth: str = ""
+    alertmanager_url: str = ""
+    monitoring_timeout_seconds: float = 3.0
+    prometheus_step_seconds: float = 60.0  # one measurement per this many seconds (the rate windows: twice it)
+    drift_window_minutes: float = 15.0  # the recent traffic that drift compares with the training reference
+    webhook_url: str = ""
 
     @property
     def login(self) -> str:
@@ -128,6 +140,14 @@ KEYS: dict[str, type] = {
     "training_memory": str,
     "training_gpus": int,
     "training_deadline_seconds": int,
+    "prometheus_url": str,
+    "prometheus_token": str,
+    "prometheus_basic_auth": str,
+    "alertmanager_url": str,
+    "monitoring_timeout_seconds": float,
+    "prometheus_step_seconds": float,
+    "drift_window_minutes": float,
+    "webhook_url": str,
 }
 POLICY_KEYS = {"name": str, "category": str, "min_p_success": float, "max_cost_increase": float}
 
@@ -189,7 +209,24 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
             f"training_gpus must be ≥ 0 and training_deadline_seconds ≥ 1, got {s.training_gpus} and "
             f"{s.training_deadline_seconds}"
         )
+    if s.monitoring_timeout_seconds <= 0 or s.prometheus_step_seconds < 1 or s.drift_window_minutes <= 0:
+        raise BadInput(
+            "monitoring_timeout_seconds and drift_window_minutes must be positive and prometheus_step_seconds ≥ 1, "
+            f"got {s.monitoring_timeout_seconds}, {s.drift_window_minutes} and {s.prometheus_step_seconds}"
+        )
+    for key in ("prometheus_url", "alertmanager_url", "webhook_url"):
+        url = getattr(s, key)
+        if url and not url.startswith(("http://", "https://")):
+            raise BadInput(f"{key} must be an http:// or https:// URL, got {url!r}")
+    if s.prometheus_basic_auth and ":" not in secret(s.prometheus_basic_auth):
+        raise BadInput("prometheus_basic_auth must be user:password (or $VARIABLE holding it)")
     return s
+
+
+def secret(value: str) -> str:
+    """A credential setting's value: itself, or the environment variable it names with a leading $ (so
+    that the config file need not hold the secret)."""
+    return os.environ.get(value[1:], "") if value.startswith("$") else value
 
 
 OPTIONS = {"user": "--as"}  # settings whose command-line option is not named after them

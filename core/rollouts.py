@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from core import clock
 from core.errors import BadInput, Conflict, NotFound
 from core.operations import Operations, Progress
-from core.types import Revision
+from core.types import MetricPoint, Revision
 
 if TYPE_CHECKING:
     from core.registry import Registry
@@ -39,11 +39,19 @@ def parse_pause(text: str) -> float | None:
 
 
 class Rollouts:
-    def __init__(self, ops: Operations, registry: Registry):
+    def __init__(
+        self,
+        ops: Operations,
+        registry: Registry,
+        metrics: Callable[[str, int, int | None], list[MetricPoint]] | None = None,
+    ):
+        """`metrics(deployment, minutes, revision)`: where the analysis reads the serving metrics (the
+        console's choice of Prometheus or the estate); by default the cluster's own."""
         self.ops = ops
         self.changes = ops.changes
         self.cluster = ops.cluster
         self.registry = registry
+        self.metrics = metrics or self.cluster.deployment_metrics
 
     # -- starting ---------------------------------------------------------------------------------
     def start(
@@ -96,7 +104,7 @@ class Rollouts:
 
     def _limits(self, deployment: str, analysis: dict[str, float]) -> dict[str, Any]:
         """The analysis's success conditions: those given, or derived from the stable revision's metrics."""
-        stable = self.cluster.deployment_metrics(deployment, minutes=int(analysis["window_minutes"]))
+        stable = self.metrics(deployment, int(analysis["window_minutes"]), None)
         # a cluster whose serving metrics the console cannot read: the limits given, else the loosest
         # defaults (each step then waits for a person: see run())
         errors = [p.error_rate for p in stable] or [0.01]
@@ -241,7 +249,7 @@ class Rollouts:
     def analyse(self, deployment: str, revision: int, limits: dict[str, Any]) -> dict[str, Any]:
         """The canary's last `window_minutes` of metrics against the success conditions; fails past the
         failure limit of bad measurements."""
-        pts = self.cluster.deployment_metrics(deployment, minutes=int(limits["window_minutes"]), revision=revision)
+        pts = self.metrics(deployment, int(limits["window_minutes"]), revision)
         bad = [p for p in pts if p.error_rate > limits["max_error_rate"] or p.p99_ms > limits["max_p99_ms"]]
         if not pts:
             return {
@@ -253,8 +261,14 @@ class Rollouts:
             }
         err = statistics.mean(p.error_rate for p in pts)
         p99 = statistics.median(p.p99_ms for p in pts)
+        stats = self._compare(deployment, revision, pts, int(limits["window_minutes"]))
+        thresholds_passed = len(bad) <= limits["failure_limit"]
+        # the thresholds catch a canary that is bad outright; the comparison with the baseline, one that
+        # is worse than what it replaces without crossing a line (inconclusive: too few minutes to tell)
+        stats_failed = stats is not None and not stats["passed"] and "not judged" not in stats["summary"]
         return {
-            "passed": len(bad) <= limits["failure_limit"],
+            "passed": thresholds_passed and not stats_failed,
+            "statistics": stats,
             "measurements": len(pts),
             "failures": len(bad),
             "error_rate": round(err, 5),
@@ -262,8 +276,31 @@ class Rollouts:
             "at": clock.iso(clock.now()),
             "summary": f"error rate {err:.2%} (max {limits['max_error_rate']:.2%}), p99 {p99:.0f} ms "
             f"(max {limits['max_p99_ms']:.0f}), {len(bad)} bad of {len(pts)} (limit "
-            f"{limits['failure_limit']})",
+            f"{limits['failure_limit']})" + (f"; {stats['summary']}" if stats else ""),
         }
+
+    def _compare(
+        self, deployment: str, revision: int, canary: list[MetricPoint], minutes: int
+    ) -> dict[str, Any] | None:
+        """Kayenta's question, per metric: is the canary worse than the baseline serving beside it, by a
+        Mann-Whitney U test and an effect size bound (core.monitoring.canary)? None without a baseline."""
+        from core.monitoring import canary as judge
+
+        dep = self.cluster.get_deployment(deployment)
+        if dep.current_revision in (None, revision):
+            return None
+        base = self.metrics(deployment, minutes, dep.current_revision)
+        if not base:
+            return None
+
+        def samples(points: list[MetricPoint]) -> dict[str, list[float]]:
+            return {
+                "error_rate": [p.error_rate for p in points],
+                "p99_seconds": [p.p99_ms / 1000 for p in points],
+                "p50_seconds": [p.p50_ms / 1000 for p in points],
+            }
+
+        return judge.judge(samples(base), samples(canary), judge.DEFAULT_RULES)
 
     # -- the operator's verbs --------------------------------------------------------------------------
     def current(self, deployment: str) -> dict[str, Any] | None:

@@ -397,6 +397,28 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
             return Text("none", "dim")
         return Text("\n".join(s.rollouts_in_flight), "yellow")
 
+    def alerts(width: int, rows: int) -> RenderableType:
+        lines = []
+        if s.monitoring_problem:
+            lines.append(safe_text(f"⚠ {s.monitoring_problem} (what shows may be stale)", "bold red"))
+        for a in s.alerts[: max(1, rows)]:
+            style = "bold red" if a["severity"] == "critical" else "yellow"
+            lines.append(
+                Text.assemble(
+                    ("● ", style),
+                    safe_text(a["alertname"], style),
+                    " ",
+                    safe_text(a["deployment"]),
+                    "  ",
+                    safe_text(a["summary"], "dim"),
+                )
+            )
+        if len(s.alerts) > rows:
+            lines.append(Text(f"… {len(s.alerts) - rows} more", "dim"))
+        if not lines:
+            lines.append(Text("none firing", "dim"))
+        return Group(*lines)
+
     def drift(width: int, _rows: int) -> RenderableType:
         if not s.drift_alerts:
             return Text("none", "dim")
@@ -417,7 +439,24 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
         Panel("approvals", "Approvals", "autofix", ":autofix", approvals),
         Panel("rollouts", "Rollouts in flight", "rollouts", ":rollouts", rollouts),
         Panel("drift", "Drift alerts", "nodes", ":nodes, drifted only", drift, wide=True, then=_drifted_nodes),
+        Panel(
+            "alerts",
+            "Alerts",
+            "dashboard",
+            "alerts: silence, retrain",
+            alerts,
+            wide=True,
+            then=_alert_list,
+            rows=min(FAILING_SHOWN, max(1, len(s.alerts))),
+            more=max(0, len(s.alerts) - FAILING_SHOWN),
+        ),
     ]
+
+
+def _alert_list(screen: Screen) -> None:
+    from screens.alerts import AlertsScreen
+
+    screen.app.push_screen(AlertsScreen())
 
 
 def _drifted_nodes(screen: Screen) -> None:

@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 
 from core.cluster import Cluster
-from core.errors import ClusterError, Conflict, NotFound, TooManyRequests
+from core.errors import BadInput, ClusterError, Conflict, NotFound, TooManyRequests
 from core.types import Attempt, Job, MetricPoint, ModelDeployment, ModelVersion, Node, Pod, Pool, Revision
 
 NOW = "2026-11-20T12:00:00Z"
@@ -263,6 +263,12 @@ class MemoryCluster:
     def attempt_events(self, run_id: str) -> list[str]:
         return [f"Warning BackoffLimitExceeded job/{self.get_attempt(run_id).job_id}"]
 
+    def faults(self):
+        return {}
+
+    def inject_faults(self, deployment, faults):
+        raise BadInput("a memory cluster takes no injected faults")
+
     def training_jobs(self) -> None:
         return None  # trainings run in the test's process
 
@@ -465,6 +471,15 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
     assert engine.model_alias("cancer-mlp", "production", str(trained["version"]))["gate"]["passed"]
     child = engine.model_compress("cancer-mlp", "production", quantize="int8")
     assert engine.model_alias("cancer-mlp", "canary", str(child["version"]), force=True)["version"] == child["version"]
+
+    # monitoring on a cluster that is not the simulator: no faults to inject, no recipe for its model, no
+    # Alertmanager configured, hence no alert to silence
+    with pytest.raises(BadInput, match="no injected faults"):
+        engine.inject_faults("scorer", {"errors": 0.5})
+    with pytest.raises(BadInput, match="no training recipe"):
+        engine.model_retrain("scorer")
+    with pytest.raises(NotFound, match="no firing alert"):
+        engine.silence_alert("ModelErrorRateHigh")
 
     # audit: every change above is in the chain, which verifies, and a node change rolls back
     events = engine.audit_events()

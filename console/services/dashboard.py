@@ -15,7 +15,6 @@ IN_FLIGHT = {
     "interrupted": "interrupted (resume or roll back in :ops)",
     "failed": "analysis failed (roll back in :ops)",
 }
-SCORE_DRIFT_ALERT = 0.08  # |live score mean − training score mean| that raises a drift alert
 
 
 class DashboardService:
@@ -47,6 +46,17 @@ class DashboardService:
             for a in newest_runs(recent).values()
             if a.status == "failed"
         ]
+        alerts, problems = [], []
+        from console.services.alerts import AlertService
+        from console.services.promql import MetricsUnavailable
+
+        try:
+            alerts = AlertService(self.w).firing()
+        except MetricsUnavailable as e:
+            problems.append(str(e))
+        drift = self.drift_alerts(nodes, deps)
+        if self.w.metrics.last_error:
+            problems.append(self.w.metrics.last_error)
         return Summary(
             backend=cluster.name,
             nodes_total=len(nodes),
@@ -62,8 +72,10 @@ class DashboardService:
             failed_24h=sum(a.status == "failed" for a in recent),
             failing_jobs=sorted(failing, key=lambda f: f["submitted_at"], reverse=True),
             pending_approvals=self._pending_approvals(),
-            drift_alerts=self.drift_alerts(nodes, deps),
+            drift_alerts=drift,
             audit_events=self.w.audit.count(),
+            alerts=alerts,
+            monitoring_problem="; ".join(problems) or None,
         )
 
     def _in_flight(self, deps: list[ModelDeployment]) -> list[str]:
@@ -115,18 +127,18 @@ class DashboardService:
                     f"pool {pool.name}: {len(off)}/{len(members)} nodes on {', '.join(versions)}, "
                     f"desired {pool.desired_config}"
                 )
+        from console.services.promql import MetricsUnavailable
+
         for d in deps if deps is not None else cluster.list_deployments():
-            rev = d.active
-            mv = rev and self._model_version(rev.model, rev.model_version)
-            if not mv or "score_mean" not in mv.metrics:
+            try:
+                m = self.w.metrics.drift(d.name)
+            except (NotFound, MetricsUnavailable):  # no revision serving; the banner says why metrics are missing
                 continue
-            live = cluster.deployment_metrics(d.name, minutes=15)
-            mean = sum(p.score_mean for p in live) / len(live)
-            shift = mean - mv.metrics["score_mean"]
-            if abs(shift) >= SCORE_DRIFT_ALERT:
+            if m["level"] in ("warn", "alert"):
+                top = max(m["signals"], key=lambda x: x["psi"])
                 alerts.append(
-                    f"model {d.model} on {d.name}: score mean {mean:.2f} vs {mv.metrics['score_mean']:.2f} "
-                    f"in training ({shift:+.2f})"
+                    f"model {m['model']} v{m['version']} on {d.name}: {top['signal']} drift PSI {top['psi']:.2f}, "
+                    f"KS {top['ks']:.2f} ({m['level']})"
                 )
         return alerts
 

@@ -161,6 +161,7 @@ class ModelService:
         device: str | None = None,
         here: bool = False,
         note: Callable[[str], None] | None = None,
+        reference_drift: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         """Validate the data, train, register a candidate version (no alias: `alias` moves one, through the
         gate). A failing validation stops it before training (BadInput with the report); so does a cancel.
@@ -207,6 +208,10 @@ class ModelService:
             )
         trained, metrics = train.fit(spec, d, chosen, seed, progress, cancelled, device)
         metrics["data_validation"] = validation
+        if reference_drift is not None:  # what its serving traffic's drift is measured against
+            from core.lifecycle import data, recent
+
+            metrics["reference"] = recent.reference(trained, d, data.split(len(d.X))[1], reference_drift).to_dict()
         return self._register(
             model,
             self._store(model, trained),
@@ -539,6 +544,8 @@ class ModelService:
                 "accuracy": result.report["accuracy"]["after"],
                 "compression": result.report,
                 "data_validation": parent.metrics.get("data_validation"),
+                # the same data: drift is measured against the parent's reference
+                **({"reference": parent.metrics["reference"]} if "reference" in parent.metrics else {}),
             },
             data_digest=parent.data_digest or "",
             parent=f"{model}:{parent.version}",

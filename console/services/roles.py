@@ -35,6 +35,10 @@ ACTIONS: dict[str, str] = {
     "model-compress": "operator",
     "model-alias": "operator",
     "gate-force": "admin",  # an alias moved, or a rollout started, past a failed gate
+    "model-retrain": "operator",  # the drift → retrain pipeline: train, gate, register, canary
+    # monitoring
+    "alert-silence": "operator",
+    "fault-inject": "operator",  # the embedded estate's injected errors, latency and drift
     # the approval queue
     "autofix-reconcile": "operator",
     "approve": "operator",
@@ -53,6 +57,9 @@ WHAT = {
     "drain": "drain",
     "apply-config": "changing a pool's node config",
     "rollout-start": "starting a rollout",
+    "model-retrain": "retraining a model",
+    "alert-silence": "silencing an alert",
+    "fault-inject": "injecting faults",
     "rollout-promote": "promote",
     "rollout-abort": "abort",
     "rollout-rollback": "rolling back a deployment",

@@ -38,7 +38,7 @@ class RolloutService:
         return self.w.cluster.get_deployment(name)
 
     def metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
-        return self.w.cluster.deployment_metrics(name, minutes, revision)
+        return self.w.metrics.deployment_metrics(name, minutes, revision)
 
     def details(self, name: str) -> dict[str, Any]:
         data = asdict(self.deployment(name))

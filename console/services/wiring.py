@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from autofix.approvals import Approvals
     from autofix.service import Recommender
     from autofix.triage import Triage
+    from console.services.metrics import MetricsService
     from core.changes import Changes
     from core.operations import Operations
     from core.rollouts import Rollouts
@@ -125,7 +126,13 @@ class Wiring:
     def rollouts(self) -> Rollouts:
         from core.rollouts import Rollouts
 
-        return Rollouts(self.ops, self.registry)
+        return Rollouts(self.ops, self.registry, self.metrics.deployment_metrics)
+
+    @cached_property
+    def metrics(self) -> MetricsService:
+        from console.services.metrics import MetricsService
+
+        return MetricsService(self)
 
     @cached_property
     def approvals(self) -> Approvals:

@@ -25,9 +25,11 @@ class ModelsScreen(ViewScreen):
         Binding("a", "alias", "Alias", id="alias"),
         Binding("r", "rollout", "Canary", id="rollout"),
         Binding("d", "compare", "Compare", id="compare"),
+        Binding("R", "retrain", "Retrain", id="retrain"),
     ]
     ROLE_ACTIONS = {
         "train": "model-train",
+        "retrain": "model-retrain",
         "compress": "model-compress",
         "alias": "model-alias",
         "rollout": "rollout-start",
@@ -238,6 +240,29 @@ class ModelsScreen(ViewScreen):
             ),
             go,
         )
+
+    def action_retrain(self) -> None:
+        """The drift → retrain pipeline for the deployment that serves the selected model: recent data,
+        validate, train, gate, register, canary (screens/alerts.py runs it)."""
+        picked = self._selected()
+        if not picked:
+            return
+        model = picked[0]
+        engine = self.app.engine
+        self.gather(
+            lambda: [d.name for d in engine.deployments() if d.model == model],
+            lambda deps: self._retrain(model, deps),
+        )
+
+    def _retrain(self, model: str, deployments: list[str]) -> None:
+        if not deployments:
+            self.app.notify(f"no deployment serves {model}: nothing to retrain for", severity="warning", markup=False)
+            return
+        from screens.alerts import AlertsScreen
+
+        screen = AlertsScreen()
+        self.app.push_screen(screen)
+        screen.call_after_refresh(screen.retrain, deployments[0])
 
     def action_rollout(self) -> None:
         """A canary rollout of the selected version on a deployment that serves its model."""

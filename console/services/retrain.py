@@ -1,0 +1,132 @@
+"""The drift → retrain loop, one pipeline: recent data → validate → train → gate → (compress → gate) →
+register → canary rollout, each step said as it starts and audited (the training's registration, the
+rollout's changes, and the pipeline's own record of what it did and why)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from console.services.models import ModelService
+from console.services.rollouts import RolloutService
+from console.services.wiring import Wiring
+from core import clock
+from core.errors import BadInput, NotFound
+from core.monitoring import traffic
+
+DEFAULT_STEPS = [10, 50, 100]
+DEFAULT_PRUNE = 0.5
+
+
+def retrain(
+    w: Wiring,
+    models: ModelService,
+    rollouts: RolloutService,
+    deployment: str,
+    data_path: str | None = None,
+    compress: bool = False,
+    steps: list[int] | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int, float, float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    note: Callable[[str], None] = lambda text: None,
+) -> dict[str, Any]:
+    """Retrain what `deployment` serves on recent data and start its canary (paused at the first step for
+    the operator to promote). Stops, saying where and why, at a failed validation or gate."""
+    from core.lifecycle import data, nets, recent
+
+    user = w.require("model-retrain")
+    dep = w.cluster.get_deployment(deployment)
+    rev = next((r for r in dep.revisions if r.number == dep.current_revision), None)
+    if rev is None:
+        raise NotFound(f"deployment {deployment} serves no revision to retrain")
+    if rev.model not in nets.CATALOG:
+        raise BadInput(
+            f"{rev.model} (on {deployment}) has no training recipe in this console (these do: "
+            f"{', '.join(nets.CATALOG)}): retrain it where it was trained"
+        )
+    done: list[str] = []
+    drift = traffic.Faults.of(w.cluster.faults().get(deployment)).drift
+    if data_path is None:
+        if not any(drift.values()) and not w.cluster.faults():
+            raise BadInput(f"{w.cluster.name}: give the recent labelled data to retrain on (--data FILE.csv)")
+        note(f"recent data: {rev.model}'s dataset as the world has drifted ({_said(drift)})")
+        spec = nets.spec(rev.model)
+        d = recent.drifted(data.bundled(spec.dataset), drift, seed)
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S")
+        data_path = str(recent.write_csv(d, Path(w.settings.home) / "recent" / f"{deployment}-{stamp}.csv"))
+    note("validate: the recent data against the production version's profile")
+    report = models.validate(rev.model, data_path)
+    if not report["passed"]:
+        raise BadInput(f"{data_path}: data validation failed — " + "; ".join(report["problems"]))
+    done.append(f"validated {report['rows']} rows")
+    note(f"train: {rev.model} on {Path(data_path).name}")
+    trained = models.train(
+        rev.model,
+        seed=seed,
+        data_path=data_path,
+        progress=progress,
+        cancelled=cancelled,
+        here=True,
+        reference_drift=drift,
+    )
+    version = int(trained["version"])
+    done.append(f"trained and registered {rev.model}:{version} (accuracy {trained['metrics'].get('accuracy')})")
+    note(f"gate: {rev.model}:{version}")
+    verdict = models.gate(rev.model, str(version))
+    if not verdict.get("passed"):
+        return _record(w, user, deployment, rev, version, done + ["gate refused it"], None, verdict)
+    done.append("gate passed")
+    if compress:
+        note(f"compress: {rev.model}:{version} (prune {DEFAULT_PRUNE}, int8)")
+        child = models.compress(rev.model, str(version), prune=DEFAULT_PRUNE, quantize="int8")
+        note(f"gate: {rev.model}:{child['version']}")
+        child_verdict = models.gate(rev.model, str(child["version"]))
+        if child_verdict.get("passed"):
+            version, verdict = int(child["version"]), child_verdict
+            done.append(f"compressed into {rev.model}:{version}, gate passed")
+        else:
+            done.append(f"compressed {rev.model}:{child['version']} failed the gate; rolling out {version}")
+    note(f"canary: {rev.model}:{version} on {deployment} at {(steps or DEFAULT_STEPS)[0]}%")
+    op = rollouts.start(
+        deployment,
+        rev.model,
+        version,
+        steps or DEFAULT_STEPS,
+        None,  # paused at the first weight: the operator watches the canary and promotes
+        {"window_minutes": 10, "failure_limit": 2},
+        gate=lambda: models.rollout_verdict(rev.model, version),
+    )
+    done.append(f"canary at {op.get('weight', (steps or DEFAULT_STEPS)[0])}% (operation {op['id']}, {op['state']})")
+    return _record(w, user, deployment, rev, version, done, op, verdict)
+
+
+def _said(drift: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:+.2f}" for k, v in drift.items() if v) or "none injected"
+
+
+def _record(
+    w: Wiring, user: str, deployment: str, rev: Any, version: int, done: list[str], op: Any, verdict: dict[str, Any]
+) -> dict[str, Any]:
+    result = {
+        "deployment": deployment,
+        "model": rev.model,
+        "replaces": rev.model_version,
+        "version": version,
+        "gate": {"passed": bool(verdict.get("passed")), "checks": verdict.get("checks")},
+        "operation": op["id"] if op else None,
+        "rollout_state": op["state"] if op else None,
+        "steps": done,
+    }
+    w.audit.change(
+        verb="retrain",
+        user=user,
+        object_ref={"resource": "deployment", "name": deployment},
+        before={"model": rev.model, "version": rev.model_version},
+        apply=lambda: None,
+        local=True,
+        after=result,
+        annotations={"reason": "retrain on recent data"},
+    )
+    return result
