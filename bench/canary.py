@@ -10,7 +10,8 @@ Per trial: total traffic 5–50 requests/s, of which the canary takes 10–20%; 
 over orders of magnitude). Latency per request is lognormal, median 20–200 ms and shape sigma 0.3–0.8
 (p99/p50 of 2–6.5×) per trial, the median jittered per minute (sd 5%); a minute's p50 and p99 are the
 quantiles of that minute's own requests (drawn exactly as order statistics), so a small canary's p99 is
-as noisy as a real one's. A good canary has the baseline's parameters; a bad one has one of them worse:
+as noisy as a real one's. A good canary has the baseline's parameters (also with errors in bursts: each minute's error probability
+log-normal around the mean, sd 1, on both sides); a bad one has one of them worse:
   error rate ×2, error rate ×1.3, p99 ×1.5 (the tail heavier, the median unchanged), p50 ×1.2 (every
   request 20% slower).
 
@@ -46,6 +47,7 @@ Series = dict[str, np.ndarray]
 # kind → (label, how the canary's parameters differ from the baseline's)
 KINDS: dict[str, tuple[str, Callable[[dict[str, float]], dict[str, float]]]] = {
     "good": ("good canary (false abort)", lambda p: p),
+    "bursty": ("good canary, errors in bursts (false abort)", lambda p: p),
     "err2": ("error rate ×2 (false promote)", lambda p: {**p, "p_err": 2 * p["p_err"]}),
     "err13": ("error rate ×1.3, subtle (false promote)", lambda p: {**p, "p_err": 1.3 * p["p_err"]}),
     "p99": ("p99 ×1.5 (false promote)", lambda p: {**p, "sigma": p["sigma"] + math.log(1.5) / Z99}),
@@ -66,7 +68,10 @@ def draw_params(rng: np.random.Generator) -> tuple[dict[str, float], float, floa
 def serve(rng: np.random.Generator, p: dict[str, float], rps: float, minutes: int) -> Series:
     """W one-minute intervals of one side's metrics, as Prometheus would report them."""
     n = rng.poisson(rps * 60, minutes)
-    errors = rng.binomial(n, p["p_err"])
+    # bursts: each minute's error probability varies around the mean (log-normal, sd `burst`), on both
+    # sides alike — what a flaky dependency does, and what the count test takes for a difference
+    p_err = p["p_err"] * np.exp(rng.normal(-p.get("burst", 0) ** 2 / 2, p.get("burst", 0), minutes))
+    errors = rng.binomial(n, np.minimum(1.0, p_err))
     with np.errstate(invalid="ignore", divide="ignore"):
         error_rate = np.where(n > 0, errors / np.maximum(n, 1), np.nan)  # no requests: no rate
     median = p["median_ms"] * np.exp(rng.normal(0, 0.05, minutes))
@@ -80,6 +85,8 @@ def serve(rng: np.random.Generator, p: dict[str, float], rps: float, minutes: in
 
     p50, p99 = quantile(0.50), quantile(0.99)
     return {
+        "errors": errors.astype(float),
+        "requests": n.astype(float),
         "error_rate": error_rate,
         "p50_seconds": np.where(n > 0, p50, np.nan),
         "p99_seconds": np.where(n > 0, p99, np.nan),
@@ -118,7 +125,7 @@ def main() -> None:
     W, trials = args.window, args.trials
     print(f"seed {seed}, {trials} trials per kind, window {W} one-minute intervals")
     rules = [
-        f"{r.name} ({r.direction}, max delta {r.max_effect}, alpha {r.alpha}{', critical' if r.critical else ''})"
+        f"{r.name} ({r.direction}, max delta {r.max_effect}, alpha {r.alpha:.3g}{', critical' if r.critical else ''})"
         for r in DEFAULT_RULES
     ]
     print(f"rules: {'; '.join(rules)}")
@@ -131,7 +138,7 @@ def main() -> None:
     judge(as_lists(warm), as_lists(warm), DEFAULT_RULES)
     mannwhitneyu(warm["p99_seconds"], warm["p99_seconds"], alternative="greater")
 
-    wrong: dict[str, dict[str, int]] = {k: {"judge": 0, "threshold": 0} for k in KINDS}
+    wrong: dict[str, dict[str, int]] = {k: {"judge": 0, "threshold": 0, "console": 0} for k in KINDS}
     caught_by: dict[str, dict[str, int]] = {k: {r.name: 0 for r in DEFAULT_RULES} for k in KINDS}
     t_judge: list[float] = []
     t_anchor: list[float] = []
@@ -140,6 +147,8 @@ def main() -> None:
     for _ in range(trials):
         for kind, (_, worsen) in KINDS.items():
             params, rps, weight = draw_params(rng)
+            if kind == "bursty":
+                params["burst"] = 1.0
             base = serve(rng, params, rps * (1 - weight), W)
             can = serve(rng, worsen(params), rps * weight, W)
             b, c = as_lists(base), as_lists(can)
@@ -156,24 +165,28 @@ def main() -> None:
             t_anchor.append(t2 - t1)
             t_threshold.append(t3 - t2)
 
-            good = kind == "good"
+            good = kind in ("good", "bursty")
             wrong[kind]["judge"] += result["passed"] != good
             wrong[kind]["threshold"] += thr != good
+            # what a rollout step decides (core.rollouts.Rollouts.analyse): the thresholds pass and the judge
+            # does not fail (a judge with too few samples to tell leaves it to the thresholds)
+            console = thr and (result["passed"] or "not judged" in result["summary"])
+            wrong[kind]["console"] += console != good
             for m in result["metrics"]:
                 caught_by[kind][m["name"]] += m["verdict"] == "fail"
     elapsed = time.perf_counter() - started
 
     print()
     print(
-        f"| canary (W={W}) | trials | judge: wrong verdicts (95% CI) | threshold analysis: wrong verdicts (95% CI) | judge: metric failing (error / p99 / p50) |"
+        f"| canary (W={W}) | trials | judge: wrong verdicts (95% CI) | threshold analysis: wrong verdicts (95% CI) | the console's step (both): wrong verdicts (95% CI) | judge: metric failing (error / p99 / p50) |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for kind, (label, _) in KINDS.items():
         by = caught_by[kind]
         print(
             f"| {label} | {trials} | {rate_cell(wrong[kind]['judge'], trials)} | "
-            f"{rate_cell(wrong[kind]['threshold'], trials)} | "
-            f"{by['error_rate'] / trials:.0%} / {by['p99_seconds'] / trials:.0%} / {by['p50_seconds'] / trials:.0%} |"
+            f"{rate_cell(wrong[kind]['threshold'], trials)} | {rate_cell(wrong[kind]['console'], trials)} | "
+            f"{by['errors'] / trials:.0%} / {by['p99_seconds'] / trials:.0%} / {by['p50_seconds'] / trials:.0%} |"
         )
 
     anchor = statistics.median(t_anchor)

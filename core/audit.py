@@ -175,6 +175,15 @@ def hold_point(name: str) -> None:
 class AuditLog:
     def __init__(self, store: Store):
         self.store = store
+        # told of each change's outcome once it is recorded (a webhook); one that fails never fails the change
+        self.listeners: list[Callable[[AuditEvent], None]] = []
+
+    def _notify(self, event: AuditEvent) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 — a notification is best effort; the record is what counts
+                pass
 
     def _append(
         self,
@@ -269,10 +278,11 @@ class AuditLog:
             with self.store.transaction():
                 result = apply()
                 final = after() if callable(after) else after
-                self._append(
+                event = self._append(
                     verb=verb, user=user, object_ref=object_ref, before=before, after=final, annotations=annotations
                 )
-                return result
+            self._notify(event)
+            return result
         return self._change(verb, user, object_ref, before, apply, after, annotations)
 
     def _change(
@@ -304,8 +314,14 @@ class AuditLog:
             result = apply()
         except Exception as e:
             try:
-                self._append(
-                    stage="Failed", before=before, after=None, annotations={**notes, "error": str(e)[:500]}, **common
+                self._notify(
+                    self._append(
+                        stage="Failed",
+                        before=before,
+                        after=None,
+                        annotations={**notes, "error": str(e)[:500]},
+                        **common,
+                    )
                 )
             except AlreadySettled:
                 pass
@@ -313,7 +329,9 @@ class AuditLog:
         crash_point("after-change")
         final = after() if callable(after) else after
         try:
-            self._append(stage="ResponseComplete", before=before, after=final, annotations=notes, **common)
+            self._notify(
+                self._append(stage="ResponseComplete", before=before, after=final, annotations=notes, **common)
+            )
         except AlreadySettled:
             pass  # settled by a process that took this one for gone: one outcome per change, still
         return result

@@ -294,8 +294,12 @@ class Rollouts:
             return None
 
         def samples(points: list[MetricPoint]) -> dict[str, list[float]]:
+            # counts per point: a point is a minute of the estate's, or a Prometheus step
+            seconds = _interval_seconds(points)
+            requests = [round(p.request_rate * seconds) for p in points]
             return {
-                "error_rate": [p.error_rate for p in points],
+                "requests": [float(n) for n in requests],
+                "errors": [float(round(n * p.error_rate)) for n, p in zip(requests, points, strict=True)],
                 "p99_seconds": [p.p99_ms / 1000 for p in points],
                 "p50_seconds": [p.p50_ms / 1000 for p in points],
             }
@@ -414,6 +418,13 @@ class Rollouts:
             annotations={"operation": op["id"], "reason": reason},
         )
         self.ops.save(op, state=state, error=reason)
+
+
+def _interval_seconds(points: list[MetricPoint]) -> float:
+    if len(points) < 2:
+        return 60.0
+    gap = (clock.parse_ts(points[-1].ts) - clock.parse_ts(points[0].ts)).total_seconds() / (len(points) - 1)
+    return gap if gap > 0 else 60.0
 
 
 def _image(model: str, version: int) -> str:

@@ -19,9 +19,13 @@ P99 = MetricRule("p99_seconds", "increase", 0.3)
 
 
 def window(rng: np.random.Generator, n: int = 10, error_rate: float = 0.01, p50: float = 0.05, p99: float = 0.4):
-    """n one-minute samples of the default metrics around the given levels (5% jitter per minute)."""
+    """n one-minute samples of the default metrics around the given levels (5% jitter per minute): 2000
+    requests a minute, their errors, and the rate as a sample metric."""
+    errors = rng.binomial(2000, error_rate, n)
     return {
-        "error_rate": list(rng.binomial(2000, error_rate, n) / 2000),
+        "requests": [2000.0] * n,
+        "errors": [float(e) for e in errors],
+        "error_rate": list(errors / 2000),
         "p50_seconds": list(p50 * rng.lognormal(0, 0.05, n)),
         "p99_seconds": list(p99 * rng.lognormal(0, 0.05, n)),
     }
@@ -69,7 +73,7 @@ def test_a_clearly_higher_error_rate_fails_and_critical_fails_the_whole():
     assert result["score"] == pytest.approx(2 / 3)
     assert not result["passed"]
     # the same failure on a metric that is not critical is outvoted at that pass score
-    lenient = [MetricRule("error_rate", "increase", 0.3), *DEFAULT_RULES[1:]]
+    lenient = [MetricRule("errors", "increase", 0.25, trials="requests"), *DEFAULT_RULES[1:]]
     assert judge(base, bad, lenient, pass_score=0.5)["passed"]
 
 
@@ -99,10 +103,10 @@ def test_a_big_shift_on_three_samples_is_inconclusive_not_passed():
     assert "nothing to judge on" in result["summary"]
     assert "error_rate" in result["summary"] and "large" in result["summary"]
     # beside metrics that pass, it is named as not judged (never counted as a pass)
-    canary = {**window(rng), "error_rate": canary["error_rate"]}
+    canary = {**window(rng), "errors": canary["errors"], "requests": canary["requests"]}
     both = judge(base, canary, DEFAULT_RULES)
-    assert verdicts(both)["error_rate"] == "inconclusive"
-    assert "error_rate (10/3 samples, Cliff's delta +1.00: large)" in both["summary"]
+    assert verdicts(both)["errors"] == "inconclusive"
+    assert "errors (10/3 samples)" in both["summary"]
     assert both["score"] == 1.0  # of the two conclusive metrics
 
 
@@ -144,11 +148,11 @@ def test_cliffs_delta_is_the_canary_over_the_baseline():
 def test_the_summary_names_the_failing_metric():
     rng = np.random.default_rng(21)
     result = judge(window(rng), window(rng, p99=0.8), DEFAULT_RULES)
-    assert verdicts(result) == {"error_rate": "pass", "p99_seconds": "fail", "p50_seconds": "pass"}
+    assert verdicts(result) == {"errors": "pass", "p99_seconds": "fail", "p50_seconds": "pass"}
     assert not result["passed"]
     summary = result["summary"]
     assert summary.startswith("canary failed: p99_seconds higher in the canary")
-    assert "error_rate" not in summary and "p50_seconds" not in summary
+    assert "errors" not in summary and "p50_seconds" not in summary
     assert "score 0.67 < 0.75" in summary
     assert "p99_seconds" in result["metrics"][1]["why"]
 
@@ -184,3 +188,26 @@ def test_a_wrong_rule_is_refused_with_its_name(kwargs):
 def test_a_metric_named_twice_is_refused():
     with pytest.raises(BadInput, match="error_rate"):
         judge({}, {}, [ERRORS, ERRORS])
+
+
+def test_errors_are_judged_on_their_pooled_counts():
+    errors = MetricRule("errors", "increase", 0.25, alpha=0.05 / 3, trials="requests")
+
+    def side(k_per_minute, n_per_minute=300, minutes=10):
+        return {"errors": [float(k_per_minute)] * minutes, "requests": [float(n_per_minute)] * minutes}
+
+    # a quiet canary: most minutes see no error, yet 20 errors against 5 in as many requests is clear
+    base = {"errors": [1.0, 0, 0, 1, 0, 0, 1, 0, 1, 1], "requests": [300.0] * 10}
+    bad = {"errors": [2.0, 3, 1, 2, 2, 3, 2, 1, 2, 2], "requests": [300.0] * 10}
+    m = judge({**base}, {**bad}, [errors])["metrics"][0]
+    assert m["verdict"] == "fail" and m["p_value"] < 0.01 and m["cliffs_delta"] == pytest.approx(3.0)
+    assert "20/3000" in m["why"] and "5/3000" in m["why"]
+    # none on either side: nothing worse
+    assert judge(side(0), side(0), [errors])["metrics"][0]["verdict"] == "pass"
+    # some where the baseline had none, on enough requests: worse without a finite ratio
+    assert judge(side(0), side(2), [errors])["metrics"][0]["verdict"] == "fail"
+    # 10% more errors on a million requests a side is significant, and within the bound: it passes
+    big = judge(side(1000, 100_000), side(1100, 100_000), [errors])["metrics"][0]
+    assert big["p_value"] < 0.05 / 3 and big["verdict"] == "pass" and "within +25%" in big["why"]
+    # the same counts with the canary the better one: not an increase
+    assert judge(side(3), side(1), [errors])["metrics"][0]["verdict"] == "pass"

@@ -5,6 +5,7 @@ retrain of a drifting model."""
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 
@@ -248,3 +249,43 @@ async def test_injected_drift_fires_an_alert_and_one_key_retrains_into_a_gated_c
     assert e.model_gate("digits-cnn", str(dep.canary.model_version))["passed"]
     retrains = [ev.after for ev in e.audit_events() if ev.verb == "retrain"]
     assert retrains and retrains[0]["version"] == dep.canary.model_version and retrains[0]["gate"]["passed"]
+
+
+def test_a_webhook_hears_each_rollout_and_autofix_change_and_a_dead_one_changes_nothing(home_copy):
+    import http.server
+    import threading
+
+    heard: list[dict] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            heard.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        e = engine_on(home_copy, webhook_url=f"http://127.0.0.1:{server.server_port}/hook")
+        e.inject_faults("digit-reader", {"errors": 0.1})
+        e.rollout_abort("ranker")  # the estate's canary in flight
+        wait_for(
+            "the webhook's posts of both changes",
+            lambda: (
+                {"deployment/digit-reader"} <= {h["object"] for h in heard}
+                and any(h["object"].endswith("ranker") and h["verb"] != "inject" for h in heard)
+            ),
+        )
+        assert all(h["user"] == "erin" and h["source"] == "mlops-console" for h in heard)
+    finally:
+        server.shutdown()
+    dead = engine_on(home_copy, webhook_url=f"http://127.0.0.1:{free_port()}/hook")
+    assert dead.inject_faults("digit-reader", None)["faults"] == {}  # the change is made, unheard
+
+
+def test_a_monitoring_setting_that_is_not_a_url_is_refused_naming_it(cli, tmp_path):
+    r = cli("--home", str(tmp_path / "h"), "version", env={"MLOPS_CONSOLE_PROMETHEUS_URL": "localhost:9090"})
+    assert r.rc == 2 and "prometheus_url" in r.err and len(r.err.strip().splitlines()) == 1

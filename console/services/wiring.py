@@ -32,6 +32,10 @@ class Wiring:
     def __init__(self, settings: Settings, store: Store, audit: AuditLog, cluster: Cluster):
         self.settings, self.store, self.audit, self.cluster = settings, store, audit, cluster
         self.registry = Registry(store, audit)
+        if settings.webhook_url:
+            from console.services.webhook import Webhook
+
+            audit.listeners.append(Webhook(settings.webhook_url, settings.monitoring_timeout_seconds))
 
     # -- who may do what ----------------------------------------------------------------------------
     @property

@@ -10,7 +10,18 @@ is the probability that a canary sample exceeds a baseline one (ties count half)
 either side is inconclusive, and its line still shows the medians and the delta so that a large
 difference on few samples is seen.
 
-    judge(baseline={"error_rate": [...], "p99_seconds": [...]}, canary={...}, rules=DEFAULT_RULES)
+A metric of counts (errors among requests: a rule with `trials`) is judged on the pooled counts
+instead, by the conditional exact test of two Poisson rates (given k errors in all, the canary's share
+of them is binomial with its share of the requests under no difference), and fails only when that is
+significant and the canary's error rate exceeds the baseline's by more than `max_effect` (relative).
+Per-minute error rates of a canary at 10% of a quiet service are mostly zeros, on which a rank test has
+little to go on; the counts carry the information. Errors come in bursts (a flaky dependency), which a
+test of independent requests takes for a difference: where the minutes' counts vary more than
+independent requests would make them (the Pearson dispersion φ of both sides' minutes, each about its
+own rate), the test is the quasi-Poisson one instead — the log rate ratio over its standard error
+inflated by √φ (bench/canary.py measures both).
+
+    judge(baseline={"errors": [...], "requests": [...], "p99_seconds": [...]}, canary={...}, rules=DEFAULT_RULES)
 
 scipy and numpy are imported inside the functions: importing this module stays cheap.
 """
@@ -40,13 +51,16 @@ class MetricRule:
     max_effect: float
     alpha: float = 0.05
     critical: bool = False
+    trials: str | None = None  # counts: the metric counting the trials its events are among ("requests")
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
             raise BadInput(
                 f"metric {self.name}: direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}"
             )
-        if not 0 <= self.max_effect < 1:
+        if self.trials is not None and self.direction != "increase":
+            raise BadInput(f"metric {self.name}: a count metric is judged for an increase only")
+        if self.trials is None and not 0 <= self.max_effect < 1:
             raise BadInput(
                 f"metric {self.name}: max_effect is a Cliff's delta, from 0 to below 1, got {self.max_effect}"
             )
@@ -54,15 +68,16 @@ class MetricRule:
             raise BadInput(f"metric {self.name}: alpha must lie between 0 and 1, got {self.alpha}")
 
 
-# Errors gate the rollout on their own (critical). A delta of 0.3 (the canary higher in 65% of pairs of
-# minutes) is the top of a "small" effect (Romano et al. 2006: below 0.147 negligible, 0.33 small, 0.474
-# medium). On 10 minutes a side a one-sided p < 0.05 already takes a delta of about 0.45, so the bound bites
-# from about 20 samples a side (longer windows, finer intervals), where the test alone would abort on shifts
-# of a few percent.
+# Errors gate the rollout on their own (critical), judged on counts: a canary failing 25% more of its
+# requests than the baseline is the least difference that counts. Latency: a Cliff's delta of 0.3 (the
+# canary higher in 65% of pairs of minutes) is the top of a "small" effect (Romano et al. 2006: below
+# 0.147 negligible, 0.33 small, 0.474 medium); on 10 minutes a side a one-sided p below alpha already
+# takes a larger delta, so the bound bites from about 20 samples a side. Alpha is 0.05 shared among the
+# three (Bonferroni): any failing metric aborts, so each takes a third of the false aborts allowed.
 DEFAULT_RULES: tuple[MetricRule, ...] = (
-    MetricRule("error_rate", "increase", 0.3, critical=True),
-    MetricRule("p99_seconds", "increase", 0.3),
-    MetricRule("p50_seconds", "increase", 0.3),
+    MetricRule("errors", "increase", 0.25, alpha=0.05 / 3, critical=True, trials="requests"),
+    MetricRule("p99_seconds", "increase", 0.3, alpha=0.05 / 3),
+    MetricRule("p50_seconds", "increase", 0.3, alpha=0.05 / 3),
 )
 
 
@@ -89,7 +104,10 @@ def judge(
         )
 
     metrics = [
-        judge_metric(baseline.get(r.name, ()), canary.get(r.name, ()), r, min_samples=min_samples) for r in rules
+        judge_counts(baseline, canary, r, min_samples)
+        if r.trials
+        else judge_metric(baseline.get(r.name, ()), canary.get(r.name, ()), r, min_samples=min_samples)
+        for r in rules
     ]
     conclusive = [m for m in metrics if m["verdict"] != "inconclusive"]
     failed = [m for m in metrics if m["verdict"] == "fail"]
@@ -176,6 +194,88 @@ def judge_metric(
     return out
 
 
+def judge_counts(
+    baseline: Mapping[str, Sequence[float]], canary: Mapping[str, Sequence[float]], rule: MetricRule, min_samples: int
+) -> dict[str, Any]:
+    """A count metric's verdict on the pooled counts of each side: the exact conditional test of the
+    canary's event rate against the baseline's (one-sided), and the relative increase of the rate.
+    "cliffs_delta" carries the relative increase here (the effect the bound is on)."""
+    from scipy.stats import binomtest
+
+    assert rule.trials is not None
+
+    def minutes(side: Mapping[str, Sequence[float]]) -> list[tuple[float, float]]:
+        return [
+            (e, t)
+            for e, t in zip(side.get(rule.name, ()), side.get(rule.trials or "", ()), strict=False)
+            if math.isfinite(e) and math.isfinite(t) and t > 0
+        ]
+
+    mb, mc = minutes(baseline), minutes(canary)
+    (kb, nb, ib), (kc, nc, ic) = ((int(sum(e for e, _ in m)), int(sum(t for _, t in m)), len(m)) for m in (mb, mc))
+    rb, rc = (kb / nb if nb else None), (kc / nc if nc else None)
+    out: dict[str, Any] = {
+        "name": rule.name,
+        "verdict": "inconclusive",
+        "p_value": None,
+        "cliffs_delta": None,
+        "baseline_median": rb,  # the pooled rates, for a count metric
+        "canary_median": rc,
+        "median_change": None,
+        "n_baseline": ib,
+        "n_canary": ic,
+        "why": "",
+    }
+    if rb is None or rc is None or ib < min_samples or ic < min_samples:
+        out["why"] = (
+            f"{rule.name}: {ib} baseline and {ic} canary intervals with {rule.trials} (need {min_samples}), not judged"
+        )
+        return out
+    change = _relative(rb, rc) if rb else (0.0 if rc == 0 else None)
+    out["median_change"] = out["cliffs_delta"] = change
+    rates = f"{kc}/{nc} = {rc:.3%} vs {kb}/{nb} = {rb:.3%}"
+    if kc + kb == 0:
+        out["verdict"], out["p_value"] = "pass", 1.0
+        out["why"] = f"{rule.name}: none on either side in {nc + nb} {rule.trials}"
+        return out
+    phi = _dispersion(mb, kb / nb, mc, kc / nc)
+    if phi <= 1.0:
+        p = float(binomtest(kc, kc + kb, nc / (nc + nb), alternative="greater").pvalue)
+    else:  # quasi-Poisson: half an event added to each side keeps a side with none finite
+        z = math.log(((kc + 0.5) / nc) / ((kb + 0.5) / nb)) / math.sqrt(phi * (1 / (kc + 0.5) + 1 / (kb + 0.5)))
+        p = 0.5 * math.erfc(z / math.sqrt(2))
+        rates += f", dispersion {phi:.1f}"
+    out["p_value"] = p
+    large = change is None or change > rule.max_effect  # None: the baseline had none, the canary some
+    more = "+∞" if change is None else f"{change:+.0%}"
+    if p < rule.alpha and large:
+        out["verdict"] = "fail"
+        out["why"] = (
+            f"{rule.name} higher in the canary: {rates} ({more}, past +{rule.max_effect:.0%}), p={p:.2g} < {rule.alpha:.2g}"
+        )
+    else:
+        out["verdict"] = "pass"
+        reason = (
+            f"significant (p={p:.2g}) but within +{rule.max_effect:.0%}"
+            if p < rule.alpha
+            else f"not significantly higher (p={p:.2g})"
+        )
+        out["why"] = f"{rule.name}: {reason}; {rates} ({more})"
+    return out
+
+
+def _dispersion(*sides: Any) -> float:
+    """Pearson's φ of the minutes' counts about each side's own rate: 1 for independent events, more
+    when they come in bursts. Pairs of (minutes, rate)."""
+    chi2, df = 0.0, 0
+    for mins, rate in zip(sides[::2], sides[1::2], strict=True):
+        if rate <= 0 or len(mins) < 2:
+            continue
+        chi2 += sum((e - t * rate) ** 2 / (t * rate) for e, t in mins)
+        df += len(mins) - 1
+    return chi2 / df if df else 1.0
+
+
 def _bad_effect(delta: float, direction: str) -> float:
     """Cliff's delta turned so that positive is worse for a metric of this direction."""
     return {"increase": delta, "decrease": -delta, "either": abs(delta)}[direction]
@@ -210,7 +310,9 @@ def _summary(
         f"{m['name']} ({m['n_baseline']}/{m['n_canary']} samples"
         + (
             f", Cliff's delta {m['cliffs_delta']:+.2f}: large)"
-            if m["cliffs_delta"] is not None and _bad_effect(m["cliffs_delta"], r.direction) > r.max_effect
+            if m["cliffs_delta"] is not None
+            and not r.trials
+            and _bad_effect(m["cliffs_delta"], r.direction) > r.max_effect
             else ")"
         )
         for m, r in zip(metrics, rules, strict=True)
