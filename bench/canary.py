@@ -70,7 +70,7 @@ def serve(rng: np.random.Generator, p: dict[str, float], rps: float, minutes: in
     n = rng.poisson(rps * 60, minutes)
     # bursts: each minute's error probability varies around the mean (log-normal, sd `burst`), on both
     # sides alike — what a flaky dependency does, and what the count test takes for a difference
-    p_err = p["p_err"] * np.exp(rng.normal(-p.get("burst", 0) ** 2 / 2, p.get("burst", 0), minutes))
+    p_err = p["p_err"] * np.exp(rng.normal(-(p.get("burst", 0) ** 2) / 2, p.get("burst", 0), minutes))
     errors = rng.binomial(n, np.minimum(1.0, p_err))
     with np.errstate(invalid="ignore", divide="ignore"):
         error_rate = np.where(n > 0, errors / np.maximum(n, 1), np.nan)  # no requests: no rate
