@@ -39,3 +39,8 @@ class TooManyRequests(ClusterError):
 
 class Conflict(ConsoleError):
     """The object changed since (a rollback would overwrite someone's change): exit code 1 unless forced."""
+
+
+class MetricsUnavailable(ConsoleError):
+    """The serving metrics' source (Prometheus, Alertmanager) did not answer: down, slow, refused the
+    credentials, or an error in the query. Views show it and carry on."""

@@ -269,6 +269,7 @@ class Summary:
     audit_events: int
     alerts: list[dict[str, Any]] = field(default_factory=list)  # firing in Alertmanager (none configured: [])
     monitoring_problem: str | None = None  # why the serving metrics or the alerts could not be read
+    alerts_configured: bool = False  # an Alertmanager to read alerts from (alertmanager_url)
 
 
 def object_name(ref: dict[str, Any]) -> str:

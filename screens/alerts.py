@@ -85,7 +85,9 @@ class AlertsScreen(ForwardWorkerErrors, ModalScreen[None]):
                 safe_text(r["since"]),
                 safe_text(r["summary"]),
             )
-        status = f"{len(rows)} firing" if rows else "nothing firing"
+        alerts = sum(r["kind"] == "alert" for r in rows)
+        drifting = len(rows) - alerts
+        status = f"{alerts} alert{'s' * (alerts != 1)} firing, {drifting} model{'s' * (drifting != 1)} drifting"
         if not configured:
             status += " · no alertmanager_url: drift as the console measures it"
         if problem:

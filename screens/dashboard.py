@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from core import clock
+from core.errors import MetricsUnavailable
 from core.types import Summary
 from screens.footer import KeyFooter
 from screens.widgets import ForwardWorkerErrors, counted, safe_text, sparkline, status_text
@@ -288,7 +289,10 @@ class DashboardScreen(ForwardWorkerErrors, Screen):
         summary = engine.summary()
         serving = []
         for d in engine.deployments():
-            pts = engine.metrics(d.name, minutes=30)
+            try:
+                pts = engine.metrics(d.name, minutes=30)
+            except MetricsUnavailable:  # the Alerts panel says why
+                pts = []
             serving.append((d, pts))
         candidates = engine.failures_to_queue()
         self.app.call_from_thread(self.show, summary, serving, candidates)
@@ -416,7 +420,11 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
         if len(s.alerts) > rows:
             lines.append(Text(f"… {len(s.alerts) - rows} more", "dim"))
         if not lines:
-            lines.append(Text("none firing", "dim"))
+            lines.append(
+                Text("none firing", "dim")
+                if s.alerts_configured
+                else Text("no Alertmanager to read (alertmanager_url); enter lists the drifting models", "dim")
+            )
         return Group(*lines)
 
     def drift(width: int, _rows: int) -> RenderableType:

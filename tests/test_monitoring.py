@@ -18,8 +18,8 @@ from textual.widgets import DataTable
 
 from console.app import ConsoleApp
 from console.engine import Engine
-from console.services.promql import MetricsUnavailable
 from console.settings import load
+from core.errors import MetricsUnavailable
 from core.monitoring import drift, traffic
 from screens.alerts import AlertsScreen
 from screens.dialogs import ConfirmScreen, FormScreen
@@ -106,6 +106,10 @@ def test_retrain_on_recent_data_registers_a_gated_version_in_a_canary_whose_traf
     assert e.model_drift("digit-reader")[0]["level"] == "alert"  # the production version still drifts
     verbs = [ev.verb for ev in e.audit_events() if ev.object_ref.get("name") == "digit-reader"]
     assert "retrain" in verbs
+    # a second retrain while that canary is in flight is refused before it trains anything
+    again = cli("--home", str(home_copy), "models", "retrain", "digit-reader", timeout=120)
+    assert again.rc != 0 and "already has a canary" in again.err and "# train:" not in again.err
+    assert [m.version for m in engine_on(home_copy).models("digits-cnn")] == [out["version"], 1]
 
 
 def test_a_model_without_a_training_recipe_is_not_retrained(cli, demo_home):
@@ -289,3 +293,17 @@ def test_a_webhook_hears_each_rollout_and_autofix_change_and_a_dead_one_changes_
 def test_a_monitoring_setting_that_is_not_a_url_is_refused_naming_it(cli, tmp_path):
     r = cli("--home", str(tmp_path / "h"), "version", env={"MLOPS_CONSOLE_PROMETHEUS_URL": "localhost:9090"})
     assert r.rc == 2 and "prometheus_url" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+async def test_the_tui_says_prometheus_is_unreachable_and_stays_up(home_copy):
+    from test_tui import goto, wait_rows
+
+    s = load({"home": str(home_copy), "user": "erin"})
+    s.prometheus_url, s.monitoring_timeout_seconds = f"http://127.0.0.1:{free_port()}", 2.0
+    app = ConsoleApp(Engine(s), s)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await until(pilot, lambda: "Prometheus at http://127.0.0.1" in "\n".join(drawn(app.screen.board)), tries=600)
+        assert "stale" in "\n".join(drawn(app.screen.board))
+        await goto(pilot, "rollouts")
+        await wait_rows(pilot)  # the deployments, their metrics as dashes
+        assert app.is_running

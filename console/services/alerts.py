@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from console.services.promql import MetricsUnavailable
 from console.services.wiring import Wiring
 from core import clock
-from core.errors import BadInput, NotFound
+from core.errors import BadInput, MetricsUnavailable, NotFound
 from core.sanitize import strip_control
 
 SILENCE_KEYS = ("alertname", "deployment", "namespace", "model")  # what a silence matches of an alert's labels

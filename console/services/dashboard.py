@@ -48,7 +48,7 @@ class DashboardService:
         ]
         alerts, problems = [], []
         from console.services.alerts import AlertService
-        from console.services.promql import MetricsUnavailable
+        from core.errors import MetricsUnavailable
 
         try:
             alerts = AlertService(self.w).firing()
@@ -76,6 +76,7 @@ class DashboardService:
             audit_events=self.w.audit.count(),
             alerts=alerts,
             monitoring_problem="; ".join(problems) or None,
+            alerts_configured=bool(self.w.settings.alertmanager_url),
         )
 
     def _in_flight(self, deps: list[ModelDeployment]) -> list[str]:
@@ -127,7 +128,7 @@ class DashboardService:
                     f"pool {pool.name}: {len(off)}/{len(members)} nodes on {', '.join(versions)}, "
                     f"desired {pool.desired_config}"
                 )
-        from console.services.promql import MetricsUnavailable
+        from core.errors import MetricsUnavailable
 
         for d in deps if deps is not None else cluster.list_deployments():
             try:

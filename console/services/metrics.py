@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from console.services.promql import MetricsUnavailable
-from core.errors import NotFound
+from core.errors import MetricsUnavailable, NotFound
 from core.monitoring import drift as drift_math
 from core.monitoring import traffic
 from core.types import MetricPoint, ModelDeployment, Revision

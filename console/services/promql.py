@@ -10,7 +10,7 @@ from typing import Any
 
 from console.settings import Settings, secret
 from core import clock
-from core.errors import ConsoleError
+from core.errors import MetricsUnavailable
 from core.types import MetricPoint
 
 # PromQL names of the serving metrics (what `estate serve-metrics` exports; KServe's request_predict_seconds)
@@ -21,10 +21,6 @@ SCORE = "mlops_model_prediction_score"
 INPUT = "mlops_model_input_mean_z"
 LABELLED = "mlops_model_labelled_predictions_total"
 CORRECT = "mlops_model_correct_predictions_total"
-
-
-class MetricsUnavailable(ConsoleError):
-    """Prometheus did not answer (down, slow, refused the credentials, or an error in the query)."""
 
 
 class PromQL:

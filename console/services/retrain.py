@@ -12,7 +12,7 @@ from console.services.models import ModelService
 from console.services.rollouts import RolloutService
 from console.services.wiring import Wiring
 from core import clock
-from core.errors import BadInput, NotFound
+from core.errors import BadInput, Conflict, NotFound
 from core.monitoring import traffic
 
 DEFAULT_STEPS = [10, 50, 100]
@@ -41,6 +41,11 @@ def retrain(
     rev = next((r for r in dep.revisions if r.number == dep.current_revision), None)
     if rev is None:
         raise NotFound(f"deployment {deployment} serves no revision to retrain")
+    if dep.canary is not None:  # before anything is trained: the canary step could not start
+        raise Conflict(
+            f"{deployment} already has a canary (r{dep.canary.number} at {dep.canary.weight}%): promote or abort "
+            "it first; nothing was retrained"
+        )
     if rev.model not in nets.CATALOG:
         raise BadInput(
             f"{rev.model} (on {deployment}) has no training recipe in this console (these do: "

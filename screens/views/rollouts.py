@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from core.errors import MetricsUnavailable
 from screens.base import Page, ViewScreen
 from screens.describe import describe
 from screens.grid import Column, Grid
@@ -100,7 +101,10 @@ class RolloutsScreen(ViewScreen):
                 analyses[dep_name] = {"state": op["state"], "results": op.get("results") or []}
         rows = []
         for d in engine.deployments():
-            pts = engine.metrics(d.name, minutes=60)
+            try:
+                pts = engine.metrics(d.name, minutes=60)
+            except MetricsUnavailable:  # said on the Dashboard; here the row shows dashes
+                pts = []
             series[d.name] = pts
             # no serving metrics (a backend that has none to give): dashes
             now = (
