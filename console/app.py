@@ -561,6 +561,8 @@ def run_tui(settings: Settings) -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise ConsoleError("the TUI needs a terminal; use a subcommand (e.g. `mlops-console jobs list`) in scripts")
     engine = Engine(settings, watch=True)
+    if settings.metrics_port:  # the console's own metrics, for the Prometheus that watches it
+        engine.serve_metrics(settings.metrics_port, None)
     app = ConsoleApp(engine, settings)
     # What is loaded by now (the modules, the engine) lives as long as the process: kept out of the cyclic
     # collector's full passes, which otherwise walk it all again every few refreshes of a big table.

@@ -95,6 +95,7 @@ def _settings(args: argparse.Namespace):
                 "context",
                 "namespace",
                 "all_namespaces",
+                "metrics_port",
             )
         }
     )

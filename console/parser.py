@@ -51,6 +51,13 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool, own_seed: b
     g.add_argument(
         "--all-namespaces", "-A", action="store_true", default=d, help="pods, jobs and deployments of every namespace"
     )
+    g.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        default=d,
+        help="the TUI serves the console's own metrics for Prometheus on 127.0.0.1:PORT (setting metrics_port)",
+    )
 
 
 def _estate(sp: argparse.ArgumentParser) -> None:

@@ -72,6 +72,7 @@ class Settings:
     prometheus_step_seconds: float = 60.0  # one measurement per this many seconds (the rate windows: twice it)
     drift_window_minutes: float = 15.0  # the recent traffic that drift compares with the training reference
     webhook_url: str = ""
+    metrics_port: int = 0  # the TUI serves the console's own metrics here on 127.0.0.1 (0: not at all)
 
     @property
     def login(self) -> str:
@@ -148,6 +149,7 @@ KEYS: dict[str, type] = {
     "prometheus_step_seconds": float,
     "drift_window_minutes": float,
     "webhook_url": str,
+    "metrics_port": int,
 }
 POLICY_KEYS = {"name": str, "category": str, "min_p_success": float, "max_cost_increase": float}
 
@@ -218,6 +220,8 @@ def load(cli: dict[str, Any] | None = None) -> Settings:
         url = getattr(s, key)
         if url and not url.startswith(("http://", "https://")):
             raise BadInput(f"{key} must be an http:// or https:// URL, got {url!r}")
+    if not 0 <= s.metrics_port <= 65535:
+        raise BadInput(f"metrics_port must be a TCP port (1-65535, or 0 for none), got {s.metrics_port}")
     if s.prometheus_basic_auth and ":" not in secret(s.prometheus_basic_auth):
         raise BadInput("prometheus_basic_auth must be user:password (or $VARIABLE holding it)")
     return s

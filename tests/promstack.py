@@ -57,8 +57,10 @@ def wait_for(what: str, probe: Callable[[], Any], seconds: float = WAIT_SECONDS)
 
 
 class Stack:
-    def __init__(self, root: Path, estate: list[str], console: list[str]):
+    def __init__(self, root: Path, estate: list[str], console: list[str], basic_auth: tuple[str, str] | None = None):
+        """`basic_auth`: (user, password) Prometheus requires (its web config, a bcrypt hash)."""
         self.root = root
+        self.basic_auth = basic_auth
         self.prom_port, self.am_port = free_port(), free_port()
         monitoring_config.write(
             root / "config", estate, console, f"127.0.0.1:{self.am_port}", interval="1s", hold="0s", window="10s"
@@ -87,6 +89,7 @@ class Stack:
                     f"--config.file={cfg / 'prometheus.yml'}",
                     f"--storage.tsdb.path={self.root / 'prom-data'}",
                     f"--web.listen-address=127.0.0.1:{self.prom_port}",
+                    *([f"--web.config.file={self._web_config()}"] if self.basic_auth else []),
                 ],
                 "prometheus.log",
             ),
@@ -96,8 +99,25 @@ class Stack:
                     subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
                 )
         for url in (self.alertmanager_url, self.prometheus_url):
-            wait_for(f"{url}/-/ready", lambda u=url: httpx.get(f"{u}/-/ready", timeout=2).status_code == 200)
+            wait_for(
+                f"{url}/-/ready",
+                lambda u=url: httpx.get(f"{u}/-/ready", timeout=2, auth=self.basic_auth).status_code == 200,
+            )
         return self
+
+    def _web_config(self) -> Path:
+        import warnings
+
+        assert self.basic_auth is not None
+        user, password = self.basic_auth
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # glibc's bcrypt ($2b$), what Prometheus's web config takes; no extra package
+
+            hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 4))
+        path = self.root / "web.yml"
+        path.write_text(f'basic_auth_users:\n  {user}: "{hashed}"\n', encoding="utf-8")
+        return path
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         r = httpx.get(f"{self.prometheus_url}/api/v1/query", params={"query": promql}, timeout=5)

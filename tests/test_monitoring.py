@@ -307,3 +307,19 @@ async def test_the_tui_says_prometheus_is_unreachable_and_stays_up(home_copy):
         await goto(pilot, "rollouts")
         await wait_rows(pilot)  # the deployments, their metrics as dashes
         assert app.is_running
+
+
+def test_prometheus_behind_basic_auth_is_read_with_the_credentials_from_the_environment(tmp_path, monkeypatch):
+    from console.services.promql import PromQL
+
+    st = Stack(tmp_path / "stack", [], [], basic_auth=("console", "s3cret-pw")).start()
+    try:
+        monkeypatch.setenv("PROM_CREDENTIALS", "console:s3cret-pw")
+        s = load({"home": str(tmp_path / "h")})
+        s.prometheus_url, s.prometheus_basic_auth = st.prometheus_url, "$PROM_CREDENTIALS"
+        assert PromQL(s).scalar("vector(1)") == 1.0
+        s.prometheus_basic_auth = "console:wrong"
+        with pytest.raises(MetricsUnavailable, match="Prometheus at .*401"):
+            PromQL(s).scalar("vector(1)")
+    finally:
+        st.stop()
