@@ -3,6 +3,7 @@ embedded estate's fault drills) and `models retrain` (the drift → retrain pipe
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ MODEL_DRIFT_COLUMNS = [
     ("KS", _get("ks")),
     ("ACCURACY", _get("accuracy")),
     ("REFERENCE", _get("reference_accuracy")),
+    ("NOTE", lambda r: r.get("error") or r.get("note") or ""),
 ]
 ALERT_COLUMNS = [
     ("ALERT", _get("alertname")),
@@ -39,7 +41,15 @@ ALERT_COLUMNS = [
     ("FINGERPRINT", _get("fingerprint")),
     ("SUMMARY", _get("summary")),
 ]
-FAULT_KEYS = ("errors", "latency", "covariate", "prior", "concept")
+# shares, a factor, shifts in training standard deviations (inputs) and in score units
+FAULT_RANGES = {
+    "errors": (0.0, 1.0),
+    "latency": (0.0, 100.0),
+    "covariate": (-5.0, 5.0),
+    "prior": (-1.0, 1.0),
+    "concept": (0.0, 1.0),
+}
+FAULT_KEYS = tuple(FAULT_RANGES)
 
 
 def _drift(engine, args, fmt: str) -> None:
@@ -79,8 +89,12 @@ def _inject(engine, args, fmt: str) -> None:
             raise BadInput(f"fault {word!r}: {value!r} is not a number") from None
     if args.clear == bool(faults):
         raise BadInput("give faults (e.g. errors=0.3 covariate=0.8) or --clear, not both or neither")
-    if not 0 <= faults.get("errors", 0) <= 1 or faults.get("latency", 1) <= 0 or not 0 <= faults.get("concept", 0) <= 1:
-        raise BadInput("errors and concept are shares (0..1); latency a positive factor")
+    for key, value in faults.items():
+        low, high = FAULT_RANGES[key]
+        if not (math.isfinite(value) and low <= value <= high):
+            raise BadInput(f"fault {key}={value}: must lie in {low:g}..{high:g}")
+    if faults.get("latency", 1.0) == 0:
+        raise BadInput("fault latency=0: a factor above 0")
     show(engine.inject_faults(args.deployment, None if args.clear else faults), fmt)
 
 

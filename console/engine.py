@@ -194,6 +194,12 @@ class Engine:
     def faults(self) -> dict[str, dict[str, float]]:
         return self._w.cluster.faults()
 
+    @staticmethod
+    def drift_line(drift: dict[str, Any]) -> str:
+        from console.services.dashboard import drift_line
+
+        return drift_line(drift)
+
     def faults_supported(self) -> bool:
         """The backend simulates its traffic (the embedded estate): faults can be injected, and its model
         servers' metrics are the console's to export."""

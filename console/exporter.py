@@ -77,6 +77,10 @@ class EstateCollector:
         t["score"] += rng.multinomial(ok, _normalised(live.score))
         t["score_sum"] += ok * sum((i + 0.5) * traffic.SCORE_WIDTH * s for i, s in enumerate(live.score))
         t["input"] += rng.multinomial(n, _normalised(live.input))
+        centres = [traffic.INPUT_EDGES[0] - traffic.INPUT_WIDTH / 2] + [
+            e + traffic.INPUT_WIDTH / 2 for e in traffic.INPUT_EDGES
+        ]
+        t["input_sum"] += n * sum(c * s for c, s in zip(centres, _normalised(live.input), strict=True))
         t["labelled"] += labelled
         t["correct"] += int(rng.binomial(labelled, live.accuracy))
 
@@ -227,9 +231,10 @@ class ConsoleCollector:
         )
         up = GaugeMetricFamily("mlops_console_metrics_source_up", "1 while the serving metrics' source answers.")
         ok = 1
-        for d in self.w.metrics.drift_all():
-            if d.get("error"):
-                ok = 0 if "Prometheus" in d["error"] else ok
+        # stops at the first unanswered query: a scrape must not wait out a timeout per deployment
+        for d in self.w.metrics.drift_all(stop_on_unavailable=True):
+            if d.get("error") or d["level"] not in LEVELS:  # unmeasured, or no reference to measure against
+                ok = 0 if d.get("unavailable") else ok
                 continue
             base = [d["deployment"], d["model"], str(d["version"])]
             for s in d["signals"]:

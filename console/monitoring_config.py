@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import BadInput
-from core.monitoring.drift import LEVELS, PSI_ALERT
+from core.monitoring.drift import ACCURACY_DROP_ALERT, LEVELS, PSI_ALERT
 
 ERROR_RATE_ALERT = 0.05  # share of a deployment's requests that fail
 P99_ALERT_SECONDS = 1.0
-ACCURACY_DROP_ALERT = 0.1  # accuracy on labelled predictions this far below the training reference's
 FAILED_ATTEMPTS_ALERT = 0.5  # share of the last day's job attempts that failed
 
 
@@ -70,6 +69,13 @@ def rules(hold: str = "2m", window: str = "5m") -> dict[str, Any]:
                         "{{ $value | humanizePercentage }} of the last day's job attempts failed",
                     ),
                     rule(
+                        "ExporterDown",
+                        'up{job=~"model-servers|mlops-console"} == 0',
+                        "warning",
+                        "{{ $labels.instance }} ({{ $labels.job }}) does not answer Prometheus's scrape: its alerts "
+                        "cannot fire",
+                    ),
+                    rule(
                         "MetricsSourceDown",
                         "mlops_console_metrics_source_up == 0",
                         "warning",
@@ -120,6 +126,8 @@ def write(
     """prometheus.yml, rules.yml and alertmanager.yml in `directory` (made if missing); the paths written."""
     import yaml
 
+    if not estate and not console:
+        raise BadInput("nothing to scrape: give --estate-target and/or --console-target HOST:PORT")
     for t in [*estate, *console, *([alertmanager_target] if alertmanager_target else [])]:
         host, sep, port = t.rpartition(":")
         if not sep or not host or not port.isdigit():

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core import clock
-from core.errors import BadInput, Conflict, NotFound
+from core.errors import BadInput, Conflict, MetricsUnavailable, NotFound
 from core.operations import Operations, Progress
 from core.types import MetricPoint, Revision
 
@@ -104,7 +104,10 @@ class Rollouts:
 
     def _limits(self, deployment: str, analysis: dict[str, float]) -> dict[str, Any]:
         """The analysis's success conditions: those given, or derived from the stable revision's metrics."""
-        stable = self.metrics(deployment, int(analysis["window_minutes"]), None)
+        try:
+            stable = self.metrics(deployment, int(analysis["window_minutes"]), None)
+        except MetricsUnavailable:  # as if there were none: a Prometheus down does not stop a rollout's start
+            stable = []
         # a cluster whose serving metrics the console cannot read: the limits given, else the loosest
         # defaults (each step then waits for a person: see run())
         errors = [p.error_rate for p in stable] or [0.01]
@@ -227,6 +230,11 @@ class Rollouts:
             if p["pause"]:
                 time.sleep(p["pause"])
             result = self.analyse(dep_name, canary, p["analysis"])
+            if result.get("inconclusive") and not promoted:
+                op["results"] = (op.get("results") or []) + [{"step": i, "weight": step["weight"], **result}]
+                self.ops.save(op, results=op["results"], state="paused")
+                progress(f"analysis at {step['weight']}%: {result['summary']}")
+                return op
             if result["measurements"] == 0 and promoted:
                 # nothing to judge the canary by (no serving metrics): the operator's promotion is the judgement
                 result = {**result, "passed": True, "summary": f"no metrics to analyse; promoted by {user}"}
@@ -249,7 +257,17 @@ class Rollouts:
     def analyse(self, deployment: str, revision: int, limits: dict[str, Any]) -> dict[str, Any]:
         """The canary's last `window_minutes` of metrics against the success conditions; fails past the
         failure limit of bad measurements."""
-        pts = self.metrics(deployment, int(limits["window_minutes"]), revision)
+        try:
+            pts = self.metrics(deployment, int(limits["window_minutes"]), revision)
+        except MetricsUnavailable as e:  # Argo Rollouts' "inconclusive": the rollout waits, it is not aborted
+            return {
+                "passed": False,
+                "inconclusive": True,
+                "measurements": 0,
+                "failures": 0,
+                "at": clock.iso(clock.now()),
+                "summary": f"{e}: not judged; the rollout waits (promote or resume when the metrics answer)",
+            }
         bad = [p for p in pts if p.error_rate > limits["max_error_rate"] or p.p99_ms > limits["max_p99_ms"]]
         if not pts:
             return {

@@ -39,3 +39,14 @@ def visible_control(text: str) -> str:
     if not text:
         return text
     return text.replace("\r\n", "\n").translate(_VISIBLE)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its credentials (`https://user:pw@host/` → `https://***@host/`): for messages, logs
+    and audit records."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))

@@ -270,6 +270,7 @@ class Summary:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # firing in Alertmanager (none configured: [])
     monitoring_problem: str | None = None  # why the serving metrics or the alerts could not be read
     alerts_configured: bool = False  # an Alertmanager to read alerts from (alertmanager_url)
+    model_drift: list[str] = field(default_factory=list)  # models whose traffic left their training data
 
 
 def object_name(ref: dict[str, Any]) -> str:

@@ -60,7 +60,6 @@ class AlertsScreen(ForwardWorkerErrors, ModalScreen[None]):
             problem = str(e)
         for d in engine.model_drift():
             if d.get("level") in ("warn", "alert"):
-                top = max(d["signals"], key=lambda s: s["psi"])
                 rows.append(
                     {
                         "kind": "drift",
@@ -68,7 +67,7 @@ class AlertsScreen(ForwardWorkerErrors, ModalScreen[None]):
                         "severity": d["level"],
                         "deployment": d["deployment"],
                         "since": "",
-                        "summary": f"{d['model']} v{d['version']}: {top['signal']} PSI {top['psi']:.2f}, KS {top['ks']:.2f}",
+                        "summary": engine.drift_line(d).split(": ", 1)[-1],
                     }
                 )
         self.app.call_from_thread(self.show, rows, problem, engine.alerts_configured())

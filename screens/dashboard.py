@@ -419,11 +419,13 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
             )
         if len(s.alerts) > rows:
             lines.append(Text(f"… {len(s.alerts) - rows} more", "dim"))
+        for line in s.model_drift:
+            lines.append(Text.assemble(("▲ ", "yellow"), safe_text(line, "yellow")))
         if not lines:
             lines.append(
                 Text("none firing", "dim")
                 if s.alerts_configured
-                else Text("no Alertmanager to read (alertmanager_url); enter lists the drifting models", "dim")
+                else Text("no Alertmanager to read (alertmanager_url), no model drifting", "dim")
             )
         return Group(*lines)
 
@@ -446,16 +448,16 @@ def panels(s: Summary, serving: list, candidates: tuple[int, int]) -> list[Panel
         Panel("serving", "Serving", "rollouts", ":rollouts", serving_, wide=True),
         Panel("approvals", "Approvals", "autofix", ":autofix", approvals),
         Panel("rollouts", "Rollouts in flight", "rollouts", ":rollouts", rollouts),
-        Panel("drift", "Drift alerts", "nodes", ":nodes, drifted only", drift, wide=True, then=_drifted_nodes),
+        Panel("drift", "Node config drift", "nodes", ":nodes, drifted only", drift, wide=True, then=_drifted_nodes),
         Panel(
             "alerts",
-            "Alerts",
+            "Alerts and model drift",
             "dashboard",
             "alerts: silence, retrain",
             alerts,
             wide=True,
             then=_alert_list,
-            rows=min(FAILING_SHOWN, max(1, len(s.alerts))),
+            rows=min(FAILING_SHOWN, max(1, len(s.alerts) + len(s.model_drift))),
             more=max(0, len(s.alerts) - FAILING_SHOWN),
         ),
     ]

@@ -25,8 +25,6 @@ from screens.alerts import AlertsScreen
 from screens.dialogs import ConfirmScreen, FormScreen
 from screens.job_dialog import JobScreen
 
-pytestmark = pytest.mark.xdist_group("monitoring")
-
 
 def engine_on(home, **settings) -> Engine:
     s = load({"home": str(home), "user": "erin"})
@@ -70,9 +68,15 @@ def test_injected_drift_shows_as_a_drift_alert_until_cleared_and_the_drill_is_au
     e.inject_faults("digit-reader", {"covariate": 0.6})
     d = e.model_drift("digit-reader")[0]
     assert d["level"] == "alert" and {s["signal"]: s["level"] for s in d["signals"]}["input"] == "alert"
-    assert any("digits-cnn v1 on digit-reader: input drift" in a for a in e.summary().drift_alerts)
+    assert any("digits-cnn v1 on digit-reader: input PSI" in a for a in e.summary().model_drift)
     e.inject_faults("digit-reader", None)
     assert e.model_drift("digit-reader")[0]["level"] == "ok"
+    # concept drift moves neither inputs nor scores: it is the accuracy on labelled predictions that says it
+    e.inject_faults("digit-reader", {"concept": 0.3})
+    d = e.model_drift("digit-reader")[0]
+    assert d["level"] == "alert" and all(s["level"] == "ok" for s in d["signals"]) and d["accuracy_drop"] > 0.1
+    assert any("digit-reader: accuracy" in line for line in e.summary().model_drift)
+    e.inject_faults("digit-reader", None)
     verbs = [(ev.verb, ev.user) for ev in e.audit_events() if ev.object_ref.get("name") == "digit-reader"]
     assert ("inject", "erin") in verbs and ("clear", "erin") in verbs
 
@@ -80,6 +84,9 @@ def test_injected_drift_shows_as_a_drift_alert_until_cleared_and_the_drill_is_au
 def test_inject_refuses_nonsense_with_a_one_line_error(cli, demo_home):
     r = cli("--home", str(demo_home), "--read-only", "monitoring", "inject", "digit-reader", "errors=lots")
     assert r.rc == 2 and "errors=lots" in r.err and len(r.err.strip().splitlines()) == 1
+    for bad in ("covariate=nan", "latency=inf", "errors=1.5", "covariate=1e308"):
+        r = cli("--home", str(demo_home), "--read-only", "monitoring", "inject", "digit-reader", bad)
+        assert r.rc == 2 and bad.split("=")[0] in r.err and len(r.err.strip().splitlines()) == 1, (bad, r.err)
 
 
 def test_retrain_on_recent_data_registers_a_gated_version_in_a_canary_whose_traffic_matches_its_reference(
@@ -144,7 +151,7 @@ def test_the_generated_config_and_rules_pass_promtool(tmp_path, cli):
         ["promtool", "check", "config", str(tmp_path / "cfg" / "prometheus.yml")], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "6 rules found" in check.stdout + check.stderr
+    assert "7 rules found" in check.stdout + check.stderr
 
 
 # -- a real Prometheus and Alertmanager ------------------------------------------------------------------
@@ -152,11 +159,11 @@ def test_the_generated_config_and_rules_pass_promtool(tmp_path, cli):
 def stack(tmp_path, home_copy):
     console_port, estate_port = free_port(), free_port()
     st = Stack(tmp_path / "stack", [f"127.0.0.1:{estate_port}"], [f"127.0.0.1:{console_port}"])
-    # the console reads what Prometheus scraped: one measurement a second, drift over the last 20 s
+    # the console reads what Prometheus scraped (every second): one measurement per 5 s, drift over 20 s
     live = dict(
         prometheus_url=st.prometheus_url,
         alertmanager_url=st.alertmanager_url,
-        prometheus_step_seconds=1.0,
+        prometheus_step_seconds=5.0,
         drift_window_minutes=1 / 3,
     )
     exporter = engine_on(home_copy, **live)
@@ -290,6 +297,42 @@ def test_a_webhook_hears_each_rollout_and_autofix_change_and_a_dead_one_changes_
     assert dead.inject_faults("digit-reader", None)["faults"] == {}  # the change is made, unheard
 
 
+def test_a_rollout_waits_rather_than_aborts_while_its_metrics_cannot_be_read(home_copy):
+    e = engine_on(home_copy, prometheus_url=f"http://127.0.0.1:{free_port()}", monitoring_timeout_seconds=2.0)
+    op = e.rollout_start("fraud-scorer", "fraud-xgb", 9, [10, 100], 0.0, {"window_minutes": 10, "failure_limit": 2})
+    assert op["state"] == "paused", op
+    last = op["results"][-1]
+    assert last["inconclusive"] and "Prometheus at http://127.0.0.1" in last["summary"]
+    assert e.deployment("fraud-scorer").canary.weight == 10  # still serving its share, not aborted
+
+
+def test_the_webhook_hears_a_cli_command_that_exits_right_after_its_change(cli, home_copy):
+    import http.server
+    import threading
+
+    heard: list[dict] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            heard.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = {"MLOPS_CONSOLE_WEBHOOK_URL": f"http://127.0.0.1:{server.server_port}/hook"}
+        r = cli("--home", str(home_copy), "monitoring", "inject", "cancer-screen", "errors=0.2", env=hook)
+        assert r.rc == 0, r.err
+        # the command has exited: its post arrived before it did
+        assert [(h["object"], h["verb"]) for h in heard] == [("deployment/cancer-screen", "inject")]
+    finally:
+        server.shutdown()
+
+
 def test_a_monitoring_setting_that_is_not_a_url_is_refused_naming_it(cli, tmp_path):
     r = cli("--home", str(tmp_path / "h"), "version", env={"MLOPS_CONSOLE_PROMETHEUS_URL": "localhost:9090"})
     assert r.rc == 2 and "prometheus_url" in r.err and len(r.err.strip().splitlines()) == 1
@@ -312,7 +355,8 @@ async def test_the_tui_says_prometheus_is_unreachable_and_stays_up(home_copy):
 def test_prometheus_behind_basic_auth_is_read_with_the_credentials_from_the_environment(tmp_path, monkeypatch):
     from console.services.promql import PromQL
 
-    st = Stack(tmp_path / "stack", [], [], basic_auth=("console", "s3cret-pw")).start()
+    nobody = [f"127.0.0.1:{free_port()}"]  # a target that is not there: this test reads no scrape
+    st = Stack(tmp_path / "stack", [], nobody, basic_auth=("console", "s3cret-pw")).start()
     try:
         monkeypatch.setenv("PROM_CREDENTIALS", "console:s3cret-pw")
         s = load({"home": str(tmp_path / "h")})

@@ -480,6 +480,8 @@ def test_the_engines_whole_action_set_runs_on_a_cluster_that_is_not_the_simulato
         engine.model_retrain("scorer")
     with pytest.raises(NotFound, match="no firing alert"):
         engine.silence_alert("ModelErrorRateHigh")
+    # a version trained elsewhere has no training reference: its drift is not measured against a made-up one
+    assert engine.model_drift("scorer")[0]["level"] == "no reference"
 
     # audit: every change above is in the chain, which verifies, and a node change rolls back
     events = engine.audit_events()

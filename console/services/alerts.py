@@ -3,13 +3,13 @@ from whoever wrote the rules: it is stripped of terminal control sequences here,
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from console.services.wiring import Wiring
 from core import clock
 from core.errors import BadInput, MetricsUnavailable, NotFound
-from core.sanitize import strip_control
+from core.sanitize import redact_url, strip_control
 
 SILENCE_KEYS = ("alertname", "deployment", "namespace", "model")  # what a silence matches of an alert's labels
 
@@ -32,12 +32,13 @@ class AlertService:
             return r.json()
         except httpx.HTTPStatusError as e:
             raise MetricsUnavailable(
-                f"Alertmanager at {self.w.settings.alertmanager_url}: {e.response.status_code} "
+                f"Alertmanager at {redact_url(self.w.settings.alertmanager_url)}: {e.response.status_code} "
                 f"{strip_control(e.response.text)[:200]}"
             ) from None
         except (httpx.HTTPError, ValueError) as e:
+            said = str(e).replace(self.w.settings.alertmanager_url, redact_url(self.w.settings.alertmanager_url))
             raise MetricsUnavailable(
-                f"Alertmanager at {self.w.settings.alertmanager_url}: {e or type(e).__name__}"
+                f"Alertmanager at {redact_url(self.w.settings.alertmanager_url)}: {said or type(e).__name__}"
             ) from None
 
     def firing(self) -> list[dict[str, Any]]:
@@ -72,7 +73,7 @@ class AlertService:
         if not 0 < hours <= 24 * 14:
             raise BadInput(f"a silence lasts more than 0 and at most 336 hours, got {hours}")
         alert = self._find(key)
-        now = clock.now()
+        now = datetime.now(UTC)  # Alertmanager keeps real time, whatever clock the console is pinned to
         until = now + timedelta(hours=hours)
         body = {
             "matchers": [
@@ -101,7 +102,7 @@ class AlertService:
                 "until": body["endsAt"],
                 "matchers": body["matchers"],
             },
-            annotations={"reason": body["comment"], "alertmanager": self.w.settings.alertmanager_url},
+            annotations={"reason": body["comment"], "alertmanager": redact_url(self.w.settings.alertmanager_url)},
         )
         return {"silence_id": result.get("silenceID"), "alert": alert["alertname"], "until": body["endsAt"]}
 

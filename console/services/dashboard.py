@@ -7,6 +7,7 @@ from datetime import timedelta
 from console.services.wiring import Wiring
 from core import clock
 from core.errors import NotFound
+from core.monitoring.drift import ACCURACY_DROP_ALERT
 from core.types import Attempt, ModelDeployment, ModelVersion, Node, Summary, run_of
 
 IN_FLIGHT = {
@@ -55,6 +56,7 @@ class DashboardService:
         except MetricsUnavailable as e:
             problems.append(str(e))
         drift = self.drift_alerts(nodes, deps)
+        model_drift = self.model_drift(deps)
         if self.w.metrics.last_error:
             problems.append(self.w.metrics.last_error)
         return Summary(
@@ -77,6 +79,7 @@ class DashboardService:
             alerts=alerts,
             monitoring_problem="; ".join(problems) or None,
             alerts_configured=bool(self.w.settings.alertmanager_url),
+            model_drift=model_drift,
         )
 
     def _in_flight(self, deps: list[ModelDeployment]) -> list[str]:
@@ -115,7 +118,7 @@ class DashboardService:
         return Queue(self.w.store).count("pending")
 
     def drift_alerts(self, nodes: list[Node] | None = None, deps: list[ModelDeployment] | None = None) -> list[str]:
-        """Node pools running a mix of config versions, and models whose live scores left their training range."""
+        """Node pools running a mix of config versions."""
         cluster = self.w.cluster
         alerts = []
         nodes = nodes if nodes is not None else cluster.list_nodes()
@@ -128,26 +131,29 @@ class DashboardService:
                     f"pool {pool.name}: {len(off)}/{len(members)} nodes on {', '.join(versions)}, "
                     f"desired {pool.desired_config}"
                 )
-        from core.errors import MetricsUnavailable
-
-        for d in deps if deps is not None else cluster.list_deployments():
-            try:
-                m = self.w.metrics.drift(d.name)
-            except (NotFound, MetricsUnavailable):  # no revision serving; the banner says why metrics are missing
-                continue
-            if m["level"] in ("warn", "alert"):
-                top = max(m["signals"], key=lambda x: x["psi"])
-                alerts.append(
-                    f"model {m['model']} v{m['version']} on {d.name}: {top['signal']} drift PSI {top['psi']:.2f}, "
-                    f"KS {top['ks']:.2f} ({m['level']})"
-                )
         return alerts
+
+    def model_drift(self, deps: list[ModelDeployment] | None = None) -> list[str]:
+        """Models whose recent inputs, scores or accuracy left their training reference (warn or alert)."""
+        return [
+            drift_line(m) for m in self.w.metrics.drift_all(stop_on_unavailable=True) if m["level"] in ("warn", "alert")
+        ]
 
     def _model_version(self, model: str, version: int) -> ModelVersion | None:
         try:
             return self.w.registry.get(model, version)
         except NotFound:
             return None
+
+
+def drift_line(m: dict) -> str:
+    """'model digits-cnn v1 on digit-reader: input PSI 5.22, KS 0.75 (alert)'; an accuracy drop said too."""
+    parts = [
+        f"{s['signal']} PSI {s['psi']:.2f}, KS {s['ks']:.2f}" for s in m["signals"] if s["level"] in ("warn", "alert")
+    ]
+    if m.get("accuracy_drop") is not None and m["accuracy_drop"] > ACCURACY_DROP_ALERT:
+        parts.append(f"accuracy {m['accuracy']:.2f} against {m['reference_accuracy']:.2f} in training")
+    return f"model {m['model']} v{m['version']} on {m['deployment']}: {'; '.join(parts)} ({m['level']})"
 
 
 def newest_runs(attempts: list[Attempt]) -> dict[str, Attempt]:

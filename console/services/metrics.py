@@ -11,6 +11,7 @@ from typing import Any
 from core.errors import MetricsUnavailable, NotFound
 from core.monitoring import drift as drift_math
 from core.monitoring import traffic
+from core.sanitize import redact_url
 from core.types import MetricPoint, ModelDeployment, Revision
 
 
@@ -23,7 +24,8 @@ class MetricsService:
 
     @property
     def source(self) -> str:
-        return f"prometheus {self.w.settings.prometheus_url}" if self.w.settings.prometheus_url else "embedded estate"
+        url = self.w.settings.prometheus_url
+        return f"prometheus {redact_url(url)}" if url else "embedded estate"
 
     # -- reading ---------------------------------------------------------------------------------------
     def deployment_metrics(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
@@ -44,15 +46,18 @@ class MetricsService:
         if rev is None or not base:
             return base
         faults = traffic.Faults.of(self.w.cluster.faults().get(name))
-        live = traffic.live(self.reference(rev.model, rev.model_version), faults)
+        live = traffic.live(self.reference(rev.model, rev.model_version) or traffic.parametric(0.5), faults)
+        # the estate's series is the deployment's; a revision serves its weight's share of it
+        share = rev.weight / 100 if 0 < rev.weight < 100 else 1.0
         out = []
         for p in base:
-            n = p.request_rate * 60
+            rate = p.request_rate * share
+            n = rate * 60
             score_hist = [round(n * s) for s in live.score]
             out.append(
                 MetricPoint(
                     ts=p.ts,
-                    request_rate=p.request_rate,
+                    request_rate=round(rate, 2),
                     p50_ms=round(p.p50_ms * faults.latency, 2),
                     p95_ms=round(p.p95_ms * faults.latency, 2),
                     p99_ms=round(p.p99_ms * faults.latency, 2),
@@ -65,9 +70,11 @@ class MetricsService:
             )
         return out
 
-    def reference(self, model: str, version: int) -> traffic.Reference:
-        """The version's training reference as the registry records it; for a version known only by its
-        mean score (the estate's catalogue, an adopted one), the estate's shape around that mean."""
+    def reference(self, model: str, version: int) -> traffic.Reference | None:
+        """The version's training reference as the registry records it (a training here records one). On the
+        embedded estate, a version known only by its mean score (its catalogue) has the shape the
+        simulator serves it with; elsewhere, a version without one has none: its drift is not measured
+        rather than measured against an invented reference."""
         try:
             mv = self.w.registry.get(model, version)
         except NotFound:
@@ -77,7 +84,14 @@ class MetricsService:
         metrics = mv.metrics if mv else {}
         if isinstance(metrics.get("reference"), dict):
             return traffic.Reference.of(metrics["reference"])
+        if not self.simulated:
+            return None
         return traffic.parametric(float(metrics.get("score_mean", 0.5)), float(metrics.get("accuracy", 0.9)))
+
+    @property
+    def simulated(self) -> bool:
+        """The embedded estate: its traffic is drawn from the simulator's references."""
+        return str(self.w.cluster.name).startswith("sim:")
 
     def drift(self, name: str, minutes: float | None = None) -> dict[str, Any]:
         """The current revision's inputs and scores over the last `minutes` against its model version's
@@ -88,6 +102,20 @@ class MetricsService:
             raise NotFound(f"deployment {name} has no current revision")
         ref = self.reference(rev.model, rev.model_version)
         minutes = minutes or self.w.settings.drift_window_minutes
+        base = {"deployment": name, "model": rev.model, "version": rev.model_version, "revision": rev.number}
+        if ref is None:
+            return {
+                **base,
+                "window_minutes": minutes,
+                "signals": [],
+                "psi": None,
+                "level": "no reference",
+                "note": f"{rev.model}:{rev.model_version} has no training reference recorded (a training here "
+                "records one): its drift is not measured",
+                "accuracy": None,
+                "reference_accuracy": None,
+                "learned_drift": {},
+            }
         if self.w.settings.prometheus_url:
             live = self._guarded(lambda: self._prometheus().window(name, rev.number, minutes))
         else:
@@ -100,33 +128,44 @@ class MetricsService:
         signals = []
         for signal in ("input", "score"):
             if live.get(signal) and sum(live[signal]) > 0:
-                signals.append(drift_math.measure(signal, getattr(ref, signal), live[signal]))
+                signals.append(drift_math.measure(signal, getattr(ref, signal), live[signal], ref.rows))
         worst = max((s.psi for s in signals), default=0.0)
+        levels = [s.level for s in signals]
+        accuracy = live.get("accuracy")
+        drop = None if accuracy is None else round(ref.accuracy - accuracy, 4)
+        if drop is not None:  # concept drift moves neither inputs nor scores: it shows in accuracy alone
+            levels.append("alert" if drop > drift_math.ACCURACY_DROP_ALERT else "ok")
         return {
-            "deployment": name,
-            "model": rev.model,
-            "version": rev.model_version,
-            "revision": rev.number,
+            **base,
             "window_minutes": minutes,
             "signals": [
                 {"signal": s.signal, "psi": s.psi, "ks": s.ks, "ks_p": s.ks_p, "count": s.live_count, "level": s.level}
                 for s in signals
             ],
             "psi": worst,
-            "level": drift_math.worst([s.level for s in signals]),
-            "accuracy": live.get("accuracy"),
+            "level": drift_math.worst(levels),
+            "accuracy": accuracy,
+            "accuracy_drop": drop,
             "reference_accuracy": ref.accuracy,
             "learned_drift": ref.learned_drift,
         }
 
-    def drift_all(self) -> list[dict[str, Any]]:
-        """`drift` of every deployment that serves a model; one that cannot be measured says why."""
-        out = []
+    def drift_all(self, stop_on_unavailable: bool = False) -> list[dict[str, Any]]:
+        """`drift` of every deployment; one that cannot be measured says why (`error`). With
+        `stop_on_unavailable`, the first unanswered query marks the rest unmeasured without asking again."""
+        out: list[dict[str, Any]] = []
+        unavailable: str | None = None
         for d in self.w.cluster.list_deployments():
+            if unavailable:
+                out.append(_unmeasured(d.name, unavailable, True))
+                continue
             try:
                 out.append(self.drift(d.name))
-            except (NotFound, MetricsUnavailable) as e:
-                out.append({"deployment": d.name, "level": "unknown", "error": str(e), "signals": [], "psi": None})
+            except MetricsUnavailable as e:
+                out.append(_unmeasured(d.name, str(e), True))
+                unavailable = str(e) if stop_on_unavailable else None
+            except NotFound as e:
+                out.append(_unmeasured(d.name, str(e), False))
         return out
 
     # -- Prometheus ------------------------------------------------------------------------------------
@@ -149,6 +188,17 @@ class MetricsService:
         if self.last_error is None:
             return None
         return None if self.last_ok is None else time.monotonic() - self.last_ok
+
+
+def _unmeasured(deployment: str, why: str, unavailable: bool) -> dict[str, Any]:
+    return {
+        "deployment": deployment,
+        "level": "unknown",
+        "error": why,
+        "unavailable": unavailable,
+        "signals": [],
+        "psi": None,
+    }
 
 
 def _revision(dep: ModelDeployment, number: int | None) -> Revision | None:

@@ -12,11 +12,12 @@ from console.services.models import ModelService
 from console.services.rollouts import RolloutService
 from console.services.wiring import Wiring
 from core import clock
-from core.errors import BadInput, Conflict, NotFound
+from core.errors import BadInput, Conflict, ConsoleError, NotFound
 from core.monitoring import traffic
 
 DEFAULT_STEPS = [10, 50, 100]
 DEFAULT_PRUNE = 0.5
+TOLERANCE = 0.01  # accuracy the challenger may lose to the champion on the recent data (the gate's own)
 
 
 def retrain(
@@ -78,33 +79,65 @@ def retrain(
     )
     version = int(trained["version"])
     done.append(f"trained and registered {rev.model}:{version} (accuracy {trained['metrics'].get('accuracy')})")
-    note(f"gate: {rev.model}:{version}")
-    verdict = models.gate(rev.model, str(version))
-    if not verdict.get("passed"):
-        return _record(w, user, deployment, rev, version, done + ["gate refused it"], None, verdict)
-    done.append("gate passed")
-    if compress:
-        note(f"compress: {rev.model}:{version} (prune {DEFAULT_PRUNE}, int8)")
-        child = models.compress(rev.model, str(version), prune=DEFAULT_PRUNE, quantize="int8")
-        note(f"gate: {rev.model}:{child['version']}")
-        child_verdict = models.gate(rev.model, str(child["version"]))
-        if child_verdict.get("passed"):
-            version, verdict = int(child["version"]), child_verdict
-            done.append(f"compressed into {rev.model}:{version}, gate passed")
-        else:
-            done.append(f"compressed {rev.model}:{child['version']} failed the gate; rolling out {version}")
-    note(f"canary: {rev.model}:{version} on {deployment} at {(steps or DEFAULT_STEPS)[0]}%")
-    op = rollouts.start(
-        deployment,
-        rev.model,
-        version,
-        steps or DEFAULT_STEPS,
-        None,  # paused at the first weight: the operator watches the canary and promotes
-        {"window_minutes": 10, "failure_limit": 2},
-        gate=lambda: models.rollout_verdict(rev.model, version),
-    )
+    # from here on a version exists: whatever stops the pipeline is recorded, naming it
+    try:
+        note(f"gate: {rev.model}:{version}, and beside {rev.model}:{rev.model_version} on the recent data")
+        verdict = models.gate(rev.model, str(version))
+        challenge = _challenge(models, rev.model, rev.model_version, version, data_path)
+        verdict = {**verdict, "passed": verdict.get("passed") and challenge["passed"], **{"recent_data": challenge}}
+        if not verdict.get("passed"):
+            why = (
+                f"it does no better than production on the recent data ({challenge['detail']})"
+                if challenge["passed"] is False and all(c["passed"] for c in verdict.get("checks") or [])
+                else "the gate refused it"
+            )
+            return _record(w, user, deployment, rev, version, done + [why], None, verdict)
+        done.append(f"gate passed; {verdict['recent_data']['detail']}")
+        if compress:
+            note(f"compress: {rev.model}:{version} (prune {DEFAULT_PRUNE}, int8)")
+            child = models.compress(rev.model, str(version), prune=DEFAULT_PRUNE, quantize="int8")
+            note(f"gate: {rev.model}:{child['version']}")
+            child_verdict = models.gate(rev.model, str(child["version"]))
+            if child_verdict.get("passed"):
+                version, verdict = int(child["version"]), {**verdict, **child_verdict}
+                done.append(f"compressed into {rev.model}:{version}, gate passed")
+            else:
+                done.append(f"compressed {rev.model}:{child['version']} failed the gate; rolling out {version}")
+        note(f"canary: {rev.model}:{version} on {deployment} at {(steps or DEFAULT_STEPS)[0]}%")
+        op = rollouts.start(
+            deployment,
+            rev.model,
+            version,
+            steps or DEFAULT_STEPS,
+            None,  # paused at the first weight: the operator watches the canary and promotes
+            {"window_minutes": 10, "failure_limit": 2},
+            gate=lambda: models.rollout_verdict(rev.model, version),
+        )
+    except ConsoleError as e:
+        _record(w, user, deployment, rev, version, done + [f"stopped: {e}"], None, {"passed": False})
+        raise ConsoleError(
+            f"{rev.model}:{version} was trained and registered, then the pipeline stopped: {e} "
+            f"(`rollouts start {deployment} {rev.model} {version}` when it can go on)"
+        ) from None
     done.append(f"canary at {op.get('weight', (steps or DEFAULT_STEPS)[0])}% (operation {op['id']}, {op['state']})")
     return _record(w, user, deployment, rev, version, done, op, verdict)
+
+
+def _challenge(models: ModelService, model: str, champion: int, challenger: int, data_path: str) -> dict[str, Any]:
+    """The champion and the challenger on the same held-out rows of the recent data: the gate compares
+    the challenger with what production scored on its own data, which says nothing about the world now."""
+    from core.lifecycle import data, train
+
+    d = models.data_for(model, data_path)
+    held_out = data.split(len(d.X))[1]
+    try:
+        old = train.accuracy(models.load(models.w.registry.get(model, champion)), d, held_out)
+    except ConsoleError:  # no artifact of the production version here: the gate's word alone
+        return {"passed": True, "detail": f"{model}:{champion} not measurable here"}
+    new = train.accuracy(models.load(models.w.registry.get(model, challenger)), d, held_out)
+    passed = new >= old - TOLERANCE
+    detail = f"on the recent data v{challenger} {new:.4f} against v{champion} {old:.4f}"
+    return {"passed": passed, "challenger": new, "champion": old, "detail": detail}
 
 
 def _said(drift: dict[str, float]) -> str:
@@ -119,7 +152,11 @@ def _record(
         "model": rev.model,
         "replaces": rev.model_version,
         "version": version,
-        "gate": {"passed": bool(verdict.get("passed")), "checks": verdict.get("checks")},
+        "gate": {
+            "passed": bool(verdict.get("passed")),
+            "checks": verdict.get("checks"),
+            "recent_data": verdict.get("recent_data"),
+        },
         "operation": op["id"] if op else None,
         "rollout_state": op["state"] if op else None,
         "steps": done,

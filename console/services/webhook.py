@@ -1,6 +1,7 @@
 """The optional outgoing webhook (`webhook_url`): each recorded change to a rollout, a deployment, an
 approval-queue suggestion, a retried run or an alert silence is POSTed as JSON, in a thread of its own
-so that a slow receiver never holds the change up. Best effort: a receiver that is down loses the
+so that a slow receiver never holds the change up (a command's process waits for it at exit, at most
+`monitoring_timeout_seconds`). Best effort: a receiver that is down loses the
 notification, never the change (the audit trail keeps every one)."""
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ class Webhook:
         if event.object_ref.get("resource") not in RESOURCES:
             return
         body = payload(event)
-        threading.Thread(target=self._post, args=(body,), name="webhook", daemon=True).start()
+        # not a daemon: a CLI command that exits right after its change still delivers (waiting at most the
+        # timeout); the TUI never waits on it
+        threading.Thread(target=self._post, args=(body,), name="webhook").start()
 
     def _post(self, body: dict[str, Any]) -> None:
         import httpx
 
         try:
             httpx.post(self.url, json=body, timeout=self.timeout)
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):  # ValueError: a value JSON cannot carry (NaN)
             pass  # best effort: said in the module's docstring and docs/monitoring.md
 
 

@@ -4,8 +4,9 @@ against.
 Where the estate is simulated, "recent data" is the bundled dataset as the simulator's drift moved the
 world: covariate drift shifts every feature by that many of its standard deviations, prior drift drops
 part of the lower half of the classes (the balance moves), concept drift gives a share of the rows their
-neighbouring label (the same inputs now mean something else). A real estate hands its own recent
-labelled data in (`--data`)."""
+neighbouring label — the rows of one region of the input space (the largest values of the feature that
+varies most), so that the new meaning is a function of the inputs a model can learn, not label noise.
+A real estate hands its own recent labelled data in (`--data`)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ def drifted(d: Data, drift: dict[str, float], seed: int = 0) -> Data:
         keep = [i for i in keep if (y[i] in low) != (prior > 0) or rng.random() >= drop]
     concept = drift.get("concept", 0.0)
     if concept:
-        for i in keep:
-            if rng.random() < concept:
-                y[i] = (y[i] + 1) % d.classes
+        j = max(range(n_features), key=lambda f: stds[f])
+        region = sorted(keep, key=lambda i: X[i][j], reverse=True)[: int(len(keep) * concept)]
+        for i in region:
+            y[i] = (y[i] + 1) % d.classes
     return Data([X[i] for i in keep], [y[i] for i in keep], list(d.names), f"{d.source}+drift", d.classes)
 
 
@@ -73,4 +75,5 @@ def reference(model: Any, d: Data, idx: list[int], learned_drift: dict[str, floa
         traffic.histogram(top.values.tolist(), traffic.SCORE_EDGES),
         float(correct),
         {k: v for k, v in learned_drift.items() if v},
+        len(idx),
     )

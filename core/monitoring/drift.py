@@ -15,6 +15,7 @@ PSI_ALERT = 0.2
 # an empty bin on one side would make PSI infinite; this share stands in for it (the usual smoothing)
 EMPTY_SHARE = 1e-4
 KS_ALPHA = 0.01
+ACCURACY_DROP_ALERT = 0.1  # accuracy on labelled predictions this far below the training reference's
 # PSI of a small sample is biased upwards (about bins/n from noise alone): below this many live values
 # nothing is called drift
 MIN_COUNT = 200
@@ -68,7 +69,7 @@ def ks(reference: Sequence[float], live: Sequence[float]) -> float:
 
 
 def ks_p_value(d: float, n: int) -> float:
-    """P(D ≥ d) for n live samples against an exact reference: the Kolmogorov distribution's tail."""
+    """P(D ≥ d) at sample size n (for two samples, n·m ÷ (n + m)): the Kolmogorov distribution's tail."""
     x = d * math.sqrt(n)
     if n <= 0 or x < 0.2:  # the series below converges slowly there; the tail is 1 to 8 digits
         return 1.0
@@ -85,7 +86,10 @@ def worst(levels: list[str]) -> str:
     return max(levels, key=LEVELS.index, default="few")
 
 
-def measure(signal: str, reference: Sequence[float], live: Sequence[float]) -> Drift:
+def measure(signal: str, reference: Sequence[float], live: Sequence[float], reference_rows: int | None = None) -> Drift:
+    """`reference_rows`: how many rows the reference was taken on (its own sampling noise counts: the
+    two-sample KS); None for a reference known exactly."""
     d = ks(reference, live)
     n = int(sum(live))
-    return Drift(signal, round(psi(reference, live), 4), round(d, 4), ks_p_value(d, n), n)
+    effective = n if not reference_rows else int(n * reference_rows / (n + reference_rows))
+    return Drift(signal, round(psi(reference, live), 4), round(d, 4), ks_p_value(d, effective), n)

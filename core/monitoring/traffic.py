@@ -58,6 +58,7 @@ class Reference:
     score: list[float]
     accuracy: float
     learned_drift: dict[str, float] = field(default_factory=dict)
+    rows: int | None = None  # the held-out rows it was taken on (None: a shape known exactly)
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Reference:
@@ -66,6 +67,7 @@ class Reference:
             [float(v) for v in d["score"]],
             float(d["accuracy"]),
             {k: float(v) for k, v in (d.get("learned_drift") or {}).items()},
+            int(d["rows"]) if d.get("rows") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +76,7 @@ class Reference:
             "score": [round(v, 5) for v in self.score],
             "accuracy": round(self.accuracy, 4),
             "learned_drift": self.learned_drift,
+            "rows": self.rows,
         }
 
 

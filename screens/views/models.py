@@ -260,9 +260,20 @@ class ModelsScreen(ViewScreen):
             return
         from screens.alerts import AlertsScreen
 
-        screen = AlertsScreen()
-        self.app.push_screen(screen)
-        screen.call_after_refresh(screen.retrain, deployments[0])
+        def go(deployment: str | None) -> None:
+            if deployment:
+                screen = AlertsScreen()
+                self.app.push_screen(screen)
+                screen.call_after_refresh(screen.retrain, deployment)
+
+        if len(deployments) == 1:
+            go(deployments[0])
+            return
+        from screens.overlays import Picker
+
+        self.app.push_screen(
+            Picker(f"Retrain {model} for which deployment?", [(d, d) for d in deployments], deployments[0]), go
+        )
 
     def action_rollout(self) -> None:
         """A canary rollout of the selected version on a deployment that serves its model."""
