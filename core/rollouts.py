@@ -314,10 +314,11 @@ class Rollouts:
         def samples(points: list[MetricPoint]) -> dict[str, list[float]]:
             # counts per point: a point is a minute of the estate's, or a Prometheus step
             seconds = _interval_seconds(points)
-            requests = [round(p.request_rate * seconds) for p in points]
+            # not rounded per point: a lone error split over two points would round away twice
+            requests = [p.request_rate * seconds for p in points]
             return {
-                "requests": [float(n) for n in requests],
-                "errors": [float(round(n * p.error_rate)) for n, p in zip(requests, points, strict=True)],
+                "requests": requests,
+                "errors": [n * p.error_rate for n, p in zip(requests, points, strict=True)],
                 "p99_seconds": [p.p99_ms / 1000 for p in points],
                 "p50_seconds": [p.p50_ms / 1000 for p in points],
             }

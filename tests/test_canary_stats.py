@@ -211,3 +211,29 @@ def test_errors_are_judged_on_their_pooled_counts():
     assert big["p_value"] < 0.05 / 3 and big["verdict"] == "pass" and "within +25%" in big["why"]
     # the same counts with the canary the better one: not an increase
     assert judge(side(3), side(1), [errors])["metrics"][0]["verdict"] == "pass"
+
+
+def test_the_u_test_and_the_binomial_tail_give_scipys_answers():
+    """Pure Python so that a rollout step does not import scipy.stats; held to scipy here."""
+    from scipy.stats import binomtest, mannwhitneyu
+
+    from core.monitoring.canary import binomial_sf, mann_whitney_u
+
+    rng = np.random.default_rng(17)
+    for trial in range(300):
+        n1, n2 = int(rng.integers(2, 25)), int(rng.integers(2, 25))
+        if trial % 3 == 0:  # ties
+            x, y = list(rng.integers(0, 4, n1).astype(float)), list(rng.integers(0, 4, n2).astype(float))
+        else:
+            x, y = list(rng.normal(0.3, 1, n1)), list(rng.normal(0, 1, n2))
+        for alternative in ("greater", "less", "two-sided"):
+            want = mannwhitneyu(x, y, alternative=alternative)
+            u, p = mann_whitney_u(x, y, alternative)
+            assert u == pytest.approx(float(want.statistic))
+            assert p == pytest.approx(float(want.pvalue), abs=1e-12), (n1, n2, alternative)
+    for _ in range(200):
+        n = int(rng.integers(1, 500))
+        k, share = int(rng.integers(0, n + 1)), float(rng.uniform(0.01, 0.99))
+        assert binomial_sf(k, n, share) == pytest.approx(
+            binomtest(k, n, share, alternative="greater").pvalue, abs=1e-12
+        )

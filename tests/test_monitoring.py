@@ -10,7 +10,7 @@ import random
 import subprocess
 
 import pytest
-from conftest import connect
+from conftest import Cli, connect
 from promstack import Stack, free_port, need, wait_for
 from test_tui_changes import until
 from test_tui_dashboard import drawn
@@ -87,36 +87,6 @@ def test_inject_refuses_nonsense_with_a_one_line_error(cli, demo_home):
     for bad in ("covariate=nan", "latency=inf", "errors=1.5", "covariate=1e308"):
         r = cli("--home", str(demo_home), "--read-only", "monitoring", "inject", "digit-reader", bad)
         assert r.rc == 2 and bad.split("=")[0] in r.err and len(r.err.strip().splitlines()) == 1, (bad, r.err)
-
-
-def test_retrain_on_recent_data_registers_a_gated_version_in_a_canary_whose_traffic_matches_its_reference(
-    cli, home_copy
-):
-    r = cli("--home", str(home_copy), "monitoring", "inject", "digit-reader", "covariate=0.8", timeout=120)
-    assert r.rc == 0, r.err
-    r = cli("--home", str(home_copy), "models", "retrain", "digit-reader", "-o", "json", timeout=600)
-    assert r.rc == 0, r.err
-    out = r.json()
-    assert out["gate"]["passed"] and out["rollout_state"] == "paused" and out["replaces"] == 1
-    for step in ("validate", "train", "gate", "canary"):
-        assert f"# {step}:" in r.err
-    e = engine_on(home_copy)
-    dep = e.deployment("digit-reader")
-    assert dep.canary and dep.canary.model_version == out["version"] and dep.canary.weight == 10
-    mv = e.model_show("digits-cnn", str(out["version"]))
-    assert mv["metrics"]["reference"]["learned_drift"] == {"covariate": 0.8}
-    # the new version was trained on the drifted world: its own traffic does not drift from its reference
-    pts = e._w.metrics.embedded("digit-reader", 15, dep.canary.number)
-    live = [sum(p.input_hist[i] for p in pts) for i in range(10)]
-    ref = traffic.Reference.of(mv["metrics"]["reference"])
-    assert drift.measure("input", ref.input, live).level == "ok"
-    assert e.model_drift("digit-reader")[0]["level"] == "alert"  # the production version still drifts
-    verbs = [ev.verb for ev in e.audit_events() if ev.object_ref.get("name") == "digit-reader"]
-    assert "retrain" in verbs
-    # a second retrain while that canary is in flight is refused before it trains anything
-    again = cli("--home", str(home_copy), "models", "retrain", "digit-reader", timeout=120)
-    assert again.rc != 0 and "already has a canary" in again.err and "# train:" not in again.err
-    assert [m.version for m in engine_on(home_copy).models("digits-cnn")] == [out["version"], 1]
 
 
 def test_a_model_without_a_training_recipe_is_not_retrained(cli, demo_home):
@@ -260,6 +230,19 @@ async def test_injected_drift_fires_an_alert_and_one_key_retrains_into_a_gated_c
     assert e.model_gate("digits-cnn", str(dep.canary.model_version))["passed"]
     retrains = [ev.after for ev in e.audit_events() if ev.verb == "retrain"]
     assert retrains and retrains[0]["version"] == dep.canary.model_version and retrains[0]["gate"]["passed"]
+    assert retrains[0]["gate"]["recent_data"]["passed"]  # beside production, on the same recent rows
+    for step in ("validated", "trained and registered", "gate passed", "canary at 10%"):
+        assert any(line.startswith(step) for line in retrains[0]["steps"]), retrains[0]["steps"]
+    # the new version learned the drifted world: its own traffic does not drift from its reference
+    pts = e._w.metrics.embedded("digit-reader", 15, dep.canary.number)
+    live = [sum(p.input_hist[i] for p in pts) for i in range(10)]
+    ref = traffic.Reference.of(mv["metrics"]["reference"])
+    assert drift.measure("input", ref.input, live, ref.rows).level == "ok"
+    # a second retrain while that canary is in flight is refused before anything is trained (the CLI's way)
+    versions = [m.version for m in e.models("digits-cnn")]
+    again = Cli(stack.home.parent / "cli")("--home", str(stack.home), "models", "retrain", "digit-reader")
+    assert again.rc != 0 and "already has a canary" in again.err and "# train:" not in again.err
+    assert [m.version for m in e.models("digits-cnn")] == versions
 
 
 def test_a_webhook_hears_each_rollout_and_autofix_change_and_a_dead_one_changes_nothing(home_copy):

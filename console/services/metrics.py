@@ -21,6 +21,7 @@ class MetricsService:
         self.w = w
         self.last_error: str | None = None  # the last failed query's reason, for the views' banner
         self.last_ok: float | None = None  # time.monotonic() of the last good answer
+        self._client: Any = None
 
     @property
     def source(self) -> str:
@@ -170,9 +171,12 @@ class MetricsService:
 
     # -- Prometheus ------------------------------------------------------------------------------------
     def _prometheus(self) -> Any:
-        from console.services.promql import PromQL
+        """One client (its connection pool) for the service's life: a Dashboard refresh asks dozens of queries."""
+        if self._client is None:
+            from console.services.promql import PromQL
 
-        return PromQL(self.w.settings)
+            self._client = PromQL(self.w.settings)
+        return self._client
 
     def _guarded(self, query: Any) -> Any:
         try:

@@ -23,12 +23,14 @@ inflated by √φ (bench/canary.py measures both).
 
     judge(baseline={"errors": [...], "requests": [...], "p99_seconds": [...]}, canary={...}, rules=DEFAULT_RULES)
 
-scipy and numpy are imported inside the functions: importing this module stays cheap.
+Pure Python (the U test and the binomial tail are here, tested against scipy): a rollout step in a
+fresh process does not pay scipy.stats' import.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,47 +128,40 @@ def judge_metric(
     baseline: Sequence[float], canary: Sequence[float], rule: MetricRule, min_samples: int = 5
 ) -> dict[str, Any]:
     """One metric's verdict, "pass", "fail" or "inconclusive", with its numbers and a readable `why`."""
-    import numpy as np
-
-    b = np.asarray(baseline, dtype=float)
-    c = np.asarray(canary, dtype=float)
-    b, c = b[~np.isnan(b)], c[~np.isnan(c)]  # a minute with no requests has no rate: it is no sample
+    b = [float(x) for x in baseline if not math.isnan(x)]  # a minute with no requests has no rate: no sample
+    c = [float(x) for x in canary if not math.isnan(x)]
     out: dict[str, Any] = {
         "name": rule.name,
         "verdict": "inconclusive",
         "p_value": None,
         "cliffs_delta": None,
-        "baseline_median": float(np.median(b)) if b.size else None,
-        "canary_median": float(np.median(c)) if c.size else None,
+        "baseline_median": statistics.median(b) if b else None,
+        "canary_median": statistics.median(c) if c else None,
         "median_change": None,
-        "n_baseline": int(b.size),
-        "n_canary": int(c.size),
+        "n_baseline": len(b),
+        "n_canary": len(c),
         "why": "",
     }
-    if not b.size or not c.size:
-        empty = " and ".join(side for side, x in (("baseline", b), ("canary", c)) if not x.size)
+    if not b or not c:
+        empty = " and ".join(side for side, x in (("baseline", b), ("canary", c)) if not x)
         out["why"] = f"{rule.name}: no {empty} samples, not judged"
         return out
     out["median_change"] = _relative(out["baseline_median"], out["canary_median"])
     medians = _medians_text(out)
 
-    constant = bool(np.all(b == b[0]) and np.all(c == b[0]))
+    constant = all(x == b[0] for x in b) and all(x == b[0] for x in c)
     if constant:
         # the U test's variance is 0 here, a case left to no library's version: equal samples, no difference
         p, delta = 1.0, 0.0
     else:
-        from scipy.stats import mannwhitneyu
-
-        alternative = {"increase": "greater", "decrease": "less", "either": "two-sided"}[rule.direction]
-        res = mannwhitneyu(c, b, alternative=alternative)
+        u, p = mann_whitney_u(c, b, {"increase": "greater", "decrease": "less", "either": "two-sided"}[rule.direction])
         # U is the canary's statistic: the pairs where the canary is higher, ties counting half
-        delta = 2 * float(res.statistic) / (b.size * c.size) - 1
-        p = float(res.pvalue)
+        delta = 2 * u / (len(b) * len(c)) - 1
     out["p_value"], out["cliffs_delta"] = p, delta
 
     bad_effect = _bad_effect(delta, rule.direction)
-    if b.size < min_samples or c.size < min_samples:
-        few = ", ".join(f"{x.size} {side}" for side, x in (("baseline", b), ("canary", c)) if x.size < min_samples)
+    if len(b) < min_samples or len(c) < min_samples:
+        few = ", ".join(f"{len(x)} {side}" for side, x in (("baseline", b), ("canary", c)) if len(x) < min_samples)
         big = " — a large difference in the bad direction" if bad_effect > rule.max_effect else ""
         out["why"] = (
             f"{rule.name}: only {few} samples (need {min_samples} each), not judged; "
@@ -187,7 +182,7 @@ def judge_metric(
         if significant:
             reason = f"significant (p={p:.2g}) but small: Cliff's delta {delta:+.2f} within {rule.max_effect:.2f}"
         elif constant:
-            reason = f"all {b.size + c.size} samples equal"
+            reason = f"all {len(b) + len(c)} samples equal"
         else:
             reason = f"not significantly {worse} (p={p:.2g} ≥ {rule.alpha:g}), Cliff's delta {delta:+.2f}"
         out["why"] = f"{rule.name}: {reason}; {medians}"
@@ -200,8 +195,6 @@ def judge_counts(
     """A count metric's verdict on the pooled counts of each side: the exact conditional test of the
     canary's event rate against the baseline's (one-sided), and the relative increase of the rate.
     "cliffs_delta" carries the relative increase here (the effect the bound is on)."""
-    from scipy.stats import binomtest
-
     assert rule.trials is not None
 
     def minutes(side: Mapping[str, Sequence[float]]) -> list[tuple[float, float]]:
@@ -212,7 +205,7 @@ def judge_counts(
         ]
 
     mb, mc = minutes(baseline), minutes(canary)
-    (kb, nb, ib), (kc, nc, ic) = ((int(sum(e for e, _ in m)), int(sum(t for _, t in m)), len(m)) for m in (mb, mc))
+    (kb, nb, ib), (kc, nc, ic) = ((round(sum(e for e, _ in m)), round(sum(t for _, t in m)), len(m)) for m in (mb, mc))
     rb, rc = (kb / nb if nb else None), (kc / nc if nc else None)
     out: dict[str, Any] = {
         "name": rule.name,
@@ -240,7 +233,7 @@ def judge_counts(
         return out
     phi = _dispersion(mb, kb / nb, mc, kc / nc)
     if phi <= 1.0:
-        p = float(binomtest(kc, kc + kb, nc / (nc + nb), alternative="greater").pvalue)
+        p = binomial_sf(kc, kc + kb, nc / (nc + nb))
     else:  # quasi-Poisson: half an event added to each side keeps a side with none finite
         z = math.log(((kc + 0.5) / nc) / ((kb + 0.5) / nb)) / math.sqrt(phi * (1 / (kc + 0.5) + 1 / (kb + 0.5)))
         p = 0.5 * math.erfc(z / math.sqrt(2))
@@ -262,6 +255,67 @@ def judge_counts(
         )
         out["why"] = f"{rule.name}: {reason}; {rates} ({more})"
     return out
+
+
+def mann_whitney_u(x: Sequence[float], y: Sequence[float], alternative: str) -> tuple[float, float]:
+    """(U of x, p-value) as scipy.stats.mannwhitneyu's default method computes them: exact with 8 or fewer
+    samples on a side and no ties, else the normal approximation with the tie correction and the
+    continuity correction. Here in pure Python: scipy.stats takes 1.4 s to import, which every
+    `rollouts promote` would pay (tests hold it to scipy's answers)."""
+    n1, n2 = len(x), len(y)
+    pooled = sorted([(v, 0) for v in x] + [(v, 1) for v in y])
+    ranks_x, ties, i = 0.0, [], 0
+    while i < len(pooled):
+        j = i
+        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        rank = (i + j) / 2 + 1  # the average rank of a run of equal values
+        ranks_x += rank * sum(1 for k in range(i, j + 1) if pooled[k][1] == 0)
+        ties.append(j - i + 1)
+        i = j + 1
+    u = ranks_x - n1 * (n1 + 1) / 2
+    # the statistic whose upper tail the alternative asks about
+    u_tail = {"greater": u, "less": n1 * n2 - u, "two-sided": max(u, n1 * n2 - u)}[alternative]
+    if min(n1, n2) <= 8 and all(t == 1 for t in ties):
+        p = _u_exact_sf(u_tail, n1, n2)
+    else:
+        n = n1 + n2
+        var = n1 * n2 / 12 * ((n + 1) - sum(t**3 - t for t in ties) / (n * (n - 1)))
+        z = (u_tail - n1 * n2 / 2 - 0.5) / math.sqrt(var) if var > 0 else 0.0
+        p = 0.5 * math.erfc(z / math.sqrt(2))
+    if alternative == "two-sided":
+        p *= 2
+    return u, min(1.0, max(0.0, p))
+
+
+def _u_exact_sf(u: float, n1: int, n2: int) -> float:
+    """P(U ≥ u) under no difference, from the count of arrangements per U (no ties)."""
+    counts = [[[0] * (n1 * n2 + 1) for _ in range(n2 + 1)] for _ in range(n1 + 1)]
+    for a in range(n1 + 1):
+        for b in range(n2 + 1):
+            if a == 0 or b == 0:
+                counts[a][b][0] = 1
+                continue
+            for k in range(a * b + 1):
+                # the largest of the a + b values is x's (adds b to U) or y's
+                counts[a][b][k] = (counts[a - 1][b][k - b] if k >= b else 0) + counts[a][b - 1][k]
+    total = math.comb(n1 + n2, n1)
+    return sum(counts[n1][n2][k] for k in range(math.ceil(u - 1e-9), n1 * n2 + 1)) / total
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, p), summed in log space (n is a count of errors: thousands at most)."""
+    if k <= 0:
+        return 1.0
+    if k > n or p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    lg = math.lgamma(n + 1)
+    terms = [lg - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q for i in range(k, n + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
 
 def _dispersion(*sides: Any) -> float:
