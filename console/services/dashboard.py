@@ -136,7 +136,9 @@ class DashboardService:
     def model_drift(self, deps: list[ModelDeployment] | None = None) -> list[str]:
         """Models whose recent inputs, scores or accuracy left their training reference (warn or alert)."""
         return [
-            drift_line(m) for m in self.w.metrics.drift_all(stop_on_unavailable=True) if m["level"] in ("warn", "alert")
+            drift_line(m)
+            for m in self.w.metrics.drift_all(stop_on_unavailable=True, deps=deps)
+            if m["level"] in ("warn", "alert")
         ]
 
     def _model_version(self, model: str, version: int) -> ModelVersion | None:

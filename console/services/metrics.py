@@ -33,9 +33,11 @@ class MetricsService:
         """One point per minute (per `prometheus_step_seconds` on Prometheus) for the last `minutes`, of one
         revision (default: the current one). MetricsUnavailable when Prometheus does not answer."""
         if not self.w.settings.prometheus_url:
+            if not self.simulated:  # a real cluster's API server holds no serving metrics: no call for none
+                return self.w.cluster.deployment_metrics(name, minutes, revision)
             return self.embedded(name, minutes, revision)
-        dep = self.w.cluster.get_deployment(name)
-        return self._guarded(lambda: self._prometheus().points(name, revision or dep.current_revision, minutes))
+        number = revision or self.w.cluster.get_deployment(name).current_revision
+        return self._guarded(lambda: self._prometheus().points(name, number, minutes))
 
     def embedded(self, name: str, minutes: int = 60, revision: int | None = None) -> list[MetricPoint]:
         """The estate's own series with the traffic its model version would see: inputs and scores from the
@@ -94,16 +96,29 @@ class MetricsService:
         """The embedded estate: its traffic is drawn from the simulator's references."""
         return str(self.w.cluster.name).startswith("sim:")
 
-    def drift(self, name: str, minutes: float | None = None) -> dict[str, Any]:
+    def drift(self, name: str, minutes: float | None = None, dep: ModelDeployment | None = None) -> dict[str, Any]:
         """The current revision's inputs and scores over the last `minutes` against its model version's
-        reference: PSI and KS per signal, the level (ok, warn, alert), and accuracy where labels come back."""
-        dep = self.w.cluster.get_deployment(name)
+        reference: PSI and KS per signal, the level (ok, warn, alert), and accuracy where labels come back.
+        `dep`: the deployment as the caller already read it."""
+        dep = dep or self.w.cluster.get_deployment(name)
         rev = _revision(dep, dep.current_revision)
         if rev is None:
             raise NotFound(f"deployment {name} has no current revision")
-        ref = self.reference(rev.model, rev.model_version)
         minutes = minutes or self.w.settings.drift_window_minutes
         base = {"deployment": name, "model": rev.model, "version": rev.model_version, "revision": rev.number}
+        if not self.w.settings.prometheus_url and not self.simulated:
+            return {
+                **base,
+                "window_minutes": minutes,
+                "signals": [],
+                "psi": None,
+                "level": "unknown",
+                "note": "no serving metrics to measure on: set prometheus_url",
+                "accuracy": None,
+                "reference_accuracy": None,
+                "learned_drift": {},
+            }
+        ref = self.reference(rev.model, rev.model_version)
         if ref is None:
             return {
                 **base,
@@ -151,17 +166,19 @@ class MetricsService:
             "learned_drift": ref.learned_drift,
         }
 
-    def drift_all(self, stop_on_unavailable: bool = False) -> list[dict[str, Any]]:
+    def drift_all(
+        self, stop_on_unavailable: bool = False, deps: list[ModelDeployment] | None = None
+    ) -> list[dict[str, Any]]:
         """`drift` of every deployment; one that cannot be measured says why (`error`). With
         `stop_on_unavailable`, the first unanswered query marks the rest unmeasured without asking again."""
         out: list[dict[str, Any]] = []
         unavailable: str | None = None
-        for d in self.w.cluster.list_deployments():
+        for d in deps if deps is not None else self.w.cluster.list_deployments():
             if unavailable:
                 out.append(_unmeasured(d.name, unavailable, True))
                 continue
             try:
-                out.append(self.drift(d.name))
+                out.append(self.drift(d.name, dep=d))
             except MetricsUnavailable as e:
                 out.append(_unmeasured(d.name, str(e), True))
                 unavailable = str(e) if stop_on_unavailable else None
