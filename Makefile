@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint servers bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ lint: $(STAMP)
 # an HTTP server or a Pilot pause, and a third keeps the CPUs busy meanwhile (measured: 9m15s against
 # 10m35s with two, 594 tests). loadgroup: a module marked xdist_group runs on one worker, its
 # module fixture made once (tests/test_models_lifecycle.py trains and compresses a model).
-test: lint
+test: lint servers
 	$(BIN)/python -m pytest -q -n 3 --dist loadgroup -p no:cacheprovider
+
+# the monitoring tests' real Prometheus and Alertmanager (Debian's), installed when missing and apt can be
+# used without a password; otherwise those tests skip — and fail under CI=true
+servers:
+	@.ci/install-servers || [ -z "$$CI" ]
 
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py

@@ -74,7 +74,7 @@ class MetricsService:
         return out
 
     def reference(self, model: str, version: int) -> traffic.Reference | None:
-        """The version's training reference as the registry records it (a training here records one). On the
+        """The version's training reference as the registry records it (`models retrain` records one). On the
         embedded estate, a version known only by its mean score (its catalogue) has the shape the
         simulator serves it with; elsewhere, a version without one has none: its drift is not measured
         rather than measured against an invented reference."""
@@ -106,7 +106,8 @@ class MetricsService:
             raise NotFound(f"deployment {name} has no current revision")
         minutes = minutes or self.w.settings.drift_window_minutes
         base = {"deployment": name, "model": rev.model, "version": rev.model_version, "revision": rev.number}
-        if not self.w.settings.prometheus_url and not self.simulated:
+        ref = self.reference(rev.model, rev.model_version)
+        if ref is not None and not self.w.settings.prometheus_url and not self.simulated:
             return {
                 **base,
                 "window_minutes": minutes,
@@ -118,7 +119,6 @@ class MetricsService:
                 "reference_accuracy": None,
                 "learned_drift": {},
             }
-        ref = self.reference(rev.model, rev.model_version)
         if ref is None:
             return {
                 **base,
@@ -126,7 +126,7 @@ class MetricsService:
                 "signals": [],
                 "psi": None,
                 "level": "no reference",
-                "note": f"{rev.model}:{rev.model_version} has no training reference recorded (a training here "
+                "note": f"{rev.model}:{rev.model_version} has no training reference recorded (`models retrain` "
                 "records one): its drift is not measured",
                 "accuracy": None,
                 "reference_accuracy": None,
