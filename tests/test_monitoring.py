@@ -245,7 +245,8 @@ async def test_injected_drift_fires_an_alert_and_one_key_retrains_into_a_gated_c
     assert [m.version for m in e.models("digits-cnn")] == versions
 
 
-def test_a_webhook_hears_each_rollout_and_autofix_change_and_a_dead_one_changes_nothing(home_copy):
+def webhook_receiver():
+    """A real HTTP server on 127.0.0.1 that keeps what is POSTed to it: (server, the bodies heard)."""
     import http.server
     import threading
 
@@ -262,6 +263,11 @@ def test_a_webhook_hears_each_rollout_and_autofix_change_and_a_dead_one_changes_
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, heard
+
+
+def test_a_webhook_hears_each_rollout_and_autofix_change_and_a_dead_one_changes_nothing(home_copy):
+    server, heard = webhook_receiver()
     try:
         e = engine_on(home_copy, webhook_url=f"http://127.0.0.1:{server.server_port}/hook")
         e.inject_faults("digit-reader", {"errors": 0.1})
@@ -290,22 +296,7 @@ def test_a_rollout_waits_rather_than_aborts_while_its_metrics_cannot_be_read(hom
 
 
 def test_the_webhook_hears_a_cli_command_that_exits_right_after_its_change(cli, home_copy):
-    import http.server
-    import threading
-
-    heard: list[dict] = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            heard.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server, heard = webhook_receiver()
     try:
         hook = {"MLOPS_CONSOLE_WEBHOOK_URL": f"http://127.0.0.1:{server.server_port}/hook"}
         r = cli("--home", str(home_copy), "monitoring", "inject", "cancer-screen", "errors=0.2", env=hook)

@@ -13,6 +13,7 @@ from typing import Any
 
 from core import clock
 from core.backends.sim import metrics, schema
+from core.backends.sim.faults import TrafficFaults
 from core.backends.sim.logs import full_log
 from core.backends.sim.rows import (
     ATTEMPT_COLUMNS,
@@ -63,7 +64,7 @@ def parse_scale(text: str | None) -> dict[str, int]:
     return out
 
 
-class SimCluster:
+class SimCluster(TrafficFaults):
     def __init__(
         self,
         home: Path,
@@ -220,29 +221,6 @@ class SimCluster:
                 ((row or {}).get("record") or {}).get("params", {}).get("sim_error_factor", 1.0)
             )
         return metrics.series(self.seed, spec, number, clock.now(), minutes)
-
-    def faults(self) -> dict[str, dict[str, float]]:
-        """What the simulator does to each deployment's traffic (core.monitoring.traffic.Faults): what an
-        operator injected (`estate inject`), over the drift the estate's fixture gives a deployment."""
-        import json
-
-        out = {name: {"prior": float(spec["drift"])} for name, spec in self._dep_specs.items() if spec.get("drift")}
-        for name, f in json.loads(self.store.get_meta("sim.faults") or "{}").items():
-            out[name] = {**out.get(name, {}), **f}
-        return out
-
-    def inject_faults(self, deployment: str, faults: dict[str, float] | None) -> None:
-        """Set (merge) the faults of a deployment's traffic; None clears what was injected."""
-        import json
-
-        self.get_deployment(deployment)  # NotFound names it
-        with self.store.transaction():
-            stored = json.loads(self.store.get_meta("sim.faults") or "{}")
-            if faults is None:
-                stored.pop(deployment, None)
-            else:
-                stored[deployment] = {**stored.get(deployment, {}), **faults}
-            self.store.set_meta("sim.faults", json.dumps(stored, sort_keys=True))
 
     def known_model_versions(self) -> list[ModelVersion]:
         return [
