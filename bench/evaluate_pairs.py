@@ -7,7 +7,10 @@ other worlds — the same estate's other seeds, and estates drawn from other ran
 
 A pair is TRAIN_ESTATE:TRAIN_SEED:EVAL_ESTATE:EVAL_SEED, an estate `default` (spark_estates.RANGES),
 `other` (spark_estates.OTHER_ESTATE) or `random` (spark_estates.random_estate: its ranges, physics and log
-dialect drawn from the seed: `random:601:random:602` trains on one such world and judges on another). Training uses 200 jobs × 40 days, as the README's commands do
+dialect drawn from the seed: `random:601:random:602` trains on one such world and judges on another).
+A pair whose two worlds are one (`random:701:random:701`) trains on that world's runs before the judged
+period only — the estate's own past, as a console trains on its users' history. Training uses 200 jobs ×
+40 days, as the README's commands do
 (`autofix world --world-seed 11 --jobs 200 --days 40`, `autofix train`, `autofix evaluate`); each pair
 runs in a fresh home. `--cases` writes one line per judged failure (the per-case diagnostic).
 `--hot-keys 0.0625` gives that share of jobs a hot key (spark_world.history) — a variant the
@@ -81,7 +84,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.readme:
         args.pairs = list(README_PAIRS)
-    from console.lab.evaluate import estate_ranges, evaluate, lab_recommender
+    from console.lab.evaluate import estate_ranges, evaluate, held_out_cut, lab_recommender
     from core.backends.sim import spark_world as w
 
     rows: list[tuple[float, float, float]] = []
@@ -97,6 +100,9 @@ def main() -> None:
             records, _ = w.history(
                 int(ts), n_jobs=args.jobs, days=args.days, ranges=estate_ranges(te, int(ts)), hot_keys=args.hot_keys
             )
+            if (te, ts) == (ee, es):  # the estate's own past: the runs before the period it is judged on
+                cut = held_out_cut(records)
+                records = [r for r in records if r["submitted_at"] < cut]
             t = time.perf_counter()
             chosen = recommender.train(records, "bench")["metrics"]["chosen"]
             dt = time.perf_counter() - t

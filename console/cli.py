@@ -370,7 +370,7 @@ def _evaluate(engine, args, fmt: str) -> None:
 
 
 def _world(engine, args, fmt: str) -> None:
-    for r in engine.world_history(args.world_seed, args.jobs, args.days, args.estate):
+    for r in engine.world_history(args.world_seed, args.jobs, args.days, args.estate, args.before_held_out):
         sys.stdout.write(json.dumps(r) + "\n")
 
 

@@ -407,10 +407,12 @@ class Engine(MonitoringFacade):
     def recommend(self, path: str) -> list[dict[str, Any]]:
         return self._autofix.recommend(path)
 
-    def world_history(self, seed: int, jobs: int, days: int, estate: str = "default") -> list[dict[str, Any]]:
+    def world_history(
+        self, seed: int, jobs: int, days: int, estate: str = "default", before_held_out: bool = False
+    ) -> list[dict[str, Any]]:
         from console.lab.evaluate import world_history
 
-        return world_history(seed, jobs, days, estate)
+        return world_history(seed, jobs, days, estate, before_held_out)
 
     def train_on_world(self, seed: int = 11, jobs: int = 60, days: int = 30) -> dict[str, Any]:
         """Train on a history of the simulator's Spark world: the demo's way to a first model."""

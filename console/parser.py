@@ -297,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--world-seed", dest="world_seed", type=int, default=11, metavar="N")
     sp.add_argument("--jobs", type=int, default=150, metavar="N", help="recurring jobs (default 150)")
     sp.add_argument("--days", type=int, default=40, metavar="N", help="days of daily runs (default 40)")
+    sp.add_argument(
+        "--before-held-out",
+        action="store_true",
+        help="only the runs before the period `autofix evaluate` judges on this world (same seed, --jobs, "
+        "--days): the estate's own past, to train on",
+    )
     _estate(sp)
     sp = leaf(af, "queue", "the approval queue: retry suggestions waiting for a decision (reads only)")
     sp.add_argument("--all", dest="everything", action="store_true", help="decided ones too, with their outcomes")

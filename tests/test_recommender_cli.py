@@ -174,3 +174,16 @@ def test_the_world_command_draws_other_estates_and_randomized_physics(cli, tmp_p
     assert estates.random_estate(610)["physics"].dialect == "kubernetes"
     failed = [r for r in random_world if r["status"] == "failed"]
     assert any("SparkContext: Running Spark version" in r["log_tail"] for r in failed)
+
+
+def test_the_world_command_writes_an_estates_own_past_to_train_on(cli, tmp_path):
+    """`autofix world --before-held-out` writes the runs before the period `autofix evaluate` judges on the
+    same world, and only those: training on it never sees an outcome the evaluation then judges."""
+    from console.lab.evaluate import held_out_cut
+
+    args = ("--home", str(tmp_path / "h"), "autofix", "world", "--world-seed", "7", "--jobs", "12", "--days", "8")
+    whole = [json.loads(line) for line in cli.ok(*args).out.splitlines()]
+    past = [json.loads(line) for line in cli.ok(*args, "--before-held-out").out.splitlines()]
+    cut = held_out_cut(whole)
+    assert past == [r for r in whole if r["submitted_at"] < cut]
+    assert 0 < len(past) < len(whole) and max(r["submitted_at"] for r in past) < cut

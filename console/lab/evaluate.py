@@ -29,10 +29,23 @@ def estate_ranges(estate: str, seed: int) -> dict[str, Any] | None:
     return {"default": None, "other": estates.OTHER_ESTATE}[estate]
 
 
-def world_history(seed: int, jobs: int, days: int, estate: str = "default") -> list[dict[str, Any]]:
+def world_history(
+    seed: int, jobs: int, days: int, estate: str = "default", before_held_out: bool = False
+) -> list[dict[str, Any]]:
+    """A Spark world's history; `before_held_out`: only the runs before the period `evaluate` judges on the
+    same world (seed, jobs, days, estate) — the estate's own past, to train on as a console would."""
     if not (1 <= jobs <= 5000 and 1 <= days <= 3650):
         raise BadInput(f"--jobs must be 1..5000 and --days 1..3650, got {jobs} and {days}")
-    return w.history(seed, n_jobs=jobs, days=days, ranges=estate_ranges(estate, seed))[0]
+    records = w.history(seed, n_jobs=jobs, days=days, ranges=estate_ranges(estate, seed))[0]
+    if before_held_out:
+        cut = held_out_cut(records)
+        records = [r for r in records if r["submitted_at"] < cut]
+    return records
+
+
+def held_out_cut(records: list[dict[str, Any]]) -> str:
+    """Where the judged period starts: the newest quarter of the runs is held out."""
+    return sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
 
 
 def evaluate(
@@ -54,7 +67,7 @@ def evaluate(
     (spark_world.history; none in the world `autofix evaluate` judges on)."""
     records, truths = w.history(seed, n_jobs=n_jobs, days=days, ranges=ranges, hot_keys=hot_keys)
     records = with_components(records, recommender.component_of)
-    cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
+    cut = held_out_cut(records)
     predictor, mv = recommender.load()
     # the judged estate's prices, from its bills before the held-out period (what Recommender.recommend does)
     predictor = predictor.repriced(models.estate_prices([r for r in records if r["submitted_at"] < cut]))
