@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autofix.features import NAMES
 
@@ -43,21 +43,38 @@ def anchor(X: npt.ArrayLike) -> Array:
     return column
 
 
-def rate_design(X: npt.ArrayLike) -> Array:
-    """Resources by the hour from the features (log2 of heap, overhead, instances, driver; cores raw):
-    cores in use, GiB of containers, GiB of driver, 1. Prices are learned from history, not assumed."""
+def rate_design(X: npt.ArrayLike, node: npt.ArrayLike | None = None) -> Array:
+    """Resources by the hour from the features (log2 of heap, overhead, instances, driver; cores raw): the
+    columns of a price list (resources). Prices are learned from history, not assumed."""
     import numpy as np
 
     X = np.asarray(X, dtype=np.float64)
-    return resources(np.exp2(X[:, 1]), np.exp2(X[:, 2]), X[:, 3], np.exp2(X[:, 4]), np.exp2(X[:, 6]))
+    return resources(np.exp2(X[:, 1]), np.exp2(X[:, 2]), X[:, 3], np.exp2(X[:, 4]), np.exp2(X[:, 6]), node)
 
 
-def resources(heap: Array, over: Array, cores: Array, inst: Array, driver: Array) -> Array:
-    """What runs hold by the hour, the columns of a price list: cores in use, GiB of executor containers,
-    GiB of driver, 1 (sizes in GiB)."""
+# the nodes an estate that bills whole nodes may pack its executors onto: the vCPUs and GiB per vCPU of
+# the usual compute-, general- and memory-optimised instance families
+NODE_CPUS = (2, 4, 8, 16, 32, 48, 64, 96)
+GIB_PER_CPU = (2, 4, 8)
+# a node shape is taken only where it explains the estate's bills this much better than prices per core
+# and per GiB do: an estate billed by the core and GiB is explained by both about as well
+NODE_EVIDENCE = 0.25
+
+
+def resources(
+    heap: Array, over: Array, cores: Array, inst: Array, driver: Array, node: npt.ArrayLike | None = None
+) -> Array:
+    """What runs hold by the hour, the columns of a price list (sizes in GiB): cores in use, GiB of executor
+    containers, GiB of driver, 1 — or, for an estate that packs executors onto whole nodes of `node`
+    (vCPUs, GiB), the nodes they take, GiB of driver, 1: a container shape that packs badly wastes the
+    rest of its node, which a price per core and per GiB cannot see."""
     import numpy as np
 
-    return np.stack([cores * inst, inst * (heap + over), driver, np.ones(len(heap))], axis=1)
+    if node is None:
+        return np.stack([cores * inst, inst * (heap + over), driver, np.ones(len(heap))], axis=1)
+    cpu, gib = (float(v) for v in np.asarray(node, dtype=np.float64))
+    per_node = np.maximum(1.0, np.minimum(np.floor(cpu / cores), np.floor(gib / (heap + over))))
+    return np.stack([np.ceil(inst / per_node), driver, np.ones(len(heap))], axis=1)
 
 
 def price_list(design: npt.ArrayLike, cost: npt.ArrayLike, runtime: npt.ArrayLike) -> Array:
@@ -70,12 +87,46 @@ def price_list(design: npt.ArrayLike, cost: npt.ArrayLike, runtime: npt.ArrayLik
     return rate
 
 
+class Prices(NamedTuple):
+    """An estate's price list: `rate` per column of its resources; `node` (vCPUs, GiB) where it bills whole nodes."""
+
+    rate: Array
+    node: Array | None = None
+
+
+def fit_prices(
+    heap: Array, over: Array, cores: Array, inst: Array, driver: Array, cost: Array, runtime: Array
+) -> Prices:
+    """The price list that explains what runs cost per hour: per core and GiB, or per whole node of the
+    shape (NODE_CPUS × GIB_PER_CPU) that explains the bills best, where it does so NODE_EVIDENCE× better
+    (squared relative error)."""
+    import numpy as np
+
+    hourly = np.asarray(cost, dtype=np.float64) / np.maximum(np.asarray(runtime, dtype=np.float64), 1.0) * 3600.0
+    weight = 1.0 / np.maximum(hourly, 1e-9)
+
+    def fit(node: tuple[float, float] | None) -> tuple[float, Array]:
+        design = resources(heap, over, cores, inst, driver, node)
+        rate = price_list(design, cost, runtime)
+        return float(np.sum((((design @ rate) - hourly) * weight) ** 2)), rate
+
+    linear_error, linear = fit(None)
+    best: tuple[float, Array, tuple[float, float] | None] = (linear_error * NODE_EVIDENCE, linear, None)
+    for cpu in NODE_CPUS:
+        for per in GIB_PER_CPU:
+            error, rate = fit((cpu, cpu * per))
+            if error < best[0]:
+                best = (error, rate, (cpu, cpu * per))
+    return Prices(best[1], None if best[2] is None else np.asarray(best[2], dtype=np.float64))
+
+
 MIN_BILLS = 20  # succeeded runs with a cost and a runtime before an estate's own prices are read from them
+MAX_BILLS = 2000  # the newest bills are the prices now (and fitting more only takes longer)
 
 
-def estate_prices(records: list[dict[str, Any]]) -> Array | None:
-    """The estate's price list from its own bills: what its succeeded Spark runs cost per hour against the
-    cores, container GiB and driver GiB they held. None with fewer than MIN_BILLS such runs."""
+def estate_prices(records: list[dict[str, Any]]) -> Prices | None:
+    """The estate's price list from its own bills (fit_prices): what its succeeded Spark runs cost per hour
+    against what they held. None with fewer than MIN_BILLS such runs."""
     import numpy as np
 
     from autofix.features import numbers
@@ -87,9 +138,11 @@ def estate_prices(records: list[dict[str, Any]]) -> Array | None:
     ]
     if len(bills) < MIN_BILLS:
         return None
+    bills = sorted(bills, key=lambda r: str(r.get("submitted_at", "")))[-MAX_BILLS:]
     n = np.asarray([numbers(r["conf"]) for r in bills], dtype=np.float64)
-    design = resources(n[:, 0], n[:, 1], n[:, 2], n[:, 3], n[:, 5])
-    return price_list(design, [r["cost"] for r in bills], [r["runtime_seconds"] for r in bills])
+    cost = np.asarray([r["cost"] for r in bills], dtype=np.float64)
+    runtime = np.asarray([r["runtime_seconds"] for r in bills], dtype=np.float64)
+    return fit_prices(n[:, 0], n[:, 1], n[:, 2], n[:, 3], n[:, 5], cost, runtime)
 
 
 class Predictor:
@@ -118,17 +171,20 @@ class Predictor:
             lo, hi = np.minimum(lo, also.min(0)), np.maximum(hi, also.max(0))
         return lo, hi
 
-    def repriced(self, rate: npt.ArrayLike | None) -> Predictor:
+    def repriced(self, prices: Prices | None) -> Predictor:
         """The same model costing runs at another price list (estate_prices): prices are the estate's own,
         whatever estate the model learned its runtimes on. Itself when there is none, or it has no runtimes."""
         import copy
 
         import numpy as np
 
-        if rate is None or "rate" not in self.a:
+        if prices is None or "rate" not in self.a:
             return self
         other = copy.copy(self)
-        other.a = {**self.a, "rate": np.asarray(rate, dtype=np.float64)}
+        other.a = {k: v for k, v in self.a.items() if k != "node"}
+        other.a["rate"] = np.asarray(prices.rate, dtype=np.float64)
+        if prices.node is not None:
+            other.a["node"] = np.asarray(prices.node, dtype=np.float64)
         return other
 
     @property
@@ -182,7 +238,7 @@ class Predictor:
         p = 0.5 * (1.0 + np.tanh(0.5 * logit))  # the logistic function, without overflow
         logcost = logcost.astype(np.float64)
         if "rate" in a:  # cost = learned price of the resources × predicted runtime
-            rate = np.maximum(rate_design(X) @ a["rate"].astype(np.float64), 1e-6)
+            rate = np.maximum(rate_design(X, a.get("node")) @ a["rate"].astype(np.float64), 1e-6)
             if self.meta.get("runtime_anchor"):
                 logcost = logcost + anchor(X)
             runtime = np.exp(np.clip(logcost, *LOG_RUNTIME))
@@ -261,9 +317,11 @@ def _fit(
     Z = (X - mean) / std
     ok = y > 0.5
     logc = np.log(np.maximum(cost, 1e-6))
-    rate = None
+    prices = None
     if runtime is not None and np.isfinite(runtime).all() and ok.sum() >= 10:
-        rate = price_list(rate_design(X[ok]), cost[ok], runtime[ok])
+        held = X[ok].astype(np.float64)  # (log2 of heap, overhead, instances and driver; cores raw)
+        heap, over, inst, driver = (np.exp2(held[:, i]) for i in (1, 2, 4, 6))
+        prices = fit_prices(heap, over, held[:, 3], inst, driver, cost[ok], runtime[ok])
         # the models learn runtime (cost is price × runtime), as a correction to the job's own past
         logc = (np.log(np.maximum(runtime, 1.0)) - anchor(X)).astype(np.float32)
     # the box of what the model has seen: the search does not trust it outside (see recommend.search)
@@ -273,8 +331,10 @@ def _fit(
         "lo": torch.as_tensor(X.min(0)),
         "hi": torch.as_tensor(X.max(0)),
     }
-    if rate is not None:
-        t["rate"] = torch.as_tensor(rate, dtype=torch.float64)
+    if prices is not None:
+        t["rate"] = torch.as_tensor(prices.rate, dtype=torch.float64)
+        if prices.node is not None:
+            t["node"] = torch.as_tensor(prices.node, dtype=torch.float64)
     if family == "sklearn-linear":
         from sklearn.linear_model import LogisticRegression, Ridge
 

@@ -370,13 +370,16 @@ def enough_memory_runtime(predictor: Predictor, conf: dict[str, str], input_byte
 
 
 def enough_memory_rows(conf: dict[str, str]) -> Floats:
-    """The failed config's shape with 1–8× its heap and overhead, as rows of a grid."""
+    """The failed config's shape with 1–8× its heap and overhead, as rows of a grid — no more of either than
+    the search space holds (SPACE), which no retry gets past: asked about a 216-GiB heap, a model
+    extrapolates a runtime no retry can reach, and a limit taken from it rules out every fix but the
+    dearest (docs/recommender.md)."""
     import numpy as np
 
     more = np.repeat(np.asarray([numbers(conf)], dtype=np.float64), 6, axis=0)
     factors = np.array([1, 1.5, 2, 3, 4, 8])
-    more[:, 0] *= factors
-    more[:, 1] *= factors
+    for column, key in ((0, "spark.executor.memory"), (1, "spark.executor.memoryOverhead")):
+        more[:, column] = np.maximum(more[:, column], np.minimum(more[:, column] * factors, SPACE[key][1] / GiB))
     return more
 
 

@@ -618,6 +618,25 @@ def test_the_floor_raises_only_the_memory_that_ran_out_when_the_model_is_unsure(
         assert d.note.startswith("floor:") and d.p_success == 0.7 and len(d.alternatives) == 2
 
 
+def test_the_sla_is_measured_from_what_a_retry_could_be_given():
+    """A model whose runtime keeps falling with more heap, past the largest heap a retry may have: the SLA's
+    reference is the failed shape with as much memory as the space holds, not a runtime the model
+    extrapolates for a 216-GiB heap that would put every retry past the limit — a fixable failure stopped."""
+    from autofix.recommend import SPACE, decide, enough_memory_rows
+
+    conf = {**CONF, "spark.executor.memory": "27g"}
+    rows = enough_memory_rows(conf)
+    assert rows[:, 0].max() * 2**30 == SPACE["spark.executor.memory"][1] and rows[:, 0].min() == 27
+
+    def faster_with_more(heap, partitions):  # (cost, runtime): each GiB costs; more heap is always faster
+        return heap, 100 + 10_000 / heap
+
+    record = {"run_id": "r", "job_id": "j", "status": "failed", "conf": conf, "input_bytes": 50 * 2**30}
+    model = Scored(faster_with_more, runtime_margin=0.8)
+    d = decide({**record, "component": "executor_heap"}, "memory_exceeded", "rule", model, JobMemory())
+    assert d.action == "retry_with_conf" and parse_size(d.conf["spark.executor.memory"]) > 27 * 2**30
+
+
 def test_a_heap_retry_leaves_an_overhead_the_job_left_to_spark_unset():
     """Its share of the heap is the cluster manager's (0.4 for PySpark on Kubernetes): a number written from
     the 0.1 guess would cut it."""
@@ -655,14 +674,15 @@ def test_prices_are_read_from_the_judged_estates_own_bills(trained):
     list is fitted to that estate's succeeded runs (cost per hour against cores, container and driver GiB)."""
     import numpy as np
 
-    from autofix.model import Predictor, estate_prices
+    from autofix.model import Predictor, Prices, estate_prices
 
     estate = estates.random_estate(601)
     ph = estate["physics"]
     assert ph.overhead_factor == 0.1  # (the console reads an unset overhead as Spark's 0.1 of the heap)
     records, _ = w.history(601, n_jobs=20, days=10, ranges=estate)
-    rate = estate_prices(records)
-    assert rate == pytest.approx(
+    prices = estate_prices(records)
+    assert prices is not None and prices.node is None  # billed by the core and the GiB, not by the node
+    assert prices.rate == pytest.approx(
         [ph.core_hour, ph.gib_hour, ph.gib_hour, ph.core_hour], rel=0.05
     )  # (bills are rounded)
     assert estate_prices(records[:5]) is None  # too few bills to read a price list from
@@ -671,8 +691,40 @@ def test_prices_are_read_from_the_judged_estates_own_bills(trained):
     model = Predictor(tensors, meta)
     X = np.asarray([vector(CONF, 50 * 2**30, JobMemory())])
     p, cost, runtime = model.predict_all(X)
-    p2, cost2, runtime2 = model.repriced(2 * tensors["rate"].numpy()).predict_all(X)
+    p2, cost2, runtime2 = model.repriced(Prices(2 * tensors["rate"].numpy())).predict_all(X)
     assert p2 == pytest.approx(p) and runtime2 == pytest.approx(runtime) and cost2 == pytest.approx(2 * cost)
+
+
+def test_an_estate_that_bills_whole_nodes_is_costed_by_the_nodes_its_executors_take(trained):
+    """Where executors are packed onto whole nodes billed by the hour (a Kubernetes node pool), the bills
+    say so and which node: a container that leaves most of a node empty costs the whole node, which a
+    price per core and per GiB cannot see — so the search can tell a shape that packs from one that wastes."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.model import Predictor, estate_prices
+
+    records, _ = w.history(601, n_jobs=20, days=10, ranges=estates.random_estate(601))
+    node_hour = 0.9  # a 16-vCPU, 64-GiB node
+    for r in records:
+        heap, over, cores, inst, *_ = numbers(r["conf"])
+        per_node = max(1, min(16 // cores, int(64 // (heap + over))))
+        r["cost"] = (math.ceil(inst / per_node) + 0.25) * node_hour * r["runtime_seconds"] / 3600
+    prices = estate_prices(records)
+    assert prices is not None and prices.node is not None and prices.node.tolist() == [16, 64]
+    assert prices.rate[0] == pytest.approx(node_hour, rel=0.02)
+
+    *_, tensors, meta, _ = trained
+    model = Predictor(tensors, meta).repriced(prices)
+    # 10 executors of 4 cores either way; a 32-GiB container fits twice on a node, a 33-GiB one once
+    shapes = {"packs": ("29g", "3g"), "wastes": ("30g", "3g")}
+    hourly = {}
+    for k, (heap, over) in shapes.items():
+        conf = {**CONF, "spark.executor.memory": heap, "spark.executor.memoryOverhead": over}
+        conf.update({"spark.executor.cores": "4", "spark.executor.instances": "10"})
+        _, cost, runtime = model.predict_all(np.asarray([vector(conf, 50 * 2**30, JobMemory())]))
+        hourly[k] = float(cost[0] / runtime[0])
+    assert hourly["wastes"] == pytest.approx(2 * hourly["packs"], rel=0.1)  # twice the nodes, 3 % more GiB
 
 
 def test_the_evaluation_searches_a_fix_for_every_memory_failure_the_recommender_searches():
