@@ -73,8 +73,15 @@ def resources(
     if node is None:
         return np.stack([cores * inst, inst * (heap + over), driver, np.ones(len(heap))], axis=1)
     cpu, gib = (float(v) for v in np.asarray(node, dtype=np.float64))
-    per_node = np.maximum(1.0, np.minimum(np.floor(cpu / cores), np.floor(gib / (heap + over))))
-    return np.stack([np.ceil(inst / per_node), driver, np.ones(len(heap))], axis=1)
+    pod = heap + over
+    per_node = np.floor(np.minimum(cpu / cores, gib / pod) + 1e-6)  # (sizes come back through log2)
+    # an executor larger than a node cannot be placed on one: costed as the nodes it would span, not as one
+    nodes = np.where(
+        per_node >= 1,
+        np.ceil(inst / np.maximum(per_node, 1.0)),
+        inst * np.maximum(np.ceil(cores / cpu), np.ceil(pod / gib)),
+    )
+    return np.stack([nodes, driver, np.ones(len(heap))], axis=1)
 
 
 def price_list(design: npt.ArrayLike, cost: npt.ArrayLike, runtime: npt.ArrayLike) -> Array:

@@ -705,26 +705,32 @@ def test_an_estate_that_bills_whole_nodes_is_costed_by_the_nodes_its_executors_t
     from autofix.model import Predictor, estate_prices
 
     records, _ = w.history(601, n_jobs=20, days=10, ranges=estates.random_estate(601))
-    node_hour = 0.9  # a 16-vCPU, 64-GiB node
+    node_hour = 0.9  # a 16-vCPU, 128-GiB node; an executor larger than one spans the nodes it needs
     for r in records:
         heap, over, cores, inst, *_ = numbers(r["conf"])
-        per_node = max(1, min(16 // cores, int(64 // (heap + over))))
-        r["cost"] = (math.ceil(inst / per_node) + 0.25) * node_hour * r["runtime_seconds"] / 3600
+        per_node = min(16 // cores, int(128 // (heap + over)))
+        nodes = math.ceil(inst / per_node) if per_node else inst * math.ceil((heap + over) / 128)
+        r["cost"] = (nodes + 0.25) * node_hour * r["runtime_seconds"] / 3600
     prices = estate_prices(records)
-    assert prices is not None and prices.node is not None and prices.node.tolist() == [16, 64]
+    assert prices is not None and prices.node is not None and prices.node.tolist() == [16, 128]
     assert prices.rate[0] == pytest.approx(node_hour, rel=0.02)
 
     *_, tensors, meta, _ = trained
     model = Predictor(tensors, meta).repriced(prices)
-    # 10 executors of 4 cores either way; a 32-GiB container fits twice on a node, a 33-GiB one once
-    shapes = {"packs": ("29g", "3g"), "wastes": ("30g", "3g")}
+    # 10 executors of 4 cores either way; a 64-GiB container fits twice on a node, a 65-GiB one once
+    shapes = {"packs": ("61g", "3g"), "wastes": ("62g", "3g")}
     hourly = {}
     for k, (heap, over) in shapes.items():
         conf = {**CONF, "spark.executor.memory": heap, "spark.executor.memoryOverhead": over}
         conf.update({"spark.executor.cores": "4", "spark.executor.instances": "10"})
         _, cost, runtime = model.predict_all(np.asarray([vector(conf, 50 * 2**30, JobMemory())]))
         hourly[k] = float(cost[0] / runtime[0])
-    assert hourly["wastes"] == pytest.approx(2 * hourly["packs"], rel=0.1)  # twice the nodes, 3 % more GiB
+    assert hourly["wastes"] == pytest.approx(2 * hourly["packs"], rel=0.1)  # twice the nodes, 2 % more GiB
+    # an executor larger than the node is never costed as fitting on one: it spans as many as it needs
+    from autofix.model import resources
+
+    one = np.ones(1)
+    assert resources(200 * one, 20 * one, 4 * one, 10 * one, 2 * one, prices.node)[0, 0] == 20
 
 
 def test_the_evaluation_searches_a_fix_for_every_memory_failure_the_recommender_searches():
