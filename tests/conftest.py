@@ -187,15 +187,25 @@ def clean_env(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def trained_home(demo_home, session_root) -> Path:
+def trained_home(demo_home, session_root, tmp_path_factory, worker_id) -> Path:
     """The demo estate with a retry-recommender trained on a small history of the simulator's Spark
-    world (the approval queue's memory suggestions need one). Treat it as read-only."""
-    home = copy_home(demo_home, session_root / "trained-home")
-    cli = Cli(session_root / "trainer")
-    world = session_root / "world.jsonl"
-    world.write_text(cli.ok("autofix", "world", "--jobs", "40", "--days", "20").out)
-    cli.ok("--home", str(home), "autofix", "train", "--history", str(world), timeout=180)
-    return home
+    world (the approval queue's memory suggestions need one). Treat it as read-only. Trained once per
+    run, not once per xdist worker (half a minute each): the first worker builds it under a lock in
+    the run's own temporary folder, the others copy it."""
+    from filelock import FileLock
+
+    run_root = tmp_path_factory.getbasetemp()
+    shared = run_root.parent if worker_id != "master" else run_root  # (a worker's base is inside the run's)
+    built = shared / "trained-home"
+    with FileLock(str(shared / "trained-home.lock")):
+        if not (built / DB_NAME).is_file():
+            staging = copy_home(demo_home, shared / f"trained-home.{worker_id}")
+            cli = Cli(session_root / "trainer")
+            world = session_root / "world.jsonl"
+            world.write_text(cli.ok("autofix", "world", "--jobs", "40", "--days", "20").out)
+            cli.ok("--home", str(staging), "autofix", "train", "--history", str(world), timeout=180)
+            staging.rename(built)  # whole or not at all: a failed training leaves nothing to copy
+    return copy_home(built, session_root / "trained-home")
 
 
 def doomed_past(failed: dict) -> dict:
