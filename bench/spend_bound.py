@@ -30,7 +30,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from console.lab.evaluate import SEARCHED_KINDS, estate_ranges  # noqa: E402
+from console.lab.evaluate import SEARCHED_KINDS, estate_ranges, held_out_cut  # noqa: E402
 from core.backends.sim import spark_world as w  # noqa: E402
 from core.spark import format_size, parse_size  # noqa: E402
 
@@ -63,7 +63,7 @@ def project_world(estate: str, seed: int, jobs: int = 200, days: int = 40) -> di
 
     records, truths = w.history(seed, n_jobs=jobs, days=days, ranges=estate_ranges(estate, seed))
     records = with_components(records, builtin_components())
-    cut = sorted(r["submitted_at"] for r in records)[int(len(records) * 0.75)]
+    cut = held_out_cut(records)
     costs = []
     for r in records:
         if not (r["submitted_at"] >= cut and r["attempt"] == 1 and r["status"] == "failed"):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from console import __version__
+from console.engine_lab import LabFacade
 from console.engine_monitoring import MonitoringFacade
 from console.services import roles
 from console.services.alerts import AlertService
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 
-class Engine(MonitoringFacade):
+class Engine(MonitoringFacade, LabFacade):
     def __init__(self, settings: Settings, cluster: Cluster | None = None, watch: bool = False):
         """`cluster`: the backend to run on; by default the one the settings choose (console/backend.py).
         `watch`: keep what the views read current from the cluster's watches (the TUI; a CLI command
@@ -406,41 +407,6 @@ class Engine(MonitoringFacade):
 
     def recommend(self, path: str) -> list[dict[str, Any]]:
         return self._autofix.recommend(path)
-
-    def world_history(
-        self, seed: int, jobs: int, days: int, estate: str = "default", before_held_out: bool = False
-    ) -> list[dict[str, Any]]:
-        from console.lab.evaluate import world_history
-
-        return world_history(seed, jobs, days, estate, before_held_out)
-
-    def train_on_world(self, seed: int = 11, jobs: int = 60, days: int = 30) -> dict[str, Any]:
-        """Train on a history of the simulator's Spark world: the demo's way to a first model."""
-        import json
-
-        self._w.require("recommender-train")
-        path = self._settings.home / f"spark-world-{seed}-{jobs}x{days}.jsonl"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.world_history(seed, jobs, days)))
-        tmp.replace(path)
-        return self.train_recommender(str(path))
-
-    def evaluate_recommender(
-        self, seed: int = 7, jobs: int = 200, days: int = 40, estate: str = "default"
-    ) -> dict[str, Any]:
-        from console.lab.evaluate import estate_ranges, evaluate
-
-        if not (1 <= jobs <= 5000 and 4 <= days <= 3650):
-            raise BadInput(f"--jobs must be 1..5000 and --days 4..3650, got {jobs} and {days}")
-        result = evaluate(
-            self._w.recommender,
-            seed,
-            self._autofix.classify_record,
-            n_jobs=jobs,
-            days=days,
-            ranges=estate_ranges(estate, seed),
-        )
-        return {**result, "estate": estate}
 
     # -- the approval queue ---------------------------------------------------------------------------------
     def failures_to_queue(self) -> tuple[int, int]:
