@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, matrix, memory_kind, numbers, untried, with_failure
 from autofix.weights import LAMBDA, PENALTY_FACTOR
-from core.spark import GiB, MiB, default_overhead, executors_key, format_size
+from core.spark import GiB, MiB, default_overhead, executors_key, format_size, overhead_factor
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
@@ -134,14 +134,19 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
             (driver, r) for r in np.unique(np.minimum(driver, result * np.array([1.25, 1.5, 2, 3, 4]))) if r > result
         ]
     # (heap, overhead) pairs: each heap with the overheads it is tried with, each pair once, ascending
-    overs = np.array([default_overhead(int(h * GiB)) for h in heaps]) if unknown else np.full(len(heaps), over * GiB)
-    ho = np.unique(
-        np.stack(
-            [np.repeat(heaps, len(raises)), rounded("spark.executor.memoryOverhead", np.outer(overs, raises)).ravel()],
-            axis=1,
-        ),
-        axis=0,
+    # at the share the config names, else Spark's 0.1 (a job's own share: autofix/overhead_share.py)
+    share = overhead_factor(conf)
+    overs = (
+        np.array([default_overhead(int(h * GiB), share) for h in heaps]) if unknown else np.full(len(heaps), over * GiB)
     )
+    # an overhead left to Spark is what Spark derives from the heap, not a setting the search's bounds hold
+    derived = unknown and kind != "overhead"
+    sized = (
+        np.round(overs / MiB) * MiB / GiB
+        if derived
+        else rounded("spark.executor.memoryOverhead", np.outer(overs, raises)).ravel()
+    )
+    ho = np.unique(np.stack([np.repeat(heaps, len(raises)), sized], axis=1), axis=0)
     k, c, pt, i = (
         a.ravel() for a in np.meshgrid(np.arange(len(ho)), coreset, partset, np.arange(len(pairs)), indexing="ij")
     )
@@ -161,7 +166,7 @@ def to_conf(conf: dict[str, str], row: Iterable[float]) -> dict[str, str]:
     out = dict(conf)
     if "spark.executor.memory" in conf or abs(heap - old[0]) * GiB > MiB:
         out["spark.executor.memory"] = format_size(int(heap * GiB))
-    default_over = default_overhead(int(heap * GiB))
+    default_over = default_overhead(int(heap * GiB), overhead_factor(conf))
     if "spark.executor.memoryOverhead" in conf or abs(over * GiB - default_over) > MiB:
         out["spark.executor.memoryOverhead"] = format_size(int(over * GiB))
     # maxExecutors for a job under dynamic allocation
@@ -276,7 +281,7 @@ def floor(conf: dict[str, str], kind: str | None) -> tuple[dict[str, str], str] 
     if kind == "heap":
         row[0] = min(heap * FLOOR_RAISE, SPACE["spark.executor.memory"][1] / GiB)
         if "spark.executor.memoryOverhead" not in conf:
-            row[1] = default_overhead(int(row[0] * GiB)) / GiB
+            row[1] = default_overhead(int(row[0] * GiB), overhead_factor(conf)) / GiB
     elif kind == "overhead":
         row[1] = min(over * FLOOR_RAISE, SPACE["spark.executor.memoryOverhead"][1] / GiB)
     elif kind == "driver":

@@ -15,6 +15,7 @@ from typing import Any
 from autofix import model as models
 from autofix.components import ComponentOf, builtin_components, with_components
 from autofix.features import JobMemory, dataset, learn
+from autofix.overhead_share import estate_terms, share_conf, with_shares
 from autofix.recommend import Decision, decide
 from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core import clock
@@ -58,7 +59,8 @@ class Recommender:
         if len(spark) < 50:
             raise BadInput(f"need at least 50 Spark history records to train, got {len(spark)}")
         t = time.perf_counter()
-        X, y, cost, when, _, runtime = dataset(with_components(spark, self.component_of))
+        learned = with_components(spark, self.component_of)
+        X, y, cost, when, _, runtime = dataset(with_shares(learned, estate_terms(learned)[1]))
         if len(set(y)) < 2:
             raise BadInput("the history needs both succeeded and failed attempts to learn from")
         validation_p: dict[int, float] = {}
@@ -166,10 +168,12 @@ class Recommender:
         """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
         job's past (what its runs survived and died of)."""
         predictor, _ = self.load()
-        predictor = predictor.repriced(models.estate_prices(history))  # this estate's bills, not the training's
-        memory = memories(with_components(history, self.component_of))
+        history = with_components(history, self.component_of)
+        prices, shares = estate_terms(history)
+        predictor = predictor.repriced(prices)  # this estate's bills, not the training's
+        memory = memories(with_shares(history, shares))
         out = []
-        for r in with_components(records, self.component_of):
+        for r in with_shares(with_components(records, self.component_of), shares):
             category, rule_id = classify(r)
             out.append(decide(r, category, rule_id, predictor, memory[r["job_id"]], self.lam, self.penalty_factor))
         return out
@@ -181,11 +185,14 @@ class Recommender:
         from autofix.features import matrix, numbers
 
         predictor, _ = self.load()
-        p, cost = predictor.repriced(models.estate_prices(history)).predict(
+        history = with_components(history, self.component_of)
+        prices, shares = estate_terms(history)
+        share = shares.get(record["job_id"])
+        p, cost = predictor.repriced(prices).predict(
             matrix(
-                [numbers(c) for c in confs],
+                [numbers(share_conf(c, share)) for c in confs],
                 record["input_bytes"],
-                memories(with_components(history, self.component_of))[record["job_id"]],
+                memories(with_shares(history, shares))[record["job_id"]],
             )
         )
         return [(float(a), float(b)) for a, b in zip(p, cost, strict=True)]

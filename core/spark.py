@@ -77,11 +77,30 @@ def default_overhead(heap_bytes: int, factor: float = 0.1) -> int:
     return max(384 * MiB, int(heap_bytes) * round(factor * 1000) // 1000)
 
 
+# the overhead's share of the heap, where a config names it: Spark ≥ 3.3's key, then the Kubernetes one it replaced
+FACTOR_KEYS = ("spark.executor.memoryOverheadFactor", "spark.kubernetes.memoryOverheadFactor")
+
+
+def overhead_factor(conf: dict[str, str], default: float = 0.1) -> float:
+    """The overhead's share of the heap a config runs with: the one it names (FACTOR_KEYS), else `default`
+    (the cluster manager's; a value that is not a fraction in (0, 1] is Spark's error, not a share)."""
+    for key in FACTOR_KEYS:
+        if key in conf:
+            try:
+                share = float(conf[key])
+            except ValueError:
+                continue
+            if 0 < share <= 1:
+                return share
+    return default
+
+
 def overhead_bytes(conf: dict[str, str], factor: float = 0.1) -> int:
-    """spark.executor.memoryOverhead, or Spark's default (default_overhead)."""
+    """spark.executor.memoryOverhead, or Spark's default (default_overhead) at the share the config names
+    (overhead_factor), else `factor`."""
     if "spark.executor.memoryOverhead" in conf:
         return parse_size(conf["spark.executor.memoryOverhead"])
-    return default_overhead(parse_size(conf.get("spark.executor.memory", "1g")), factor)
+    return default_overhead(parse_size(conf.get("spark.executor.memory", "1g")), overhead_factor(conf, factor))
 
 
 def executors_key(conf: dict[str, str]) -> str:

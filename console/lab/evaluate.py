@@ -11,6 +11,7 @@ from typing import Any
 from autofix import model as models
 from autofix.components import with_components
 from autofix.features import JobMemory, learn, memory_kind
+from autofix.overhead_share import estate_terms, with_shares
 from autofix.recommend import decide
 from autofix.service import Recommender
 from core.backends.sim import spark_estates as estates
@@ -70,7 +71,11 @@ def evaluate(
     cut = held_out_cut(records)
     predictor, mv = recommender.load()
     # the judged estate's prices, from its bills before the held-out period (what Recommender.recommend does)
-    predictor = predictor.repriced(models.estate_prices([r for r in records if r["submitted_at"] < cut]))
+    prices, shares = estate_terms([r for r in records if r["submitted_at"] < cut])
+    predictor = predictor.repriced(prices)
+    # the recommender sees each job's configs with the overhead share its bills show (overhead_share); the
+    # world runs the configs as they are
+    seen = {r["run_id"]: r for r in with_shares(records, shares)}
     memory: dict[str, JobMemory] = defaultdict(JobMemory)
     policies = ("recommender", "vpa_bump", "double_memory")
     fixed = dict.fromkeys(policies, 0)
@@ -88,7 +93,9 @@ def evaluate(
             # was the failed run, cut short: an SLA of a fraction of the job's time, judging fixes doomed.)
             sla = 1.5 * w.run(truth, r["conf"], r["input_bytes"], enough_memory=True).runtime_seconds
             best = w.cheapest_fix(truth, r["conf"], r["input_bytes"], sla) if kind in SEARCHED_KINDS else None
-            d = decide(r, category, rule_id, predictor, mem, recommender.lam, recommender.penalty_factor)
+            d = decide(
+                seen[r["run_id"]], category, rule_id, predictor, mem, recommender.lam, recommender.penalty_factor
+            )
             if d.action == "retry_with_conf" and d.p_success is not None:
                 ran = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"])
                 calibration.append((d.p_success, int(ran.status == "succeeded")))
@@ -164,7 +171,7 @@ def evaluate(
                                 "truth": truth,
                             }
                         )
-        learn(memory, r)
+        learn(memory, seen[r["run_id"]])
     # the baselines' decisions on the rest: a transient failure is retried as it is (right), a memory
     # failure nothing fixes is bumped all the same (wrong) — they have no way to stop a doomed retry
     decisions = {"recommender": right, "vpa_bump": decided - unfixable, "double_memory": decided - unfixable}

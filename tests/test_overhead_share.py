@@ -1,0 +1,129 @@
+"""The overhead share a job's containers get where its config leaves the overhead to Spark (0.1 of the heap,
+0.4 for non-JVM jobs on Kubernetes), read from the estate's bills (autofix/overhead_share.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from autofix.features import numbers
+from autofix.overhead_share import SHARE_KEY, estate_terms, job_shares, with_shares
+from core.backends.sim import spark_estates as estates
+from core.backends.sim import spark_world as w
+from core.spark import GiB, overhead_bytes, overhead_factor
+
+NODE_HOUR, NODE_GIB = 0.9, 64  # a 16-vCPU, 64-GiB node
+
+
+def billed(records, python: set[str], share: float, by_node: bool) -> None:
+    """Bill each run as its cluster would: the containers of the `python` jobs at `share` of the heap where
+    the config leaves the overhead to Spark, the others at 0.1 — by the whole 16-vCPU/64-GiB node, or
+    per core and GiB."""
+    for r in records:
+        heap, over, cores, inst, *_ = numbers(r["conf"])
+        if r["job_id"] in python and "spark.executor.memoryOverhead" not in r["conf"]:
+            over = max(384 / 1024, share * heap)
+        if by_node:
+            per_node = min(16 // cores, int(NODE_GIB // (heap + over)))
+            nodes = math.ceil(inst / per_node) if per_node else inst * math.ceil((heap + over) / NODE_GIB)
+            hourly = (nodes + 0.25) * NODE_HOUR
+        else:
+            hourly = 0.05 * cores * inst + 0.006 * inst * (heap + over) + 0.01
+        r["cost"] = hourly * r["runtime_seconds"] / 3600
+
+
+@pytest.fixture(scope="module")
+def estate():
+    """A YARN-dialect world's runs; a third of its jobs made Python ones, every other of those that leave
+    the overhead to Spark with the config key only a PySpark job sets (a witness)."""
+    records, _ = w.history(611, n_jobs=60, days=20, ranges=estates.random_estate(611))
+    jobs = sorted({r["job_id"] for r in records})
+    python = set(jobs[::3])
+    left = {r["job_id"] for r in records if r["kind"] == "spark" and "spark.executor.memoryOverhead" not in r["conf"]}
+    assert len(python & left) >= 2 and (set(jobs) - python) & left  # both kinds leave it to Spark somewhere
+    witnessed = set(sorted(python & left)[::2])
+    for r in records:
+        r["conf"] = dict(r["conf"])
+        if r["job_id"] in witnessed:
+            r["conf"]["spark.executor.pyspark.memory"] = "512m"
+    return records, python, witnessed
+
+
+@pytest.mark.parametrize("by_node", [True, False], ids=["node-pool", "per-core-and-GiB"])
+def test_a_python_job_on_kubernetes_is_costed_with_the_overhead_its_bills_show(estate, by_node):
+    """Bills at 0.4 for the Python jobs: those jobs, and only those, are given it (the witnessed ones even
+    where their own bills cannot tell), and the estate's prices are fitted with their containers as large
+    as they are."""
+    records, python, witnessed = estate
+    billed(records, python, 0.4, by_node)
+    prices, shares = estate_terms(records)
+    assert prices is not None and shares
+    assert set(shares) <= python  # no JVM job is given a Python job's share
+    assert witnessed <= set(shares)
+    assert set(shares.values()) == {0.4}
+    assert (python - witnessed) & set(shares)  # some by their bills alone
+    # the share reaches every size computed from the configs, and only where Spark sizes the overhead
+    seen = with_shares(records, shares)
+    for before, after in zip(records, seen, strict=True):
+        share = shares.get(before["job_id"])
+        if share is None or "spark.executor.memoryOverhead" in before["conf"]:
+            assert after["conf"] == before["conf"]
+        else:
+            heap = numbers(before["conf"])[0] * GiB
+            assert overhead_bytes(after["conf"]) == pytest.approx(max(384 * 2**20, 0.4 * heap), rel=1e-3)
+    assert all(SHARE_KEY not in r["conf"] for r in records)  # the records themselves are not changed
+
+
+@pytest.mark.parametrize("by_node", [True, False], ids=["node-pool", "per-core-and-GiB"])
+def test_python_jobs_billed_at_sparks_share_keep_it(estate, by_node):
+    """On YARN a PySpark job's overhead is 0.1 of its heap like any other's: a witness alone gives no job
+    the Kubernetes share."""
+    records, python, *_ = estate
+    billed(records, python, 0.1, by_node)
+    prices, _ = estate_terms(records)
+    assert job_shares(records, prices) == {}
+
+
+def test_no_bills_no_share():
+    records, _ = w.history(611, n_jobs=10, days=3, ranges=estates.random_estate(611))
+    assert job_shares([{**r, "cost": None} for r in records], None) == {}
+
+
+def test_a_config_that_names_the_share_is_sized_by_it():
+    """Spark ≥ 3.3's key, then the Kubernetes key it replaced; an explicit overhead wins over both; a value
+    Spark would reject is no share."""
+    conf = {"spark.executor.memory": "10g"}
+    assert overhead_bytes(conf) == GiB
+    assert overhead_bytes({**conf, "spark.kubernetes.memoryOverheadFactor": "0.4"}) == 4 * GiB
+    assert (
+        overhead_factor(
+            {**conf, "spark.executor.memoryOverheadFactor": "0.2", "spark.kubernetes.memoryOverheadFactor": "0.4"}
+        )
+        == 0.2
+    )
+    assert (
+        overhead_bytes({**conf, "spark.executor.memoryOverheadFactor": "0.4", "spark.executor.memoryOverhead": "2g"})
+        == 2 * GiB
+    )
+    assert overhead_factor({**conf, "spark.executor.memoryOverheadFactor": "lots"}) == 0.1
+    assert overhead_factor({**conf, "spark.executor.memoryOverheadFactor": "1.5"}) == 0.1
+
+
+def test_a_heap_retry_of_a_python_job_keeps_the_overhead_spark_derives_at_its_share():
+    """Its candidates' containers follow the heap at 0.4 — past the 16 GiB the search would write as an
+    explicit overhead — and the retry still names no overhead: Spark sizes it."""
+    from autofix.recommend import candidates, floor, grid
+
+    conf = {
+        "spark.executor.memory": "40g",
+        "spark.executor.cores": "4",
+        "spark.executor.instances": "10",
+        SHARE_KEY: "0.4",
+    }
+    rows = grid(conf, "heap")
+    assert rows[:, 1] == pytest.approx(0.4 * rows[:, 0], rel=1e-3)
+    assert rows[:, 1].max() > 16
+    assert all("spark.executor.memoryOverhead" not in c for c in candidates(conf, "heap"))
+    raised, _ = floor(conf, "heap")
+    assert raised["spark.executor.memory"] == "60g" and "spark.executor.memoryOverhead" not in raised
