@@ -127,3 +127,29 @@ def test_a_heap_retry_of_a_python_job_keeps_the_overhead_spark_derives_at_its_sh
     assert all("spark.executor.memoryOverhead" not in c for c in candidates(conf, "heap"))
     raised, _ = floor(conf, "heap")
     assert raised["spark.executor.memory"] == "60g" and "spark.executor.memoryOverhead" not in raised
+
+
+def test_the_recommender_costs_a_python_jobs_retry_as_the_containers_its_cluster_runs(estate, tmp_path):
+    """A 26-GiB heap of 4 cores packs twice onto a 16-vCPU, 64-GiB node at 0.1 of the heap as overhead,
+    once at 0.4: the same retry of a Python job costs far more where its cluster bills it at 0.4 — and a
+    JVM job's the same either way."""
+    from console.lab.evaluate import lab_recommender
+
+    records, python, witnessed = estate
+    jvm = sorted({r["job_id"] for r in records} - python)[0]
+    failed = {j: next(r for r in records if r["job_id"] == j) for j in (sorted(witnessed)[0], jvm)}
+    retries = {}
+    for j, r in failed.items():
+        retries[j] = {**r["conf"], "spark.executor.memory": "26g", "spark.executor.cores": "4"}
+        retries[j].pop("spark.executor.memoryOverhead", None)
+    recommender, _ = lab_recommender(tmp_path)
+    billed(records, python, 0.1, by_node=True)
+    recommender.train(records, "test")
+    cost = {}
+    for share in (0.1, 0.4):
+        billed(records, python, share, by_node=True)
+        for j, r in failed.items():
+            cost[j, share] = recommender.score(r, [retries[j]], records)[0][1]
+    python_job = sorted(witnessed)[0]
+    assert cost[python_job, 0.4] > 1.4 * cost[python_job, 0.1]  # half as many executors to a node
+    assert cost[jvm, 0.4] == pytest.approx(cost[jvm, 0.1], rel=0.1)
