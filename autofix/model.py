@@ -195,6 +195,11 @@ class Predictor:
         return other
 
     @property
+    def node(self) -> Array | None:
+        """(vCPUs, GiB) of the node the estate bills whole (repriced), or None where it bills cores and GiB."""
+        return self.a.get("node")
+
+    @property
     def runtime_margin(self) -> float | None:
         """The share of a runtime limit the search plans for: exp(−the validation's 90th percentile of
         runtime underestimation) of the chosen family, learned at training (None: not measured)."""

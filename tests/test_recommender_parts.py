@@ -37,7 +37,9 @@ CONF = {
 
 class Scored:
     """A predictor double for the search: every row inside its box, P(success) 1, and cost and runtime
-    from `score(heap GiB, partitions) -> (cost, runtime)` of each feature row."""
+    from `score(heap GiB, partitions) -> (cost, runtime)` of each feature row; billed by the core and GiB."""
+
+    node = None
 
     def __init__(self, score, runtime_margin=None):
         self.score, self.runtime_margin = score, runtime_margin
