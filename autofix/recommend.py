@@ -56,9 +56,6 @@ SPACE = {
     "spark.sql.shuffle.partitions": (1, 20000),
     "spark.driver.memory": (512 * MiB, 64 * GiB),
 }
-# where whole nodes are billed, a row's executors are also tried cut down to the nodes they fill, when that
-# keeps at least this share of them (bench/k8s_spark.py seed 56: a cut to 0.59 ran past the SLA)
-PACK_KEEP = 0.75
 SIZES = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory")
 
 
@@ -247,25 +244,20 @@ def search(
 
 
 def packed(rows: Floats, node: Floats) -> Floats:
-    """The rows, and for each whose executors leave their last `node` (vCPUs, GiB) part-empty two more:
-    its executors raised to fill the nodes it pays for anyway, and cut to the nodes they fill (where
-    that keeps PACK_KEEP of them). An estate that bills whole nodes charges for the empty part too."""
+    """The rows, and each whose executors leave their last `node` (vCPUs, GiB) part-empty again with the
+    executors that fill the nodes it pays for: an estate that bills whole nodes charges for the empty part
+    too, and more executors on it finish sooner. (Cut down to the nodes they fill instead, they ran past
+    the SLA where the runtime model underestimated the slowdown: docs/recommender.md.)"""
     import numpy as np
 
     cpu, gib = (float(v) for v in node)
     per_node = np.floor(np.minimum(cpu / rows[:, 2], gib / (rows[:, 0] + rows[:, 1])) + 1e-6)
     fits = per_node >= 1
-    r, per = rows[fits], per_node[fits]
-    down = np.floor(r[:, 3] / per) * per
-    down[down < PACK_KEEP * r[:, 3]] = 0
-    up = np.ceil(r[:, 3] / per) * per
-    out = [rows]
-    for inst in (down, up):
-        keep = (inst != r[:, 3]) & (inst >= 1)
-        v = r[keep].copy()
-        v[:, 3] = _clamp("spark.executor.instances", inst[keep])
-        out.append(v)
-    return np.vstack(out)
+    filled = np.ceil(rows[fits, 3] / per_node[fits]) * per_node[fits]
+    more = rows[fits][filled != rows[fits, 3]].copy()
+    more[:, 3] = _clamp("spark.executor.instances", filled[filled != rows[fits, 3]])
+    out: Floats = np.vstack([rows, more])
+    return out
 
 
 def novelty(rows: Floats, failed: Iterable[float]) -> Floats:

@@ -156,19 +156,25 @@ def test_the_recommender_costs_a_python_jobs_retry_as_the_containers_its_cluster
 
 
 def test_where_whole_nodes_are_billed_the_search_also_tries_executors_that_fill_them():
-    """Five 4-core executors on 16-vCPU nodes pay for two nodes and fill one: four fill it, eight use the
-    second. Twenty-seven 1-core ones pay for two: thirty-two fill both; a cut to sixteen drops too many."""
+    """Five 4-core executors on 16-vCPU nodes pay for two nodes and fill one: eight fill both. Twenty-seven
+    1-core ones: thirty-two. Eight 4-core ones fill their two already; memory decides too (60-GiB
+    containers fit twice on a 128-GiB node whatever their cores)."""
     import numpy as np
 
     from autofix.recommend import packed
 
-    rows = np.array([[12.0, 2.7, 4, 5, 200, 2, 1], [3.0, 0.8, 1, 27, 1000, 2, 1], [8.0, 0.8, 4, 8, 200, 2, 1]])
+    rows = np.array(
+        [
+            [12.0, 2.7, 4, 5, 200, 2, 1],
+            [3.0, 0.8, 1, 27, 1000, 2, 1],
+            [8.0, 0.8, 4, 8, 200, 2, 1],
+            [55.0, 5.5, 2, 5, 200, 2, 1],
+        ]
+    )
     out = packed(rows, np.array([16.0, 128.0]))
-    assert out[:3].tolist() == rows.tolist()  # the rows themselves first, as they were
-    variants = {(int(r[2]), int(r[3])) for r in out[3:]}
-    assert variants == {(4, 4), (4, 8), (1, 32)}  # the third fills its two nodes already
+    assert out[:4].tolist() == rows.tolist()  # the rows themselves first, as they were
+    assert [(int(r[2]), int(r[3])) for r in out[4:]] == [(4, 8), (1, 32), (2, 6)]
     others = [0, 1, 2, 4, 5, 6]  # only the executors change
-    assert all(any((v[others] == r[others]).all() for r in rows) for v in out[3:])
-    # memory decides too: 60-GiB containers fit twice on a 128-GiB node whatever their cores
-    big = packed(np.array([[55.0, 5.5, 2, 5, 200, 2, 1]]), np.array([16.0, 128.0]))
-    assert {int(r[3]) for r in big[1:]} == {4, 6}
+    assert all(any((v[others] == r[others]).all() for r in rows) for v in out[4:])
+    # an executor larger than a node is left as it is
+    assert len(packed(np.array([[200.0, 20.0, 4, 3, 200, 2, 1]]), np.array([16.0, 128.0]))) == 1
