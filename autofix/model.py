@@ -195,6 +195,12 @@ class Predictor:
         return other
 
     @property
+    def most_executors(self) -> float | None:
+        """The most executors a run it learned from had (None: no box recorded)."""
+        hi = self.a.get("hi")
+        return None if hi is None else float(round(2.0 ** float(hi[NAMES.index("instances")])))
+
+    @property
     def node(self) -> Array | None:
         """(vCPUs, GiB) of the node the estate bills whole (repriced), or None where it bills cores and GiB."""
         return self.a.get("node")

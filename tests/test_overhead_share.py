@@ -178,3 +178,48 @@ def test_where_whole_nodes_are_billed_the_search_also_tries_executors_that_fill_
     assert all(any((v[others] == r[others]).all() for r in rows) for v in out[4:])
     # an executor larger than a node is left as it is
     assert len(packed(np.array([[200.0, 20.0, 4, 3, 200, 2, 1]]), np.array([16.0, 128.0]))) == 1
+
+
+class Flat:
+    """A predictor double for the search: every row seen, sure to succeed, each at the same cost and time."""
+
+    node = None
+    runtime_margin = None
+
+    def __init__(self, most_executors=None):
+        self.most_executors = most_executors
+
+    def seen(self, X, also=None):
+        import numpy as np
+
+        return np.ones(len(X), dtype=bool)
+
+    def predict_all(self, X, clip=False, also=None):
+        import numpy as np
+
+        return np.ones(len(X)), np.ones(len(X)), np.full(len(X), 100.0)
+
+    def predict(self, X, clip=False, also=None):
+        return self.predict_all(X)[:2]
+
+
+def test_a_retry_asks_for_no_more_executors_than_any_run_it_learned_from():
+    """141 five-core executors reshaped to one core each want 705; the cluster's quota is in no config, only
+    in what runs were given — here never more than 400. A job that already ran more keeps its own count."""
+    from autofix.features import JobMemory
+    from autofix.recommend import search
+
+    conf = {
+        "spark.executor.memory": "16g",
+        "spark.executor.cores": "5",
+        "spark.executor.instances": "141",
+        "spark.sql.shuffle.partitions": "4000",
+    }
+
+    def most(model, c):
+        found = search(model, c, 500 * 2**30, JobMemory(), keep=2000, kind="heap")
+        return max(int(f[3]["spark.executor.instances"]) for f in found)
+
+    assert most(Flat(), conf) > 400  # (without a quota: one-core reshapes ask for 500)
+    assert most(Flat(most_executors=400.0), conf) <= 400
+    assert most(Flat(most_executors=400.0), {**conf, "spark.executor.instances": "450"}) == 450

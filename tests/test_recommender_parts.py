@@ -40,6 +40,7 @@ class Scored:
     from `score(heap GiB, partitions) -> (cost, runtime)` of each feature row; billed by the core and GiB."""
 
     node = None
+    most_executors = None
 
     def __init__(self, score, runtime_margin=None):
         self.score, self.runtime_margin = score, runtime_margin
