@@ -84,12 +84,20 @@ def resources(
     return np.stack([nodes, driver, np.ones(len(heap))], axis=1)
 
 
+def per_hour(cost: npt.ArrayLike, runtime: npt.ArrayLike) -> Array:
+    """What each run cost per hour (a runtime under a second counts as one)."""
+    import numpy as np
+
+    rate: Array = np.asarray(cost, dtype=np.float64) / np.maximum(np.asarray(runtime, dtype=np.float64), 1.0) * 3600.0
+    return rate
+
+
 def price_list(design: npt.ArrayLike, cost: npt.ArrayLike, runtime: npt.ArrayLike) -> Array:
     """The price of each column of a rate_design from what runs cost per hour (non-negative least squares)."""
     import numpy as np
     from scipy.optimize import nnls
 
-    hourly = np.asarray(cost, dtype=np.float64) / np.maximum(np.asarray(runtime, dtype=np.float64), 1.0) * 3600.0
+    hourly = per_hour(cost, runtime)
     rate: Array = nnls(np.asarray(design, dtype=np.float64), hourly)[0]
     return rate
 
@@ -109,7 +117,7 @@ def fit_prices(
     (squared relative error)."""
     import numpy as np
 
-    hourly = np.asarray(cost, dtype=np.float64) / np.maximum(np.asarray(runtime, dtype=np.float64), 1.0) * 3600.0
+    hourly = per_hour(cost, runtime)
     weight = 1.0 / np.maximum(hourly, 1e-9)
 
     def fit(node: tuple[float, float] | None) -> tuple[float, Array]:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from autofix.model import Prices, estate_prices, resources
+from autofix.model import Prices, estate_prices, per_hour, resources
 from core.spark import FACTOR_KEYS, GiB, default_overhead
 
 SPARK_SHARE, NON_JVM_SHARE = 0.1, 0.4
@@ -53,7 +53,7 @@ def _misfit(bills: list[dict[str, Any]], prices: Prices, share: float) -> float:
 
     n = np.asarray([numbers(r["conf"]) for r in bills], dtype=np.float64)
     over = np.asarray([default_overhead(int(h * GiB), share) / GiB for h in n[:, 0]])
-    hourly = np.asarray([r["cost"] / max(float(r["runtime_seconds"]), 1.0) * 3600 for r in bills])
+    hourly = per_hour([r["cost"] for r in bills], [float(r["runtime_seconds"]) for r in bills])
     billed = resources(n[:, 0], over, n[:, 2], n[:, 3], n[:, 5], prices.node) @ prices.rate
     return float(np.sum(((billed - hourly) / hourly) ** 2))
 
