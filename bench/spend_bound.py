@@ -8,7 +8,7 @@ For every fixable memory failure a world judges, two oracles that know the job's
     within the SLA, at the failed run's cores, executors and partitions — the best VPA-style bump there is.
 Both are divided by the world's cheapest fix over its whole search space (reshapes included). A ratio
 above 1.25 for `unbounded` means the goal asks the retry to right-size the owner's job, not only to fix it.
-On the independent world a third, `monotone`: the world's own cheapest-fix search, kept to the configs
+A third, `monotone`: the world's own cheapest-fix search, kept to the configs
 the recommender may propose at all — none that gives each running task less of what ran out
 (recommend.starved, which issue 19 asks for). Above 1.25, no recommender that keeps that rule can
 meet the spend goal there, however well it knows the world.
@@ -94,8 +94,21 @@ def project_world(estate: str, seed: int, jobs: int = 200, days: int = 40) -> di
             if o.status == "succeeded" and o.runtime_seconds <= sla:
                 same = o.cost
                 break
-        costs.append((best[1].cost, unbounded.cost, same, None))
+        # on a grid twice as fine as the judge's: the recommender's sizes are not powers of two
+        kept = w.cheapest_fix(truth, r["conf"], inp, sla, grid=2, allowed=_keeps_rule(r["conf"], memory_kind(r)))
+        costs.append((best[1].cost, unbounded.cost, same, kept[1].cost if kept else 2 * best[1].cost))
     return _row(f"{estate}:{seed}", costs)
+
+
+def _keeps_rule(failed: dict[str, str], kind: str | None) -> Any:
+    """A filter on configs: True for those recommend.starved lets through for a failure of `kind`."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import starved
+
+    base = numbers(failed)
+    return lambda c: not starved(np.array([numbers(c)]), base, kind)[0]
 
 
 def k8s_world(world_py: Path, seed: int, work: Path) -> dict[str, Any]:

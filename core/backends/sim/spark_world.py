@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -287,16 +288,23 @@ def _kubernetes_tail(
 
 
 def cheapest_fix(
-    truth: JobTruth, conf: dict[str, str], input_bytes: int, sla_seconds: float | None = None, grid: int = 1
+    truth: JobTruth,
+    conf: dict[str, str],
+    input_bytes: int,
+    sla_seconds: float | None = None,
+    grid: int = 1,
+    allowed: Callable[[dict[str, str]], bool] | None = None,
 ) -> tuple[dict[str, str], Outcome] | None:
     """The world's own answer: the cheapest config that succeeds (within the SLA, when given), searched
-    over the issue's space on a coarse grid. None when nothing in the space fixes it."""
+    over the issue's space on a coarse grid (`grid` steps per doubling of heap and overhead), kept to the
+    configs `allowed` lets through when given. None when nothing in the space fixes it."""
     best: tuple[dict[str, str], Outcome] | None = None
-    mems = [2**k * GiB for k in range(-1, 7)]  # 512m .. 64g
+    mems = [int(2 ** (k / grid) * GiB) for k in range(-grid, 6 * grid + 1)]  # 512m .. 64g
+    overs = [384 * MiB] + [int(2 ** (k / grid) * GiB) for k in range(0, 4 * grid + 1)]  # 384m, 1g .. 16g
     for heap in mems:
         for cores in (1, 2, 4, 5, 8):
             for parts in (50, 200, 400, 800, 1600, 3200, 6400, 12800, 20000):
-                for over in (384 * MiB, 1 * GiB, 2 * GiB, 4 * GiB, 8 * GiB, 16 * GiB):
+                for over in overs:
                     base = settings(conf, truth.physics.overhead_factor)
                     inst = max(1, min(500, round(base["cores"] * base["instances"] / cores)))
                     candidate = {
@@ -314,6 +322,8 @@ def cheapest_fix(
                             cand["spark.driver.maxResultSize"] = format_size(
                                 max(parse_size(conf.get("spark.driver.maxResultSize", "1g")), int(drv * 0.6))
                             )
+                        if allowed is not None and not allowed(cand):
+                            continue
                         o = run(truth, cand, input_bytes)
                         if o.status != "succeeded" or (sla_seconds and o.runtime_seconds > sla_seconds):
                             continue
