@@ -44,6 +44,11 @@ NO_RETRY_BELOW = 0.5  # a config-fixable failure whose best candidate is this un
 # fixed every failure there but spent up to 1.9× the cheapest fixes on the project's worlds, whose
 # cheapest fixes are reshapes its history vouches for
 TRUST_DOUBLINGS = 16.0
+# a doubling of the partitions counts for this much of a step into the unknown (recommend.novelty), a
+# halving for a whole one: more partitions keep the executor the job ran and only make each task's share of
+# the data smaller — Spark's tuning guide calls it the simplest fix for a task's OutOfMemoryError. At a
+# whole step the search bought heap instead (random worlds 7313, 7318: docs/recommender.md)
+MORE_PARTITIONS_WEIGHT = 0.5
 # below this P(success) the model is unsure of its best config, and the retry is the floor instead: the
 # memory that ran out raised FLOOR_RAISE× at the failed run's shape (recommend.floor)
 SURE = 0.8
@@ -266,12 +271,14 @@ def packed(rows: Floats, node: Floats) -> Floats:
 
 def novelty(rows: Floats, failed: Iterable[float]) -> Floats:
     """How far each row's shape lies from the failed run's, in doublings: the Euclidean length of the log2
-    changes of cores per executor, executors and partitions, plus each halving of the heap or overhead.
+    changes of cores per executor, executors and partitions (a raise of the partitions weighed by
+    MORE_PARTITIONS_WEIGHT), plus each halving of the heap or overhead.
     More memory of the same shape is no step into the unknown; a new shape, or less memory, is."""
     import numpy as np
 
     heap, over, cores, inst, parts, _, _ = (float(v) for v in failed)
     shape = np.log2(rows[:, 2:5] / np.array([cores, inst, parts]))
+    shape[:, 2] = np.where(shape[:, 2] > 0, shape[:, 2] * MORE_PARTITIONS_WEIGHT, shape[:, 2])
     cuts = np.maximum(0.0, -np.log2(rows[:, 0] / heap)) + np.maximum(0.0, -np.log2(rows[:, 1] / over))
     far: Floats = np.sqrt((shape**2).sum(axis=1)) + cuts
     return far

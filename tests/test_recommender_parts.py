@@ -590,6 +590,24 @@ def test_a_shape_the_job_never_ran_is_never_certain():
     assert honest(np.array([0.3]), np.array([5.0]))[0] == 0.3  # a doubt is not made a coin's toss
 
 
+def test_more_partitions_are_a_shorter_step_than_fewer_or_another_executor():
+    """Raising the partitions keeps the executor the job ran and makes each task smaller (Spark's tuning
+    guide's first fix for a task's OOM): four times the partitions is trusted more than a quarter of them,
+    or than four times the cores per executor — and still less than the same shape with more heap."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import honest, novelty
+
+    base = numbers(CONF)
+    more_parts = numbers({**CONF, "spark.sql.shuffle.partitions": "800"})
+    fewer_parts = numbers({**CONF, "spark.sql.shuffle.partitions": "50"})
+    more_cores = numbers({**CONF, "spark.executor.cores": str(4 * int(CONF["spark.executor.cores"]))})
+    more_heap = numbers({**CONF, "spark.executor.memory": "16g"})
+    p = honest(np.ones(4), novelty(np.array([more_parts, fewer_parts, more_cores, more_heap]), base))
+    assert p[1] < p[0] and p[2] < p[0] < p[3]
+
+
 def test_the_floor_raises_only_the_memory_that_ran_out_when_the_model_is_unsure():
     import numpy as np
 
