@@ -216,9 +216,13 @@ def search(
     if predictor.node is not None:  # an estate that bills whole nodes (model.fit_prices)
         rows = packed(rows, predictor.node)
     # no more executors than any run it learned from got (or the failed run had): a cluster's quotas and
-    # maxExecutors policies are nowhere in a config, only in what runs were given
+    # maxExecutors policies are nowhere in a config, only in what runs were given. A reshape past it gets
+    # that many (fewer slots in all, which the runtime model prices) rather than being dropped: dropped,
+    # a job already near the quota could not be given fewer cores per executor, and more heap per task
+    # only at sizes past the space's bound (docs/recommender.md)
     if predictor.most_executors is not None:
-        rows = rows[rows[:, 3] <= max(predictor.most_executors, base[3])]
+        rows = rows.copy()
+        rows[:, 3] = np.minimum(rows[:, 3], max(predictor.most_executors, base[3]))
     # the candidates, the failed config and the SLA's reference rows in one batch of features
     everything = matrix(np.vstack([rows, [base], enough_memory_rows(conf)]), input_bytes, mem)
     X, own, more = everything[: len(rows)], everything[len(rows) : len(rows) + 1], everything[len(rows) + 1 :]

@@ -223,3 +223,21 @@ def test_a_retry_asks_for_no_more_executors_than_any_run_it_learned_from():
     assert most(Flat(), conf) > 400  # (without a quota: one-core reshapes ask for 500)
     assert most(Flat(most_executors=400.0), conf) <= 400
     assert most(Flat(most_executors=400.0), {**conf, "spark.executor.instances": "450"}) == 450
+
+
+def test_a_job_near_the_quota_can_still_get_fewer_cores_per_executor():
+    """300 five-core executors that ran out of heap, in a cluster that never gave a run more than 400: one
+    core per executor (five times the heap per task) at the same slot count would want 1,500 executors;
+    it is offered at the quota's 400 instead of not at all."""
+    from autofix.features import JobMemory
+    from autofix.recommend import search
+
+    conf = {
+        "spark.executor.memory": "34g",
+        "spark.executor.cores": "5",
+        "spark.executor.instances": "300",
+        "spark.sql.shuffle.partitions": "20000",
+    }
+    found = search(Flat(most_executors=400.0), conf, 2000 * 2**30, JobMemory(), keep=5000, kind="heap")
+    one_core = {int(f[3]["spark.executor.instances"]) for f in found if f[3]["spark.executor.cores"] == "1"}
+    assert one_core and max(one_core) == 400
