@@ -156,16 +156,11 @@ KIND_OF_MODE = {"heap": "heap", "pod": "overhead", "driver": "driver"}  # the wo
 def _monotone(W: Any, t: dict[str, Any], conf: dict[str, str]) -> float:
     """The world's own cheapest fix (W.cheapest) among the configs recommend.starved lets through for the
     failure: the least a recommender that keeps issue 19's rule can spend on its first retry."""
-    import numpy as np
-
-    from autofix.features import numbers
-    from autofix.recommend import starved
-
     kind = KIND_OF_MODE.get(W.run(t["job"], t["input"], conf, t["noise"])[1])
-    base, valid = numbers(conf), W.valid
+    keeps, valid = _keeps_rule(conf, kind), W.valid
 
     def allowed(job: dict[str, Any], c: dict[str, str]) -> bool:
-        return bool(valid(job, c)) and not starved(np.array([numbers(c)]), base, kind)[0]
+        return bool(valid(job, c)) and keeps(c)
 
     W.valid = allowed  # W.cheapest asks W.valid of every config it tries
     try:

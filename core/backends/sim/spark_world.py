@@ -301,11 +301,11 @@ def cheapest_fix(
     best: tuple[dict[str, str], Outcome] | None = None
     mems = [int(2 ** (k / grid) * GiB) for k in range(-grid, 6 * grid + 1)]  # 512m .. 64g
     overs = [384 * MiB] + [int(2 ** (k / grid) * GiB) for k in range(0, 4 * grid + 1)]  # 384m, 1g .. 16g
+    base = settings(conf, truth.physics.overhead_factor)
     for heap in mems:
         for cores in (1, 2, 4, 5, 8):
             for parts in (50, 200, 400, 800, 1600, 3200, 6400, 12800, 20000):
                 for over in overs:
-                    base = settings(conf, truth.physics.overhead_factor)
                     inst = max(1, min(500, round(base["cores"] * base["instances"] / cores)))
                     candidate = {
                         **conf,
