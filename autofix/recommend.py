@@ -242,11 +242,11 @@ def search(
     # features clipped there, the model lost what a reshape changes and planned 5–16× the partitions
     # that ran 2–3× its runtime (README). Only when nothing there is likely to work: the edge, as before
     trusted = predictor.seen(X, also=own)
-    p, cost = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=own)
+    p, cost, _, _ = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=own)
     if (trusted & (p >= NO_RETRY_BELOW)).any():
         rows, p, cost = rows[trusted], p[trusted], cost[trusted]
     elif not predictor.seen(own).all():  # (inside the plain box already, the two boxes are one)
-        p, cost = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=None)
+        p, cost, _, _ = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=None)
     p = honest(p, novelty(rows, base))
     if penalty is None:
         penalty = penalty_factor * float(predictor.predict(own)[1][0])
@@ -254,6 +254,54 @@ def search(
     top = np.argpartition(score, keep)[:keep] if len(score) > keep else np.arange(len(score))
     best = top[np.argsort(score[top], kind="stable")]
     return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
+
+
+def appraise(
+    predictor: Predictor,
+    conf: dict[str, str],
+    input_bytes: int,
+    mem: JobMemory,
+    confs: list[dict[str, str]],
+    kind: str | None = None,
+    lam: float = LAMBDA,
+    penalty_factor: float = PENALTY_FACTOR,
+) -> list[dict[str, Any]]:
+    """What the search makes of each of `confs` as a retry of the failed `conf`, had it been a candidate:
+    the rules that would set it aside (starved, dominated, untried, tiny partitions, outside the model's
+    box), and its P(success) after `honest`, expected cost, planned runtime against the limit, and score.
+    The search's own steps, for a person or a diagnostic asking why a config was not the one picked
+    (bench/k8s_gap.py). Judged in the model's box widened to the failed config, as the search judges
+    first; where none of its candidates there was likely to succeed, the search judged them all in the
+    plain box instead, and its P for a config outside the box differs from this one."""
+    import numpy as np
+
+    rows, base = np.array([numbers(c) for c in confs], dtype=np.float64).reshape(-1, 7), numbers(conf)
+    everything = matrix(np.vstack([rows, [base], enough_memory_rows(conf)]), input_bytes, mem)
+    n = len(rows)
+    X, own, more = everything[:n], everything[n : n + 1], everything[n + 1 :]
+    gib = input_bytes / GiB
+    starve, dom = starved(rows, base, kind), dominated(rows, gib, mem)
+    p, cost, runtime, limit = _judged(predictor, base, input_bytes, mem, rows, X, more, starve | dom, also=own)
+    p = honest(p, novelty(rows, base))
+    penalty = penalty_factor * float(predictor.predict(own)[1][0])
+    flags = {
+        "starved": starve,
+        "dominated": dom,
+        "untried": untried(rows, gib, mem),
+        "tiny": gib / rows[:, 4] < min(MIN_PARTITION_GIB, gib / base[4]),
+        "outside": ~predictor.seen(X, also=own),
+    }
+    return [
+        {
+            **{k: bool(v[i]) for k, v in flags.items()},
+            "p_success": float(p[i]),
+            "expected_cost": float(cost[i]),
+            "runtime": None if runtime is None else float(runtime[i]),
+            "limit": limit,
+            "score": float(cost[i] + lam * (1 - p[i]) * penalty),
+        }
+        for i in range(n)
+    ]
 
 
 def packed(rows: Floats, node: Floats) -> Floats:
@@ -370,28 +418,30 @@ def _judged(
     more: Floats,
     ruled_out: Mask,
     also: Floats | None,
-) -> tuple[Floats, Floats]:
-    """(P(success), expected cost) of the candidate rows, features clipped into the model's box (widened
-    by the rows `also`); P is 0 where the job's failures rule a row out or the model expects it to run past
-    the SLA — planning for longer the further a shape's shuffle blocks per slot lie beyond what the job
-    has run (FAR_FREE, FAR_COST). `base`: the failed config's numbers; `more`: the features of
-    enough_memory_rows, the SLA's reference."""
+) -> tuple[Floats, Floats, Floats | None, float | None]:
+    """(P(success), expected cost, planned runtime, the runtime limit) of the candidate rows, features
+    clipped into the model's box (widened by the rows `also`); P is 0 where the job's failures rule a row
+    out or the planned runtime is past the limit (the SLA with a margin for the model's error) — planning
+    for longer the further a shape's shuffle blocks per slot lie beyond what the job has run (FAR_FREE,
+    FAR_COST). `base`: the failed config's numbers; `more`: the features of enough_memory_rows, the SLA's
+    reference. The runtimes and the limit are None for a model without a price list."""
     import numpy as np
 
     p, cost, runtime = predictor.predict_all(np.vstack([X, more]), clip=True, also=also)
     n = len(X)
     p, cost = np.where(ruled_out, 0.0, p[:n]), cost[:n]
-    if runtime is not None:  # too slow is a failure too: the SLA, with a margin for the model's error
-        margin = getattr(predictor, "runtime_margin", None) or RUNTIME_MARGIN
-        # the reference (enough_memory_runtime) asked in the same box as the candidates it limits
-        runtime, limit = runtime[:n], SLA * margin * float(np.min(runtime[n:]))
-        # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
-        gib = input_bytes / GiB
-        _, _, cores, inst, parts, _, _ = base
-        ref = max(mem.ok_blocks, float(blocks_per_slot(gib, parts, cores * inst)))
-        far = np.maximum(0.0, np.log2(blocks_per_slot(gib, rows[:, 4], rows[:, 2] * rows[:, 3]) / ref) - FAR_FREE)
-        p = np.where(runtime * np.exp2(FAR_COST * far) > limit, np.minimum(p, 0.0), p)
-    return p, cost
+    if runtime is None:
+        return p, cost, None, None
+    margin = getattr(predictor, "runtime_margin", None) or RUNTIME_MARGIN
+    # the reference (enough_memory_runtime) asked in the same box as the candidates it limits
+    limit = SLA * margin * float(np.min(runtime[n:]))
+    # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
+    gib = input_bytes / GiB
+    _, _, cores, inst, parts, _, _ = base
+    ref = max(mem.ok_blocks, float(blocks_per_slot(gib, parts, cores * inst)))
+    far = np.maximum(0.0, np.log2(blocks_per_slot(gib, rows[:, 4], rows[:, 2] * rows[:, 3]) / ref) - FAR_FREE)
+    planned = runtime[:n] * np.exp2(FAR_COST * far)
+    return np.where(planned > limit, np.minimum(p, 0.0), p), cost, planned, limit
 
 
 def enough_memory_runtime(predictor: Predictor, conf: dict[str, str], input_bytes: int, mem: JobMemory) -> float:

@@ -167,11 +167,7 @@ class Recommender:
     ) -> list[Decision]:
         """One decision per failed record; `classify(record) -> (category, rule_id)`; `history` gives each
         job's past (what its runs survived and died of)."""
-        predictor, _ = self.load()
-        history = with_components(history, self.component_of)
-        prices, shares = estate_terms(history)
-        predictor = predictor.repriced(prices)  # this estate's bills, not the training's
-        memory = memories(with_shares(history, shares))
+        predictor, shares, memory = self._estate(history)
         out = []
         for r in with_shares(with_components(records, self.component_of), shares):
             category, rule_id = classify(r)
@@ -184,18 +180,37 @@ class Recommender:
         """(P(success), expected cost) of running `record`'s job on its input with each of `confs`."""
         from autofix.features import matrix, numbers
 
+        predictor, shares, memory = self._estate(history)
+        share = shares.get(record["job_id"])
+        p, cost = predictor.predict(
+            matrix([numbers(share_conf(c, share)) for c in confs], record["input_bytes"], memory[record["job_id"]])
+        )
+        return [(float(a), float(b)) for a, b in zip(p, cost, strict=True)]
+
+    def appraise(
+        self, record: dict[str, Any], confs: list[dict[str, str]], history: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """What the search makes of each of `confs` as the retry of the failed `record`
+        (recommend.appraise): the rules that set it aside, P(success), cost, runtime against the limit."""
+        from autofix.features import memory_kind, with_failure
+        from autofix.recommend import appraise
+
+        predictor, shares, memory = self._estate(history)
+        share = shares.get(record["job_id"])
+        r = with_shares(with_components([record], self.component_of), shares)[0]
+        mem = with_failure(memory[r["job_id"]], r)
+        tried = [share_conf(c, share) for c in confs]
+        return appraise(
+            predictor, r["conf"], r["input_bytes"], mem, tried, memory_kind(r), self.lam, self.penalty_factor
+        )
+
+    def _estate(self, history: list[dict[str, Any]]) -> tuple[models.Predictor, dict[str, float], dict[str, JobMemory]]:
+        """The model priced at the estate's own bills, each job's overhead share, and what each job's past
+        shows — all read from `history`, not from what the model was trained on."""
         predictor, _ = self.load()
         history = with_components(history, self.component_of)
         prices, shares = estate_terms(history)
-        share = shares.get(record["job_id"])
-        p, cost = predictor.repriced(prices).predict(
-            matrix(
-                [numbers(share_conf(c, share)) for c in confs],
-                record["input_bytes"],
-                memories(with_shares(history, shares))[record["job_id"]],
-            )
-        )
-        return [(float(a), float(b)) for a, b in zip(p, cost, strict=True)]
+        return predictor.repriced(prices), shares, memories(with_shares(history, shares))
 
 
 def memories(history: list[dict[str, Any]]) -> dict[str, JobMemory]:

@@ -111,8 +111,8 @@ def _keeps_rule(failed: dict[str, str], kind: str | None) -> Any:
     return lambda c: not starved(np.array([numbers(c)]), base, kind)[0]
 
 
-def k8s_world(world_py: Path, seed: int, work: Path) -> dict[str, Any]:
-    """The failures ../shared/worlds/k8s_spark.py's judge scores, against its own `cheapest`."""
+def k8s_generated(world_py: Path, seed: int, work: Path) -> tuple[Any, Path]:
+    """The world's module, and the folder its `gen` wrote the estate of `seed` to."""
     spec = importlib.util.spec_from_file_location("k8s_spark_world", world_py)
     assert spec and spec.loader
     W = importlib.util.module_from_spec(spec)
@@ -121,6 +121,12 @@ def k8s_world(world_py: Path, seed: int, work: Path) -> dict[str, Any]:
     subprocess.run(
         [sys.executable, str(world_py), "gen", str(out), "--seed", str(seed)], check=True, capture_output=True
     )
+    return W, out
+
+
+def k8s_world(world_py: Path, seed: int, work: Path) -> dict[str, Any]:
+    """The failures ../shared/worlds/k8s_spark.py's judge scores, against its own `cheapest`."""
+    W, out = k8s_generated(world_py, seed, work)
     truth = json.loads((out / "truth.json").read_text())
     failed = {json.loads(line)["run_id"]: json.loads(line) for line in open(out / "failures.jsonl")}
     costs = []
@@ -154,20 +160,35 @@ KIND_OF_MODE = {"heap": "heap", "pod": "overhead", "driver": "driver"}  # the wo
 
 
 def _monotone(W: Any, t: dict[str, Any], conf: dict[str, str]) -> float:
-    """The world's own cheapest fix (W.cheapest) among the configs recommend.starved lets through for the
-    failure: the least a recommender that keeps issue 19's rule can spend on its first retry."""
+    """The cost of monotone_fix; where there is none, a person's fix, as judged (twice the cheapest)."""
+    best = monotone_fix(W, t, conf)
+    return 2 * W.cheapest(t, conf)[0] if best is None else best[0]
+
+
+def monotone_fix(
+    W: Any, t: dict[str, Any], conf: dict[str, str], same_slots: bool = False
+) -> tuple[float, dict[str, str]] | None:
+    """The world's own cheapest fix (W.cheapest: its cost and config) among the configs recommend.starved
+    lets through for the failure: the least a recommender that keeps issue 19's rule can spend on its
+    first retry. `same_slots`: only among those that run the failed config's slots (cores × executors),
+    as the search's candidates do."""
     kind = KIND_OF_MODE.get(W.run(t["job"], t["input"], conf, t["noise"])[1])
     keeps, valid = _keeps_rule(conf, kind), W.valid
+    failed = W.shape(t["job"], conf)
+
+    def slots_kept(c: dict[str, str]) -> bool:
+        s = W.shape(t["job"], c)  # W.cheapest's executors at the same slots: round(slots ÷ cores)
+        return s["execs"] == max(1, min(W.MAX_EXECS, round(failed["cores"] * failed["execs"] / s["cores"])))
 
     def allowed(job: dict[str, Any], c: dict[str, str]) -> bool:
-        return bool(valid(job, c)) and keeps(c)
+        return bool(valid(job, c)) and keeps(c) and (not same_slots or slots_kept(c))
 
     W.valid = allowed  # W.cheapest asks W.valid of every config it tries
     try:
-        best = W.cheapest(t, conf)
+        best: tuple[float, dict[str, str]] | None = W.cheapest(t, conf)
     finally:
         W.valid = valid
-    return 2 * W.cheapest(t, conf)[0] if best is None else best[0]  # none: a person's fix, as judged
+    return best
 
 
 def main() -> None:

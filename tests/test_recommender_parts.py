@@ -407,6 +407,28 @@ def test_the_runtime_margin_is_learned_from_validation_and_decides_what_counts_a
     assert sure[4] > 200 and wary[4] == 200  # 130 s is within 1.5 × 100 s, not within 0.8 of it
 
 
+def test_appraise_says_why_a_config_was_not_the_retry_picked():
+    """Asked about configs a person or a diagnostic has in mind, the search answers as it scored its own
+    candidates: the one it picked with the score it picked it at, a reshape the model expects past the SLA
+    with P 0, and a config with less heap per task than the heap OOM'd one as starved."""
+    import numpy as np
+
+    from autofix.recommend import appraise
+
+    def reshaping(heap, parts):  # twice the partitions: 1.3× the runtime, past 0.8 × 1.5 × 100 s
+        return 1.0 / parts + 0.01 * heap, np.where(parts > 200, 130.0, 100.0)
+
+    model, size = Scored(reshaping, 0.8), 40 * 2**30
+    score, p, cost, picked = search(model, CONF, size, JobMemory(), kind="heap")[0]
+    wider = {**picked, "spark.sql.shuffle.partitions": "400"}
+    smaller = {**CONF, "spark.executor.memory": "4g"}
+    mine, slow, starving = appraise(model, CONF, size, JobMemory(), [picked, wider, smaller], kind="heap")
+    assert mine["score"] == pytest.approx(score) and mine["p_success"] == pytest.approx(p)
+    assert mine["runtime"] <= mine["limit"] and not mine["starved"]
+    assert slow["runtime"] > slow["limit"] and slow["p_success"] == 0.0
+    assert starving["starved"] and starving["p_success"] == 0.0 and not mine["starved"]
+
+
 def test_spill_features_rise_as_the_load_nears_the_one_the_job_died_of():
     """The linear models learn the slowdown of spilling from these: nothing for a job that never ran
     out of heap, and more, knot by knot, the closer a config's load per task comes to the failing one."""
@@ -795,3 +817,28 @@ def test_a_recommender_worse_than_production_on_rows_production_never_saw_does_n
     same_period = [prod.params["trained_through"]] * len(y)
     assert "not compared" in rec.gate(prod, X, y, same_period, metrics, dict.fromkeys(fresh, 0.5))["detail"]
     engine.close()
+
+
+def test_the_recommender_appraises_a_config_as_it_decided_on_it(tmp_path):
+    """Recommender.appraise prepares a failure as Recommender.recommend does (the estate's prices, the
+    job's overhead share and past, the failure itself as evidence): a retry it recommended from inside
+    the model's box appraises at the P(success) and cost it was recommended with, and the failed config
+    itself is what the failure rules out."""
+    from console.lab.evaluate import lab_recommender
+
+    records, _ = w.history(3, n_jobs=30, days=20)
+    recommender, classify = lab_recommender(tmp_path)
+    recommender.train(records, "test", seed=0)
+    failed = [r for r in records if r["status"] == "failed" and classify(r)[0] == "memory_exceeded"]
+    decisions = [d for d in recommender.recommend(failed, classify, records) if d.action == "retry_with_conf"]
+    inside = 0
+    for d in decisions:
+        r = next(f for f in failed if f["run_id"] == d.run_id)
+        retry, same = recommender.appraise(r, [{**r["conf"], **d.conf}, r["conf"]], records)
+        assert same["dominated"] and same["p_success"] == 0.0
+        if retry["outside"] or d.note:  # judged in the plain box, or the floor rather than the pick
+            continue
+        inside += 1
+        assert retry["p_success"] == pytest.approx(d.p_success, abs=1e-4)
+        assert retry["expected_cost"] == pytest.approx(d.expected_cost, abs=1e-4)  # (a decision rounds to 4)
+    assert inside >= 3
