@@ -107,9 +107,13 @@ def main() -> None:
     ap.add_argument("--world", type=Path, default=REPO.parent / "shared" / "worlds" / "k8s_spark.py")
     args = ap.parse_args()
     if not args.world.exists():
-        sys.exit(f"bench/k8s_gap.py: no world at {args.world} (--world PATH)")
+        ap.error(f"no world at {args.world} (--world PATH)")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds: whole numbers separated by commas, got {args.seeds!r}")
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in seeds:
             print(json.dumps(one_seed(args.world, seed, Path(tmp))), flush=True)
 
 

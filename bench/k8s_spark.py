@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=None, help="jobs in the estate (the world's default when unset)")
     args = ap.parse_args()
     if not args.world.exists():
-        sys.exit(f"bench/k8s_spark.py: no world at {args.world} (--world PATH)")
+        ap.error(f"no world at {args.world} (--world PATH)")
     with tempfile.TemporaryDirectory() as tmp:
         for seed in (int(s) for s in args.seeds.split(",")):
             print(json.dumps({"seed": seed, **one_world(args.world, seed, Path(tmp), args.jobs)}), flush=True)
