@@ -5,6 +5,7 @@ The output changes only what needs changing: the keys whose value differs from t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -203,13 +204,15 @@ def search(
     keep: int = 3,
     kind: str | None = None,
     penalty_factor: float = PENALTY_FACTOR,
+    sla: float = SLA,
 ) -> list[tuple[float, float, float, dict[str, str]]]:
     """(score, p_success, expected cost, config) of the `keep` best, best first: every candidate inside
     the memory room the job has succeeded with (features.untried; when none is, all) scored in one
     batch (_judged); of them, those inside the box of what the model has seen, widened to the failed
     config's own features, when any of those is likely to succeed — else all, their features clipped
     into the model's box. `penalty`: the cost of a failed retry, by default `penalty_factor` × the model's
-    cost for the failed config."""
+    cost for the failed config. `sla`: the runtime limit, a multiple of the runtime with enough memory
+    (inf: none)."""
     import numpy as np
 
     rows, base = grid(conf, kind), numbers(conf)
@@ -242,11 +245,11 @@ def search(
     # features clipped there, the model lost what a reshape changes and planned 5–16× the partitions
     # that ran 2–3× its runtime (README). Only when nothing there is likely to work: the edge, as before
     trusted = predictor.seen(X, also=own)
-    p, cost, _, _ = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=own)
+    p, cost, _, _ = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=own, sla=sla)
     if (trusted & (p >= NO_RETRY_BELOW)).any():
         rows, p, cost = rows[trusted], p[trusted], cost[trusted]
     elif not predictor.seen(own).all():  # (inside the plain box already, the two boxes are one)
-        p, cost, _, _ = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=None)
+        p, cost, _, _ = _judged(predictor, base, input_bytes, mem, rows, X, more, ruled_out, also=None, sla=sla)
     p = honest(p, novelty(rows, base))
     if penalty is None:
         penalty = penalty_factor * float(predictor.predict(own)[1][0])
@@ -418,6 +421,7 @@ def _judged(
     more: Floats,
     ruled_out: Mask,
     also: Floats | None,
+    sla: float = SLA,
 ) -> tuple[Floats, Floats, Floats | None, float | None]:
     """(P(success), expected cost, planned runtime, the runtime limit) of the candidate rows, features
     clipped into the model's box (widened by the rows `also`); P is 0 where the job's failures rule a row
@@ -434,7 +438,7 @@ def _judged(
         return p, cost, None, None
     margin = getattr(predictor, "runtime_margin", None) or RUNTIME_MARGIN
     # the reference (enough_memory_runtime) asked in the same box as the candidates it limits
-    limit = SLA * margin * float(np.min(runtime[n:]))
+    limit = sla * margin * float(np.min(runtime[n:]))
     # beyond the shapes the job has run, plan for more (the failed config's own shape counts as run)
     gib = input_bytes / GiB
     _, _, cores, inst, parts, _, _ = base
@@ -518,7 +522,30 @@ def decide(
             return d
         alternatives = best[1:3]
         safe = floor(record["conf"], kind) if NO_RETRY_BELOW <= top[1] < SURE else None
-        if top[1] < NO_RETRY_BELOW:
+        slow = None
+        if top[1] < NO_RETRY_BELOW and kind in ("heap", "overhead", "driver", "driver_result"):
+            # a memory failure is doomed when no config gives it the memory, not when the model plans
+            # every config that does past the runtime limit: a late job beats a failed one, and the
+            # limit is the search's own reference (enough memory at the failed shape), stricter than a
+            # deadline its owner may have. So the search is asked again without the limit
+            slow = search(
+                predictor,
+                record["conf"],
+                record["input_bytes"],
+                mem,
+                lam,
+                kind=kind,
+                penalty_factor=penalty_factor,
+                sla=math.inf,
+            )[0]
+        if slow is not None and slow[1] >= SURE:
+            d.conf, d.expected_cost = changed(record["conf"], slow[3]), round(slow[2], 4)
+            d.note = (
+                f"past the SLA: the model plans every config likely to fit in memory past {SLA:g}× the runtime "
+                "the failed config would have with enough memory; this is the best of them"
+            )
+            alternatives, top = best[:2], slow
+        elif top[1] < NO_RETRY_BELOW:
             d.action, alternatives = "no_retry", best[:2]
         elif safe is not None:  # unsure of every config it found: the simple fix, the model's pick an alternative
             conf, what = safe

@@ -508,6 +508,11 @@ def _evaluation_table(result: dict[str, Any]) -> str:
     )
     if result.get("floor_retries"):
         lines.append(f"({result['floor_retries']} of the retries were the floor: the model unsure, the memory raised)")
+    if result.get("past_sla_retries"):
+        lines.append(
+            f"({result['past_sla_retries']} of the retries were planned past the SLA: every config likely to fit "
+            "in memory was, by the model's runtime)"
+        )
     if result.get("reliability"):
         lines.append(f"calibration of the recommended retries (ECE {num(result.get('ece'), 4).strip()}):")
         lines += [

@@ -75,6 +75,7 @@ def test_train_registers_a_version_and_recommend_answers_every_line(cli, tmp_pat
     gaps = sum(b["n"] * abs(b["predicted"] - b["observed"]) for b in ev["reliability"])
     assert ev["ece"] == pytest.approx(gaps / sum(b["n"] for b in ev["reliability"]), abs=1e-4)
     assert 0 <= ev["floor_retries"] <= sum(b["n"] for b in ev["reliability"])  # floors are retries too
+    assert 0 <= ev["past_sla_retries"] <= sum(b["n"] for b in ev["reliability"])  # and so are late ones
     assert set(ev["policies"]) == {"recommender", "vpa_bump", "double_memory"}
     for p in ev["policies"].values():
         assert 0 <= p["first_retry_fix_rate"] <= 1 and p["episode_spend_vs_cheapest"] > 0

@@ -842,3 +842,39 @@ def test_the_recommender_appraises_a_config_as_it_decided_on_it(tmp_path):
         assert retry["p_success"] == pytest.approx(d.p_success, abs=1e-4)
         assert retry["expected_cost"] == pytest.approx(d.expected_cost, abs=1e-4)  # (a decision rounds to 4)
     assert inside >= 3
+
+
+def test_a_memory_failure_is_retried_late_rather_than_stopped_when_only_the_runtime_limit_rules_out_every_fit():
+    """The model plans every config that gives the failed tasks more memory at twice the runtime: past the
+    SLA's limit, each at P 0. That makes the job slow, not doomed: the retry is the best of them without the
+    limit, labelled as past the SLA. With no config likely to fit at all, it is still stopped."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import SURE, decide, starved
+
+    failed_hpc, failed_parts = np.log2((8 - 0.3) / 4), np.log2(200)
+
+    class SlowWhenItFits(Scored):
+        def predict_all(self, X, clip=False, also=None):
+            X = np.asarray(X)
+            fits = (X[:, 9] > failed_hpc + 1e-9) | (X[:, 5] > failed_parts + 1e-9)
+            return np.full(len(X), self.p), np.exp2(X[:, 1]), np.where(fits, 200.0, 100.0)
+
+    record = {
+        "run_id": "r",
+        "job_id": "j",
+        "status": "failed",
+        "conf": CONF,
+        "input_bytes": 50 * 2**30,
+        "component": "executor_heap",
+    }
+    model = SlowWhenItFits(None, runtime_margin=1.0)
+    model.p = 0.95
+    d = decide(record, "memory_exceeded", "rule", model, JobMemory())
+    assert d.action == "retry_with_conf" and d.note.startswith("past the SLA")
+    assert SURE <= d.p_success <= 0.95  # the model's word, made honest for the reshape
+    retry = numbers({**CONF, **d.conf})
+    assert not starved(np.array([retry]), numbers(CONF), "heap")[0] and retry != numbers(CONF)
+    model.p = 0.1
+    assert decide(record, "memory_exceeded", "rule", model, JobMemory()).action == "no_retry"

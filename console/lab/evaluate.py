@@ -82,6 +82,7 @@ def evaluate(
     spend = dict.fromkeys(policies, 0.0)
     cheapest, cases, unfixable, right, decided = 0.0, 0, 0, 0, 0
     floors = 0  # retries that were the floor (recommend.floor), not the model's own pick
+    late = 0  # retries the model plans past the SLA, as a memory failure is not doomed by its runtime alone
     calibration: list[tuple[float, int]] = []  # (predicted P(success), did the world run it to success)
     for r in sorted(records, key=lambda r: (r["submitted_at"], r["run_id"])):
         kind = memory_kind(r)
@@ -100,6 +101,7 @@ def evaluate(
                 ran = w.run(truth, {**r["conf"], **d.conf}, r["input_bytes"])
                 calibration.append((d.p_success, int(ran.status == "succeeded")))
                 floors += bool(d.note and d.note.startswith("floor"))
+                late += bool(d.note and d.note.startswith("past the SLA"))
             if best is None:
                 # transient (retry it) or a memory failure nothing fixes (stop it)
                 decided += 1
@@ -198,6 +200,7 @@ def evaluate(
         "reliability": recommended,
         "ece": models.expected_calibration_error(recommended),
         "floor_retries": floors,
+        "past_sla_retries": late,
         "validation_reliability": validation,
         "validation_ece": models.expected_calibration_error(validation or []),
     }
