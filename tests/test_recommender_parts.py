@@ -850,15 +850,16 @@ def test_a_memory_failure_is_retried_late_rather_than_stopped_when_only_the_runt
     limit, labelled as past the SLA. With no config likely to fit at all, it is still stopped."""
     import numpy as np
 
-    from autofix.features import numbers
+    from autofix.features import NAMES, numbers
     from autofix.recommend import SURE, decide, starved
 
+    hpc, parts = NAMES.index("heap_per_core_gib"), NAMES.index("partitions")  # log2 columns
     failed_hpc, failed_parts = np.log2((8 - 0.3) / 4), np.log2(200)
 
     class SlowWhenItFits(Scored):
         def predict_all(self, X, clip=False, also=None):
             X = np.asarray(X)
-            fits = (X[:, 9] > failed_hpc + 1e-9) | (X[:, 5] > failed_parts + 1e-9)
+            fits = (X[:, hpc] > failed_hpc + 1e-9) | (X[:, parts] > failed_parts + 1e-9)
             return np.full(len(X), self.p), np.exp2(X[:, 1]), np.where(fits, 200.0, 100.0)
 
     record = {
