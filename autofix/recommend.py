@@ -5,6 +5,7 @@ The output changes only what needs changing: the keys whose value differs from t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -499,15 +500,10 @@ def decide(
         if predictor is None:
             raise LookupError("no trained model")
         mem = with_failure(mem, record)  # what this failure shows about the config is evidence too
-        best = search(
-            predictor,
-            record["conf"],
-            record["input_bytes"],
-            mem,
-            lam,
-            kind=kind,
-            penalty_factor=penalty_factor,
+        searched = functools.partial(
+            search, predictor, record["conf"], record["input_bytes"], mem, lam, kind=kind, penalty_factor=penalty_factor
         )
+        best = searched()
         top = best[0]
         if category == UNCLASSIFIED:
             same_p = float(predictor.predict(matrix([numbers(record["conf"])], record["input_bytes"], mem))[0][0])
@@ -528,16 +524,7 @@ def decide(
             # every config that does past the runtime limit: a late job beats a failed one, and the
             # limit is the search's own reference (enough memory at the failed shape), stricter than a
             # deadline its owner may have. So the search is asked again without the limit
-            slow = search(
-                predictor,
-                record["conf"],
-                record["input_bytes"],
-                mem,
-                lam,
-                kind=kind,
-                penalty_factor=penalty_factor,
-                sla=math.inf,
-            )[0]
+            slow = searched(sla=math.inf)[0]
         if slow is not None and slow[1] >= SURE:
             d.conf, d.expected_cost = changed(record["conf"], slow[3]), round(slow[2], 4)
             d.note = (
