@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.spark import GiB, executors_key, overhead_bytes, parse_size
+from core.spark import GiB, beside_overhead_bytes, executors_key, overhead_bytes, parse_size
 
 if TYPE_CHECKING:  # numpy itself is imported where it is used: the TUI's start does not wait for it
     import numpy as np
@@ -207,7 +207,10 @@ class JobMemory:
 
 def numbers(conf: dict[str, str]) -> tuple[float, float, float, float, float, float, float]:
     """(heap GiB, overhead GiB, cores, instances, partitions, driver GiB, maxResultSize GiB) of a config,
-    Spark's defaults filled in (maxResultSize 1g; 0, unlimited, counts as the driver's memory)."""
+    Spark's defaults filled in (maxResultSize 1g; 0, unlimited, counts as the driver's memory). The
+    overhead is all the container holds outside the heap: memoryOverhead, and PySpark's memory and
+    off-heap memory where set (core.spark.beside_overhead_bytes) — the room a task's native memory and
+    Python workers have, and what a node packs."""
     c = {
         "spark.executor.memory": "1g",
         "spark.executor.cores": "1",
@@ -220,7 +223,7 @@ def numbers(conf: dict[str, str]) -> tuple[float, float, float, float, float, fl
     driver = parse_size(c["spark.driver.memory"]) / GiB
     return (
         parse_size(c["spark.executor.memory"]) / GiB,
-        overhead_bytes(c) / GiB,
+        (overhead_bytes(c) + beside_overhead_bytes(c)) / GiB,
         float(c["spark.executor.cores"]),
         float(c[executors_key(conf)]),
         float(c["spark.sql.shuffle.partitions"]),

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from autofix.model import Prices, estate_prices, per_hour, resources
-from core.spark import FACTOR_KEYS, GiB, default_overhead
+from core.spark import FACTOR_KEYS, GiB, beside_overhead_bytes, default_overhead
 
 SPARK_SHARE, NON_JVM_SHARE = 0.1, 0.4
 SHARE_KEY = FACTOR_KEYS[0]
@@ -52,7 +52,12 @@ def _misfit(bills: list[dict[str, Any]], prices: Prices, share: float) -> float:
     from autofix.features import numbers
 
     n = np.asarray([numbers(r["conf"]) for r in bills], dtype=np.float64)
-    over = np.asarray([default_overhead(int(h * GiB), share) / GiB for h in n[:, 0]])
+    over = np.asarray(
+        [
+            (default_overhead(int(h * GiB), share) + beside_overhead_bytes(r["conf"])) / GiB
+            for h, r in zip(n[:, 0], bills, strict=True)
+        ]
+    )
     hourly = per_hour([r["cost"] for r in bills], [float(r["runtime_seconds"]) for r in bills])
     billed = resources(n[:, 0], over, n[:, 2], n[:, 3], n[:, 5], prices.node) @ prices.rate
     return float(np.sum(((billed - hourly) / hourly) ** 2))

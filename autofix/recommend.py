@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, matrix, memory_kind, numbers, untried, with_failure
 from autofix.weights import LAMBDA, PENALTY_FACTOR
-from core.spark import GiB, MiB, default_overhead, executors_key, format_size, overhead_factor
+from core.spark import GiB, MiB, beside_overhead_bytes, default_overhead, executors_key, format_size, overhead_factor
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
@@ -142,16 +142,20 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
         ]
     # (heap, overhead) pairs: each heap with the overheads it is tried with, each pair once, ascending
     # at the share the config names, else Spark's 0.1 (a job's own share: autofix/overhead_share.py)
-    share = overhead_factor(conf)
+    share, beside = overhead_factor(conf), beside_overhead_bytes(conf)
     overs = (
-        np.array([default_overhead(int(h * GiB), share) for h in heaps]) if unknown else np.full(len(heaps), over * GiB)
+        np.array([default_overhead(int(h * GiB), share) + beside for h in heaps])
+        if unknown
+        else np.full(len(heaps), over * GiB)
     )
     # an overhead left to Spark is what Spark derives from the heap, not a setting the search's bounds hold
     derived = unknown and kind != "overhead"
     sized = (
         np.round(overs / MiB) * MiB / GiB
         if derived
-        else rounded("spark.executor.memoryOverhead", np.outer(overs, raises)).ravel()
+        # the key's value is what is raised and held to the space's bounds, not the PySpark and off-heap
+        # memory beside it in the row
+        else rounded("spark.executor.memoryOverhead", np.outer(overs - beside, raises)).ravel() + beside / GiB
     )
     ho = np.unique(np.stack([np.repeat(heaps, len(raises)), sized], axis=1), axis=0)
     k, c, pt, i = (
@@ -173,9 +177,13 @@ def to_conf(conf: dict[str, str], row: Iterable[float]) -> dict[str, str]:
     out = dict(conf)
     if "spark.executor.memory" in conf or abs(heap - old[0]) * GiB > MiB:
         out["spark.executor.memory"] = format_size(int(heap * GiB))
-    default_over = default_overhead(int(heap * GiB), overhead_factor(conf))
-    if "spark.executor.memoryOverhead" in conf or abs(over * GiB - default_over) > MiB:
-        out["spark.executor.memoryOverhead"] = format_size(int(over * GiB))
+    # the row's overhead holds PySpark's and off-heap memory too (features.numbers), which keep their keys
+    over_key = over * GiB - beside_overhead_bytes(conf)
+    if (
+        "spark.executor.memoryOverhead" in conf
+        or abs(over_key - default_overhead(int(heap * GiB), overhead_factor(conf))) > MiB
+    ):
+        out["spark.executor.memoryOverhead"] = format_size(int(over_key))
     # maxExecutors for a job under dynamic allocation
     for key, value, before in (
         ("spark.executor.cores", cores, old[2]),
@@ -367,9 +375,10 @@ def floor(conf: dict[str, str], kind: str | None) -> tuple[dict[str, str], str] 
     if kind == "heap":
         row[0] = min(heap * FLOOR_RAISE, SPACE["spark.executor.memory"][1] / GiB)
         if "spark.executor.memoryOverhead" not in conf:
-            row[1] = default_overhead(int(row[0] * GiB), overhead_factor(conf)) / GiB
+            row[1] = (default_overhead(int(row[0] * GiB), overhead_factor(conf)) + beside_overhead_bytes(conf)) / GiB
     elif kind == "overhead":
-        row[1] = min(over * FLOOR_RAISE, SPACE["spark.executor.memoryOverhead"][1] / GiB)
+        beside = beside_overhead_bytes(conf) / GiB  # (in the row's overhead, not the key's: features.numbers)
+        row[1] = min((over - beside) * FLOOR_RAISE, SPACE["spark.executor.memoryOverhead"][1] / GiB) + beside
     elif kind == "driver":
         row[5] = min(driver * FLOOR_RAISE, SPACE["spark.driver.memory"][1] / GiB)
         row[6] = max(result, row[5]) if result >= driver else result
@@ -472,8 +481,10 @@ def enough_memory_rows(conf: dict[str, str]) -> Floats:
 
     more = np.repeat(np.asarray([numbers(conf)], dtype=np.float64), 6, axis=0)
     factors = np.array([1, 1.5, 2, 3, 4, 8])
-    for column, key in ((0, "spark.executor.memory"), (1, "spark.executor.memoryOverhead")):
-        more[:, column] = np.maximum(more[:, column], np.minimum(more[:, column] * factors, SPACE[key][1] / GiB))
+    beside = beside_overhead_bytes(conf) / GiB  # held to no bound: the row's overhead holds it beside the key's
+    for column, key, fixed in ((0, "spark.executor.memory", 0.0), (1, "spark.executor.memoryOverhead", beside)):
+        own = more[:, column] - fixed
+        more[:, column] = np.maximum(own, np.minimum(own * factors, SPACE[key][1] / GiB)) + fixed
     return more
 
 

@@ -17,6 +17,8 @@ SIZE_KEYS = (
     "spark.driver.memory",
     "spark.driver.memoryOverhead",
     "spark.driver.maxResultSize",
+    "spark.executor.pyspark.memory",
+    "spark.memory.offHeap.size",
     "resources.memory",
 )
 # counts: the least each can be (a CPU-only job asks for 0 GPUs) and a ceiling past which a value is a
@@ -101,6 +103,19 @@ def overhead_bytes(conf: dict[str, str], factor: float = 0.1) -> int:
     if "spark.executor.memoryOverhead" in conf:
         return parse_size(conf["spark.executor.memoryOverhead"])
     return default_overhead(parse_size(conf.get("spark.executor.memory", "1g")), overhead_factor(conf, factor))
+
+
+def beside_overhead_bytes(conf: dict[str, str]) -> int:
+    """What an executor's container holds besides its heap and memoryOverhead: spark.executor.pyspark.memory
+    (MiB where no unit is given) and, where off-heap memory is enabled, spark.memory.offHeap.size (bytes).
+    Spark's configuration docs: the container's size is the sum of the four; a cluster packs and bills it whole."""
+    total = 0
+    py = str(conf.get("spark.executor.pyspark.memory", "")).strip()
+    if py:
+        total += parse_size(py + "m" if py.isdigit() else py)
+    if str(conf.get("spark.memory.offHeap.enabled", "false")).strip().lower() == "true":
+        total += parse_size(str(conf.get("spark.memory.offHeap.size", "0")))
+    return total
 
 
 def executors_key(conf: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ from autofix.features import numbers
 from autofix.overhead_share import SHARE_KEY, estate_terms, job_shares, with_shares
 from core.backends.sim import spark_estates as estates
 from core.backends.sim import spark_world as w
-from core.spark import GiB, overhead_bytes, overhead_factor
+from core.spark import GiB, overhead_bytes, overhead_factor, parse_size
 
 NODE_HOUR, NODE_GIB = 0.9, 64  # a 16-vCPU, 64-GiB node
 
@@ -241,3 +241,67 @@ def test_a_job_near_the_quota_can_still_get_fewer_cores_per_executor():
     found = search(Flat(most_executors=400.0), conf, 2000 * 2**30, JobMemory(), keep=5000, kind="heap")
     one_core = {int(f[3]["spark.executor.instances"]) for f in found if f[3]["spark.executor.cores"] == "1"}
     assert one_core and max(one_core) == 400
+
+
+def test_pysparks_and_off_heap_memory_count_in_the_container():
+    """Spark sizes an executor's container as heap + memoryOverhead + spark.executor.pyspark.memory (MiB
+    where no unit is given) + spark.memory.offHeap.size where off-heap is enabled: the room outside the
+    heap, and what a node packs. A retry that changes none of them names none of them."""
+    from autofix.recommend import candidates, floor
+
+    conf = {"spark.executor.memory": "40g", "spark.executor.memoryOverhead": "4g"}
+    assert numbers(conf)[1] == 4
+    assert numbers({**conf, "spark.executor.pyspark.memory": "2g"})[1] == 6
+    assert numbers({**conf, "spark.executor.pyspark.memory": "2048"})[1] == 6
+    assert numbers({**conf, "spark.memory.offHeap.size": "8g"})[1] == 4  # not enabled: not allocated
+    assert numbers({**conf, "spark.memory.offHeap.enabled": "true", "spark.memory.offHeap.size": "8g"})[1] == 12
+    python = {"spark.executor.memory": "40g", "spark.executor.pyspark.memory": "1g"}
+    assert numbers(python)[1] == 4 + 1  # Spark's 0.1 of the heap, and PySpark's
+    for conf in (python, {**python, "spark.executor.memoryOverhead": "6g"}):
+        same = [c for c in candidates(conf, "heap") if numbers(c)[0] == 40 and numbers(c)[2:5] == numbers(conf)[2:5]]
+        least = min(same, key=lambda c: numbers(c)[1])  # the failed run's own container, unchanged
+        assert numbers(least)[1] == numbers(conf)[1]
+        assert least.get("spark.executor.memoryOverhead") == conf.get("spark.executor.memoryOverhead")
+        assert all(c["spark.executor.pyspark.memory"] == "1g" for c in candidates(conf, "heap"))
+    # the key is what the space's bounds hold (16 GiB of overhead), not the key with PySpark's memory beside it
+    near = {**python, "spark.executor.memoryOverhead": "15872m"}
+    assert min(parse_size(c["spark.executor.memoryOverhead"]) for c in candidates(near, "heap")) == 15872 * 2**20
+    raised, _ = floor({**python, "spark.executor.memoryOverhead": "4g"}, "overhead")
+    assert raised["spark.executor.memoryOverhead"] == "6g"
+
+
+def test_an_estate_whose_python_pods_fill_half_a_node_is_billed_by_the_node_it_packs():
+    """Bills of 16-vCPU, 128-GiB nodes where PySpark's memory tips pods over half a node: the node and its
+    price are read from them exactly, which they are not with the containers taken 1 GiB smaller."""
+    from autofix.model import estate_prices
+
+    price, records = 0.96, []
+    for i in range(120):
+        heap, cores, inst = (40, 44, 45, 46, 20, 30)[i % 6], (2, 4, 8)[i % 3], 10 + 7 * i
+        py = ("1g", "2g", "512m")[i % 4 % 3]
+        conf = {
+            "spark.executor.memory": f"{heap}g",
+            "spark.executor.memoryOverhead": f"{heap * 4 // 10}g",
+            "spark.executor.cores": str(cores),
+            "spark.executor.instances": str(inst),
+            "spark.executor.pyspark.memory": py,
+        }
+        pod = heap + heap * 4 // 10 + {"1g": 1, "2g": 2, "512m": 0.5}[py]
+        per_node = min(16 // cores, int(128 // pod))
+        runtime = 600.0 + 13 * i
+        cost = (math.ceil(inst / per_node) + 0.25) * price * runtime / 3600
+        records.append(
+            {
+                "job_id": f"py-{i % 9}",
+                "kind": "spark",
+                "status": "succeeded",
+                "conf": conf,
+                "cost": cost,
+                "runtime_seconds": runtime,
+                "submitted_at": f"2026-10-{1 + i % 28:02d}T00:00:00Z",
+            }
+        )
+    prices = estate_prices(records)
+    assert prices is not None and prices.node is not None
+    assert tuple(prices.node) == (16, 128)
+    assert prices.rate[0] == pytest.approx(price, rel=1e-3)
