@@ -110,10 +110,10 @@ def beside_overhead_bytes(conf: dict[str, str]) -> int:
     (MiB where no unit is given) and, where off-heap memory is enabled, spark.memory.offHeap.size (bytes).
     Spark's configuration docs: the container's size is the sum of the four; a cluster packs and bills it whole."""
     total = 0
-    py = str(conf.get("spark.executor.pyspark.memory", "")).strip()
-    if py:
+    if "spark.executor.pyspark.memory" in conf:  # (tested first: most configs set neither, and this runs per record)
+        py = str(conf["spark.executor.pyspark.memory"]).strip()
         total += parse_size(py + "m" if py.isdigit() else py)
-    if str(conf.get("spark.memory.offHeap.enabled", "false")).strip().lower() == "true":
+    if "spark.memory.offHeap.enabled" in conf and str(conf["spark.memory.offHeap.enabled"]).strip().lower() == "true":
         total += parse_size(str(conf.get("spark.memory.offHeap.size", "0")))
     return total
 
