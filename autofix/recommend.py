@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, matrix, memory_kind, numbers, untried, with_failure
 from autofix.weights import LAMBDA, PENALTY_FACTOR
-from core.spark import GiB, MiB, beside_overhead_bytes, default_overhead, executors_key, format_size, overhead_factor
+from core.spark import (
+    FACTOR_KEYS,
+    GiB,
+    MiB,
+    beside_overhead_bytes,
+    default_overhead,
+    executors_key,
+    format_size,
+    overhead_factor,
+)
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
@@ -221,7 +230,9 @@ def search(
     config's own features, when any of those is likely to succeed — else all, their features clipped
     into the model's box. `penalty`: the cost of a failed retry, by default `penalty_factor` × the model's
     cost for the failed config. `sla`: the runtime limit, a multiple of the runtime with enough memory
-    (inf: none)."""
+    (inf: none). On an estate billed by the node, a retry for an executor's memory comes back with the
+    node share it takes filled (`filled`); its P(success) and cost are those of the row as scored, which
+    has less memory on the same nodes."""
     import numpy as np
 
     rows, base = grid(conf, kind), numbers(conf)
@@ -265,7 +276,12 @@ def search(
     score = cost + lam * (1 - p) * penalty
     top = np.argpartition(score, keep)[:keep] if len(score) > keep else np.arange(len(score))
     best = top[np.argsort(score[top], kind="stable")]
-    return [(float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, rows[i])) for i in best]
+    chosen = rows[best]
+    if predictor.node is not None and kind in ("heap", "overhead"):  # the executor's memory ran out
+        chosen = filled(chosen, predictor.node, conf)
+    return [
+        (float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, row)) for i, row in zip(best, chosen, strict=True)
+    ]
 
 
 def appraise(
@@ -330,6 +346,44 @@ def packed(rows: Floats, node: Floats) -> Floats:
     more = rows[fits][filled != rows[fits, 3]].copy()
     more[:, 3] = _clamp("spark.executor.instances", filled[filled != rows[fits, 3]])
     out: Floats = np.vstack([rows, more])
+    return out
+
+
+def filled(rows: Floats, node: Floats, conf: dict[str, str]) -> Floats:
+    """The rows with their heaps raised to fill the share of a node each executor already takes: where
+    the estate bills whole nodes, the memory a node's executors leave empty is paid for anyway, and a
+    heap given it spills and collects less. The cores, executors and executors per node stay as they
+    are, so the nodes paid for do too; an overhead Spark derives from the heap (none written in the row)
+    grows with it; up to the space's bound, never down."""
+    import numpy as np
+
+    cpu, gib = (float(v) for v in node)
+    heap, over, cores = rows[:, 0], rows[:, 1], rows[:, 2]
+    per_node = np.floor(np.minimum(cpu / cores, gib / (heap + over)) + 1e-6)
+    share, beside = overhead_factor(conf), beside_overhead_bytes(conf) / GiB
+    # an overhead the config leaves to Spark, and the row does too (to_conf writes none)
+    derived = np.array(
+        [
+            "spark.executor.memoryOverhead" not in conf
+            and abs(o - (default_overhead(int(h * GiB), share) / GiB + beside)) * GiB <= MiB
+            for h, o in zip(heap, over, strict=True)
+        ],
+        dtype=bool,
+    )
+    room = gib / np.maximum(per_node, 1.0)
+    # a derived overhead is max(384 MiB, share × heap): at these sizes, the share
+    grown = np.where(derived, (room - beside) / (1 + share), room - over)
+    grown = np.floor(np.minimum(grown, SPACE["spark.executor.memory"][1] / GiB) * 1024) / 1024  # whole MiB
+    out = rows.copy()
+    more = (per_node >= 1) & (grown > heap)
+    # a container sized from a share nobody named (not the config, not the estate's bills) may be larger
+    # than it looks (0.4 of the heap for a Python job on Kubernetes): grown to the node's edge, it no longer packs
+    if not any(k in conf for k in FACTOR_KEYS):
+        more &= ~derived
+    out[more, 0] = grown[more]
+    out[more & derived, 1] = np.array(
+        [default_overhead(int(h * GiB), share) / GiB + beside for h in grown[more & derived]]
+    )
     return out
 
 

@@ -879,3 +879,66 @@ def test_a_memory_failure_is_retried_late_rather_than_stopped_when_only_the_runt
     assert not starved(np.array([retry]), numbers(CONF), "heap")[0] and retry != numbers(CONF)
     model.p = 0.1
     assert decide(record, "memory_exceeded", "rule", model, JobMemory()).action == "no_retry"
+
+
+def test_a_retry_on_an_estate_billed_by_the_node_fills_the_node_share_its_executors_already_take():
+    """The memory a node's executors leave empty is paid for anyway: the heap grows into it, the executors
+    per node (and so the nodes paid for) stay, an overhead Spark derives grows with the heap, nothing
+    shrinks — and a container sized from a share nobody named is left as it is, for it may be larger
+    than it looks."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import filled, to_conf
+
+    node = np.array([16.0, 128.0])
+
+    def per_node(row):
+        return int(min(16 // row[2], 128 // (row[0] + row[1]) + 1e-9))
+
+    explicit = {**CONF, "spark.executor.memory": "20g", "spark.executor.memoryOverhead": "2g"}
+    python = {
+        **CONF,
+        "spark.executor.memory": "40g",
+        "spark.executor.memoryOverheadFactor": "0.4",
+        "spark.executor.pyspark.memory": "1g",
+    }
+    unnamed = {**CONF, "spark.executor.memory": "40g"}
+    full = {**CONF, "spark.executor.memory": "64g", "spark.executor.memoryOverhead": "6g", "spark.executor.cores": "8"}
+    confs = (explicit, python, unnamed, full)
+    rows = np.array([numbers(c) for c in confs])
+    out = np.array([filled(rows[i : i + 1], node, c)[0] for i, c in enumerate(confs)])
+    assert out[0, 0] == pytest.approx(30, abs=1 / 1024) and out[0, 1] == 2  # 4 to a node: 32 GiB each
+    assert out[1, 0] == pytest.approx(63 / 1.4, abs=1 / 1024)  # 2 to a node: 64 GiB each, 1 of them PySpark's
+    assert out[1, 1] == pytest.approx(0.4 * out[1, 0] + 1, abs=1 / 1024)
+    assert np.array_equal(out[2], rows[2])  # its overhead follows a share nobody named
+    assert np.array_equal(out[3], rows[3])  # one to a node, at the space's 64 GiB already
+    for before, after in ((rows[0], out[0]), (rows[1], out[1])):
+        assert per_node(after) == per_node(before) and after[0] >= before[0]
+        assert (after[2:] == before[2:]).all()
+    grown = out[1]
+    conf = to_conf(python, grown)
+    assert "spark.executor.memoryOverhead" not in conf  # Spark still derives it
+    assert numbers(conf)[0] == pytest.approx(grown[0], abs=1 / 1024)
+
+
+def test_the_search_hands_back_its_heap_retries_with_the_node_share_filled():
+    """What the search returns for an executor's heap on an estate billed by the node has no paid-for room
+    left to fill; the same search on an estate billed by the core and GiB changes nothing of the kind."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import filled, search
+
+    class Noded(Scored):
+        node = np.array([16.0, 128.0])
+
+    def cheap_partitions(heap, parts):  # more partitions look cheaper; heap costs a little
+        return 1.0 / parts + 0.001 * heap, np.full(len(parts), 100.0)
+
+    conf = {**CONF, "spark.executor.memory": "20g", "spark.executor.memoryOverhead": "2g"}
+    node = Noded.node
+    for model, fills in ((Noded(cheap_partitions), True), (Scored(cheap_partitions), False)):
+        best = [numbers(c) for *_, c in search(model, conf, 40 * 2**30, JobMemory(), kind="heap")]
+        left = [not np.allclose(filled(np.array([row]), node, conf)[0], row) for row in best]
+        assert not any(left) if fills else any(left)
