@@ -371,8 +371,9 @@ def filled(rows: Floats, node: Floats, conf: dict[str, str]) -> Floats:
         dtype=bool,
     )
     room = gib / np.maximum(per_node, 1.0)
-    # a derived overhead is max(384 MiB, share × heap): at these sizes, the share
-    grown = np.where(derived, (room - beside) / (1 + share), room - over)
+    # a derived overhead is max(384 MiB, share × heap): the container fits the room under either
+    least = NATIVE_FIXED  # (Spark's least overhead, 384 MiB)
+    grown = np.where(derived, np.minimum((room - beside) / (1 + share), room - beside - least), room - over)
     grown = np.floor(np.minimum(grown, SPACE["spark.executor.memory"][1] / GiB) * 1024) / 1024  # whole MiB
     out = rows.copy()
     more = (per_node >= 1) & (grown > heap)

@@ -917,6 +917,15 @@ def test_a_retry_on_an_estate_billed_by_the_node_fills_the_node_share_its_execut
         assert per_node(after) == per_node(before) and after[0] >= before[0]
         assert (after[2:] == before[2:]).all()
     grown = out[1]
+    # on a small node the overhead Spark derives is its least, 384 MiB, not the share: the container still fits
+    small = {
+        **CONF,
+        "spark.executor.memory": "1g",
+        "spark.executor.cores": "1",
+        "spark.executor.memoryOverheadFactor": "0.1",
+    }
+    tiny = filled(np.array([numbers(small)]), np.array([2.0, 4.0]), small)[0]
+    assert tiny[0] == pytest.approx(2 - 0.375, abs=1 / 1024) and tiny[1] == 0.375  # two to the node, 2 GiB each
     conf = to_conf(python, grown)
     assert "spark.executor.memoryOverhead" not in conf  # Spark still derives it
     assert numbers(conf)[0] == pytest.approx(grown[0], abs=1 / 1024)
