@@ -350,41 +350,50 @@ def packed(rows: Floats, node: Floats) -> Floats:
 
 
 def filled(rows: Floats, node: Floats, conf: dict[str, str]) -> Floats:
-    """The rows with their heaps raised to fill the share of a node each executor already takes: where
-    the estate bills whole nodes, the memory a node's executors leave empty is paid for anyway, and a
-    heap given it spills and collects less. The cores, executors and executors per node stay as they
-    are, so the nodes paid for do too; an overhead Spark derives from the heap (none written in the row)
-    grows with it; up to the space's bound, never down."""
+    """The rows with their executors grown to fill the share of a node each already takes: where the
+    estate bills whole nodes, the memory a node's executors leave empty is paid for anyway, and a heap
+    given it spills and collects less. Heap and overhead grow in the proportion the row has them (an
+    overhead Spark derives follows its heap), so the off-heap room grows with the heap it serves; the
+    cores, executors and executors per node stay, and so do the nodes paid for; up to the space's
+    bounds, never down. A container whose overhead follows a share nobody named (not the config, not
+    the estate's bills) is left as it is: it may be larger than it looks (0.4 of the heap for a Python
+    job on Kubernetes), and grown to the node's edge it would no longer pack."""
     import numpy as np
 
     cpu, gib = (float(v) for v in node)
     heap, over, cores = rows[:, 0], rows[:, 1], rows[:, 2]
     per_node = np.floor(np.minimum(cpu / cores, gib / (heap + over)) + 1e-6)
     share, beside = overhead_factor(conf), beside_overhead_bytes(conf) / GiB
-    # an overhead the config leaves to Spark, and the row does too (to_conf writes none)
+    key = over - beside  # the memoryOverhead the row sets or Spark derives; PySpark's and off-heap memory stay
+    room = gib / np.maximum(per_node, 1.0) - beside
     derived = np.array(
         [
             "spark.executor.memoryOverhead" not in conf
-            and abs(o - (default_overhead(int(h * GiB), share) / GiB + beside)) * GiB <= MiB
-            for h, o in zip(heap, over, strict=True)
+            and abs(k - default_overhead(int(h * GiB), share) / GiB) * GiB <= MiB
+            for h, k in zip(heap, key, strict=True)
         ],
         dtype=bool,
     )
-    room = gib / np.maximum(per_node, 1.0)
-    # a derived overhead is max(384 MiB, share × heap): the container fits the room under either
-    least = NATIVE_FIXED  # (Spark's least overhead, 384 MiB)
-    grown = np.where(derived, np.minimum((room - beside) / (1 + share), room - beside - least), room - over)
-    grown = np.floor(np.minimum(grown, SPACE["spark.executor.memory"][1] / GiB) * 1024) / 1024  # whole MiB
-    out = rows.copy()
+    heap_bound, over_bound = SPACE["spark.executor.memory"][1] / GiB, SPACE["spark.executor.memoryOverhead"][1] / GiB
+    # derived: max(384 MiB, share × heap) beside the heap; set: heap and overhead × the same factor
+    factor = np.minimum.reduce([room / (heap + key), heap_bound / heap, over_bound / key])
+    grown = np.where(
+        derived,
+        np.minimum.reduce([room / (1 + share), room - NATIVE_FIXED, np.full(len(heap), heap_bound)]),
+        heap * factor,
+    )
+    grown = np.floor(grown * 1024) / 1024  # whole MiB
     more = (per_node >= 1) & (grown > heap)
-    # a container sized from a share nobody named (not the config, not the estate's bills) may be larger
-    # than it looks (0.4 of the heap for a Python job on Kubernetes): grown to the node's edge, it no longer packs
     if not any(k in conf for k in FACTOR_KEYS):
         more &= ~derived
+    out = rows.copy()
     out[more, 0] = grown[more]
-    out[more & derived, 1] = np.array(
-        [default_overhead(int(h * GiB), share) / GiB + beside for h in grown[more & derived]]
+    keys = np.where(
+        derived,
+        [default_overhead(int(h * GiB), share) / GiB for h in grown],
+        np.floor(key * np.minimum(factor, grown / heap) * 1024) / 1024,
     )
+    out[more, 1] = keys[more] + beside
     return out
 
 
