@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from autofix.features import JobMemory, blocks_per_slot, dominated, matrix, memory_kind, numbers, untried, with_failure
 from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core.spark import (
-    FACTOR_KEYS,
     GiB,
     MiB,
     beside_overhead_bytes,
@@ -278,7 +277,7 @@ def search(
     best = top[np.argsort(score[top], kind="stable")]
     chosen = rows[best]
     if predictor.node is not None and kind in ("heap", "overhead"):  # the executor's memory ran out
-        chosen = filled(chosen, predictor.node, conf)
+        chosen = filled(chosen, predictor.node, conf, gib, mem)
     return [
         (float(score[i]), float(p[i]), float(cost[i]), to_conf(conf, row)) for i, row in zip(best, chosen, strict=True)
     ]
@@ -349,21 +348,27 @@ def packed(rows: Floats, node: Floats) -> Floats:
     return out
 
 
-def filled(rows: Floats, node: Floats, conf: dict[str, str]) -> Floats:
+def filled(
+    rows: Floats, node: Floats, conf: dict[str, str], input_gib: float = 0.0, mem: JobMemory | None = None
+) -> Floats:
     """The rows with their executors grown to fill the share of a node each already takes: where the
     estate bills whole nodes, the memory a node's executors leave empty is paid for anyway, and a heap
     given it spills and collects less. Heap and overhead grow in the proportion the row has them (an
     overhead Spark derives follows its heap), so the off-heap room grows with the heap it serves; the
     cores, executors and executors per node stay, and so do the nodes paid for; up to the space's
     bounds, never down. A container whose overhead follows a share nobody named (not the config, not
-    the estate's bills) is left as it is: it may be larger than it looks (0.4 of the heap for a Python
-    job on Kubernetes), and grown to the node's edge it would no longer pack."""
+    the estate's bills, which name only the non-JVM 0.4) is left as it is: it may be larger than it looks
+    (0.4 of the heap for a Python job on Kubernetes), and grown to the node's edge it would no longer
+    pack. Given the job's memory, a row whose fill the job's runs never survived (features.untried) is
+    left as it is too."""
     import numpy as np
 
     cpu, gib = (float(v) for v in node)
     heap, over, cores = rows[:, 0], rows[:, 1], rows[:, 2]
     per_node = np.floor(np.minimum(cpu / cores, gib / (heap + over)) + 1e-6)
-    share, beside = overhead_factor(conf), beside_overhead_bytes(conf) / GiB
+    # (the share as default_overhead applies it, to three decimals; none where no valid one is named)
+    named = overhead_factor(conf, default=-1.0) > 0
+    share, beside = round(overhead_factor(conf) * 1000) / 1000, beside_overhead_bytes(conf) / GiB
     key = over - beside  # the memoryOverhead the row sets or Spark derives; PySpark's and off-heap memory stay
     room = gib / np.maximum(per_node, 1.0) - beside
     derived = np.array(
@@ -384,7 +389,7 @@ def filled(rows: Floats, node: Floats, conf: dict[str, str]) -> Floats:
     )
     grown = np.floor(grown * 1024) / 1024  # whole MiB
     more = (per_node >= 1) & (grown > heap)
-    if not any(k in conf for k in FACTOR_KEYS):
+    if not named:
         more &= ~derived
     out = rows.copy()
     out[more, 0] = grown[more]
@@ -394,6 +399,11 @@ def filled(rows: Floats, node: Floats, conf: dict[str, str]) -> Floats:
         np.floor(key * np.minimum(factor, grown / heap) * 1024) / 1024,
     )
     out[more, 1] = keys[more] + beside
+    if mem is not None:
+        # a fixed PySpark memory, or Spark's least overhead, is a smaller share of a grown container: a fill
+        # to a share the job's runs never survived (features.untried) is not made
+        thin = untried(out, input_gib, mem) & ~untried(rows, input_gib, mem)
+        out[thin] = rows[thin]
     return out
 
 

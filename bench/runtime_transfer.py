@@ -35,10 +35,9 @@ def main() -> None:
     from autofix import model as models
     from autofix.components import with_components
     from autofix.features import JobMemory, learn, matrix, memory_kind, with_failure
-    from autofix.recommend import enough_memory_rows
+    from autofix.recommend import enough_memory_rows, to_conf
     from console.lab.evaluate import estate_ranges, held_out_cut, lab_recommender
     from core.backends.sim import spark_world as w
-    from core.spark import format_size
 
     te, ts, ee, es = args.pair.split(":")
     with tempfile.TemporaryDirectory() as home:
@@ -65,11 +64,7 @@ def main() -> None:
             )
             world = []
             for row in rows:
-                conf = {
-                    **r["conf"],
-                    "spark.executor.memory": format_size(int(row[0] * 2**30)),
-                    "spark.executor.memoryOverhead": format_size(int(row[1] * 2**30)),
-                }
+                conf = to_conf(r["conf"], row)  # (the row's overhead holds PySpark's memory too: numbers)
                 world.append(w.run(truths[r["job_id"]], conf, r["input_bytes"]).runtime_seconds)
             ratio = np.asarray(model) / np.asarray(world)
             for k, q in zip(FACTORS, ratio, strict=True):

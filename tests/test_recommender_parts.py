@@ -894,7 +894,7 @@ def test_a_retry_on_an_estate_billed_by_the_node_fills_the_node_share_its_execut
     node = np.array([16.0, 128.0])
 
     def per_node(row):
-        return int(min(16 // row[2], 128 // (row[0] + row[1]) + 1e-9))
+        return int(min(16 / row[2], 128 / (row[0] + row[1])) + 1e-9)
 
     explicit = {**CONF, "spark.executor.memory": "20g", "spark.executor.memoryOverhead": "2g"}
     python = {
@@ -929,6 +929,10 @@ def test_a_retry_on_an_estate_billed_by_the_node_fills_the_node_share_its_execut
     }
     tiny = filled(np.array([numbers(small)]), np.array([2.0, 4.0]), small)[0]
     assert tiny[0] == pytest.approx(2 - 0.375, abs=1 / 1024) and tiny[1] == 0.375  # two to the node, 2 GiB each
+    odd = {**CONF, "spark.executor.memory": "20g", "spark.executor.memoryOverheadFactor": "0.1999"}
+    assert per_node(filled(np.array([numbers(odd)]), node, odd)[0]) == 4  # applied as 0.2, as Spark sizes it
+    bad = {**CONF, "spark.executor.memory": "20g", "spark.executor.memoryOverheadFactor": "1.5"}
+    assert np.array_equal(filled(np.array([numbers(bad)]), node, bad)[0], numbers(bad))  # no share Spark takes
     conf = to_conf(python, grown)
     assert "spark.executor.memoryOverhead" not in conf  # Spark still derives it
     assert numbers(conf)[0] == pytest.approx(grown[0], abs=1 / 1024)
@@ -954,3 +958,27 @@ def test_the_search_hands_back_its_heap_retries_with_the_node_share_filled():
         best = [numbers(c) for *_, c in search(model, conf, 40 * 2**30, JobMemory(), kind="heap")]
         left = [not np.allclose(filled(np.array([row]), node, conf)[0], row, rtol=0, atol=2 / 1024) for row in best]
         assert not any(left) if fills else any(left)
+
+
+def test_a_fill_that_would_thin_the_off_heap_share_below_what_the_job_survived_is_not_made():
+    """PySpark's memory stays as the heap grows, so the container's off-heap share falls: where the job's
+    runs never survived that share (features.untried), the row stays as it was."""
+    import numpy as np
+
+    from autofix.features import numbers
+    from autofix.recommend import filled
+
+    conf = {
+        **CONF,
+        "spark.executor.memory": "20g",
+        "spark.executor.memoryOverhead": "2g",
+        "spark.executor.pyspark.memory": "4g",
+    }
+    row = np.array([numbers(conf)])
+    heap, over = row[0, 0], row[0, 1]
+    node = np.array([16.0, 128.0])
+    survived = JobMemory()
+    survived.ok_over_share = over / (heap + over)  # the least share its runs had: this one
+    grown = filled(row, node, conf, 40.0, JobMemory())[0]
+    assert grown[0] > heap and grown[1] / (grown[0] + grown[1]) < over / (heap + over)
+    assert np.array_equal(filled(row, node, conf, 40.0, survived)[0], row[0])
