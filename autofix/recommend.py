@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from autofix.features import JobMemory, blocks_per_slot, dominated, matrix, memory_kind, numbers, untried, with_failure
+from autofix.packing import filled, packed
+from autofix.space import SIZES, SPACE, clamp
 from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core.spark import (
     GiB,
@@ -63,15 +65,6 @@ MORE_PARTITIONS_WEIGHT = 0.5
 # memory that ran out raised FLOOR_RAISE× at the failed run's shape (recommend.floor)
 SURE = 0.8
 FLOOR_RAISE = 1.5
-SPACE = {
-    "spark.executor.memory": (512 * MiB, 64 * GiB),
-    "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
-    "spark.executor.cores": (1, 8),
-    "spark.executor.instances": (1, 500),
-    "spark.sql.shuffle.partitions": (1, 20000),
-    "spark.driver.memory": (512 * MiB, 64 * GiB),
-}
-SIZES = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory")
 
 
 @dataclass
@@ -99,13 +92,6 @@ class Decision:
         }
 
 
-def _clamp(key: str, value: npt.ArrayLike) -> Floats:
-    import numpy as np
-
-    lo, hi = SPACE[key]
-    return np.clip(value, lo, hi)
-
-
 def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     """Reshapings of a config around itself, as an N×7 array (heap GiB, overhead GiB, cores, instances,
     partitions, driver GiB, result limit GiB): memory down or up, overhead up, other cores per executor
@@ -118,7 +104,7 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     driver_side = kind in ("driver", "driver_result")  # its heap, or the results it collects
 
     def rounded(key: str, values: npt.ArrayLike) -> Floats:  # clamped, in whole MiB for sizes
-        v = _clamp(key, np.asarray(values, dtype=np.float64))
+        v = clamp(key, np.asarray(values, dtype=np.float64))
         out: Floats = np.round(v / MiB) * MiB / GiB if key in SIZES else np.round(v)
         return out
 
@@ -171,7 +157,7 @@ def grid(conf: dict[str, str], kind: str | None = None) -> Floats:
     )
     dr = np.asarray(pairs, dtype=np.float64)[i]
     return np.stack(
-        [ho[k, 0], ho[k, 1], c, _clamp("spark.executor.instances", np.round(cores * inst / c)), pt, dr[:, 0], dr[:, 1]],
+        [ho[k, 0], ho[k, 1], c, clamp("spark.executor.instances", np.round(cores * inst / c)), pt, dr[:, 0], dr[:, 1]],
         axis=1,
     )
 
@@ -329,82 +315,6 @@ def appraise(
         }
         for i in range(n)
     ]
-
-
-def packed(rows: Floats, node: Floats) -> Floats:
-    """The rows, and each whose executors leave their last `node` (vCPUs, GiB) part-empty again with the
-    executors that fill the nodes it pays for: an estate that bills whole nodes charges for the empty part
-    too, and more executors on it finish sooner. (Cut down to the nodes they fill instead, they ran past
-    the SLA where the runtime model underestimated the slowdown: docs/recommender.md.)"""
-    import numpy as np
-
-    cpu, gib = (float(v) for v in node)
-    per_node = np.floor(np.minimum(cpu / rows[:, 2], gib / (rows[:, 0] + rows[:, 1])) + 1e-6)
-    fits = per_node >= 1
-    filled = np.ceil(rows[fits, 3] / per_node[fits]) * per_node[fits]
-    more = rows[fits][filled != rows[fits, 3]].copy()
-    more[:, 3] = _clamp("spark.executor.instances", filled[filled != rows[fits, 3]])
-    out: Floats = np.vstack([rows, more])
-    return out
-
-
-def filled(
-    rows: Floats, node: Floats, conf: dict[str, str], input_gib: float = 0.0, mem: JobMemory | None = None
-) -> Floats:
-    """The rows with their executors grown to fill the share of a node each already takes: where the
-    estate bills whole nodes, the memory a node's executors leave empty is paid for anyway, and a heap
-    given it spills and collects less. Heap and overhead grow in the proportion the row has them (an
-    overhead Spark derives follows its heap), so the off-heap room grows with the heap it serves; the
-    cores, executors and executors per node stay, and so do the nodes paid for; up to the space's
-    bounds, never down. A container whose overhead follows a share nobody named (not the config, not
-    the estate's bills, which name only the non-JVM 0.4) is left as it is: it may be larger than it looks
-    (0.4 of the heap for a Python job on Kubernetes), and grown to the node's edge it would no longer
-    pack. Given the job's memory, a row whose fill the job's runs never survived (features.untried) is
-    left as it is too."""
-    import numpy as np
-
-    cpu, gib = (float(v) for v in node)
-    heap, over, cores = rows[:, 0], rows[:, 1], rows[:, 2]
-    per_node = np.floor(np.minimum(cpu / cores, gib / (heap + over)) + 1e-6)
-    # (the share as default_overhead applies it, to three decimals; none where no valid one is named)
-    named = overhead_factor(conf, default=-1.0) > 0
-    share, beside = round(overhead_factor(conf) * 1000) / 1000, beside_overhead_bytes(conf) / GiB
-    key = over - beside  # the memoryOverhead the row sets or Spark derives; PySpark's and off-heap memory stay
-    room = gib / np.maximum(per_node, 1.0) - beside
-    derived = np.array(
-        [
-            "spark.executor.memoryOverhead" not in conf
-            and abs(k - default_overhead(int(h * GiB), share) / GiB) * GiB <= MiB
-            for h, k in zip(heap, key, strict=True)
-        ],
-        dtype=bool,
-    )
-    heap_bound, over_bound = SPACE["spark.executor.memory"][1] / GiB, SPACE["spark.executor.memoryOverhead"][1] / GiB
-    # derived: max(384 MiB, share × heap) beside the heap; set: heap and overhead × the same factor
-    factor = np.minimum.reduce([room / (heap + key), heap_bound / heap, over_bound / key])
-    grown = np.where(
-        derived,
-        np.minimum.reduce([room / (1 + share), room - NATIVE_FIXED, np.full(len(heap), heap_bound)]),
-        heap * factor,
-    )
-    grown = np.floor(grown * 1024) / 1024  # whole MiB
-    more = (per_node >= 1) & (grown > heap)
-    if not named:
-        more &= ~derived
-    out = rows.copy()
-    out[more, 0] = grown[more]
-    keys = np.where(
-        derived,
-        [default_overhead(int(h * GiB), share) / GiB for h in grown],
-        np.floor(key * np.minimum(factor, grown / heap) * 1024) / 1024,
-    )
-    out[more, 1] = keys[more] + beside
-    if mem is not None:
-        # a fixed PySpark memory, or Spark's least overhead, is a smaller share of a grown container: a fill
-        # to a share the job's runs never survived (features.untried) is not made
-        thin = untried(out, input_gib, mem) & ~untried(rows, input_gib, mem)
-        out[thin] = rows[thin]
-    return out
 
 
 def novelty(rows: Floats, failed: Iterable[float]) -> Floats:

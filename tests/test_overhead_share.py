@@ -161,7 +161,7 @@ def test_where_whole_nodes_are_billed_the_search_also_tries_executors_that_fill_
     containers fit twice on a 128-GiB node whatever their cores)."""
     import numpy as np
 
-    from autofix.recommend import packed
+    from autofix.packing import packed
 
     rows = np.array(
         [

@@ -35,6 +35,18 @@ CONF = {
 }
 
 
+def failed_record(conf: dict[str, str], component: str) -> dict:
+    """A failed attempt of 50 GiB whose failing component the triage named."""
+    return {
+        "run_id": "r",
+        "job_id": "j",
+        "status": "failed",
+        "conf": conf,
+        "input_bytes": 50 * 2**30,
+        "component": component,
+    }
+
+
 class Scored:
     """A predictor double for the search: every row inside its box, P(success) 1, and cost and runtime
     from `score(heap GiB, partitions) -> (cost, runtime)` of each feature row; billed by the core and GiB."""
@@ -648,14 +660,7 @@ def test_the_floor_raises_only_the_memory_that_ran_out_when_the_model_is_unsure(
         "executor_container": {"spark.executor.memory": f"{int(8 * FLOOR_RAISE)}g"},
     }
     for component, raised in cases.items():
-        record = {
-            "run_id": "r",
-            "job_id": "j",
-            "status": "failed",
-            "conf": conf,
-            "input_bytes": 50 * 2**30,
-            "component": component,
-        }
+        record = failed_record(conf, component)
         d = decide(record, "memory_exceeded", "rule", Unsure(None), JobMemory())
         assert d.action == "retry_with_conf" and d.conf == raised, component
         assert d.note.startswith("floor:") and d.p_success == 0.7 and len(d.alternatives) == 2
@@ -862,14 +867,7 @@ def test_a_memory_failure_is_retried_late_rather_than_stopped_when_only_the_runt
             fits = (X[:, hpc] > failed_hpc + 1e-9) | (X[:, parts] > failed_parts + 1e-9)
             return np.full(len(X), self.p), np.exp2(X[:, 1]), np.where(fits, 200.0, 100.0)
 
-    record = {
-        "run_id": "r",
-        "job_id": "j",
-        "status": "failed",
-        "conf": CONF,
-        "input_bytes": 50 * 2**30,
-        "component": "executor_heap",
-    }
+    record = failed_record(CONF, "executor_heap")
     model = SlowWhenItFits(None, runtime_margin=1.0)
     model.p = 0.95
     d = decide(record, "memory_exceeded", "rule", model, JobMemory())
@@ -889,7 +887,8 @@ def test_a_retry_on_an_estate_billed_by_the_node_fills_the_node_share_its_execut
     import numpy as np
 
     from autofix.features import numbers
-    from autofix.recommend import filled, to_conf
+    from autofix.packing import filled
+    from autofix.recommend import to_conf
 
     node = np.array([16.0, 128.0])
 
@@ -944,7 +943,8 @@ def test_the_search_hands_back_its_heap_retries_with_the_node_share_filled():
     import numpy as np
 
     from autofix.features import numbers
-    from autofix.recommend import filled, search
+    from autofix.packing import filled
+    from autofix.recommend import search
 
     class Noded(Scored):
         node = np.array([16.0, 128.0])
@@ -966,7 +966,7 @@ def test_a_fill_that_would_thin_the_off_heap_share_below_what_the_job_survived_i
     import numpy as np
 
     from autofix.features import numbers
-    from autofix.recommend import filled
+    from autofix.packing import filled
 
     conf = {
         **CONF,

@@ -1,0 +1,33 @@
+"""The search space's bounds: the least and most of each setting a retry the recommender proposes may have
+(recommend.grid, recommend.floor, packing.filled). A retry never passes them, so neither do the rows the
+model is asked about (recommend.enough_memory_rows)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.spark import GiB, MiB
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
+    import numpy.typing as npt
+
+    from autofix.features import Floats
+
+SPACE = {
+    "spark.executor.memory": (512 * MiB, 64 * GiB),
+    "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
+    "spark.executor.cores": (1, 8),
+    "spark.executor.instances": (1, 500),
+    "spark.sql.shuffle.partitions": (1, 20000),
+    "spark.driver.memory": (512 * MiB, 64 * GiB),
+}
+SIZES = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory")
+
+
+def clamp(key: str, value: npt.ArrayLike) -> Floats:
+    """`value` held to the space's bounds for `key`."""
+    import numpy as np
+
+    lo, hi = SPACE[key]
+    out: Floats = np.clip(value, lo, hi)
+    return out
