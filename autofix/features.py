@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.spark import GiB, beside_overhead_bytes, executors_key, overhead_bytes, parse_size
+from core.spark import GiB, beside_overhead_bytes, executors_key, overhead_bytes, size_of
 
 if TYPE_CHECKING:  # numpy itself is imported where it is used: the TUI's start does not wait for it
     import numpy as np
@@ -220,15 +220,15 @@ def numbers(conf: dict[str, str]) -> tuple[float, float, float, float, float, fl
         "spark.driver.maxResultSize": "1g",
         **conf,
     }
-    driver = parse_size(c["spark.driver.memory"]) / GiB
+    driver = size_of(c, "spark.driver.memory") / GiB
     return (
-        parse_size(c["spark.executor.memory"]) / GiB,
+        size_of(c, "spark.executor.memory") / GiB,
         (overhead_bytes(c) + beside_overhead_bytes(c)) / GiB,
         float(c["spark.executor.cores"]),
         float(c[executors_key(conf)]),
         float(c["spark.sql.shuffle.partitions"]),
         driver,
-        parse_size(c["spark.driver.maxResultSize"]) / GiB or driver,
+        size_of(c, "spark.driver.maxResultSize") / GiB or driver,
     )
 
 

@@ -101,7 +101,7 @@ def check(rec: object) -> dict[str, Any]:
             raise RecordError(f"conf[{key!r}] must be a string or a number, got {value!r}")
         try:
             if key in SIZE_KEYS:
-                parse_size(value)
+                parse_size(value, key)
             elif key in COUNTS:
                 parse_count(value, key)
         except ValueError as e:

@@ -215,7 +215,7 @@ def check_value(key: str, value: str, where: str = "edit") -> str:
         raise BadInput(f"{where}: field {key}: control characters are not allowed")
     if key in SIZE_KEYS:
         try:
-            size = parse_size(value)
+            size = parse_size(value, key)
             if size <= 0:
                 raise ValueError
         except (ValueError, BadInput):

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from console.lab.evaluate import SEARCHED_KINDS, estate_ranges, held_out_cut  # noqa: E402
 from core.backends.sim import spark_world as w  # noqa: E402
-from core.spark import format_size, parse_size  # noqa: E402
+from core.spark import format_size, size_of  # noqa: E402
 
 STEPS = [1 + 0.05 * i for i in range(1, 141)]  # 1.05 .. 8
 
@@ -78,9 +78,9 @@ def project_world(estate: str, seed: int, jobs: int = 200, days: int = 40) -> di
             continue
         s, drv = (
             w.settings(r["conf"], truth.physics.overhead_factor),
-            parse_size(r["conf"].get("spark.driver.memory", "1g")),
+            size_of(r["conf"], "spark.driver.memory"),
         )
-        result = parse_size(r["conf"].get("spark.driver.maxResultSize", "1g"))
+        result = size_of(r["conf"], "spark.driver.maxResultSize")
         same = None
         for k in STEPS:
             conf = {

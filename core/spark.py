@@ -1,5 +1,5 @@
-"""Spark configuration values in Spark's own syntax: sizes ("4g", "512m", "1536m", bare bytes), counts,
-and the defaults Spark applies when a key is absent."""
+"""Spark configuration values in Spark's own syntax: sizes ("4g", "512m", "1536m", a bare number in the
+key's own unit), counts, and the defaults Spark applies when a key is absent."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 GiB = 1024**3
 MiB = 1024**2
 _UNITS = {"b": 1, "k": 1024, "m": MiB, "g": GiB, "t": 1024**4, "p": 1024**5}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$", re.IGNORECASE)
 
 # keys whose value is a size; the rest of the known keys are counts
 SIZE_KEYS = (
@@ -20,6 +20,17 @@ SIZE_KEYS = (
     "spark.executor.pyspark.memory",
     "spark.memory.offHeap.size",
     "resources.memory",
+)
+# the sizes Spark reads in MiB where the value has no unit (its config package declares them
+# bytesConf(ByteUnit.MiB): "spark.executor.memory=4096" is 4 GiB); maxResultSize and offHeap.size are bytes
+MIB_KEYS = frozenset(
+    {
+        "spark.executor.memory",
+        "spark.executor.memoryOverhead",
+        "spark.driver.memory",
+        "spark.driver.memoryOverhead",
+        "spark.executor.pyspark.memory",
+    }
 )
 # counts: the least each can be (a CPU-only job asks for 0 GPUs) and a ceiling past which a value is a
 # typo rather than a config — an edit in the approval queue is held to both, history only to the least
@@ -38,19 +49,27 @@ COUNTS = {
 SIZE_CEILING = 512 * GiB
 
 
-def parse_size(value: object) -> int:
-    """Spark memory syntax → bytes. A bare number is bytes. Raises ValueError naming the value."""
+def parse_size(value: object, key: str | None = None) -> int:
+    """Spark memory syntax → bytes. A bare number is in `key`'s own unit, as Spark reads it: MiB for the
+    MIB_KEYS, bytes for the others. Raises ValueError naming the value."""
     if isinstance(value, bool):
         raise ValueError(f"not a size: {value!r}")
+    bare = MiB if key in MIB_KEYS else 1
     if isinstance(value, (int, float)):
         if value < 0:
             raise ValueError(f"negative size: {value!r}")
-        return int(value)
+        return int(value * bare)
     m = _SIZE.match(str(value))
     if not m:
-        raise ValueError(f"not a size: {value!r} (expected e.g. 4g, 512m, 1536m or bytes)")
-    n = float(m.group(1)) * _UNITS[(m.group(2) or "b").lower()]
+        raise ValueError(f"not a size: {value!r} (expected e.g. 4g, 512m, 1536m or a number)")
+    unit = m.group(2).lower()
+    n = float(m.group(1)) * (_UNITS[unit or "b"] if unit or m.group(3) else bare)
     return int(n)
+
+
+def size_of(conf: dict[str, str], key: str, default: str = "1g") -> int:
+    """`key`'s size in `conf` in bytes (parse_size, in the key's own unit), `default` where it is unset."""
+    return parse_size(conf.get(key, default), key)
 
 
 def format_size(n: int) -> str:
@@ -101,8 +120,9 @@ def overhead_bytes(conf: dict[str, str], factor: float = 0.1) -> int:
     """spark.executor.memoryOverhead, or Spark's default (default_overhead) at the share the config names
     (overhead_factor), else `factor`."""
     if "spark.executor.memoryOverhead" in conf:
-        return parse_size(conf["spark.executor.memoryOverhead"])
-    return default_overhead(parse_size(conf.get("spark.executor.memory", "1g")), overhead_factor(conf, factor))
+        return size_of(conf, "spark.executor.memoryOverhead")
+    heap = size_of(conf, "spark.executor.memory")
+    return default_overhead(heap, overhead_factor(conf, factor))
 
 
 def beside_overhead_bytes(conf: dict[str, str]) -> int:
@@ -111,10 +131,9 @@ def beside_overhead_bytes(conf: dict[str, str]) -> int:
     Spark's configuration docs: the container's size is the sum of the four; a cluster packs and bills it whole."""
     total = 0
     if "spark.executor.pyspark.memory" in conf:  # (tested first: most configs set neither, and this runs per record)
-        py = str(conf["spark.executor.pyspark.memory"]).strip()
-        total += parse_size(py + "m" if py.isdigit() else py)
+        total += size_of(conf, "spark.executor.pyspark.memory")
     if "spark.memory.offHeap.enabled" in conf and str(conf["spark.memory.offHeap.enabled"]).strip().lower() == "true":
-        total += parse_size(str(conf.get("spark.memory.offHeap.size", "0")))
+        total += size_of(conf, "spark.memory.offHeap.size", "0")
     return total
 
 

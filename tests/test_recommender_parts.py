@@ -982,3 +982,22 @@ def test_a_fill_that_would_thin_the_off_heap_share_below_what_the_job_survived_i
     grown = filled(row, node, conf, 40.0, JobMemory())[0]
     assert grown[0] > heap and grown[1] / (grown[0] + grown[1]) < over / (heap + over)
     assert np.array_equal(filled(row, node, conf, 40.0, survived)[0], row[0])
+
+
+def test_a_bare_number_is_read_in_the_keys_own_unit_as_spark_reads_it():
+    """Spark's config package reads the executor's and the driver's memory, their overheads and PySpark's
+    memory in MiB where no unit is given, maxResultSize and off-heap sizes in bytes: "4096" is a 4-GiB
+    heap, not a 4-KiB one."""
+    from autofix.features import numbers
+
+    bare = {
+        "spark.executor.memory": "4096",
+        "spark.executor.memoryOverhead": "1024",
+        "spark.driver.memory": "2048",
+        "spark.driver.maxResultSize": str(2**30),
+    }
+    assert numbers(bare)[:2] == (4.0, 1.0) and numbers(bare)[5:] == (2.0, 1.0)
+    assert numbers({**bare, "spark.executor.pyspark.memory": "512"})[1] == 1.5
+    assert parse_size(4096, "spark.executor.memory") == 4 * 2**30  # a number in JSON, as a string would be
+    assert parse_size("4096b", "spark.executor.memory") == 4096  # a unit given is the unit
+    assert parse_size("4096", "spark.memory.offHeap.size") == parse_size("4096") == 4096

@@ -208,11 +208,11 @@ def evaluate(
 
 def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:
     """VPA-style: memory ×1.2, at least +100 MiB, up to 3 tries."""
-    from core.spark import MiB, format_size, parse_size
+    from core.spark import MiB, format_size, size_of
 
     out, c = [], dict(conf)
     for _ in range(3):
-        heap = parse_size(c.get("spark.executor.memory", "1g"))
+        heap = size_of(c, "spark.executor.memory")
         c = {**c, "spark.executor.memory": format_size(max(int(heap * 1.2), heap + 100 * MiB))}
         out.append(dict(c))
     return out
@@ -221,14 +221,14 @@ def _vpa(conf: dict[str, str]) -> list[dict[str, str]]:
 def _double(conf: dict[str, str], overhead_factor: float = 0.1) -> dict[str, str]:
     """Twice every memory setting: executor heap and overhead (twice what the container had, the overhead's
     default share being the cluster's: `overhead_factor`), driver heap and the driver's result limit."""
-    from core.spark import format_size, parse_size
+    from core.spark import format_size, size_of
 
     return {
         **conf,
-        "spark.executor.memory": format_size(2 * parse_size(conf.get("spark.executor.memory", "1g"))),
+        "spark.executor.memory": format_size(2 * size_of(conf, "spark.executor.memory")),
         "spark.executor.memoryOverhead": format_size(2 * w.settings(conf, overhead_factor)["overhead"]),
-        "spark.driver.memory": format_size(2 * parse_size(conf.get("spark.driver.memory", "1g"))),
-        "spark.driver.maxResultSize": format_size(2 * parse_size(conf.get("spark.driver.maxResultSize", "1g"))),
+        "spark.driver.memory": format_size(2 * size_of(conf, "spark.driver.memory")),
+        "spark.driver.maxResultSize": format_size(2 * size_of(conf, "spark.driver.maxResultSize")),
     }
 
 

@@ -434,7 +434,8 @@ class EstateBuilder:
         if category:
             tpl = rng.choice(self._templates_for(category, s["kind"]))
             frac = rng.uniform(0.05, 0.9)
-            limit = parse_mem(conf.get("spark.executor.memory", conf.get("resources.memory", "4g"))) / GiB
+            key = "spark.executor.memory" if "spark.executor.memory" in conf else "resources.memory"
+            limit = parse_mem(conf.get(key, "4g"), key) / GiB
             values = {
                 "ts": t.strftime("%y/%m/%d %H:%M:%S"),
                 "iso": iso(t),
@@ -472,7 +473,7 @@ def _bump_memory(conf: dict[str, str]) -> dict[str, str]:
     out = dict(conf)
     for key in ("spark.executor.memory", "resources.memory"):
         if key in out:
-            out[key] = fmt_mem(math.ceil(parse_mem(out[key]) * 1.5 / GiB) * GiB)
+            out[key] = fmt_mem(math.ceil(parse_mem(out[key], key) * 1.5 / GiB) * GiB)
     return out
 
 
@@ -481,7 +482,7 @@ def _runtime_cost(kind: str, conf: dict[str, str], input_bytes: int, rng: random
     if kind == "spark":
         cores = int(conf.get("spark.executor.cores", "1"))
         inst = int(conf.get("spark.executor.instances", "2"))
-        mem = parse_mem(conf.get("spark.executor.memory", "1g")) / GiB
+        mem = parse_mem(conf.get("spark.executor.memory", "1g"), "spark.executor.memory") / GiB
         runtime = 90 + gb * 45 / max(1, cores * inst) * 60 / 60 * rng.uniform(0.85, 1.2)
         hourly = inst * (cores * 0.048 + mem * 0.0065) + 0.2
     elif kind == "pytorch":

@@ -151,7 +151,7 @@ def _ok(runtime: float, cost: float) -> dict[str, Any]:
 def _memory(conf: dict[str, str]) -> int:
     for key in ("spark.executor.memory", "resources.memory"):
         if key in conf:
-            return parse_size(conf[key])
+            return parse_size(conf[key], key)
     return 0
 
 

@@ -53,7 +53,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.backends.sim.spark_estates import PHYSICS, RANGES, Physics
-from core.spark import GiB, MiB, format_size, overhead_bytes, parse_size
+from core.spark import GiB, MiB, format_size, overhead_bytes, size_of
 
 MAP_SPLIT = 128 * MiB  # input bytes per map task
 DEFAULTS = {
@@ -107,13 +107,13 @@ def settings(conf: dict[str, str], overhead_factor: float = 0.1) -> dict[str, in
     the cluster manager's: `overhead_factor`)."""
     c = {**DEFAULTS, **conf}
     return {
-        "heap": parse_size(c["spark.executor.memory"]),
+        "heap": size_of(c, "spark.executor.memory"),
         "overhead": overhead_bytes(c, overhead_factor),
         "cores": int(c["spark.executor.cores"]),
         "instances": int(c["spark.executor.instances"]),
         "partitions": int(c["spark.sql.shuffle.partitions"]),
-        "driver": parse_size(c["spark.driver.memory"]),
-        "max_result": parse_size(c["spark.driver.maxResultSize"]),
+        "driver": size_of(c, "spark.driver.memory"),
+        "max_result": size_of(c, "spark.driver.maxResultSize"),
     }
 
 
@@ -320,7 +320,7 @@ def cheapest_fix(
                         cand = {**candidate, "spark.driver.memory": format_size(drv)}
                         if truth.collect_fraction:
                             cand["spark.driver.maxResultSize"] = format_size(
-                                max(parse_size(conf.get("spark.driver.maxResultSize", "1g")), int(drv * 0.6))
+                                max(size_of(conf, "spark.driver.maxResultSize"), int(drv * 0.6))
                             )
                         if allowed is not None and not allowed(cand):
                             continue
