@@ -513,17 +513,31 @@ def decide(
             return d
         alternatives = best[1:3]
         safe = floor(record["conf"], kind) if NO_RETRY_BELOW <= top[1] < SURE else None
+        memory_failure = kind in ("heap", "overhead", "driver", "driver_result")
         slow = None
-        if top[1] < NO_RETRY_BELOW and kind in ("heap", "overhead", "driver", "driver_result"):
+        if (top[1] < NO_RETRY_BELOW or safe is not None) and memory_failure:
             # a memory failure is doomed when no config gives it the memory, not when the model plans
             # every config that does past the runtime limit: a late job beats a failed one, and the
             # limit is the search's own reference (enough memory at the failed shape), stricter than a
             # deadline its owner may have. So the search is asked again without the limit
             slow = searched(sla=math.inf)[0]
+        floor_p = floor_cost = math.nan
+        if safe is not None:
+            p, cost = predictor.predict(matrix([numbers(safe[0])], record["input_bytes"], mem), clip=True)
+            floor_p, floor_cost = float(p[0]), float(cost[0])
+            # the floor, where the model is unsure of every config within the limit — unless it is sure of
+            # one's memory past the limit and expects it to cost less: at a node's edge the floor's bump
+            # packs fewer executors on a node, and can cost double
+            if slow is not None and not (slow[1] >= SURE and slow[2] < floor_cost):
+                slow = None
         if slow is not None and slow[1] >= SURE:
             d.conf, d.expected_cost = changed(record["conf"], slow[3]), round(slow[2], 4)
             d.note = (
-                f"past the SLA: the model plans every config likely to fit in memory past {SLA:g}× the runtime "
+                f"past the SLA: the model is unsure of every config within {SLA:g}× the runtime the failed "
+                f"config would have with enough memory (P(success) {top[1]:.2f} at best); this one fits in memory "
+                f"and is expected to cost less than raising the {safe[1]} {FLOOR_RAISE:g}× at the failed run's shape"
+                if safe is not None
+                else f"past the SLA: the model plans every config likely to fit in memory past {SLA:g}× the runtime "
                 "the failed config would have with enough memory; this is the best of them"
             )
             alternatives, top = best[:2], slow
@@ -531,13 +545,12 @@ def decide(
             d.action, alternatives = "no_retry", best[:2]
         elif safe is not None:  # unsure of every config it found: the simple fix, the model's pick an alternative
             conf, what = safe
-            p, cost = predictor.predict(matrix([numbers(conf)], record["input_bytes"], mem), clip=True)
-            d.conf, d.expected_cost = changed(record["conf"], conf), round(float(cost[0]), 4)
+            d.conf, d.expected_cost = changed(record["conf"], conf), round(floor_cost, 4)
             d.note = (
                 f"floor: the model is unsure of every config it found (P(success) {top[1]:.2f} at best), "
                 f"so the {what} is raised {FLOOR_RAISE:g}× at the failed run's shape, as a VPA-style bump would"
             )
-            alternatives, top = best[:2], (top[0], float(p[0]), float(cost[0]), conf)
+            alternatives, top = best[:2], (top[0], floor_p, floor_cost, conf)
         else:
             d.conf, d.expected_cost = changed(record["conf"], top[3]), round(top[2], 4)
         d.p_success = round(top[1], 4)

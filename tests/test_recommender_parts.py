@@ -879,6 +879,38 @@ def test_a_memory_failure_is_retried_late_rather_than_stopped_when_only_the_runt
     assert decide(record, "memory_exceeded", "rule", model, JobMemory()).action == "no_retry"
 
 
+def test_an_unsure_model_retries_late_rather_than_bump_where_it_is_sure_past_the_limit_and_that_costs_less():
+    """Within the SLA's limit the model is unsure of every config (P 0.7: the failed shape with more heap);
+    past it, it is sure of a reshape with more partitions. That reshape is the retry, labelled past the SLA,
+    where it is expected to cost less than the floor's bump; where it is not, the floor stays."""
+    import numpy as np
+
+    from autofix.features import NAMES, numbers
+    from autofix.recommend import FLOOR_RAISE, SURE, decide, starved
+
+    parts = NAMES.index("partitions")  # a log2 column
+    failed_parts = np.log2(200)
+
+    class SureOnlyWhenReshaped(Scored):
+        def predict_all(self, X, clip=False, also=None):
+            X = np.asarray(X)
+            reshaped = X[:, parts] > failed_parts + 1e-9
+            cost = np.exp2(X[:, 1]) + np.where(reshaped, self.extra, 0.0)  # the heap's GiB, and the reshape's
+            return np.where(reshaped, 0.95, 0.7), cost, np.where(reshaped, 200.0, 100.0)
+
+    record = failed_record(CONF, "executor_heap")
+    model = SureOnlyWhenReshaped(None, runtime_margin=1.0)
+    model.extra = 0.0  # the reshape keeps the 8-GiB heap: cheaper than the floor's 12
+    d = decide(record, "memory_exceeded", "rule", model, JobMemory())
+    assert d.action == "retry_with_conf" and d.note.startswith("past the SLA: the model is unsure")
+    retry = numbers({**CONF, **d.conf})
+    assert retry[4] > 200 and d.p_success >= SURE and d.expected_cost < 8 * FLOOR_RAISE
+    assert not starved(np.array([retry]), numbers(CONF), "heap")[0]
+    model.extra = 100.0  # a reshape that costs more than the bump
+    d = decide(record, "memory_exceeded", "rule", model, JobMemory())
+    assert d.note.startswith("floor:") and d.conf == {"spark.executor.memory": f"{int(8 * FLOOR_RAISE)}g"}
+
+
 def test_a_retry_on_an_estate_billed_by_the_node_fills_the_node_share_its_executors_already_take():
     """The memory a node's executors leave empty is paid for anyway: the heap grows into it, the executors
     per node (and so the nodes paid for) stay, an overhead Spark derives grows with the heap, nothing
