@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.spark import COUNTS, SIZE_KEYS, parse_count, parse_size
+from core.spark import COUNTS, MIB_KEYS, SIZE_CEILING, SIZE_KEYS, format_size, parse_count, parse_size
 
 if TYPE_CHECKING:
     from core.store import Store
@@ -100,11 +100,14 @@ def check(rec: object) -> dict[str, Any]:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise RecordError(f"conf[{key!r}] must be a string or a number, got {value!r}")
         try:
-            if key in SIZE_KEYS:
-                parse_size(value, key)
-            elif key in COUNTS:
+            if key in SIZE_KEYS and parse_size(value, key) > SIZE_CEILING:
+                unit = "MiB" if key in MIB_KEYS else "bytes"
+                raise ValueError(
+                    f"{value!r} is more than {format_size(SIZE_CEILING)} (a bare number is {unit} for this key, as Spark reads it)"
+                )
+            if key in COUNTS:
                 parse_count(value, key)
-        except ValueError as e:
+        except (ValueError, OverflowError) as e:
             raise RecordError(f"conf[{key!r}]: {e}") from None
         conf[key] = str(value)
     if rec["status"] == "failed" and not isinstance(rec.get("log_tail"), str):

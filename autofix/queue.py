@@ -11,9 +11,11 @@ from typing import Any
 
 from core import clock
 from core.errors import BadInput, Conflict, NotFound
-from core.spark import COUNTS, SIZE_CEILING, SIZE_KEYS, format_size, parse_size
+from core.spark import COUNTS, MIB_KEYS, SIZE_CEILING, SIZE_KEYS, MiB, format_size, parse_size
 from core.store import Store
 from core.types import run_of
+
+SPARK_SIZE = re.compile(r"^\d+(?:[kmgtp]b?|b)?$", re.IGNORECASE)
 
 PENDING, APPROVED, AUTO_APPLIED, REJECTED, RETRIED = "pending", "approved", "auto_applied", "rejected", "retried"
 DECIDED = (APPROVED, AUTO_APPLIED, REJECTED, RETRIED)
@@ -215,8 +217,13 @@ def check_value(key: str, value: str, where: str = "edit") -> str:
         raise BadInput(f"{where}: field {key}: control characters are not allowed")
     if key in SIZE_KEYS:
         try:
+            # what Spark itself accepts (JavaUtils.byteStringAs): a whole number, a unit or none — an edit
+            # becomes the retry's config, and "1.5g" or "512MiB" would fail at spark-submit
+            if key.startswith("spark.") and not SPARK_SIZE.match(value):
+                raise ValueError
             size = parse_size(value, key)
-            if size <= 0:
+            # (a bare number of bytes under a MiB key is 0 MiB to Spark)
+            if size < (MiB if key in MIB_KEYS else 1):
                 raise ValueError
         except (ValueError, BadInput):
             raise BadInput(f"{where}: field {key}: {value!r} is not a memory size (e.g. 4g, 512m)") from None

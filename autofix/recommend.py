@@ -16,6 +16,7 @@ from autofix.packing import filled, packed
 from autofix.space import SIZES, SPACE, clamp
 from autofix.weights import LAMBDA, PENALTY_FACTOR
 from core.spark import (
+    SIZE_KEYS,
     GiB,
     MiB,
     beside_overhead_bytes,
@@ -23,6 +24,7 @@ from core.spark import (
     executors_key,
     format_size,
     overhead_factor,
+    parse_size,
 )
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
 
@@ -352,10 +354,13 @@ def floor(conf: dict[str, str], kind: str | None) -> tuple[dict[str, str], str] 
     An overhead the job leaves to Spark is raised through the heap it follows (its share is not known)."""
     heap, over, cores, inst, parts, driver, result = numbers(conf)
     row = [heap, over, cores, inst, parts, driver, result]
+    raised = f"is raised {FLOOR_RAISE:g}×"
     if kind == "overhead" and "spark.executor.memoryOverhead" not in conf:
-        kind, what = "heap", "executor heap (with the memory overhead that follows it)"
+        kind, what = "heap", f"executor heap (with the memory overhead that follows it) {raised}"
+    elif kind == "driver_result":
+        what = "result limit is doubled, up to the driver's memory (both raised where it is there already)"
     else:
-        what = FLOOR_OF_KIND.get(kind or "", "the result limit")
+        what = f"{FLOOR_OF_KIND.get(kind or '', 'memory')} {raised}"
     if kind == "heap":
         row[0] = min(heap * FLOOR_RAISE, SPACE["spark.executor.memory"][1] / GiB)
         if "spark.executor.memoryOverhead" not in conf:
@@ -473,7 +478,18 @@ def enough_memory_rows(conf: dict[str, str]) -> Floats:
 
 
 def changed(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in new.items() if old.get(k) != v}
+    """The keys of `new` whose value differs from `old`'s — a size by what it is, not how it is spelled
+    (a bare 4096 of executor memory is 4g)."""
+
+    def same(key: str, a: str | None, b: str) -> bool:
+        if a == b or a is None or key not in SIZE_KEYS:
+            return a == b
+        try:
+            return abs(parse_size(a, key) - parse_size(b, key)) < MiB
+        except ValueError:
+            return False
+
+    return {k: v for k, v in new.items() if not same(k, old.get(k), v)}
 
 
 def decide(
@@ -513,31 +529,17 @@ def decide(
             return d
         alternatives = best[1:3]
         safe = floor(record["conf"], kind) if NO_RETRY_BELOW <= top[1] < SURE else None
-        memory_failure = kind in ("heap", "overhead", "driver", "driver_result")
         slow = None
-        if (top[1] < NO_RETRY_BELOW or safe is not None) and memory_failure:
+        if top[1] < NO_RETRY_BELOW and kind in ("heap", "overhead", "driver", "driver_result"):
             # a memory failure is doomed when no config gives it the memory, not when the model plans
             # every config that does past the runtime limit: a late job beats a failed one, and the
             # limit is the search's own reference (enough memory at the failed shape), stricter than a
             # deadline its owner may have. So the search is asked again without the limit
             slow = searched(sla=math.inf)[0]
-        floor_p = floor_cost = math.nan
-        if safe is not None:
-            p, cost = predictor.predict(matrix([numbers(safe[0])], record["input_bytes"], mem), clip=True)
-            floor_p, floor_cost = float(p[0]), float(cost[0])
-            # the floor, where the model is unsure of every config within the limit — unless it is sure of
-            # one's memory past the limit and expects it to cost less: at a node's edge the floor's bump
-            # packs fewer executors on a node, and can cost double
-            if slow is not None and not (slow[1] >= SURE and slow[2] < floor_cost):
-                slow = None
         if slow is not None and slow[1] >= SURE:
             d.conf, d.expected_cost = changed(record["conf"], slow[3]), round(slow[2], 4)
             d.note = (
-                f"past the SLA: the model is unsure of every config within {SLA:g}× the runtime the failed "
-                f"config would have with enough memory (P(success) {top[1]:.2f} at best); this one fits in memory "
-                f"and is expected to cost less than raising the {safe[1]} {FLOOR_RAISE:g}× at the failed run's shape"
-                if safe is not None
-                else f"past the SLA: the model plans every config likely to fit in memory past {SLA:g}× the runtime "
+                f"past the SLA: the model plans every config likely to fit in memory past {SLA:g}× the runtime "
                 "the failed config would have with enough memory; this is the best of them"
             )
             alternatives, top = best[:2], slow
@@ -545,12 +547,13 @@ def decide(
             d.action, alternatives = "no_retry", best[:2]
         elif safe is not None:  # unsure of every config it found: the simple fix, the model's pick an alternative
             conf, what = safe
-            d.conf, d.expected_cost = changed(record["conf"], conf), round(floor_cost, 4)
+            p, cost = predictor.predict(matrix([numbers(conf)], record["input_bytes"], mem), clip=True)
+            d.conf, d.expected_cost = changed(record["conf"], conf), round(float(cost[0]), 4)
             d.note = (
-                f"floor: the model is unsure of every config it found (P(success) {top[1]:.2f} at best), "
-                f"so the {what} is raised {FLOOR_RAISE:g}× at the failed run's shape, as a VPA-style bump would"
+                f"floor: the model is unsure of every config it found (P(success) {top[1]:.2f} for the best), "
+                f"so the {what} at the failed run's shape, as a VPA-style bump would"
             )
-            alternatives, top = best[:2], (top[0], floor_p, floor_cost, conf)
+            alternatives, top = best[:2], (top[0], float(p[0]), float(cost[0]), conf)
         else:
             d.conf, d.expected_cost = changed(record["conf"], top[3]), round(top[2], 4)
         d.p_success = round(top[1], 4)

@@ -100,7 +100,8 @@ def test_approve_submits_the_retry_through_the_audit_path_and_records_its_outcom
 def test_edit_rescores_and_the_approved_retry_uses_the_edited_config(cli, home):
     s = memory_suggestion(queue(cli, home))
     # not a size; sizes no executor has (a bare number is MiB, as Spark reads this key)
-    for typo in ("lots", "99999g", "600000"):
+    # and what Spark would refuse at submit: a fraction, a unit it does not know, bytes under a MiB key
+    for typo in ("lots", "99999g", "600000", "1.5g", "512MiB", "4096b"):
         bad = cli("--home", str(home), "autofix", "edit", str(s["id"]), f"spark.executor.memory={typo}")
         assert bad.rc == 2 and f"field spark.executor.memory: '{typo}'" in bad.err and "Traceback" not in bad.err
     assert next(x for x in queue(cli, home) if x["id"] == s["id"])["conf"] == s["conf"]  # nothing half-done

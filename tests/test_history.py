@@ -78,6 +78,9 @@ def test_records_are_imported_with_unknown_fields_and_conf_keys_kept(cli, tmp_pa
         ("{not json", "not JSON"),
         ({**GOOD, "conf": {"spark.executor.memory": "-4g"}}, "conf['spark.executor.memory']: not a size"),
         ({**GOOD, "conf": {"spark.executor.memory": "four gigs"}}, "not a size"),
+        # bytes where Spark reads MiB: a 4-PiB heap
+        ({**GOOD, "conf": {"spark.executor.memory": "4294967296"}}, "more than 512g (a bare number is MiB"),
+        ({**GOOD, "conf": {"spark.driver.maxResultSize": float("inf")}}, "conf['spark.driver.maxResultSize']: "),
         ({**GOOD, "conf": {"spark.executor.cores": "0"}}, "conf['spark.executor.cores']: must be at least 1"),
         ({**GOOD, "kind": "training", "conf": {"resources.gpus": "-1"}}, "conf['resources.gpus']: must be at least 0"),
         ({**GOOD, "input_bytes": -1}, "'input_bytes' must not be negative"),

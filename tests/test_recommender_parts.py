@@ -658,12 +658,14 @@ def test_the_floor_raises_only_the_memory_that_ran_out_when_the_model_is_unsure(
         "driver_heap": {"spark.driver.memory": f"{int(4 * FLOOR_RAISE)}g"},
         # an overhead left to Spark (its share unknown) rises through the heap it follows
         "executor_container": {"spark.executor.memory": f"{int(8 * FLOOR_RAISE)}g"},
+        "driver_result": {"spark.driver.maxResultSize": "2g"},  # the limit doubled, up to the driver's 4g
     }
     for component, raised in cases.items():
         record = failed_record(conf, component)
         d = decide(record, "memory_exceeded", "rule", Unsure(None), JobMemory())
         assert d.action == "retry_with_conf" and d.conf == raised, component
         assert d.note.startswith("floor:") and d.p_success == 0.7 and len(d.alternatives) == 2
+        assert "the the" not in d.note and ("doubled" in d.note) == (component == "driver_result")
 
 
 def test_the_sla_is_measured_from_what_a_retry_could_be_given():
@@ -879,38 +881,6 @@ def test_a_memory_failure_is_retried_late_rather_than_stopped_when_only_the_runt
     assert decide(record, "memory_exceeded", "rule", model, JobMemory()).action == "no_retry"
 
 
-def test_an_unsure_model_retries_late_rather_than_bump_where_it_is_sure_past_the_limit_and_that_costs_less():
-    """Within the SLA's limit the model is unsure of every config (P 0.7: the failed shape with more heap);
-    past it, it is sure of a reshape with more partitions. That reshape is the retry, labelled past the SLA,
-    where it is expected to cost less than the floor's bump; where it is not, the floor stays."""
-    import numpy as np
-
-    from autofix.features import NAMES, numbers
-    from autofix.recommend import FLOOR_RAISE, SURE, decide, starved
-
-    parts = NAMES.index("partitions")  # a log2 column
-    failed_parts = np.log2(200)
-
-    class SureOnlyWhenReshaped(Scored):
-        def predict_all(self, X, clip=False, also=None):
-            X = np.asarray(X)
-            reshaped = X[:, parts] > failed_parts + 1e-9
-            cost = np.exp2(X[:, 1]) + np.where(reshaped, self.extra, 0.0)  # the heap's GiB, and the reshape's
-            return np.where(reshaped, 0.95, 0.7), cost, np.where(reshaped, 200.0, 100.0)
-
-    record = failed_record(CONF, "executor_heap")
-    model = SureOnlyWhenReshaped(None, runtime_margin=1.0)
-    model.extra = 0.0  # the reshape keeps the 8-GiB heap: cheaper than the floor's 12
-    d = decide(record, "memory_exceeded", "rule", model, JobMemory())
-    assert d.action == "retry_with_conf" and d.note.startswith("past the SLA: the model is unsure")
-    retry = numbers({**CONF, **d.conf})
-    assert retry[4] > 200 and d.p_success >= SURE and d.expected_cost < 8 * FLOOR_RAISE
-    assert not starved(np.array([retry]), numbers(CONF), "heap")[0]
-    model.extra = 100.0  # a reshape that costs more than the bump
-    d = decide(record, "memory_exceeded", "rule", model, JobMemory())
-    assert d.note.startswith("floor:") and d.conf == {"spark.executor.memory": f"{int(8 * FLOOR_RAISE)}g"}
-
-
 def test_a_retry_on_an_estate_billed_by_the_node_fills_the_node_share_its_executors_already_take():
     """The memory a node's executors leave empty is paid for anyway: the heap grows into it, the executors
     per node (and so the nodes paid for) stay, an overhead Spark derives grows with the heap, nothing
@@ -1021,6 +991,7 @@ def test_a_bare_number_is_read_in_the_keys_own_unit_as_spark_reads_it():
     memory in MiB where no unit is given, maxResultSize and off-heap sizes in bytes: "4096" is a 4-GiB
     heap, not a 4-KiB one."""
     from autofix.features import numbers
+    from autofix.recommend import floor
 
     bare = {
         "spark.executor.memory": "4096",
@@ -1033,3 +1004,6 @@ def test_a_bare_number_is_read_in_the_keys_own_unit_as_spark_reads_it():
     assert parse_size(4096, "spark.executor.memory") == 4 * 2**30  # a number in JSON, as a string would be
     assert parse_size("4096b", "spark.executor.memory") == 4096  # a unit given is the unit
     assert parse_size("4096", "spark.memory.offHeap.size") == parse_size("4096") == 4096
+    # a size is changed by what it is, not by how it is spelled: no retry "raises" 65536 to 64g
+    assert changed({"spark.executor.memory": "4096"}, {"spark.executor.memory": "4g"}) == {}
+    assert floor({**CONF, "spark.executor.memory": "65536"}, "heap") is None  # at the space's bound
