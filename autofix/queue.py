@@ -217,16 +217,19 @@ def check_value(key: str, value: str, where: str = "edit") -> str:
         raise BadInput(f"{where}: field {key}: control characters are not allowed")
     if key in SIZE_KEYS:
         try:
-            # what Spark itself accepts (JavaUtils.byteStringAs): a whole number, a unit or none — an edit
-            # becomes the retry's config, and "1.5g" or "512MiB" would fail at spark-submit
-            if key.startswith("spark.") and not SPARK_SIZE.match(value):
-                raise ValueError
             size = parse_size(value, key)
-            # (a bare number of bytes under a MiB key is 0 MiB to Spark)
-            if size < (MiB if key in MIB_KEYS else 1):
-                raise ValueError
-        except (ValueError, BadInput):
+        except ValueError:
             raise BadInput(f"{where}: field {key}: {value!r} is not a memory size (e.g. 4g, 512m)") from None
+        # what Spark itself takes (JavaUtils.byteStringAs): an edit becomes the retry's config, and
+        # "1.5g" or "512MiB" would fail at spark-submit
+        if key.startswith("spark.") and not SPARK_SIZE.match(value):
+            raise BadInput(
+                f"{where}: field {key}: {value!r} is not a size Spark takes (a whole number and a unit: 1536m, 4g)"
+            )
+        if key in MIB_KEYS and size < MiB:  # Spark reads this key in whole MiB: 4096b is 0
+            raise BadInput(f"{where}: field {key}: {value!r} is less than 1 MiB, the least Spark reads this key in")
+        if size <= 0:
+            raise BadInput(f"{where}: field {key}: {value!r} is not a positive size")
         if size > SIZE_CEILING:
             raise BadInput(f"{where}: field {key}: {value!r} is more than {format_size(SIZE_CEILING)} (a typo?)")
     elif key in COUNTS:

@@ -104,6 +104,7 @@ def test_edit_rescores_and_the_approved_retry_uses_the_edited_config(cli, home):
     for typo in ("lots", "99999g", "600000", "1.5g", "512MiB", "4096b"):
         bad = cli("--home", str(home), "autofix", "edit", str(s["id"]), f"spark.executor.memory={typo}")
         assert bad.rc == 2 and f"field spark.executor.memory: '{typo}'" in bad.err and "Traceback" not in bad.err
+        assert ("a size Spark takes" in bad.err) == (typo in ("1.5g", "512MiB"))
     assert next(x for x in queue(cli, home) if x["id"] == s["id"])["conf"] == s["conf"]  # nothing half-done
     r = cli.ok(
         "--home",
