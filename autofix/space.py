@@ -6,21 +6,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.spark import GiB, MiB
+from core.spark import RETRY_SPACE
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
     import numpy.typing as npt
 
     from autofix.features import Floats
 
-SPACE = {
-    "spark.executor.memory": (512 * MiB, 64 * GiB),
-    "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
-    "spark.executor.cores": (1, 8),
-    "spark.executor.instances": (1, 500),
-    "spark.sql.shuffle.partitions": (1, 20000),
-    "spark.driver.memory": (512 * MiB, 64 * GiB),
-}
+SPACE = RETRY_SPACE
 SIZES = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory")
 
 

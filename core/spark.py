@@ -21,6 +21,16 @@ SIZE_KEYS = (
     "spark.memory.offHeap.size",
     "resources.memory",
 )
+# the least and most of each setting a retry may be given: the search space the recommender's issue set
+# (autofix.space holds the recommender to it; the simulated world's owners raise no further)
+RETRY_SPACE = {
+    "spark.executor.memory": (512 * MiB, 64 * GiB),
+    "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
+    "spark.executor.cores": (1, 8),
+    "spark.executor.instances": (1, 500),
+    "spark.sql.shuffle.partitions": (1, 20000),
+    "spark.driver.memory": (512 * MiB, 64 * GiB),
+}
 # the sizes Spark reads in MiB where the value has no unit (its config package declares them
 # bytesConf(ByteUnit.MiB): "spark.executor.memory=4096" is 4 GiB); maxResultSize and offHeap.size are bytes
 MIB_KEYS = frozenset(

@@ -53,7 +53,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.backends.sim.spark_estates import PHYSICS, RANGES, Physics
-from core.spark import GiB, MiB, format_size, overhead_bytes, size_of
+from core.spark import RETRY_SPACE, GiB, MiB, format_size, overhead_bytes, size_of
 
 MAP_SPLIT = 128 * MiB  # input bytes per map task
 DEFAULTS = {
@@ -64,15 +64,7 @@ DEFAULTS = {
     "spark.driver.memory": "1g",
     "spark.driver.maxResultSize": "1g",
 }
-# the bounds of the search space the issue gives
-BOUNDS = {
-    "spark.executor.memory": (512 * MiB, 64 * GiB),
-    "spark.executor.memoryOverhead": (384 * MiB, 16 * GiB),
-    "spark.executor.cores": (1, 8),
-    "spark.executor.instances": (1, 500),
-    "spark.sql.shuffle.partitions": (1, 20000),
-    "spark.driver.memory": (512 * MiB, 64 * GiB),
-}
+BOUNDS = RETRY_SPACE  # the bounds of the search space the issue gives
 
 
 @dataclass(frozen=True)
