@@ -21,7 +21,7 @@ from autofix.queue import (
 from core import clock
 from core.errors import BadInput, Conflict
 from core.taxonomy import UNCLASSIFIED
-from core.types import Attempt, run_of, to_dict
+from core.types import Attempt, probability_text, run_of, to_dict
 
 if TYPE_CHECKING:
     from autofix.classify import Classification
@@ -174,7 +174,7 @@ class Approvals:
                 # doomed: shown, not dropped — a person sees the advice and what was tried, and may still
                 # retry with a config of their own (edit) or close it (reject)
                 row["note"] = (
-                    f"the recommender advises no retry (P(success) {d.p_success or 0:.2f} at best): a "
+                    f"the recommender advises no retry (P(success) {probability_text(d.p_success or 0)} at best): a "
                     "retry would likely fail and cost a run; edit it to retry with a config of your "
                     "own, or reject it"
                 )
@@ -314,7 +314,7 @@ class Approvals:
         if s.not_approvable or s.edited_by:  # the note asked for this edit (or told of the last): now stale
             note = f"edited by {user}"
             if s.action == "no_retry":
-                note += f"; the recommender had advised no retry (P(success) {s.p_success or 0:.2f})"
+                note += f"; the recommender had advised no retry (P(success) {probability_text(s.p_success or 0)})"
             if p is None:
                 note += (
                     "; not scored: the recommender learns Spark memory configs only"

@@ -13,7 +13,7 @@ from core import clock
 from core.errors import BadInput, Conflict, NotFound
 from core.spark import COUNTS, MIB_KEYS, SIZE_CEILING, SIZE_KEYS, MiB, format_size, parse_size
 from core.store import Store
-from core.types import run_of
+from core.types import probability_text, run_of
 
 SPARK_SIZE = re.compile(r"^\d+(?:[kmgtp]b?|b)?$", re.IGNORECASE)
 
@@ -73,7 +73,7 @@ class Suggestion:
         """Why approving it as it stands is refused (the recommender advises no retry; a config change is
         needed and none is suggested), or None. The remedy is the caller's to name: a command, a key."""
         if self.action == "no_retry":
-            return f"the recommender advises no retry (P(success) {self.p_success or 0:.2f})"
+            return f"the recommender advises no retry (P(success) {probability_text(self.p_success or 0)})"
         if self.needs_an_edit:
             return f"{self.category} needs a config change and none is suggested"
         return None

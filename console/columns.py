@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import clock
-from core.types import object_name
+from core.types import object_name, probability_text
 
 
 def _age(ts: str) -> str:
@@ -151,7 +151,7 @@ SUGGESTION_COLUMNS = [
     ("CATEGORY", lambda r: r["category"]),
     ("ACTION", lambda r: r["action"]),
     ("CHANGE", lambda r: r["change"] or None),
-    ("P(OK)", lambda r: None if r["p_success"] is None else f"{r['p_success']:.2f}"),
+    ("P(OK)", lambda r: None if r["p_success"] is None else probability_text(r["p_success"])),
     ("COST", lambda r: None if r["cost_increase"] is None else f"{r['cost_increase']:+.0%}"),
     ("MODEL", lambda r: r["model"]),
     ("STATUS", lambda r: r["status"]),

@@ -9,6 +9,16 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
+def probability_text(p: float) -> str:
+    """A probability to two places for a person, never rounded to certainty: 0.999 reads ">0.99" and 0.002
+    "<0.01". A model's P(success) is never 1 or 0, and "1.00" beside a retry reads as a promise."""
+    if p >= 0.995:
+        return ">0.99"
+    if p < 0.005:
+        return "<0.01"
+    return f"{p:.2f}"
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """JSON-ready dict of a domain object (extras of an Attempt are flattened in, as in the history file)."""
     if isinstance(obj, Attempt):

@@ -311,3 +311,17 @@ def test_a_failure_that_needs_a_config_change_nobody_suggested_is_not_approved_a
     assert r.rc == 2 and "needs a config change" in r.err and f"autofix edit {s['id']}" in r.err
     assert next(x for x in queue(cli, home) if x["id"] == s["id"])["status"] == "pending"
     assert not audit_of(cli, home, "retry")
+
+
+@pytest.mark.parametrize(("p", "shown"), [(0.9996, ">0.99"), (0.995, ">0.99"), (0.994, "0.99"), (0.003, "<0.01")])
+def test_the_queue_never_rounds_a_probability_to_certainty(cli, home, p, shown):
+    """A model's P(success) of 0.9996 is not a promise: the table a person reads says >0.99, not 1.00."""
+    s = memory_suggestion(queue(cli, home))
+    with sqlite3.connect(home / DB_NAME) as db:
+        db.execute("UPDATE suggestions SET p_success = ? WHERE id = ?", (p, s["id"]))
+    row = next(
+        line
+        for line in cli.ok("--home", str(home), "autofix", "queue").out.splitlines()
+        if line.split()[0] == str(s["id"])
+    )
+    assert shown in row.split() and "1.00" not in row.split()

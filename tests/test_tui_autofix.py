@@ -236,3 +236,20 @@ async def test_a_read_only_app_never_reconciles(make_app):
         app.reconcile()
         await settle(pilot)
         assert not calls
+
+
+async def test_the_queue_shows_a_near_certain_p_as_above_099_not_100(make_app):
+    """The P(OK) cell a person reads never rounds a model's 0.9996 up to 1.00."""
+    import sqlite3
+
+    from conftest import DB_NAME
+
+    app = make_app()
+    with sqlite3.connect(make_app.home / DB_NAME) as db:
+        sid = db.execute("SELECT min(id) FROM suggestions WHERE model IS NOT NULL").fetchone()[0]
+        db.execute("UPDATE suggestions SET p_success = 0.9996 WHERE id = ?", (sid,))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await goto(pilot, "autofix")
+        table = await wait_rows(pilot)
+        cells = [str(getattr(c, "plain", c)) for c in table.get_row_at(table.get_row_index(str(sid)))]
+        assert ">0.99" in cells and "1.00" not in cells

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.binding import Binding
 
 from core.errors import ConsoleError
+from core.types import probability_text
 from screens.base import Page
 from screens.describe import describe
 from screens.grid import Column
@@ -70,7 +71,7 @@ class AutofixScreen(AttemptsView):
                         s.run_id,
                         s.category,
                         s.action,
-                        "-" if s.p_success is None else f"{s.p_success:.2f}",
+                        "-" if s.p_success is None else probability_text(s.p_success),
                         "-" if s.cost_increase is None else f"{s.cost_increase:+.0%}",
                         status_label(s.status if not s.outcome else f"{s.status}: {s.outcome}"),
                         "v" + s.model.rsplit(":", 1)[-1] if s.model else "-",
@@ -129,7 +130,7 @@ class AutofixScreen(AttemptsView):
             return
         from screens.dialogs import ConfirmScreen
 
-        p = "" if s.p_success is None else f"P(success) {s.p_success:.2f}"
+        p = "" if s.p_success is None else f"P(success) {probability_text(s.p_success)}"
         cost = "" if s.cost_increase is None else f", cost {s.cost_increase:+.0%} vs. the failed config"
         body = (
             f"{s.job_id}: retry {s.run_id} ({s.category})\n"
@@ -201,5 +202,5 @@ class AutofixScreen(AttemptsView):
 
 
 def _edited(s) -> str:
-    p = "" if s.p_success is None else f"; P(success) {s.p_success:.2f}"
+    p = "" if s.p_success is None else f"; P(success) {probability_text(s.p_success)}"
     return f"{s.change or 'same config'}{p}"
