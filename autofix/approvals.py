@@ -21,7 +21,7 @@ from autofix.queue import (
 from core import clock
 from core.errors import BadInput, Conflict
 from core.taxonomy import UNCLASSIFIED
-from core.types import Attempt, probability_text, run_of, to_dict
+from core.types import Attempt, probability_rounded, probability_text, run_of, to_dict
 
 if TYPE_CHECKING:
     from autofix.classify import Classification
@@ -306,7 +306,7 @@ class Approvals:
                 failed = to_dict(self.cluster.get_attempt(s.run_id))
                 history = self.past([s.job_id])
                 p, cost = self.recommender.score(failed, [conf], history)[0]
-                p, cost = round(p, 4), round(cost, 4)
+                p, cost = probability_rounded(p), round(cost, 4)
             except BadInput:  # the model is gone: the edit stands, unscored
                 pass
         action = "retry_with_conf" if changed else ("retry" if s.action == "retry_with_conf" else s.action)

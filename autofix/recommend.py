@@ -27,6 +27,7 @@ from core.spark import (
     parse_size,
 )
 from core.taxonomy import CATEGORIES, UNCLASSIFIED
+from core.types import probability_rounded
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
     import numpy.typing as npt
@@ -521,11 +522,11 @@ def decide(
             # doomed retries cost money: retry an unclassified failure only when the model expects success
             if top[1] >= 0.5 and top[1] > same_p + 0.1:
                 d.action, d.conf = "retry_with_conf", changed(record["conf"], top[3])
-                d.p_success, d.expected_cost = round(top[1], 4), round(top[2], 4)
+                d.p_success, d.expected_cost = probability_rounded(top[1]), round(top[2], 4)
             elif same_p >= 0.5:
-                d.action, d.p_success = "retry", round(same_p, 4)
+                d.action, d.p_success = "retry", probability_rounded(same_p)
             else:
-                d.action, d.p_success = "no_retry", round(same_p, 4)
+                d.action, d.p_success = "no_retry", probability_rounded(same_p)
             return d
         alternatives = best[1:3]
         safe = floor(record["conf"], kind) if NO_RETRY_BELOW <= top[1] < SURE else None
@@ -556,9 +557,13 @@ def decide(
             alternatives, top = best[:2], (top[0], float(p[0]), float(cost[0]), conf)
         else:
             d.conf, d.expected_cost = changed(record["conf"], top[3]), round(top[2], 4)
-        d.p_success = round(top[1], 4)
+        d.p_success = probability_rounded(top[1])
         d.alternatives = [
-            {"conf": changed(record["conf"], s[3]), "p_success": round(s[1], 4), "expected_cost": round(s[2], 4)}
+            {
+                "conf": changed(record["conf"], s[3]),
+                "p_success": probability_rounded(s[1]),
+                "expected_cost": round(s[2], 4),
+            }
             for s in alternatives
         ]
     return d

@@ -19,6 +19,11 @@ def probability_text(p: float) -> str:
     return f"{p:.2f}"
 
 
+def probability_rounded(p: float) -> float:
+    """A probability kept to four places, never rounded to 1 or 0 (a model's 0.99996 stays 0.9999)."""
+    return min(max(round(p, 4), 0.0001), 0.9999)
+
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """JSON-ready dict of a domain object (extras of an Attempt are flattened in, as in the history file)."""
     if isinstance(obj, Attempt):

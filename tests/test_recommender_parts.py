@@ -687,6 +687,28 @@ def test_the_sla_is_measured_from_what_a_retry_could_be_given():
     assert d.action == "retry_with_conf" and parse_size(d.conf["spark.executor.memory"]) > 27 * 2**30
 
 
+def test_a_probability_is_never_recorded_or_shown_as_certain():
+    """What the queue keeps (four places) and what a person reads (two) of a model's P(success): 0.99996
+    is kept as 0.9999 and read as >0.99, never 1 or 1.00; the same at the other end."""
+    from core.types import probability_rounded, probability_text
+
+    assert [probability_rounded(p) for p in (0.99996, 1.0, 0.98765, 0.00004, 0.0)] == [
+        0.9999,
+        0.9999,
+        0.9877,
+        0.0001,
+        0.0001,
+    ]
+    assert [probability_text(p) for p in (0.9999, 0.995, 0.9949, 0.5, 0.0049, 0.0001)] == [
+        ">0.99",
+        ">0.99",
+        "0.99",
+        "0.50",
+        "<0.01",
+        "<0.01",
+    ]
+
+
 def test_a_heap_retry_leaves_an_overhead_the_job_left_to_spark_unset():
     """Its share of the heap is the cluster manager's (0.4 for PySpark on Kubernetes): a number written from
     the 0.1 guess would cut it."""
