@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.spark import RETRY_SPACE
+from core.spark import RETRY_SPACE, SIZE_KEYS
 
 if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does not wait for it
     import numpy.typing as npt
@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # numpy is imported where it is used: the TUI's start does no
     from autofix.features import Floats
 
 SPACE = RETRY_SPACE
-SIZES = ("spark.executor.memory", "spark.executor.memoryOverhead", "spark.driver.memory")
+SIZES = tuple(k for k in SPACE if k in SIZE_KEYS)  # the memory settings, in bytes
 
 
 def clamp(key: str, value: npt.ArrayLike) -> Floats:

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.backends.sim.logs import LogTemplate, load_templates
 from core.clock import iso
-from core.spark import GiB, format_size, parse_size
+from core.spark import GiB, format_size, parse_size, size_of
 from core.taxonomy import TAXONOMY
 
 # How often each failure happens in the demo (relative weights). Memory dominates, as in production.
@@ -435,7 +435,7 @@ class EstateBuilder:
             tpl = rng.choice(self._templates_for(category, s["kind"]))
             frac = rng.uniform(0.05, 0.9)
             key = "spark.executor.memory" if "spark.executor.memory" in conf else "resources.memory"
-            limit = parse_mem(conf.get(key, "4g"), key) / GiB
+            limit = size_of(conf, key, "4g") / GiB
             values = {
                 "ts": t.strftime("%y/%m/%d %H:%M:%S"),
                 "iso": iso(t),
@@ -482,7 +482,7 @@ def _runtime_cost(kind: str, conf: dict[str, str], input_bytes: int, rng: random
     if kind == "spark":
         cores = int(conf.get("spark.executor.cores", "1"))
         inst = int(conf.get("spark.executor.instances", "2"))
-        mem = parse_mem(conf.get("spark.executor.memory", "1g"), "spark.executor.memory") / GiB
+        mem = size_of(conf, "spark.executor.memory") / GiB
         runtime = 90 + gb * 45 / max(1, cores * inst) * 60 / 60 * rng.uniform(0.85, 1.2)
         hourly = inst * (cores * 0.048 + mem * 0.0065) + 0.2
     elif kind == "pytorch":
